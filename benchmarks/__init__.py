@@ -1,0 +1,1 @@
+"""Benchmarks: accuracy on real recordings, speed, latency and memory; each prints a table."""

@@ -1,0 +1,497 @@
+"""Replay every recording with ground truth through our pipeline and score it.
+
+Usage::
+
+    python -m benchmarks.accuracy [FOLDER ...] [--out DIR] [--jobs N]
+                                  [--write-readme README.md] [--json FILE]
+                                  [--per-recording [N]] [--check-reference] [--reference PATH]
+
+Default folders: ``tests/fixtures`` of the repository and ``../shared/datasets`` (beside the
+checkout) when it exists. For each folder, the recordings whose sidecar has step truth are
+replayed with :func:`firmware_py.replay.replay_tree` into ``<out>/<folder name>/<dataset>/
+<recording>.json`` and scored with :mod:`benchmarks.scoring`; the table goes to stdout.
+
+* ``--write-readme README.md`` replaces the text between ``<!-- accuracy:start -->`` and
+  ``<!-- accuracy:end -->`` with the command, the date, the software version and the tables.
+* ``--check-reference`` also runs the team's reference scorer (``../shared/tools/score.py``, or
+  ``--reference PATH``) on the same predictions and fails (exit 1) when any group's numbers
+  disagree with ours.
+* ``--per-recording`` lists the recordings with the lowest F1.
+* ``--no-replay`` scores the predictions already in ``--out``.
+
+Recordings without step truth (``has_step_truth: false``) are neither replayed nor scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from benchmarks.scoring import (
+    Report,
+    ScoringError,
+    Stats,
+    Truth,
+    format_markdown,
+    format_worst_recordings,
+    load_truth,
+    score_folder,
+)
+
+#: The repository root (the folder holding ``benchmarks/``).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: The team's shared folder, beside the checkout.
+SHARED_ROOT = REPO_ROOT.parent / "shared"
+#: The reference scorer.
+DEFAULT_REFERENCE = SHARED_ROOT / "tools" / "score.py"
+#: Opening and closing markers of the generated block in the README.
+README_START = "<!-- accuracy:start -->"
+README_END = "<!-- accuracy:end -->"
+#: Group fields of the tables.
+GROUP_BY = ("dataset", "placement", "activity")
+_STATS_FIELDS = tuple(f.name for f in fields(Stats))
+
+
+class AccuracyError(Exception):
+    """A one-line error that ends the command with exit status 2."""
+
+
+@dataclass
+class FolderResult:
+    """The outcome for one input folder.
+
+    Parameters
+    ----------
+    folder : Path
+        Truth folder (the recordings and sidecars).
+    pred_dir : Path
+        Where its predictions are.
+    report : Report
+        The scores.
+    replay_s : float
+        Wall time of the replay (s; 0 with ``--no-replay``).
+    mismatches : list of str, optional
+        Disagreements with the reference scorer; None when it was not run.
+    """
+
+    folder: Path
+    pred_dir: Path
+    report: Report
+    replay_s: float
+    mismatches: list[str] | None = field(default=None)
+
+
+def default_folders() -> list[Path]:
+    """Return ``tests/fixtures`` and, when it exists, ``../shared/datasets``."""
+    folders = [REPO_ROOT / "tests" / "fixtures"]
+    shared = SHARED_ROOT / "datasets"
+    if shared.is_dir():
+        folders.append(shared)
+    return folders
+
+
+def software_version() -> str:
+    """Return the installed version of cadence-coach, or ``"dev"`` when it is not installed."""
+    try:
+        return importlib.metadata.version("cadence-coach")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+def display_path(path: Path) -> str:
+    """Return ``path`` relative to the repository root where that is shorter."""
+    try:
+        rel = os.path.relpath(path.resolve(), REPO_ROOT)
+    except ValueError:
+        return str(path)
+    return rel if len(rel) <= len(str(path)) else str(path)
+
+
+def truth_with_steps(folder: Path) -> tuple[list[Truth], int]:
+    """Return the sidecars of ``folder`` with step truth, and the number of sidecars in total."""
+    try:
+        truths = load_truth(folder)
+    except ScoringError:
+        return [], 0
+    return [t for t in truths if t.has_step_truth], len(truths)
+
+
+#: File types that hold a recording (the replay reads these).
+RECORDING_SUFFIXES = (".csv", ".cclog")
+
+
+def recording_file(truth: Truth) -> Path | None:
+    """Return the recording beside a sidecar: its ``csv`` field, else a same-stem .csv or .cclog."""
+    if truth.sidecar is None:
+        return None
+    folder, named = truth.sidecar.parent, truth.meta.get("csv")
+    candidates = [folder / Path(str(named)).name] if named else []
+    candidates += [truth.sidecar.with_suffix(suffix) for suffix in RECORDING_SUFFIXES]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def replay_folder(
+    folder: Path,
+    truths: Sequence[Truth],
+    n_sidecars: int,
+    json_out: Path,
+    *,
+    jobs: int | None,
+    progress: bool,
+) -> None:
+    """Replay the recordings ``truths`` of ``folder`` into ``json_out/<dataset>/<recording>.json``.
+
+    Old predictions of these recordings are deleted first, so a recording that fails to replay
+    is scored as missing instead of with stale steps. When every sidecar of the folder has step
+    truth the folder itself is replayed; otherwise only the recordings with step truth are, given
+    as files (the replay maps ``<dataset>/<rec>.csv`` to ``<dataset>/<rec>.json`` either way).
+
+    Parameters
+    ----------
+    folder : Path
+        Truth folder.
+    truths : sequence of Truth
+        Its recordings with step truth.
+    n_sidecars : int
+        Number of sidecars in the folder (with or without step truth).
+    json_out : Path
+        Prediction folder of this truth folder.
+    jobs : int or None
+        Worker processes for the replay (None: its default).
+    progress : bool
+        Let the replay show progress.
+
+    Raises
+    ------
+    AccuracyError
+        When the replay cannot be imported.
+    """
+    try:  # imported here: only the replay needs the pipeline
+        from firmware_py.replay import replay_tree
+    except ImportError as exc:
+        raise AccuracyError(
+            f"cannot import firmware_py.replay.replay_tree ({exc}); use --no-replay to score the "
+            "predictions already in --out"
+        ) from exc
+
+    for t in truths:
+        (json_out / t.dataset / f"{t.recording_id}.json").unlink(missing_ok=True)
+    json_out.mkdir(parents=True, exist_ok=True)
+    if len(truths) == n_sidecars:
+        inputs = [folder]
+    else:
+        found = [recording_file(t) for t in truths]
+        inputs = [p for p in found if p is not None]
+    replay_tree(inputs, json_out, jobs=jobs, progress=progress)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference check
+# ---------------------------------------------------------------------------------------------
+def _same(ours: Any, theirs: Any) -> bool:
+    """Whether two numbers agree (ints exactly, floats to 1e-9, NaN == None)."""
+    if isinstance(ours, float) and not math.isfinite(ours):
+        return theirs is None or (isinstance(theirs, float) and math.isnan(theirs))
+    if theirs is None:
+        return False
+    if isinstance(ours, int) and isinstance(theirs, int):
+        return ours == theirs
+    return math.isclose(float(ours), float(theirs), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def _compare_rows(label: str, ours: Stats, theirs: dict[str, Any]) -> list[str]:
+    out = []
+    for name in _STATS_FIELDS:
+        if name in theirs and not _same(getattr(ours, name), theirs[name]):
+            out.append(f"{label}: {name} ours {getattr(ours, name)!r} reference {theirs[name]!r}")
+    return out
+
+
+def _run_reference(reference: Path, truth: Path, pred: Path, by: Sequence[str]) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="accuracy-ref-") as tmp:
+        out = Path(tmp) / "reference.json"
+        cmd = [
+            sys.executable,
+            str(reference),
+            "--truth",
+            str(truth),
+            "--pred",
+            str(pred),
+            "--json",
+            str(out),
+            "--by",
+            ",".join(by),
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0 or not out.exists():
+            last = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise AccuracyError(f"reference scorer failed (exit {proc.returncode}): {last}")
+        return json.loads(out.read_text())
+
+
+def check_against_reference(reference: Path, report: Report) -> list[str]:
+    """Score the same folders with the reference scorer and list every disagreement.
+
+    Every group (by the report's fields, and pooled by placement) and the overall row are
+    compared on every number: counts exactly, P/R/F1, offsets, cadence, stride and distance
+    errors to 1e-9.
+
+    Parameters
+    ----------
+    reference : Path
+        ``score.py`` of the team.
+    report : Report
+        Our scores of ``report.truth_root`` / ``report.pred_root``.
+
+    Returns
+    -------
+    list of str
+        One line per disagreement (empty when everything agrees).
+    """
+    truth, pred = Path(report.truth_root), Path(report.pred_root)
+    problems: list[str] = []
+    for by, rows in ((report.by, report.groups), (("placement",), report.placements)):
+        ref = _run_reference(reference, truth, pred, by)
+        theirs = {tuple(g["group"][k] for k in by): g for g in ref["groups"]}
+        ours = {tuple(r.key[k] for k in by): r for r in rows}
+        for key in sorted(set(theirs) | set(ours)):
+            label = " / ".join(key)
+            if key not in ours or key not in theirs:
+                side = "reference" if key not in ours else "ours"
+                problems.append(f"{label}: group only in {side}")
+                continue
+            problems += _compare_rows(label, ours[key].stats, theirs[key])
+        if by == report.by:
+            problems += _compare_rows("overall", report.overall, ref["overall"])
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# README block
+# ---------------------------------------------------------------------------------------------
+def readme_block(results: Sequence[FolderResult], command: str, date: str, version: str) -> str:
+    """Return the generated README text that goes between the markers.
+
+    Parameters
+    ----------
+    results : sequence of FolderResult
+        One per scored folder.
+    command : str
+        The command that produced it.
+    date : str
+        ISO date.
+    version : str
+        Software version.
+
+    Returns
+    -------
+    str
+        Markdown, starting and ending with a newline.
+    """
+    parts = [
+        "",
+        f"_Generated by `{command}` on {date} with cadence-coach {version}. Scored with "
+        "`benchmarks.scoring` (the conventions of `../shared/tools/score.py`: P/R/F1 pooled over "
+        "events, dt = median(pred - event) of the matches, cadence |error| in steps/min over ~10 s "
+        "windows, from the step times and from the `cadence_spm` field)._",
+    ]
+    for res in results:
+        n = res.report.overall.n_recordings
+        parts += [
+            "",
+            f"**`{display_path(res.folder)}`** ({n} recording{'s' if n != 1 else ''} with step truth)",
+            "",
+            format_markdown(res.report),
+        ]
+    parts.append("")
+    return "\n".join(parts) + "\n"
+
+
+def replace_readme_block(text: str, block: str) -> str:
+    """Return ``text`` with the part between the accuracy markers replaced by ``block``.
+
+    Raises
+    ------
+    AccuracyError
+        When the markers are missing or out of order.
+    """
+    start = text.find(README_START)
+    end = text.find(README_END, start + len(README_START)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        raise AccuracyError(f"add the markers {README_START} and {README_END} to the README first")
+    return text[: start + len(README_START)] + block + text[end:]
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.accuracy",
+        description="Replay every recording with ground truth through our pipeline and score it.",
+    )
+    ap.add_argument(
+        "folders",
+        nargs="*",
+        type=Path,
+        metavar="FOLDER",
+        help="truth folders <dataset>/<recording>.{csv,json} (default: tests/fixtures and "
+        "../shared/datasets when it exists)",
+    )
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "cadence-coach-accuracy",
+        help="where predictions go, as <out>/<folder name>/<dataset>/<recording>.json (default: %(default)s)",
+    )
+    ap.add_argument("--jobs", type=int, default=None, metavar="N", help="replay worker processes")
+    ap.add_argument("--write-readme", type=Path, metavar="README.md", help="update the accuracy block there")
+    ap.add_argument("--json", type=Path, metavar="FILE", help="write every report as JSON")
+    ap.add_argument(
+        "--per-recording",
+        type=int,
+        nargs="?",
+        const=15,
+        default=None,
+        metavar="N",
+        help="also list the N recordings with the lowest F1 (default N: 15)",
+    )
+    ap.add_argument(
+        "--check-reference",
+        action="store_true",
+        help="also score with the reference score.py and fail if any group disagrees",
+    )
+    ap.add_argument(
+        "--reference", type=Path, default=DEFAULT_REFERENCE, help="reference scorer (default: %(default)s)"
+    )
+    ap.add_argument("--no-replay", action="store_true", help="score the predictions already in --out")
+    ap.add_argument("--quiet", action="store_true", help="no replay progress")
+    return ap
+
+
+def _unique_names(folders: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for folder in folders:
+        base = folder.resolve().name or "root"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}-{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _json_ready(results: Sequence[FolderResult], command: str, date: str, version: str) -> dict[str, Any]:
+    return {
+        "command": command,
+        "date": date,
+        "version": version,
+        "folders": [
+            {
+                "folder": str(r.folder),
+                "pred": str(r.pred_dir),
+                "replay_s": r.replay_s,
+                "reference_check": (
+                    "not run" if r.mismatches is None else "failed" if r.mismatches else "passed"
+                ),
+                "reference_mismatches": r.mismatches or [],
+                "report": r.report.to_dict(),
+            }
+            for r in results
+        ],
+    }
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Run the command for parsed arguments; return the exit status."""
+    readme_text = None
+    if args.write_readme is not None:
+        if not args.write_readme.is_file():
+            raise AccuracyError(f"{args.write_readme}: no such README")
+        readme_text = args.write_readme.read_text()
+        replace_readme_block(readme_text, "")  # fail on missing markers before any work
+    if args.check_reference and not args.reference.is_file():
+        raise AccuracyError(f"reference scorer not found at {args.reference} (use --reference PATH)")
+    folders: list[Path] = list(args.folders) or default_folders()
+    for folder in args.folders:
+        if not folder.is_dir():
+            raise AccuracyError(f"{folder}: not a folder")
+
+    results: list[FolderResult] = []
+    failed = False
+    for folder, name in zip(folders, _unique_names(folders), strict=True):
+        truths, n_sidecars = truth_with_steps(folder)
+        if not truths:
+            print(f"{display_path(folder)}: no recordings with step truth; skipped", file=sys.stderr)
+            continue
+        pred_dir = args.out / name
+        replay_s = 0.0
+        if not args.no_replay:
+            t0 = time.perf_counter()
+            replay_folder(folder, truths, n_sidecars, pred_dir, jobs=args.jobs, progress=not args.quiet)
+            replay_s = time.perf_counter() - t0
+        report = score_folder(folder, pred_dir, by=GROUP_BY)
+        result = FolderResult(folder, pred_dir, report, replay_s)
+        print(
+            f"\n## {display_path(folder)} -> {pred_dir}" + (f" (replay {replay_s:.1f} s)" if replay_s else "")
+        )
+        print()
+        print(format_markdown(report))
+        if args.per_recording:
+            print(f"\nWorst {min(args.per_recording, len(report.recordings))} recordings by F1:\n")
+            print(format_worst_recordings(report, args.per_recording))
+        if args.check_reference:
+            result.mismatches = check_against_reference(args.reference, report)
+            if result.mismatches:
+                failed = True
+                print(
+                    f"\nREFERENCE MISMATCH: {len(result.mismatches)} number(s) of {display_path(folder)} "
+                    f"disagree with {args.reference}:",
+                    file=sys.stderr,
+                )
+                for line in result.mismatches:
+                    print(f"  {line}", file=sys.stderr)
+            else:
+                print(f"\nreference check: every group agrees with {display_path(args.reference)}")
+        results.append(result)
+
+    if not results:
+        raise AccuracyError("no folder had recordings with step truth; nothing scored")
+    date = dt.date.today().isoformat()
+    version = software_version()
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(_json_ready(results, command, date, version), indent=1) + "\n")
+    if readme_text is not None:
+        block = readme_block(results, command, date, version)
+        args.write_readme.write_text(replace_readme_block(readme_text, block))
+        print(f"\nupdated the accuracy block of {args.write_readme}")
+    return 1 if failed else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m benchmarks.accuracy``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    command = " ".join(["python -m benchmarks.accuracy", *map(shlex.quote, argv)])
+    try:
+        return run(args, command)
+    except (AccuracyError, ScoringError) as exc:
+        print(f"accuracy: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

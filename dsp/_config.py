@@ -1,0 +1,61 @@
+"""Numba flags in one place, and a writable cache location.
+
+Every ``@njit`` in ``dsp`` takes its flags from here (house style: no hard-coded
+``fastmath`` or ``cache`` on individual kernels).  ``NUMBA_CACHE_DIR`` is honoured;
+when neither it nor the package directory is writable, the cache falls back to a
+temporary directory with a warning instead of failing at import.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+
+#: Cache compiled kernels on disk (``__pycache__`` or ``NUMBA_CACHE_DIR``).
+CACHE: bool = True
+#: IEEE-exact arithmetic: replay must give the same steps on every machine.
+FASTMATH: bool = False
+
+
+def _ensure_writable_cache_dir() -> None:
+    """Point ``NUMBA_CACHE_DIR`` at a writable directory when the default is not."""
+    configured = os.environ.get("NUMBA_CACHE_DIR")
+    candidates = [configured] if configured else [os.path.join(os.path.dirname(__file__), "__pycache__")]
+    for path in candidates:
+        try:
+            os.makedirs(path, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".probe", delete=True):
+                return
+        except OSError:
+            continue
+    fallback = os.path.join(tempfile.gettempdir(), "cadence-coach-numba-cache")
+    os.makedirs(fallback, exist_ok=True)
+    os.environ["NUMBA_CACHE_DIR"] = fallback
+    warnings.warn(
+        f"numba cache directory {candidates[0]!r} is not writable; caching in {fallback!r} instead "
+        "(set NUMBA_CACHE_DIR to a writable, persistent directory to keep start-up fast)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
+_ensure_writable_cache_dir()
+
+from numba import njit as _njit  # noqa: E402  (must come after the cache dir is set)
+
+
+def kernel(func):
+    """Compile ``func`` with the project's numba flags.
+
+    Parameters
+    ----------
+    func : callable
+        A pure function over numpy arrays and scalars.
+
+    Returns
+    -------
+    callable
+        The compiled dispatcher.
+    """
+    return _njit(cache=CACHE, fastmath=FASTMATH, nogil=True)(func)

@@ -1,0 +1,454 @@
+"""Numba kernels of the streaming step detector.
+
+One kernel, :func:`_detect_block`, consumes samples one at a time and keeps every
+piece of memory it needs in three arrays owned by the caller (``state``, ``ring`` and
+``intervals``).  Feeding a recording in one block or in blocks of any size therefore
+runs exactly the same arithmetic in the same order: chunking cannot change a result.
+
+The kernels are private and pure: no globals but the integer slot numbers below
+(compile-time constants), no dicts, no I/O, no exceptions.  The typed wrapper is
+``dsp.steps``; the slow reference that the tests compare against is
+``tests/naive.py``.
+
+Signals (all rotation-invariant, so the sensor may be mounted any way round):
+
+* gravity ``g``: each accelerometer axis low-passed at ~0.5 Hz;
+* vertical acceleration ``a_v = a · ĝ - |g|``;
+* step signal ``s``: ``a_v`` low-passed at ~5 Hz (one hump per step at the trunk);
+* impact jerk ``j``: first difference of ``a_v`` low-passed at ~20 Hz (the heel-strike transient);
+* foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
+  pitch axis, found by power iteration on the running second moment) and low-passed at
+  ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat); the swing
+  is the largest, and the contact is the instant the swing lobe ends (``p`` crosses zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp._config import kernel
+
+# ---- parameter slots (params vector, built by dsp.steps.StepDetector) ----------------------
+P_FS = 0
+P_MODE = 1  # 0: trunk (lower back, or any placement without gyro); 1: foot/shank with gyro
+P_LOOK_S = 2
+P_BACK_FRAC = 3
+P_REFINE_S = 4
+P_FLOOR = 5
+P_REL = 6
+P_REFR_FRAC = 7
+P_MIN_INTERVAL_S = 8
+P_DEFAULT_PERIOD_S = 9
+P_MAX_PERIOD_S = 10
+P_RUN_CADENCE = 11
+P_FLIGHT = 12
+P_GAP_S = 13
+P_FEET_FACTOR = 14
+P_AXIS_DECAY = 15  # foot: per-sample decay of the gyro second moment
+P_HYST_RADS = 16  # foot: pitch-rate hysteresis around zero, rad/s
+P_LOBE_DECAY = 17  # foot: per-lobe decay of the lobe-rotation peaks
+P_MIN_SWING_RAD = 18  # foot: smallest swing rotation, rad
+P_SWING_REL = 19  # foot: swing rotation relative to the recent swing peak
+P_STANCE_RADS = 20  # foot: |w| below this is the foot at rest, rad/s
+P_STANCE_N = 21  # foot: samples at rest that make a stance
+P_PUSH_RADS = 22  # foot: pitch rate that marks push-off after a stance, rad/s
+N_PARAMS = 23
+
+# ---- state slots ---------------------------------------------------------------------------
+S_N = 0  # samples seen
+S_INIT = 1  # filters initialised
+S_GZ1 = 2  # gravity biquad z1 (3 slots)
+S_GZ2 = 5  # gravity biquad z2 (3 slots)
+S_SZ1 = 8  # step-signal biquad
+S_SZ2 = 9
+S_RZ1 = 10  # impact biquad
+S_RZ2 = 11
+S_RPREV = 12  # previous impact-filter output
+S_LAST_T = 13  # time of the previous sample, s
+S_LAST_STEP_T = 14  # time of the previous contact, s
+S_AMP = 15  # trunk: running hump amplitude, m/s²
+S_N_INT = 16  # stored intervals
+S_INT_POS = 17  # next interval slot
+S_WZ1 = 18  # foot: pitch-rate biquad
+S_WZ2 = 19
+S_MIN_S = 20  # trunk: lowest step signal since the last step (flight phases), m/s²
+S_LAST_MIN_S = 21  # trunk: same, for the step before
+S_REPAIRED = 22  # samples repaired
+S_GOOD_A = 23  # last good accelerometer sample (3 slots)
+S_GOOD_G = 26  # last good gyroscope sample (3 slots)
+S_N_STEPS = 29  # contacts so far
+S_VALID_FROM = 30  # first sample index after the last reset (gap)
+S_N_GAPS = 31  # gaps seen
+S_LAST_CAD = 32  # cadence at the last contact
+S_LOBE_SIGN = 33  # foot: sign of the current pitch-rate lobe (0 before the first)
+S_LOBE_INT = 34  # foot: rotation of the current lobe so far, rad
+S_LOBE_T = 35  # foot: last time the pitch rate was on the lobe's side of zero, s
+S_LOBE_POS = 36  # foot: decaying peak rotation of positive lobes, rad
+S_LOBE_NEG = 37  # foot: same for negative lobes, rad
+S_COV = 38  # foot: running second moment of the gyro (6 slots: xx xy xz yy yz zz)
+S_AXIS = 44  # foot: pitch axis estimate (3 slots)
+S_STILL_N = 47  # foot: consecutive samples with the foot at rest
+S_AFTER_STANCE = 48  # foot: 1 after a stance, until push-off shows its sign
+S_SIGN_SCORE = 49  # foot: votes for the swing's sign (+: positive lobes are swings)
+S_PERIOD = 50  # robust step (or stride) period from the stored intervals, s
+N_STATE = 51
+
+N_INTERVALS = 8
+
+# ---- output columns ------------------------------------------------------------------------
+O_T = 0  # contact time, s
+O_T_EMIT = 1  # time of the sample at which the step was decided, s
+O_CADENCE = 2  # steps/min (both feet), NaN until two intervals are known
+O_RUN = 3  # 1.0 run, 0.0 walk
+O_AMP = 4  # peak value that triggered the step (m/s²)
+N_OUT = 5
+
+
+@kernel
+def _biquad(x, coef, z, i1, i2):
+    """One sample of a transposed direct-form-II biquad.
+
+    Parameters
+    ----------
+    x : float
+        Input sample.
+    coef : numpy.ndarray
+        ``[b0, b1, b2, a1, a2]``.
+    z : numpy.ndarray
+        State vector holding the two delay values at ``z[i1]`` and ``z[i2]``.
+    i1, i2 : int
+        Slots of the delays in ``z``.
+
+    Returns
+    -------
+    float
+        Output sample.
+    """
+    y = coef[0] * x + z[i1]
+    z[i1] = coef[1] * x - coef[3] * y + z[i2]
+    z[i2] = coef[2] * x - coef[4] * y
+    return y
+
+
+@kernel
+def _biquad_settle(x, coef, z, i1, i2):
+    """Set a unity-DC-gain biquad's delays so that a constant input ``x`` passes unchanged."""
+    z[i1] = x * (1.0 - coef[0])
+    z[i2] = x * (coef[2] - coef[4])
+
+
+@kernel
+def _median_period(intervals, n_int, default):
+    """Median of the stored intervals, leaving out pauses (> 2.5 × median).
+
+    Parameters
+    ----------
+    intervals : numpy.ndarray
+        Ring of the most recent intervals, s.
+    n_int : int
+        How many slots hold data.
+    default : float
+        Returned when no interval is stored, s.
+
+    Returns
+    -------
+    float
+        Robust interval, s.
+    """
+    if n_int == 0:
+        return default
+    m = min(n_int, intervals.shape[0])
+    v = np.sort(intervals[:m])
+    med = v[(m - 1) // 2] if m % 2 == 1 else 0.5 * (v[m // 2 - 1] + v[m // 2])
+    total = 0.0
+    cnt = 0
+    for q in range(m):
+        if v[q] <= 2.5 * med:
+            total += v[q]
+            cnt += 1
+    kept = np.empty(cnt)
+    c = 0
+    for q in range(m):
+        if v[q] <= 2.5 * med:
+            kept[c] = v[q]
+            c += 1
+    return kept[(cnt - 1) // 2] if cnt % 2 == 1 else 0.5 * (kept[cnt // 2 - 1] + kept[cnt // 2])
+
+
+@kernel
+def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
+    """Store one detected contact and update the cadence estimate.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    last = state[S_LAST_STEP_T]
+    if last > -1e8:
+        dt = t_ic - last
+        if dt <= params[P_MAX_PERIOD_S]:
+            pos = int(state[S_INT_POS])
+            intervals[pos] = dt
+            state[S_INT_POS] = (pos + 1) % intervals.shape[0]
+            state[S_N_INT] = min(state[S_N_INT] + 1.0, float(intervals.shape[0]))
+    n_int = int(state[S_N_INT])
+    cadence = np.nan
+    state[S_PERIOD] = _median_period(intervals, n_int, params[P_DEFAULT_PERIOD_S])
+    if n_int >= 1:
+        cadence = 60.0 * params[P_FEET_FACTOR] / state[S_PERIOD]
+    run = 0.0
+    if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
+        run = 1.0
+    if params[P_MODE] == 0.0 and state[S_LAST_MIN_S] < -params[P_FLIGHT]:
+        run = 1.0
+    out[n_out, O_T] = t_ic
+    out[n_out, O_T_EMIT] = t_emit
+    out[n_out, O_CADENCE] = cadence
+    out[n_out, O_RUN] = run
+    out[n_out, O_AMP] = amp
+    state[S_LAST_STEP_T] = t_ic
+    state[S_N_STEPS] += 1.0
+    state[S_LAST_CAD] = cadence
+    return n_out + 1
+
+
+@kernel
+def _reset_timing(state, params, k):
+    """Forget step timing after a gap in time; filters restart on the next sample."""
+    state[S_INIT] = 0.0
+    state[S_LAST_STEP_T] = -1e9
+    state[S_N_INT] = 0.0
+    state[S_INT_POS] = 0.0
+    state[S_PERIOD] = params[P_DEFAULT_PERIOD_S]
+    state[S_LOBE_SIGN] = 0.0
+    state[S_VALID_FROM] = float(k)
+    state[S_N_GAPS] += 1.0
+
+
+@kernel
+def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
+    """Run the step detector over one block of samples.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Sample times, shape ``(n,)``, s, increasing.
+    acc : numpy.ndarray
+        Accelerometer, shape ``(n, 3)``, m/s², gravity included, any orientation.
+    gyro : numpy.ndarray
+        Gyroscope, shape ``(n, 3)``, rad/s (ignored when ``has_gyro`` is False).
+    has_gyro : bool
+        Whether ``gyro`` carries data.
+    params : numpy.ndarray
+        Parameter vector (slots ``P_*``).
+    coefs : numpy.ndarray
+        Biquad coefficients, shape ``(4, 5)``: gravity, step signal, impact, pitch rate.
+    state : numpy.ndarray
+        Detector state (slots ``S_*``), updated in place.
+    ring : numpy.ndarray
+        Ring buffer (trunk mode), shape ``(m, 3)``: time, step signal, impact jerk.
+    intervals : numpy.ndarray
+        Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
+    out : numpy.ndarray
+        Output rows (columns ``O_*``); must have room for every step in the block.
+
+    Returns
+    -------
+    int
+        Number of rows written to ``out``.
+    """
+    n = t.shape[0]
+    m = ring.shape[0]
+    fs = params[P_FS]
+    foot = params[P_MODE] == 1.0 and has_gyro
+    look = int(params[P_LOOK_S] * fs + 0.5)
+    if look < 1:
+        look = 1
+    n_out = 0
+    cg = coefs[0]
+    cs = coefs[1]
+    cr = coefs[2]
+    cw = coefs[3]
+    for i in range(n):
+        k = int(state[S_N])
+        ti = t[i]
+        ax = acc[i, 0]
+        ay = acc[i, 1]
+        az = acc[i, 2]
+        # -- bad samples: hold the last good value (counted, never fatal)
+        if not (ax == ax and ay == ay and az == az) or abs(ax) + abs(ay) + abs(az) == 0.0:
+            state[S_REPAIRED] += 1.0
+            ax = state[S_GOOD_A]
+            ay = state[S_GOOD_A + 1]
+            az = state[S_GOOD_A + 2]
+        else:
+            state[S_GOOD_A] = ax
+            state[S_GOOD_A + 1] = ay
+            state[S_GOOD_A + 2] = az
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        if has_gyro:
+            gx = gyro[i, 0]
+            gy = gyro[i, 1]
+            gz = gyro[i, 2]
+            if not (gx == gx and gy == gy and gz == gz):
+                gx = state[S_GOOD_G]
+                gy = state[S_GOOD_G + 1]
+                gz = state[S_GOOD_G + 2]
+            else:
+                state[S_GOOD_G] = gx
+                state[S_GOOD_G + 1] = gy
+                state[S_GOOD_G + 2] = gz
+        # -- a gap in time restarts the detector (never stitched across)
+        if state[S_INIT] == 1.0 and ti - state[S_LAST_T] > params[P_GAP_S]:
+            _reset_timing(state, params, k)
+        state[S_LAST_T] = ti
+        if state[S_INIT] == 0.0:
+            _biquad_settle(ax, cg, state, S_GZ1, S_GZ2)
+            _biquad_settle(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
+            _biquad_settle(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
+            _biquad_settle(0.0, cs, state, S_SZ1, S_SZ2)
+            _biquad_settle(0.0, cr, state, S_RZ1, S_RZ2)
+            _biquad_settle(0.0, cw, state, S_WZ1, S_WZ2)
+            state[S_RPREV] = 0.0
+            state[S_INIT] = 1.0
+        grx = _biquad(ax, cg, state, S_GZ1, S_GZ2)
+        gry = _biquad(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
+        grz = _biquad(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
+        gn = np.sqrt(grx * grx + gry * gry + grz * grz)
+        if gn < 1e-9:
+            gn = 1e-9
+        av = (ax * grx + ay * gry + az * grz) / gn - gn
+        slot = k % m
+        ring[slot, 0] = ti
+        state[S_N] = k + 1.0
+        valid_from = int(state[S_VALID_FROM])
+        if foot:
+            # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration)
+            cd = params[P_AXIS_DECAY]
+            state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * gx * gx
+            state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * gx * gy
+            state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * gx * gz
+            state[S_COV + 3] = cd * state[S_COV + 3] + (1.0 - cd) * gy * gy
+            state[S_COV + 4] = cd * state[S_COV + 4] + (1.0 - cd) * gy * gz
+            state[S_COV + 5] = cd * state[S_COV + 5] + (1.0 - cd) * gz * gz
+            ex = state[S_AXIS]
+            ey = state[S_AXIS + 1]
+            ez = state[S_AXIS + 2]
+            vx = state[S_COV + 0] * ex + state[S_COV + 1] * ey + state[S_COV + 2] * ez
+            vy = state[S_COV + 1] * ex + state[S_COV + 3] * ey + state[S_COV + 4] * ez
+            vz = state[S_COV + 2] * ex + state[S_COV + 4] * ey + state[S_COV + 5] * ez
+            vn = np.sqrt(vx * vx + vy * vy + vz * vz)
+            if vn > 1e-12:
+                state[S_AXIS] = vx / vn
+                state[S_AXIS + 1] = vy / vn
+                state[S_AXIS + 2] = vz / vn
+            pr = _biquad(
+                gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2], cw, state, S_WZ1, S_WZ2
+            )
+            # stance, then push-off: the first rotation after the foot rests is push-off, whose sign
+            # is opposite to the swing's (the foot plantarflexes to push off, dorsiflexes in swing)
+            if gx * gx + gy * gy + gz * gz < params[P_STANCE_RADS] * params[P_STANCE_RADS]:
+                state[S_STILL_N] += 1.0
+                if state[S_STILL_N] >= params[P_STANCE_N]:
+                    state[S_AFTER_STANCE] = 1.0
+            else:
+                state[S_STILL_N] = 0.0
+            if state[S_AFTER_STANCE] == 1.0 and abs(pr) > params[P_PUSH_RADS]:
+                state[S_AFTER_STANCE] = 0.0
+                state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + (-0.2 if pr > 0.0 else 0.2)
+            # lobes of the pitch rate: the contact is the end of a swing lobe
+            lobe = state[S_LOBE_SIGN]
+            dt = 1.0 / fs
+            if lobe == 0.0:
+                if abs(pr) > params[P_HYST_RADS]:
+                    state[S_LOBE_SIGN] = 1.0 if pr > 0.0 else -1.0
+                    state[S_LOBE_INT] = abs(pr) * dt
+                    state[S_LOBE_T] = ti
+                continue
+            if pr * lobe > 0.0:
+                state[S_LOBE_INT] += pr * lobe * dt
+                state[S_LOBE_T] = ti
+                continue
+            if pr * lobe > -params[P_HYST_RADS]:
+                continue
+            # the lobe of sign `lobe` ended at S_LOBE_T (last sample on its side of zero)
+            integral = state[S_LOBE_INT]
+            t_x = state[S_LOBE_T]
+            slot_pos = S_LOBE_POS if lobe > 0.0 else S_LOBE_NEG
+            if state[S_SIGN_SCORE] != 0.0:
+                swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
+            else:  # no stance seen yet: the larger rotation is the swing
+                swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
+            peak_same = state[slot_pos]
+            state[slot_pos] = max(integral, params[P_LOBE_DECAY] * peak_same)
+            state[S_LOBE_SIGN] = -lobe
+            state[S_LOBE_INT] = abs(pr) * dt
+            state[S_LOBE_T] = ti
+            period = state[S_PERIOD]
+            if (
+                lobe == swing_sign
+                and integral >= params[P_MIN_SWING_RAD]
+                and integral >= params[P_SWING_REL] * peak_same
+                and t_x - state[S_LAST_STEP_T] >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
+            ):
+                n_out = _record_step(t_x, ti, integral, params, state, intervals, out, n_out)
+            continue
+        # ---- trunk mode: one hump of the step signal per step, timed by the impact jerk
+        s = _biquad(av, cs, state, S_SZ1, S_SZ2)
+        r = _biquad(av, cr, state, S_RZ1, S_RZ2)
+        ring[slot, 1] = s
+        ring[slot, 2] = r - state[S_RPREV]
+        state[S_RPREV] = r
+        if s < state[S_MIN_S]:
+            state[S_MIN_S] = s
+        c = k - look
+        if c < valid_from + 1:
+            continue
+        cs_slot = c % m
+        vc = ring[cs_slot, 1]
+        tc = ring[cs_slot, 0]
+        if vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+            continue
+        period = state[S_PERIOD]
+        if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
+            continue
+        back = int(params[P_BACK_FRAC] * period * fs + 0.5)
+        if back > m - look - 2:
+            back = m - look - 2
+        lo = c - back
+        if lo < valid_from:
+            lo = valid_from
+        is_peak = True
+        for q in range(lo, k + 1):
+            if q == c:
+                continue
+            v = ring[q % m, 1]
+            if (q < c and v >= vc) or (q > c and v > vc):
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        # contact time: the steepest rise of the vertical acceleration shortly before the hump
+        nref = int(params[P_REFINE_S] * fs + 0.5)
+        best_q = c
+        best_j = -1e300
+        q0 = c - nref
+        if q0 < valid_from + 1:
+            q0 = valid_from + 1
+        for q in range(q0, c + 1):
+            jq = ring[q % m, 2]
+            if jq > best_j:
+                best_j = jq
+                best_q = q
+        t_ic = ring[best_q % m, 0]
+        if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
+            continue
+        state[S_LAST_MIN_S] = state[S_MIN_S]
+        state[S_MIN_S] = 0.0
+        n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
+        a_old = state[S_AMP]
+        state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
+    return n_out

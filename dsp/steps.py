@@ -1,0 +1,434 @@
+"""Foot-contact detection: a streaming object and a batch function over the same kernel.
+
+Examples
+--------
+>>> import numpy as np
+>>> from dsp import StepDetector, detect_steps
+>>> det = StepDetector(sampling_rate_hz=100.0, placement="lower_back", has_gyro=False)
+>>> t = np.arange(1000) / 100.0
+>>> acc = np.zeros((1000, 3)); acc[:, 2] = 9.81
+>>> det.update(t, acc).n_steps
+0
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dsp import _step_kernels as K
+from dsp._filters import butter2_lowpass
+from dsp.exc import ValidationError
+
+#: Placement names understood by the detector, with their aliases.
+PLACEMENTS: dict[str, str] = {
+    "lower_back": "lower_back",
+    "waist": "lower_back",
+    "belt": "lower_back",
+    "foot": "foot",
+    "shank": "shank",
+}
+
+MIN_RATE_HZ = 40.0
+MAX_RATE_HZ = 1000.0
+
+
+def canonical_placement(placement: str) -> str:
+    """Return ``lower_back``, ``foot`` or ``shank`` for a placement name or alias.
+
+    Parameters
+    ----------
+    placement : str
+        A name from :data:`PLACEMENTS` (case-insensitive).
+
+    Returns
+    -------
+    str
+        The canonical name.
+
+    Raises
+    ------
+    ValidationError
+        For an unknown name; the message lists the allowed ones.
+    """
+    key = str(placement).strip().lower()
+    if key not in PLACEMENTS:
+        raise ValidationError(f"placement {placement!r} is not supported; use one of {sorted(PLACEMENTS)}")
+    return PLACEMENTS[key]
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """Tunable constants of the step detector (physics, not per-recording fits).
+
+    Parameters
+    ----------
+    gravity_cutoff_hz : float
+        Low-pass that separates gravity from motion, Hz.
+    step_cutoff_hz : float
+        Low-pass of the trunk step signal, Hz (one hump per step up to 240 steps/min).
+    impact_cutoff_hz : float
+        Low-pass before the jerk that times the contact, Hz.
+    swing_cutoff_hz : float
+        Low-pass of the foot's pitch rate, Hz.
+    lookahead_s : float
+        How long after a hump the trunk detector waits to confirm it, s.
+    back_fraction : float
+        A hump must be the highest over this fraction of the current step period before it, 1.
+    refine_s : float
+        The contact is the steepest rise of vertical acceleration within this time before the hump, s.
+    floor_mps2 : float
+        Smallest hump that can be a step, m/s².
+    relative_threshold : float
+        Smallest hump as a fraction of the running hump amplitude, 1.
+    refractory_fraction : float
+        No second contact within this fraction of the current period, 1.
+    min_step_interval_s : float
+        Shortest step interval (240 steps/min is 0.25 s), s.
+    min_stride_interval_s : float
+        Shortest stride of one foot (foot and shank sensors), s.
+    default_step_period_s : float
+        Step period assumed before any step is seen, s.
+    max_period_s : float
+        Longest step period the trunk detector looks back over, s.
+    run_cadence_spm : float
+        At or above this cadence the gait is ``run``, steps/min.
+    flight_mps2 : float
+        A trunk step signal below ``-flight_mps2`` during a step means a flight phase (running), m/s².
+    gap_s : float
+        A gap in time longer than this restarts the detector, s.
+    axis_memory_s : float
+        Time constant of the gyroscope statistics that give the foot's pitch axis, s.
+    lobe_hysteresis_rads : float
+        The pitch rate must pass zero by this much to end a rotation lobe, rad/s.
+    lobe_memory : float
+        Per-lobe decay of the remembered swing rotation, 1.
+    min_swing_rad : float
+        Smallest swing rotation that can end in a contact, rad.
+    swing_relative : float
+        Smallest swing rotation as a fraction of the recent swing peak, 1.
+    stance_rads : float
+        The foot is at rest while |ω| stays below this, rad/s.
+    stance_min_s : float
+        Rest that counts as a stance, s.
+    push_off_rads : float
+        Pitch rate that marks the push-off after a stance (its sign names the swing's), rad/s.
+    """
+
+    gravity_cutoff_hz: float = 0.5
+    step_cutoff_hz: float = 5.0
+    impact_cutoff_hz: float = 20.0
+    swing_cutoff_hz: float = 12.0
+    lookahead_s: float = 0.08
+    back_fraction: float = 0.45
+    refine_s: float = 0.07
+    floor_mps2: float = 0.5
+    relative_threshold: float = 0.25
+    refractory_fraction: float = 0.4
+    min_step_interval_s: float = 0.22
+    min_stride_interval_s: float = 0.45
+    default_step_period_s: float = 0.5
+    max_period_s: float = 1.1
+    run_cadence_spm: float = 150.0
+    flight_mps2: float = 4.0
+    gap_s: float = 0.5
+    axis_memory_s: float = 3.0
+    lobe_hysteresis_rads: float = 0.3
+    lobe_memory: float = 0.9
+    min_swing_rad: float = 0.35
+    swing_relative: float = 0.4
+    stance_rads: float = 1.0
+    stance_min_s: float = 0.05
+    push_off_rads: float = 1.0
+
+
+@dataclass
+class Steps:
+    """Detected foot contacts, as parallel arrays.
+
+    Attributes
+    ----------
+    t_s : numpy.ndarray
+        Contact times, s, on the input's time base.
+    emitted_at_s : numpy.ndarray
+        Time of the sample whose arrival decided each contact, s (``emitted_at_s - t_s`` is the latency).
+    cadence_spm : numpy.ndarray
+        Cadence at each contact, steps/min, counting both feet; NaN before two contacts are known.
+    is_run : numpy.ndarray
+        True where the gait is running, False walking.
+    amplitude_mps2 : numpy.ndarray
+        Strength of the signal that triggered each contact, m/s².
+    """
+
+    t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    emitted_at_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cadence_spm: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    is_run: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    amplitude_mps2: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def n_steps(self) -> int:
+        """Number of contacts."""
+        return int(self.t_s.shape[0])
+
+    @classmethod
+    def _from_rows(cls, rows: np.ndarray) -> Steps:
+        return cls(
+            t_s=rows[:, K.O_T].copy(),
+            emitted_at_s=rows[:, K.O_T_EMIT].copy(),
+            cadence_spm=rows[:, K.O_CADENCE].copy(),
+            is_run=rows[:, K.O_RUN] > 0.5,
+            amplitude_mps2=rows[:, K.O_AMP].copy(),
+        )
+
+    @classmethod
+    def concatenate(cls, parts: list[Steps]) -> Steps:
+        """Join the results of consecutive blocks.
+
+        Parameters
+        ----------
+        parts : list of Steps
+            Results in time order.
+
+        Returns
+        -------
+        Steps
+            One result holding every contact.
+        """
+        if not parts:
+            return cls()
+        return cls(
+            t_s=np.concatenate([p.t_s for p in parts]),
+            emitted_at_s=np.concatenate([p.emitted_at_s for p in parts]),
+            cadence_spm=np.concatenate([p.cadence_spm for p in parts]),
+            is_run=np.concatenate([p.is_run for p in parts]),
+            amplitude_mps2=np.concatenate([p.amplitude_mps2 for p in parts]),
+        )
+
+
+@dataclass(frozen=True)
+class DetectorFlags:
+    """What the detector absorbed so far (read-only counters).
+
+    Attributes
+    ----------
+    repaired_samples : int
+        Samples with NaN or all-zero acceleration replaced by the last good one.
+    gaps : int
+        Gaps in time that restarted the detector.
+    samples : int
+        Samples processed.
+    """
+
+    repaired_samples: int
+    gaps: int
+    samples: int
+
+
+def _validate_rate(sampling_rate_hz: float) -> float:
+    fs = float(sampling_rate_hz)
+    if not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
+        raise ValidationError(
+            f"sampling_rate_hz={fs:g} is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz; "
+            "resample the recording or fix the rate in its sidecar/header"
+        )
+    return fs
+
+
+class StepDetector:
+    """Streaming foot-contact detector: feed blocks of any size, get new contacts back.
+
+    Parameters
+    ----------
+    sampling_rate_hz : float
+        Nominal sampling rate, Hz (40–1000).
+    placement : str
+        ``lower_back`` (aliases ``waist``, ``belt``), ``foot`` or ``shank``.
+    has_gyro : bool
+        Whether the blocks will carry gyroscope data.
+    settings : StepSettings, optional
+        Detector constants; the defaults suit every placement.
+
+    Notes
+    -----
+    Foot and shank sensors with a gyroscope report one contact per stride (the contacts
+    of the instrumented foot) and a cadence that counts both feet.  Without a gyroscope,
+    and at the lower back, every contact of either foot is reported.  A trunk contact is
+    decided at most ``lookahead_s + refine_s`` after it happened; a foot contact as soon as
+    the pitch rate has crossed zero by ``lobe_hysteresis_rads``.  The first call compiles
+    the kernel (or loads it from the numba cache).
+    """
+
+    def __init__(
+        self,
+        *,
+        sampling_rate_hz: float,
+        placement: str,
+        has_gyro: bool,
+        settings: StepSettings | None = None,
+    ) -> None:
+        self.sampling_rate_hz = _validate_rate(sampling_rate_hz)
+        self.placement = canonical_placement(placement)
+        self.has_gyro = bool(has_gyro)
+        self.settings = settings or StepSettings()
+        s = self.settings
+        fs = self.sampling_rate_hz
+        foot_mode = self.placement in ("foot", "shank") and self.has_gyro
+        # With a gyroscope a foot (or shank) sensor reports the contacts of its own foot, one per
+        # stride. Without one it falls back to the trunk detector, which reports both feet.
+        one_leg = foot_mode
+        self.steps_feet = "one" if one_leg else "both"
+        p = np.zeros(K.N_PARAMS)
+        p[K.P_FS] = fs
+        p[K.P_MODE] = 1.0 if foot_mode else 0.0
+        p[K.P_LOOK_S] = s.lookahead_s
+        p[K.P_BACK_FRAC] = s.back_fraction
+        p[K.P_REFINE_S] = s.refine_s
+        p[K.P_FLOOR] = s.floor_mps2
+        p[K.P_REL] = s.relative_threshold
+        p[K.P_REFR_FRAC] = s.refractory_fraction
+        p[K.P_MIN_INTERVAL_S] = s.min_stride_interval_s if one_leg else s.min_step_interval_s
+        p[K.P_DEFAULT_PERIOD_S] = 2.0 * s.default_step_period_s if one_leg else s.default_step_period_s
+        p[K.P_MAX_PERIOD_S] = 2.0 * s.max_period_s if one_leg else s.max_period_s
+        p[K.P_RUN_CADENCE] = s.run_cadence_spm
+        p[K.P_FLIGHT] = s.flight_mps2
+        p[K.P_GAP_S] = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
+        p[K.P_FEET_FACTOR] = 2.0 if one_leg else 1.0
+        p[K.P_AXIS_DECAY] = math.exp(-1.0 / (fs * s.axis_memory_s))
+        p[K.P_HYST_RADS] = s.lobe_hysteresis_rads
+        p[K.P_LOBE_DECAY] = s.lobe_memory
+        p[K.P_MIN_SWING_RAD] = s.min_swing_rad
+        p[K.P_SWING_REL] = s.swing_relative
+        p[K.P_STANCE_RADS] = s.stance_rads
+        p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
+        p[K.P_PUSH_RADS] = s.push_off_rads
+        self._params = p
+        self._coefs = np.vstack(
+            [
+                butter2_lowpass(s.gravity_cutoff_hz, fs),
+                butter2_lowpass(s.step_cutoff_hz, fs),
+                butter2_lowpass(s.impact_cutoff_hz, fs),
+                butter2_lowpass(s.swing_cutoff_hz, fs),
+            ]
+        )
+        ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
+        self._ring = np.zeros((int(ring_s * fs) + 8, 3))
+        self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen so far (filters, step timing, counters)."""
+        self._state = np.zeros(K.N_STATE)
+        self._state[K.S_LAST_STEP_T] = -1e9
+        self._state[K.S_AXIS : K.S_AXIS + 3] = 1.0 / math.sqrt(3.0)
+        self._state[K.S_PERIOD] = self._params[K.P_DEFAULT_PERIOD_S]
+        self._ring[:] = 0.0
+        self._intervals = np.zeros(K.N_INTERVALS)
+
+    @property
+    def flags(self) -> DetectorFlags:
+        """Counters of repaired samples, gaps and samples processed."""
+        st = self._state
+        return DetectorFlags(
+            repaired_samples=int(st[K.S_REPAIRED]), gaps=int(st[K.S_N_GAPS]), samples=int(st[K.S_N])
+        )
+
+    @property
+    def last_cadence_spm(self) -> float:
+        """Cadence at the most recent contact, steps/min (NaN before two contacts)."""
+        return float(self._state[K.S_LAST_CAD]) if self._state[K.S_N_STEPS] > 0 else float("nan")
+
+    def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None) -> Steps:
+        """Process one block and return the contacts it completed.
+
+        Parameters
+        ----------
+        t_s : numpy.ndarray
+            Sample times, shape ``(n,)``, s, increasing (continuing the previous block).
+        acc_mps2 : numpy.ndarray
+            Accelerometer, shape ``(n, 3)``, m/s², gravity included.
+        gyro_rads : numpy.ndarray, optional
+            Gyroscope, shape ``(n, 3)``, rad/s; required when the detector was built with
+            ``has_gyro=True``.
+
+        Returns
+        -------
+        Steps
+            Contacts decided within this block (possibly none).
+
+        Raises
+        ------
+        ValidationError
+            On wrong shapes, or a gyroscope block missing when one was promised.
+        """
+        t = np.ascontiguousarray(t_s, dtype=np.float64)
+        acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
+        n = t.shape[0]
+        if t.ndim != 1 or acc.shape != (n, 3):
+            raise ValidationError(
+                f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
+            )
+        if self.has_gyro:
+            if gyro_rads is None:
+                raise ValidationError("this detector was built with has_gyro=True; pass gyro_rads")
+            gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
+            if gyro.shape != (n, 3):
+                raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
+        else:
+            gyro = np.zeros((0, 3))
+        out = np.empty((n // self._min_gap_samples + 2, K.N_OUT))
+        k = K._detect_block(
+            t,
+            acc,
+            gyro,
+            self.has_gyro,
+            self._params,
+            self._coefs,
+            self._state,
+            self._ring,
+            self._intervals,
+            out,
+        )
+        return Steps._from_rows(out[:k])
+
+
+def detect_steps(
+    t_s: np.ndarray,
+    acc_mps2: np.ndarray,
+    gyro_rads: np.ndarray | None = None,
+    *,
+    sampling_rate_hz: float,
+    placement: str,
+    settings: StepSettings | None = None,
+) -> Steps:
+    """Detect every foot contact of a whole recording (the batch form of :class:`StepDetector`).
+
+    Parameters
+    ----------
+    t_s : numpy.ndarray
+        Sample times, shape ``(n,)``, s.
+    acc_mps2 : numpy.ndarray
+        Accelerometer, shape ``(n, 3)``, m/s².
+    gyro_rads : numpy.ndarray, optional
+        Gyroscope, shape ``(n, 3)``, rad/s.
+    sampling_rate_hz : float
+        Nominal sampling rate, Hz.
+    placement : str
+        ``lower_back``, ``foot`` or ``shank`` (or an alias).
+    settings : StepSettings, optional
+        Detector constants.
+
+    Returns
+    -------
+    Steps
+        Every contact; identical to feeding the same samples to a :class:`StepDetector` in blocks.
+    """
+    det = StepDetector(
+        sampling_rate_hz=sampling_rate_hz,
+        placement=placement,
+        has_gyro=gyro_rads is not None,
+        settings=settings,
+    )
+    return det.update(t_s, acc_mps2, gyro_rads)

@@ -1,0 +1,76 @@
+"""One exception tree for the device runtime.
+
+Every class also inherits the matching builtin, so callers may catch either
+``LogFormatError`` or plain ``ValueError``.  Messages are one line and name the
+file, field or register at fault and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class CadenceError(Exception):
+    """Root of every error raised on purpose by cadence-coach."""
+
+
+class LogFormatError(CadenceError, ValueError):
+    """A recorded log (``.csv`` or ``.cclog``) cannot be read as it stands."""
+
+
+class LogNotFoundError(LogFormatError, FileNotFoundError):
+    """A log file that was asked for does not exist (also a ``FileNotFoundError``)."""
+
+
+class LogWriteError(CadenceError, OSError):
+    """A log could not be written (disk full, read-only directory, ...)."""
+
+
+class LogExistsError(LogWriteError, FileExistsError):
+    """A log writer refused to overwrite an existing file (also a ``FileExistsError``)."""
+
+
+class ConfigError(CadenceError, ValueError):
+    """A configuration file or value is wrong; the message names file, key and allowed values."""
+
+
+class UsageError(CadenceError, ValueError):
+    """A command-line argument is wrong."""
+
+
+class ImuNotFoundError(CadenceError, RuntimeError):
+    """No supported IMU answered at the configured bus and address."""
+
+
+class ImuFaultError(CadenceError, OSError):
+    """The IMU stopped answering or answered nonsense (unplugged, reset, bus error)."""
+
+
+class I2CBusError(CadenceError, OSError):
+    """The I2C bus itself cannot be opened (I2C not enabled, no permission, smbus2 missing)."""
+
+
+class DeviceClosedError(CadenceError, RuntimeError):
+    """A sensor driver was used after ``close()``."""
+
+
+class CadenceWarning(UserWarning):
+    """Root of the warnings cadence-coach emits."""
+
+
+class DataGapWarning(CadenceWarning):
+    """Samples are missing in a log (a gap in time); the data on either side are kept."""
+
+
+class LogTruncatedWarning(CadenceWarning):
+    """A native log ends in an incomplete or corrupt block; everything before it is kept."""
+
+
+class LogCorruptWarning(DataGapWarning):
+    """A corrupt stretch inside a native log was skipped; the reader resynchronised and flagged a gap."""
+
+
+class BadSampleWarning(CadenceWarning):
+    """Samples were flagged (NaN, saturated, frozen) and repaired or skipped."""
+
+
+class TimestampRepairWarning(CadenceWarning):
+    """Repeated timestamps (a rounded sensor clock) were re-spaced; every sample was kept."""

@@ -1,0 +1,377 @@
+"""Replay recorded IMU logs through the device pipeline and write the report.
+
+The replay driver reads a ``.csv`` or ``.cclog`` log, feeds its samples to the same
+:class:`dsp.Pipeline` that the live loop feeds, and writes the versioned JSON contract
+(``cadence-coach.replay/1``), a per-step CSV and an optional plot.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dsp import Pipeline, StepEvent
+from firmware_py import __version__
+from firmware_py.exc import UsageError
+from firmware_py.logs import is_recording_file, read_log
+from firmware_py.logs.recording import Recording
+
+#: Name and version of the replay JSON contract. Add fields; never change their meaning.
+SCHEMA = "cadence-coach.replay/1"
+
+
+@dataclass
+class ReplayResult:
+    """Everything a replay produced for one recording.
+
+    Attributes
+    ----------
+    recording : Recording
+        The samples and metadata that were replayed.
+    placement : str
+        Placement used for detection.
+    steps_feet : str
+        ``"one"`` (foot/shank sensor: contacts of that foot) or ``"both"``.
+    events : list of StepEvent
+        Every detected contact, in time order.
+    repaired_samples : int
+        Samples the detector repaired (NaN, all-zero).
+    gaps : int
+        Gaps in time that restarted the detector.
+    elapsed_s : float
+        Wall time spent in the pipeline, s.
+    """
+
+    recording: Recording
+    placement: str
+    steps_feet: str
+    events: list[StepEvent] = field(default_factory=list)
+    repaired_samples: int = 0
+    gaps: int = 0
+    elapsed_s: float = 0.0
+
+
+def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayResult:
+    """Run one recording through the pipeline.
+
+    Parameters
+    ----------
+    rec : Recording
+        The samples (from :func:`firmware_py.logs.read_log`).
+    placement : str, optional
+        Overrides the placement stored with the recording.
+
+    Returns
+    -------
+    ReplayResult
+        The detected events and counters.
+
+    Raises
+    ------
+    UsageError
+        When neither the recording nor the caller says where the sensor was worn.
+    """
+    where = placement or rec.placement
+    if where is None:
+        raise UsageError(
+            f"{rec.path}: placement unknown (no sidecar or header says it); "
+            "pass --placement lower_back|foot|shank"
+        )
+    t0 = time.perf_counter()
+    pipe = Pipeline(
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement=where,
+        has_gyro=rec.has_gyro,
+        placement_side=rec.placement_side,
+    )
+    events = pipe.update(rec.t_s, rec.acc_mps2, rec.gyro_rads)
+    flags = pipe.steps.flags
+    return ReplayResult(
+        recording=rec,
+        placement=pipe.placement,
+        steps_feet=pipe.steps_feet,
+        events=events,
+        repaired_samples=flags.repaired_samples,
+        gaps=flags.gaps + len(rec.gaps),
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def _finite_or_none(x: float | None, ndigits: int = 4) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return round(float(x), ndigits)
+
+
+def summarize(result: ReplayResult) -> dict[str, Any]:
+    """Summary block of the replay JSON.
+
+    Parameters
+    ----------
+    result : ReplayResult
+        A replay.
+
+    Returns
+    -------
+    dict
+        Counts, cadence statistics (steps/min, both feet), time per gait and latency.
+    """
+    ev = result.events
+    cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
+    t = np.array([e.t_s for e in ev])
+    gait_s = {"walk": 0.0, "run": 0.0}
+    period_limit = 2.2 if result.steps_feet == "one" else 1.1
+    for i in range(1, len(ev)):
+        dt = t[i] - t[i - 1]
+        if dt <= period_limit:
+            gait_s[ev[i].gait] += float(dt)
+    latency = np.array([e.emitted_at_s - e.t_s for e in ev])
+    contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
+    return {
+        "n_steps": len(ev),
+        "n_contacts_both_feet": contacts,
+        "duration_s": round(result.recording.duration_s, 3),
+        "moving_time_s": round(gait_s["walk"] + gait_s["run"], 3),
+        "time_walking_s": round(gait_s["walk"], 3),
+        "time_running_s": round(gait_s["run"], 3),
+        "cadence_spm_median": _finite_or_none(float(np.median(cad))) if cad.size else None,
+        "cadence_spm_p10": _finite_or_none(float(np.percentile(cad, 10))) if cad.size else None,
+        "cadence_spm_p90": _finite_or_none(float(np.percentile(cad, 90))) if cad.size else None,
+        "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
+        "repaired_samples": result.repaired_samples,
+        "gaps": result.gaps,
+        "distance_m": None,
+    }
+
+
+def to_json(result: ReplayResult) -> dict[str, Any]:
+    """Build the replay contract ``cadence-coach.replay/1`` for one recording.
+
+    Parameters
+    ----------
+    result : ReplayResult
+        A replay.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable object (described in the README).
+    """
+    rec = result.recording
+    return {
+        "schema": SCHEMA,
+        "software_version": __version__,
+        "source": rec.path,
+        "placement": result.placement,
+        "placement_side": rec.placement_side,
+        "sample_rate_hz": rec.sampling_rate_hz,
+        "has_gyro": rec.has_gyro,
+        "steps_feet": result.steps_feet,
+        "steps": [
+            {
+                "t": round(e.t_s, 6),
+                "side": e.side,
+                "cadence_spm": _finite_or_none(e.cadence_spm, 3),
+                "gait": e.gait,
+                "stride_length_m": e.stride_length_m,
+                "emitted_at": round(e.emitted_at_s, 6),
+            }
+            for e in result.events
+        ],
+        "summary": summarize(result),
+    }
+
+
+def write_json(result: ReplayResult, path: Path) -> None:
+    """Write the JSON contract to ``path`` (parents created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(to_json(result), indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def write_csv(result: ReplayResult, path: Path) -> None:
+    """Write one row per step: ``t_s,side,cadence_spm,gait,stride_length_m,emitted_at_s``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t_s", "side", "cadence_spm", "gait", "stride_length_m", "emitted_at_s"])
+        for e in result.events:
+            w.writerow(
+                [
+                    f"{e.t_s:.6f}",
+                    e.side or "",
+                    "" if e.cadence_spm is None else f"{e.cadence_spm:.3f}",
+                    e.gait,
+                    "" if e.stride_length_m is None else f"{e.stride_length_m:.4f}",
+                    f"{e.emitted_at_s:.6f}",
+                ]
+            )
+
+
+def write_plot(result: ReplayResult, path: Path) -> None:
+    """Draw the signal with the detected steps, and cadence over time, to a PNG.
+
+    Raises
+    ------
+    UsageError
+        When matplotlib (optional extra ``plot``) is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise UsageError("--plot needs matplotlib: pip install 'cadence-coach[plot]'") from exc
+    rec = result.recording
+    t = rec.t_s
+    acc_norm = np.linalg.norm(rec.acc_mps2, axis=1)
+    st = np.array([e.t_s for e in result.events])
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
+    ax1.plot(t, acc_norm, lw=0.6, color="0.35", label="|a| (m/s²)")
+    if st.size:
+        ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=5, label="detected contact")
+    ax1.set_ylabel("|a| (m/s²)")
+    ax1.legend(loc="upper right")
+    ax1.set_title(
+        f"{Path(rec.path).name}: {len(result.events)} steps ({result.placement}, {result.steps_feet} foot)"
+    )
+    cad = np.array([np.nan if e.cadence_spm is None else e.cadence_spm for e in result.events])
+    run = np.array([e.gait == "run" for e in result.events], dtype=bool)
+    if st.size:
+        ax2.plot(st[~run], cad[~run], ".", color="tab:blue", label="walk")
+        ax2.plot(st[run], cad[run], ".", color="tab:orange", label="run")
+        ax2.legend(loc="upper right")
+    ax2.set_ylabel("cadence (steps/min)")
+    ax2.set_xlabel("time (s)")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ---- files and folders ----------------------------------------------------------------------
+
+
+def find_recordings(root: Path) -> list[Path]:
+    """Every recording below ``root`` (sorted); non-recordings such as ``index.csv`` are skipped."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            p = Path(dirpath) / name
+            if p.suffix.lower() in (".csv", ".cclog") and is_recording_file(p):
+                out.append(p)
+    return out
+
+
+def plan_outputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """Pair each recording with its output stem ``<dataset>/<recording>``.
+
+    A folder given on the command line maps ``FOLDER/<dataset>/<rec>.csv`` to
+    ``<dataset>/<rec>``; a file maps to ``<parent folder name>/<rec>``.
+    """
+    plan = []
+    for inp in inputs:
+        if inp.is_dir():
+            for p in find_recordings(inp):
+                plan.append((p, p.relative_to(inp).with_suffix("")))
+        elif inp.exists():
+            plan.append((inp, Path(inp.resolve().parent.name) / inp.stem))
+        else:
+            raise UsageError(f"{inp}: no such file or folder")
+    return plan
+
+
+def _replay_one(args: tuple[Path, Path, dict[str, Path | None], str | None]) -> tuple[str, str | None]:
+    src, stem, outs, placement = args
+    import warnings
+
+    from firmware_py.exc import CadenceError
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = replay_recording(read_log(src), placement=placement)
+        if outs["json"] is not None:
+            write_json(result, outs["json"] / stem.with_suffix(".json"))
+        if outs["csv"] is not None:
+            write_csv(result, outs["csv"] / stem.with_suffix(".csv"))
+        if outs["plot"] is not None:
+            write_plot(result, outs["plot"] / stem.with_suffix(".png"))
+        note = "; ".join(str(w.message) for w in caught[:3]) or None
+        return str(src), note
+    except (CadenceError, ValueError) as exc:
+        return str(src), f"error: {exc}"
+
+
+def replay_tree(
+    inputs: list[Path],
+    json_out: Path | None,
+    *,
+    csv_out: Path | None = None,
+    plot_out: Path | None = None,
+    placement: str | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Replay files and folders, mirroring their layout in the output folders.
+
+    Parameters
+    ----------
+    inputs : list of Path
+        Recordings and/or folders of recordings.
+    json_out, csv_out, plot_out : Path or None
+        Output folders (``<out>/<dataset>/<recording>.json`` etc.); None skips that output.
+    placement : str, optional
+        Overrides every recording's placement.
+    jobs : int, optional
+        Worker processes (default: all cores).
+    progress : bool
+        Draw a progress bar on stderr.
+
+    Returns
+    -------
+    list of Path
+        The recordings replayed without error.
+    """
+    plan = plan_outputs(inputs)
+    outs = {"json": json_out, "csv": csv_out, "plot": plot_out}
+    work = [(src, stem, outs, placement) for src, stem in plan]
+    jobs = jobs or os.cpu_count() or 1
+    done: list[Path] = []
+    errors: list[str] = []
+    if jobs == 1 or len(work) <= 1:
+        results = map(_replay_one, work)
+        results_iter = results
+    else:
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        results_iter = pool.map(_replay_one, work, chunksize=max(1, len(work) // (8 * jobs)))
+    for i, (src, note) in enumerate(results_iter, 1):
+        if note and note.startswith("error:"):
+            errors.append(f"{src}: {note[7:]}")
+        else:
+            done.append(Path(src))
+        if progress:
+            width = 30
+            fill = int(width * i / max(1, len(work)))
+            sys.stderr.write(f"\rreplay [{'#' * fill}{'.' * (width - fill)}] {i}/{len(work)}")
+            sys.stderr.flush()
+    if progress and work:
+        sys.stderr.write("\n")
+    if jobs != 1 and len(work) > 1:
+        pool.shutdown()
+    for line in errors:
+        print(f"cadence-coach: {line}", file=sys.stderr)
+    return done

@@ -1,0 +1,44 @@
+"""Shared fixtures: recorded sensor data, a seeded RNG, the shared datasets folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+
+def load_fixture(rel: str):
+    """Read ``tests/fixtures/<rel>`` (a .csv with its sidecar) as a Recording."""
+    from firmware_py.logs import read_log
+
+    return read_log(FIXTURES / rel)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20261121)
+
+
+@pytest.fixture(scope="session")
+def waist_run():
+    return load_fixture("harlab_treadmill_jog/S028_jog.csv")
+
+
+@pytest.fixture(scope="session")
+def foot_run():
+    return load_fixture("pyshoe_vicon/2017-11-27-11-24-07.csv")
+
+
+@pytest.fixture(scope="session")
+def foot_walk():
+    return load_fixture("pyshoe_vicon/2017-11-22-11-30-14.csv")
+
+
+@pytest.fixture(scope="session")
+def back_walk():
+    return load_fixture("mobgap_example/HA-001_Test11_Trial1.csv")

@@ -1,0 +1,224 @@
+"""Slow, obvious reference implementations that the numba kernels are checked against.
+
+Written for clarity, not speed: plain Python lists, whole-history look-backs instead of
+ring buffers, one step at a time. Only the detector's *specification* (StepSettings) is
+shared with the fast code; none of its functions are called.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from dsp.steps import StepSettings
+
+
+def lowpass_coefficients(cutoff_hz: float, fs: float) -> tuple[float, float, float, float, float]:
+    """2nd-order Butterworth low-pass via the bilinear transform (RBJ cookbook form, Q = 1/√2)."""
+    fc = min(cutoff_hz, 0.45 * fs)
+    w0 = 2.0 * math.pi * fc / fs
+    # RBJ: K = tan(w0/2); with Q = 1/sqrt(2)
+    k = math.tan(w0 / 2.0)
+    q = 1.0 / math.sqrt(2.0)
+    norm = 1.0 / (1.0 + k / q + k * k)
+    b0 = k * k * norm
+    return b0, 2.0 * b0, b0, 2.0 * (k * k - 1.0) * norm, (1.0 - k / q + k * k) * norm
+
+
+class Biquad:
+    """Transposed direct form II, one sample at a time."""
+
+    def __init__(self, coef):
+        self.b0, self.b1, self.b2, self.a1, self.a2 = coef
+        self.z1 = 0.0
+        self.z2 = 0.0
+
+    def settle(self, x):
+        self.z1 = x * (1.0 - self.b0)
+        self.z2 = x * (self.b2 - self.a2)
+
+    def __call__(self, x):
+        y = self.b0 * x + self.z1
+        self.z1 = self.b1 * x - self.a1 * y + self.z2
+        self.z2 = self.b2 * x - self.a2 * y
+        return y
+
+
+def robust_median_interval(intervals, default):
+    """Median of the last intervals after leaving out pauses (> 2.5 × median)."""
+    if not intervals:
+        return default
+    med = float(np.median(intervals))
+    kept = [v for v in intervals if v <= 2.5 * med]
+    return float(np.median(kept))
+
+
+def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=None):
+    """Reference step detector; returns a list of (t_contact, t_emitted, cadence_spm, is_run).
+
+    Same specification as :class:`dsp.StepDetector` (see ``dsp/_step_kernels.py``), but
+    every look-back scans the full history of the current segment.
+    """
+    s = settings or StepSettings()
+    fs = float(sampling_rate_hz)
+    foot = placement in ("foot", "shank") and gyro is not None
+    feet = 2.0 if foot else 1.0
+    min_interval = s.min_stride_interval_s if foot else s.min_step_interval_s
+    default_period = 2.0 * s.default_step_period_s if foot else s.default_step_period_s
+    max_period = 2.0 * s.max_period_s if foot else s.max_period_s
+    gap = max(s.gap_s, 2.0 * s.max_period_s) if foot else s.gap_s
+    look = max(1, int(s.lookahead_s * fs + 0.5))
+    ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
+    ring_len = int(ring_s * fs) + 8
+
+    grav = [Biquad(lowpass_coefficients(s.gravity_cutoff_hz, fs)) for _ in range(3)]
+    lp_step = Biquad(lowpass_coefficients(s.step_cutoff_hz, fs))
+    lp_imp = Biquad(lowpass_coefficients(s.impact_cutoff_hz, fs))
+    lp_swing = Biquad(lowpass_coefficients(s.swing_cutoff_hz, fs))  # foot pitch rate
+
+    steps = []
+    hist_t, hist_a, hist_b = [], [], []
+    intervals: list[float] = []
+    last_step = -1e9
+    amp = 0.0
+    min_s = 0.0
+    last_min_s = 0.0
+    axis_decay = math.exp(-1.0 / (fs * s.axis_memory_s))
+    stance_n = max(1.0, round(s.stance_min_s * fs))
+    cov = [0.0] * 6
+    pitch_axis = [1.0 / math.sqrt(3.0)] * 3
+    lobe, lobe_rot, lobe_t = 0, 0.0, 0.0
+    lobe_peak = {1: 0.0, -1: 0.0}
+    still, after_stance, sign_score = 0, False, 0.0
+    prev_r = 0.0
+    good_a = [0.0, 0.0, 0.0]
+    good_g = [0.0, 0.0, 0.0]
+    started = False
+    last_t = 0.0
+    seg_start = 0  # index of the first sample after the last gap
+
+    def record(t_ic, t_emit):
+        nonlocal last_step
+        if last_step > -1e8 and t_ic - last_step <= max_period:
+            intervals.append(t_ic - last_step)
+            del intervals[:-8]
+        cad = 60.0 * feet / robust_median_interval(intervals, 1.0) if intervals else float("nan")
+        run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
+        steps.append((t_ic, t_emit, cad, bool(run)))
+        last_step = t_ic
+
+    for k in range(len(t)):
+        ti = float(t[k])
+        a = [float(v) for v in acc[k]]
+        if any(v != v for v in a) or sum(abs(v) for v in a) == 0.0:
+            a = list(good_a)
+        else:
+            good_a = list(a)
+        w3 = [0.0, 0.0, 0.0]
+        if gyro is not None:
+            w3 = [float(v) for v in gyro[k]]
+            if any(v != v for v in w3):
+                w3 = list(good_g)
+            else:
+                good_g = list(w3)
+        if started and ti - last_t > gap:
+            started = False
+            last_step = -1e9
+            intervals.clear()
+            lobe = 0
+            seg_start = k
+        last_t = ti
+        if not started:
+            for axis in range(3):
+                grav[axis].settle(a[axis])
+            lp_step.settle(0.0)
+            lp_imp.settle(0.0)
+            lp_swing.settle(0.0)
+            prev_r = 0.0
+            started = True
+        g = [grav[axis](a[axis]) for axis in range(3)]
+        gn = max(math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), 1e-9)
+        av = (a[0] * g[0] + a[1] * g[1] + a[2] * g[2]) / gn - gn
+        hist_t.append(ti)
+        if foot:
+            # pitch axis: the dominant eigenvector of the gyro's running second moment
+            for i, (u, v) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
+                cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w3[u] * w3[v]
+            mom = [[cov[0], cov[1], cov[2]], [cov[1], cov[3], cov[4]], [cov[2], cov[4], cov[5]]]
+            nxt = [
+                mom[r][0] * pitch_axis[0] + mom[r][1] * pitch_axis[1] + mom[r][2] * pitch_axis[2]
+                for r in range(3)
+            ]
+            norm = math.sqrt(nxt[0] * nxt[0] + nxt[1] * nxt[1] + nxt[2] * nxt[2])
+            if norm > 1e-12:
+                pitch_axis = [x / norm for x in nxt]
+            pr = lp_swing(w3[0] * pitch_axis[0] + w3[1] * pitch_axis[1] + w3[2] * pitch_axis[2])
+            # stance, then push-off: its sign is opposite to the swing's
+            if w3[0] * w3[0] + w3[1] * w3[1] + w3[2] * w3[2] < s.stance_rads * s.stance_rads:
+                still += 1
+                if still >= stance_n:
+                    after_stance = True
+            else:
+                still = 0
+            if after_stance and abs(pr) > s.push_off_rads:
+                after_stance = False
+                sign_score = 0.8 * sign_score + (-0.2 if pr > 0.0 else 0.2)
+            if lobe == 0:
+                if abs(pr) > s.lobe_hysteresis_rads:
+                    lobe, lobe_rot, lobe_t = (1 if pr > 0 else -1), abs(pr) / fs, ti
+                continue
+            if pr * lobe > 0.0:
+                lobe_rot += pr * lobe / fs
+                lobe_t = ti
+                continue
+            if pr * lobe > -s.lobe_hysteresis_rads:
+                continue
+            # the lobe ended at lobe_t
+            if sign_score != 0.0:
+                swing_sign = 1 if sign_score > 0.0 else -1
+            else:
+                swing_sign = 1 if lobe_peak[1] >= lobe_peak[-1] else -1
+            peak_same = lobe_peak[lobe]
+            lobe_peak[lobe] = max(lobe_rot, s.lobe_memory * peak_same)
+            ended, rot, t_x = lobe, lobe_rot, lobe_t
+            lobe, lobe_rot, lobe_t = -lobe, abs(pr) / fs, ti
+            period = robust_median_interval(intervals, default_period)
+            if (
+                ended == swing_sign
+                and rot >= s.min_swing_rad
+                and rot >= s.swing_relative * peak_same
+                and t_x - last_step >= max(min_interval, s.refractory_fraction * period)
+            ):
+                record(t_x, ti)
+            continue
+        sv = lp_step(av)
+        r = lp_imp(av)
+        hist_a.append(sv)
+        hist_b.append(r - prev_r)
+        prev_r = r
+        min_s = min(min_s, sv)
+        c = k - look
+        if c < seg_start + 1:
+            continue
+        vc, tc = hist_a[c], hist_t[c]
+        if vc < s.floor_mps2 or vc < s.relative_threshold * amp:
+            continue
+        period = robust_median_interval(intervals, default_period)
+        if tc - last_step < max(min_interval, s.refractory_fraction * period):
+            continue
+        back = min(int(s.back_fraction * period * fs + 0.5), ring_len - look - 2)
+        lo = max(c - back, seg_start)
+        if not (all(v < vc for v in hist_a[lo:c]) and all(v <= vc for v in hist_a[c + 1 : k + 1])):
+            continue
+        q0 = max(c - int(s.refine_s * fs + 0.5), seg_start + 1)
+        window = hist_b[q0 : c + 1]
+        best = q0 + int(np.argmax(window))
+        t_ic = hist_t[best]
+        if t_ic - last_step < min_interval:
+            continue
+        last_min_s = min_s
+        min_s = 0.0
+        record(t_ic, ti)
+        amp = vc if amp == 0.0 else 0.85 * amp + 0.15 * min(vc, 3.0 * amp)
+    return steps

@@ -1,0 +1,235 @@
+"""The streaming step core: fast kernel vs slow reference, chunking, orientation, bad samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dsp import StepDetector, StepSettings, ValidationError, detect_steps
+from tests.naive import naive_detect_steps
+
+
+def _batch(rec, **kw):
+    return detect_steps(
+        rec.t_s,
+        rec.acc_mps2,
+        rec.gyro_rads,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement=rec.placement,
+        **kw,
+    )
+
+
+def _crop(rec, seconds):
+    n = int(seconds * rec.sampling_rate_hz)
+    g = None if rec.gyro_rads is None else rec.gyro_rads[:n]
+    return rec.t_s[:n], rec.acc_mps2[:n], g
+
+
+@pytest.mark.parametrize("name", ["waist_run", "foot_run", "foot_walk", "back_walk"])
+def test_kernel_matches_naive_reference(name, request):
+    rec = request.getfixturevalue(name)
+    t, acc, gyro = _crop(rec, 25.0)
+    fast = detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
+    assert fast.n_steps == len(slow) > 5
+    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
+    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+    np.testing.assert_allclose(fast.cadence_spm, [s[2] for s in slow], rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(fast.is_run, [s[3] for s in slow])
+
+
+def test_kernel_matches_reference_without_gyro_on_a_foot(foot_run):
+    t, acc, _ = _crop(foot_run, 20.0)
+    fast = detect_steps(t, acc, None, sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot")
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot")
+    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_chunking_gives_the_batch_result(data, foot_run, waist_run):
+    rec = data.draw(st.sampled_from([foot_run, waist_run]))
+    t, acc, gyro = _crop(rec, 30.0)
+    batch = detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
+    det = StepDetector(
+        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=gyro is not None
+    )
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=40))))
+    parts = []
+    for a, b in zip([0, *cuts], [*cuts, len(t)], strict=True):
+        parts.append(det.update(t[a:b], acc[a:b], None if gyro is None else gyro[a:b]))
+    got = np.concatenate([p.t_s for p in parts])
+    np.testing.assert_array_equal(got, batch.t_s)
+    np.testing.assert_array_equal(np.concatenate([p.cadence_spm for p in parts]), batch.cadence_spm)
+
+
+def test_one_sample_blocks_give_the_batch_result(waist_run):
+    t, acc, _ = _crop(waist_run, 15.0)
+    batch = detect_steps(t, acc, sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back")
+    det = StepDetector(sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back", has_gyro=False)
+    got = np.concatenate([det.update(t[i : i + 1], acc[i : i + 1]).t_s for i in range(len(t))])
+    np.testing.assert_array_equal(got, batch.t_s)
+
+
+def _random_rotation(rng):
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def _matched_fraction(a, b, tol_s):
+    if len(a) == 0:
+        return 0.0
+    return float(np.mean([np.min(np.abs(b - x)) <= tol_s for x in a])) if len(b) else 0.0
+
+
+@pytest.mark.parametrize("name", ["waist_run", "foot_run", "back_walk"])
+def test_any_mounting_orientation_gives_the_same_steps(name, request, rng):
+    rec = request.getfixturevalue(name)
+    ref = _batch(rec)
+    dt = 1.5 / rec.sampling_rate_hz
+    flips = [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])]  # upside down, turned round
+    for rot in [*flips, *(_random_rotation(rng) for _ in range(3))]:
+        gyro = None if rec.gyro_rads is None else rec.gyro_rads @ rot.T
+        got = detect_steps(
+            rec.t_s,
+            rec.acc_mps2 @ rot.T,
+            gyro,
+            sampling_rate_hz=rec.sampling_rate_hz,
+            placement=rec.placement,
+        )
+        assert abs(got.n_steps - ref.n_steps) <= max(1, ref.n_steps // 200)
+        assert _matched_fraction(ref.t_s, got.t_s, dt) >= 0.99
+
+
+def test_every_step_is_decided_within_150_ms(waist_run, foot_run, back_walk):
+    for rec in (waist_run, foot_run, back_walk):
+        steps = _batch(rec)
+        latency = steps.emitted_at_s - steps.t_s
+        assert steps.n_steps > 20
+        assert latency.min() >= 0.0
+        assert latency.max() <= 0.150 + 1.0 / rec.sampling_rate_hz
+
+
+def _synthetic_trunk(cadence_spm, fs, seconds, rng, run):
+    """Vertical trunk acceleration of steps at a known cadence, from simple physics.
+
+    Running: the spring-mass model: a half-sine ground reaction during contact (40 % of the
+    step) sized so that the mean force equals body weight, free fall (-g) in flight.
+    Walking: a heel-strike transient followed by a loading peak about 0.1 s later.
+    """
+    g = 9.80665
+    t = np.arange(int(seconds * fs)) / fs
+    period = 60.0 / cadence_spm
+    contacts = np.arange(1.0, seconds - 0.5, period)
+    contacts = contacts + rng.normal(0, 0.01 * period, contacts.size)
+    if run:
+        tc = 0.4 * period
+        amp = np.pi * g * period / (2.0 * tc)
+        av = np.full_like(t, -g)
+        for c in contacts:
+            x = t - c
+            inside = (x >= 0) & (x < tc)
+            av[inside] += amp * np.sin(np.pi * x[inside] / tc)
+        av[t < contacts[0]] = 0.0
+    else:
+        av = np.zeros_like(t)
+        for c in contacts:
+            x = t - c
+            av += 6.0 * np.exp(-0.5 * (x / 0.012) ** 2) * (x > -0.03)  # heel-strike transient
+            centre_s, width_s = min(0.12, 0.3 * period), min(0.06, 0.12 * period)
+            av += 3.0 * np.exp(-0.5 * ((x - centre_s) / width_s) ** 2)
+        av -= av.mean()
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = g + av + rng.normal(0, 0.2, t.size)
+    acc[:, 0] = 1.5 * np.sin(2 * np.pi * t * cadence_spm / 120.0) + rng.normal(0, 0.2, t.size)
+    return t, acc, contacts
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 200.0, 1000.0])
+@pytest.mark.parametrize(
+    ("cadence_spm", "run"), [(60.0, False), (110.0, False), (170.0, True), (240.0, True)]
+)
+def test_synthetic_cadence_range_and_rates(cadence_spm, run, fs, rng):
+    t, acc, contacts = _synthetic_trunk(cadence_spm, fs, 30.0, rng, run)
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="waist")
+    inside = contacts[(contacts > 3.0) & (contacts < 29.0)]
+    found = steps.t_s[(steps.t_s > 3.0) & (steps.t_s < 29.0)]
+    assert abs(found.size - inside.size) <= 1
+    assert _matched_fraction(inside, steps.t_s, 0.08 + 1.0 / fs) >= 0.97  # one sample of slack at 40 Hz
+    cad = steps.cadence_spm[steps.t_s > 5.0]
+    assert np.nanmedian(np.abs(cad - cadence_spm)) <= 0.02 * cadence_spm
+    assert np.mean(steps.is_run[steps.t_s > 5.0]) == (1.0 if run else 0.0)
+
+
+def test_nan_and_zero_samples_are_repaired_and_flagged(waist_run):
+    t, acc, _ = _crop(waist_run, 30.0)
+    bad = acc.copy()
+    bad[500:503] = np.nan
+    bad[900] = 0.0
+    det = StepDetector(sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back", has_gyro=False)
+    got = det.update(t, bad)
+    ref = detect_steps(t, acc, sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back")
+    assert det.flags.repaired_samples == 4
+    assert np.all(np.isfinite(got.t_s))
+    assert abs(got.n_steps - ref.n_steps) <= 1
+
+
+def test_gap_in_time_restarts_detection_without_stitching(waist_run):
+    t, acc, _ = _crop(waist_run, 40.0)
+    keep = (t < 15.0) | (t > 20.0)
+    det = StepDetector(sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back", has_gyro=False)
+    got = det.update(t[keep], acc[keep])
+    assert det.flags.gaps == 1
+    assert not np.any((got.t_s > 15.0) & (got.t_s < 20.0))
+    assert np.sum(got.t_s > 20.0) > 20
+    # no interval across the gap feeds the cadence: the first step after it has none
+    first_after = np.flatnonzero(got.t_s > 20.0)[0]
+    assert np.isnan(got.cadence_spm[first_after])
+
+
+def test_still_sensor_gives_no_steps(rng):
+    fs = 100.0
+    t = np.arange(6000) / fs
+    acc = np.tile([0.3, -9.7, 1.2], (t.size, 1)) + rng.normal(0, 0.05, (t.size, 3))
+    assert detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back").n_steps == 0
+    gyro = rng.normal(0, 0.01, (t.size, 3))
+    assert detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot").n_steps == 0
+
+
+def test_bad_arguments_name_the_fix():
+    with pytest.raises(ValidationError, match="sampling_rate_hz=20"):
+        StepDetector(sampling_rate_hz=20.0, placement="foot", has_gyro=True)
+    with pytest.raises(ValidationError, match="placement 'wrist'"):
+        StepDetector(sampling_rate_hz=100.0, placement="wrist", has_gyro=False)
+    det = StepDetector(sampling_rate_hz=100.0, placement="foot", has_gyro=True)
+    with pytest.raises(ValidationError, match="pass gyro_rads"):
+        det.update(np.zeros(3), np.zeros((3, 3)))
+    with pytest.raises(ValidationError, match="expected"):
+        det.update(np.zeros(3), np.zeros((4, 3)), np.zeros((4, 3)))
+
+
+def test_placement_aliases_are_the_same_detector(waist_run):
+    a = _batch(waist_run)
+    for alias in ("waist", "belt", "LOWER_BACK"):
+        b = detect_steps(
+            waist_run.t_s, waist_run.acc_mps2, sampling_rate_hz=waist_run.sampling_rate_hz, placement=alias
+        )
+        np.testing.assert_array_equal(a.t_s, b.t_s)
+
+
+def test_settings_change_the_result(waist_run):
+    """Guard against a settings object that is silently ignored."""
+    a = _batch(waist_run)
+    b = _batch(waist_run, settings=StepSettings(min_step_interval_s=0.9))
+    assert b.n_steps < 0.7 * a.n_steps
