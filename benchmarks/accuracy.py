@@ -316,8 +316,94 @@ def readme_block(results: Sequence[FolderResult], command: str, date: str, versi
             "",
             format_markdown(res.report),
         ]
+        peers = peer_best_f1(res.folder / "PEERS.md")
+        table = peer_comparison(res.report, peers) if peers else ""
+        if table:
+            parts += [
+                "",
+                "Against the open libraries on the same recordings "
+                f"(`{display_path(res.folder / 'PEERS.md')}`: "
+                "gaitmap, mobgap, scikit-digital-health, offline batch, some given the labelled walking "
+                "bouts; bold where cadence-coach is at least as good):",
+                "",
+                table,
+            ]
     parts.append("")
     return "\n".join(parts) + "\n"
+
+
+def peer_best_f1(peers_md: Path) -> dict[str, tuple[float, str, float | None]]:
+    """Best open-library step F1 per group, read from the team's ``PEERS.md``.
+
+    Parameters
+    ----------
+    peers_md : Path
+        ``shared/datasets/PEERS.md`` (its table "Step F1 (tolerance as in score.py)").
+
+    Returns
+    -------
+    dict
+        ``{"dataset / placement / activity": (best F1, method, naive F1 or None)}``; the
+        ``naive`` column (a plain peak picker, the floor) is not a library and is reported apart.
+    """
+    if not peers_md.is_file():
+        return {}
+    lines = peers_md.read_text().splitlines()
+    try:
+        start = next(
+            i for i, ln in enumerate(lines) if ln.startswith("#### Step F1 (tolerance as in score.py)")
+        )
+    except StopIteration:
+        return {}
+    rows = []
+    for ln in lines[start + 1 :]:
+        if ln.startswith("|"):
+            rows.append([c.strip() for c in ln.strip().strip("|").split("|")])
+        elif rows:
+            break
+    if len(rows) < 3:
+        return {}
+    head = rows[0]
+    out: dict[str, tuple[float, str, float | None]] = {}
+    for row in rows[2:]:
+        label = row[0].replace("*", "").strip()
+        best, who, naive = -1.0, "", None
+        for name, cell in zip(head[2:], row[2:], strict=False):
+            try:
+                v = float(cell)
+            except ValueError:
+                continue
+            if name == "naive":
+                naive = v
+            elif v > best:
+                best, who = v, name
+        if best >= 0:
+            out[label] = (best, who, naive)
+    return out
+
+
+def peer_comparison(report: Report, peers: dict[str, tuple[float, str, float | None]]) -> str:
+    """Markdown table: our step F1 next to the best open library's on the same group."""
+    lines = [
+        "| group | cadence-coach F1 | best open library F1 (method) | naive peak picker F1 |",
+        "|---|---:|---|---:|",
+    ]
+    rows = [(g.label, g.stats) for g in report.groups] + [(g.label, g.stats) for g in report.placements]
+    for label, st in rows:
+        key = label.replace("*", "").strip()
+        if key not in peers:
+            continue
+        best, who, naive = peers[key]
+        mark = "**" if st.f1 is not None and st.f1 >= best else ""
+        lines.append(
+            f"| {label} | {mark}{_fmt_f1(st.f1)}{mark} | {best:.3f} ({who}) | "
+            f"{'·' if naive is None else f'{naive:.3f}'} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def _fmt_f1(x: float | None) -> str:
+    return "·" if x is None else f"{x:.3f}"
 
 
 def replace_readme_block(text: str, block: str) -> str:

@@ -91,8 +91,13 @@ def run(repeat: int = 5) -> dict:
                 rec = _tiled(src, minutes, 200.0)
                 n = rec.n_samples
                 # warm the cache
-                detect_steps(rec.t_s[:2000], rec.acc_mps2[:2000], None if rec.gyro_rads is None else
-                             rec.gyro_rads[:2000], sampling_rate_hz=200.0, placement=placement)
+                detect_steps(
+                    rec.t_s[:2000],
+                    rec.acc_mps2[:2000],
+                    None if rec.gyro_rads is None else rec.gyro_rads[:2000],
+                    sampling_rate_hz=200.0,
+                    placement=placement,
+                )
                 core_s = _median_time(
                     lambda rec=rec, placement=placement: detect_steps(
                         rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=200.0, placement=placement
@@ -121,7 +126,8 @@ def run(repeat: int = 5) -> dict:
                     row[f"replay_inproc{ext}_s"] = _median_time(replay_file, repeat)
                     cmd = [sys.executable, "-m", "firmware_py.cli", "replay", str(path), "--json", str(out)]
                     row[f"replay_process{ext}_s"] = _median_time(
-                        lambda cmd=cmd: subprocess.run(cmd, check=True, capture_output=True), max(2, repeat // 2)
+                        lambda cmd=cmd: subprocess.run(cmd, check=True, capture_output=True),
+                        max(2, repeat // 2),
                     )
                 results["rows"].append(row)
         t0 = time.perf_counter()
@@ -163,7 +169,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_readme:
         text = Path(args.write_readme).read_text()
         if MARK_START not in text or MARK_END not in text:
-            print(f"benchmarks.speed: add {MARK_START} and {MARK_END} to {args.write_readme} first", file=sys.stderr)
+            print(
+                f"benchmarks.speed: add {MARK_START} and {MARK_END} to {args.write_readme} first",
+                file=sys.stderr,
+            )
             return 2
     res = run(args.repeat)
     table = format_markdown(res)
