@@ -1,0 +1,146 @@
+"""The command line as a user meets it: contract, folders, bad input, demo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from dsp import Pipeline
+from firmware_py.cli import main
+from firmware_py.logs import read_log
+from firmware_py.replay import SCHEMA, replay_recording
+from tests.conftest import FIXTURES
+
+FOOT = FIXTURES / "pyshoe_vicon" / "2017-11-27-11-24-07.csv"
+WAIST = FIXTURES / "harlab_treadmill_jog" / "S028_jog.csv"
+
+
+def _one_line_error(capsys, argv):
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_replay_writes_the_versioned_contract(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["replay", str(FOOT), "--json", str(out), "--csv", str(tmp_path / "r.csv")]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == SCHEMA == "cadence-coach.replay/1"
+    assert doc["placement"] == "foot"
+    assert doc["steps_feet"] == "one"
+    steps = doc["steps"]
+    assert len(steps) > 20
+    assert [s["t"] for s in steps] == sorted(s["t"] for s in steps)
+    assert {s["side"] for s in steps} == {"R"}
+    assert set(steps[0]) >= {"t", "side", "cadence_spm", "gait", "stride_length_m"}
+    assert all(s["gait"] in ("walk", "run") for s in steps)
+    cad = [s["cadence_spm"] for s in steps if s["cadence_spm"] is not None]
+    assert 140 < np.median(cad) < 190  # a run, counting both feet
+    assert doc["summary"]["n_steps"] == len(steps)
+    rows = (tmp_path / "r.csv").read_text().splitlines()
+    assert len(rows) == len(steps) + 1
+    assert "steps" in capsys.readouterr().out
+
+
+def test_waist_lists_both_feet_without_side(tmp_path):
+    out = tmp_path / "w.json"
+    assert main(["replay", str(WAIST), "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["steps_feet"] == "both"
+    assert {s["side"] for s in doc["steps"]} == {None}
+
+
+def test_folder_replay_mirrors_layout_and_skips_non_recordings(tmp_path):
+    src = tmp_path / "data"
+    for rec in (FOOT, WAIST):
+        (src / rec.parent.name).mkdir(parents=True)
+        shutil.copy(rec, src / rec.parent.name / rec.name)
+        shutil.copy(rec.with_suffix(".json"), src / rec.parent.name / rec.with_suffix(".json").name)
+    (src / "index.csv").write_text("dataset,recording_id\npyshoe_vicon,x\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(src), "--json", str(out), "--jobs", "2", "--quiet"]) == 0
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json"))
+    assert made == ["harlab_treadmill_jog/S028_jog.json", "pyshoe_vicon/2017-11-27-11-24-07.json"]
+
+
+def test_replay_equals_streaming_in_live_sized_blocks():
+    """The live loop feeds 50 ms blocks; replay feeds the whole file: same steps."""
+    rec = read_log(FOOT)
+    whole = replay_recording(rec).events
+    pipe = Pipeline(
+        sampling_rate_hz=rec.sampling_rate_hz, placement="foot", has_gyro=True, placement_side="right"
+    )
+    block = int(0.05 * rec.sampling_rate_hz)
+    live = []
+    for i in range(0, rec.n_samples, block):
+        live += pipe.update(rec.t_s[i : i + block], rec.acc_mps2[i : i + block], rec.gyro_rads[i : i + block])
+    assert live == whole
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("t,ax,ay\n0,1,2\n", "missing"),
+        ("", "empty"),
+        ("t,ax,ay,az,gx,gy,gz\n0,1,2,3,,,\n0.1,1,x,3,,,\n", ":3:"),
+        ("t,ax,ay,az,gx,gy,gz\n0,1,2,3,,,\n-1,1,2,3,,,\n", "earlier"),
+    ],
+)
+def test_bad_csv_is_one_line_naming_the_file(tmp_path, capsys, content, expected):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(content)
+    err = _one_line_error(capsys, ["replay", str(bad), "--placement", "foot"])
+    assert "bad.csv" in err
+    assert expected in err
+
+
+def test_missing_file_wrong_extension_and_bad_placement(tmp_path, capsys):
+    assert "no such" in _one_line_error(capsys, ["replay", str(tmp_path / "nope.csv")])
+    other = tmp_path / "run.txt"
+    other.write_text("hello")
+    assert ".txt" in _one_line_error(capsys, ["replay", str(other)])
+    assert "wrist" in _one_line_error(capsys, ["replay", str(WAIST), "--placement", "wrist"])
+
+
+def test_truncated_native_log_replays_what_was_recorded(tmp_path, capsys):
+    log = tmp_path / "run.cclog"
+    assert main(["convert", str(WAIST), str(log)]) == 0
+    data = log.read_bytes()
+    log.write_bytes(data[: len(data) - 777])  # power cut in the last block
+    out = tmp_path / "t.json"
+    assert main(["replay", str(log), "--json", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err
+    assert "Traceback" not in err
+    full = replay_recording(read_log(WAIST)).events
+    cut = json.loads(out.read_text())["steps"]
+    assert 0.8 * len(full) < len(cut) <= len(full)
+    assert [s["t"] for s in cut] == pytest.approx([e.t_s for e in full[: len(cut)]], abs=1e-6)
+
+
+def test_convert_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "a.cclog"
+    assert main(["convert", str(WAIST), str(out)]) == 0
+    err = _one_line_error(capsys, ["convert", str(WAIST), str(out)])
+    assert "a.cclog" in err
+
+
+def test_demo_writes_a_report(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "rep")]) == 0
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "demo_waist_run.csv" in report
+    assert "demo_foot_run.csv" in report
+    for stem in ("demo_waist_run", "demo_foot_run"):
+        doc = json.loads((tmp_path / "rep" / f"{stem}.json").read_text())
+        assert doc["summary"]["n_steps"] > 20
+
+
+def test_precompile(capsys):
+    assert main(["precompile"]) == 0
+    assert "kernel" in capsys.readouterr().out
