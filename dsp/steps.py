@@ -121,9 +121,9 @@ class StepSettings:
     step_cutoff_hz: float = 5.0
     impact_cutoff_hz: float = 20.0
     swing_cutoff_hz: float = 12.0
-    lookahead_s: float = 0.08
+    lookahead_s: float = 0.05
     back_fraction: float = 0.45
-    refine_s: float = 0.07
+    refine_s: float = 0.1
     floor_mps2: float = 0.5
     relative_threshold: float = 0.25
     refractory_fraction: float = 0.4
