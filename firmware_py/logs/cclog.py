@@ -495,11 +495,13 @@ class CclogWriter:
 
     def _write_buffer(self) -> None:
         """Hand the buffered complete blocks to the OS; keep what could not be written."""
-        view = memoryview(self._buf)
+        # A copy, not a memoryview: a failed write may keep its argument alive in the traceback,
+        # and a live export would stop the buffer from being trimmed.
+        data = bytes(self._buf)
         done = 0
         try:
-            while done < len(view):
-                done += self._file.write(view[done:]) or 0
+            while done < len(data):
+                done += self._file.write(data[done:]) or 0
         except OSError as exc:
             raise LogWriteError(
                 f"{self._path}: write failed after {self._bytes_written + done} bytes: "
@@ -507,7 +509,6 @@ class CclogWriter:
                 "fix: free space or check the card"
             ) from None
         finally:
-            view.release()
             del self._buf[:done]
             self._bytes_written += done
 
