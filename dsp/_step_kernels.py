@@ -52,7 +52,8 @@ P_SWING_REL = 19  # foot: swing rotation relative to the recent swing peak
 P_STANCE_RADS = 20  # foot: |w| below this is the foot at rest, rad/s
 P_STANCE_N = 21  # foot: samples at rest that make a stance
 P_PUSH_RADS = 22  # foot: pitch rate that marks push-off after a stance, rad/s
-N_PARAMS = 23
+P_N_USE = 23  # how many of the stored intervals the period and cadence use
+N_PARAMS = 24
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -139,14 +140,18 @@ def _biquad_settle(x, coef, z, i1, i2):
 
 @kernel
 def _median_period(intervals, n_int, default):
-    """Median of the stored intervals, leaving out pauses (> 2.5 × median).
+    """Robust mean of the stored intervals: the mean of those within 0.6-1.6 × their median.
+
+    The band leaves out pauses, missed steps (about 2 ×) and extra steps (about 0.5 ×), and the
+    mean averages out the quantisation of intervals to whole samples that a plain median keeps
+    (±2 steps/min at 100 Hz and 160 steps/min).
 
     Parameters
     ----------
     intervals : numpy.ndarray
-        Ring of the most recent intervals, s.
+        The most recent intervals, s (their order does not matter).
     n_int : int
-        How many slots hold data.
+        How many of them to use (from the start of the array).
     default : float
         Returned when no interval is stored, s.
 
@@ -157,22 +162,18 @@ def _median_period(intervals, n_int, default):
     """
     if n_int == 0:
         return default
-    m = min(n_int, intervals.shape[0])
+    m = n_int
     v = np.sort(intervals[:m])
     med = v[(m - 1) // 2] if m % 2 == 1 else 0.5 * (v[m // 2 - 1] + v[m // 2])
     total = 0.0
     cnt = 0
     for q in range(m):
-        if v[q] <= 2.5 * med:
+        if 0.6 * med <= v[q] <= 1.6 * med:
             total += v[q]
             cnt += 1
-    kept = np.empty(cnt)
-    c = 0
-    for q in range(m):
-        if v[q] <= 2.5 * med:
-            kept[c] = v[q]
-            c += 1
-    return kept[(cnt - 1) // 2] if cnt % 2 == 1 else 0.5 * (kept[cnt // 2 - 1] + kept[cnt // 2])
+    if cnt == 0:  # two very different intervals: nothing near their median
+        return med
+    return total / cnt
 
 
 @kernel
@@ -192,9 +193,16 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
             intervals[pos] = dt
             state[S_INT_POS] = (pos + 1) % intervals.shape[0]
             state[S_N_INT] = min(state[S_N_INT] + 1.0, float(intervals.shape[0]))
-    n_int = int(state[S_N_INT])
+    # the most recent `n_use` intervals (a foot sensor's are strides: half as many, same time span)
+    n_use = min(int(state[S_N_INT]), int(params[P_N_USE]))
+    recent = np.empty(n_use)
+    pos = int(state[S_INT_POS])
+    size = intervals.shape[0]
+    for q in range(n_use):
+        recent[q] = intervals[(pos - 1 - q) % size]
+    n_int = n_use
     cadence = np.nan
-    state[S_PERIOD] = _median_period(intervals, n_int, params[P_DEFAULT_PERIOD_S])
+    state[S_PERIOD] = _median_period(recent, n_int, params[P_DEFAULT_PERIOD_S])
     if n_int >= 1:
         cadence = 60.0 * params[P_FEET_FACTOR] / state[S_PERIOD]
     run = 0.0

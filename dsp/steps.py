@@ -95,6 +95,9 @@ class StepSettings:
         Longest step period the trunk detector looks back over, s.
     run_cadence_spm : float
         At or above this cadence the gait is ``run``, steps/min.
+    cadence_steps : int
+        Cadence (and the detector's period) come from this many recent steps (2-8; a foot
+        sensor uses half as many strides).
     flight_mps2 : float
         A trunk step signal below ``-flight_mps2`` during a step means a flight phase (running), m/s².
     gap_s : float
@@ -132,6 +135,7 @@ class StepSettings:
     default_step_period_s: float = 0.5
     max_period_s: float = 1.1
     run_cadence_spm: float = 150.0
+    cadence_steps: int = 8
     flight_mps2: float = 4.0
     gap_s: float = 0.5
     axis_memory_s: float = 3.0
@@ -275,6 +279,10 @@ class StepDetector:
         self.settings = settings or StepSettings()
         s = self.settings
         fs = self.sampling_rate_hz
+        if not 2 <= s.cadence_steps <= K.N_INTERVALS:
+            raise ValidationError(
+                f"cadence_steps={s.cadence_steps} is outside 2-{K.N_INTERVALS}; choose a value in that range"
+            )
         foot_mode = self.placement in ("foot", "shank") and self.has_gyro
         # With a gyroscope a foot (or shank) sensor reports the contacts of its own foot, one per
         # stride. Without one it falls back to the trunk detector, which reports both feet.
@@ -296,6 +304,8 @@ class StepDetector:
         p[K.P_FLIGHT] = s.flight_mps2
         p[K.P_GAP_S] = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
         p[K.P_FEET_FACTOR] = 2.0 if one_leg else 1.0
+        # cadence over the same number of steps either way: 8 steps = 4 strides of one foot
+        p[K.P_N_USE] = float(s.cadence_steps // 2 if one_leg else s.cadence_steps)
         p[K.P_AXIS_DECAY] = math.exp(-1.0 / (fs * s.axis_memory_s))
         p[K.P_HYST_RADS] = s.lobe_hysteresis_rads
         p[K.P_LOBE_DECAY] = s.lobe_memory

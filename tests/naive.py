@@ -46,12 +46,17 @@ class Biquad:
 
 
 def robust_median_interval(intervals, default):
-    """Median of the last intervals after leaving out pauses (> 2.5 × median)."""
+    """Mean of the last intervals that lie within 0.6-1.6 × their median."""
     if not intervals:
         return default
     med = float(np.median(intervals))
-    kept = [v for v in intervals if v <= 2.5 * med]
-    return float(np.median(kept))
+    kept = sorted(v for v in intervals if 0.6 * med <= v <= 1.6 * med)
+    if not kept:
+        return med
+    total = 0.0
+    for v in kept:
+        total += v
+    return total / len(kept)
 
 
 def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=None):
@@ -98,11 +103,13 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     last_t = 0.0
     seg_start = 0  # index of the first sample after the last gap
 
+    n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
+
     def record(t_ic, t_emit):
         nonlocal last_step
         if last_step > -1e8 and t_ic - last_step <= max_period:
             intervals.append(t_ic - last_step)
-            del intervals[:-8]
+            del intervals[:-n_use]
         cad = 60.0 * feet / robust_median_interval(intervals, 1.0) if intervals else float("nan")
         run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
         steps.append((t_ic, t_emit, cad, bool(run)))

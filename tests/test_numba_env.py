@@ -19,7 +19,8 @@ steps = detect_steps(rec.t_s[:n], rec.acc_mps2[:n], rec.gyro_rads[:n],
                      sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
 rec2 = read_log({str(FIXTURES / "harlab_treadmill_jog" / "S028_jog.csv")!r})
 m = int(12 * rec2.sampling_rate_hz)
-trunk = detect_steps(rec2.t_s[:m], rec2.acc_mps2[:m], sampling_rate_hz=rec2.sampling_rate_hz, placement="waist")
+trunk = detect_steps(rec2.t_s[:m], rec2.acc_mps2[:m],
+                     sampling_rate_hz=rec2.sampling_rate_hz, placement="waist")
 print(json.dumps([steps.t_s.tolist(), steps.cadence_spm.tolist(), trunk.t_s.tolist()]))
 """
 
