@@ -32,6 +32,10 @@ class ConfigError(CadenceError, ValueError):
     """A configuration file or value is wrong; the message names file, key and allowed values."""
 
 
+class ConfigNotFoundError(ConfigError, FileNotFoundError):
+    """A configuration file that was asked for does not exist (also a ``FileNotFoundError``)."""
+
+
 class UsageError(CadenceError, ValueError):
     """A command-line argument is wrong."""
 

@@ -1,0 +1,97 @@
+"""SampleClock: the chip's real rate and phase from (count, host time) reads, without any fake chip."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware_py.imu.timing import SampleClock
+
+
+def simulate(
+    clock_error, theta_s, duration_s, rng, *, nominal_hz=200.0, interval_s=(0.02, 0.1), latency_s=0.0
+):
+    """Drive a SampleClock with reads of a chip whose sample k is written at theta + k T."""
+    period_s = 1.0 / (nominal_hz * clock_error)
+    sc = SampleClock(nominal_hz)
+    t = theta_s - rng.uniform(0, period_s)  # the FIFO starts at most one period before sample 0
+    sc.observe(0, t)
+    reads = []
+    while t < theta_s + duration_s:
+        t += rng.uniform(*interval_s)
+        t_lo, t_hi = t, t + latency_s
+        latch = rng.uniform(t_lo, t_hi)
+        n = math.floor((latch - theta_s) / period_s) + 1
+        sc.observe(n, 0.5 * (t_lo + t_hi), t_lo, t_hi)
+        reads.append((n, t))
+    return sc, period_s, reads
+
+
+def test_rate_and_timestamps_converge():
+    rng = np.random.default_rng(0)
+    sc, period_s, reads = simulate(1.02, 5.0, 60.0, rng)
+    n_last = reads[-1][0]
+    truth = 5.0 + np.arange(n_last - 500, n_last) * period_s
+    assert np.abs(sc.times(n_last - 500, 500) - truth).max() < 2e-4
+    assert sc.rate_hz == pytest.approx(204.0, rel=1e-5)
+    assert sc.n_observations == len(reads) + 1
+
+
+def test_bus_latency_is_bounded_not_biasing():
+    rng = np.random.default_rng(1)
+    sc, period_s, reads = simulate(0.99, 0.0, 60.0, rng, latency_s=0.002)
+    n_last = reads[-1][0]
+    assert abs(sc.times(n_last - 1, 1)[0] - (n_last - 1) * period_s) < 5e-4
+
+
+@settings(max_examples=15, deadline=None)
+@given(clock_error=st.floats(0.95, 1.05), theta_s=st.floats(0.0, 1000.0), seed=st.integers(0, 2**32 - 1))
+def test_within_a_millisecond_after_ten_seconds(clock_error, theta_s, seed):
+    rng = np.random.default_rng(seed)
+    sc, period_s, reads = simulate(clock_error, theta_s, 12.0, rng)
+    n_last = reads[-1][0]
+    truth = theta_s + np.arange(n_last - 200, n_last) * period_s
+    assert np.abs(sc.times(n_last - 200, 200) - truth).max() < 1e-3
+
+
+def test_first_index_after():
+    rng = np.random.default_rng(2)
+    sc, period_s, _ = simulate(1.0, 10.0, 20.0, rng)
+    for t in (15.0 + 0.3 * period_s, 20.0 + 0.7 * period_s):
+        k = sc.first_index_after(t)
+        assert 10.0 + (k - 1) * period_s <= t < 10.0 + k * period_s
+
+
+def test_restart_keeps_or_forgets_the_rate():
+    rng = np.random.default_rng(3)
+    sc, _, _ = simulate(1.03, 0.0, 30.0, rng)
+    rate = sc.rate_hz
+    sc.restart(keep_rate=True)
+    assert not sc.ready
+    assert sc.rate_hz == pytest.approx(rate)
+    sc.observe(0, 100.0)
+    assert sc.rate_hz == pytest.approx(rate)
+    sc.restart(keep_rate=False)
+    assert sc.rate_hz == 200.0
+
+
+def test_rate_stays_within_the_allowed_error():
+    sc = SampleClock(200.0, max_rate_error=0.1)
+    sc.observe(0, 0.0)
+    sc.observe(1000, 1.0)  # 1000 Hz: impossible
+    assert sc.rate_hz == pytest.approx(220.0)
+
+
+def test_misuse():
+    with pytest.raises(ValueError, match="nominal_rate_hz"):
+        SampleClock(0.0)
+    with pytest.raises(ValueError, match="time_constant_s"):
+        SampleClock(200.0, time_constant_s=0.0)
+    with pytest.raises(RuntimeError, match="observe"):
+        SampleClock(200.0).times(0, 1)
+    with pytest.raises(RuntimeError, match="observe"):
+        SampleClock(200.0).first_index_after(1.0)
