@@ -1,0 +1,183 @@
+"""Crash-safe recording of every raw sample to the native log (``.cclog``).
+
+The recorder writes from the first sample: a header (chip, ranges, rate, placement, config
+snapshot, software version, start time) and then framed, checksummed blocks of the chip's
+raw counts with their timestamps. It fsyncs at least every ``fsync_interval_s`` (default
+1 s) of the injected clock, so a power cut loses at most the last second. Each session gets
+a new file and nothing is ever overwritten. When the disk fills up the recorder stops,
+says why, and lets the caller keep coaching; it never raises into the live loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firmware_py import __version__
+from firmware_py.clock import Clock
+from firmware_py.exc import LogWriteError
+from firmware_py.logs.cclog import CclogWriter
+
+
+class Recorder:
+    """Append FIFO batches to a new ``.cclog`` in ``data_dir``.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Folder for the logs (created if missing).
+    header : dict
+        Header fields for :class:`firmware_py.logs.cclog.CclogWriter` (``sampling_rate_hz``,
+        ``acc_lsb_mps2``, ``gyro_lsb_rads``, ``chip``, ranges, placement, ``config``, ...).
+    clock : Clock
+        Monotonic clock used to pace the fsyncs.
+    fsync_interval_s : float
+        Longest time between two fsyncs, s.
+    min_free_mb : float
+        Below this much free space at start the recorder warns (``low_disk``).
+    prefix : str
+        File name prefix; files are ``<prefix>-YYYYmmdd-HHMMSS.cclog`` (UTC).
+    writer_factory : callable, optional
+        Builds the writer (tests inject faulty disks here).
+
+    Attributes
+    ----------
+    path : Path or None
+        The log being written (None when recording could not start).
+    recording : bool
+        True while samples are being written.
+    stopped_reason : str or None
+        Why recording stopped or never started (disk full, read-only folder, ...).
+    low_disk : bool
+        Free space was below ``min_free_mb`` at start.
+    samples_written : int
+        Samples handed to the writer.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        header: dict[str, Any],
+        *,
+        clock: Clock,
+        fsync_interval_s: float = 1.0,
+        min_free_mb: float = 50.0,
+        prefix: str = "run",
+        writer_factory: Callable[..., CclogWriter] = CclogWriter,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._clock = clock
+        self.fsync_interval_s = float(fsync_interval_s)
+        self.path: Path | None = None
+        self.recording = False
+        self.stopped_reason: str | None = None
+        self.low_disk = False
+        self.samples_written = 0
+        self._writer: CclogWriter | None = None
+        self._last_sync = clock.monotonic()
+        start = _dt.datetime.now(_dt.UTC)
+        full_header = {
+            "software_version": __version__,
+            "start_time_utc": start.isoformat(timespec="seconds"),
+            **header,
+        }
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            free_mb = shutil.disk_usage(self.data_dir).free / 1e6
+            self.low_disk = free_mb < min_free_mb
+            self.path = self._new_path(prefix, start)
+            self._writer = writer_factory(self.path, full_header, encoding="i2")
+            self.recording = True
+        except (OSError, LogWriteError) as exc:
+            self._stop(f"cannot record in {self.data_dir}: {exc}; coaching continues without a log")
+
+    @staticmethod
+    def _stamp(start: _dt.datetime) -> str:
+        return start.strftime("%Y%m%d-%H%M%S")
+
+    def _new_path(self, prefix: str, start: _dt.datetime) -> Path:
+        base = f"{prefix}-{self._stamp(start)}"
+        path = self.data_dir / f"{base}.cclog"
+        n = 2
+        while path.exists():
+            path = self.data_dir / f"{base}-{n}.cclog"
+            n += 1
+        return path
+
+    def _stop(self, reason: str) -> None:
+        self.recording = False
+        self.stopped_reason = reason
+        if self._writer is not None:
+            with contextlib.suppress(OSError, LogWriteError):
+                self._writer.close()  # the disk is gone or full: what was fsynced before is safe
+            self._writer = None
+
+    def _guard(self, fn: Callable[[], None]) -> None:
+        if not self.recording:
+            return
+        try:
+            fn()
+        except (OSError, LogWriteError) as exc:
+            full = False
+            link: BaseException | None = exc
+            while link is not None:  # the writer may wrap the OS error
+                full = full or (isinstance(link, OSError) and link.errno in (errno.ENOSPC, errno.EDQUOT))
+                link = link.__cause__ or link.__context__
+            what = "disk full" if full else f"write failed ({exc})"
+            self._stop(f"recording stopped: {what}; samples up to the last flush are safe in {self.path}")
+
+    def write(self, t_s: np.ndarray, raw_counts: np.ndarray) -> None:
+        """Append samples (raw int16 counts, shape ``(n, 6)`` or ``(n, 3)``) and their times (s)."""
+        if len(t_s) == 0:
+            return
+
+        def do() -> None:
+            self._writer.append(t_s, raw_counts)
+            self.samples_written += len(t_s)
+
+        self._guard(do)
+        self.maybe_flush()
+
+    def gap(self, t_before_s: float, t_after_s: float, reason: str) -> None:
+        """Mark samples that were lost (FIFO overflow, unplugged sensor) between two times, s."""
+        self._guard(lambda: self._writer.append_gap(float(t_before_s), float(t_after_s), reason))
+
+    def event(self, t_s: float, obj: dict[str, Any]) -> None:
+        """Store a note (a cue with its reason, a flag) on the log's time line."""
+        self._guard(lambda: self._writer.append_event(float(t_s), obj))
+
+    def maybe_flush(self) -> None:
+        """Flush and fsync when ``fsync_interval_s`` has passed since the last one."""
+        now = self._clock.monotonic()
+        if now - self._last_sync >= self.fsync_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write buffered blocks and fsync now."""
+        self._last_sync = self._clock.monotonic()
+        self._guard(lambda: self._writer.flush(fsync=True))
+
+    def close(self) -> None:
+        """Flush, fsync and close; idempotent."""
+        if self._writer is not None and self.recording:
+            self.flush()
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (OSError, LogWriteError) as exc:
+                self.stopped_reason = self.stopped_reason or f"closing the log failed: {exc}"
+            self._writer = None
+        self.recording = False
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
