@@ -109,6 +109,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from firmware_py.imu.detect import detect_main
+
+    return detect_main(args.bus)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from firmware_py.run import run_device
+
+    return run_device(args)
+
+
 def _cmd_precompile(args: argparse.Namespace) -> int:
     import time
 
@@ -150,6 +162,34 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="replay the bundled real recordings and write a report (no Pi needed)")
     d.add_argument("--out", default="report", help="report folder (default: ./report)")
     d.set_defaults(func=_cmd_demo)
+
+    live = sub.add_parser("run", help="run the coach live: read the IMU, record, detect steps, cue")
+    live.add_argument(
+        "--bus", default="smbus:1", help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one"
+    )
+    live.add_argument(
+        "--chip", default="auto", help="auto, mpu6050, lsm6ds3, lsm6dsl, lsm6dso, lsm6dsox, icm42688"
+    )
+    live.add_argument("--address", type=lambda x: int(x, 0), default=None, help="I2C address, e.g. 0x69")
+    live.add_argument("--rate", type=float, default=None, help="sampling rate, Hz (default 200)")
+    live.add_argument("--placement", default=None, help="lower_back (waist, belt), foot or shank")
+    live.add_argument("--side", default=None, help="left or right (foot or shank sensor)")
+    live.add_argument("--data-dir", default="logs", help="folder for the recorded logs (default ./logs)")
+    live.add_argument("--no-record", action="store_true", help="do not record a log")
+    live.add_argument(
+        "--fast", action="store_true", help="with a fake bus: run on a simulated clock, as fast as possible"
+    )
+    live.add_argument(
+        "--duration", type=float, default=None, help="stop after this many seconds (of the run's clock)"
+    )
+    live.add_argument("--json", default=None, help="write the replay contract of this run here when it ends")
+    live.set_defaults(func=_cmd_run)
+
+    det = sub.add_parser("detect", help="scan the I2C bus and name the sensors found")
+    det.add_argument(
+        "--bus", default="smbus:1", help="smbus:N (default smbus:1), or fake for a simulated sensor"
+    )
+    det.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("precompile", help="compile every numba kernel the device uses into the cache")
     p.set_defaults(func=_cmd_precompile)

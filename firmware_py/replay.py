@@ -36,8 +36,16 @@ class ReplayResult:
 
     Attributes
     ----------
-    recording : Recording
-        The samples and metadata that were replayed.
+    source : str
+        The log replayed (or the bus a live run read).
+    sampling_rate_hz : float
+        Nominal sampling rate, Hz.
+    has_gyro : bool
+        Whether gyroscope data were used.
+    placement_side : str or None
+        ``left``/``right`` when known.
+    duration_s : float
+        Time from the first to the last sample, s.
     placement : str
         Placement used for detection.
     steps_feet : str
@@ -50,15 +58,31 @@ class ReplayResult:
         Gaps in time that restarted the detector.
     elapsed_s : float
         Wall time spent in the pipeline, s.
+    recording : Recording or None
+        The samples, when kept (replay keeps them for plots; a live run does not).
     """
 
-    recording: Recording
+    source: str
+    sampling_rate_hz: float
+    has_gyro: bool
+    placement_side: str | None
+    duration_s: float
     placement: str
     steps_feet: str
     events: list[StepEvent] = field(default_factory=list)
     repaired_samples: int = 0
     gaps: int = 0
     elapsed_s: float = 0.0
+    recording: Recording | None = None
+
+
+def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
+    """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
+    for item in rec.meta.get("events") or []:
+        ev = item.get("event") if isinstance(item, dict) else None
+        if isinstance(ev, dict) and ev.get("kind") == "gyro_bias":
+            return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
+    return None
 
 
 def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayResult:
@@ -94,9 +118,18 @@ def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayR
         has_gyro=rec.has_gyro,
         placement_side=rec.placement_side,
     )
-    events = pipe.update(rec.t_s, rec.acc_mps2, rec.gyro_rads)
+    gyro = rec.gyro_rads
+    bias = recorded_gyro_bias(rec)
+    if gyro is not None and bias is not None:
+        gyro = gyro - bias  # exactly what the live loop fed the pipeline
+    events = pipe.update(rec.t_s, rec.acc_mps2, gyro)
     flags = pipe.steps.flags
     return ReplayResult(
+        source=rec.path,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        has_gyro=rec.has_gyro,
+        placement_side=rec.placement_side,
+        duration_s=rec.duration_s,
         recording=rec,
         placement=pipe.placement,
         steps_feet=pipe.steps_feet,
@@ -140,7 +173,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     return {
         "n_steps": len(ev),
         "n_contacts_both_feet": contacts,
-        "duration_s": round(result.recording.duration_s, 3),
+        "duration_s": round(result.duration_s, 3),
         "moving_time_s": round(gait_s["walk"] + gait_s["run"], 3),
         "time_walking_s": round(gait_s["walk"], 3),
         "time_running_s": round(gait_s["run"], 3),
@@ -167,15 +200,14 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
     dict
         JSON-serialisable object (described in the README).
     """
-    rec = result.recording
     return {
         "schema": SCHEMA,
         "software_version": __version__,
-        "source": rec.path,
+        "source": result.source,
         "placement": result.placement,
-        "placement_side": rec.placement_side,
-        "sample_rate_hz": rec.sampling_rate_hz,
-        "has_gyro": rec.has_gyro,
+        "placement_side": result.placement_side,
+        "sample_rate_hz": result.sampling_rate_hz,
+        "has_gyro": result.has_gyro,
         "steps_feet": result.steps_feet,
         "steps": [
             {
@@ -235,6 +267,8 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise UsageError("--plot needs matplotlib: pip install 'cadence-coach[plot]'") from exc
     rec = result.recording
+    if rec is None:
+        raise UsageError("--plot needs the samples; a live run's plot comes from replaying its log")
     t = rec.t_s
     acc_norm = np.linalg.norm(rec.acc_mps2, axis=1)
     st = np.array([e.t_s for e in result.events])

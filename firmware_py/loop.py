@@ -1,0 +1,341 @@
+"""The live loop: bus -> driver -> recorder and pipeline -> (coach -> cues).
+
+One pass every ``block_interval_s`` (default 50 ms) of the injected clock drains the IMU's
+FIFO, appends the raw samples to the log and feeds the SI samples to the same
+:class:`dsp.Pipeline` that replay uses. Sensor faults never end the loop: a failed drain
+is retried, the chip is set up again, the bus is reopened after a long fault, and the gap
+is written to the log. ``stop`` (SIGTERM, SIGINT) ends it cleanly: the log is flushed and
+closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from dsp import Pipeline, StepEvent
+from firmware_py.clock import Clock
+from firmware_py.exc import CadenceError, ImuFaultError
+from firmware_py.imu.base import FifoBatch, ImuDriver
+from firmware_py.recorder import Recorder
+
+
+class DeviceEvents(Protocol):
+    """What the loop tells the coach and the cue hardware (all optional)."""
+
+    def on_steps(self, events: list[StepEvent]) -> None:
+        """Receive new foot contacts."""
+
+    def on_device(self, kind: str, t_s: float, reason: str) -> None:
+        """Receive a device event: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``."""
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    """Timing of the live loop.
+
+    Parameters
+    ----------
+    block_interval_s : float
+        Time between two FIFO drains, s (20-100 ms).
+    bias_window_s : float
+        Samples gathered at start to estimate the gyroscope bias while the runner stands, s.
+    still_gyro_rads : float
+        Largest gyroscope magnitude that counts as standing still, rad/s.
+    still_acc_std_mps2 : float
+        Largest standard deviation of |a| that counts as standing still, m/s².
+    retry_interval_s : float
+        Wait between attempts to reach a faulty sensor, s.
+    sensor_lost_after_s : float
+        A fault lasting this long is announced (``sensor_lost``), s.
+    reopen_bus_after_s : float
+        A fault lasting this long reopens the I2C bus too, s.
+    """
+
+    block_interval_s: float = 0.05
+    bias_window_s: float = 2.0
+    still_gyro_rads: float = 0.2
+    still_acc_std_mps2: float = 0.3
+    retry_interval_s: float = 0.25
+    sensor_lost_after_s: float = 1.0
+    reopen_bus_after_s: float = 10.0
+
+
+@dataclass
+class LoopReport:
+    """What a live run did.
+
+    Attributes
+    ----------
+    events : list of StepEvent
+        Every contact, in time order.
+    samples : int
+        Samples read from the sensor.
+    gaps : list of tuple
+        ``(t_before_s, t_after_s, reason)`` for every stretch of samples lost.
+    faults : int
+        Failed FIFO drains (each retried).
+    restarts : int
+        Times the chip was set up again.
+    gyro_bias_rads : numpy.ndarray
+        Gyroscope bias removed from every sample, rad/s (zeros when the runner did not stand still).
+    first_t_s, last_t_s : float
+        Times of the first and last samples, s.
+    stopped_reason : str or None
+        Why the recorder stopped, if it did.
+    """
+
+    events: list[StepEvent] = field(default_factory=list)
+    samples: int = 0
+    gaps: list[tuple[float, float, str]] = field(default_factory=list)
+    faults: int = 0
+    restarts: int = 0
+    gyro_bias_rads: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    first_t_s: float = float("nan")
+    last_t_s: float = float("nan")
+    stopped_reason: str | None = None
+
+
+def gyro_bias_if_still(
+    acc_mps2: np.ndarray, gyro_rads: np.ndarray, settings: LoopSettings
+) -> np.ndarray | None:
+    """Mean gyroscope reading when the samples show a sensor at rest, else None.
+
+    Parameters
+    ----------
+    acc_mps2, gyro_rads : numpy.ndarray
+        Samples, shape ``(n, 3)``, m/s² and rad/s.
+    settings : LoopSettings
+        Stillness thresholds.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        Bias, rad/s, shape ``(3,)``.
+    """
+    if len(acc_mps2) < 10:
+        return None
+    bias = gyro_rads.mean(axis=0)
+    moving = np.abs(gyro_rads - bias).max() > settings.still_gyro_rads
+    shaking = np.linalg.norm(acc_mps2, axis=1).std() > settings.still_acc_std_mps2
+    return None if (moving or shaking) else bias
+
+
+class LiveLoop:
+    """Run the device: read, record, detect, coach.
+
+    Parameters
+    ----------
+    open_driver : callable
+        ``open_driver() -> ImuDriver``: builds the driver on the current bus and runs its setup.
+    reopen_bus : callable, optional
+        Closes and reopens the I2C bus (called after a long fault); the next ``open_driver``
+        uses the new bus.
+    pipeline : dsp.Pipeline
+        The signal-processing pipeline (the same one replay uses).
+    recorder : Recorder or None
+        Where raw samples go.
+    clock : Clock
+        Time source (a fake clock runs the loop as fast as possible).
+    settings : LoopSettings, optional
+        Timing.
+    listener : DeviceEvents, optional
+        Receives contacts and device events (the coach and cue hardware).
+    """
+
+    def __init__(
+        self,
+        *,
+        open_driver: Callable[[], ImuDriver],
+        pipeline: Pipeline,
+        recorder: Recorder | None,
+        clock: Clock,
+        settings: LoopSettings | None = None,
+        reopen_bus: Callable[[], None] | None = None,
+        listener: Any = None,
+    ) -> None:
+        self._open_driver = open_driver
+        self._reopen_bus = reopen_bus
+        self.pipeline = pipeline
+        self.recorder = recorder
+        self.clock = clock
+        self.settings = settings or LoopSettings()
+        self.listener = listener
+        self.report = LoopReport()
+        self._driver: ImuDriver | None = None
+        self._bias: np.ndarray | None = None
+        self._pending: list[FifoBatch] = []
+        self._pending_s = 0.0
+        self._recording_announced = False
+
+    # -- events -------------------------------------------------------------------------------
+    def _device(self, kind: str, t_s: float, reason: str) -> None:
+        if self.recorder is not None:
+            self.recorder.event(t_s, {"kind": kind, "reason": reason})
+        if self.listener is not None and hasattr(self.listener, "on_device"):
+            self.listener.on_device(kind, t_s, reason)
+
+    def _check_recorder(self, t_s: float) -> None:
+        rec = self.recorder
+        if rec is not None and rec.stopped_reason and not self._recording_announced:
+            self._recording_announced = True
+            self.report.stopped_reason = rec.stopped_reason
+            if self.listener is not None and hasattr(self.listener, "on_device"):
+                self.listener.on_device("recording_stopped", t_s, rec.stopped_reason)
+
+    # -- samples ------------------------------------------------------------------------------
+    def _process(self, batch: FifoBatch) -> None:
+        """Correct the gyroscope bias and feed the pipeline (after the bias window)."""
+        if self._bias is None:
+            self._pending.append(batch)
+            self._pending_s += batch.n_samples / max(batch.sampling_rate_hz, 1.0)
+            if self._pending_s < self.settings.bias_window_s:
+                return
+            acc = np.concatenate([b.acc_mps2 for b in self._pending])
+            gyro = np.concatenate([b.gyro_rads for b in self._pending])
+            bias = gyro_bias_if_still(acc, gyro, self.settings)
+            self._bias = np.zeros(3) if bias is None else bias
+            self.report.gyro_bias_rads = self._bias
+            t0 = float(self._pending[0].t_s[0])
+            if self.recorder is not None:
+                self.recorder.event(
+                    t0, {"kind": "gyro_bias", "gyro_bias_rads": [float(v) for v in self._bias]}
+                )
+            note = "gyro bias measured while still" if bias is not None else "runner moving: no gyro bias"
+            self._device("ready", float(self._pending[-1].t_s[-1]), note)
+            pending, self._pending = self._pending, []
+            for b in pending:
+                self._feed(b)
+            return
+        self._feed(batch)
+
+    def _feed(self, batch: FifoBatch) -> None:
+        gyro = batch.gyro_rads - self._bias if self.pipeline.steps.has_gyro else None
+        events = self.pipeline.update(batch.t_s, batch.acc_mps2, gyro)
+        if events:
+            self.report.events.extend(events)
+            if self.listener is not None and hasattr(self.listener, "on_steps"):
+                self.listener.on_steps(events)
+
+    def _gap(self, before: float, after: float, reason: str) -> None:
+        self.report.gaps.append((float(before), float(after), reason))
+        if self.recorder is not None:
+            self.recorder.gap(before, after, reason)
+
+    def _handle(self, batch: FifoBatch) -> None:
+        rep = self.report
+        if batch.gap is not None:
+            gap = batch.gap
+            before = gap.t_last_s if np.isfinite(gap.t_last_s) else rep.last_t_s
+            before = before if np.isfinite(before) else gap.t_next_s
+            self._gap(before, gap.t_next_s, gap.reason)
+        if batch.n_samples == 0:
+            return
+        if (
+            batch.gap is None
+            and rep.samples
+            and batch.t_s[0] - rep.last_t_s > 3.0 / max(batch.sampling_rate_hz, 1.0)
+        ):  # a jump in time that the driver did not report (e.g. a rebuilt driver): never stitch
+            self._gap(rep.last_t_s, float(batch.t_s[0]), "restart")
+        if rep.samples == 0:
+            rep.first_t_s = float(batch.t_s[0])
+        rep.samples += batch.n_samples
+        rep.last_t_s = float(batch.t_s[-1])
+        if self.recorder is not None:
+            self.recorder.write(batch.t_s, batch.raw)
+            self._check_recorder(rep.last_t_s)
+        self._process(batch)
+
+    # -- faults -------------------------------------------------------------------------------
+    def _recover(self, stop: threading.Event, fault: BaseException) -> bool:
+        """Keep trying to reach the sensor; True once it answers again, False if stopped."""
+        rep = self.report
+        start = self.clock.monotonic()
+        announced = False
+        reopened = False
+        last_t = rep.last_t_s if np.isfinite(rep.last_t_s) else 0.0
+        while not stop.is_set():
+            waited = self.clock.monotonic() - start
+            if not announced and waited >= self.settings.sensor_lost_after_s:
+                announced = True
+                self._device("sensor_lost", last_t, f"IMU not answering for {waited:.1f} s: {fault}")
+            if not reopened and self._reopen_bus is not None and waited >= self.settings.reopen_bus_after_s:
+                reopened = True
+                try:
+                    self._reopen_bus()
+                except (OSError, CadenceError) as exc:
+                    fault = exc
+            try:
+                if self._driver is not None and not reopened:
+                    self._driver.setup()  # the same driver knows its timeline: it reports the gap
+                else:
+                    with contextlib.suppress(OSError, CadenceError):
+                        if self._driver is not None:
+                            self._driver.close()
+                    self._driver = self._open_driver()
+                rep.restarts += 1
+                if announced:
+                    self._device("sensor_back", last_t, f"IMU answering again after {waited:.1f} s")
+                return True
+            except (OSError, CadenceError) as exc:
+                fault = exc
+                self.clock.sleep(self.settings.retry_interval_s)
+        return False
+
+    # -- main ---------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, duration_s: float | None = None) -> LoopReport:
+        """Run until ``stop`` is set (or ``duration_s`` of clock time has passed).
+
+        Parameters
+        ----------
+        stop : threading.Event
+            Set it (e.g. from a signal handler) to end the loop cleanly.
+        duration_s : float, optional
+            Stop after this much time on the injected clock, s.
+
+        Returns
+        -------
+        LoopReport
+            What happened.
+        """
+        s = self.settings
+        t_start = self.clock.monotonic()
+        self._driver = self._open_driver()
+        next_tick = self.clock.monotonic()
+        try:
+            while not stop.is_set():
+                if duration_s is not None and self.clock.monotonic() - t_start >= duration_s:
+                    break
+                try:
+                    batch = self._driver.read_fifo()
+                except ImuFaultError as fault:
+                    self.report.faults += 1
+                    if not self._recover(stop, fault):
+                        break
+                    next_tick = self.clock.monotonic()
+                    continue
+                self._handle(batch)
+                next_tick += s.block_interval_s
+                wait = next_tick - self.clock.monotonic()
+                if wait > 0:
+                    self.clock.sleep(wait)
+                else:
+                    next_tick = self.clock.monotonic()  # fell behind: do not try to catch up in a burst
+            if self._bias is None and self._pending:  # a run shorter than the bias window
+                self._bias = np.zeros(3)
+                pending, self._pending = self._pending, []
+                for b in pending:
+                    self._feed(b)
+        finally:
+            if self._driver is not None:
+                with contextlib.suppress(OSError, CadenceError):
+                    self._driver.close()
+            if self.recorder is not None:
+                self.recorder.close()
+                self._check_recorder(self.report.last_t_s)
+        return self.report

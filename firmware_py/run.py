@@ -1,0 +1,169 @@
+"""``cadence-coach run``: wire the bus, driver, recorder, pipeline and cues, then run the loop."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from dsp import Pipeline
+from firmware_py import __version__
+from firmware_py.bus import open_bus
+from firmware_py.clock import Clock, FakeClock, SystemClock
+from firmware_py.exc import UsageError
+from firmware_py.imu.detect import open_imu
+from firmware_py.loop import LiveLoop, LoopReport
+from firmware_py.recorder import Recorder
+from firmware_py.replay import ReplayResult, write_json
+
+
+def _fake_source(spec: str) -> Path | None:
+    """Return the recording behind a ``fake:PATH`` bus spec, if any."""
+    kind, _, rest = spec.partition(":")
+    if kind.strip().lower() != "fake" or not rest:
+        return None
+    return Path(rest.partition("?")[0])
+
+
+def _spec_with_chip(spec: str, chip: str) -> str:
+    """Make a fake bus simulate the chip the user asked for."""
+    if _fake_source(spec) is None and not spec.startswith("fake"):
+        return spec
+    if chip == "auto" or "chip=" in spec:
+        return spec
+    query = spec.partition("?")[2]
+    sep = "&" if query else "?"
+    return f"{spec}{sep}chip={chip}"
+
+
+def result_of(
+    report: LoopReport, *, source: str, pipeline: Pipeline, rate_hz: float, side: str | None
+) -> ReplayResult:
+    """Build the replay contract of a live run (outside tools read live and replayed runs alike)."""
+    duration = report.last_t_s - report.first_t_s if report.samples else 0.0
+    return ReplayResult(
+        source=source,
+        sampling_rate_hz=rate_hz,
+        has_gyro=pipeline.steps.has_gyro,
+        placement_side=side,
+        duration_s=float(duration),
+        placement=pipeline.placement,
+        steps_feet=pipeline.steps_feet,
+        events=list(report.events),
+        repaired_samples=pipeline.steps.flags.repaired_samples,
+        gaps=len(report.gaps),
+    )
+
+
+def run_device(args: argparse.Namespace) -> int:
+    """Run the live loop as the CLI arguments say; returns the exit status."""
+    clock: Clock = FakeClock() if args.fast else SystemClock()
+    spec = _spec_with_chip(args.bus, args.chip)
+    source = _fake_source(spec)
+    if args.fast and source is None and not spec.startswith("fake"):
+        raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
+    placement, side, duration = args.placement, args.side, args.duration
+    if source is not None:
+        from firmware_py.logs import read_log
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rec = read_log(source)
+        placement = placement or rec.placement
+        side = side or rec.placement_side
+        if duration is None:
+            duration = rec.duration_s  # the fake loops its recording: play it once
+        rate = args.rate or rec.sampling_rate_hz
+    else:
+        rate = args.rate or 200.0
+    if placement is None:
+        raise UsageError(
+            "placement unknown: pass --placement lower_back|foot|shank (or set it in the config)"
+        )
+    accel_range_g = 16 if placement in ("foot", "shank") else 8
+    chip = "auto" if spec.startswith("fake") else args.chip
+    address = args.address
+    if spec.startswith("fake"):
+        query = parse_qs(spec.partition("?")[2])
+        if "address" in query:
+            address = int(query["address"][0], 0)
+    state: dict[str, Any] = {"bus": open_bus(spec, clock=clock)}
+
+    def open_driver():
+        return open_imu(
+            state["bus"],
+            chip,
+            address,
+            sampling_rate_hz=min(max(rate, 50.0), 1000.0),
+            accel_range_g=accel_range_g,
+            gyro_range_dps=2000,
+            clock=clock,
+        )
+
+    def reopen_bus() -> None:
+        with contextlib.suppress(OSError):
+            state["bus"].close()
+        state["bus"] = open_bus(spec, clock=clock) if not spec.startswith("fake") else state["bus"]
+
+    probe = open_driver()  # fail early, with the fix, when no sensor answers
+    real_rate = probe.sampling_rate_hz
+    has_gyro = True
+    acc_lsb = float(probe.scale(_unit_raw(0))[0][0, 0])
+    gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
+    probe.close()
+    pipeline = Pipeline(
+        sampling_rate_hz=real_rate, placement=placement, has_gyro=has_gyro, placement_side=side
+    )
+    recorder = None
+    if not args.no_record:
+        header = {
+            "sampling_rate_hz": real_rate,
+            "acc_lsb_mps2": acc_lsb,
+            "gyro_lsb_rads": gyro_lsb,
+            "chip": type(probe).__name__.lower(),
+            "accel_range_g": accel_range_g,
+            "gyro_range_dps": 2000,
+            "placement": pipeline.placement,
+            "placement_side": side,
+            "software_version": __version__,
+            "config": {"bus": spec, "rate_hz": rate},
+        }
+        recorder = Recorder(args.data_dir, header, clock=clock)
+        if recorder.low_disk:
+            print(f"cadence-coach: warning: little free space in {args.data_dir}", file=sys.stderr)
+        if not recorder.recording:
+            print(f"cadence-coach: warning: {recorder.stopped_reason}", file=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not in the main thread (tests)
+            signal.signal(sig, lambda *_: stop.set())
+    loop = LiveLoop(
+        open_driver=open_driver, pipeline=pipeline, recorder=recorder, clock=clock, reopen_bus=reopen_bus
+    )
+    try:
+        report = loop.run(stop, duration_s=duration)
+    finally:
+        with contextlib.suppress(OSError):
+            state["bus"].close()
+    summary = f"{len(report.events)} steps from {report.samples} samples"
+    if recorder is not None and recorder.path is not None:
+        summary += f"; log: {recorder.path}"
+    print(summary)
+    if args.json:
+        result = result_of(report, source=spec, pipeline=pipeline, rate_hz=real_rate, side=side)
+        write_json(result, Path(args.json))
+    return 0
+
+
+def _unit_raw(column: int):
+    import numpy as np
+
+    raw = np.zeros((1, 6), dtype=np.int16)
+    raw[0, column] = 1
+    return raw
