@@ -326,6 +326,10 @@ class LiveLoop:
                     self.clock.sleep(wait)
                 else:
                     next_tick = self.clock.monotonic()  # fell behind: do not try to catch up in a burst
+            if self._driver is not None and not self._driver.closed:
+                # a last drain, so that what the chip measured before the stop is recorded too
+                with contextlib.suppress(ImuFaultError):
+                    self._handle(self._driver.read_fifo())
             if self._bias is None and self._pending:  # a run shorter than the bias window
                 self._bias = np.zeros(3)
                 pending, self._pending = self._pending, []
