@@ -1,0 +1,874 @@
+"""The coach: baseline, targets per terrain and the cue policy, as a pure streaming object.
+
+The coach decides *that* a cue is due and *why*; ``firmware_py.outputs`` decides how it sounds.
+Nothing here reads a clock: time is the ``t_s`` of the steps and device events fed in, so a
+recorded run replays to exactly the same cues (see ``docs/cues.md`` for the policy in prose).
+
+Stride length follows :class:`dsp.pipeline.StepEvent`: one **stride** is one gait cycle (two
+steps), so speed is ``cadence_spm / 60 * stride_length_m / 2``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+from dataclasses import asdict, dataclass, field, fields
+
+from dsp.exc import ValidationError
+
+__all__ = [
+    "CUE_KINDS",
+    "DEVICE_EVENT_KINDS",
+    "GAITS",
+    "GRADES",
+    "TERRAINS",
+    "TERRAIN_MODES",
+    "TOBLER_FLAT_SPEED_MPS",
+    "Baseline",
+    "Coach",
+    "CoachSettings",
+    "CueEvent",
+    "StepInput",
+    "Targets",
+    "TerrainTargets",
+    "speed_mps",
+    "tobler_speed_mps",
+]
+
+#: Terrain classes the coach has targets for.
+TERRAINS = ("smooth", "technical")
+#: Grade classes of a step.
+GRADES = ("climb", "flat", "descent", "unknown")
+#: Gait classes of a step.
+GAITS = ("walk", "run")
+#: Terrain modes: automatic (from the terrain classifier) or set by hand (the mode button).
+TERRAIN_MODES = ("auto", "smooth", "technical")
+#: Every cue kind the coach emits (coaching cues first, then device events).
+CUE_KINDS = (
+    "quicken_steps",
+    "shorten_stride",
+    "hike",
+    "run",
+    "terrain_changed",
+    "ready",
+    "sensor_lost",
+    "recording_stopped",
+    "battery_low",
+)
+#: Cue level of each device event kind (1 = gentle .. 3 = urgent).
+DEVICE_EVENT_LEVELS = {"ready": 1, "battery_low": 2, "recording_stopped": 2, "sensor_lost": 3}
+#: Device event kinds accepted by :meth:`Coach.on_event`.
+DEVICE_EVENT_KINDS = tuple(DEVICE_EVENT_LEVELS)
+#: Tobler's hiking function on the flat: 6 exp(-3.5 * 0.05) km/h = 5.04 km/h, in m/s.
+TOBLER_FLAT_SPEED_MPS = 6.0 * math.exp(-3.5 * 0.05) / 3.6
+
+# Cue kinds that share one off-target streak: cadence and stride are two views of one running
+# form, so alternating between them must not restart the count.
+_CHANNEL = {"quicken_steps": "form", "shorten_stride": "form", "hike": "hike", "run": "run"}
+# Longest time step counted towards the smooth-running time of baseline learning, s.
+_LEARN_MAX_DT_S = 2.0
+
+
+def speed_mps(cadence_spm: float | None, stride_length_m: float | None) -> float | None:
+    """Return the running or walking speed from cadence and stride length.
+
+    Parameters
+    ----------
+    cadence_spm : float or None
+        Cadence counting both feet, steps/min.
+    stride_length_m : float or None
+        Stride (two steps) length, m.
+
+    Returns
+    -------
+    float or None
+        Speed, m/s; None when either input is missing.
+    """
+    if cadence_spm is None or stride_length_m is None:
+        return None
+    return cadence_spm / 60.0 * stride_length_m / 2.0
+
+
+def tobler_speed_mps(grade_pct: float, flat_speed_mps: float = TOBLER_FLAT_SPEED_MPS) -> float:
+    """Hiking speed on a grade from Tobler's hiking function, scaled to a flat walking speed.
+
+    Parameters
+    ----------
+    grade_pct : float
+        Grade, % (rise over run × 100; positive uphill).
+    flat_speed_mps : float
+        The walker's speed on the flat, m/s (Tobler's own is 5.04 km/h = 1.40 m/s).
+
+    Returns
+    -------
+    float
+        Walking speed, m/s.
+
+    Notes
+    -----
+    W = 6 exp(-3.5 |S + 0.05|) km/h with S the slope (dh/dx); Tobler, W. (1993), "Three
+    presentations on geographical analysis and modeling", NCGIA Technical Report 93-1, fitted to
+    Imhof's hiking data. Here it is used as a shape: W(S) / W(0) × ``flat_speed_mps``.
+    """
+    s = grade_pct / 100.0
+    return flat_speed_mps * math.exp(-3.5 * (abs(s + 0.05) - 0.05))
+
+
+@dataclass(frozen=True)
+class TerrainTargets:
+    """Target factors for one terrain, relative to the runner's smooth-ground baseline.
+
+    Parameters
+    ----------
+    cadence_factor : float
+        Target cadence = baseline cadence × this (then clamped, see :class:`CoachSettings`).
+    stride_factor : float
+        Target stride length = baseline stride length × this.
+    """
+
+    cadence_factor: float = 1.0
+    stride_factor: float = 1.0
+
+
+@dataclass(frozen=True)
+class CoachSettings:
+    """Every constant of the coach; defaults are the ``brief`` profile and ``config/default.toml``.
+
+    Parameters
+    ----------
+    enabled : bool
+        False: no coaching cues at all (device events are still passed through).
+    smooth, technical : TerrainTargets
+        Target factors per terrain.
+    cadence_floor_spm, cadence_ceiling_spm : float
+        Bounds of a target cadence whose factor is not 1, steps/min. The ceiling is physiological:
+        cadence cannot grow without limit (see ``docs/cues.md``).
+    stride_floor_m : float
+        Lowest target stride length, m.
+    cadence_tolerance_spm : float
+        Half-width of the on-target band of cadence, steps/min.
+    stride_tolerance_pct : float
+        Half-width of the on-target band of stride length, % of the target.
+    min_off_target_steps, min_off_target_s : int, float
+        A cue needs the runner off target for at least this many steps AND this long, s.
+    repeat_s : float
+        While still off target, at most one cue per this many seconds, s.
+    max_level : int
+        Escalation stops at this level (1 = no escalation).
+    settle_steps : int
+        Consecutive on-target steps that end an off-target stretch (shorter blips do not reset it).
+    min_cue_gap_s : float
+        Least time between any two coaching cues, s.
+    metronome_beats : int
+        Beats at the target cadence played after a cadence or stride cue; 0 = no metronome.
+    terrain_changed_cue : bool
+        Emit ``terrain_changed`` when the (confirmed) terrain changes.
+    terrain_confirm_steps : int
+        Consecutive steps of a new automatic terrain before the coach switches targets.
+    gap_reset_s : float
+        A pause between steps longer than this restarts every off-target stretch, s.
+    device_repeat_s : float
+        The same device event is cued at most once per this many seconds, s.
+    baseline_learn_s : float
+        Smooth running needed before a learned baseline is set, s.
+    baseline_min_steps : int
+        Smooth running steps needed before a learned baseline is set.
+    baseline_window_steps : int
+        Steps in the robust (median) window of the learned baseline.
+    baseline_update_steps : float
+        Time constant of the slow update of a learned baseline, steps.
+    hike_min_grade_pct : float
+        A climb at least this steep may call for hiking, %.
+    hike_speed_ratio : float
+        Suggest hiking when running speed ≤ hiking speed × this.
+    hike_no_speed_grade_pct : float
+        Without a stride length (no speed), suggest hiking from this grade on, %.
+    run_max_grade_pct : float
+        After hiking, suggest running again once the grade is below this, %.
+    run_speed_ratio : float
+        On a steep climb, suggest running when the runner's own running at that grade was at least
+        this many times faster than their hiking now.
+    run_window_s : float
+        Suggest running again only within this time after hiking a steep climb, s.
+    hiking_speed_flat_mps : float
+        The runner's walking speed on the flat, m/s: scales Tobler's model until the session has
+        the runner's own hiking.
+    hiking_grade_bin_pct : float
+        Own hiking/running observations within ± this of a grade describe that grade, %.
+    hiking_min_steps : int
+        Observations needed before the runner's own hiking (or running) speed is trusted.
+    """
+
+    enabled: bool = True
+    smooth: TerrainTargets = field(default_factory=TerrainTargets)
+    technical: TerrainTargets = field(default_factory=lambda: TerrainTargets(2.0, 0.5))
+    cadence_floor_spm: float = 150.0
+    cadence_ceiling_spm: float = 230.0
+    stride_floor_m: float = 0.5
+    cadence_tolerance_spm: float = 5.0
+    stride_tolerance_pct: float = 8.0
+    min_off_target_steps: int = 12
+    min_off_target_s: float = 8.0
+    repeat_s: float = 20.0
+    max_level: int = 3
+    settle_steps: int = 4
+    min_cue_gap_s: float = 3.0
+    metronome_beats: int = 0
+    terrain_changed_cue: bool = True
+    terrain_confirm_steps: int = 4
+    gap_reset_s: float = 5.0
+    device_repeat_s: float = 60.0
+    baseline_learn_s: float = 120.0
+    baseline_min_steps: int = 100
+    baseline_window_steps: int = 400
+    baseline_update_steps: float = 600.0
+    hike_min_grade_pct: float = 15.0
+    hike_speed_ratio: float = 1.0
+    hike_no_speed_grade_pct: float = 25.0
+    run_max_grade_pct: float = 10.0
+    run_speed_ratio: float = 1.2
+    run_window_s: float = 120.0
+    hiking_speed_flat_mps: float = TOBLER_FLAT_SPEED_MPS
+    hiking_grade_bin_pct: float = 3.0
+    hiking_min_steps: int = 20
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, TerrainTargets):
+                for g in ("cadence_factor", "stride_factor"):
+                    x = getattr(v, g)
+                    if not (isinstance(x, int | float) and math.isfinite(x) and x > 0):
+                        raise ValidationError(f"CoachSettings.{f.name}.{g}={x!r} must be a number > 0")
+            elif isinstance(v, bool):
+                continue
+            elif not (isinstance(v, int | float) and math.isfinite(v) and v >= 0):
+                raise ValidationError(f"CoachSettings.{f.name}={v!r} must be a finite number ≥ 0")
+        if not self.cadence_floor_spm < self.cadence_ceiling_spm:
+            raise ValidationError(
+                f"CoachSettings: cadence_floor_spm={self.cadence_floor_spm:g} must be below "
+                f"cadence_ceiling_spm={self.cadence_ceiling_spm:g}"
+            )
+        for name in ("max_level", "min_off_target_steps", "settle_steps", "terrain_confirm_steps"):
+            if getattr(self, name) < 1:
+                raise ValidationError(f"CoachSettings.{name}={getattr(self, name)!r} must be ≥ 1")
+        if self.run_max_grade_pct > self.hike_min_grade_pct:
+            raise ValidationError(
+                f"CoachSettings: run_max_grade_pct={self.run_max_grade_pct:g} must not exceed "
+                f"hike_min_grade_pct={self.hike_min_grade_pct:g} (the gap between them is the hysteresis)"
+            )
+
+    def for_terrain(self, terrain: str) -> TerrainTargets:
+        """Return the target factors of ``terrain`` (``smooth`` or ``technical``)."""
+        return self.technical if terrain == "technical" else self.smooth
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The runner's smooth-ground running cadence and stride.
+
+    Parameters
+    ----------
+    cadence_spm : float
+        Baseline cadence, steps/min.
+    stride_length_m : float or None
+        Baseline stride (two steps) length, m; None when no stride estimate is available (the coach
+        then coaches cadence only).
+    source : str
+        ``"runner"`` (fixed, from the runner profile) or ``"learned"`` (from this session).
+    n_steps : int
+        Steps the learned value rests on (0 for a fixed one).
+    """
+
+    cadence_spm: float
+    stride_length_m: float | None = None
+    source: str = "runner"
+    n_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.cadence_spm) and 60.0 <= self.cadence_spm <= 300.0):
+            raise ValidationError(
+                f"Baseline.cadence_spm={self.cadence_spm!r} must be within 60..300 steps/min"
+            )
+        if self.stride_length_m is not None and not (
+            math.isfinite(self.stride_length_m) and 0.1 <= self.stride_length_m <= 6.0
+        ):
+            raise ValidationError(
+                f"Baseline.stride_length_m={self.stride_length_m!r} must be within 0.1..6 m or None"
+            )
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One foot contact as the coach sees it.
+
+    Parameters
+    ----------
+    t_s : float
+        Contact time, s (any time base, non-decreasing).
+    cadence_spm : float or None
+        Cadence counting both feet, steps/min; None skips coaching on this step.
+    stride_length_m : float or None
+        Stride (two steps) length, m; None when unknown.
+    gait : str
+        ``"walk"`` or ``"run"``.
+    terrain : str
+        ``"smooth"`` or ``"technical"`` (the terrain classifier's output).
+    grade : str
+        ``"climb"``, ``"flat"``, ``"descent"`` or ``"unknown"``.
+    grade_pct : float or None
+        Grade, % (positive uphill); None when unknown.
+    """
+
+    t_s: float
+    cadence_spm: float | None
+    stride_length_m: float | None = None
+    gait: str = "run"
+    terrain: str = "smooth"
+    grade: str = "unknown"
+    grade_pct: float | None = None
+
+    @classmethod
+    def from_step_event(
+        cls, event: object, *, terrain: str = "smooth", grade: str = "unknown", grade_pct: float | None = None
+    ) -> StepInput:
+        """Build from a :class:`dsp.pipeline.StepEvent` plus the terrain and grade of the moment.
+
+        Parameters
+        ----------
+        event : StepEvent
+            Anything with ``t_s``, ``cadence_spm``, ``gait`` and ``stride_length_m``.
+        terrain, grade, grade_pct
+            As in the class parameters.
+
+        Returns
+        -------
+        StepInput
+            The coach's view of the step.
+        """
+        return cls(
+            t_s=float(event.t_s),  # type: ignore[attr-defined]
+            cadence_spm=event.cadence_spm,  # type: ignore[attr-defined]
+            stride_length_m=getattr(event, "stride_length_m", None),
+            gait=event.gait,  # type: ignore[attr-defined]
+            terrain=terrain,
+            grade=grade,
+            grade_pct=grade_pct,
+        )
+
+
+@dataclass(frozen=True)
+class CueEvent:
+    """A cue the coach wants given.
+
+    Attributes
+    ----------
+    t_s : float
+        When the cue became due, s (the time of the step or event that triggered it).
+    kind : str
+        One of :data:`CUE_KINDS`.
+    level : int
+        1 (first cue) .. ``max_level`` (escalated: the runner did not react).
+    reason : str
+        Why, with the numbers, for people (logs, replay reports).
+    terrain : str or None
+        Terrain in force when the cue was decided.
+    target_cadence_spm : float or None
+        Target cadence at that moment, steps/min (None when not known yet).
+    metronome_beats : int
+        Beats to play at the target cadence after the cue's pattern (0: none).
+    metronome_interval_s : float or None
+        Time between metronome beats, s (60 / target cadence).
+    """
+
+    t_s: float
+    kind: str
+    level: int
+    reason: str
+    terrain: str | None = None
+    target_cadence_spm: float | None = None
+    metronome_beats: int = 0
+    metronome_interval_s: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """Return the cue as a JSON-ready dict (field names as above)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Current targets and bands.
+
+    Attributes
+    ----------
+    terrain : str or None
+        Terrain the targets are for (None before the first step).
+    cadence_spm : float or None
+        Target cadence, steps/min; None while the baseline is being learned.
+    cadence_tolerance_spm : float
+        Half-width of the cadence band, steps/min.
+    stride_length_m : float or None
+        Target stride length, m; None when no stride baseline exists.
+    stride_tolerance_m : float or None
+        Half-width of the stride band, m.
+    cadence_clamped : bool
+        True when the cadence target hit the floor or the ceiling.
+    baseline : Baseline or None
+        The baseline the targets derive from.
+    """
+
+    terrain: str | None
+    cadence_spm: float | None
+    cadence_tolerance_spm: float
+    stride_length_m: float | None
+    stride_tolerance_m: float | None
+    cadence_clamped: bool
+    baseline: Baseline | None
+
+
+@dataclass(slots=True)
+class _Streak:
+    """An off-target stretch on one channel."""
+
+    channel: str
+    t0_s: float
+    n_off: int = 1
+    n_on: int = 0
+    n_cues: int = 0
+    last_cue_s: float = -math.inf
+
+
+@dataclass(frozen=True, slots=True)
+class _Want:
+    """What this step asks for: a cue kind and the sentence that explains it (minus the duration)."""
+
+    kind: str
+    what: str
+
+
+class Coach:
+    """Streaming coach: feed every step, get the cues that are due.
+
+    Parameters
+    ----------
+    settings : CoachSettings
+        Targets and policy (usually from ``firmware_py.config``).
+    baseline : Baseline or None
+        A fixed baseline from the runner profile, or None to learn it from the first minutes of
+        smooth running in this session (no cadence or stride cues until then).
+
+    Notes
+    -----
+    Deterministic: the same inputs give the same cues; time only comes from the inputs.
+
+    Examples
+    --------
+    >>> coach = Coach(CoachSettings(), Baseline(cadence_spm=170.0, stride_length_m=2.2))
+    >>> coach.update(StepInput(t_s=0.0, cadence_spm=170.0, stride_length_m=2.2, gait="run"))
+    []
+    """
+
+    def __init__(self, settings: CoachSettings, baseline: Baseline | None = None) -> None:
+        self.settings = settings
+        self._fixed_baseline = baseline
+        self._mode = "auto"
+        self._manual = False
+        self.reset()
+
+    # ----------------------------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Forget the session (learned baseline, streaks, observations); keep settings and mode."""
+        s = self.settings
+        self._baseline: Baseline | None = self._fixed_baseline
+        self._learn_cad: deque[float] = deque(maxlen=max(s.baseline_window_steps, s.baseline_min_steps))
+        self._learn_stride: deque[float] = deque(maxlen=max(s.baseline_window_steps, s.baseline_min_steps))
+        self._learn_s = 0.0
+        self._learn_last_t: float | None = None
+        self._learn_n = 0
+        self._terrain: str | None = None
+        self._candidate: str | None = None
+        self._candidate_n = 0
+        self._last_t: float | None = None
+        self._streak: _Streak | None = None
+        self._last_cue_t = -math.inf
+        self._device_last: dict[str, float] = {}
+        self._hiked_t: float | None = None
+        self._hike_obs: deque[tuple[float, float]] = deque(maxlen=2000)
+        self._run_obs: deque[tuple[float, float]] = deque(maxlen=2000)
+
+    @property
+    def baseline(self) -> Baseline | None:
+        """The baseline in force: fixed, learned, or None while learning."""
+        return self._baseline
+
+    @property
+    def learning(self) -> bool:
+        """True while the baseline is still being learned."""
+        return self._baseline is None
+
+    @property
+    def terrain(self) -> str | None:
+        """Terrain in force (confirmed automatic terrain or the manual one); None before any step."""
+        return self._terrain
+
+    @property
+    def terrain_mode(self) -> str:
+        """``"auto"``, ``"smooth"`` or ``"technical"`` (see :meth:`set_terrain_mode`)."""
+        return self._mode
+
+    def set_terrain_mode(self, mode: str) -> None:
+        """Choose automatic terrain or fix it by hand (the mode button); applies from the next step.
+
+        Parameters
+        ----------
+        mode : str
+            ``"auto"``, ``"smooth"`` or ``"technical"``.
+
+        Raises
+        ------
+        ValidationError
+            For any other value.
+        """
+        if mode not in TERRAIN_MODES:
+            raise ValidationError(f"terrain mode {mode!r} is not one of {', '.join(TERRAIN_MODES)}")
+        self._mode = mode
+        self._candidate = None
+        self._candidate_n = 0
+
+    # --------------------------------------------------------------------------------- targets
+    def targets(self, terrain: str | None = None) -> Targets:
+        """Targets and bands for ``terrain`` (default: the terrain in force).
+
+        Parameters
+        ----------
+        terrain : str, optional
+            ``"smooth"`` or ``"technical"``.
+
+        Returns
+        -------
+        Targets
+            Cadence and stride targets (None while the baseline is unknown) with their bands.
+        """
+        s = self.settings
+        terrain = terrain if terrain is not None else self._terrain
+        b = self._baseline
+        if b is None:
+            return Targets(terrain, None, s.cadence_tolerance_spm, None, None, False, None)
+        tt = s.for_terrain(terrain or "smooth")
+        cadence = b.cadence_spm
+        clamped = False
+        if tt.cadence_factor != 1.0:
+            raw = b.cadence_spm * tt.cadence_factor
+            cadence = min(max(raw, s.cadence_floor_spm), s.cadence_ceiling_spm)
+            clamped = cadence != raw
+        stride = None
+        stride_tol = None
+        if b.stride_length_m is not None:
+            stride = b.stride_length_m
+            if tt.stride_factor != 1.0:
+                stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
+            stride_tol = stride * s.stride_tolerance_pct / 100.0
+        return Targets(terrain, cadence, s.cadence_tolerance_spm, stride, stride_tol, clamped, b)
+
+    def hiking_speed_mps(self, grade_pct: float) -> tuple[float, str]:
+        """Return the runner's hiking speed on ``grade_pct`` and where the number comes from.
+
+        Parameters
+        ----------
+        grade_pct : float
+            Grade, %.
+
+        Returns
+        -------
+        speed_mps : float
+            Hiking speed, m/s.
+        source : str
+            ``"own hiking at G±B %, N steps"``, ``"Tobler model × F from own hiking"`` or
+            ``"Tobler model"``.
+        """
+        s = self.settings
+        near = [v for g, v in self._hike_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
+        if len(near) >= s.hiking_min_steps:
+            return (
+                statistics.median(near),
+                f"own hiking at {grade_pct:.0f}±{s.hiking_grade_bin_pct:g} %, {len(near)} steps",
+            )
+        model = tobler_speed_mps(grade_pct, s.hiking_speed_flat_mps)
+        if len(self._hike_obs) >= s.hiking_min_steps:
+            k = statistics.median(v / tobler_speed_mps(g, s.hiking_speed_flat_mps) for g, v in self._hike_obs)
+            return model * k, f"Tobler model × {k:.2f} from own hiking"
+        return model, "Tobler model"
+
+    # ---------------------------------------------------------------------------------- inputs
+    def update(self, step: StepInput) -> list[CueEvent]:
+        """Feed one step; return the cues that became due with it (usually none).
+
+        Parameters
+        ----------
+        step : StepInput
+            The new foot contact with the terrain and grade of the moment.
+
+        Returns
+        -------
+        list of CueEvent
+            At most one ``terrain_changed`` and one coaching cue.
+
+        Raises
+        ------
+        ValidationError
+            For an unknown terrain, grade or gait, a non-finite time or a time before the last one.
+        """
+        self._check(step)
+        s = self.settings
+        t = step.t_s
+        out: list[CueEvent] = []
+        if self._last_t is not None and t - self._last_t > s.gap_reset_s:
+            self._streak = None
+        self._last_t = t
+
+        changed = self._track_terrain(step)
+        terrain = self._terrain or "smooth"
+        if changed is not None:
+            self._streak = None
+            if s.enabled and s.terrain_changed_cue:
+                out.append(self._terrain_cue(t, changed))
+
+        self._learn(step, terrain)
+        self._observe(step)
+        if not s.enabled or step.cadence_spm is None:
+            return out
+        want = self._assess(step, terrain)
+        cue = self._policy(want, t, terrain)
+        if cue is not None:
+            out.append(cue)
+        return out
+
+    def on_event(self, kind: str, t_s: float, reason: str = "") -> list[CueEvent]:
+        """Report a device event; return its cue (none if the same event was cued too recently).
+
+        Parameters
+        ----------
+        kind : str
+            ``"ready"``, ``"sensor_lost"``, ``"recording_stopped"`` or ``"battery_low"``.
+        t_s : float
+            When it happened, s, on the steps' time base.
+        reason : str
+            Details for people (e.g. ``"I2C error on bus 1 at 0x68"``).
+
+        Returns
+        -------
+        list of CueEvent
+            Zero or one cue.
+
+        Raises
+        ------
+        ValidationError
+            For an unknown kind or a non-finite time.
+        """
+        if kind not in DEVICE_EVENT_LEVELS:
+            raise ValidationError(f"device event {kind!r} is not one of {', '.join(DEVICE_EVENT_KINDS)}")
+        if not math.isfinite(t_s):
+            raise ValidationError(f"device event {kind!r} has a non-finite time t_s={t_s!r}")
+        if kind == "sensor_lost":
+            self._streak = None
+        last = self._device_last.get(kind)
+        if last is not None and 0.0 <= t_s - last < self.settings.device_repeat_s:
+            return []
+        self._device_last[kind] = t_s
+        text = reason.strip() or kind.replace("_", " ")
+        return [CueEvent(t_s, kind, DEVICE_EVENT_LEVELS[kind], text, self._terrain)]
+
+    # -------------------------------------------------------------------------------- internals
+    def _check(self, step: StepInput) -> None:
+        if not math.isfinite(step.t_s):
+            raise ValidationError(f"step t_s={step.t_s!r} is not finite")
+        if self._last_t is not None and step.t_s < self._last_t:
+            raise ValidationError(
+                f"step t_s={step.t_s:.3f} is before the previous step at {self._last_t:.3f} s; "
+                "call reset() to start a new session"
+            )
+        if step.terrain not in TERRAINS:
+            raise ValidationError(f"step terrain {step.terrain!r} is not one of {', '.join(TERRAINS)}")
+        if step.grade not in GRADES:
+            raise ValidationError(f"step grade {step.grade!r} is not one of {', '.join(GRADES)}")
+        if step.gait not in GAITS:
+            raise ValidationError(f"step gait {step.gait!r} is not one of {', '.join(GAITS)}")
+        for name in ("cadence_spm", "stride_length_m", "grade_pct"):
+            v = getattr(step, name)
+            if v is not None and not math.isfinite(v):
+                raise ValidationError(f"step {name}={v!r} is not finite (use None for unknown)")
+
+    def _track_terrain(self, step: StepInput) -> tuple[str, str, bool] | None:
+        """Update the terrain in force; return (old, new, manual) when it changed."""
+        old = self._terrain
+        was_manual, self._manual = self._manual, self._mode != "auto"
+        if self._mode != "auto":
+            new, manual = self._mode, True
+        elif old is None or step.terrain == old or was_manual:
+            new, manual = step.terrain, False
+            self._candidate, self._candidate_n = None, 0
+        else:
+            if step.terrain == self._candidate:
+                self._candidate_n += 1
+            else:
+                self._candidate, self._candidate_n = step.terrain, 1
+            if self._candidate_n < self.settings.terrain_confirm_steps:
+                return None
+            new, manual = step.terrain, False
+            self._candidate, self._candidate_n = None, 0
+        self._terrain = new
+        if old is None or old == new:
+            return None
+        return old, new, manual
+
+    def _terrain_cue(self, t: float, change: tuple[str, str, bool]) -> CueEvent:
+        old, new, manual = change
+        tg = self.targets(new)
+        how = "mode button" if manual else "detected"
+        if tg.cadence_spm is None:
+            what = "baseline still being learned"
+        else:
+            what = f"target cadence {tg.cadence_spm:.0f}±{tg.cadence_tolerance_spm:g} spm"
+            if tg.stride_length_m is not None:
+                what += f", stride {tg.stride_length_m:.2f}±{tg.stride_tolerance_m:.2f} m"
+        return CueEvent(
+            t, "terrain_changed", 1, f"terrain {old} → {new} ({how}): {what}", new, tg.cadence_spm
+        )
+
+    def _learn(self, step: StepInput, terrain: str) -> None:
+        s = self.settings
+        if self._fixed_baseline is not None:
+            return
+        if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None:
+            self._learn_last_t = None
+            return
+        if self._learn_last_t is not None:
+            self._learn_s += min(step.t_s - self._learn_last_t, _LEARN_MAX_DT_S)
+        self._learn_last_t = step.t_s
+        self._learn_n += 1
+        self._learn_cad.append(step.cadence_spm)
+        if step.stride_length_m is not None:
+            self._learn_stride.append(step.stride_length_m)
+        b = self._baseline
+        if b is None:
+            if self._learn_s >= s.baseline_learn_s and self._learn_n >= s.baseline_min_steps:
+                stride = None
+                if len(self._learn_stride) >= max(1, len(self._learn_cad) // 2):
+                    stride = statistics.median(self._learn_stride)
+                self._baseline = Baseline(
+                    statistics.median(self._learn_cad), stride, "learned", self._learn_n
+                )
+            return
+        # Slow update towards the robust median of the recent window.
+        a = 1.0 / max(s.baseline_update_steps, 1.0)
+        cad = b.cadence_spm + a * (statistics.median(self._learn_cad) - b.cadence_spm)
+        stride = b.stride_length_m
+        if self._learn_stride:
+            med = statistics.median(self._learn_stride)
+            stride = med if stride is None else stride + a * (med - stride)
+        self._baseline = Baseline(cad, stride, "learned", self._learn_n)
+
+    def _observe(self, step: StepInput) -> None:
+        s = self.settings
+        if step.grade != "climb":
+            return
+        v = speed_mps(step.cadence_spm, step.stride_length_m)
+        steep = step.grade_pct is None or step.grade_pct >= s.hike_min_grade_pct
+        if step.gait == "walk":
+            if steep:
+                self._hiked_t = step.t_s
+            if v is not None and step.grade_pct is not None:
+                self._hike_obs.append((step.grade_pct, v))
+        elif v is not None and step.grade_pct is not None:
+            self._run_obs.append((step.grade_pct, v))
+
+    def _own_running_mps(self, grade_pct: float) -> float | None:
+        s = self.settings
+        near = [v for g, v in self._run_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
+        return statistics.median(near) if len(near) >= s.hiking_min_steps else None
+
+    def _assess(self, step: StepInput, terrain: str) -> _Want | None:
+        s = self.settings
+        g = step.grade_pct
+        v = speed_mps(step.cadence_spm, step.stride_length_m)
+        if step.gait == "run":
+            if step.grade == "climb" and g is not None and g >= s.hike_min_grade_pct:
+                if v is None:
+                    if g >= s.hike_no_speed_grade_pct:
+                        return _Want(
+                            "hike",
+                            f"{g:.0f} % climb is steeper than {s.hike_no_speed_grade_pct:g} % "
+                            "(running speed unknown)",
+                        )
+                else:
+                    vh, src = self.hiking_speed_mps(g)
+                    if v <= vh * s.hike_speed_ratio:
+                        return _Want(
+                            "hike",
+                            f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than hiking "
+                            f"{vh:.2f} m/s ({src})",
+                        )
+            tg = self.targets(terrain)
+            if tg.cadence_spm is None:
+                return None
+            c = step.cadence_spm
+            assert c is not None  # checked by update()
+            if c < tg.cadence_spm - tg.cadence_tolerance_spm:
+                return _Want(
+                    "quicken_steps",
+                    f"cadence {c:.0f} spm below target {tg.cadence_spm:.0f}±{tg.cadence_tolerance_spm:g} spm",
+                )
+            st = step.stride_length_m
+            stride_tol = tg.stride_tolerance_m
+            ts = tg.stride_length_m
+            if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
+                return _Want("shorten_stride", f"stride {st:.2f} m above target {ts:.2f}±{stride_tol:.2f} m")
+            return None
+        # Walking: only a hike that has served its purpose calls for running again.
+        if self._hiked_t is None or step.t_s - self._hiked_t > s.run_window_s or step.grade == "unknown":
+            return None
+        if step.grade != "climb" or (g is not None and g < s.run_max_grade_pct):
+            where = f"{g:.0f} % ({step.grade})" if g is not None else step.grade
+            return _Want("run", f"grade eased to {where} after hiking: running pays")
+        if g is None or v is None:
+            return None
+        vr = self._own_running_mps(g)
+        if vr is not None and vr >= v * s.run_speed_ratio:
+            return _Want(
+                "run",
+                f"own running {vr:.2f} m/s on a {g:.0f} % climb beats hiking {v:.2f} m/s "
+                f"by more than ×{s.run_speed_ratio:g}",
+            )
+        return None
+
+    def _policy(self, want: _Want | None, t: float, terrain: str) -> CueEvent | None:
+        s = self.settings
+        st = self._streak
+        if want is None:
+            if st is not None:
+                st.n_on += 1
+                if st.n_on >= s.settle_steps:
+                    self._streak = None
+            return None
+        channel = _CHANNEL[want.kind]
+        if st is None or st.channel != channel:
+            st = self._streak = _Streak(channel, t)
+        else:
+            st.n_off += 1
+            st.n_on = 0
+        duration_s = t - st.t0_s
+        if st.n_off < s.min_off_target_steps or duration_s < s.min_off_target_s:
+            return None
+        if t - st.last_cue_s < s.repeat_s or t - self._last_cue_t < s.min_cue_gap_s:
+            return None
+        st.n_cues += 1
+        st.last_cue_s = t
+        self._last_cue_t = t
+        level = min(st.n_cues, s.max_level)
+        reason = f"{want.what} for {st.n_off} steps / {duration_s:.1f} s on {terrain} ground"
+        tg = self.targets(terrain)
+        beats, interval = 0, None
+        if channel == "form" and s.metronome_beats > 0 and tg.cadence_spm:
+            beats, interval = s.metronome_beats, 60.0 / tg.cadence_spm
+        return CueEvent(t, want.kind, level, reason, terrain, tg.cadence_spm, beats, interval)

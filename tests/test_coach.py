@@ -1,0 +1,467 @@
+"""The coach: targets, baseline, cue policy, hiking, device events (pure, no hardware, no clock)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsp.coach import (
+    CUE_KINDS,
+    TOBLER_FLAT_SPEED_MPS,
+    Baseline,
+    Coach,
+    CoachSettings,
+    CueEvent,
+    StepInput,
+    TerrainTargets,
+    speed_mps,
+    tobler_speed_mps,
+)
+from dsp.exc import ValidationError
+from dsp.pipeline import StepEvent
+
+BASE = Baseline(cadence_spm=170.0, stride_length_m=2.2)
+
+
+def run(coach, t0_s, duration_s, cadence_spm, stride_m=None, **kw):
+    """Feed steps at ``cadence_spm`` for ``duration_s``; return (cues, time after the last step)."""
+    cues = []
+    dt = 60.0 / cadence_spm
+    n = int(duration_s / dt)
+    for i in range(n):
+        t = t0_s + i * dt
+        cues += coach.update(StepInput(t_s=t, cadence_spm=cadence_spm, stride_length_m=stride_m, **kw))
+    return cues, t0_s + n * dt
+
+
+def coaching(cues):
+    return [c for c in cues if c.kind != "terrain_changed"]
+
+
+# ---------------------------------------------------------------------------------------- targets
+def test_smooth_targets_are_the_baseline():
+    tg = Coach(CoachSettings(), BASE).targets("smooth")
+    assert tg.cadence_spm == 170.0
+    assert tg.stride_length_m == 2.2
+    assert tg.stride_tolerance_m == pytest.approx(2.2 * 0.08)
+    assert not tg.cadence_clamped
+
+
+def test_technical_targets_are_clamped_at_the_ceiling():
+    coach = Coach(CoachSettings(), BASE)
+    tg = coach.targets("technical")
+    # 2.0 × 170 = 340 steps/min is not runnable: the physiological ceiling (230) holds.
+    assert tg.cadence_spm == 230.0
+    assert tg.cadence_clamped
+    assert tg.stride_length_m == pytest.approx(1.1)
+    low = Coach(CoachSettings(cadence_ceiling_spm=210.0), BASE).targets("technical")
+    assert low.cadence_spm == 210.0
+
+
+def test_floor_and_stride_floor():
+    s = CoachSettings(technical=TerrainTargets(1.05, 0.1), cadence_floor_spm=150.0, stride_floor_m=0.6)
+    tg = Coach(s, Baseline(130.0, 2.0)).targets("technical")
+    assert tg.cadence_spm == 150.0  # 136.5 raised to the floor
+    assert tg.stride_length_m == 0.6  # 0.2 raised to the stride floor
+
+
+def test_no_targets_while_learning():
+    tg = Coach(CoachSettings(), None).targets("technical")
+    assert tg.cadence_spm is None
+    assert tg.stride_length_m is None
+
+
+# ----------------------------------------------------------------------------------------- policy
+def test_on_target_stream_gives_no_cues(rng):
+    coach = Coach(CoachSettings(), BASE)
+    cues = []
+    t = 0.0
+    for i in range(1500):
+        technical = (i // 300) % 2 == 1
+        target_c, target_s = (230.0, 1.1) if technical else (170.0, 2.2)
+        c = target_c + rng.uniform(-4.5, 4.5)
+        s = target_s * (1 + rng.uniform(-0.07, 0.07))
+        cues += coach.update(
+            StepInput(t, c, s, "run", "technical" if technical else "smooth", "flat", rng.uniform(-3, 3))
+        )
+        t += 60.0 / c
+    assert coaching(cues) == []
+    # The terrain changes are announced (4 of them), nothing else.
+    assert [c.kind for c in cues] == ["terrain_changed"] * 4
+
+
+def test_sustained_off_target_cues_after_the_delay_and_no_more_often_than_allowed():
+    s = CoachSettings()
+    coach = Coach(s, BASE)
+    cues, _ = run(coach, 100.0, 120.0, 200.0, 1.1, terrain="technical")
+    assert [c.kind for c in cues] == ["quicken_steps"] * 6
+    first = cues[0]
+    dt = 60.0 / 200.0
+    assert s.min_off_target_s <= first.t_s - 100.0 < s.min_off_target_s + dt
+    gaps = [b.t_s - a.t_s for a, b in itertools.pairwise(cues)]
+    assert all(s.repeat_s <= g < s.repeat_s + dt for g in gaps)
+    assert len(cues) <= 1 + math.floor((120.0 - s.min_off_target_s) / s.repeat_s)
+
+
+def test_the_step_count_also_has_to_be_reached():
+    # 12 steps at 60 steps/min take 11 s: the step rule, not the 8 s rule, decides.
+    coach = Coach(CoachSettings(min_off_target_steps=12), Baseline(170.0, 2.2))
+    cues = []
+    for i in range(20):
+        cues += coach.update(StepInput(float(i), 100.0, 1.0, "run", "smooth"))
+    assert cues[0].t_s == 11.0
+    assert "for 12 steps / 11.0 s" in cues[0].reason
+
+
+def test_escalation_levels():
+    coach = Coach(CoachSettings(), BASE)
+    cues, _ = run(coach, 0.0, 100.0, 200.0, 1.1, terrain="technical")
+    assert [c.level for c in cues] == [1, 2, 3, 3, 3]
+    coach = Coach(CoachSettings(max_level=2), BASE)
+    cues, _ = run(coach, 0.0, 100.0, 200.0, 1.1, terrain="technical")
+    assert [c.level for c in cues] == [1, 2, 2, 2, 2]
+
+
+def test_back_on_target_silences_and_restarts_the_count():
+    s = CoachSettings()
+    coach = Coach(s, BASE)
+    cues, t = run(coach, 0.0, 20.0, 200.0, 1.1, terrain="technical")
+    assert [c.level for c in cues] == [1]
+    quiet, t = run(coach, t, 60.0, 230.0, 1.1, terrain="technical")
+    assert coaching(quiet) == []
+    again, _ = run(coach, t, 20.0, 200.0, 1.1, terrain="technical")
+    assert [c.level for c in again] == [1]  # a new stretch starts again at level 1
+    assert s.min_off_target_s <= again[0].t_s - t < s.min_off_target_s + 0.3
+
+
+def test_a_short_blip_on_target_does_not_reset_the_stretch():
+    s = CoachSettings(settle_steps=4)
+    coach = Coach(s, BASE)
+    cues = []
+    t = 0.0
+    for i in range(40):
+        c = 230.0 if i in (10, 11, 12) else 200.0  # three on-target steps: fewer than settle_steps
+        cues += coach.update(StepInput(t, c, 1.1, "run", "technical"))
+        t += 0.3
+    assert [c.kind for c in cues] == ["quicken_steps"]
+    assert cues[0].t_s == pytest.approx(8.1)
+
+
+def test_stride_cue_when_cadence_is_on_target():
+    coach = Coach(CoachSettings(), BASE)
+    cues, _ = run(coach, 0.0, 12.0, 230.0, 1.6, terrain="technical")
+    assert [c.kind for c in cues] == ["shorten_stride"]
+    assert re.fullmatch(
+        r"stride 1\.60 m above target 1\.10±0\.09 m for \d+ steps / \d+\.\d s on technical ground",
+        cues[0].reason,
+    )
+
+
+def test_reason_carries_the_numbers():
+    coach = Coach(CoachSettings(), BASE)
+    cues, _ = run(coach, 0.0, 10.0, 200.0, 1.1, terrain="technical")
+    assert re.fullmatch(
+        r"cadence 200 spm below target 230±5 spm for 28 steps / 8\.1 s on technical ground", cues[0].reason
+    )
+    assert cues[0].target_cadence_spm == 230.0
+    assert cues[0].terrain == "technical"
+
+
+def test_metronome_plays_k_beats_at_the_target_cadence():
+    coach = Coach(CoachSettings(metronome_beats=6), BASE)
+    cues, _ = run(coach, 0.0, 10.0, 200.0, 1.1, terrain="technical")
+    assert cues[0].metronome_beats == 6
+    assert cues[0].metronome_interval_s == pytest.approx(60.0 / 230.0)
+    off = Coach(CoachSettings(), BASE)
+    cues, _ = run(off, 0.0, 10.0, 200.0, 1.1, terrain="technical")
+    assert cues[0].metronome_beats == 0
+    assert cues[0].metronome_interval_s is None
+
+
+def test_walking_is_not_coached_for_cadence():
+    coach = Coach(CoachSettings(), BASE)
+    cues, _ = run(coach, 0.0, 60.0, 110.0, 1.3, gait="walk", terrain="technical")
+    assert cues == []
+
+
+def test_a_pause_restarts_the_count():
+    coach = Coach(CoachSettings(gap_reset_s=5.0), BASE)
+    a, _ = run(coach, 0.0, 7.0, 200.0, 1.1, terrain="technical")
+    b, _ = run(coach, 20.0, 7.0, 200.0, 1.1, terrain="technical")
+    assert a == []
+    assert b == []  # 7 s + 7 s off target, but separated by a 13 s pause
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    off_s=st.floats(1.0, 200.0),
+    cadence=st.floats(150.0, 224.0),
+    n_steps=st.integers(1, 30),
+    min_s=st.floats(0.0, 20.0),
+    repeat_s=st.floats(1.0, 60.0),
+)
+def test_policy_bounds_hold_for_any_off_target_stretch(off_s, cadence, n_steps, min_s, repeat_s):
+    s = CoachSettings(
+        min_off_target_steps=n_steps, min_off_target_s=min_s, repeat_s=repeat_s, min_cue_gap_s=0.0
+    )
+    coach = Coach(s, BASE)
+    cues, _ = run(coach, 0.0, off_s, cadence, 1.1, terrain="technical")
+    dt = 60.0 / cadence
+    if cues:
+        assert cues[0].t_s >= min_s
+        assert cues[0].t_s >= (n_steps - 1) * dt - 1e-9
+    assert len(cues) <= 1 + max(0.0, off_s - min_s) // repeat_s
+    for a, b in itertools.pairwise(cues):
+        assert b.t_s - a.t_s >= repeat_s
+    assert [c.level for c in cues] == [min(i + 1, s.max_level) for i in range(len(cues))]
+
+
+def test_deterministic(rng):
+    steps = []
+    t = 0.0
+    for i in range(800):
+        c = float(rng.uniform(180, 240))
+        steps.append(
+            StepInput(t, c, float(rng.uniform(0.9, 1.8)), "run", "technical" if i % 200 > 100 else "smooth")
+        )
+        t += 60.0 / c
+    coach1, coach2 = Coach(CoachSettings(), BASE), Coach(CoachSettings(), BASE)
+    a = [c for s in steps for c in coach1.update(s)]
+    b = [c for s in steps for c in coach2.update(s)]
+    assert a == b
+    assert a  # the stream has cues at all
+
+
+# --------------------------------------------------------------------------------------- terrain
+def test_terrain_change_is_confirmed_and_announced():
+    coach = Coach(CoachSettings(terrain_confirm_steps=4), BASE)
+    assert coach.update(StepInput(0.0, 170.0, 2.2, "run", "smooth")) == []
+    cues = []
+    for i in range(1, 4):
+        cues += coach.update(StepInput(i * 0.35, 170.0, 2.2, "run", "technical"))
+    assert cues == []  # three technical steps: not yet
+    cues = coach.update(StepInput(1.4, 170.0, 2.2, "run", "technical"))
+    assert [c.kind for c in cues] == ["terrain_changed"]
+    assert (
+        cues[0].reason
+        == "terrain smooth → technical (detected): target cadence 230±5 spm, stride 1.10±0.09 m"
+    )
+    assert coach.terrain == "technical"
+
+
+def test_mode_button_overrides_the_detected_terrain_at_once():
+    coach = Coach(CoachSettings(), BASE)
+    coach.update(StepInput(0.0, 170.0, 2.2, "run", "smooth"))
+    coach.set_terrain_mode("technical")
+    cues = coach.update(StepInput(0.35, 170.0, 2.2, "run", "smooth"))
+    assert [c.kind for c in cues] == ["terrain_changed"]
+    assert "(mode button)" in cues[0].reason
+    assert coach.targets().cadence_spm == 230.0
+    coach.set_terrain_mode("auto")
+    cues = coach.update(StepInput(0.7, 170.0, 2.2, "run", "smooth"))
+    assert [c.kind for c in cues] == ["terrain_changed"]
+    assert coach.terrain == "smooth"
+    with pytest.raises(ValidationError, match="auto, smooth, technical"):
+        coach.set_terrain_mode("rocky")
+
+
+def test_terrain_changed_cue_can_be_switched_off():
+    coach = Coach(CoachSettings(terrain_changed_cue=False, terrain_confirm_steps=1), BASE)
+    coach.update(StepInput(0.0, 170.0, 2.2, "run", "smooth"))
+    assert coach.update(StepInput(0.35, 170.0, 2.2, "run", "technical")) == []
+    assert coach.terrain == "technical"
+
+
+# -------------------------------------------------------------------------------------- baseline
+def test_baseline_is_learned_from_smooth_running_then_coaching_starts():
+    s = CoachSettings(baseline_learn_s=120.0, baseline_min_steps=100)
+    coach = Coach(s, None)
+    cues, t = run(coach, 0.0, 119.0, 165.0, 2.1, terrain="smooth")
+    assert coach.learning
+    assert cues == []
+    tech, t = run(coach, t, 30.0, 180.0, 1.5, terrain="technical")
+    assert coaching(tech) == []  # technical ground neither teaches the baseline nor is coached yet
+    _, t = run(coach, t, 5.0, 165.0, 2.1, terrain="smooth")  # (4 steps to confirm smooth again)
+    assert not coach.learning
+    assert coach.baseline.cadence_spm == pytest.approx(165.0)
+    assert coach.baseline.stride_length_m == pytest.approx(2.1)
+    assert coach.baseline.source == "learned"
+    cues, _ = run(coach, t, 30.0, 180.0, 1.0, terrain="technical")
+    assert "quicken_steps" in [c.kind for c in cues]
+    assert any("below target 230±5 spm" in c.reason for c in cues)
+
+
+def test_learned_baseline_follows_slowly():
+    coach = Coach(
+        CoachSettings(baseline_learn_s=30.0, baseline_min_steps=50, baseline_update_steps=600), None
+    )
+    _, t = run(coach, 0.0, 40.0, 160.0, 2.0, terrain="smooth")
+    assert coach.baseline.cadence_spm == pytest.approx(160.0)
+    _, t = run(coach, t, 60.0, 170.0, 2.0, terrain="smooth")
+    # 170 steps over a minute move a 600-step time constant only part of the way to 170.
+    assert 160.0 < coach.baseline.cadence_spm < 166.0
+
+
+def test_fixed_baseline_never_moves():
+    coach = Coach(CoachSettings(), BASE)
+    run(coach, 0.0, 300.0, 180.0, 2.5, terrain="smooth")
+    assert coach.baseline == BASE
+
+
+def test_cadence_only_coaching_without_stride():
+    coach = Coach(CoachSettings(baseline_learn_s=20.0, baseline_min_steps=20), None)
+    _, t = run(coach, 0.0, 25.0, 170.0, None, terrain="smooth")
+    assert coach.baseline.stride_length_m is None
+    assert coach.targets("technical").stride_length_m is None
+    cues, _ = run(coach, t, 15.0, 200.0, None, terrain="technical")
+    assert [c.kind for c in coaching(cues)] == ["quicken_steps"]
+
+
+# ---------------------------------------------------------------------------------------- hiking
+def test_tobler_model():
+    assert math.isclose(TOBLER_FLAT_SPEED_MPS, 5.04 / 3.6, abs_tol=0.01)
+    assert tobler_speed_mps(0.0) == pytest.approx(TOBLER_FLAT_SPEED_MPS)
+    assert tobler_speed_mps(-5.0) == pytest.approx(6.0 / 3.6)  # the fastest grade
+    assert tobler_speed_mps(20.0) == pytest.approx(6.0 * math.exp(-3.5 * 0.25) / 3.6)
+    assert tobler_speed_mps(20.0, 2 * TOBLER_FLAT_SPEED_MPS) == pytest.approx(2 * tobler_speed_mps(20.0))
+    assert speed_mps(180.0, 2.0) == pytest.approx(3.0)
+    assert speed_mps(None, 2.0) is None
+
+
+def test_hike_on_a_steep_climb_where_running_is_no_faster_than_own_hiking():
+    s = CoachSettings()
+    coach = Coach(s, BASE)
+    # Earlier on this climb the runner hiked: 110 steps/min × 1.5 m = 1.375 m/s at 20-22 %.
+    _, t = run(coach, 0.0, 30.0, 110.0, 1.5, gait="walk", grade="climb", grade_pct=21.0)
+    _, t = run(coach, t + 200.0, 30.0, 170.0, 2.2, grade="flat", grade_pct=0.0)
+    # Now a shuffle-run up the same grade: 150 × 1.0 m = 1.25 m/s, slower than hiking it.
+    cues, _ = run(coach, t, 20.0, 150.0, 1.0, grade="climb", grade_pct=20.0)
+    assert [c.kind for c in cues] == ["hike"]
+    assert re.fullmatch(
+        r"running 1\.25 m/s on a 20 % climb is no faster than hiking 1\.38 m/s "
+        r"\(own hiking at 20±3 %, \d+ steps\) for \d+ steps / \d+\.\d s on smooth ground",
+        cues[0].reason,
+    )
+    assert s.min_off_target_s <= cues[0].t_s - t < s.min_off_target_s + 0.4
+
+
+def test_hike_from_the_model_without_own_hiking_and_not_when_running_pays():
+    coach = Coach(CoachSettings(), BASE)
+    # 130 × 1.0 m = 1.08 m/s; Tobler at 20 % with a 1.4 m/s flat walk: 0.69 m/s -> keep running.
+    cues, t = run(coach, 0.0, 30.0, 130.0, 1.0, grade="climb", grade_pct=20.0)
+    assert "hike" not in [c.kind for c in cues]
+    # 120 × 0.6 m = 0.6 m/s: slower than the model's hiking -> hike.
+    cues, _ = run(coach, t, 30.0, 120.0, 0.6, grade="climb", grade_pct=20.0)
+    hikes = [c for c in cues if c.kind == "hike"]
+    assert hikes
+    assert "(Tobler model)" in hikes[0].reason
+    assert "hiking 0.69 m/s" in hikes[0].reason
+
+
+def test_no_hike_on_a_gentle_climb():
+    coach = Coach(CoachSettings(hike_min_grade_pct=15.0), BASE)
+    cues, _ = run(coach, 0.0, 60.0, 170.0, 0.4, grade="climb", grade_pct=10.0)
+    assert "hike" not in [c.kind for c in cues]
+
+
+def test_hike_without_speed_only_when_very_steep():
+    coach = Coach(CoachSettings(hike_no_speed_grade_pct=25.0), BASE)
+    cues, t = run(coach, 0.0, 30.0, 170.0, None, grade="climb", grade_pct=20.0)
+    assert "hike" not in [c.kind for c in cues]
+    cues, _ = run(coach, t, 30.0, 170.0, None, grade="climb", grade_pct=30.0)
+    assert "hike" in [c.kind for c in cues]
+    assert "running speed unknown" in next(c for c in cues if c.kind == "hike").reason
+
+
+def test_run_again_when_the_climb_eases():
+    coach = Coach(CoachSettings(), BASE)
+    _, t = run(coach, 0.0, 30.0, 110.0, 1.5, gait="walk", grade="climb", grade_pct=22.0)
+    cues, t = run(coach, t, 20.0, 110.0, 1.5, gait="walk", grade="flat", grade_pct=3.0)
+    runs = [c for c in cues if c.kind == "run"]
+    assert len(runs) == 1
+    assert runs[0].reason.startswith("grade eased to 3 % (flat) after hiking: running pays for ")
+    # Much later, walking on the flat is a break, not a hike to be ended.
+    coach2 = Coach(CoachSettings(run_window_s=60.0), BASE)
+    _, t = run(coach2, 0.0, 30.0, 110.0, 1.5, gait="walk", grade="climb", grade_pct=22.0)
+    cues, _ = run(coach2, t + 120.0, 30.0, 110.0, 1.5, gait="walk", grade="flat", grade_pct=0.0)
+    assert cues == []
+
+
+def test_run_again_on_the_climb_when_own_running_there_was_clearly_faster():
+    coach = Coach(CoachSettings(run_speed_ratio=1.2), BASE)
+    _, t = run(coach, 0.0, 40.0, 160.0, 1.6, grade="climb", grade_pct=18.0)  # ran it at 2.13 m/s
+    cues, _ = run(coach, t, 20.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=18.0)  # hikes at 1.0 m/s
+    runs = [c for c in cues if c.kind == "run"]
+    assert runs
+    assert "own running 2.13 m/s on a 18 % climb beats hiking 1.00 m/s" in runs[0].reason
+
+
+# --------------------------------------------------------------------------------- device events
+def test_device_events_are_cued_with_their_level_and_not_repeated_too_often():
+    coach = Coach(CoachSettings(device_repeat_s=60.0), BASE)
+    (cue,) = coach.on_event("sensor_lost", 12.0, "I2C error on bus 1 at 0x68")
+    assert cue == CueEvent(12.0, "sensor_lost", 3, "I2C error on bus 1 at 0x68", None)
+    assert coach.on_event("sensor_lost", 30.0) == []
+    assert [c.kind for c in coach.on_event("sensor_lost", 80.0)] == ["sensor_lost"]
+    assert coach.on_event("battery_low", 31.0)[0].level == 2
+    assert coach.on_event("ready", 0.0)[0].reason == "ready"
+    assert coach.on_event("recording_stopped", 5.0, "disk full")[0].level == 2
+    with pytest.raises(ValidationError, match="ready, battery_low, recording_stopped, sensor_lost"):
+        coach.on_event("low_fuel", 1.0)
+
+
+def test_cue_kinds_are_all_covered():
+    assert set(CUE_KINDS) == {
+        "quicken_steps",
+        "shorten_stride",
+        "hike",
+        "run",
+        "terrain_changed",
+        "ready",
+        "sensor_lost",
+        "recording_stopped",
+        "battery_low",
+    }
+
+
+def test_disabled_coach_still_reports_device_events():
+    coach = Coach(CoachSettings(enabled=False), BASE)
+    cues, _ = run(coach, 0.0, 60.0, 150.0, 2.5, terrain="technical")
+    assert cues == []
+    assert coach.on_event("battery_low", 61.0)
+
+
+# ------------------------------------------------------------------------------------- contracts
+def test_bad_inputs_are_rejected_with_the_value():
+    coach = Coach(CoachSettings(), BASE)
+    with pytest.raises(ValidationError, match="'gravel'"):
+        coach.update(StepInput(0.0, 170.0, None, "run", "gravel"))
+    with pytest.raises(ValidationError, match="'steep'"):
+        coach.update(StepInput(0.0, 170.0, None, "run", "smooth", "steep"))
+    coach.update(StepInput(5.0, 170.0))
+    with pytest.raises(ValidationError, match="before the previous step"):
+        coach.update(StepInput(4.0, 170.0))
+    with pytest.raises(ValidationError, match="not finite"):
+        coach.update(StepInput(6.0, math.nan))
+    with pytest.raises(ValidationError, match="floor"):
+        CoachSettings(cadence_floor_spm=240.0)
+    with pytest.raises(ValidationError, match="cadence_spm"):
+        Baseline(cadence_spm=0.0)
+
+
+def test_from_step_event_and_reset():
+    ev = StepEvent(t_s=1.5, emitted_at_s=1.6, side=None, cadence_spm=172.0, gait="run", stride_length_m=2.0)
+    step = StepInput.from_step_event(ev, terrain="technical", grade="climb", grade_pct=8.0)
+    assert step == StepInput(1.5, 172.0, 2.0, "run", "technical", "climb", 8.0)
+    coach = Coach(CoachSettings(), BASE)
+    coach.update(step)
+    coach.reset()
+    assert coach.terrain is None
+    coach.update(StepInput(0.0, 170.0))  # time may start again after reset()
+    assert coach.update(StepInput(0.35, 170.0)) == []
+    assert CueEvent(1.0, "run", 1, "x").to_dict()["kind"] == "run"
