@@ -4,19 +4,29 @@ Nothing here touches hardware, files or the wall clock; ``firmware_py`` feeds it
 from a live sensor or from a recorded log, and both get the same results.
 """
 
+from dsp.coach import Coach, CoachSettings, CueEvent
 from dsp.exc import DspError, ValidationError
-from dsp.pipeline import Pipeline, StepEvent
+from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from dsp.steps import DetectorFlags, StepDetector, Steps, StepSettings, canonical_placement, detect_steps
+from dsp.stride import StrideResults, StrideSettings, estimate_strides
 
 __all__ = [
+    "Coach",
+    "CoachSettings",
+    "CueEvent",
     "DetectorFlags",
     "DspError",
     "Pipeline",
+    "PipelineUpdate",
     "StepDetector",
     "StepEvent",
     "StepSettings",
     "Steps",
+    "StrideResults",
+    "StrideSettings",
+    "StrideUpdate",
     "ValidationError",
     "canonical_placement",
     "detect_steps",
+    "estimate_strides",
 ]

@@ -1,18 +1,27 @@
-"""The one pipeline that both the live loop and replay feed: blocks in, step events out.
+"""The one pipeline that both the live loop and replay feed: blocks in, events out.
 
-Today it chains orientation-free step detection, cadence and gait; stride, terrain and
-coaching plug in here as they land, so that live and replay keep sharing every line.
+Per block: foot contacts (``dsp.steps``) -> stride length and speed (``dsp.stride``) ->
+terrain (manual, or ``smooth`` until a classifier is attached) -> the coach
+(``dsp.coach``), which decides *that* a cue is due and why. The live loop plays the cues on
+the pins; replay writes them to the report. Both call exactly this code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from dsp.coach import Coach, CueEvent, StepInput
 from dsp.steps import StepDetector, Steps, StepSettings, canonical_placement
+from dsp.stride import StrideResults, StrideSettings, make_stride_estimator
 
 _SIDES = {"l": "L", "left": "L", "r": "R", "right": "R"}
+
+
+def _opt(x: float) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,23 @@ class StepEvent:
     gait : str
         ``"walk"`` or ``"run"``.
     stride_length_m : float or None
-        Length of the stride ending at this contact, m (None until stride estimation lands).
+        Length of the stride (two steps) that ends at this contact, m; None until known.
+    step_length_m : float or None
+        Length of the step that ends here, m (lower back only).
+    speed_mps : float or None
+        Speed over that stride, m/s.
+    height_change_m : float or None
+        Height gained over that stride, m (foot sensor only).
+    terrain : str
+        ``"smooth"`` or ``"technical"`` at this contact.
+    grade : str
+        ``"climb"``, ``"flat"``, ``"descent"`` or ``"unknown"``.
+    target_cadence_spm : float or None
+        The coach's cadence target here, steps/min (None while it learns the baseline).
+    target_stride_length_m : float or None
+        The coach's stride target here, m.
+    on_target : bool or None
+        Cadence (and stride, when known) within the coach's tolerance band; None without targets.
     """
 
     t_s: float
@@ -41,10 +66,56 @@ class StepEvent:
     cadence_spm: float | None
     gait: str
     stride_length_m: float | None = None
+    step_length_m: float | None = None
+    speed_mps: float | None = None
+    height_change_m: float | None = None
+    terrain: str = "smooth"
+    grade: str = "unknown"
+    target_cadence_spm: float | None = None
+    target_stride_length_m: float | None = None
+    on_target: bool | None = None
+
+
+@dataclass(frozen=True)
+class StrideUpdate:
+    """A stride whose length became known (possibly blocks after its contact).
+
+    Attributes
+    ----------
+    t_contact_s : float
+        The contact that ends the stride, s (matches a :class:`StepEvent`'s ``t_s``).
+    stride_length_m, step_length_m, speed_mps, height_change_m : float or None
+        As in :class:`StepEvent`.
+    """
+
+    t_contact_s: float
+    stride_length_m: float | None
+    step_length_m: float | None
+    speed_mps: float | None
+    height_change_m: float | None
+
+
+@dataclass
+class PipelineUpdate:
+    """What one block produced.
+
+    Attributes
+    ----------
+    steps : list of StepEvent
+        New contacts (stride fields filled when already known).
+    strides : list of StrideUpdate
+        Strides that became known in this block.
+    cues : list of dsp.coach.CueEvent
+        Cues the coach decided on.
+    """
+
+    steps: list[StepEvent] = field(default_factory=list)
+    strides: list[StrideUpdate] = field(default_factory=list)
+    cues: list[CueEvent] = field(default_factory=list)
 
 
 class Pipeline:
-    """Streaming pipeline: ``update(block)`` returns the events the block completed.
+    """Streaming pipeline: :meth:`process` (or :meth:`update`) per block, :meth:`finish` at the end.
 
     Parameters
     ----------
@@ -58,6 +129,12 @@ class Pipeline:
         ``left`` or ``right`` for a foot or shank sensor (labels its contacts).
     step_settings : StepSettings, optional
         Step detector constants.
+    stride_settings : StrideSettings, optional
+        Stride estimator constants (per-runner scales from calibration go here).
+    runner_height_m : float, optional
+        Runner's height, m (the lower-back stride model needs it; a typical adult's otherwise).
+    coach : dsp.coach.Coach, optional
+        The coach; without one, no cues and no targets.
     """
 
     def __init__(
@@ -68,6 +145,9 @@ class Pipeline:
         has_gyro: bool,
         placement_side: str | None = None,
         step_settings: StepSettings | None = None,
+        stride_settings: StrideSettings | None = None,
+        runner_height_m: float | None = None,
+        coach: Coach | None = None,
     ) -> None:
         self.placement = canonical_placement(placement)
         self.steps = StepDetector(
@@ -79,15 +159,41 @@ class Pipeline:
         side = _SIDES.get(str(placement_side).strip().lower()) if placement_side else None
         # Only a sensor on one foot knows the side of its contacts.
         self.side = side if self.steps.steps_feet == "one" else None
+        self.stride = None
+        if self.placement == "lower_back" or (self.placement == "foot" and has_gyro):
+            self.stride = make_stride_estimator(
+                sampling_rate_hz=sampling_rate_hz,
+                placement=self.placement,
+                has_gyro=has_gyro,
+                runner_height_m=runner_height_m,
+                settings=stride_settings,
+            )
+        self.coach = coach
+        self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
+        self._last_stride_m: float | None = None
 
     @property
     def steps_feet(self) -> str:
         """``"one"`` when the events are the contacts of the instrumented foot only, else ``"both"``."""
         return self.steps.steps_feet
 
+    def set_terrain_mode(self, mode: str) -> None:
+        """Set the terrain by hand (``smooth``, ``technical``) or give it back (``auto``)."""
+        if mode not in ("auto", "smooth", "technical"):
+            raise ValueError(f"terrain mode {mode!r}; allowed: auto, smooth, technical")
+        self.terrain_mode = mode
+        if self.coach is not None:
+            self.coach.set_terrain_mode(mode)
+
     def update(
         self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None
     ) -> list[StepEvent]:
+        """Feed one block and return only the new contacts (see :meth:`process` for the rest)."""
+        return self.process(t_s, acc_mps2, gyro_rads).steps
+
+    def process(
+        self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None
+    ) -> PipelineUpdate:
         """Feed one block of samples.
 
         Parameters
@@ -101,23 +207,89 @@ class Pipeline:
 
         Returns
         -------
-        list of StepEvent
-            Contacts completed by this block.
+        PipelineUpdate
+            New contacts, strides that became known, and cues.
         """
-        return self.events(self.steps.update(t_s, acc_mps2, gyro_rads))
+        raw = self.steps.update(t_s, acc_mps2, gyro_rads)
+        strides: list[StrideUpdate] = []
+        if self.stride is not None:
+            res = self.stride.update(t_s, acc_mps2, gyro_rads, raw.t_s, raw.is_run)
+            strides = self._stride_rows(res)
+        return self._finish_block(raw, strides)
 
-    def events(self, steps: Steps) -> list[StepEvent]:
-        """Turn raw detector output into :class:`StepEvent` objects."""
-        out = []
-        for i in range(steps.n_steps):
-            cad = float(steps.cadence_spm[i])
-            out.append(
-                StepEvent(
-                    t_s=float(steps.t_s[i]),
-                    emitted_at_s=float(steps.emitted_at_s[i]),
-                    side=self.side,
-                    cadence_spm=cad if np.isfinite(cad) else None,
-                    gait="run" if steps.is_run[i] else "walk",
+    def finish(self) -> PipelineUpdate:
+        """End of the input: the strides still waiting for their next stance."""
+        if self.stride is None:
+            return PipelineUpdate()
+        return PipelineUpdate(strides=self._stride_rows(self.stride.flush()))
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _stride_rows(self, res: StrideResults) -> list[StrideUpdate]:
+        rows = []
+        for i in range(len(res.t_contact_s)):
+            if not res.has_contact[i]:
+                continue  # a stride whose contact the step detector missed: no step to attach it to
+            rows.append(
+                StrideUpdate(
+                    t_contact_s=float(res.t_contact_s[i]),
+                    stride_length_m=_opt(res.stride_length_m[i]),
+                    step_length_m=_opt(res.step_length_m[i]),
+                    speed_mps=_opt(res.speed_mps[i]),
+                    height_change_m=_opt(res.height_change_m[i]),
                 )
             )
+        return rows
+
+    def _finish_block(self, raw: Steps, strides: list[StrideUpdate]) -> PipelineUpdate:
+        known = {s.t_contact_s: s for s in strides}
+        out = PipelineUpdate(strides=strides)
+        for i in range(raw.n_steps):
+            t = float(raw.t_s[i])
+            cad = float(raw.cadence_spm[i])
+            ev = StepEvent(
+                t_s=t,
+                emitted_at_s=float(raw.emitted_at_s[i]),
+                side=self.side,
+                cadence_spm=cad if math.isfinite(cad) else None,
+                gait="run" if raw.is_run[i] else "walk",
+                terrain=self.terrain_mode if self.terrain_mode != "auto" else "smooth",
+            )
+            s = known.get(t)
+            if s is not None:
+                ev = replace(
+                    ev,
+                    stride_length_m=s.stride_length_m,
+                    step_length_m=s.step_length_m,
+                    speed_mps=s.speed_mps,
+                    height_change_m=s.height_change_m,
+                )
+            out.steps.append(ev)
+        for s in strides:
+            if s.stride_length_m is not None:
+                self._last_stride_m = s.stride_length_m
+        if self.coach is not None:
+            for k, ev in enumerate(out.steps):
+                stride = ev.stride_length_m if ev.stride_length_m is not None else self._last_stride_m
+                step = StepInput(
+                    t_s=ev.t_s,
+                    cadence_spm=ev.cadence_spm,
+                    stride_length_m=stride,
+                    gait=ev.gait,
+                    terrain=ev.terrain,
+                    grade=ev.grade,
+                    grade_pct=None,
+                )
+                out.cues.extend(self.coach.update(step))
+                tg = self.coach.targets(ev.terrain)
+                on = None
+                if tg.cadence_spm is not None and ev.cadence_spm is not None:
+                    on = abs(ev.cadence_spm - tg.cadence_spm) <= tg.cadence_tolerance_spm
+                    if on and stride is not None and tg.stride_length_m is not None and tg.stride_tolerance_m:
+                        on = abs(stride - tg.stride_length_m) <= tg.stride_tolerance_m
+                out.steps[k] = replace(
+                    ev,
+                    target_cadence_spm=tg.cadence_spm,
+                    target_stride_length_m=tg.stride_length_m,
+                    on_target=on,
+                )
         return out

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from firmware_py import __version__
-from firmware_py.exc import CadenceError
+from firmware_py.exc import CadenceError, UsageError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The bundled real recording the demo replays (see firmware_py/data/ATTRIBUTION.md).
@@ -27,11 +27,15 @@ def _one_line_warnings() -> None:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from firmware_py.config import load_config
     from firmware_py.logs import read_log
     from firmware_py.replay import replay_recording, replay_tree, summarize, write_csv, write_json, write_plot
 
     path = Path(args.path)
+    cfg = load_config(args.config, profile=args.profile)
     if path.is_dir():
+        if args.cues_wav:
+            raise UsageError("--cues-wav takes one recording, not a folder")
         done = replay_tree(
             [path],
             Path(args.json) if args.json else None,
@@ -43,7 +47,18 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         )
         print(f"replayed {len(done)} recordings from {path}")
         return 0
-    result = replay_recording(read_log(path), placement=args.placement)
+    result = replay_recording(read_log(path), placement=args.placement, config=cfg)
+    if args.cues_wav:
+        from firmware_py.cues_wav import render_wav
+
+        rec = result.recording
+        render_wav(
+            result.cues,
+            args.cues_wav,
+            start_s=float(rec.t_s[0]),
+            duration_s=rec.duration_s,
+            buzzer_kind=cfg.pins.buzzer_kind,
+        )
     if args.json:
         write_json(result, Path(args.json))
     if args.csv:
@@ -52,10 +67,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         write_plot(result, Path(args.plot))
     s = summarize(result)
     cad = s["cadence_spm_median"]
+    dist = s["distance_m"]
     print(
-        f"{path}: {s['n_steps']} steps ({result.steps_feet} foot), "
+        f"{path}: {s['n_steps']} steps ({'one foot' if result.steps_feet == 'one' else 'both feet'}), "
         f"cadence median {cad if cad is not None else '-'} spm, "
-        f"walking {s['time_walking_s']:.0f} s, running {s['time_running_s']:.0f} s"
+        f"walking {s['time_walking_s']:.0f} s, running {s['time_running_s']:.0f} s, "
+        f"distance {f'{dist:.0f} m' if dist is not None else '-'}, {len(result.cues)} cues"
+    )
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from firmware_py.calibrate import calibrate
+
+    res = calibrate(args.recording, args.distance_m, profile_path=args.profile, placement=args.placement)
+    print(
+        f"{args.recording}: estimated {res['estimated_distance_m']:.1f} m for {res['distance_m']:.1f} m "
+        f"(ratio {res['ratio']:.3f}); stride scales walk {res['scale_walk']:.3f}, run {res['scale_run']:.3f}"
+        + (f"; written to {res['profile_path']}" if res["written"] else "; nothing written")
     )
     return 0
 
@@ -68,43 +97,100 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _simulated_cue_hardware(cfg, cues) -> dict[str, int]:
+    """Play cues on gpiozero mock pins (on a simulated clock) and count each pin's changes."""
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from firmware_py.clock import FakeClock
+    from firmware_py.outputs import CueOutputs
+
+    factory = MockFactory(pin_class=MockPWMPin)
+    with CueOutputs(
+        cfg.pins, pin_factory=factory, clock=FakeClock(), max_pending=max(4, len(cues) + 1)
+    ) as out:
+        for c in cues:
+            out.play(c)
+            out.wait_idle(10.0)
+        changes = {
+            getattr(info, "name", str(info)): len(pin.states) - 1
+            for info, pin in sorted(factory.pins.items(), key=lambda kv: getattr(kv[0], "number", 0))
+        }
+    factory.reset()
+    return changes
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from firmware_py.config import builtin_config_dir, load_config
+    from firmware_py.cues_wav import render_wav
     from firmware_py.logs import read_log
     from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    profile = builtin_config_dir() / "runner.example.toml"
+    cfg = load_config(profile)
     lines = [
         "# cadence-coach demo report",
         "",
         f"Software {__version__}. No sensor attached: bundled real recordings were replayed through the",
-        "same pipeline the device runs live (see firmware_py/data/ATTRIBUTION.md for their sources).",
+        "same pipeline the device runs live (see firmware_py/data/ATTRIBUTION.md for their sources),",
+        f"coached with the example runner profile `{profile.name}` (baseline 168 steps/min; profile",
+        "`brief`), and the cues played on simulated cue hardware (gpiozero mock pins).",
         "",
-        "| recording | placement | steps | contacts (both feet) | cadence median (p10-p90) spm "
-        "| walking s | running s | max latency s |",
-        "|---|---|---:|---:|---|---:|---:|---:|",
+        "| recording | placement | steps | cadence median (p10-p90) spm | distance m | speed m/s "
+        "| walking s | running s | cues | max latency s |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
+    details = []
     for name in DEMO_RECORDINGS:
         src = DATA_DIR / name
-        result = replay_recording(read_log(src))
+        rec = read_log(src)
+        result = replay_recording(rec, config=cfg)
         stem = Path(name).stem
         write_json(result, out / f"{stem}.json")
         write_csv(result, out / f"{stem}.csv")
+        render_wav(
+            result.cues,
+            out / f"{stem}-cues.wav",
+            start_s=float(rec.t_s[0]),
+            duration_s=rec.duration_s,
+            buzzer_kind=cfg.pins.buzzer_kind,
+        )
         plotted = True
         try:
             write_plot(result, out / f"{stem}.png")
         except CadenceError:
             plotted = False
         s = summarize(result)
+
+        def num(x, fmt):
+            return "-" if x is None else format(x, fmt)
+
         lines.append(
-            f"| {name} | {result.placement} | {s['n_steps']} | {s['n_contacts_both_feet']} | "
-            f"{s['cadence_spm_median']} ({s['cadence_spm_p10']}-{s['cadence_spm_p90']}) | "
-            f"{s['time_walking_s']:.0f} | {s['time_running_s']:.0f} | {s['latency_s_max']} |"
+            f"| {name} | {result.placement} | {s['n_steps']} | "
+            f"{num(s['cadence_spm_median'], '.1f')} ({num(s['cadence_spm_p10'], '.0f')}-"
+            f"{num(s['cadence_spm_p90'], '.0f')}) | {num(s['distance_m'], '.1f')} | "
+            f"{num(s['mean_speed_mps'], '.2f')} | {s['time_walking_s']:.0f} | {s['time_running_s']:.0f} | "
+            f"{len(result.cues)} | {num(s['latency_s_max'], '.3f')} |"
         )
+        pins = _simulated_cue_hardware(cfg, result.cues)
+        details.append(f"\n## {name}\n")
         if plotted:
-            lines.append(f"\n![{stem}]({stem}.png)\n")
-        print(f"{name}: {s['n_steps']} steps, cadence median {s['cadence_spm_median']} spm")
-    (out / "report.md").write_text("\n".join(lines) + "\n")
+            details.append(f"![{stem}]({stem}.png)\n")
+        details.append(f"Cues (hear them: `{stem}-cues.wav`):\n")
+        for c in result.cues or []:
+            details.append(f"- {c.t_s:7.2f} s **{c.kind}** (level {c.level}): {c.reason}")
+        if not result.cues:
+            details.append("- none: on target throughout")
+        details.append(
+            "\nSimulated cue hardware (state changes per pin): "
+            + ", ".join(f"{k}: {v}" for k, v in pins.items())
+        )
+        print(
+            f"{name}: {s['n_steps']} steps, cadence median {num(s['cadence_spm_median'], '.1f')} spm, "
+            f"{len(result.cues)} cues"
+        )
+    (out / "report.md").write_text("\n".join(lines + details) + "\n")
     print(f"report written to {out / 'report.md'}")
     return 0
 
@@ -151,8 +237,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--jobs", type=int, default=None, help="worker processes for a folder (default: all cores)"
     )
+    r.add_argument(
+        "--config", default=None, help="configuration file (TOML): coach, runner, stride calibration"
+    )
+    r.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
+    r.add_argument(
+        "--cues-wav", default=None, help="render the buzzer cues on the run's time line to this WAV"
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=_cmd_replay)
+
+    cal = sub.add_parser("calibrate", help="fit your stride scale on a run of known length (lower back)")
+    cal.add_argument(
+        "recording", help="a .csv or .cclog of a course of known length (a 400 m lap, a measured segment)"
+    )
+    cal.add_argument("--distance-m", type=float, required=True, help="the course's true length, m")
+    cal.add_argument(
+        "--profile", default="runner.toml", help="runner profile TOML to update (default ./runner.toml)"
+    )
+    cal.add_argument("--placement", default=None, help="overrides the recording's placement")
+    cal.set_defaults(func=_cmd_calibrate)
 
     c = sub.add_parser("convert", help="convert a log between .csv and .cclog (lossless for samples)")
     c.add_argument("input")
@@ -174,7 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--rate", type=float, default=None, help="sampling rate, Hz (default 200)")
     live.add_argument("--placement", default=None, help="lower_back (waist, belt), foot or shank")
     live.add_argument("--side", default=None, help="left or right (foot or shank sensor)")
-    live.add_argument("--data-dir", default="logs", help="folder for the recorded logs (default ./logs)")
+    live.add_argument("--config", default=None, help="configuration file (TOML); built-in defaults otherwise")
+    live.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
+    live.add_argument(
+        "--data-dir", default=None, help="folder for the recorded logs (default: [recording] data_dir)"
+    )
+    live.add_argument(
+        "--pins",
+        choices=("gpio", "mock", "none"),
+        default=None,
+        help="cue hardware: real GPIO (default on a Pi), gpiozero mock pins (default on a fake bus), none",
+    )
     live.add_argument("--no-record", action="store_true", help="do not record a log")
     live.add_argument(
         "--fast", action="store_true", help="with a fake bus: run on a simulated clock, as fast as possible"

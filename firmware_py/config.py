@@ -22,10 +22,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dsp.coach import Baseline, CoachSettings, TerrainTargets
 from firmware_py.exc import ConfigError, ConfigNotFoundError
+
+if TYPE_CHECKING:
+    from dsp.pipeline import Pipeline
 
 __all__ = [
     "CHIPS",
@@ -788,3 +791,51 @@ def runner_baseline(cfg: Config) -> Baseline | None:
     if cfg.coach.baseline != "runner" or r.baseline_cadence_spm is None:
         return None
     return Baseline(r.baseline_cadence_spm, r.baseline_stride_length_m, "runner", 0)
+
+
+def make_pipeline(
+    cfg: Config,
+    *,
+    sampling_rate_hz: float,
+    placement: str,
+    has_gyro: bool,
+    placement_side: str | None = None,
+    runner_height_m: float | None = None,
+) -> Pipeline:
+    """Build the signal-processing pipeline a configuration describes (live and replay alike).
+
+    Parameters
+    ----------
+    cfg : Config
+        A configuration from :func:`load_config`.
+    sampling_rate_hz : float
+        Sampling rate of the blocks, Hz.
+    placement : str
+        Where the sensor is worn.
+    has_gyro : bool
+        Whether blocks carry gyroscope data.
+    placement_side : str, optional
+        ``left``/``right`` for a foot sensor.
+    runner_height_m : float, optional
+        Overrides ``[runner] height_m`` (e.g. a recording's sidecar knows the subject's height).
+
+    Returns
+    -------
+    dsp.Pipeline
+        Steps, stride (with the calibrated scales of ``[stride]``) and, when ``[coach] enabled``,
+        the coach with the profile's targets.
+    """
+    from dsp.coach import Coach
+    from dsp.pipeline import Pipeline
+    from dsp.stride import StrideSettings
+
+    coach = Coach(coach_settings(cfg), runner_baseline(cfg)) if cfg.coach.enabled else None
+    return Pipeline(
+        sampling_rate_hz=sampling_rate_hz,
+        placement=placement,
+        has_gyro=has_gyro,
+        placement_side=placement_side,
+        stride_settings=StrideSettings(scale_walk=cfg.stride.scale_walk, scale_run=cfg.stride.scale_run),
+        runner_height_m=runner_height_m if runner_height_m is not None else cfg.runner.height_m,
+        coach=coach,
+    )

@@ -18,7 +18,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dsp import Pipeline, StepEvent
+from dsp.coach import CueEvent
+from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent
 from firmware_py.clock import Clock
 from firmware_py.exc import CadenceError, ImuFaultError
 from firmware_py.imu.base import FifoBatch, ImuDriver
@@ -26,10 +27,13 @@ from firmware_py.recorder import Recorder
 
 
 class DeviceEvents(Protocol):
-    """What the loop tells the coach and the cue hardware (all optional)."""
+    """What the loop tells the cue hardware and any observer (every method optional)."""
 
     def on_steps(self, events: list[StepEvent]) -> None:
         """Receive new foot contacts."""
+
+    def on_cues(self, cues: list[CueEvent]) -> None:
+        """Receive cues to play (the coach's decisions, device cues included)."""
 
     def on_device(self, kind: str, t_s: float, reason: str) -> None:
         """Receive a device event: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``."""
@@ -73,7 +77,13 @@ class LoopReport:
     Attributes
     ----------
     events : list of StepEvent
-        Every contact, in time order.
+        Every contact, in time order (kept only when the loop was asked to keep them).
+    updates : list of dsp.pipeline.PipelineUpdate
+        Every block's output (kept likewise), for the run's JSON report.
+    n_steps : int
+        Contacts detected.
+    cues : list of dsp.coach.CueEvent
+        Every cue played (also written to the log with its reason).
     samples : int
         Samples read from the sensor.
     gaps : list of tuple
@@ -91,6 +101,9 @@ class LoopReport:
     """
 
     events: list[StepEvent] = field(default_factory=list)
+    updates: list[PipelineUpdate] = field(default_factory=list)
+    n_steps: int = 0
+    cues: list[CueEvent] = field(default_factory=list)
     samples: int = 0
     gaps: list[tuple[float, float, str]] = field(default_factory=list)
     faults: int = 0
@@ -145,7 +158,10 @@ class LiveLoop:
     settings : LoopSettings, optional
         Timing.
     listener : DeviceEvents, optional
-        Receives contacts and device events (the coach and cue hardware).
+        Receives contacts, cues and device events (the cue hardware).
+    keep_events : bool
+        Keep every contact and block output in memory for a report at the end (a long run on
+        the device does not: its log holds everything, and memory stays flat).
     """
 
     def __init__(
@@ -158,6 +174,7 @@ class LiveLoop:
         settings: LoopSettings | None = None,
         reopen_bus: Callable[[], None] | None = None,
         listener: Any = None,
+        keep_events: bool = True,
     ) -> None:
         self._open_driver = open_driver
         self._reopen_bus = reopen_bus
@@ -166,6 +183,7 @@ class LiveLoop:
         self.clock = clock
         self.settings = settings or LoopSettings()
         self.listener = listener
+        self.keep_events = keep_events
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
         self._bias: np.ndarray | None = None
@@ -174,19 +192,35 @@ class LiveLoop:
         self._recording_announced = False
 
     # -- events -------------------------------------------------------------------------------
+    def _notify(self, method: str, *args: Any) -> None:
+        if self.listener is not None and hasattr(self.listener, method):
+            getattr(self.listener, method)(*args)
+
+    def _cues(self, cues: list[CueEvent]) -> None:
+        if not cues:
+            return
+        self.report.cues.extend(cues)
+        if self.recorder is not None:
+            for c in cues:
+                self.recorder.event(
+                    c.t_s, {"kind": "cue", "cue": c.kind, "level": c.level, "reason": c.reason}
+                )
+        self._notify("on_cues", cues)
+
     def _device(self, kind: str, t_s: float, reason: str) -> None:
         if self.recorder is not None:
             self.recorder.event(t_s, {"kind": kind, "reason": reason})
-        if self.listener is not None and hasattr(self.listener, "on_device"):
-            self.listener.on_device(kind, t_s, reason)
+        self._notify("on_device", kind, t_s, reason)
+        coach = self.pipeline.coach
+        if coach is not None and kind in ("ready", "sensor_lost", "recording_stopped", "battery_low"):
+            self._cues(coach.on_event(kind, t_s, reason))
 
     def _check_recorder(self, t_s: float) -> None:
         rec = self.recorder
         if rec is not None and rec.stopped_reason and not self._recording_announced:
             self._recording_announced = True
             self.report.stopped_reason = rec.stopped_reason
-            if self.listener is not None and hasattr(self.listener, "on_device"):
-                self.listener.on_device("recording_stopped", t_s, rec.stopped_reason)
+            self._device("recording_stopped", t_s, rec.stopped_reason)
 
     # -- samples ------------------------------------------------------------------------------
     def _process(self, batch: FifoBatch) -> None:
@@ -216,11 +250,16 @@ class LiveLoop:
 
     def _feed(self, batch: FifoBatch) -> None:
         gyro = batch.gyro_rads - self._bias if self.pipeline.steps.has_gyro else None
-        events = self.pipeline.update(batch.t_s, batch.acc_mps2, gyro)
-        if events:
-            self.report.events.extend(events)
-            if self.listener is not None and hasattr(self.listener, "on_steps"):
-                self.listener.on_steps(events)
+        self._absorb(self.pipeline.process(batch.t_s, batch.acc_mps2, gyro))
+
+    def _absorb(self, update: PipelineUpdate) -> None:
+        if self.keep_events and (update.steps or update.strides or update.cues):
+            self.report.updates.append(update)
+            self.report.events.extend(update.steps)
+        self.report.n_steps += len(update.steps)
+        if update.steps:
+            self._notify("on_steps", update.steps)
+        self._cues(update.cues)
 
     def _gap(self, before: float, after: float, reason: str) -> None:
         self.report.gaps.append((float(before), float(after), reason))
@@ -335,6 +374,7 @@ class LiveLoop:
                 pending, self._pending = self._pending, []
                 for b in pending:
                     self._feed(b)
+            self._absorb(self.pipeline.finish())
         finally:
             if self._driver is not None:
                 with contextlib.suppress(OSError, CadenceError):

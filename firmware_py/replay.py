@@ -14,14 +14,16 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dsp import Pipeline, StepEvent
+from dsp.coach import CueEvent
+from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
+from firmware_py.config import Config, load_config, make_pipeline
 from firmware_py.exc import UsageError
 from firmware_py.logs import is_recording_file, read_log
 from firmware_py.logs.recording import Recording
@@ -60,6 +62,8 @@ class ReplayResult:
         Wall time spent in the pipeline, s.
     recording : Recording or None
         The samples, when kept (replay keeps them for plots; a live run does not).
+    cues : list of dsp.coach.CueEvent
+        Every cue the coach decided on, with its reason.
     """
 
     source: str
@@ -74,6 +78,7 @@ class ReplayResult:
     gaps: int = 0
     elapsed_s: float = 0.0
     recording: Recording | None = None
+    cues: list[CueEvent] = field(default_factory=list)
 
 
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
@@ -85,7 +90,52 @@ def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     return None
 
 
-def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayResult:
+def join_strides(events: list[StepEvent], strides: list[StrideUpdate]) -> list[StepEvent]:
+    """Attach stride results (which may arrive blocks after their contact) to the contacts.
+
+    Parameters
+    ----------
+    events : list of StepEvent
+        Contacts in time order.
+    strides : list of StrideUpdate
+        Stride rows; each names its contact by time.
+
+    Returns
+    -------
+    list of StepEvent
+        The contacts with ``stride_length_m``, ``step_length_m``, ``speed_mps`` and
+        ``height_change_m`` filled where known.
+    """
+    by_t = {s.t_contact_s: s for s in strides}
+    out = []
+    for ev in events:
+        st = by_t.get(ev.t_s)
+        if st is not None and ev.stride_length_m is None:
+            ev = replace(
+                ev,
+                stride_length_m=st.stride_length_m,
+                step_length_m=st.step_length_m,
+                speed_mps=st.speed_mps,
+                height_change_m=st.height_change_m,
+            )
+        out.append(ev)
+    return out
+
+
+def subject_height_m(rec: Recording) -> float | None:
+    """Return the subject's height from a recording's sidecar, when it gives one, m."""
+    subject = rec.meta.get("subject") if isinstance(rec.meta, dict) else None
+    h = subject.get("height_m") if isinstance(subject, dict) else None
+    try:
+        h = float(h)
+    except (TypeError, ValueError):
+        return None
+    return h if 1.0 <= h <= 2.5 else None
+
+
+def replay_recording(
+    rec: Recording, *, placement: str | None = None, config: Config | None = None
+) -> ReplayResult:
     """Run one recording through the pipeline.
 
     Parameters
@@ -94,11 +144,13 @@ def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayR
         The samples (from :func:`firmware_py.logs.read_log`).
     placement : str, optional
         Overrides the placement stored with the recording.
+    config : Config, optional
+        Coach profile, runner and stride calibration (the built-in defaults otherwise).
 
     Returns
     -------
     ReplayResult
-        The detected events and counters.
+        The detected events, cues and counters.
 
     Raises
     ------
@@ -112,31 +164,63 @@ def replay_recording(rec: Recording, *, placement: str | None = None) -> ReplayR
             "pass --placement lower_back|foot|shank"
         )
     t0 = time.perf_counter()
-    pipe = Pipeline(
+    pipe = make_pipeline(
+        config or load_config(),
         sampling_rate_hz=rec.sampling_rate_hz,
         placement=where,
         has_gyro=rec.has_gyro,
         placement_side=rec.placement_side,
+        runner_height_m=subject_height_m(rec),
     )
     gyro = rec.gyro_rads
     bias = recorded_gyro_bias(rec)
     if gyro is not None and bias is not None:
         gyro = gyro - bias  # exactly what the live loop fed the pipeline
-    events = pipe.update(rec.t_s, rec.acc_mps2, gyro)
-    flags = pipe.steps.flags
-    return ReplayResult(
+    out = pipe.process(rec.t_s, rec.acc_mps2, gyro)
+    tail = pipe.finish()
+    return result_from_pipeline(
+        pipe,
+        [out, tail],
         source=rec.path,
         sampling_rate_hz=rec.sampling_rate_hz,
-        has_gyro=rec.has_gyro,
         placement_side=rec.placement_side,
         duration_s=rec.duration_s,
+        extra_gaps=len(rec.gaps),
         recording=rec,
+        elapsed_s=time.perf_counter() - t0,
+    )
+
+
+def result_from_pipeline(
+    pipe: Pipeline,
+    updates: list[PipelineUpdate],
+    *,
+    source: str,
+    sampling_rate_hz: float,
+    placement_side: str | None,
+    duration_s: float,
+    extra_gaps: int = 0,
+    recording: Recording | None = None,
+    elapsed_s: float = 0.0,
+) -> ReplayResult:
+    """Gather a pipeline's updates into a :class:`ReplayResult` (replay and live runs alike)."""
+    events = [e for u in updates for e in u.steps]
+    strides = [s for u in updates for s in u.strides]
+    flags = pipe.steps.flags
+    return ReplayResult(
+        source=source,
+        sampling_rate_hz=sampling_rate_hz,
+        has_gyro=pipe.steps.has_gyro,
+        placement_side=placement_side,
+        duration_s=duration_s,
+        recording=recording,
         placement=pipe.placement,
         steps_feet=pipe.steps_feet,
-        events=events,
+        events=join_strides(events, strides),
+        cues=[c for u in updates for c in u.cues],
         repaired_samples=flags.repaired_samples,
-        gaps=flags.gaps + len(rec.gaps),
-        elapsed_s=time.perf_counter() - t0,
+        gaps=flags.gaps + extra_gaps,
+        elapsed_s=elapsed_s,
     )
 
 
@@ -157,33 +241,67 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     Returns
     -------
     dict
-        Counts, cadence statistics (steps/min, both feet), time per gait and latency.
+        Counts; cadence statistics (steps/min, both feet); time per gait and per terrain;
+        cadence, stride and share of time on target per terrain; distance (m) and mean moving
+        speed (m/s); cue counts by kind; latency.
     """
     ev = result.events
     cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
     t = np.array([e.t_s for e in ev])
     gait_s = {"walk": 0.0, "run": 0.0}
+    per_terrain: dict[str, dict[str, Any]] = {}
     period_limit = 2.2 if result.steps_feet == "one" else 1.1
     for i in range(1, len(ev)):
-        dt = t[i] - t[i - 1]
-        if dt <= period_limit:
-            gait_s[ev[i].gait] += float(dt)
+        dt = float(t[i] - t[i - 1])
+        if dt > period_limit:
+            continue
+        gait_s[ev[i].gait] += dt
+        row = per_terrain.setdefault(ev[i].terrain, {"time_s": 0.0, "on_target_s": 0.0, "judged_s": 0.0})
+        row["time_s"] += dt
+        if ev[i].on_target is not None:
+            row["judged_s"] += dt
+            row["on_target_s"] += dt if ev[i].on_target else 0.0
+    terrain_summary = {}
+    for name, row in sorted(per_terrain.items()):
+        cads = [e.cadence_spm for e in ev if e.terrain == name and e.cadence_spm is not None]
+        strides = [e.stride_length_m for e in ev if e.terrain == name and e.stride_length_m is not None]
+        terrain_summary[name] = {
+            "time_s": round(row["time_s"], 3),
+            "cadence_spm_median": _finite_or_none(float(np.median(cads))) if cads else None,
+            "stride_length_m_median": _finite_or_none(float(np.median(strides))) if strides else None,
+            "on_target_share": round(row["on_target_s"] / row["judged_s"], 4)
+            if row["judged_s"] > 0
+            else None,
+        }
+    # distance: each stride once (a lower-back sensor lists both feet: count its steps instead)
+    if result.steps_feet == "one":
+        parts = [e.stride_length_m for e in ev if e.stride_length_m is not None]
+    else:
+        parts = [e.step_length_m for e in ev if e.step_length_m is not None]
+    distance = float(np.sum(parts)) if parts else None
+    moving = gait_s["walk"] + gait_s["run"]
     latency = np.array([e.emitted_at_s - e.t_s for e in ev])
     contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
+    cue_counts: dict[str, int] = {}
+    for c in result.cues:
+        cue_counts[c.kind] = cue_counts.get(c.kind, 0) + 1
     return {
         "n_steps": len(ev),
         "n_contacts_both_feet": contacts,
         "duration_s": round(result.duration_s, 3),
-        "moving_time_s": round(gait_s["walk"] + gait_s["run"], 3),
+        "moving_time_s": round(moving, 3),
         "time_walking_s": round(gait_s["walk"], 3),
         "time_running_s": round(gait_s["run"], 3),
         "cadence_spm_median": _finite_or_none(float(np.median(cad))) if cad.size else None,
         "cadence_spm_p10": _finite_or_none(float(np.percentile(cad, 10))) if cad.size else None,
         "cadence_spm_p90": _finite_or_none(float(np.percentile(cad, 90))) if cad.size else None,
+        "distance_m": _finite_or_none(distance, 2) if distance is not None else None,
+        "mean_speed_mps": _finite_or_none(distance / moving, 3) if distance and moving > 0 else None,
+        "terrain": terrain_summary,
+        "cues": dict(sorted(cue_counts.items())),
         "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
         "repaired_samples": result.repaired_samples,
         "gaps": result.gaps,
-        "distance_m": None,
     }
 
 
@@ -215,10 +333,21 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
                 "side": e.side,
                 "cadence_spm": _finite_or_none(e.cadence_spm, 3),
                 "gait": e.gait,
-                "stride_length_m": e.stride_length_m,
+                "stride_length_m": _finite_or_none(e.stride_length_m),
+                "step_length_m": _finite_or_none(e.step_length_m),
+                "speed_mps": _finite_or_none(e.speed_mps, 3),
+                "height_change_m": _finite_or_none(e.height_change_m),
+                "terrain": e.terrain,
+                "grade": e.grade,
+                "target_cadence_spm": _finite_or_none(e.target_cadence_spm, 1),
+                "target_stride_length_m": _finite_or_none(e.target_stride_length_m, 3),
+                "on_target": e.on_target,
                 "emitted_at": round(e.emitted_at_s, 6),
             }
             for e in result.events
+        ],
+        "cues": [
+            {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
         ],
         "summary": summarize(result),
     }
@@ -233,19 +362,46 @@ def write_json(result: ReplayResult, path: Path) -> None:
 
 
 def write_csv(result: ReplayResult, path: Path) -> None:
-    """Write one row per step: ``t_s,side,cadence_spm,gait,stride_length_m,emitted_at_s``."""
+    """Write one row per step (the JSON's per-step fields, as CSV)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["t_s", "side", "cadence_spm", "gait", "stride_length_m", "emitted_at_s"])
+        w.writerow(
+            [
+                "t_s",
+                "side",
+                "cadence_spm",
+                "gait",
+                "stride_length_m",
+                "step_length_m",
+                "speed_mps",
+                "terrain",
+                "grade",
+                "target_cadence_spm",
+                "target_stride_length_m",
+                "on_target",
+                "emitted_at_s",
+            ]
+        )
+
+        def num(x: float | None, fmt: str) -> str:
+            return "" if x is None else format(x, fmt)
+
         for e in result.events:
             w.writerow(
                 [
                     f"{e.t_s:.6f}",
                     e.side or "",
-                    "" if e.cadence_spm is None else f"{e.cadence_spm:.3f}",
+                    num(e.cadence_spm, ".3f"),
                     e.gait,
-                    "" if e.stride_length_m is None else f"{e.stride_length_m:.4f}",
+                    num(e.stride_length_m, ".4f"),
+                    num(e.step_length_m, ".4f"),
+                    num(e.speed_mps, ".3f"),
+                    e.terrain,
+                    e.grade,
+                    num(e.target_cadence_spm, ".1f"),
+                    num(e.target_stride_length_m, ".3f"),
+                    "" if e.on_target is None else int(e.on_target),
                     f"{e.emitted_at_s:.6f}",
                 ]
             )

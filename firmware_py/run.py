@@ -12,15 +12,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from dsp import Pipeline
+from dsp.pipeline import Pipeline
 from firmware_py import __version__
 from firmware_py.bus import open_bus
 from firmware_py.clock import Clock, FakeClock, SystemClock
+from firmware_py.config import load_config, make_pipeline
 from firmware_py.exc import UsageError
 from firmware_py.imu.detect import open_imu
-from firmware_py.loop import LiveLoop, LoopReport
+from firmware_py.loop import LiveLoop
 from firmware_py.recorder import Recorder
-from firmware_py.replay import ReplayResult, write_json
+from firmware_py.replay import result_from_pipeline, write_json
 
 
 def _fake_source(spec: str) -> Path | None:
@@ -42,33 +43,58 @@ def _spec_with_chip(spec: str, chip: str) -> str:
     return f"{spec}{sep}chip={chip}"
 
 
-def result_of(
-    report: LoopReport, *, source: str, pipeline: Pipeline, rate_hz: float, side: str | None
-) -> ReplayResult:
-    """Build the replay contract of a live run (outside tools read live and replayed runs alike)."""
-    duration = report.last_t_s - report.first_t_s if report.samples else 0.0
-    return ReplayResult(
-        source=source,
-        sampling_rate_hz=rate_hz,
-        has_gyro=pipeline.steps.has_gyro,
-        placement_side=side,
-        duration_s=float(duration),
-        placement=pipeline.placement,
-        steps_feet=pipeline.steps_feet,
-        events=list(report.events),
-        repaired_samples=pipeline.steps.flags.repaired_samples,
-        gaps=len(report.gaps),
-    )
+class CueListener:
+    """Plays the coach's cues on the cue hardware and hands button presses to the pipeline.
+
+    Parameters
+    ----------
+    outputs : firmware_py.outputs.CueOutputs or None
+        The buzzer, LED, vibration motor and button (None: no cue hardware).
+    pipeline : dsp.pipeline.Pipeline
+        Receives the terrain mode set with the button, from the loop's own thread.
+    """
+
+    def __init__(self, outputs: Any, pipeline: Pipeline) -> None:
+        self.outputs = outputs
+        self.pipeline = pipeline
+
+    def on_steps(self, events: list) -> None:
+        """Apply a mode chosen with the button (between steps, in the loop's thread)."""
+        if self.outputs is not None and self.outputs.mode != self.pipeline.terrain_mode:
+            self.pipeline.set_terrain_mode(self.outputs.mode)
+
+    def on_cues(self, cues: list) -> None:
+        """Play each cue (the outputs queue them; playing never blocks the loop)."""
+        if self.outputs is not None:
+            for c in cues:
+                self.outputs.play(c)
+
+
+def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
+    """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``."""
+    if kind == "none":
+        return None
+    from firmware_py.outputs import CueOutputs
+
+    factory = None
+    if kind == "mock":
+        from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+        factory = MockFactory(pin_class=MockPWMPin)
+    return CueOutputs(cfg.pins, pin_factory=factory, clock=clock)
 
 
 def run_device(args: argparse.Namespace) -> int:
     """Run the live loop as the CLI arguments say; returns the exit status."""
+    cfg = load_config(args.config, profile=args.profile)
     clock: Clock = FakeClock() if args.fast else SystemClock()
     spec = _spec_with_chip(args.bus, args.chip)
     source = _fake_source(spec)
     if args.fast and source is None and not spec.startswith("fake"):
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
-    placement, side, duration = args.placement, args.side, args.duration
+    placement = args.placement or (cfg.device.placement if source is None else None)
+    side = args.side or (cfg.device.placement_side if source is None else None)
+    duration = args.duration
     if source is not None:
         from firmware_py.logs import read_log
 
@@ -117,11 +143,16 @@ def run_device(args: argparse.Namespace) -> int:
     acc_lsb = float(probe.scale(_unit_raw(0))[0][0, 0])
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
-    pipeline = Pipeline(
-        sampling_rate_hz=real_rate, placement=placement, has_gyro=has_gyro, placement_side=side
+    pipeline = make_pipeline(
+        cfg, sampling_rate_hz=real_rate, placement=placement, has_gyro=has_gyro, placement_side=side
     )
+    pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
+    if args.fast and args.pins is None:
+        pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
+    # cue patterns keep their own (real) time: a simulated clock must not be moved by them
+    outputs = _cue_outputs(pins, cfg, SystemClock())
     recorder = None
-    if not args.no_record:
+    if not args.no_record and cfg.recording.enabled:
         header = {
             "sampling_rate_hz": real_rate,
             "acc_lsb_mps2": acc_lsb,
@@ -132,11 +163,18 @@ def run_device(args: argparse.Namespace) -> int:
             "placement": pipeline.placement,
             "placement_side": side,
             "software_version": __version__,
-            "config": {"bus": spec, "rate_hz": rate},
+            "config": cfg.to_dict(),
         }
-        recorder = Recorder(args.data_dir, header, clock=clock)
+        data_dir = args.data_dir or cfg.recording.data_dir
+        recorder = Recorder(
+            data_dir,
+            header,
+            clock=clock,
+            fsync_interval_s=cfg.recording.fsync_interval_s,
+            min_free_mb=cfg.recording.min_free_mb,
+        )
         if recorder.low_disk:
-            print(f"cadence-coach: warning: little free space in {args.data_dir}", file=sys.stderr)
+            print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)
         if not recorder.recording:
             print(f"cadence-coach: warning: {recorder.stopped_reason}", file=sys.stderr)
     stop = threading.Event()
@@ -144,19 +182,36 @@ def run_device(args: argparse.Namespace) -> int:
         with contextlib.suppress(ValueError):  # not in the main thread (tests)
             signal.signal(sig, lambda *_: stop.set())
     loop = LiveLoop(
-        open_driver=open_driver, pipeline=pipeline, recorder=recorder, clock=clock, reopen_bus=reopen_bus
+        open_driver=open_driver,
+        pipeline=pipeline,
+        recorder=recorder,
+        clock=clock,
+        reopen_bus=reopen_bus,
+        listener=CueListener(outputs, pipeline),
+        keep_events=bool(args.json),
     )
     try:
         report = loop.run(stop, duration_s=duration)
     finally:
         with contextlib.suppress(OSError):
             state["bus"].close()
-    summary = f"{len(report.events)} steps from {report.samples} samples"
+        if outputs is not None:
+            outputs.wait_idle(5.0)
+            outputs.close()
+    summary = f"{report.n_steps} steps, {len(report.cues)} cues from {report.samples} samples"
     if recorder is not None and recorder.path is not None:
         summary += f"; log: {recorder.path}"
     print(summary)
     if args.json:
-        result = result_of(report, source=spec, pipeline=pipeline, rate_hz=real_rate, side=side)
+        result = result_from_pipeline(
+            pipeline,
+            report.updates,
+            source=spec,
+            sampling_rate_hz=real_rate,
+            placement_side=side,
+            duration_s=(report.last_t_s - report.first_t_s) if report.samples else 0.0,
+            extra_gaps=len(report.gaps),
+        )
         write_json(result, Path(args.json))
     return 0
 

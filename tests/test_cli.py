@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from dsp import Pipeline
 from firmware_py.cli import main
+from firmware_py.config import load_config, make_pipeline
 from firmware_py.logs import read_log
-from firmware_py.replay import SCHEMA, replay_recording
+from firmware_py.replay import SCHEMA, replay_recording, result_from_pipeline
 from tests.conftest import FIXTURES
 
 FOOT = FIXTURES / "pyshoe_vicon" / "2017-11-27-11-24-07.csv"
@@ -70,17 +70,33 @@ def test_folder_replay_mirrors_layout_and_skips_non_recordings(tmp_path):
 
 
 def test_replay_equals_streaming_in_live_sized_blocks():
-    """The live loop feeds 50 ms blocks; replay feeds the whole file: same steps."""
+    """The live loop feeds 50 ms blocks; replay feeds the whole file: same steps, strides, cues."""
     rec = read_log(FOOT)
-    whole = replay_recording(rec).events
-    pipe = Pipeline(
-        sampling_rate_hz=rec.sampling_rate_hz, placement="foot", has_gyro=True, placement_side="right"
+    whole = replay_recording(rec)
+    pipe = make_pipeline(
+        load_config(),
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement="foot",
+        has_gyro=True,
+        placement_side="right",
     )
     block = int(0.05 * rec.sampling_rate_hz)
-    live = []
-    for i in range(0, rec.n_samples, block):
-        live += pipe.update(rec.t_s[i : i + block], rec.acc_mps2[i : i + block], rec.gyro_rads[i : i + block])
-    assert live == whole
+    updates = [
+        pipe.process(rec.t_s[i : i + block], rec.acc_mps2[i : i + block], rec.gyro_rads[i : i + block])
+        for i in range(0, rec.n_samples, block)
+    ]
+    updates.append(pipe.finish())
+    live = result_from_pipeline(
+        pipe,
+        updates,
+        source="live",
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement_side="right",
+        duration_s=0.0,
+    )
+    assert live.events == whole.events
+    assert any(e.stride_length_m is not None for e in live.events)
+    assert live.cues == whole.cues
 
 
 @pytest.mark.parametrize(

@@ -613,6 +613,14 @@ def read_csv(path: str | os.PathLike[str]) -> Recording:
         # Rounded sensor clocks repeat a time for distinct samples: keep every sample and spread
         # each run of equal times evenly up to the next distinct time.
         t = spread_repeated_times(t)
+        still = np.flatnonzero(np.diff(t) <= 0)
+        if still.size:  # times so large that floats cannot tell the spread samples apart
+            row = int(still[0]) + 1
+            raise LogFormatError(
+                f"{name}:{line_of(row)}: t={float(t[row])!r} s repeats the timestamp of line "
+                f"{line_of(row - 1)} and cannot be re-spaced at this magnitude; fix: give times in "
+                "seconds from the start of the recording"
+            )
         warnings.warn(
             TimestampRepairWarning(
                 f"{name}:{line_of(int(repeats[0]) + 1)}: {repeats.size} timestamps repeat the one before "

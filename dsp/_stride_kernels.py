@@ -1,0 +1,897 @@
+"""Numba kernels of the streaming stride estimators (foot and lower back).
+
+Like ``dsp/_step_kernels.py``: each kernel consumes samples one at a time and keeps every
+piece of memory in arrays owned by the caller, so feeding a recording in one block or in
+blocks of any size runs the same arithmetic in the same order.  Contacts (from the step
+detector) are queued by the caller; a contact's result is a pure function of the samples
+and of the contact times, never of when the contact arrived, so chunking cannot change it.
+
+The kernels are private and pure: no globals but the integer slot numbers below, no dicts,
+no I/O, no exceptions.  The typed wrapper is ``dsp.stride``; the slow references that the
+tests compare against are in ``tests/naive_stride.py``.  The methods are described in
+``docs/stride.md``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dsp._config import kernel
+
+# =============================================================================================
+# Foot: strapdown integration with zero-velocity updates
+# =============================================================================================
+
+# ---- parameter slots ------------------------------------------------------------------------
+FP_FS = 0  # sampling rate, Hz
+FP_W = 1  # stance-statistic window, samples (odd)
+FP_DELAY = 2  # samples between arrival and navigation (look-ahead of the stance test)
+FP_LOOKBACK = 3  # samples the stance anchor must be the minimum over, before it
+FP_INV_VAR_A = 4  # 1 / sigma_a², (m/s²)^-2
+FP_INV_VAR_W = 5  # 1 / sigma_w², (rad/s)^-2
+FP_GAMMA_STILL = 6  # statistic below this: the foot is at rest, 1
+FP_GAMMA_ANCHOR = 7  # largest statistic of a stance anchor (running), 1
+FP_MIN_SWING_S = 8  # shortest motion between stances that makes a stride, s
+FP_TILT_GAIN = 9  # fraction of the tilt error removed per stance sample, 1
+FP_G_GAIN = 10  # gravity-magnitude learning rate per still sample, 1
+FP_GAP_S = 11  # a gap in time longer than this restarts the navigation, s
+FP_MATCH_BEFORE_S = 12  # a landing may precede its contact by this much, s
+FP_MATCH_AFTER_S = 13  # a landing may follow its contact by this much, s
+FP_MAX_STRIDE_S = 14  # longest stride time that gives a speed, s
+FP_MAX_SWING_S = 15  # longest motion between stances that still gives a stride, s
+FP_ANCHOR_TILT_GAIN = 16  # fraction of the tilt error removed at a stance anchor, 1
+FP_ANCHOR_MAX_TILT_RAD = 17  # an anchor disagreeing more with the attitude is refused, rad
+FP_CONTACT_LATENCY_S = 18  # contacts arrive at most this long after they happen, s
+FP_LAG_GAIN = 19  # learning rate of the landing-after-contact lag, 1
+FP_MIN_ALONE_M = 20  # shortest stride reported without a contact, m
+N_FOOT_PARAMS = 21
+
+# ---- state slots ----------------------------------------------------------------------------
+FS_N = 0  # samples received
+FS_VALID_FROM = 1  # first sample index of the current segment (after a gap)
+FS_LAST_T = 2  # time of the last sample received, s
+FS_INIT = 3  # navigation initialised in this segment
+FS_Q = 4  # attitude quaternion body -> navigation (w, x, y, z), 4 slots
+FS_V = 8  # velocity in the navigation frame since the last stance, m/s, 3 slots
+FS_S1 = 11  # integral of velocity since the last stance, m, 3 slots
+FS_S2 = 14  # integral of (t - t_stance) since the last stance, s², scalar
+FS_TAU = 15  # time since the last stance sample, s
+FS_MOVING = 16  # 1 while moving (samples since the last stance)
+FS_P = 17  # position at the current stance, m, 3 slots
+FS_PLAND = 20  # position at the previous landing, m, 3 slots
+FS_TLAND = 23  # time of the previous landing, s
+FS_HAVE_LAND = 24  # a landing is known in this segment
+FS_G = 25  # gravity magnitude, m/s²
+FS_GOOD_A = 26  # last good accelerometer sample, 3 slots
+FS_GOOD_W = 29  # last good gyroscope sample, 3 slots
+FS_N_REC = 32  # records written so far
+FS_REPAIRED = 33  # samples repaired
+FS_N_GAPS = 34  # gaps seen
+FS_N_ZUPT = 35  # stance samples so far
+FS_T_NOW = 36  # time of the newest sample, s
+FS_T_NAV = 37  # time of the newest navigated sample, s
+FS_REC_DONE = 38  # records settled (claimed by a contact or emitted alone)
+FS_LAND_LAG = 39  # typical delay from contact to landing record, s
+N_FOOT_STATE = 40
+
+# ---- ring columns (raw samples and the stance statistic) ------------------------------------
+FR_T = 0
+FR_A = 1  # 3 columns
+FR_W = 4  # 3 columns
+FR_E = 7  # stance statistic of the window centred on this sample
+N_FOOT_RING = 8
+
+# ---- record columns (one per landing that ends a stride) ------------------------------------
+RC_TLAND = 0  # time of the first stance sample, s
+RC_LEN = 1  # horizontal displacement since the previous landing, m
+RC_DZ = 2  # height change since the previous landing, m (+ up)
+RC_DT = 3  # time since the previous landing, s
+RC_TREADY = 4  # time of the newest sample when the record was written, s
+N_REC_COLS = 5
+N_RECORDS = 16
+
+# ---- output columns (shared by both estimators) --------------------------------------------
+O_T = 0  # contact time, s
+O_STRIDE = 1  # stride length, m
+O_STEP = 2  # step length, m (NaN for a foot)
+O_DZ = 3  # height change over the stride, m
+O_SPEED = 4  # speed, m/s
+O_READY = 5  # time of the newest sample when the result was known, s
+O_RUN = 6  # 1 running, 0 walking, NaN unknown
+O_HAS_CONTACT = 7  # 1 for a contact's row, 0 for a stride whose contact was not detected
+N_OUT = 8
+
+# ---- pending-contact columns ----------------------------------------------------------------
+C_T = 0  # contact time, s
+C_RUN = 1  # 1 running, 0 walking, -1 unknown
+N_CONTACT_COLS = 2
+
+
+@kernel
+def _quat_mul(a0, a1, a2, a3, b0, b1, b2, b3):
+    """Hamilton product ``a ⊗ b`` of two quaternions given as scalars (w, x, y, z)."""
+    return (
+        a0 * b0 - a1 * b1 - a2 * b2 - a3 * b3,
+        a0 * b1 + a1 * b0 + a2 * b3 - a3 * b2,
+        a0 * b2 - a1 * b3 + a2 * b0 + a3 * b1,
+        a0 * b3 + a1 * b2 - a2 * b1 + a3 * b0,
+    )
+
+
+@kernel
+def _rotate(q, i, x, y, z):
+    """Rotate the body vector ``(x, y, z)`` into the navigation frame by ``q[i:i+4]``."""
+    w = q[i]
+    qx = q[i + 1]
+    qy = q[i + 2]
+    qz = q[i + 3]
+    # v' = v + 2 w (u × v) + 2 u × (u × v), u = (qx, qy, qz)
+    cx = qy * z - qz * y
+    cy = qz * x - qx * z
+    cz = qx * y - qy * x
+    dx = qy * cz - qz * cy
+    dy = qz * cx - qx * cz
+    dz = qx * cy - qy * cx
+    return x + 2.0 * (w * cx + dx), y + 2.0 * (w * cy + dy), z + 2.0 * (w * cz + dz)
+
+
+@kernel
+def _normalise_q(q, i):
+    """Scale ``q[i:i+4]`` to unit norm."""
+    n = np.sqrt(q[i] * q[i] + q[i + 1] * q[i + 1] + q[i + 2] * q[i + 2] + q[i + 3] * q[i + 3])
+    if n > 0.0:
+        for k in range(4):
+            q[i + k] /= n
+
+
+@kernel
+def _q_from_gravity(q, i, ax, ay, az):
+    """Attitude with zero heading whose 'up' is the measured specific force ``(ax, ay, az)``.
+
+    The shortest rotation taking the body vector â to the navigation z axis.
+    """
+    n = np.sqrt(ax * ax + ay * ay + az * az)
+    if n < 1e-9:
+        q[i] = 1.0
+        q[i + 1] = 0.0
+        q[i + 2] = 0.0
+        q[i + 3] = 0.0
+        return
+    ux = ax / n
+    uy = ay / n
+    uz = az / n
+    # axis = â × z = (uy, -ux, 0); cos = uz
+    w = 1.0 + uz
+    if w < 1e-9:  # upside down: half turn about x
+        q[i] = 0.0
+        q[i + 1] = 1.0
+        q[i + 2] = 0.0
+        q[i + 3] = 0.0
+        return
+    q[i] = w
+    q[i + 1] = uy
+    q[i + 2] = -ux
+    q[i + 3] = 0.0
+    _normalise_q(q, i)
+
+
+@kernel
+def _tilt_correct(q, i, ax, ay, az, gain):
+    """Turn the attitude so that the specific force ``a`` (body) moves ``gain`` of the way to 'up'.
+
+    The correction is a rotation in the navigation frame about ``u × z`` (``u`` the measured
+    'up'), so the heading is left alone.
+    """
+    ux, uy, uz = _rotate(q, i, ax, ay, az)
+    n = np.sqrt(ux * ux + uy * uy + uz * uz)
+    if n < 1e-9:
+        return
+    ux /= n
+    uy /= n
+    uz /= n
+    ex = uy  # u × z = (uy, -ux, 0)
+    ey = -ux
+    s = np.sqrt(ex * ex + ey * ey)
+    if s < 1e-12:
+        return
+    angle = gain * np.arctan2(s, uz)
+    h = 0.5 * angle
+    sh = np.sin(h) / s
+    w, x, y, z = _quat_mul(np.cos(h), ex * sh, ey * sh, 0.0, q[i], q[i + 1], q[i + 2], q[i + 3])
+    q[i] = w
+    q[i + 1] = x
+    q[i + 2] = y
+    q[i + 3] = z
+    _normalise_q(q, i)
+
+
+@kernel
+def _integrate_gyro(q, i, wx, wy, wz, dt):
+    """Propagate ``q[i:i+4]`` by the body angular rate ``w`` over ``dt`` (exact for constant ``w``)."""
+    n = np.sqrt(wx * wx + wy * wy + wz * wz)
+    h = 0.5 * n * dt
+    if n > 1e-12:
+        s = np.sin(h) / n
+        w, x, y, z = _quat_mul(q[i], q[i + 1], q[i + 2], q[i + 3], np.cos(h), wx * s, wy * s, wz * s)
+    else:
+        w, x, y, z = _quat_mul(
+            q[i], q[i + 1], q[i + 2], q[i + 3], 1.0, 0.5 * wx * dt, 0.5 * wy * dt, 0.5 * wz * dt
+        )
+    q[i] = w
+    q[i + 1] = x
+    q[i + 2] = y
+    q[i + 3] = z
+    _normalise_q(q, i)
+
+
+@kernel
+def _foot_reset_segment(state, k):
+    """Start a new segment at sample index ``k`` (first sample, or after a gap in time)."""
+    state[FS_VALID_FROM] = float(k)
+    state[FS_INIT] = 0.0
+    state[FS_HAVE_LAND] = 0.0
+    state[FS_MOVING] = 0.0
+    for a in range(3):
+        state[FS_V + a] = 0.0
+        state[FS_S1 + a] = 0.0
+        state[FS_P + a] = 0.0
+    state[FS_S2] = 0.0
+    state[FS_TAU] = 0.0
+
+
+@kernel
+def _emit_record(records, r, t_contact, run, has_contact, params, out, n_out):
+    """Write the output row of landing record ``r`` for a contact at ``t_contact``."""
+    slot = r % records.shape[0]
+    length = records[slot, RC_LEN]
+    dt = records[slot, RC_DT]
+    out[n_out, O_T] = t_contact
+    out[n_out, O_STRIDE] = length
+    out[n_out, O_STEP] = np.nan
+    out[n_out, O_DZ] = records[slot, RC_DZ]
+    out[n_out, O_SPEED] = length / dt if dt <= params[FP_MAX_STRIDE_S] else np.nan
+    out[n_out, O_READY] = records[slot, RC_TREADY]
+    out[n_out, O_RUN] = run if run >= 0.0 else np.nan
+    out[n_out, O_HAS_CONTACT] = has_contact
+    return n_out + 1
+
+
+@kernel
+def _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, final):
+    """Pair queued contacts with landing records, oldest first, while the answer is decided.
+
+    Records are settled in time order.  A contact at ``c`` takes the first unsettled record if
+    that landing lies in ``[c - match_before, c + match_after]``; a record that lands before
+    ``c - match_before`` can no longer be claimed and is emitted on its own (a stride whose
+    contact the step detector missed, ``O_HAS_CONTACT = 0``).  A contact with no landing in its
+    window gets NaN.  Without a queued contact, a record is settled once no contact that could
+    claim it can still arrive (contacts come at most ``contact_latency`` after they happen).
+    Strides shorter than ``min_alone`` are not reported without a contact (shuffles, turns).
+
+    Returns
+    -------
+    tuple of int
+        New queue head and number of output rows.
+    """
+    nr = records.shape[0]
+    before = params[FP_MATCH_BEFORE_S]
+    while True:
+        n_rec = int(state[FS_N_REC])
+        done = int(state[FS_REC_DONE])
+        if done < n_rec - nr:  # overwritten before being settled (cannot happen with bounded latency)
+            done = n_rec - nr
+            state[FS_REC_DONE] = done
+        if head < n_contacts:
+            c = contacts[head, C_T]
+            run = contacts[head, C_RUN]
+            lo = c - before
+            hi = c + params[FP_MATCH_AFTER_S]
+            if done < n_rec:
+                tl = records[done % nr, RC_TLAND]
+                if tl < lo:
+                    if records[done % nr, RC_LEN] >= params[FP_MIN_ALONE_M]:
+                        n_out = _emit_record(
+                            records, done, tl - state[FS_LAND_LAG], -1.0, 0.0, params, out, n_out
+                        )
+                    state[FS_REC_DONE] = done + 1.0
+                    continue
+                if tl <= hi:
+                    n_out = _emit_record(records, done, c, run, 1.0, params, out, n_out)
+                    state[FS_REC_DONE] = done + 1.0
+                    state[FS_LAND_LAG] += params[FP_LAG_GAIN] * (tl - c - state[FS_LAND_LAG])
+                    head += 1
+                    continue
+            elif not (final or state[FS_T_NAV] > hi):
+                break  # its landing may still come
+            # no landing in the window
+            out[n_out, O_T] = c
+            out[n_out, O_STRIDE] = np.nan
+            out[n_out, O_STEP] = np.nan
+            out[n_out, O_DZ] = np.nan
+            out[n_out, O_SPEED] = np.nan
+            out[n_out, O_READY] = hi + params[FP_DELAY] / params[FP_FS]
+            out[n_out, O_RUN] = run if run >= 0.0 else np.nan
+            out[n_out, O_HAS_CONTACT] = 1.0
+            n_out += 1
+            head += 1
+            continue
+        if done < n_rec:
+            tl = records[done % nr, RC_TLAND]
+            if final or tl + before < state[FS_T_NOW] - params[FP_CONTACT_LATENCY_S]:
+                if records[done % nr, RC_LEN] >= params[FP_MIN_ALONE_M]:
+                    n_out = _emit_record(
+                        records, done, tl - state[FS_LAND_LAG], -1.0, 0.0, params, out, n_out
+                    )
+                state[FS_REC_DONE] = done + 1.0
+                continue
+        break
+    return head, n_out
+
+
+@kernel
+def _foot_nav_step(j, params, state, ring, records):
+    """Navigate sample ``j`` (already in the ring, with the samples up to ``j + delay``)."""
+    m = ring.shape[0]
+    slot = j % m
+    valid_from = int(state[FS_VALID_FROM])
+    ej = ring[slot, FR_E]
+    # actual sample interval: timestamp jitter telescopes out of the integrals, dropped samples count
+    dt = ring[slot, FR_T] - ring[(j - 1) % m, FR_T]
+    state[FS_T_NAV] = ring[slot, FR_T]
+    # ---- stance test: at rest, or the quietest sample of its neighbourhood (running)
+    still = ej < params[FP_GAMMA_STILL]
+    anchor = False
+    if not still and ej < params[FP_GAMMA_ANCHOR]:
+        anchor = True
+        half = int(params[FP_W]) // 2
+        lo = j - int(params[FP_LOOKBACK])
+        if lo < valid_from + half:
+            lo = valid_from + half
+        for q in range(lo, j):
+            if ring[q % m, FR_E] <= ej:
+                anchor = False
+                break
+        if anchor:
+            hi = j + int(params[FP_DELAY]) - half
+            for q in range(j + 1, hi + 1):
+                if ring[q % m, FR_E] < ej:
+                    anchor = False
+                    break
+    ax = ring[slot, FR_A]
+    ay = ring[slot, FR_A + 1]
+    az = ring[slot, FR_A + 2]
+    wx = ring[slot, FR_W]
+    wy = ring[slot, FR_W + 1]
+    wz = ring[slot, FR_W + 2]
+    if state[FS_INIT] == 0.0:
+        # first sample of the segment: attitude from gravity, at rest until the first stance
+        _q_from_gravity(state, FS_Q, ax, ay, az)
+        state[FS_INIT] = 1.0
+        state[FS_MOVING] = 0.0
+        return
+    _integrate_gyro(state, FS_Q, wx, wy, wz, dt)
+    # window-mean specific force: 'up' when the foot is at rest
+    half = int(params[FP_W]) // 2
+    mx = 0.0
+    my = 0.0
+    mz = 0.0
+    if still or anchor:
+        for q in range(j - half, j + half + 1):
+            s = q % m
+            mx += ring[s, FR_A]
+            my += ring[s, FR_A + 1]
+            mz += ring[s, FR_A + 2]
+        cnt = 2.0 * half + 1.0
+        mx /= cnt
+        my /= cnt
+        mz /= cnt
+    if anchor:
+        # gate: an anchor must agree with the attitude carried through the swing
+        ux, uy, uz = _rotate(state, FS_Q, mx, my, mz)
+        if np.arctan2(np.sqrt(ux * ux + uy * uy), uz) > params[FP_ANCHOR_MAX_TILT_RAD]:
+            anchor = False
+    # ---- strapdown: specific force to the navigation frame, gravity removed
+    nx, ny, nz = _rotate(state, FS_Q, ax, ay, az)
+    nz -= state[FS_G]
+    if state[FS_MOVING] == 1.0 or not (still or anchor):
+        tau0 = state[FS_TAU]
+        tau1 = tau0 + dt
+        for a in range(3):
+            v0 = state[FS_V + a]
+            acc_n = nx if a == 0 else (ny if a == 1 else nz)
+            v1 = v0 + acc_n * dt
+            state[FS_V + a] = v1
+            state[FS_S1 + a] += 0.5 * (v0 + v1) * dt
+        state[FS_S2] += 0.5 * (tau0 + tau1) * dt
+        state[FS_TAU] = tau1
+        state[FS_MOVING] = 1.0
+    zupt = still or anchor
+    if zupt:
+        _tilt_correct(state, FS_Q, mx, my, mz, params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN])
+        if still:
+            gn = np.sqrt(mx * mx + my * my + mz * mz)
+            state[FS_G] += params[FP_G_GAIN] * (gn - state[FS_G])
+        state[FS_N_ZUPT] += 1.0
+    if not zupt:
+        return
+    if state[FS_MOVING] == 1.0:
+        # end of a motion: remove the velocity error linearly over it (it was zero at both ends)
+        tau = state[FS_TAU]
+        for a in range(3):
+            state[FS_P + a] += state[FS_S1 + a] - state[FS_V + a] * state[FS_S2] / tau
+        if tau >= params[FP_MIN_SWING_S]:
+            t_land = ring[slot, FR_T]
+            if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
+                dx = state[FS_P] - state[FS_PLAND]
+                dy = state[FS_P + 1] - state[FS_PLAND + 1]
+                dz = state[FS_P + 2] - state[FS_PLAND + 2]
+                nr = records.shape[0]
+                r = int(state[FS_N_REC]) % nr
+                records[r, RC_TLAND] = t_land
+                records[r, RC_LEN] = np.sqrt(dx * dx + dy * dy)
+                records[r, RC_DZ] = dz
+                records[r, RC_DT] = t_land - state[FS_TLAND]
+                records[r, RC_TREADY] = state[FS_T_NOW]
+                state[FS_N_REC] += 1.0
+            state[FS_HAVE_LAND] = 1.0
+            state[FS_TLAND] = t_land
+            for a in range(3):
+                state[FS_PLAND + a] = state[FS_P + a]
+        for a in range(3):
+            state[FS_V + a] = 0.0
+            state[FS_S1 + a] = 0.0
+        state[FS_S2] = 0.0
+        state[FS_TAU] = 0.0
+        state[FS_MOVING] = 0.0
+    elif state[FS_HAVE_LAND] == 0.0:
+        # at rest before the first stride of the segment: this is where it starts
+        state[FS_HAVE_LAND] = 1.0
+        state[FS_TLAND] = -1e9
+        for a in range(3):
+            state[FS_PLAND + a] = state[FS_P + a]
+
+
+@kernel
+def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final):
+    """Run the foot stride estimator over one block of samples.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Sample times, shape ``(n,)``, s, increasing.
+    acc : numpy.ndarray
+        Accelerometer, shape ``(n, 3)``, m/s², gravity included, any orientation.
+    gyro : numpy.ndarray
+        Gyroscope, shape ``(n, 3)``, rad/s.
+    contacts : numpy.ndarray
+        Queued contacts, shape ``(k, 2)`` (columns ``C_*``), in time order: the unresolved ones of
+        earlier blocks followed by this block's.
+    params : numpy.ndarray
+        Parameter vector (slots ``FP_*``).
+    state : numpy.ndarray
+        Estimator state (slots ``FS_*``), updated in place.
+    ring : numpy.ndarray
+        Raw-sample ring, shape ``(m, 8)`` (columns ``FR_*``).
+    records : numpy.ndarray
+        Ring of the last landings, shape ``(N_RECORDS, 5)`` (columns ``RC_*``).
+    out : numpy.ndarray
+        Output rows (columns ``O_*``); room for ``k`` rows.
+    final : bool
+        True when no more samples will come (resolve every queued contact).
+
+    Returns
+    -------
+    tuple of int
+        Number of queued contacts resolved (from the head), and of rows written to ``out``.
+    """
+    n = t.shape[0]
+    m = ring.shape[0]
+    n_contacts = contacts.shape[0]
+    head = 0
+    n_out = 0
+    w = int(params[FP_W])
+    half = w // 2
+    delay = int(params[FP_DELAY])
+    inv_a = params[FP_INV_VAR_A]
+    inv_w = params[FP_INV_VAR_W]
+    head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    for i in range(n):
+        k = int(state[FS_N])
+        ti = t[i]
+        ax = acc[i, 0]
+        ay = acc[i, 1]
+        az = acc[i, 2]
+        if not (ax == ax and ay == ay and az == az) or abs(ax) + abs(ay) + abs(az) == 0.0:
+            state[FS_REPAIRED] += 1.0
+            ax = state[FS_GOOD_A]
+            ay = state[FS_GOOD_A + 1]
+            az = state[FS_GOOD_A + 2]
+        else:
+            state[FS_GOOD_A] = ax
+            state[FS_GOOD_A + 1] = ay
+            state[FS_GOOD_A + 2] = az
+        gx = gyro[i, 0]
+        gy = gyro[i, 1]
+        gz = gyro[i, 2]
+        if not (gx == gx and gy == gy and gz == gz):
+            gx = state[FS_GOOD_W]
+            gy = state[FS_GOOD_W + 1]
+            gz = state[FS_GOOD_W + 2]
+        else:
+            state[FS_GOOD_W] = gx
+            state[FS_GOOD_W + 1] = gy
+            state[FS_GOOD_W + 2] = gz
+        if k == 0 or ti - state[FS_LAST_T] > params[FP_GAP_S]:
+            if k > 0:
+                state[FS_N_GAPS] += 1.0
+            _foot_reset_segment(state, k)
+        state[FS_LAST_T] = ti
+        state[FS_T_NOW] = ti
+        slot = k % m
+        ring[slot, FR_T] = ti
+        ring[slot, FR_A] = ax
+        ring[slot, FR_A + 1] = ay
+        ring[slot, FR_A + 2] = az
+        ring[slot, FR_W] = gx
+        ring[slot, FR_W + 1] = gy
+        ring[slot, FR_W + 2] = gz
+        ring[slot, FR_E] = 1e300
+        state[FS_N] = k + 1.0
+        valid_from = int(state[FS_VALID_FROM])
+        # ---- stance statistic of the window centred on c = k - half (SHOE, Skog et al. 2010)
+        c = k - half
+        if c - half >= valid_from:
+            mx = 0.0
+            my = 0.0
+            mz = 0.0
+            ww = 0.0
+            for q in range(c - half, c + half + 1):
+                s = q % m
+                mx += ring[s, FR_A]
+                my += ring[s, FR_A + 1]
+                mz += ring[s, FR_A + 2]
+                ww += ring[s, FR_W] ** 2 + ring[s, FR_W + 1] ** 2 + ring[s, FR_W + 2] ** 2
+            mn = np.sqrt(mx * mx + my * my + mz * mz)
+            if mn < 1e-9:
+                mn = 1e-9
+            g = state[FS_G]
+            ux = g * mx / mn
+            uy = g * my / mn
+            uz = g * mz / mn
+            aa = 0.0
+            for q in range(c - half, c + half + 1):
+                s = q % m
+                aa += (
+                    (ring[s, FR_A] - ux) ** 2 + (ring[s, FR_A + 1] - uy) ** 2 + (ring[s, FR_A + 2] - uz) ** 2
+                )
+            ring[c % m, FR_E] = (aa * inv_a + ww * inv_w) / w
+        # ---- navigate the sample `delay` behind (its stance test needs the look-ahead)
+        j = k - delay
+        if j >= valid_from + half:
+            _foot_nav_step(j, params, state, ring, records)
+            head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    if final:
+        head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, True)
+    return head, n_out
+
+
+# =============================================================================================
+# Lower back: vertical excursion per step, inverted pendulum (walk) and spring-mass (run)
+# =============================================================================================
+
+# ---- parameter slots ------------------------------------------------------------------------
+TP_FS = 0  # sampling rate, Hz
+TP_HAS_GYRO = 1  # 1 when the blocks carry a gyroscope
+TP_TILT_GAIN = 2  # complementary filter: fraction of the tilt error removed per sample, 1
+TP_MAX_STEP_S = 3  # longest step that gets a length, s
+TP_MIN_STEP_S = 4  # shortest step that gets a length, s
+TP_LEG_M = 5  # pendulum length (sensor height), m
+TP_K_WALK = 6  # walking scale, 1
+TP_K_RUN = 7  # running scale, 1
+TP_RUN_CADENCE = 8  # at or above this cadence the step is a run (when the flag is unknown), steps/min
+TP_FLIGHT_MPS2 = 9  # vertical acceleration below -this within a step means a flight phase, m/s²
+TP_GAP_S = 10  # a gap in time longer than this restarts the estimator, s
+TP_MAX_STRIDE_S = 11  # longest stride time that gives a speed, s
+N_TRUNK_PARAMS = 12
+
+# ---- state slots ----------------------------------------------------------------------------
+TS_N = 0  # samples received
+TS_INIT = 1  # orientation / gravity filter initialised
+TS_Q = 2  # attitude quaternion (4 slots), gyro mode
+TS_GZ1 = 6  # gravity low-pass biquad z1 (3 slots), accelerometer-only mode
+TS_GZ2 = 9  # ... z2 (3 slots)
+TS_LAST_T = 12  # time of the previous sample, s
+TS_T_NOW = 13  # time of the newest sample, s
+TS_PREV_C = 14  # previous contact time, s
+TS_PREV2_C = 15  # contact before that, s
+TS_PREV_STEP = 16  # step length ending at the previous contact, m (NaN unknown)
+TS_GOOD_A = 17  # last good accelerometer sample (3 slots)
+TS_GOOD_W = 20  # last good gyroscope sample (3 slots)
+TS_REPAIRED = 23  # samples repaired
+TS_N_GAPS = 24  # gaps seen
+TS_SEG_T0 = 25  # time of the first sample of the current segment, s
+N_TRUNK_STATE = 26
+
+# ---- ring columns ---------------------------------------------------------------------------
+TR_T = 0
+TR_AV = 1  # vertical specific force (gravity included: removed with the per-step mean), m/s²
+N_TRUNK_RING = 2
+
+
+@kernel
+def _vertical_excursion(ring, n_ring, c0, c1):
+    """Peak-to-peak vertical displacement of the sensor between two contacts.
+
+    The vertical acceleration over ``[c0, c1]`` is made zero-mean (the step starts and ends at
+    the same vertical velocity), integrated twice with the trapezoidal rule, and its linear
+    trend removed (it starts and ends at the same height, up to a slope); the excursion is the
+    range of what is left.
+
+    Parameters
+    ----------
+    ring : numpy.ndarray
+        Ring of samples (columns ``TR_*``).
+    n_ring : int
+        Samples written so far (the newest is at ``(n_ring - 1) % len(ring)``).
+    c0, c1 : float
+        Contact times bounding the step, s.
+
+    Returns
+    -------
+    tuple of float
+        Excursion (m; NaN when the ring does not cover the step) and the lowest vertical
+        acceleration within the step (m/s²).
+    """
+    m = ring.shape[0]
+    first = n_ring - m
+    if first < 0:
+        first = 0
+    # first sample at or after c0, last at or before c1
+    i0 = -1
+    i1 = -1
+    for q in range(n_ring - 1, first - 1, -1):
+        tq = ring[q % m, TR_T]
+        if i1 < 0 and tq <= c1:
+            i1 = q
+        if tq >= c0:
+            i0 = q
+        else:
+            break
+    if i0 < 0 or i1 < 0 or i1 - i0 < 4 or ring[first % m, TR_T] > c0:
+        return np.nan, np.nan
+    t0 = ring[i0 % m, TR_T]
+    span = ring[i1 % m, TR_T] - t0
+    mean = 0.0
+    a_min = ring[i0 % m, TR_AV]
+    for q in range(i0 + 1, i1 + 1):
+        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
+        mean += 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV]) * dt
+        if ring[q % m, TR_AV] < a_min:
+            a_min = ring[q % m, TR_AV]
+    mean /= span
+    # double integration of the zero-mean acceleration; p at the end gives the trend
+    v = 0.0
+    p = 0.0
+    for q in range(i0 + 1, i1 + 1):
+        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
+        v1 = v + 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV] - 2.0 * mean) * dt
+        p += 0.5 * (v + v1) * dt
+        v = v1
+    slope = p / span
+    v = 0.0
+    p = 0.0
+    lo = 0.0
+    hi = 0.0
+    for q in range(i0 + 1, i1 + 1):
+        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
+        v1 = v + 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV] - 2.0 * mean) * dt
+        p += 0.5 * (v + v1) * dt
+        v = v1
+        d = p - slope * (ring[q % m, TR_T] - t0)
+        if d < lo:
+            lo = d
+        if d > hi:
+            hi = d
+    return hi - lo, a_min
+
+
+@kernel
+def _trunk_step_length(h, run, params):
+    """Step length (m) from the vertical excursion ``h`` (m) of the sensor over the step.
+
+    The chord of an inverted pendulum of length ``l`` that rises by ``h``, ``2·sqrt(2 l h - h²)``
+    (Zijlstra & Hof 2003), scaled by ``K_walk`` or ``K_run`` (see ``docs/stride.md``).
+    """
+    leg = params[TP_LEG_M]
+    hh = h
+    if hh > leg:
+        hh = leg
+    chord = 2.0 * np.sqrt(2.0 * leg * hh - hh * hh)
+    if run:
+        return params[TP_K_RUN] * chord
+    return params[TP_K_WALK] * chord
+
+
+@kernel
+def _first_time_at_or_after(ring, n_ring, c):
+    """Time of the first ring sample at or after ``c`` (``c`` itself when there is none yet)."""
+    m = ring.shape[0]
+    first = n_ring - m
+    if first < 0:
+        first = 0
+    best = c
+    for q in range(n_ring - 1, first - 1, -1):
+        tq = ring[q % m, TR_T]
+        if tq < c:
+            break
+        best = tq
+    return best
+
+
+@kernel
+def _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, final):
+    """Answer queued contacts, oldest first, once the samples up to each contact are in.
+
+    Returns
+    -------
+    tuple of int
+        New queue head and number of output rows.
+    """
+    n_ring = int(state[TS_N])
+    while head < n_contacts:
+        c = contacts[head, C_T]
+        if not final and state[TS_T_NOW] < c:
+            break
+        prev = state[TS_PREV_C]
+        step_s = c - prev
+        run_flag = contacts[head, C_RUN]
+        step = np.nan
+        run = run_flag
+        if (
+            params[TP_MIN_STEP_S] <= step_s <= params[TP_MAX_STEP_S]
+            and prev >= state[TS_SEG_T0]
+            and state[TS_T_NOW] >= c
+        ):
+            h, a_min = _vertical_excursion(ring, n_ring, prev, c)
+            if h == h:
+                if run < 0.0:
+                    fast = 60.0 / step_s >= params[TP_RUN_CADENCE]
+                    run = 1.0 if (fast or a_min < -params[TP_FLIGHT_MPS2]) else 0.0
+                step = _trunk_step_length(h, run == 1.0, params)
+        stride = step + state[TS_PREV_STEP]
+        stride_s = c - state[TS_PREV2_C]
+        out[n_out, O_T] = c
+        out[n_out, O_STEP] = step
+        out[n_out, O_STRIDE] = stride
+        out[n_out, O_DZ] = np.nan
+        out[n_out, O_SPEED] = stride / stride_s if stride_s <= params[TP_MAX_STRIDE_S] else np.nan
+        out[n_out, O_READY] = _first_time_at_or_after(ring, n_ring, c)
+        out[n_out, O_RUN] = run if run >= 0.0 else np.nan
+        out[n_out, O_HAS_CONTACT] = 1.0
+        n_out += 1
+        head += 1
+        state[TS_PREV2_C] = prev
+        state[TS_PREV_C] = c
+        state[TS_PREV_STEP] = step
+    return head, n_out
+
+
+@kernel
+def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, out, final):
+    """Run the lower-back stride estimator over one block of samples.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Sample times, shape ``(n,)``, s, increasing.
+    acc : numpy.ndarray
+        Accelerometer, shape ``(n, 3)``, m/s², gravity included, any orientation.
+    gyro : numpy.ndarray
+        Gyroscope, shape ``(n, 3)``, rad/s (ignored when ``has_gyro`` is False).
+    has_gyro : bool
+        Whether ``gyro`` carries data.
+    contacts : numpy.ndarray
+        Queued contacts, shape ``(k, 2)`` (columns ``C_*``), in time order.
+    params : numpy.ndarray
+        Parameter vector (slots ``TP_*``).
+    coef : numpy.ndarray
+        Gravity low-pass biquad ``[b0, b1, b2, a1, a2]`` (accelerometer-only mode).
+    state : numpy.ndarray
+        Estimator state (slots ``TS_*``), updated in place.
+    ring : numpy.ndarray
+        Sample ring, shape ``(m, 2)`` (columns ``TR_*``).
+    out : numpy.ndarray
+        Output rows (columns ``O_*``); room for ``k`` rows.
+    final : bool
+        True when no more samples will come.
+
+    Returns
+    -------
+    tuple of int
+        Number of queued contacts answered (from the head), and of rows written to ``out``.
+    """
+    n = t.shape[0]
+    m = ring.shape[0]
+    n_contacts = contacts.shape[0]
+    head = 0
+    n_out = 0
+    head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+    for i in range(n):
+        k = int(state[TS_N])
+        ti = t[i]
+        ax = acc[i, 0]
+        ay = acc[i, 1]
+        az = acc[i, 2]
+        if not (ax == ax and ay == ay and az == az) or abs(ax) + abs(ay) + abs(az) == 0.0:
+            state[TS_REPAIRED] += 1.0
+            ax = state[TS_GOOD_A]
+            ay = state[TS_GOOD_A + 1]
+            az = state[TS_GOOD_A + 2]
+        else:
+            state[TS_GOOD_A] = ax
+            state[TS_GOOD_A + 1] = ay
+            state[TS_GOOD_A + 2] = az
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        if has_gyro:
+            gx = gyro[i, 0]
+            gy = gyro[i, 1]
+            gz = gyro[i, 2]
+            if not (gx == gx and gy == gy and gz == gz):
+                gx = state[TS_GOOD_W]
+                gy = state[TS_GOOD_W + 1]
+                gz = state[TS_GOOD_W + 2]
+            else:
+                state[TS_GOOD_W] = gx
+                state[TS_GOOD_W + 1] = gy
+                state[TS_GOOD_W + 2] = gz
+        if state[TS_INIT] == 1.0 and ti - state[TS_LAST_T] > params[TP_GAP_S]:
+            state[TS_INIT] = 0.0
+            state[TS_N_GAPS] += 1.0
+        if state[TS_INIT] == 0.0:
+            state[TS_SEG_T0] = ti
+            _q_from_gravity(state, TS_Q, ax, ay, az)
+            for a in range(3):
+                g = ax if a == 0 else (ay if a == 1 else az)
+                state[TS_GZ1 + a] = g * (1.0 - coef[0])
+                state[TS_GZ2 + a] = g * (coef[2] - coef[4])
+            state[TS_INIT] = 1.0
+            dt = 0.0
+        else:
+            dt = ti - state[TS_LAST_T]
+        state[TS_LAST_T] = ti
+        state[TS_T_NOW] = ti
+        if has_gyro:
+            # complementary filter: gyro-propagated attitude, pulled towards the accelerometer
+            _integrate_gyro(state, TS_Q, gx, gy, gz, dt)
+            _tilt_correct(state, TS_Q, ax, ay, az, params[TP_TILT_GAIN])
+            _, _, av = _rotate(state, TS_Q, ax, ay, az)
+        else:
+            # gravity = low-passed accelerometer; vertical = projection on it
+            gxx = 0.0
+            gyy = 0.0
+            gzz = 0.0
+            for a in range(3):
+                x = ax if a == 0 else (ay if a == 1 else az)
+                y = coef[0] * x + state[TS_GZ1 + a]
+                state[TS_GZ1 + a] = coef[1] * x - coef[3] * y + state[TS_GZ2 + a]
+                state[TS_GZ2 + a] = coef[2] * x - coef[4] * y
+                if a == 0:
+                    gxx = y
+                elif a == 1:
+                    gyy = y
+                else:
+                    gzz = y
+            grav = np.sqrt(gxx * gxx + gyy * gyy + gzz * gzz)
+            if grav < 1e-9:
+                grav = 1e-9
+            av = (ax * gxx + ay * gyy + az * gzz) / grav
+        slot = k % m
+        ring[slot, TR_T] = ti
+        ring[slot, TR_AV] = av  # specific force along the vertical: gravity goes with the per-step mean
+        state[TS_N] = k + 1.0
+        head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+    if final:
+        head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, True)
+    return head, n_out

@@ -1,0 +1,603 @@
+"""Stride estimators: fast kernels vs slow references, chunking, synthetic truth, recorded fixtures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.scoring import Truth, parse_prediction, score_recording
+from dsp import ValidationError, detect_steps
+from dsp.stride import (
+    FootStrideEstimator,
+    StrideResults,
+    StrideSettings,
+    TrunkStrideEstimator,
+    estimate_strides,
+    make_stride_estimator,
+)
+from tests.conftest import FIXTURES, load_fixture
+from tests.naive_stride import naive_foot_strides, naive_trunk_strides
+
+COLUMNS = ("t_contact_s", "stride_length_m", "step_length_m", "height_change_m", "speed_mps", "ready_at_s")
+
+
+def _crop(rec, seconds):
+    n = int(seconds * rec.sampling_rate_hz)
+    g = None if rec.gyro_rads is None else rec.gyro_rads[:n]
+    return rec.t_s[:n], rec.acc_mps2[:n], g
+
+
+def _steps(t, acc, gyro, rec, placement=None):
+    return detect_steps(
+        t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=placement or rec.placement
+    )
+
+
+def _as_rows(res: StrideResults) -> np.ndarray:
+    return np.column_stack([*(getattr(res, c) for c in COLUMNS), res.is_run, res.has_contact.astype(float)])
+
+
+def _assert_same(a: StrideResults, b: StrideResults) -> None:
+    for name in (*COLUMNS, "is_run", "has_contact"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+@pytest.fixture(scope="session")
+def gdind_fast():
+    return load_fixture("gdind_footprints/exp35.csv")
+
+
+# ---- fast vs naive -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "seconds"), [("foot_run", 20.0), ("foot_walk", 20.0), ("gdind_fast", 15.0)])
+def test_foot_kernel_matches_naive_reference(name, seconds, request):
+    rec = request.getfixturevalue(name)
+    t, acc, gyro = _crop(rec, seconds)
+    steps = _steps(t, acc, gyro, rec)
+    fast = estimate_strides(
+        t,
+        acc,
+        gyro,
+        steps.t_s,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement="foot",
+        contacts_is_run=steps.is_run,
+    )
+    slow = np.array(
+        naive_foot_strides(t, acc, gyro, steps.t_s, steps.is_run, sampling_rate_hz=rec.sampling_rate_hz)
+    )
+    assert np.isfinite(fast.stride_length_m).sum() >= 8
+    np.testing.assert_allclose(_as_rows(fast), slow, rtol=0, atol=1e-9, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "use_gyro"), [("back_walk", True), ("back_walk", False), ("waist_run", False)]
+)
+def test_trunk_kernel_matches_naive_reference(name, use_gyro, request):
+    rec = request.getfixturevalue(name)
+    t, acc, gyro = _crop(rec, 40.0)
+    gyro = gyro if use_gyro else None
+    steps = _steps(t, acc, gyro, rec)
+    kw = {"sampling_rate_hz": rec.sampling_rate_hz, "runner_height_m": 1.7}
+    fast = estimate_strides(t, acc, gyro, steps.t_s, placement="lower_back", **kw)
+    slow = np.array(naive_trunk_strides(t, acc, gyro, steps.t_s, **kw))
+    assert np.isfinite(fast.stride_length_m).sum() >= 8
+    np.testing.assert_allclose(_as_rows(fast), slow, rtol=0, atol=1e-9, equal_nan=True)
+
+
+def test_kernels_match_reference_on_bad_samples_and_gaps(foot_walk, back_walk, rng):
+    for rec, placement in ((foot_walk, "foot"), (back_walk, "lower_back")):
+        t, acc, gyro = _crop(rec, 20.0)
+        acc = acc.copy()
+        gyro = gyro.copy()
+        bad = rng.choice(len(t), 15, replace=False)
+        acc[bad[:10]] = np.nan
+        acc[bad[10:]] = 0.0
+        gyro[rng.choice(len(t), 10, replace=False), 1] = np.nan
+        t = t.copy()
+        t[len(t) // 2 :] += 1.0  # a gap in time
+        steps = _steps(t, acc, gyro, rec)
+        kw = {"sampling_rate_hz": rec.sampling_rate_hz}
+        fast = estimate_strides(t, acc, gyro, steps.t_s, placement=placement, **kw)
+        naive = naive_foot_strides if placement == "foot" else naive_trunk_strides
+        slow = np.array(naive(t, acc, gyro, steps.t_s, **kw))
+        np.testing.assert_allclose(_as_rows(fast), slow, rtol=0, atol=1e-9, equal_nan=True)
+        est = make_stride_estimator(sampling_rate_hz=rec.sampling_rate_hz, placement=placement)
+        est.update(t, acc, gyro, [])
+        assert est.flags.repaired_samples == 15
+        assert est.flags.gaps == 1
+        assert est.flags.samples == len(t)
+
+
+def test_still_sensor_and_empty_blocks():
+    fs = 100.0
+    t = np.arange(300) / fs
+    acc = np.tile([0.3, -0.2, 9.8], (300, 1))
+    for placement in ("foot", "lower_back"):
+        est = make_stride_estimator(sampling_rate_hz=fs, placement=placement)
+        assert est.update(t[:0], acc[:0], acc[:0], np.zeros(0)).n_strides == 0
+        res = est.update(t, acc, np.zeros((300, 3)), np.array([1.0, 2.0]))
+        rest = est.flush()
+        both = StrideResults.concatenate([res, rest])
+        np.testing.assert_array_equal(both.t_contact_s, [1.0, 2.0])
+        assert not np.isfinite(both.stride_length_m).any()  # no stride while standing still
+        slow = (naive_foot_strides if placement == "foot" else naive_trunk_strides)(
+            t, acc, np.zeros((300, 3)), [1.0, 2.0], sampling_rate_hz=fs
+        )
+        # h is ~1e-16 here and sqrt amplifies rounding: 1e-6 m is still 'zero'
+        np.testing.assert_allclose(_as_rows(both), np.array(slow), rtol=0, atol=1e-6, equal_nan=True)
+
+
+# ---- chunking ------------------------------------------------------------------------------
+
+
+def _stream(est, t, acc, gyro, steps, cuts):
+    """Feed blocks; each block carries the contacts the detector decided within it."""
+    parts = []
+    lo_t = -math.inf
+    for a, b in zip([0, *cuts], [*cuts, len(t)], strict=True):
+        hi_t = t[b - 1]
+        sel = (steps.emitted_at_s > lo_t) & (steps.emitted_at_s <= hi_t)
+        parts.append(
+            est.update(
+                t[a:b], acc[a:b], None if gyro is None else gyro[a:b], steps.t_s[sel], steps.is_run[sel]
+            )
+        )
+        lo_t = hi_t
+    parts.append(est.flush())
+    return StrideResults.concatenate(parts)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_chunking_gives_the_batch_result(data, foot_run, back_walk, waist_run):
+    rec = data.draw(st.sampled_from([foot_run, back_walk, waist_run]))
+    t, acc, gyro = _crop(rec, 25.0)
+    steps = _steps(t, acc, gyro, rec)
+    kw = {"sampling_rate_hz": rec.sampling_rate_hz, "placement": rec.placement}
+    batch = estimate_strides(t, acc, gyro, steps.t_s, contacts_is_run=steps.is_run, **kw)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=40))))
+    est = make_stride_estimator(has_gyro=gyro is not None, **kw)
+    _assert_same(_stream(est, t, acc, gyro, steps, cuts), batch)
+    assert np.isfinite(batch.stride_length_m).sum() > 5
+
+
+def test_one_sample_blocks_give_the_batch_result(foot_walk):
+    t, acc, gyro = _crop(foot_walk, 12.0)
+    steps = _steps(t, acc, gyro, foot_walk)
+    batch = estimate_strides(
+        t, acc, gyro, steps.t_s, sampling_rate_hz=foot_walk.sampling_rate_hz, placement="foot"
+    )
+    est = FootStrideEstimator(sampling_rate_hz=foot_walk.sampling_rate_hz)
+    got = _stream(est, t, acc, gyro, steps, list(range(1, len(t))))
+    np.testing.assert_array_equal(got.stride_length_m, batch.stride_length_m)
+    np.testing.assert_array_equal(got.t_contact_s, batch.t_contact_s)
+
+
+# ---- synthetic truth -----------------------------------------------------------------------
+
+
+def _rot(axis: int, angle):
+    c, s = np.cos(angle), np.sin(angle)
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    r = np.zeros((*np.shape(angle), 3, 3))
+    r[..., axis, axis] = 1.0
+    r[..., i, i] = c
+    r[..., j, j] = c
+    r[..., i, j] = -s
+    r[..., j, i] = s
+    return r
+
+
+def synthetic_foot(strides, *, fs, stance_s, swing_s, pitch_rad, mount, rolling_stance=False, rise_m=0.0):
+    """Ideal IMU samples of a foot that walks the given strides (lengths in m, headings in rad).
+
+    The sensor point stays still during each stance and travels along the stride's chord during
+    the swing with a smooth velocity profile, rising ``clearance`` and pitching by ``pitch_rad``;
+    the sensor sits on the foot rotated by the matrix ``mount``.  With ``rolling_stance`` the foot
+    also pitches (about the sensor point) during the stance, so it is never quite at rest.
+    Returns time, specific force (m/s², body), angular rate (rad/s, body) and the landing times.
+    """
+    dt = 1.0 / fs
+    t_all, f_all, w_all, landings = [], [], [], []
+    pos = np.zeros(3)
+    t0 = 0.0
+    heading = 0.0
+    g = np.array([0.0, 0.0, 9.81])
+
+    def emit(tt, p_dd, psi, psi_d, theta, theta_d):
+        r = _rot(2, psi) @ _rot(1, theta) @ mount
+        f = np.einsum("nji,nj->ni", r, p_dd + g)  # R^T (a + g_up)
+        w_nav = np.stack([np.zeros_like(tt), theta_d, np.zeros_like(tt)], axis=1)
+        w_pitch = w_nav  # rate about the pitched frame's y axis
+        w_yaw = np.einsum("nji,j->ni", _rot(1, theta), np.array([0.0, 0.0, 1.0])) * psi_d[:, None]
+        w_body = np.einsum("ji,nj->ni", mount, w_pitch + w_yaw)
+        t_all.append(tt)
+        f_all.append(f)
+        w_all.append(w_body)
+
+    for length, turn in strides:
+        # stance
+        n = round(stance_s * fs)
+        tt = t0 + np.arange(n) * dt
+        u = np.arange(n) / n
+        theta = (0.3 * np.sin(np.pi * u) ** 2) if rolling_stance else np.zeros(n)
+        theta_d = (0.3 * np.pi * np.sin(2 * np.pi * u) / stance_s) if rolling_stance else np.zeros(n)
+        emit(tt, np.zeros((n, 3)), np.full(n, heading), np.zeros(n), theta, theta_d)
+        t0 += n * dt
+        # swing along the chord, heading turns by `turn`
+        n = round(swing_s * fs)
+        tt = t0 + np.arange(n) * dt
+        u = np.arange(n) / n
+        direction = np.array([np.cos(heading + 0.5 * turn), np.sin(heading + 0.5 * turn), 0.0])
+        s_dd = 2 * np.pi * np.sin(2 * np.pi * u) / swing_s**2  # d²/dt² of u - sin(2πu)/2π
+        z_dd = 0.12 * 2 * np.pi**2 * np.cos(2 * np.pi * u) / swing_s**2  # 0.12 m clearance
+        acc_nav = length * s_dd[:, None] * direction + (z_dd + rise_m * s_dd)[:, None] * np.array([0, 0, 1.0])
+        psi = heading + turn * (u - np.sin(2 * np.pi * u) / (2 * np.pi))
+        psi_d = turn * (1 - np.cos(2 * np.pi * u)) / swing_s
+        theta = -pitch_rad * np.sin(np.pi * u) ** 2 * np.sign(np.sin(2 * np.pi * u)) ** 0
+        theta_d = -pitch_rad * np.pi * np.sin(2 * np.pi * u) / swing_s
+        emit(tt, acc_nav, psi, psi_d, theta, theta_d)
+        t0 += n * dt
+        pos = pos + length * direction
+        heading += turn
+        landings.append(t0)
+    n = round(0.5 * fs)  # final rest
+    tt = t0 + np.arange(n) * dt
+    emit(tt, np.zeros((n, 3)), np.full(n, heading), np.zeros(n), np.zeros(n), np.zeros(n))
+    return np.concatenate(t_all), np.concatenate(f_all), np.concatenate(w_all), np.array(landings)
+
+
+def _random_rotation(rng):
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("gait", "stance_s", "swing_s", "rolling"),
+    [("walk", 0.6, 0.45, False), ("run", 0.2, 0.5, True)],
+)
+def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rolling, rng):
+    fs = 200.0
+    lengths = rng.uniform(1.0, 1.6, 16) if gait == "walk" else rng.uniform(1.6, 2.6, 16)
+    turns = rng.uniform(-0.3, 0.3, 16)
+    mount = _random_rotation(rng)  # any mounting orientation
+    t, f, w, landings = synthetic_foot(
+        list(zip(lengths, turns, strict=True)),
+        fs=fs,
+        stance_s=stance_s,
+        swing_s=swing_s,
+        pitch_rad=0.9,
+        mount=mount,
+        rolling_stance=rolling,
+        rise_m=0.04,
+    )
+    t = t + 0.7
+    landings = landings + 0.7
+    f = f + rng.normal(0.0, 0.05, f.shape) + rng.normal(0.0, 0.08, 3)  # noise + bias, m/s²
+    w = w + rng.normal(0.0, 0.005, w.shape) + rng.normal(0.0, 0.01, 3)  # noise + bias, rad/s
+    contacts = landings - 0.03  # the detector fires a little before the foot settles
+    res = estimate_strides(t, f, w, contacts, sampling_rate_hz=fs, placement="foot")
+    assert res.has_contact.all()
+    got = res.stride_length_m[1:]  # the first contact ends the stride out of the initial rest
+    np.testing.assert_allclose(got, lengths[1:], rtol=0.03)
+    np.testing.assert_allclose(res.height_change_m[1:], 0.04, atol=0.03)
+    stride_time = stance_s + swing_s  # (the last landing is on a still foot: timed differently)
+    np.testing.assert_allclose(res.speed_mps[2:-1], lengths[2:-1] / stride_time, rtol=0.04)
+
+
+def test_synthetic_foot_missed_contact_is_reported_alone(rng):
+    fs = 200.0
+    lengths = np.full(10, 1.4)
+    t, f, w, landings = synthetic_foot(
+        [(x, 0.0) for x in lengths], fs=fs, stance_s=0.5, swing_s=0.45, pitch_rad=0.8, mount=np.eye(3)
+    )
+    contacts = np.delete(landings - 0.03, 5)  # the step detector missed one
+    res = estimate_strides(t, f, w, contacts, sampling_rate_hz=fs, placement="foot")
+    assert res.has_contact.sum() == len(contacts)
+    alone = np.flatnonzero(~res.has_contact)
+    assert len(alone) == 1
+    assert abs(res.t_contact_s[alone[0]] - landings[5]) < 0.2
+    np.testing.assert_allclose(np.nansum(res.stride_length_m), lengths.sum(), rtol=0.02)
+
+
+def synthetic_trunk(step_lengths, *, fs, step_s, leg_m, scale):
+    """Lower-back samples whose vertical excursion per step is the pendulum's for the given steps."""
+    t_all, az_all, contacts = [], [], [0.5]
+    t0 = 0.5
+    for length in step_lengths:
+        half_chord = length / (2.0 * scale)
+        h = leg_m - math.sqrt(leg_m**2 - half_chord**2)  # the rise that 2·sqrt(2lh - h²) inverts
+        n = round(step_s * fs)
+        u = np.arange(n) / n
+        # sensor height: h/2·(1 - cos 2πu) (lowest at the contacts), so z'' = h/2·(2π/T)²·cos 2πu
+        az_all.append(0.5 * h * (2 * np.pi / step_s) ** 2 * np.cos(2 * np.pi * u))
+        t_all.append(t0 + np.arange(n) / fs)
+        t0 += n / fs
+        contacts.append(t0)
+    n_tail = round(0.3 * fs)  # the motion goes on a little after the last contact
+    t_all.append(t0 + np.arange(n_tail) / fs)
+    az_all.append(az_all[-1][:n_tail])
+    t = np.concatenate([np.arange(round(0.5 * fs)) / fs, *t_all])
+    az = np.concatenate([np.zeros(round(0.5 * fs)), *az_all])
+    return t, az, np.array(contacts)
+
+
+@pytest.mark.parametrize("use_gyro", [True, False])
+def test_synthetic_trunk_pendulum_steps(use_gyro, rng):
+    fs = 100.0
+    s = StrideSettings()
+    height = 1.8
+    leg = s.leg_length_ratio * height
+    steps_m = rng.uniform(0.55, 0.8, 20)
+    t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=0.55, leg_m=leg, scale=s.pendulum_k_walk)
+    tilt = _random_rotation(rng)  # the belt sits any way round
+    acc = (np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81])) @ tilt
+    acc = acc + rng.normal(0.0, 0.02, acc.shape)
+    gyro = rng.normal(0.0, 0.002, acc.shape) if use_gyro else None
+    res = estimate_strides(
+        t,
+        acc,
+        gyro,
+        contacts,
+        sampling_rate_hz=fs,
+        placement="lower_back",
+        runner_height_m=height,
+        contacts_is_run=np.zeros(len(contacts), bool),
+    )
+    np.testing.assert_allclose(res.step_length_m[1:], steps_m, rtol=0.03)
+    np.testing.assert_allclose(res.stride_length_m[2:], steps_m[1:] + steps_m[:-1], rtol=0.03)
+    np.testing.assert_allclose(res.speed_mps[2:], (steps_m[1:] + steps_m[:-1]) / 1.1, rtol=0.03)
+    assert np.isnan(res.height_change_m).all()
+
+
+def test_trunk_running_scale_and_own_gait_decision(rng):
+    fs = 100.0
+    s = StrideSettings(scale_run=1.2)  # a calibrated runner: K_run = 1.25 × 1.2 = 1.5
+    leg = s.leg_length_ratio * 1.75
+    steps_m = np.full(12, 1.0)
+    t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=0.36, leg_m=leg, scale=1.5)  # 167 steps/min
+    acc = np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81])
+    res = estimate_strides(t, acc, None, contacts, sampling_rate_hz=fs, placement="lower_back", settings=s)
+    assert (res.is_run[1:] == 1.0).all()  # cadence above run_cadence_spm
+    np.testing.assert_allclose(res.step_length_m[1:], 1.0, rtol=0.03)
+
+
+# ---- recorded fixtures (thresholds: measured, plus a margin) -------------------------------
+
+FOOT_FIXTURES = [
+    # file, stride MAPE % measured, |distance error| % measured (None: no distance truth)
+    ("pyshoe_vicon/2017-11-27-11-24-07.csv", 2.6, 2.4),
+    ("pyshoe_vicon/2017-11-27-11-18-11.csv", 2.5, 3.9),
+    ("pyshoe_vicon/2017-11-22-11-30-14.csv", 4.0, 2.2),
+    ("pyshoe_vicon/2018-02-09-11-32-01.csv", 3.5, 1.8),
+    ("gdind_footprints/exp31.csv", 3.0, 4.3),
+    ("gdind_footprints/exp35.csv", 1.8, 0.8),
+    ("gaitmap_example/sample_left_foot.csv", 3.2, None),
+    ("gaitmap_example/sample_right_foot.csv", 3.0, None),
+]
+
+
+def _score(rel: str, res: StrideResults, *, both_feet: bool):
+    import json
+
+    meta = json.loads((FIXTURES / rel).with_suffix(".json").read_text())
+    truth = Truth(dataset=rel.split("/")[0], recording_id=rel.split("/")[1][:-4], meta=meta)
+    pred = parse_prediction(
+        {
+            "steps_feet": "both" if both_feet else "one",
+            "steps": [
+                {"t": float(t), "stride_length_m": float(v) if np.isfinite(v) else None}
+                for t, v in zip(res.t_contact_s, res.stride_length_m, strict=True)
+            ],
+        }
+    )
+    return score_recording(truth, pred)
+
+
+@pytest.mark.parametrize(("rel", "mape_pct", "dist_pct"), FOOT_FIXTURES)
+def test_foot_fixture_accuracy(rel, mape_pct, dist_pct):
+    rec = load_fixture(rel)
+    steps = _steps(rec.t_s, rec.acc_mps2, rec.gyro_rads, rec, "foot")
+    res = estimate_strides(
+        rec.t_s,
+        rec.acc_mps2,
+        rec.gyro_rads,
+        steps.t_s,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement="foot",
+    )
+    np.testing.assert_array_equal(res.t_contact_s[res.has_contact], steps.t_s)
+    sc = _score(rel, res, both_feet=False)
+    pairs = sc.stride_pairs
+    assert len(pairs) >= 0.9 * sc.n_gt_strides
+    mape = 100 * np.mean(np.abs(pairs[:, 0] - pairs[:, 1]) / pairs[:, 1])
+    assert mape <= mape_pct + 1.0
+    if dist_pct is not None:
+        err = 100 * abs(sc.distance_pred_m / sc.distance_gt_m - 1)
+        assert err <= dist_pct + 1.5
+
+
+def test_back_fixture_accuracy_from_height():
+    pairs = []
+    for rel in ("mobgap_example/HA-001_Test5_Trial1.csv", "mobgap_example/HA-001_Test11_Trial1.csv"):
+        rec = load_fixture(rel)
+        steps = _steps(rec.t_s, rec.acc_mps2, rec.gyro_rads, rec)
+        res = estimate_strides(
+            rec.t_s,
+            rec.acc_mps2,
+            rec.gyro_rads,
+            steps.t_s,
+            sampling_rate_hz=rec.sampling_rate_hz,
+            placement="lower_back",
+            runner_height_m=rec.meta["subject"]["height_m"],
+        )
+        pairs.append(_score(rel, res, both_feet=True).stride_pairs)
+    p = np.concatenate(pairs)
+    assert len(p) >= 30
+    assert np.mean(np.abs(p[:, 0] - p[:, 1])) <= 0.16 + 0.03
+
+
+def test_back_running_step_matches_treadmill_speed(waist_run):
+    rec = waist_run
+    steps = _steps(rec.t_s, rec.acc_mps2, None, rec)
+    res = estimate_strides(
+        rec.t_s,
+        rec.acc_mps2,
+        None,
+        steps.t_s,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement="lower_back",
+        runner_height_m=rec.meta["subject"]["height_m"],
+        contacts_is_run=steps.is_run,
+    )
+    sel = (res.t_contact_s > 30) & (res.t_contact_s < 75)
+    step_true = rec.meta["ground_truth"]["speed_mps_protocol"] * np.median(np.diff(res.t_contact_s[sel]))
+    assert abs(np.nanmedian(res.step_length_m[sel]) / step_true - 1) < 0.013 + 0.05
+
+
+# ---- API -----------------------------------------------------------------------------------
+
+
+def test_validation_errors():
+    with pytest.raises(ValidationError, match="gyroscope"):
+        make_stride_estimator(sampling_rate_hz=100, placement="foot", has_gyro=False)
+    with pytest.raises(ValidationError, match="shank"):
+        make_stride_estimator(sampling_rate_hz=100, placement="shank")
+    with pytest.raises(ValidationError, match="sampling_rate_hz"):
+        FootStrideEstimator(sampling_rate_hz=5)
+    with pytest.raises(ValidationError, match="runner_height_m"):
+        TrunkStrideEstimator(sampling_rate_hz=100, has_gyro=False, runner_height_m=175)
+    est = FootStrideEstimator(sampling_rate_hz=100)
+    z = np.zeros((10, 3))
+    with pytest.raises(ValidationError, match="shape"):
+        est.update(np.arange(10), np.zeros((9, 3)), z, [])
+    with pytest.raises(ValidationError, match="increasing"):
+        est.update(np.arange(10) / 100, z, z, [0.05, 0.02])
+    est.update(np.arange(10) / 100, z, z, [0.05])
+    with pytest.raises(ValidationError, match="not after"):
+        est.update(np.arange(10, 20) / 100, z, z, [0.04])
+    with pytest.raises(ValidationError, match="contacts_is_run"):
+        est.update(np.arange(20, 30) / 100, z, z, [0.25], [True, False])
+
+
+# ---- calibration ---------------------------------------------------------------------------
+
+PROFILE = """# my profile
+[device]
+placement = "lower_back"  # worn on the belt
+
+[runner]
+height_m = 1.75
+
+[stride]
+# factors from the last calibration
+scale_walk = 1.0   # walking
+runner_height_m = 1.75
+[targets.smooth]
+cadence_factor = 1.0
+rgb = [5, 6, 13]
+"""
+
+
+def test_update_table_keeps_every_other_line():
+    import tomllib
+
+    from firmware_py.calibrate import update_table
+
+    new = update_table(PROFILE, "stride", {"scale_walk": 1.1, "scale_run": 0.9})
+    before, after = tomllib.loads(PROFILE), tomllib.loads(new)
+    assert after["stride"] == {"scale_walk": 1.1, "scale_run": 0.9, "runner_height_m": 1.75}
+    assert {k: v for k, v in after.items() if k != "stride"} == {
+        k: v for k, v in before.items() if k != "stride"
+    }
+    for line in PROFILE.splitlines():
+        if not line.startswith("scale_walk"):
+            assert line in new.splitlines()  # comments and other keys verbatim
+    appended = update_table("[runner]\nheight_m = 1.6", "stride", {"scale_run": 1.2})
+    assert tomllib.loads(appended) == {"runner": {"height_m": 1.6}, "stride": {"scale_run": 1.2}}
+    assert tomllib.loads(update_table("", "stride", {"scale_walk": 1.0})) == {"stride": {"scale_walk": 1.0}}
+    with pytest.raises(ValueError, match="inline"):
+        update_table("stride = {scale_walk = 1.0}\n", "stride", {"scale_walk": 1.2})
+
+
+def _synthetic_back_recording(tmp_path, k_true, n_steps=40):
+    from firmware_py.logs import write_log
+    from firmware_py.logs.recording import Recording
+
+    fs = 100.0
+    s = StrideSettings()
+    height = 1.75
+    rng = np.random.default_rng(7)
+    steps_m = rng.uniform(0.65, 0.75, n_steps)
+    t, az, _ = synthetic_trunk(steps_m, fs=fs, step_s=0.55, leg_m=s.leg_length_ratio * height, scale=k_true)
+    acc = np.column_stack([rng.normal(0, 0.05, len(t)), rng.normal(0, 0.05, len(t)), az + 9.81])
+    gyro = rng.normal(0.0, 0.002, acc.shape)
+    path = tmp_path / "course.csv"
+    write_log(Recording("", t, acc, gyro, fs, placement="lower_back"), path)
+    return path, float(steps_m.sum())
+
+
+def test_calibrate_lower_back_fits_the_walking_factor(tmp_path):
+    import tomllib
+
+    from firmware_py.calibrate import calibrate
+
+    k_true = StrideSettings().pendulum_k_walk * 1.15  # this walker's steps are 15 % longer than the model's
+    rec_path, distance = _synthetic_back_recording(tmp_path, k_true)
+    profile = tmp_path / "runner.toml"
+    profile.write_text(PROFILE)
+    out = calibrate(rec_path, distance, profile_path=profile)
+    assert out["written"]
+    assert out["fitted"] == "walk"
+    assert out["placement"] == "lower_back"
+    assert out["scale_walk"] == pytest.approx(1.15, rel=0.04)
+    assert out["scale_run"] == 1.0
+    saved = tomllib.loads(profile.read_text())
+    assert saved["stride"]["scale_walk"] == out["scale_walk"]
+    assert saved["runner"] == {"height_m": 1.75}
+    assert saved["stride"]["runner_height_m"] == 1.75
+    assert saved["targets"] == {"smooth": {"cadence_factor": 1.0, "rgb": [5, 6, 13]}}
+    again = calibrate(rec_path, distance, profile_path=profile)  # starts from the saved factor
+    assert again["ratio"] == pytest.approx(1.0, abs=0.01)
+
+
+def test_calibrate_refuses_absurd_distances_and_leaves_the_profile(tmp_path):
+    from firmware_py.calibrate import calibrate
+    from firmware_py.exc import UsageError
+
+    rec_path, distance = _synthetic_back_recording(tmp_path, StrideSettings().pendulum_k_walk, n_steps=12)
+    profile = tmp_path / "runner.toml"
+    profile.write_text(PROFILE)
+    with pytest.raises(UsageError, match="scale_walk would be"):
+        calibrate(rec_path, 10 * distance, profile_path=profile)
+    with pytest.raises(UsageError, match="distance"):
+        calibrate(rec_path, -5.0, profile_path=profile)
+    assert profile.read_text() == PROFILE
+
+
+def test_calibrate_foot_reports_the_ratio_only(tmp_path):
+    from firmware_py.calibrate import calibrate
+
+    rel = "pyshoe_vicon/2017-11-27-11-24-07.csv"
+    truth = load_fixture(rel).meta["ground_truth"]["distance_m"]
+    profile = tmp_path / "runner.toml"
+    out = calibrate(FIXTURES / rel, truth, profile_path=profile)
+    assert out["placement"] == "foot"
+    assert out["fitted"] == "none"
+    assert not out["written"]
+    assert out["ratio"] == pytest.approx(1.0, abs=0.06)  # a foot needs no calibration
+    assert not profile.exists()
