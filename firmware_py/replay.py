@@ -408,12 +408,14 @@ def write_csv(result: ReplayResult, path: Path) -> None:
 
 
 def write_plot(result: ReplayResult, path: Path) -> None:
-    """Draw the signal with the detected steps, and cadence over time, to a PNG.
+    """Draw the signal with the detected steps, cadence and stride against their targets, to a PNG.
+
+    Technical ground is shaded; cues are marked with their kind.
 
     Raises
     ------
     UsageError
-        When matplotlib (optional extra ``plot``) is not installed.
+        When matplotlib (optional extra ``plot``) is not installed, or the samples were not kept.
     """
     try:
         import matplotlib
@@ -425,26 +427,48 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     rec = result.recording
     if rec is None:
         raise UsageError("--plot needs the samples; a live run's plot comes from replaying its log")
+    ev = result.events
     t = rec.t_s
     acc_norm = np.linalg.norm(rec.acc_mps2, axis=1)
-    st = np.array([e.t_s for e in result.events])
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True)
+    st = np.array([e.t_s for e in ev])
+
+    def col(name: str) -> np.ndarray:
+        return np.array([np.nan if getattr(e, name) is None else getattr(e, name) for e in ev], dtype=float)
+
+    cad, cad_t = col("cadence_spm"), col("target_cadence_spm")
+    stride, stride_t = col("stride_length_m"), col("target_stride_length_m")
+    run = np.array([e.gait == "run" for e in ev], dtype=bool)
+    fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 8), sharex=True)
+    for ax in (ax1, ax2, ax3):  # technical ground
+        for i in range(1, len(ev)):
+            if ev[i].terrain == "technical":
+                ax.axvspan(st[i - 1], st[i], color="tab:brown", alpha=0.15, lw=0)
     ax1.plot(t, acc_norm, lw=0.6, color="0.35", label="|a| (m/s²)")
     if st.size:
         ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=5, label="detected contact")
     ax1.set_ylabel("|a| (m/s²)")
     ax1.legend(loc="upper right")
+    feet = "one foot" if result.steps_feet == "one" else "both feet"
     ax1.set_title(
-        f"{Path(rec.path).name}: {len(result.events)} steps ({result.placement}, {result.steps_feet} foot)"
+        f"{Path(rec.path).name}: {len(ev)} steps ({result.placement}, {feet}), {len(result.cues)} cues"
     )
-    cad = np.array([np.nan if e.cadence_spm is None else e.cadence_spm for e in result.events])
-    run = np.array([e.gait == "run" for e in result.events], dtype=bool)
     if st.size:
         ax2.plot(st[~run], cad[~run], ".", color="tab:blue", label="walk")
         ax2.plot(st[run], cad[run], ".", color="tab:orange", label="run")
-        ax2.legend(loc="upper right")
+        if np.isfinite(cad_t).any():
+            ax2.plot(st, cad_t, "-", color="tab:green", lw=1.2, label="target")
+        ax3.plot(st, stride, ".", color="tab:purple", label="stride")
+        if np.isfinite(stride_t).any():
+            ax3.plot(st, stride_t, "-", color="tab:green", lw=1.2, label="target")
+    for c in result.cues:
+        for ax in (ax2, ax3):
+            ax.axvline(c.t_s, color="tab:red", lw=0.8, alpha=0.7)
+        ax2.annotate(c.kind, (c.t_s, ax2.get_ylim()[1]), fontsize=7, rotation=90, va="top", color="tab:red")
     ax2.set_ylabel("cadence (steps/min)")
-    ax2.set_xlabel("time (s)")
+    ax2.legend(loc="lower right", fontsize=8)
+    ax3.set_ylabel("stride (m)")
+    ax3.set_xlabel("time (s)")
+    ax3.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
