@@ -87,8 +87,10 @@ def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
 def run_device(args: argparse.Namespace) -> int:
     """Run the live loop as the CLI arguments say; returns the exit status."""
     cfg = load_config(args.config, profile=args.profile)
+    dev = cfg.device
     clock: Clock = FakeClock() if args.fast else SystemClock()
-    spec = _spec_with_chip(args.bus, args.chip)
+    chip_arg = args.chip or dev.chip
+    spec = _spec_with_chip(args.bus or dev.bus, chip_arg)
     source = _fake_source(spec)
     if args.fast and source is None and not spec.startswith("fake"):
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
@@ -107,14 +109,14 @@ def run_device(args: argparse.Namespace) -> int:
             duration = rec.duration_s  # the fake loops its recording: play it once
         rate = args.rate or rec.sampling_rate_hz
     else:
-        rate = args.rate or 200.0
+        rate = args.rate or dev.sampling_rate_hz
     if placement is None:
         raise UsageError(
             "placement unknown: pass --placement lower_back|foot|shank (or set it in the config)"
         )
-    accel_range_g = 16 if placement in ("foot", "shank") else 8
-    chip = "auto" if spec.startswith("fake") else args.chip
-    address = args.address
+    accel_range_g = dev.accel_range_g or (16 if placement in ("foot", "shank") else 8)
+    chip = "auto" if spec.startswith("fake") else chip_arg
+    address = args.address if args.address is not None else dev.address
     if spec.startswith("fake"):
         query = parse_qs(spec.partition("?")[2])
         if "address" in query:
@@ -128,7 +130,7 @@ def run_device(args: argparse.Namespace) -> int:
             address,
             sampling_rate_hz=min(max(rate, 50.0), 1000.0),
             accel_range_g=accel_range_g,
-            gyro_range_dps=2000,
+            gyro_range_dps=dev.gyro_range_dps,
             clock=clock,
         )
 
@@ -159,13 +161,14 @@ def run_device(args: argparse.Namespace) -> int:
             "gyro_lsb_rads": gyro_lsb,
             "chip": type(probe).__name__.lower(),
             "accel_range_g": accel_range_g,
-            "gyro_range_dps": 2000,
+            "gyro_range_dps": dev.gyro_range_dps,
             "placement": pipeline.placement,
             "placement_side": side,
             "software_version": __version__,
             "config": cfg.to_dict(),
         }
-        data_dir = args.data_dir or cfg.recording.data_dir
+        # a simulated run on a laptop records next to the user, not in the device's folder
+        data_dir = args.data_dir or ("logs" if spec.startswith("fake") else cfg.recording.data_dir)
         recorder = Recorder(
             data_dir,
             header,
