@@ -42,11 +42,24 @@ def _ensure_writable_cache_dir() -> None:
 
 _ensure_writable_cache_dir()
 
-from numba import njit as _njit  # noqa: E402  (must come after the cache dir is set)
+try:
+    from numba import njit as _njit  # after the cache dir is set: numba reads it at import
+
+    #: True when the kernels are compiled (numba installed and NUMBA_DISABLE_JIT unset).
+    JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
+except ImportError:  # 32-bit Raspberry Pi OS: no numba wheels exist; run the same code interpreted
+    _njit = None
+    JIT = False
+    warnings.warn(
+        "numba is not installed (there are no numba wheels for 32-bit Raspberry Pi OS); the signal "
+        "processing runs as plain Python, about 100x slower: install the 64-bit OS for real-time use",
+        RuntimeWarning,
+        stacklevel=2,
+    )
 
 
 def kernel(func):
-    """Compile ``func`` with the project's numba flags.
+    """Compile ``func`` with the project's numba flags (or leave it as Python without numba).
 
     Parameters
     ----------
@@ -56,6 +69,8 @@ def kernel(func):
     Returns
     -------
     callable
-        The compiled dispatcher.
+        The compiled dispatcher, or ``func`` itself when numba is not installed.
     """
+    if _njit is None:
+        return func
     return _njit(cache=CACHE, fastmath=FASTMATH, nogil=True)(func)

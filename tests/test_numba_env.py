@@ -48,3 +48,16 @@ def test_unwritable_cache_dir_falls_back_with_a_warning(tmp_path):
     assert len(result[0]) > 5
     assert "not writable" in stderr
     assert "NUMBA_CACHE_DIR" in stderr
+
+
+def test_without_numba_installed_the_same_code_runs(tmp_path):
+    """32-bit Raspberry Pi OS: numba cannot be installed at all; import must still work."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "numba.py").write_text("raise ImportError('no numba wheels for armv7l')\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{REPO}"}
+    proc = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert "numba is not installed" in proc.stderr
+    compiled, _ = _run({})
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == compiled
