@@ -53,7 +53,8 @@ P_STANCE_RADS = 20  # foot: |w| below this is the foot at rest, rad/s
 P_STANCE_N = 21  # foot: samples at rest that make a stance
 P_PUSH_RADS = 22  # foot: pitch rate that marks push-off after a stance, rad/s
 P_N_USE = 23  # how many of the stored intervals the period and cadence use
-N_PARAMS = 24
+P_LOBE_SETTLE_S = 24  # foot: a lobe also ends after the rate stays near zero this long, s
+N_PARAMS = 25
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -380,8 +381,10 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_LOBE_INT] += pr * lobe * dt
                 state[S_LOBE_T] = ti
                 continue
-            if pr * lobe > -params[P_HYST_RADS]:
-                continue
+            if pr * lobe > -params[P_HYST_RADS] and ti - state[S_LOBE_T] < params[P_LOBE_SETTLE_S]:
+                continue  # near zero: the lobe may still go on
+            # the lobe ended: the rate crossed zero, or stayed near zero for lobe_settle_s
+            crossed = pr * lobe <= -params[P_HYST_RADS]
             # the lobe of sign `lobe` ended at S_LOBE_T (last sample on its side of zero)
             integral = state[S_LOBE_INT]
             t_x = state[S_LOBE_T]
@@ -392,9 +395,12 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
             peak_same = state[slot_pos]
             state[slot_pos] = max(integral, params[P_LOBE_DECAY] * peak_same)
-            state[S_LOBE_SIGN] = -lobe
-            state[S_LOBE_INT] = abs(pr) * dt
-            state[S_LOBE_T] = ti
+            if crossed:
+                state[S_LOBE_SIGN] = -lobe
+                state[S_LOBE_INT] = abs(pr) * dt
+                state[S_LOBE_T] = ti
+            else:  # settled near zero: wait for the next lobe to show its sign
+                state[S_LOBE_SIGN] = 0.0
             period = state[S_PERIOD]
             if (
                 lobe == swing_sign

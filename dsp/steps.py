@@ -118,6 +118,9 @@ class StepSettings:
         Rest that counts as a stance, s.
     push_off_rads : float
         Pitch rate that marks the push-off after a stance (its sign names the swing's), rad/s.
+    lobe_settle_s : float
+        A rotation lobe also ends when the pitch rate has stayed within the hysteresis of zero
+        this long (a foot that lands softly), s; bounds the foot detector's latency.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -146,6 +149,7 @@ class StepSettings:
     stance_rads: float = 1.0
     stance_min_s: float = 0.05
     push_off_rads: float = 1.0
+    lobe_settle_s: float = 0.1
 
 
 @dataclass
@@ -314,6 +318,7 @@ class StepDetector:
         p[K.P_STANCE_RADS] = s.stance_rads
         p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
         p[K.P_PUSH_RADS] = s.push_off_rads
+        p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
         self._params = p
         self._coefs = np.vstack(
             [

@@ -179,8 +179,9 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 lobe_rot += pr * lobe / fs
                 lobe_t = ti
                 continue
-            if pr * lobe > -s.lobe_hysteresis_rads:
-                continue
+            if pr * lobe > -s.lobe_hysteresis_rads and ti - lobe_t < s.lobe_settle_s:
+                continue  # near zero: the lobe may still go on
+            crossed = pr * lobe <= -s.lobe_hysteresis_rads
             # the lobe ended at lobe_t
             if sign_score != 0.0:
                 swing_sign = 1 if sign_score > 0.0 else -1
@@ -189,7 +190,10 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             peak_same = lobe_peak[lobe]
             lobe_peak[lobe] = max(lobe_rot, s.lobe_memory * peak_same)
             ended, rot, t_x = lobe, lobe_rot, lobe_t
-            lobe, lobe_rot, lobe_t = -lobe, abs(pr) / fs, ti
+            if crossed:
+                lobe, lobe_rot, lobe_t = -lobe, abs(pr) / fs, ti
+            else:  # settled near zero: wait for the next lobe
+                lobe = 0
             period = robust_median_interval(intervals, default_period)
             if (
                 ended == swing_sign
