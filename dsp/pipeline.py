@@ -1,9 +1,10 @@
 """The one pipeline that both the live loop and replay feed: blocks in, events out.
 
 Per block: foot contacts (``dsp.steps``) -> stride length and speed (``dsp.stride``) ->
-terrain (manual, or ``smooth`` until a classifier is attached) -> the coach
-(``dsp.coach``), which decides *that* a cue is due and why. The live loop plays the cues on
-the pins; replay writes them to the report. Both call exactly this code.
+terrain (``dsp.terrain``, or by hand with the mode button) and grade (``dsp.grade``, from a
+barometer or the foot's height change per stride) -> the coach (``dsp.coach``), which decides
+*that* a cue is due and why. The live loop plays the cues on the pins; replay writes them to
+the report. Both call exactly this code.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from dsp.coach import Coach, CueEvent, StepInput
+from dsp.grade import GradeEstimator, GradeSettings
 from dsp.steps import StepDetector, Steps, StepSettings, canonical_placement
 from dsp.stride import StrideResults, StrideSettings, make_stride_estimator
+from dsp.terrain import TerrainClassifier, TerrainSettings
 
 _SIDES = {"l": "L", "left": "L", "r": "R", "right": "R"}
 
@@ -86,6 +89,8 @@ class StrideUpdate:
         The contact that ends the stride, s (matches a :class:`StepEvent`'s ``t_s``).
     stride_length_m, step_length_m, speed_mps, height_change_m : float or None
         As in :class:`StepEvent`.
+    ready_at_s : float
+        Time of the sample that completed the estimate, s.
     """
 
     t_contact_s: float
@@ -93,6 +98,7 @@ class StrideUpdate:
     step_length_m: float | None
     speed_mps: float | None
     height_change_m: float | None
+    ready_at_s: float = math.nan
 
 
 @dataclass
@@ -102,7 +108,7 @@ class PipelineUpdate:
     Attributes
     ----------
     steps : list of StepEvent
-        New contacts (stride fields filled when already known).
+        New contacts (their stride fields are filled from ``strides``, which may come later).
     strides : list of StrideUpdate
         Strides that became known in this block.
     cues : list of dsp.coach.CueEvent
@@ -135,6 +141,16 @@ class Pipeline:
         Runner's height, m (the lower-back stride model needs it; a typical adult's otherwise).
     coach : dsp.coach.Coach, optional
         The coach; without one, no cues and no targets.
+    terrain_settings : TerrainSettings, optional
+        Terrain classifier constants.
+    grade_settings : GradeSettings, optional
+        Grade estimator constants.
+
+    Notes
+    -----
+    The terrain classifier was fitted and evaluated on shin data only; for other placements it
+    stays at ``smooth`` unless ``TerrainSettings(allow_untested_placement=True)`` (the mode button
+    sets the terrain by hand on any placement).
     """
 
     def __init__(
@@ -148,6 +164,8 @@ class Pipeline:
         stride_settings: StrideSettings | None = None,
         runner_height_m: float | None = None,
         coach: Coach | None = None,
+        terrain_settings: TerrainSettings | None = None,
+        grade_settings: GradeSettings | None = None,
     ) -> None:
         self.placement = canonical_placement(placement)
         self.steps = StepDetector(
@@ -169,8 +187,16 @@ class Pipeline:
                 settings=stride_settings,
             )
         self.coach = coach
+        self.terrain = TerrainClassifier(
+            sampling_rate_hz=sampling_rate_hz,
+            placement=self.placement,
+            has_gyro=has_gyro,
+            settings=terrain_settings,
+        )
+        self.grade = GradeEstimator(grade_settings)
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
         self._last_stride_m: float | None = None
+        self._for_grade: list[StrideUpdate] = []  # strides the grade has not heard of yet
 
     @property
     def steps_feet(self) -> str:
@@ -213,9 +239,23 @@ class Pipeline:
         raw = self.steps.update(t_s, acc_mps2, gyro_rads)
         strides: list[StrideUpdate] = []
         if self.stride is not None:
-            res = self.stride.update(t_s, acc_mps2, gyro_rads, raw.t_s, raw.is_run)
-            strides = self._stride_rows(res)
-        return self._finish_block(raw, strides)
+            strides = self._stride_rows(self.stride.update(t_s, acc_mps2, gyro_rads, raw.t_s, raw.is_run))
+            # the grade hears of a stride only from the moment its estimate was ready
+            self._for_grade.extend(s for s in strides if s.stride_length_m is not None)
+        terrain = self.terrain.update(t_s, acc_mps2, gyro_rads, raw.t_s).terrain  # one per contact
+        return self._finish_block(raw, strides, terrain)
+
+    def update_pressure(self, t_s: float, pressure_pa: float) -> None:
+        """Feed a barometer reading (a few per second), for the grade.
+
+        Parameters
+        ----------
+        t_s : float
+            Time of the reading on the samples' time base, s.
+        pressure_pa : float
+            Pressure, Pa.
+        """
+        self.grade.update_pressure(t_s, pressure_pa)
 
     def finish(self) -> PipelineUpdate:
         """End of the input: the strides still waiting for their next stance."""
@@ -236,60 +276,81 @@ class Pipeline:
                     step_length_m=_opt(res.step_length_m[i]),
                     speed_mps=_opt(res.speed_mps[i]),
                     height_change_m=_opt(res.height_change_m[i]),
+                    ready_at_s=float(res.ready_at_s[i]),
                 )
             )
         return rows
 
-    def _finish_block(self, raw: Steps, strides: list[StrideUpdate]) -> PipelineUpdate:
-        known = {s.t_contact_s: s for s in strides}
+    def _strides_until(self, t_s: float) -> None:
+        """Take in every stride whose estimate was ready by ``t_s``.
+
+        The grade hears of it and the coach sees it as the latest stride; in time order, so any
+        chunking gives the same result.
+        """
+        due = [s for s in self._for_grade if s.ready_at_s <= t_s]
+        if not due:
+            return
+        self._for_grade = [s for s in self._for_grade if s.ready_at_s > t_s]
+        self._last_stride_m = due[-1].stride_length_m
+        self.grade.update_stride(
+            np.array([s.t_contact_s for s in due]),
+            distance_m=np.array([s.stride_length_m for s in due]),
+            height_change_m=np.array(
+                [np.nan if s.height_change_m is None else s.height_change_m for s in due]
+            ),
+        )
+
+    def _finish_block(self, raw: Steps, strides: list[StrideUpdate], terrain: np.ndarray) -> PipelineUpdate:
+        """Build each new contact's event from what was known when it was decided, and coach it.
+
+        Strides (and so the grade and the coach's latest stride) count only from the moment their
+        estimate was ready, so any chunking of the input gives the same events and cues. The
+        stride fields of the events are filled later, by :func:`firmware_py.replay.join_strides`.
+        """
         out = PipelineUpdate(strides=strides)
         for i in range(raw.n_steps):
-            t = float(raw.t_s[i])
             cad = float(raw.cadence_spm[i])
+            emitted = float(raw.emitted_at_s[i])
+            self._strides_until(emitted)
+            if self.terrain_mode != "auto":
+                ground = self.terrain_mode
+            else:
+                ground = "technical" if terrain[i] == 1 else "smooth"
             ev = StepEvent(
-                t_s=t,
-                emitted_at_s=float(raw.emitted_at_s[i]),
+                t_s=float(raw.t_s[i]),
+                emitted_at_s=emitted,
                 side=self.side,
                 cadence_spm=cad if math.isfinite(cad) else None,
                 gait="run" if raw.is_run[i] else "walk",
-                terrain=self.terrain_mode if self.terrain_mode != "auto" else "smooth",
+                terrain=ground,
+                grade=self.grade.state.grade,
             )
-            s = known.get(t)
-            if s is not None:
-                ev = replace(
-                    ev,
-                    stride_length_m=s.stride_length_m,
-                    step_length_m=s.step_length_m,
-                    speed_mps=s.speed_mps,
-                    height_change_m=s.height_change_m,
+            if self.coach is not None:
+                stride = self._last_stride_m  # the latest stride known when this step was decided
+                out.cues.extend(
+                    self.coach.update(
+                        StepInput(
+                            t_s=ev.t_s,
+                            cadence_spm=ev.cadence_spm,
+                            stride_length_m=stride,
+                            gait=ev.gait,
+                            terrain=ev.terrain,
+                            grade=ev.grade,
+                            grade_pct=_opt(self.grade.state.grade_pct),
+                        )
+                    )
                 )
-            out.steps.append(ev)
-        for s in strides:
-            if s.stride_length_m is not None:
-                self._last_stride_m = s.stride_length_m
-        if self.coach is not None:
-            for k, ev in enumerate(out.steps):
-                stride = ev.stride_length_m if ev.stride_length_m is not None else self._last_stride_m
-                step = StepInput(
-                    t_s=ev.t_s,
-                    cadence_spm=ev.cadence_spm,
-                    stride_length_m=stride,
-                    gait=ev.gait,
-                    terrain=ev.terrain,
-                    grade=ev.grade,
-                    grade_pct=None,
-                )
-                out.cues.extend(self.coach.update(step))
                 tg = self.coach.targets(ev.terrain)
                 on = None
                 if tg.cadence_spm is not None and ev.cadence_spm is not None:
                     on = abs(ev.cadence_spm - tg.cadence_spm) <= tg.cadence_tolerance_spm
                     if on and stride is not None and tg.stride_length_m is not None and tg.stride_tolerance_m:
                         on = abs(stride - tg.stride_length_m) <= tg.stride_tolerance_m
-                out.steps[k] = replace(
+                ev = replace(
                     ev,
                     target_cadence_spm=tg.cadence_spm,
                     target_stride_length_m=tg.stride_length_m,
                     on_target=on,
                 )
+            out.steps.append(ev)
         return out

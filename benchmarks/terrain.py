@@ -1,0 +1,632 @@
+"""Train and evaluate the terrain classifier on the terrain-labelled recordings.
+
+Usage::
+
+    python -m benchmarks.terrain [--datasets ../shared/datasets] [--write-readme README.md] [--fit]
+
+Every recording under ``--datasets`` whose sidecar has ``ground_truth.terrain_segments`` is
+read (today only ``ncsu_shin_terrain``: shank, 40 Hz, walking).  Its contacts come from our own
+step detector (:func:`dsp.detect_steps`); each contact takes the label of the segment that
+holds its time: ``solid_ground`` is smooth; ``grass``, ``stairs_up`` and ``stairs_down`` are
+technical.  Standing has no contacts, so it is never scored.
+
+Evaluation is leave-one-subject-out: for each subject, the model is fitted on the strides of
+the other subjects and the classifier (with its hysteresis and dwell) is replayed on the
+held-out subject.  The score is the per-step balanced accuracy (mean of the recall of smooth
+and of technical) of the terrain state, per subject and pooled over all held-out steps; the
+balanced accuracy of the raw ``p_technical >= 0.5`` and the recall of each surface are shown
+too.
+
+* ``--fit`` refits on every subject and rewrites ``dsp/_terrain_model.py``.
+* ``--write-readme README.md`` replaces the text between ``<!-- terrain:start -->`` and
+  ``<!-- terrain:end -->`` with the command, the date and the tables.
+
+The data have no licence: they are read from the shared folder at run time and never copied.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize
+
+from dsp import _terrain_model as M
+from dsp.steps import canonical_placement, detect_steps
+from dsp.terrain import (
+    CLASS_NAMES,
+    FEATURE_NAMES,
+    TerrainModel,
+    TerrainSettings,
+    classify_terrain,
+)
+
+#: The repository root (the folder holding ``benchmarks/``).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+#: Default location of the shared datasets, beside the checkout.
+DEFAULT_DATASETS = REPO_ROOT.parent / "shared" / "datasets"
+#: Where ``--fit`` writes the model.
+MODEL_PATH = REPO_ROOT / "dsp" / "_terrain_model.py"
+#: Markers of the generated block in the README.
+README_START = "<!-- terrain:start -->"
+README_END = "<!-- terrain:end -->"
+#: Source label -> model class (index into CLASS_NAMES); class 0 is smooth.
+LABEL_TO_CLASS = {"solid_ground": 0, "grass": 1, "stairs_up": 2, "stairs_down": 3}
+#: L2 penalty on the standardised weights (the training loss is a weighted mean).
+L2_PENALTY = 1e-2
+
+
+class TerrainBenchError(Exception):
+    """A one-line error that ends the command with exit status 2."""
+
+
+@dataclass
+class Recording:
+    """One terrain-labelled recording, its contacts, features and labels.
+
+    Parameters
+    ----------
+    recording_id : str
+        Name of the recording.
+    subject : str
+        Subject id (the unit of cross-validation).
+    placement : str
+        Canonical placement.
+    sampling_rate_hz : float
+        Sampling rate, Hz.
+    t_s, acc_mps2, gyro_rads : numpy.ndarray
+        Samples.
+    contacts_t_s : numpy.ndarray
+        Contacts from the step detector, s.
+    labels : numpy.ndarray
+        Class index per contact (-1 for a label outside :data:`LABEL_TO_CLASS`).
+    window_features : numpy.ndarray
+        Classifier input per contact (NaN rows where there is none).
+    """
+
+    recording_id: str
+    subject: str
+    placement: str
+    sampling_rate_hz: float
+    t_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyro_rads: np.ndarray | None
+    contacts_t_s: np.ndarray
+    labels: np.ndarray
+    window_features: np.ndarray
+
+
+def _read_csv(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    data = np.genfromtxt(path, delimiter=",", skip_header=1, dtype=np.float64)
+    if data.ndim != 2 or data.shape[1] < 4:
+        raise TerrainBenchError(f"{path}: expected the columns t,ax,ay,az[,gx,gy,gz]")
+    gyro = data[:, 4:7] if data.shape[1] >= 7 and np.isfinite(data[:, 4:7]).any() else None
+    return data[:, 0], data[:, 1:4], gyro
+
+
+def label_contacts(contacts_t_s: np.ndarray, segments: list) -> np.ndarray:
+    """Return the class of the segment holding each contact (-1 where none or unknown).
+
+    Parameters
+    ----------
+    contacts_t_s : numpy.ndarray
+        Contact times, s.
+    segments : list
+        ``[[t0, t1, label], ...]`` (``t0 <= t < t1``).
+
+    Returns
+    -------
+    numpy.ndarray
+        int class indices.
+    """
+    out = np.full(contacts_t_s.shape[0], -1, dtype=np.int64)
+    for t0, t1, label in segments:
+        cls = LABEL_TO_CLASS.get(str(label), -1)
+        out[(contacts_t_s >= float(t0)) & (contacts_t_s < float(t1))] = cls
+    return out
+
+
+def load_recordings(datasets: Path) -> list[Recording]:
+    """Read every recording with terrain segments, detect its contacts and compute its features.
+
+    Parameters
+    ----------
+    datasets : Path
+        The shared datasets folder (``<dataset>/<recording>.json`` sidecars beside their CSVs).
+
+    Returns
+    -------
+    list of Recording
+        Sorted by name.
+    """
+    if not datasets.is_dir():
+        raise TerrainBenchError(f"{datasets}: no such folder; pass --datasets PATH")
+    recs = []
+    for sidecar in sorted(datasets.glob("*/*.json")):
+        meta = json.loads(sidecar.read_text())
+        segments = (meta.get("ground_truth") or {}).get("terrain_segments")
+        if not segments:
+            continue
+        t, acc, gyro = _read_csv(sidecar.with_suffix(".csv"))
+        fs = float(meta["sample_rate_hz"])
+        placement = canonical_placement(meta["placement"])
+        steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement=placement)
+        res = classify_terrain(t, acc, gyro, steps.t_s, sampling_rate_hz=fs, placement=placement)
+        subject = str((meta.get("subject") or {}).get("id", meta["recording_id"]))
+        recs.append(
+            Recording(
+                recording_id=str(meta["recording_id"]),
+                subject=f"{meta.get('dataset', sidecar.parent.name)}/{subject}",
+                placement=placement,
+                sampling_rate_hz=fs,
+                t_s=t,
+                acc_mps2=acc,
+                gyro_rads=gyro,
+                contacts_t_s=steps.t_s,
+                labels=label_contacts(steps.t_s, segments),
+                window_features=res.window_features,
+            )
+        )
+    if not recs:
+        raise TerrainBenchError(f"{datasets}: no recording with ground_truth.terrain_segments")
+    return recs
+
+
+# ---------------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------------
+def fit_model(x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY) -> TerrainModel:
+    """Fit the standardisation and a multinomial logistic regression.
+
+    The loss is the weighted cross-entropy in which smooth strides carry half of the total
+    weight and each technical surface a sixth (so that a balanced accuracy of smooth versus
+    technical is what the model aims at), plus ``l2/2 · |W|²`` on the standardised weights.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Window features, ``(n, 10)``, all finite.
+    y : numpy.ndarray
+        Class per row (0 smooth, 1 grass, 2 stairs up, 3 stairs down).
+    l2 : float
+        L2 penalty.
+
+    Returns
+    -------
+    TerrainModel
+        The fitted parameters.
+    """
+    n, nf = x.shape
+    k = len(CLASS_NAMES)
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    sd[sd <= 0.0] = 1.0
+    z = np.hstack([(x - mu) / sd, np.ones((n, 1))])
+    share = np.array([0.5] + [0.5 / (k - 1)] * (k - 1))
+    counts = np.array([max(1, int((y == c).sum())) for c in range(k)])
+    present = np.array([(y == c).any() for c in range(k)], dtype=float)
+    share = share * present / (share * present).sum()
+    sw = (share / counts)[y]
+    onehot = np.eye(k)[y]
+
+    def loss_grad(w_flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = w_flat.reshape(k, nf + 1)
+        logits = z @ w.T
+        logits -= logits.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(logits).sum(axis=1))
+        p = np.exp(logits - lse[:, None])
+        loss = -(sw * ((logits * onehot).sum(axis=1) - lse)).sum() + 0.5 * l2 * (w[:, :-1] ** 2).sum()
+        g = ((p - onehot) * sw[:, None]).T @ z
+        g[:, :-1] += l2 * w[:, :-1]
+        return float(loss), g.ravel()
+
+    res = minimize(loss_grad, np.zeros(k * (nf + 1)), jac=True, method="L-BFGS-B", options={"maxiter": 2000})
+    w = res.x.reshape(k, nf + 1)
+    return TerrainModel(
+        feature_mean=tuple(float(v) for v in mu),
+        feature_scale=tuple(float(v) for v in sd),
+        weights=tuple(tuple(float(v) for v in row[:-1]) for row in w),
+        bias=tuple(float(v) for v in w[:, -1]),
+    )
+
+
+def training_rows(recs: list[Recording]) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the labelled contacts that have window features."""
+    x = np.vstack([r.window_features for r in recs])
+    y = np.concatenate([r.labels for r in recs])
+    ok = np.isfinite(x).all(axis=1) & (y >= 0)
+    return x[ok], y[ok]
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Scores:
+    """Per-step scores of one group of held-out contacts.
+
+    Parameters
+    ----------
+    name : str
+        Group name.
+    n_smooth, n_technical : int
+        Scored contacts of each kind.
+    recall_smooth, recall_technical : float
+        Recall of the terrain state.
+    balanced_accuracy : float
+        Mean of the two recalls (terrain state).
+    balanced_accuracy_raw : float
+        Same for ``p_technical >= 0.5`` (contacts without a decision count as smooth).
+    recall_class : dict
+        Recall of the terrain state per surface (smooth = state 0, others = state 1).
+    """
+
+    name: str
+    n_smooth: int
+    n_technical: int
+    recall_smooth: float
+    recall_technical: float
+    balanced_accuracy: float
+    balanced_accuracy_raw: float
+    recall_class: dict
+
+
+def _recall(pred: np.ndarray, truth: np.ndarray, value: int) -> float:
+    m = truth == value
+    return float((pred[m] == value).mean()) if m.any() else float("nan")
+
+
+def score(name: str, labels: np.ndarray, state: np.ndarray, p: np.ndarray) -> Scores:
+    """Score the terrain state and the raw probability of a group of contacts.
+
+    Parameters
+    ----------
+    name : str
+        Group name.
+    labels : numpy.ndarray
+        Class per contact (contacts with -1 are ignored).
+    state : numpy.ndarray
+        Terrain state per contact (0/1).
+    p : numpy.ndarray
+        ``p_technical`` per contact (NaN: no decision).
+
+    Returns
+    -------
+    Scores
+        Recalls and balanced accuracies.
+    """
+    m = labels >= 0
+    y = labels[m]
+    truth = (y > 0).astype(int)
+    st = state[m].astype(int)
+    raw = (np.nan_to_num(p[m], nan=0.0) >= 0.5).astype(int)
+    rs, rt = _recall(st, truth, 0), _recall(st, truth, 1)
+    ba_raw = float(np.nanmean([_recall(raw, truth, 0), _recall(raw, truth, 1)]))
+    per_class = {}
+    for c, cname in enumerate(CLASS_NAMES):
+        mc = y == c
+        per_class[cname] = float((st[mc] == (1 if c else 0)).mean()) if mc.any() else float("nan")
+    return Scores(
+        name=name,
+        n_smooth=int((truth == 0).sum()),
+        n_technical=int((truth == 1).sum()),
+        recall_smooth=rs,
+        recall_technical=rt,
+        balanced_accuracy=float(np.nanmean([rs, rt])),
+        balanced_accuracy_raw=ba_raw,
+        recall_class=per_class,
+    )
+
+
+def replay(rec: Recording, model: TerrainModel, settings: TerrainSettings | None = None):
+    """Run the classifier with ``model`` over one recording; return its TerrainResults."""
+    return classify_terrain(
+        rec.t_s,
+        rec.acc_mps2,
+        rec.gyro_rads,
+        rec.contacts_t_s,
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement=rec.placement,
+        settings=settings,
+        model=model,
+    )
+
+
+def leave_one_subject_out(
+    recs: list[Recording], settings: TerrainSettings | None = None
+) -> tuple[list[Scores], Scores]:
+    """Fit on all subjects but one, replay the held-out one; repeat for every subject.
+
+    Returns
+    -------
+    per_subject : list of Scores
+        One entry per held-out subject.
+    pooled : Scores
+        All held-out contacts together.
+    """
+    subjects = sorted({r.subject for r in recs})
+    if len(subjects) < 2:
+        raise TerrainBenchError("leave-one-subject-out needs at least two subjects")
+    per, all_y, all_s, all_p = [], [], [], []
+    for subj in subjects:
+        x, y = training_rows([r for r in recs if r.subject != subj])
+        model = fit_model(x, y)
+        ys, ss, ps = [], [], []
+        for r in recs:
+            if r.subject != subj:
+                continue
+            res = replay(r, model, settings)
+            ys.append(r.labels)
+            ss.append(res.terrain)
+            ps.append(res.p_technical)
+        y_, s_, p_ = np.concatenate(ys), np.concatenate(ss), np.concatenate(ps)
+        per.append(score(subj, y_, s_, p_))
+        all_y.append(y_)
+        all_s.append(s_)
+        all_p.append(p_)
+    pooled = score("pooled", np.concatenate(all_y), np.concatenate(all_s), np.concatenate(all_p))
+    return per, pooled
+
+
+def oracle_ceiling(recs: list[Recording], settings: TerrainSettings | None = None) -> Scores:
+    """Score a perfect per-stride classifier put through the same window, hysteresis and dwell.
+
+    Each stride's "probability" is 1 for a technical label and 0 for smooth, averaged over the
+    model's window of strides; the hysteresis and dwell are those of ``settings``.  This is the
+    best per-step balanced accuracy that the smoothing allows on these labels (short flights of
+    stairs separated by landings cost steps at every transition).
+    """
+    s = settings or TerrainSettings()
+    w = int(M.WINDOW_STRIDES)
+    ys, ss, ps = [], [], []
+    for r in recs:
+        tech = (r.labels > 0).astype(float)
+        state, n_since, t_since = 0, 0, r.contacts_t_s[0] if r.contacts_t_s.size else 0.0
+        states = np.zeros(r.labels.shape[0], dtype=int)
+        p = np.full(r.labels.shape[0], np.nan)
+        for i, tc in enumerate(r.contacts_t_s):
+            n_since += 1
+            if i >= w - 1 and np.all(r.labels[i - w + 1 : i + 1] >= 0):
+                p[i] = tech[i - w + 1 : i + 1].mean()
+            if np.isfinite(p[i]) and n_since >= s.min_dwell_steps and tc - t_since >= s.min_dwell_s:
+                new = (
+                    1
+                    if (state == 0 and p[i] >= s.enter_p)
+                    else 0
+                    if (state == 1 and p[i] <= s.exit_p)
+                    else state
+                )
+                if new != state:
+                    state, n_since, t_since = new, 0, tc
+            states[i] = state
+        ys.append(r.labels)
+        ss.append(states)
+        ps.append(p)
+    return score("oracle", np.concatenate(ys), np.concatenate(ss), np.concatenate(ps))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+def _fmt(v: float) -> str:
+    return "·" if not np.isfinite(v) else f"{v:.3f}"
+
+
+def format_markdown(
+    recs: list[Recording], per: list[Scores], pooled: Scores, oracle: Scores, command: str
+) -> str:
+    """Return the README block: provenance, the leave-one-subject-out table and notes."""
+    placements = sorted({r.placement for r in recs})
+    datasets = sorted({r.subject.split("/")[0] for r in recs})
+    lines = [
+        "",
+        f"_Generated by `{command}` on {dt.date.today().isoformat()}: {len(recs)} recordings of "
+        f"{len(per)} subjects ({', '.join(datasets)}; placement: {', '.join(placements)}), contacts from "
+        "our step detector, labels from the segment holding each contact (solid ground = smooth; grass, "
+        "stairs up, stairs down = technical). Leave-one-subject-out: fitted on the other subjects, "
+        "replayed with hysteresis and dwell on the held-out one._",
+        "",
+        "| held-out subject | smooth steps | technical steps | BA terrain state | BA raw p≥0.5 "
+        "| recall smooth | recall grass | recall stairs up | recall stairs down |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for s in [*per, pooled]:
+        rc = s.recall_class
+        name = f"**{s.name}**" if s is pooled else s.name
+        lines.append(
+            f"| {name} | {s.n_smooth} | {s.n_technical} | **{_fmt(s.balanced_accuracy)}** | "
+            f"{_fmt(s.balanced_accuracy_raw)} | {_fmt(rc['smooth'])} | {_fmt(rc['grass'])} | "
+            f"{_fmt(rc['stairs_up'])} | {_fmt(rc['stairs_down'])} |"
+        )
+    lines += [
+        "",
+        f"Only {', '.join(placements)} data with terrain labels exist (walking, 40 Hz); the lower back and "
+        "foot placements are untested on real terrain and the classifier reports no terrain there by "
+        f"default. Ceiling set by the {M.WINDOW_STRIDES}-stride window, hysteresis and dwell alone (a "
+        f"perfect per-stride classifier): BA {_fmt(oracle.balanced_accuracy)}. Target of the issue: "
+        "BA ≥ 0.85 on subjects not used for tuning. Details: [docs/terrain.md](docs/terrain.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def replace_readme_block(text: str, block: str) -> str:
+    """Return ``text`` with the part between the terrain markers replaced by ``block``.
+
+    Raises
+    ------
+    TerrainBenchError
+        When the markers are missing or out of order.
+    """
+    start = text.find(README_START)
+    end = text.find(README_END, start + len(README_START)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        raise TerrainBenchError(f"add the markers {README_START} and {README_END} to the README first")
+    return text[: start + len(README_START)] + block + text[end:]
+
+
+def _tuple_lines(name: str, values: Sequence[float], doc: str) -> list[str]:
+    return [f"#: {doc}", f"{name} = (", *[f"    {float(v)!r}," for v in values], ")"]
+
+
+def _string_lines(name: str, text: str, doc: str, width: int = 90) -> list[str]:
+    words, chunks, cur = text.split(" "), [], ""
+    for w in words:
+        if cur and len(cur) + 1 + len(w) > width:
+            chunks.append(cur + " ")
+            cur = w
+        else:
+            cur = f"{cur} {w}" if cur else w
+    chunks.append(cur)
+    if len(chunks) == 1:
+        return [f"#: {doc}", f"{name} = {json.dumps(text)}"]
+    return [f"#: {doc}", f"{name} = (", *[f"    {json.dumps(c)}" for c in chunks], ")"]
+
+
+def _str_tuple_lines(name: str, values: Sequence[str], doc: str) -> list[str]:
+    if len(values) == 1:
+        return [f"#: {doc}", f"{name} = ({json.dumps(str(values[0]))},)"]
+    return [f"#: {doc}", f"{name} = (", *[f"    {json.dumps(str(v))}," for v in values], ")"]
+
+
+def model_source(model: TerrainModel, recs: list[Recording], n_rows: int, pooled: Scores | None) -> str:
+    """Return the text of ``dsp/_terrain_model.py`` for ``model``."""
+    subjects = sorted({r.subject for r in recs})
+    trained_on = (
+        f"{len(recs)} recordings, {len(subjects)} subjects ({', '.join(subjects)}), {n_rows} strides, "
+        f"fitted {dt.date.today().isoformat()}"
+    )
+    lines = [
+        '"""Trained parameters of the terrain classifier, as plain data.',
+        "",
+        "Generated by ``python -m benchmarks.terrain --fit``; do not edit by hand.  The feature",
+        "definitions (cut-off, windows, thresholds) are part of the model: changing one means refitting.",
+        "The training data (``ncsu_shin_terrain``) have no licence and are not in the repository; only",
+        "these fitted numbers are.",
+        '"""',
+        "",
+        "#: Format of this file.",
+        f"MODEL_VERSION = {json.dumps(M.MODEL_VERSION)}",
+        *_string_lines("TRAINED_ON", trained_on, "What the model was fitted on."),
+    ]
+    if pooled is not None:
+        lines += [
+            "#: Leave-one-subject-out per-step balanced accuracy of the terrain state at fitting time.",
+            f"LOSO_BALANCED_ACCURACY = {round(pooled.balanced_accuracy, 4)!r}",
+        ]
+    lines += [
+        *_str_tuple_lines(
+            "PLACEMENTS",
+            M.PLACEMENTS,
+            "Placements the model was trained for (others get no terrain unless explicitly allowed).",
+        ),
+        "#: The features need a gyroscope.",
+        f"REQUIRES_GYRO = {bool(M.REQUIRES_GYRO)!r}",
+        "#: Sampling rate of the training data, Hz.",
+        f"SAMPLING_RATE_HZ = {float(M.SAMPLING_RATE_HZ)!r}",
+        "#: Low-pass applied to acceleration and rotation rate before the features, Hz (clamped to 0.45 fs).",
+        f"FEATURE_CUTOFF_HZ = {float(M.FEATURE_CUTOFF_HZ)!r}",
+        "#: Loading window after a contact for load_peak_mps2, s.",
+        f"LOAD_WINDOW_S = {float(M.LOAD_WINDOW_S)!r}",
+        "#: Window before a contact that gives the acceleration at contact, s.",
+        f"CONTACT_WINDOW_S = {float(M.CONTACT_WINDOW_S)!r}",
+        "#: |ω| below this counts as still (stance) for still_fraction, rad/s.",
+        f"STILL_RADS = {float(M.STILL_RADS)!r}",
+        "#: Valid strides averaged into the classifier's input.",
+        f"WINDOW_STRIDES = {int(M.WINDOW_STRIDES)!r}",
+        *_str_tuple_lines(
+            "CLASS_NAMES", CLASS_NAMES, "Classes (row order of WEIGHTS and BIAS); class 0 is smooth ground."
+        ),
+        *_str_tuple_lines(
+            "FEATURE_NAMES", FEATURE_NAMES, "Features (column order of WEIGHTS), units in the names."
+        ),
+    ]
+    lines += _tuple_lines(
+        "FEATURE_MEAN", model.feature_mean, "Mean of each feature over the training strides."
+    )
+    lines += _tuple_lines("FEATURE_SCALE", model.feature_scale, "Standard deviation of each feature.")
+    lines.append("#: Weights on the standardised features, one row per class.")
+    lines.append("WEIGHTS = (")
+    for row in model.weights:
+        lines += ["    (", *[f"        {float(v)!r}," for v in row], "    ),"]
+    lines.append(")")
+    lines += _tuple_lines("BIAS", model.bias, "Class offsets.")
+    return "\n".join(lines) + "\n"
+
+
+def _print_table(per: list[Scores], pooled: Scores, oracle: Scores) -> None:
+    print(f"{'held-out':<28} {'smooth':>6} {'tech':>5} {'BA':>6} {'BA raw':>6}  recall per class")
+    for s in [*per, pooled]:
+        rc = " ".join(f"{k}={_fmt(v)}" for k, v in s.recall_class.items())
+        print(
+            f"{s.name:<28} {s.n_smooth:>6} {s.n_technical:>5} {_fmt(s.balanced_accuracy):>6} "
+            f"{_fmt(s.balanced_accuracy_raw):>6}  {rc}"
+        )
+    print(f"ceiling of window + hysteresis + dwell (perfect strides): BA {_fmt(oracle.balanced_accuracy)}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks.terrain",
+        description="Leave-one-subject-out evaluation (and fitting) of the terrain classifier.",
+    )
+    ap.add_argument("--datasets", type=Path, default=DEFAULT_DATASETS, help="the shared datasets folder")
+    ap.add_argument("--write-readme", type=Path, metavar="README.md", help="update the terrain block there")
+    ap.add_argument(
+        "--fit", action="store_true", help="refit on all subjects and rewrite dsp/_terrain_model.py"
+    )
+    return ap
+
+
+def run(args: argparse.Namespace, command: str) -> int:
+    """Run the command; see the module docstring."""
+    readme_text = None
+    if args.write_readme is not None:
+        if not args.write_readme.is_file():
+            raise TerrainBenchError(f"{args.write_readme}: no such README")
+        readme_text = args.write_readme.read_text()
+        replace_readme_block(readme_text, "")  # fail early when the markers are missing
+    t0 = time.perf_counter()
+    recs = load_recordings(args.datasets)
+    per, pooled = leave_one_subject_out(recs)
+    oracle = oracle_ceiling(recs)
+    print(
+        f"{len(recs)} recordings, {len({r.subject for r in recs})} subjects, placements: "
+        f"{', '.join(sorted({r.placement for r in recs}))} (no other placement has terrain labels)"
+    )
+    _print_table(per, pooled, oracle)
+    if args.fit:
+        x, y = training_rows(recs)
+        model = fit_model(x, y)
+        MODEL_PATH.write_text(model_source(model, recs, x.shape[0], pooled))
+        print(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({x.shape[0]} strides)")
+    if readme_text is not None:
+        block = format_markdown(recs, per, pooled, oracle, command)
+        args.write_readme.write_text(replace_readme_block(readme_text, block))
+        print(f"updated the terrain block of {args.write_readme}")
+    print(f"done in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse arguments, run, turn known errors into one line and exit status 2."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "benchmarks.terrain", *argv])
+    try:
+        return run(args, command)
+    except TerrainBenchError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
