@@ -197,6 +197,7 @@ class Pipeline:
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
         self._last_stride_m: float | None = None
         self._for_grade: list[StrideUpdate] = []  # strides the grade has not heard of yet
+        self._pressure: list[tuple[float, float]] = []  # barometer readings not yet taken in
 
     @property
     def steps_feet(self) -> str:
@@ -245,8 +246,11 @@ class Pipeline:
         terrain = self.terrain.update(t_s, acc_mps2, gyro_rads, raw.t_s).terrain  # one per contact
         return self._finish_block(raw, strides, terrain)
 
-    def update_pressure(self, t_s: float, pressure_pa: float) -> None:
-        """Feed a barometer reading (a few per second), for the grade.
+    def add_pressure(self, t_s: float, pressure_pa: float) -> None:
+        """Queue a barometer reading (a few per second) for the grade.
+
+        The grade takes it in before the first contact decided after ``t_s``, so replaying
+        the readings stored in a log gives the grade the device had live.
 
         Parameters
         ----------
@@ -255,7 +259,7 @@ class Pipeline:
         pressure_pa : float
             Pressure, Pa.
         """
-        self.grade.update_pressure(t_s, pressure_pa)
+        self._pressure.append((float(t_s), float(pressure_pa)))
 
     def finish(self) -> PipelineUpdate:
         """End of the input: the strides still waiting for their next stance."""
@@ -282,11 +286,16 @@ class Pipeline:
         return rows
 
     def _strides_until(self, t_s: float) -> None:
-        """Take in every stride whose estimate was ready by ``t_s``.
+        """Take in every barometer reading before ``t_s`` and every stride ready by ``t_s``.
 
-        The grade hears of it and the coach sees it as the latest stride; in time order, so any
-        chunking gives the same result.
+        The grade hears of them and the coach sees the stride as the latest one; in time order,
+        so any chunking gives the same result.
         """
+        if self._pressure and self._pressure[0][0] < t_s:
+            readings = sorted(r for r in self._pressure if r[0] < t_s)
+            self._pressure = [r for r in self._pressure if r[0] >= t_s]
+            for t_p, p_pa in readings:
+                self.grade.update_pressure(t_p, p_pa)
         due = [s for s in self._for_grade if s.ready_at_s <= t_s]
         if not due:
             return

@@ -11,6 +11,7 @@ closed.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,6 +60,8 @@ class LoopSettings:
         A fault lasting this long is announced (``sensor_lost``), s.
     reopen_bus_after_s : float
         A fault lasting this long reopens the I2C bus too, s.
+    barometer_interval_s : float
+        Time between two barometer readings, s (when one is fitted).
     """
 
     block_interval_s: float = 0.05
@@ -68,6 +71,7 @@ class LoopSettings:
     retry_interval_s: float = 0.25
     sensor_lost_after_s: float = 1.0
     reopen_bus_after_s: float = 10.0
+    barometer_interval_s: float = 0.25
 
 
 @dataclass
@@ -162,6 +166,9 @@ class LiveLoop:
     keep_events : bool
         Keep every contact and block output in memory for a report at the end (a long run on
         the device does not: its log holds everything, and memory stays flat).
+    barometer : object, optional
+        A barometer driver with ``read_pressure_pa()`` (BMP280/BMP388), read every
+        ``barometer_interval_s``; its readings go to the grade and into the log.
     """
 
     def __init__(
@@ -175,6 +182,7 @@ class LiveLoop:
         reopen_bus: Callable[[], None] | None = None,
         listener: Any = None,
         keep_events: bool = True,
+        barometer: Any = None,
     ) -> None:
         self._open_driver = open_driver
         self._reopen_bus = reopen_bus
@@ -184,6 +192,9 @@ class LiveLoop:
         self.settings = settings or LoopSettings()
         self.listener = listener
         self.keep_events = keep_events
+        self.barometer = barometer
+        self._baro_next = -math.inf
+        self._baro_faults = 0
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
         self._bias: np.ndarray | None = None
@@ -290,6 +301,27 @@ class LiveLoop:
             self._check_recorder(rep.last_t_s)
         self._process(batch)
 
+    def _read_barometer(self) -> None:
+        """Read the barometer every ``barometer_interval_s``; a failing barometer is dropped."""
+        if self.barometer is None or not np.isfinite(self.report.last_t_s):
+            return
+        now = self.clock.monotonic()
+        if now < self._baro_next:
+            return
+        self._baro_next = now + self.settings.barometer_interval_s
+        try:
+            p_pa = float(self.barometer.read_pressure_pa())
+        except (OSError, CadenceError):
+            self._baro_faults += 1
+            if self._baro_faults >= 20:  # keep coaching without the grade from pressure
+                self.barometer = None
+            return
+        self._baro_faults = 0
+        t = self.report.last_t_s  # on the samples' time base: the newest sample so far
+        self.pipeline.add_pressure(t, p_pa)
+        if self.recorder is not None:
+            self.recorder.event(t, {"kind": "pressure", "pressure_pa": p_pa})
+
     # -- faults -------------------------------------------------------------------------------
     def _recover(self, stop: threading.Event, fault: BaseException) -> bool:
         """Keep trying to reach the sensor; True once it answers again, False if stopped."""
@@ -359,6 +391,7 @@ class LiveLoop:
                     next_tick = self.clock.monotonic()
                     continue
                 self._handle(batch)
+                self._read_barometer()
                 next_tick += s.block_interval_s
                 wait = next_tick - self.clock.monotonic()
                 if wait > 0:

@@ -81,6 +81,16 @@ class ReplayResult:
     cues: list[CueEvent] = field(default_factory=list)
 
 
+def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
+    """Return the barometer readings a native log stored, ``(t_s, pressure_pa)`` in time order."""
+    out = []
+    for item in rec.meta.get("events") or []:
+        ev = item.get("event") if isinstance(item, dict) else None
+        if isinstance(ev, dict) and ev.get("kind") == "pressure":
+            out.append((float(item["t_s"]), float(ev["pressure_pa"])))
+    return sorted(out)
+
+
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
     for item in rec.meta.get("events") or []:
@@ -176,6 +186,8 @@ def replay_recording(
     bias = recorded_gyro_bias(rec)
     if gyro is not None and bias is not None:
         gyro = gyro - bias  # exactly what the live loop fed the pipeline
+    for t_p, p_pa in recorded_pressure(rec):
+        pipe.add_pressure(t_p, p_pa)
     out = pipe.process(rec.t_s, rec.acc_mps2, gyro)
     tail = pipe.finish()
     return result_from_pipeline(

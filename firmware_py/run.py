@@ -70,6 +70,26 @@ class CueListener:
                 self.outputs.play(c)
 
 
+def _open_barometer(bus: Any, clock: Clock) -> Any:
+    """Set up a BMP280/BMP388 if one answers on the bus (for the grade), else None."""
+    from firmware_py.exc import CadenceError
+    from firmware_py.imu.baro import Bmp280, Bmp388
+    from firmware_py.imu.detect import scan
+
+    drivers = {"bmp280": Bmp280, "bmp388": Bmp388}
+    for found in scan(bus):
+        cls = drivers.get(found.chip.lower()) if found.kind == "baro" else None
+        if cls is None:
+            continue
+        try:
+            baro = cls(bus, found.address, clock=clock)
+            baro.setup()
+            return baro
+        except (OSError, CadenceError):
+            return None
+    return None
+
+
 def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
     """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``."""
     if kind == "none":
@@ -184,7 +204,9 @@ def run_device(args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(ValueError):  # not in the main thread (tests)
             signal.signal(sig, lambda *_: stop.set())
+    barometer = _open_barometer(state["bus"], clock)
     loop = LiveLoop(
+        barometer=barometer,
         open_driver=open_driver,
         pipeline=pipeline,
         recorder=recorder,
