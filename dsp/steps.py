@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _step_kernels as K
+from dsp._common import concatenate_results, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 
@@ -30,9 +31,6 @@ PLACEMENTS: dict[str, str] = {
     "foot": "foot",
     "shank": "shank",
 }
-
-MIN_RATE_HZ = 40.0
-MAX_RATE_HZ = 1000.0
 
 
 def canonical_placement(placement: str) -> str:
@@ -205,15 +203,7 @@ class Steps:
         Steps
             One result holding every contact.
         """
-        if not parts:
-            return cls()
-        return cls(
-            t_s=np.concatenate([p.t_s for p in parts]),
-            emitted_at_s=np.concatenate([p.emitted_at_s for p in parts]),
-            cadence_spm=np.concatenate([p.cadence_spm for p in parts]),
-            is_run=np.concatenate([p.is_run for p in parts]),
-            amplitude_mps2=np.concatenate([p.amplitude_mps2 for p in parts]),
-        )
+        return concatenate_results(cls, parts)
 
 
 @dataclass(frozen=True)
@@ -233,16 +223,6 @@ class DetectorFlags:
     repaired_samples: int
     gaps: int
     samples: int
-
-
-def _validate_rate(sampling_rate_hz: float) -> float:
-    fs = float(sampling_rate_hz)
-    if not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
-        raise ValidationError(
-            f"sampling_rate_hz={fs:g} is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz; "
-            "resample the recording or fix the rate in its sidecar/header"
-        )
-    return fs
 
 
 class StepDetector:
@@ -277,7 +257,7 @@ class StepDetector:
         has_gyro: bool,
         settings: StepSettings | None = None,
     ) -> None:
-        self.sampling_rate_hz = _validate_rate(sampling_rate_hz)
+        self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
         self.has_gyro = bool(has_gyro)
         self.settings = settings or StepSettings()

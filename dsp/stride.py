@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _stride_kernels as K
+from dsp._common import concatenate_results, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
-from dsp.steps import MAX_RATE_HZ, MIN_RATE_HZ, canonical_placement
+from dsp.steps import canonical_placement
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,7 @@ class StrideResults:
         StrideResults
             One result holding every row.
         """
-        if not parts:
-            return cls()
-        names = [f for f in cls.__dataclass_fields__]
-        return cls(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in names})
+        return concatenate_results(cls, parts)
 
 
 @dataclass(frozen=True)
@@ -234,16 +232,6 @@ class StrideFlags:
     samples: int
     repaired_samples: int
     gaps: int
-
-
-def _validate_rate(sampling_rate_hz: float) -> float:
-    fs = float(sampling_rate_hz)
-    if not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
-        raise ValidationError(
-            f"sampling_rate_hz={fs:g} is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz; "
-            "resample the recording or fix the rate in its sidecar/header"
-        )
-    return fs
 
 
 def _per_sample_gain(time_constant_s: float, fs: float) -> float:
@@ -343,7 +331,7 @@ class FootStrideEstimator(_StreamingBase):
     placement = "foot"
 
     def __init__(self, *, sampling_rate_hz: float, settings: StrideSettings | None = None) -> None:
-        self.sampling_rate_hz = _validate_rate(sampling_rate_hz)
+        self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.settings = settings or StrideSettings()
         s = self.settings
         fs = self.sampling_rate_hz
@@ -500,7 +488,7 @@ class TrunkStrideEstimator(_StreamingBase):
         leg_length_m: float | None = None,
         settings: StrideSettings | None = None,
     ) -> None:
-        self.sampling_rate_hz = _validate_rate(sampling_rate_hz)
+        self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.settings = settings or StrideSettings()
         self.has_gyro = bool(has_gyro)
         s = self.settings

@@ -23,9 +23,10 @@ import numpy as np
 
 from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
+from dsp._common import concatenate_results, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
-from dsp.steps import _validate_rate, canonical_placement
+from dsp.steps import canonical_placement
 
 #: Names of the per-stride features, in column order of :attr:`TerrainResults.features`.
 FEATURE_NAMES: tuple[str, ...] = tuple(M.FEATURE_NAMES)
@@ -161,17 +162,7 @@ class TerrainResults:
         TerrainResults
             One result holding every contact.
         """
-        if not parts:
-            return cls()
-        return cls(
-            t_contact_s=np.concatenate([p.t_contact_s for p in parts]),
-            p_technical=np.concatenate([p.p_technical for p in parts]),
-            terrain=np.concatenate([p.terrain for p in parts]),
-            valid=np.concatenate([p.valid for p in parts]),
-            p_class=np.concatenate([p.p_class for p in parts]),
-            features=np.concatenate([p.features for p in parts]),
-            window_features=np.concatenate([p.window_features for p in parts]),
-        )
+        return concatenate_results(cls, parts)
 
 
 @dataclass(frozen=True)
@@ -295,7 +286,7 @@ class TerrainClassifier:
         settings: TerrainSettings | None = None,
         model: TerrainModel | None = None,
     ) -> None:
-        self.sampling_rate_hz = _validate_rate(sampling_rate_hz)
+        self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
         self.has_gyro = bool(has_gyro)
         self.settings = settings or TerrainSettings()

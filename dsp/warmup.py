@@ -1,33 +1,228 @@
-"""Compile (or load from the numba cache) every kernel variant the device uses."""
+"""Compile (or load from the numba cache) every kernel the device uses, and time each one.
+
+``cadence-coach precompile`` (run by ``hardware/setup-pi.sh`` and before every start of the
+service) calls :func:`warm_up`. It drives the public streaming objects exactly as the device and
+replay do, in every mode (step detector at the lower back, on a foot with and without gyroscope,
+on a shank; stride estimators for a foot and for the lower back with and without gyroscope; the
+whole :class:`dsp.Pipeline`), so every ``@kernel`` entry point is compiled for the argument types
+it meets in service, and with it every helper kernel it calls. It then checks that no ``@kernel``
+function anywhere in ``dsp`` was left uncompiled.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
-from dsp.steps import StepDetector
+__all__ = ["KernelTiming", "compiled_kernels", "warm_up", "warm_up_report"]
 
 
-def warm_up() -> int:
-    """Run each detector mode once on a short synthetic signal.
+@dataclass(frozen=True)
+class KernelTiming:
+    """How long one kernel variant took to become ready.
+
+    Attributes
+    ----------
+    kernel : str
+        The entry kernel, ``module.function`` (e.g. ``dsp._step_kernels._detect_block``).
+    variant : str
+        The device mode that exercised it (e.g. ``"foot + gyro"``).
+    seconds : float
+        Wall time of the first call in that mode, s (compilation or cache load included).
+    source : str
+        ``"compiled"`` (numba compiled it now), ``"cache"`` (loaded from the on-disk cache) or
+        ``"memory"`` (already loaded in this process: the same machine code serves this mode).
+    """
+
+    kernel: str
+    variant: str
+    seconds: float
+    source: str
+
+
+def _signal(fs: float, n: int, gyro: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return a synthetic stride: gravity on z, a 2.8 Hz bounce, a 1.4 Hz pitch swing."""
+    t = np.arange(n) / fs
+    acc = np.zeros((n, 3))
+    acc[:, 2] = 9.80665 + 3.0 * np.sin(2.0 * np.pi * 2.8 * t)
+    acc[:, 0] = 1.0 * np.sin(2.0 * np.pi * 1.4 * t)
+    g = None
+    if gyro:
+        g = np.zeros((n, 3))
+        g[:, 1] = 4.0 * np.sin(2.0 * np.pi * 1.4 * t)
+    return t, acc, g
+
+
+def _dispatchers() -> dict[str, object]:
+    """Every numba dispatcher defined in a ``dsp`` module (``module.function`` -> dispatcher)."""
+    from numba.core.dispatcher import Dispatcher
+
+    import dsp
+
+    found: dict[str, object] = {}
+    for info in pkgutil.iter_modules(dsp.__path__, "dsp."):
+        if info.name == __name__:
+            continue
+        mod = importlib.import_module(info.name)
+        for name, obj in vars(mod).items():
+            if isinstance(obj, Dispatcher) and getattr(obj.py_func, "__module__", None) == info.name:
+                found[f"{info.name}.{name}"] = obj
+    return found
+
+
+def compiled_kernels() -> dict[str, bool]:
+    """Return every ``@kernel`` function of ``dsp`` and whether it is ready in this process.
+
+    A kernel is ready when it has machine code of its own (compiled or loaded from the cache),
+    or when a ready kernel calls it: code loaded from the cache carries its helpers inside it.
+
+    Returns
+    -------
+    dict
+        ``"module.function"`` -> True when ready.
+    """
+    found = _dispatchers()
+    ready = {name for name, d in found.items() if d.signatures}
+    todo = list(ready)
+    while todo:
+        name = todo.pop()
+        module = name.rsplit(".", 1)[0]
+        for callee in found[name].py_func.__code__.co_names:
+            full = f"{module}.{callee}"
+            if full in found and full not in ready:
+                ready.add(full)
+                todo.append(full)
+    return {name: name in ready for name in sorted(found)}
+
+
+def _source(dispatcher, before: int) -> str:
+    if len(dispatcher.signatures) == before:
+        return "memory"
+    stats = dispatcher.stats
+    return "cache" if sum(stats.cache_hits.values()) > 0 and not stats.cache_misses else "compiled"
+
+
+def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
+    """Exercise every kernel the device uses, in every mode, and time the first call of each.
+
+    Parameters
+    ----------
+    sampling_rate_hz : float
+        Rate of the synthetic blocks, Hz (the machine code does not depend on it).
+
+    Returns
+    -------
+    list of KernelTiming
+        One entry per (entry kernel, mode), in the order they ran; the first entry of each
+        kernel carries the compilation (or cache load), later modes reuse its machine code.
+    """
+    from dsp import _step_kernels as SK
+    from dsp import _stride_kernels as TK
+    from dsp.coach import Coach, CoachSettings
+    from dsp.pipeline import Pipeline
+    from dsp.steps import StepDetector
+    from dsp.stride import FootStrideEstimator, TrunkStrideEstimator
+
+    fs = float(sampling_rate_hz)
+    n = int(4 * fs)
+    out: list[KernelTiming] = []
+
+    def timed(kernel, variant: str, fn: Callable[[], object]) -> None:
+        before = len(kernel.signatures)
+        t0 = time.perf_counter()
+        fn()
+        dt = time.perf_counter() - t0
+        name = f"{kernel.py_func.__module__}.{kernel.py_func.__name__}"
+        out.append(KernelTiming(name, variant, dt, _source(kernel, before)))
+
+    t, acc, gyro = _signal(fs, n, gyro=True)
+    for placement, has_gyro, label in (
+        ("lower_back", False, "steps: lower back"),
+        ("foot", True, "steps: foot + gyro"),
+        ("foot", False, "steps: foot, no gyro"),
+        ("shank", True, "steps: shank + gyro"),
+    ):
+        det = StepDetector(sampling_rate_hz=fs, placement=placement, has_gyro=has_gyro)
+        timed(SK._detect_block, label, lambda det=det, g=has_gyro: det.update(t, acc, gyro if g else None))
+
+    contacts = np.arange(0.5, t[-1] - 0.5, 0.7)
+    run = np.ones(contacts.shape[0], dtype=bool)
+
+    def foot() -> None:
+        est = FootStrideEstimator(sampling_rate_hz=fs)
+        est.update(t, acc, gyro, contacts, run)
+        est.flush()
+
+    timed(TK._foot_block, "stride: foot + gyro", foot)
+    for has_gyro, label in ((False, "stride: lower back"), (True, "stride: lower back + gyro")):
+
+        def trunk(g=has_gyro) -> None:
+            est = TrunkStrideEstimator(sampling_rate_hz=fs, has_gyro=g)
+            est.update(t, acc, gyro if g else None, contacts, run)
+            est.flush()
+
+        timed(TK._trunk_block, label, trunk)
+
+    # the whole pipeline as the live loop feeds it: 50 ms blocks, a coach attached
+    block = max(1, int(0.05 * fs))
+    for placement, has_gyro in (("lower_back", False), ("foot", True), ("lower_back", True)):
+        pipe = Pipeline(
+            sampling_rate_hz=fs,
+            placement=placement,
+            has_gyro=has_gyro,
+            coach=Coach(CoachSettings()),
+        )
+
+        def feed(pipe=pipe, g=has_gyro) -> None:
+            for i in range(0, n, block):
+                pipe.process(t[i : i + block], acc[i : i + block], gyro[i : i + block] if g else None)
+            pipe.finish()
+
+        label = f"pipeline: {placement.replace('_', ' ')}{' + gyro' if has_gyro else ''}, 50 ms blocks"
+        timed(SK._detect_block, label, feed)
+    return out
+
+
+def warm_up(*, verbose: bool = True) -> int:
+    """Compile or load every kernel variant the device uses; print what each took.
+
+    Parameters
+    ----------
+    verbose : bool
+        Print one line per kernel variant, and a check that every ``@kernel`` of ``dsp`` is
+        compiled, to stdout (``cadence-coach precompile`` shows them).
 
     Returns
     -------
     int
-        Number of detector variants exercised.
+        Number of kernel variants (entry kernel × device mode) exercised.
 
     Notes
     -----
-    numba compiles one machine-code version per combination of argument types; the
-    device uses two (with and without gyroscope), both exercised here so that the first
-    real block is processed at full speed.
+    numba compiles one machine-code version per combination of argument types. Every mode of
+    the device passes the same types (contiguous float64 arrays, Python bools), so each entry
+    kernel is compiled once and the later modes only check that the first version serves them.
+    Helper kernels are compiled as part of the entry kernel that calls them.
     """
-    fs = 100.0
-    t = np.arange(200) / fs
-    acc = np.zeros((200, 3))
-    acc[:, 2] = 9.80665
-    gyro = np.zeros((200, 3))
-    variants = [("lower_back", False), ("foot", True), ("foot", False)]
-    for placement, has_gyro in variants:
-        det = StepDetector(sampling_rate_hz=fs, placement=placement, has_gyro=has_gyro)
-        det.update(t, acc, gyro if has_gyro else None)
-    return len(variants)
+    timings = warm_up_report()
+    if verbose:
+        for k in timings:
+            print(
+                f"  kernel {k.kernel.rsplit('.', 1)[-1]:<14} {k.variant:<44} {k.seconds:7.3f} s  ({k.source})"
+            )
+        ready = compiled_kernels()
+        missing = [name for name, ok in ready.items() if not ok]
+        print(f"  {len(ready) - len(missing)} of {len(ready)} @kernel functions of dsp are ready")
+        if missing:
+            print(
+                f"  not called by any device mode (yet): {', '.join(missing)}; "
+                "add their mode to dsp/warmup.py when they join the pipeline",
+                file=sys.stderr,
+            )
+    return len(timings)
