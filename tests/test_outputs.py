@@ -139,9 +139,12 @@ def test_quicken_steps_on_the_pins(clock, factory):
     buzz.assert_states_and_times([(0.0, 0), (0.0, 1), (0.08, 0), (0.08, 1), (0.08, 0), (0.08, 1), (0.08, 0)])
     assert pin_states(buzz) == [(0.0, 1.0), (0.08, 0.0), (0.08, 1.0), (0.08, 0.0), (0.08, 1.0), (0.08, 0.0)]
     k = LEVELS[1][1]
-    assert pin_states(factory.pin(VIBRATION)) == pytest.approx(
-        [(0.0, 0.7 * k), (0.08, 0.0), (0.08, 0.7 * k), (0.08, 0.0), (0.08, 0.7 * k), (0.08, 0.0)]
-    )
+    expected = [(0.0, 0.7 * k), (0.08, 0.0), (0.08, 0.7 * k), (0.08, 0.0), (0.08, 0.7 * k), (0.08, 0.0)]
+    got = pin_states(factory.pin(VIBRATION))
+    assert len(got) == len(expected)
+    for (dt, v), (dt_e, v_e) in zip(got, expected, strict=True):
+        assert dt == pytest.approx(dt_e)
+        assert v == pytest.approx(v_e)
 
 
 def test_shorten_stride_hike_and_escalation_on_the_pins(clock, factory):
