@@ -8,6 +8,11 @@ VENV="${CADENCE_VENV:-.venv}"
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[plot]"
+# install quietly; show the whole log only if something fails
+if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+       "$VENV/bin/python" -m pip install --disable-pip-version-check -e ".[plot]"; } > "$VENV/install.log" 2>&1; then
+  cat "$VENV/install.log" >&2
+  echo "installing cadence-coach failed: see the log above ($VENV/install.log)" >&2
+  exit 1
+fi
 exec "$VENV/bin/cadence-coach" demo --out "${1:-report}"
