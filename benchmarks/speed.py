@@ -16,7 +16,6 @@ assertions.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -160,31 +159,24 @@ def format_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point."""
+    """Command-line entry point: ``python -m benchmarks`` now writes the README's speed block.
+
+    This module's own table (``run``/``format_markdown``) stays importable; the command forwards
+    ``--write-readme`` and ``--json`` to ``python -m benchmarks`` so the two never disagree.
+    """
+    from benchmarks.__main__ import main as perf_main
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--write-readme", metavar="README", help="replace the speed block in this README")
     ap.add_argument("--json", help="write the results here")
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--repeat", type=int, default=5, help="(ignored: python -m benchmarks decides)")
     args = ap.parse_args(argv)
+    forwarded = []
     if args.write_readme:
-        text = Path(args.write_readme).read_text()
-        if MARK_START not in text or MARK_END not in text:
-            print(
-                f"benchmarks.speed: add {MARK_START} and {MARK_END} to {args.write_readme} first",
-                file=sys.stderr,
-            )
-            return 2
-    res = run(args.repeat)
-    table = format_markdown(res)
-    print(table)
+        forwarded += ["--write-readme", args.write_readme]
     if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
-    if args.write_readme:
-        text = Path(args.write_readme).read_text()
-        a = text.index(MARK_START) + len(MARK_START)
-        b = text.index(MARK_END)
-        Path(args.write_readme).write_text(text[:a] + "\n" + table + "\n" + text[b:])
-    return 0
+        forwarded += ["--json", args.json]
+    return perf_main(forwarded)
 
 
 if __name__ == "__main__":

@@ -159,6 +159,11 @@ def run_device(args: argparse.Namespace) -> int:
             state["bus"].close()
         state["bus"] = open_bus(spec, clock=clock) if not spec.startswith("fake") else state["bus"]
 
+    # Load (or compile) every kernel before the sensor starts filling its FIFO: a first block that
+    # waits for numba would let the FIFO overflow and open a gap at the start of every run.
+    from dsp.warmup import warm_up
+
+    warm_up(verbose=False)
     probe = open_driver()  # fail early, with the fix, when no sensor answers
     real_rate = probe.sampling_rate_hz
     has_gyro = True
