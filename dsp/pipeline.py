@@ -9,6 +9,7 @@ the report. Both call exactly this code.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field, replace
 
@@ -196,8 +197,10 @@ class Pipeline:
         self.grade = GradeEstimator(grade_settings)
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
         self._last_stride_m: float | None = None
-        self._for_grade: list[StrideUpdate] = []  # strides the grade has not heard of yet
-        self._pressure: list[tuple[float, float]] = []  # barometer readings not yet taken in
+        # heaps by the time each input became known: strides (ready_at_s) and barometer readings
+        self._for_grade: list[tuple[float, int, StrideUpdate]] = []
+        self._pressure: list[tuple[float, float]] = []
+        self._n_queued = 0
 
     @property
     def steps_feet(self) -> str:
@@ -242,7 +245,10 @@ class Pipeline:
         if self.stride is not None:
             strides = self._stride_rows(self.stride.update(t_s, acc_mps2, gyro_rads, raw.t_s, raw.is_run))
             # the grade hears of a stride only from the moment its estimate was ready
-            self._for_grade.extend(s for s in strides if s.stride_length_m is not None)
+            for st in strides:
+                if st.stride_length_m is not None:
+                    heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
+                    self._n_queued += 1
         terrain = self.terrain.update(t_s, acc_mps2, gyro_rads, raw.t_s).terrain  # one per contact
         return self._finish_block(raw, strides, terrain)
 
@@ -259,7 +265,7 @@ class Pipeline:
         pressure_pa : float
             Pressure, Pa.
         """
-        self._pressure.append((float(t_s), float(pressure_pa)))
+        heapq.heappush(self._pressure, (float(t_s), float(pressure_pa)))
 
     def finish(self) -> PipelineUpdate:
         """End of the input: the strides still waiting for their next stance."""
@@ -291,15 +297,15 @@ class Pipeline:
         The grade hears of them and the coach sees the stride as the latest one; in time order,
         so any chunking gives the same result.
         """
-        if self._pressure and self._pressure[0][0] < t_s:
-            readings = sorted(r for r in self._pressure if r[0] < t_s)
-            self._pressure = [r for r in self._pressure if r[0] >= t_s]
-            for t_p, p_pa in readings:
-                self.grade.update_pressure(t_p, p_pa)
-        due = [s for s in self._for_grade if s.ready_at_s <= t_s]
+        while self._pressure and self._pressure[0][0] < t_s:
+            t_p, p_pa = heapq.heappop(self._pressure)
+            self.grade.update_pressure(t_p, p_pa)
+        due = []
+        while self._for_grade and self._for_grade[0][0] <= t_s:
+            due.append(heapq.heappop(self._for_grade)[2])
         if not due:
             return
-        self._for_grade = [s for s in self._for_grade if s.ready_at_s > t_s]
+        due.sort(key=lambda st: st.t_contact_s)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
         self.grade.update_stride(
             np.array([s.t_contact_s for s in due]),
