@@ -323,14 +323,14 @@ class LiveLoop:
             self.recorder.event(t, {"kind": "pressure", "pressure_pa": p_pa})
 
     # -- faults -------------------------------------------------------------------------------
-    def _recover(self, stop: threading.Event, fault: BaseException) -> bool:
-        """Keep trying to reach the sensor; True once it answers again, False if stopped."""
+    def _recover(self, stop: threading.Event, fault: BaseException, deadline: float = math.inf) -> bool:
+        """Keep trying to reach the sensor; True once it answers again, False if stopped or out of time."""
         rep = self.report
         start = self.clock.monotonic()
         announced = False
         reopened = False
         last_t = rep.last_t_s if np.isfinite(rep.last_t_s) else 0.0
-        while not stop.is_set():
+        while not stop.is_set() and self.clock.monotonic() < deadline:
             waited = self.clock.monotonic() - start
             if not announced and waited >= self.settings.sensor_lost_after_s:
                 announced = True
@@ -386,7 +386,8 @@ class LiveLoop:
                     batch = self._driver.read_fifo()
                 except ImuFaultError as fault:
                     self.report.faults += 1
-                    if not self._recover(stop, fault):
+                    deadline = t_start + duration_s if duration_s is not None else math.inf
+                    if not self._recover(stop, fault, deadline):
                         break
                     next_tick = self.clock.monotonic()
                     continue

@@ -241,3 +241,25 @@ def test_five_minute_session_records_every_sample_once_on_time(chip, tmp_path):
 @pytest.mark.parametrize("chip", sorted(FAKE_IMUS))
 def test_sixty_minute_session_records_every_sample_once_on_time(chip, tmp_path):
     _check_session(*_session(tmp_path, chip, 60.0))
+
+
+def test_a_sensor_that_never_comes_back_does_not_outlive_the_run(tmp_path):
+    """On a simulated clock a run has a duration; recovery must not spin past it."""
+    clock = FakeClock()
+    _rec, fake, bus = _fake_setup(tmp_path, clock)
+    loop, _recorder = _loop(tmp_path, clock, bus, fake)
+    listener = Listener()
+    loop.listener = listener
+    state = {"done": False}
+
+    def on_steps(events):
+        if not state["done"] and clock.monotonic() >= 10.0:
+            state["done"] = True
+            fake.unplug()  # for good
+
+    listener.on_steps = on_steps
+    report = loop.run(threading.Event(), duration_s=20.0)
+    assert state["done"]
+    assert 20.0 <= clock.monotonic() < 21.0
+    assert "sensor_lost" in [k for k, _, _ in listener.device]
+    assert report.faults >= 1
