@@ -286,7 +286,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         ay = acc[i, 1]
         az = acc[i, 2]
         # -- bad samples: hold the last good value (counted, never fatal)
-        if not (ax == ax and ay == ay and az == az) or abs(ax) + abs(ay) + abs(az) == 0.0:
+        # NaN and ±inf fail every comparison below; an all-zero vector is a dead sensor
+        if not (abs(ax) < 1e9 and abs(ay) < 1e9 and abs(az) < 1e9) or abs(ax) + abs(ay) + abs(az) == 0.0:
             state[S_REPAIRED] += 1.0
             ax = state[S_GOOD_A]
             ay = state[S_GOOD_A + 1]
@@ -302,7 +303,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             gx = gyro[i, 0]
             gy = gyro[i, 1]
             gz = gyro[i, 2]
-            if not (gx == gx and gy == gy and gz == gz):
+            if not (abs(gx) < 1e9 and abs(gy) < 1e9 and abs(gz) < 1e9):
+                state[S_REPAIRED] += 1.0
                 gx = state[S_GOOD_G]
                 gy = state[S_GOOD_G + 1]
                 gz = state[S_GOOD_G + 2]
@@ -310,8 +312,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_GOOD_G] = gx
                 state[S_GOOD_G + 1] = gy
                 state[S_GOOD_G + 2] = gz
-        # -- a gap in time restarts the detector (never stitched across)
-        if state[S_INIT] == 1.0 and ti - state[S_LAST_T] > params[P_GAP_S]:
+        # -- a gap in time, or time going back, restarts the detector (never stitched across)
+        if state[S_INIT] == 1.0 and (ti - state[S_LAST_T] > params[P_GAP_S] or ti < state[S_LAST_T]):
             _reset_timing(state, params, k)
         state[S_LAST_T] = ti
         if state[S_INIT] == 0.0:

@@ -62,6 +62,10 @@ class LoopSettings:
         A fault lasting this long reopens the I2C bus too, s.
     barometer_interval_s : float
         Time between two barometer readings, s (when one is fitted).
+    retries_before_reset : int
+        Failed drains retried at once before the chip is set up again (transient bus errors).
+    retry_wait_s : float
+        Wait before such a retry, s.
     """
 
     block_interval_s: float = 0.05
@@ -72,6 +76,8 @@ class LoopSettings:
     sensor_lost_after_s: float = 1.0
     reopen_bus_after_s: float = 10.0
     barometer_interval_s: float = 0.25
+    retries_before_reset: int = 3
+    retry_wait_s: float = 0.002
 
 
 @dataclass
@@ -195,6 +201,7 @@ class LiveLoop:
         self.barometer = barometer
         self._baro_next = -math.inf
         self._baro_faults = 0
+        self._retries = 0
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
         self._bias: np.ndarray | None = None
@@ -384,8 +391,16 @@ class LiveLoop:
                     break
                 try:
                     batch = self._driver.read_fifo()
+                    self._retries = 0
                 except ImuFaultError as fault:
                     self.report.faults += 1
+                    if self._retries < s.retries_before_reset:
+                        # a transient bus error (EREMOTEIO, EIO): try the drain again at once; the
+                        # chip keeps its FIFO, so nothing is lost
+                        self._retries += 1
+                        self.clock.sleep(s.retry_wait_s)
+                        continue
+                    self._retries = 0
                     deadline = t_start + duration_s if duration_s is not None else math.inf
                     if not self._recover(stop, fault, deadline):
                         break

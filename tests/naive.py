@@ -118,18 +118,18 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     for k in range(len(t)):
         ti = float(t[k])
         a = [float(v) for v in acc[k]]
-        if any(v != v for v in a) or sum(abs(v) for v in a) == 0.0:
+        if any(not abs(v) < 1e9 for v in a) or sum(abs(v) for v in a) == 0.0:  # NaN, inf, dead
             a = list(good_a)
         else:
             good_a = list(a)
         w3 = [0.0, 0.0, 0.0]
         if gyro is not None:
             w3 = [float(v) for v in gyro[k]]
-            if any(v != v for v in w3):
+            if any(not abs(v) < 1e9 for v in w3):
                 w3 = list(good_g)
             else:
                 good_g = list(w3)
-        if started and ti - last_t > gap:
+        if started and (ti - last_t > gap or ti < last_t):
             started = False
             last_step = -1e9
             intervals.clear()

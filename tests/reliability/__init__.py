@@ -1,0 +1,1 @@
+"""Reliability: faults, bad input and long runs, tried on purpose and counted (docs/reliability.md)."""
