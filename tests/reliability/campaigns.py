@@ -531,7 +531,7 @@ def power_cut_campaign(trials: int, workdir: Path, seed: int = 1) -> CampaignRes
         res.notes.append(
             f"4 readings per kill (as left, page cache lost, zero tail, garbage tail); files of "
             f"{min(sizes) / 1024:.1f}-{max(sizes) / 1024:.0f} KiB, {min(durable)}-{max(durable)} samples "
-            f"fsynced; {halves} kills left a block half-written"
+            f"fsynced; in {halves} of {len(sizes)} kills the process died half-way through a block"
         )
     return res
 
@@ -1598,7 +1598,7 @@ def numba_cache_trial(workdir: Path) -> ResourceOutcome:
     return ResourceOutcome(
         problems,
         crashed=p.returncode != 0,
-        note=p.stderr.strip().splitlines()[0][:100] if p.stderr.strip() else "",
+        note=p.stderr.strip().splitlines()[0] if p.stderr.strip() else "",
     )
 
 
