@@ -718,29 +718,28 @@ def _parse_header(buf: Any, name: str) -> tuple[dict[str, Any], int]:
 
 
 def _check_header(header: Any, name: str, version: int) -> dict[str, Any]:
-    """Validate the fields the reader relies on."""
+    """Validate the fields the reader relies on (errors name the header's byte offset, 16)."""
+    where = f"{name}: byte 16 (header)"
     if not isinstance(header, dict):
-        raise LogFormatError(
-            f"{name}: byte 16: the header must be a JSON object, not {type(header).__name__}"
-        )
+        raise LogFormatError(f"{where}: the header must be a JSON object, not {type(header).__name__}")
     for key in _REQUIRED_KEYS:
         if key not in header:
             raise LogFormatError(
-                f"{name}: the header lacks {key!r}; the file is corrupt or not from cadence-coach"
+                f"{where}: the header lacks {key!r}; the file is corrupt or not from cadence-coach"
             )
     if type(header["format_version"]) is not int or header["format_version"] != version:
         raise LogFormatError(
-            f"{name}: the header says format_version {str(header['format_version'])[:20]!r} but the "
+            f"{where}: the header says format_version {str(header['format_version'])[:20]!r} but the "
             f"file says {version}; the file is corrupt"
         )
     enc = header["encoding"]
     if not isinstance(enc, str) or enc not in ENCODINGS:
         raise LogFormatError(
-            f"{name}: the header encoding {str(enc)[:20]!r} is unknown; expected 'f8' or 'i2'"
+            f"{where}: the header encoding {str(enc)[:20]!r} is unknown; expected 'f8' or 'i2'"
         )
     if not isinstance(header["has_gyro"], bool):
         raise LogFormatError(
-            f"{name}: the header 'has_gyro' must be true or false, not {str(header['has_gyro'])[:20]!r}"
+            f"{where}: the header 'has_gyro' must be true or false, not {str(header['has_gyro'])[:20]!r}"
         )
     keys = ["sampling_rate_hz"]
     if enc == "i2":
@@ -748,13 +747,13 @@ def _check_header(header: Any, name: str, version: int) -> dict[str, Any]:
     for key in keys:
         if positive_rate(header.get(key)) is None:
             raise LogFormatError(
-                f"{name}: the header {key!r} must be a positive number, not {str(header.get(key))[:20]!r}"
+                f"{where}: the header {key!r} must be a positive number, not {str(header.get(key))[:20]!r}"
             )
     try:
         normalise_placement(header.get("placement"))
         normalise_side(header.get("placement_side"))
     except ValueError as exc:
-        raise LogFormatError(f"{name}: the header placement is invalid: {exc}") from None
+        raise LogFormatError(f"{where}: the header placement is invalid: {exc}") from None
     return header
 
 

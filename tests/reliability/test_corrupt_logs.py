@@ -149,16 +149,10 @@ def test_damaged_header_fields_never_escape_as_other_errors(originals, scratch, 
 def test_the_seeded_corruption_campaign(rel_workdir):
     res = C.corrupt_log_campaign(300, rel_workdir / "corrupt-campaign", seed=5)
     assert res.crashes == 0, res.failures
-    # the only defect found: errors about header fields do not name their byte (xfail below)
-    assert all("no byte offset" in f for f in res.failures), res.failures
-    assert res.survived >= 0.9 * res.trials
+    assert res.failures == []
+    assert res.survived == res.trials
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cclog._check_header errors (missing or invalid header field) name no byte offset, "
-    "although docs/cclog-format.md rule 1 promises one",
-)
 @pytest.mark.parametrize(
     ("key", "value"),
     [
