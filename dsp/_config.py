@@ -58,6 +58,36 @@ except ImportError:  # 32-bit Raspberry Pi OS: no numba wheels exist; run the sa
     )
 
 
+def _load_cpu_target_without_blas() -> None:
+    """Initialise numba's CPU target with scipy's BLAS hidden from it.
+
+    When numba first loads or compiles a kernel it imports ``scipy.linalg.cython_blas``
+    to offer ``np.dot`` and ``np.linalg`` in kernels.  No kernel here uses them, and the
+    import maps scipy's OpenBLAS (about 12 MB resident, and thread buffers that can fail
+    to allocate under a tight memory limit).  The target is initialised once, here, with
+    the module hidden; scipy itself is untouched for any other user of the process.
+    """
+    import sys
+
+    name = "scipy.linalg.cython_blas"
+    if name in sys.modules:  # someone already loaded it: nothing to save
+        return
+    sys.modules[name] = None  # type: ignore[assignment]  # makes the import fail (ImportError)
+    try:
+        from numba.core.registry import cpu_target
+
+        cpu_target.target_context.refresh()
+    except Exception:  # pragma: no cover - numba internals moved: the kernels load as before
+        pass
+    finally:
+        if sys.modules.get(name, 0) is None:
+            del sys.modules[name]
+
+
+if _njit is not None and JIT:
+    _load_cpu_target_without_blas()
+
+
 def kernel(func):
     """Compile ``func`` with the project's numba flags (or leave it as Python without numba).
 

@@ -54,7 +54,9 @@ P_STANCE_N = 21  # foot: samples at rest that make a stance
 P_PUSH_RADS = 22  # foot: pitch rate that marks push-off after a stance, rad/s
 P_N_USE = 23  # how many of the stored intervals the period and cadence use
 P_LOBE_SETTLE_S = 24  # foot: a lobe also ends after the rate stays near zero this long, s
-N_PARAMS = 25
+P_ACC_CLIP = 25  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
+P_GYRO_CLIP = 26  # same for the gyroscope, rad/s (0: range unknown)
+N_PARAMS = 27
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -93,7 +95,18 @@ S_STILL_N = 47  # foot: consecutive samples with the foot at rest
 S_AFTER_STANCE = 48  # foot: 1 after a stance, until push-off shows its sign
 S_SIGN_SCORE = 49  # foot: votes for the swing's sign (+: positive lobes are swings)
 S_PERIOD = 50  # robust step (or stride) period from the stored intervals, s
-N_STATE = 51
+S_RAW = 51  # previous raw sample, acc then gyro (6 slots), to spot a frozen sensor and clipping
+S_SAME_RUN = 57  # consecutive samples identical to the one before (all axes)
+S_FROZEN = 58  # samples counted as a frozen sensor
+S_SATURATED = 59  # samples with an axis at the full-scale range (clipped)
+S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart after a long stretch
+N_STATE = 61
+
+#: A sensor repeating exactly the same reading on every axis for this long is frozen, s
+#: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
+FROZEN_S = 0.05
+#: Dead data (NaN, inf, all-zero or frozen) for this long is a gap: the detector restarts after it, s.
+DEAD_GAP_S = 0.25
 
 N_INTERVALS = 8
 
@@ -287,7 +300,50 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         az = acc[i, 2]
         # -- bad samples: hold the last good value (counted, never fatal)
         # NaN and ±inf fail every comparison below; an all-zero vector is a dead sensor
-        if not (abs(ax) < 1e9 and abs(ay) < 1e9 and abs(az) < 1e9) or abs(ax) + abs(ay) + abs(az) == 0.0:
+        acc_bad = (
+            not (abs(ax) < 1e9 and abs(ay) < 1e9 and abs(az) < 1e9) or abs(ax) + abs(ay) + abs(az) == 0.0
+        )
+        gx = 0.0
+        gy = 0.0
+        gz = 0.0
+        if has_gyro:
+            gx = gyro[i, 0]
+            gy = gyro[i, 1]
+            gz = gyro[i, 2]
+        gyro_bad = has_gyro and not (abs(gx) < 1e9 and abs(gy) < 1e9 and abs(gz) < 1e9)
+        # a frozen sensor repeats its reading exactly; a clipped axis sits at a large value
+        same = (
+            not acc_bad
+            and ax == state[S_RAW]
+            and ay == state[S_RAW + 1]
+            and az == state[S_RAW + 2]
+            and gx == state[S_RAW + 3]
+            and gy == state[S_RAW + 4]
+            and gz == state[S_RAW + 5]
+        )
+        if same:
+            state[S_SAME_RUN] += 1.0
+            n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
+            if state[S_SAME_RUN] == n_frozen:
+                state[S_FROZEN] += n_frozen
+            elif state[S_SAME_RUN] > n_frozen:
+                state[S_FROZEN] += 1.0
+        else:
+            state[S_SAME_RUN] = 0.0
+        # clipped: an axis at the full-scale range (the range is known to the device, not always to a CSV)
+        clip_a = params[P_ACC_CLIP]
+        clip_g = params[P_GYRO_CLIP]
+        acc_clipped = clip_a > 0.0 and not acc_bad and max(abs(ax), abs(ay), abs(az)) >= clip_a
+        gyro_clipped = clip_g > 0.0 and not gyro_bad and max(abs(gx), abs(gy), abs(gz)) >= clip_g
+        if acc_clipped or gyro_clipped:
+            state[S_SATURATED] += 1.0
+        state[S_RAW] = ax
+        state[S_RAW + 1] = ay
+        state[S_RAW + 2] = az
+        state[S_RAW + 3] = gx
+        state[S_RAW + 4] = gy
+        state[S_RAW + 5] = gz
+        if acc_bad:
             state[S_REPAIRED] += 1.0
             ax = state[S_GOOD_A]
             ay = state[S_GOOD_A + 1]
@@ -296,22 +352,24 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             state[S_GOOD_A] = ax
             state[S_GOOD_A + 1] = ay
             state[S_GOOD_A + 2] = az
-        gx = 0.0
-        gy = 0.0
-        gz = 0.0
-        if has_gyro:
-            gx = gyro[i, 0]
-            gy = gyro[i, 1]
-            gz = gyro[i, 2]
-            if not (abs(gx) < 1e9 and abs(gy) < 1e9 and abs(gz) < 1e9):
-                state[S_REPAIRED] += 1.0
-                gx = state[S_GOOD_G]
-                gy = state[S_GOOD_G + 1]
-                gz = state[S_GOOD_G + 2]
-            else:
-                state[S_GOOD_G] = gx
-                state[S_GOOD_G + 1] = gy
-                state[S_GOOD_G + 2] = gz
+        if gyro_bad:
+            state[S_REPAIRED] += 1.0
+            gx = state[S_GOOD_G]
+            gy = state[S_GOOD_G + 1]
+            gz = state[S_GOOD_G + 2]
+        elif has_gyro:
+            state[S_GOOD_G] = gx
+            state[S_GOOD_G + 1] = gy
+            state[S_GOOD_G + 2] = gz
+        dead = acc_bad or gyro_bad or same
+        g_bad = gyro_bad or (has_gyro and same)
+        # -- a long stretch of dead data is a gap: restart after it rather than trust held values
+        if dead:
+            state[S_DEAD_RUN] += 1.0
+        else:
+            if state[S_INIT] == 1.0 and state[S_DEAD_RUN] >= DEAD_GAP_S * fs:
+                _reset_timing(state, params, k)
+            state[S_DEAD_RUN] = 0.0
         # -- a gap in time, or time going back, restarts the detector (never stitched across)
         if state[S_INIT] == 1.0 and (ti - state[S_LAST_T] > params[P_GAP_S] or ti < state[S_LAST_T]):
             _reset_timing(state, params, k)
@@ -339,6 +397,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if foot:
             # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration)
             cd = params[P_AXIS_DECAY]
+            if g_bad:  # a held or frozen rate says nothing about the pitch axis
+                cd = 1.0
             state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * gx * gx
             state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * gx * gy
             state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * gx * gz

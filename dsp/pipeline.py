@@ -146,6 +146,9 @@ class Pipeline:
         Terrain classifier constants.
     grade_settings : GradeSettings, optional
         Grade estimator constants.
+    acc_range_mps2, gyro_range_rads : float, optional
+        The sensor's full-scale ranges, when known: clipped samples are counted
+        (``steps.flags.saturated_samples``).
 
     Notes
     -----
@@ -167,6 +170,8 @@ class Pipeline:
         coach: Coach | None = None,
         terrain_settings: TerrainSettings | None = None,
         grade_settings: GradeSettings | None = None,
+        acc_range_mps2: float | None = None,
+        gyro_range_rads: float | None = None,
     ) -> None:
         self.placement = canonical_placement(placement)
         self.steps = StepDetector(
@@ -174,6 +179,8 @@ class Pipeline:
             placement=self.placement,
             has_gyro=has_gyro,
             settings=step_settings,
+            acc_range_mps2=acc_range_mps2,
+            gyro_range_rads=gyro_range_rads,
         )
         side = _SIDES.get(str(placement_side).strip().lower()) if placement_side else None
         # Only a sensor on one foot knows the side of its contacts.

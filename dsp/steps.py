@@ -213,16 +213,38 @@ class DetectorFlags:
     Attributes
     ----------
     repaired_samples : int
-        Samples with NaN or all-zero acceleration replaced by the last good one.
+        Samples with NaN, infinite or all-zero acceleration, or NaN or infinite angular
+        rate, replaced by the last good one (a sample bad on both sensors counts twice).
     gaps : int
-        Gaps in time that restarted the detector.
+        Gaps that restarted the detector: a jump of time forward or back, or a stretch of
+        at least 0.25 s of dead data (repaired samples or a frozen sensor).
     samples : int
         Samples processed.
+    frozen_samples : int
+        Samples that repeat the previous reading exactly on every axis, in runs of at least
+        50 ms (a live sensor always shows some noise: the sensor or its bus is stuck).
+    saturated_samples : int
+        Samples with an axis at the sensor's full-scale range (clipped), when the detector
+        was told the ranges.  Kept as they are: the contact is still there, its peak is not.
     """
 
     repaired_samples: int
     gaps: int
     samples: int
+    frozen_samples: int = 0
+    saturated_samples: int = 0
+
+
+def _clip_level(range_value: float | None, name: str) -> float:
+    """Level at which a sample counts as clipped at a full-scale range (0.0: range unknown)."""
+    if range_value is None:
+        return 0.0
+    r = float(range_value)
+    if not (math.isfinite(r) and r > 0.0):
+        raise ValidationError(
+            f"{name}={range_value!r} must be a positive full-scale range (or None when unknown)"
+        )
+    return 0.995 * r
 
 
 class StepDetector:
@@ -238,6 +260,9 @@ class StepDetector:
         Whether the blocks will carry gyroscope data.
     settings : StepSettings, optional
         Detector constants; the defaults suit every placement.
+    acc_range_mps2, gyro_range_rads : float, optional
+        Full-scale ranges of the sensor (e.g. 4 g = 39.2 m/s²; 500 °/s = 8.73 rad/s), when
+        known: samples at the range are counted as saturated (``flags.saturated_samples``).
 
     Notes
     -----
@@ -256,6 +281,8 @@ class StepDetector:
         placement: str,
         has_gyro: bool,
         settings: StepSettings | None = None,
+        acc_range_mps2: float | None = None,
+        gyro_range_rads: float | None = None,
     ) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
@@ -299,6 +326,9 @@ class StepDetector:
         p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
         p[K.P_PUSH_RADS] = s.push_off_rads
         p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
+        # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
+        p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
+        p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
         self._params = p
         self._coefs = np.vstack(
             [
@@ -324,10 +354,14 @@ class StepDetector:
 
     @property
     def flags(self) -> DetectorFlags:
-        """Counters of repaired samples, gaps and samples processed."""
+        """Counters of repaired, frozen and saturated samples, gaps and samples processed."""
         st = self._state
         return DetectorFlags(
-            repaired_samples=int(st[K.S_REPAIRED]), gaps=int(st[K.S_N_GAPS]), samples=int(st[K.S_N])
+            repaired_samples=int(st[K.S_REPAIRED]),
+            gaps=int(st[K.S_N_GAPS]),
+            samples=int(st[K.S_N]),
+            frozen_samples=int(st[K.S_FROZEN]),
+            saturated_samples=int(st[K.S_SATURATED]),
         )
 
     @property

@@ -7,6 +7,8 @@ and the fix, with exit status 2; never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -323,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status: 0 on success, 2 on a user error.
     """
+    # One BLAS thread: nothing here multiplies matrices, and each OpenBLAS thread reserves
+    # buffers that a 512 MB Pi (or a memory-limited service) cannot spare. Set before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     _one_line_warnings()
     args = build_parser().parse_args(argv)
     try:
@@ -332,6 +337,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except MemoryError:
+        print(f"cadence-coach: {_OUT_OF_MEMORY}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        if not _is_library_load_failure(exc):
+            raise
+        print(f"cadence-coach: {_OUT_OF_MEMORY} ({str(exc).split('. ')[0]})", file=sys.stderr)
+        return 3
+
+
+_OUT_OF_MEMORY = (
+    "out of memory while loading the signal-processing kernels (numba/llvmlite need about 150 MB): "
+    "close other programs, or raise the service's memory limit (MemoryMax=/LimitAS= in "
+    "cadence-coach.service); the log recorded so far is intact"
+)
+
+
+def _is_library_load_failure(exc: OSError) -> bool:
+    """Tell a shared library that failed to map (llvmlite under a memory limit) from other OS errors."""
+    text = str(exc)
+    return exc.errno == errno.ENOMEM or "shared object" in text or "cannot allocate memory" in text.lower()
 
 
 if __name__ == "__main__":  # pragma: no cover

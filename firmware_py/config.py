@@ -801,6 +801,8 @@ def make_pipeline(
     has_gyro: bool,
     placement_side: str | None = None,
     runner_height_m: float | None = None,
+    accel_range_g: float | None = None,
+    gyro_range_dps: float | None = None,
 ) -> Pipeline:
     """Build the signal-processing pipeline a configuration describes (live and replay alike).
 
@@ -818,6 +820,9 @@ def make_pipeline(
         ``left``/``right`` for a foot sensor.
     runner_height_m : float, optional
         Overrides ``[runner] height_m`` (e.g. a recording's sidecar knows the subject's height).
+    accel_range_g, gyro_range_dps : float, optional
+        The sensor's configured full-scale ranges (a native log's header has them), so that
+        clipped samples are counted.
 
     Returns
     -------
@@ -828,6 +833,7 @@ def make_pipeline(
     from dsp.coach import Coach
     from dsp.pipeline import Pipeline
     from dsp.stride import StrideSettings
+    from firmware_py.imu.base import STANDARD_GRAVITY_MPS2
 
     coach = Coach(coach_settings(cfg), runner_baseline(cfg)) if cfg.coach.enabled else None
     return Pipeline(
@@ -838,4 +844,6 @@ def make_pipeline(
         stride_settings=StrideSettings(scale_walk=cfg.stride.scale_walk, scale_run=cfg.stride.scale_run),
         runner_height_m=runner_height_m if runner_height_m is not None else cfg.runner.height_m,
         coach=coach,
+        acc_range_mps2=None if accel_range_g is None else float(accel_range_g) * STANDARD_GRAVITY_MPS2,
+        gyro_range_rads=None if gyro_range_dps is None else math.radians(float(gyro_range_dps)),
     )

@@ -21,7 +21,13 @@ class LogNotFoundError(LogFormatError, FileNotFoundError):
 
 
 class LogWriteError(CadenceError, OSError):
-    """A log could not be written (disk full, read-only directory, ...)."""
+    """A log could not be written (disk full, read-only directory, ...).
+
+    ``errno`` is the operating system's error number when one caused it, and ``reason`` its
+    short text (``"No space left on device"``).
+    """
+
+    reason: str = ""
 
 
 class LogExistsError(LogWriteError, FileExistsError):

@@ -96,6 +96,8 @@ class Recorder:
             self._writer = writer_factory(self.path, full_header, encoding="i2")
             self.recording = True
         except (OSError, LogWriteError) as exc:
+            if self.path is not None and not self.path.exists():
+                self.path = None  # the writer removed a log it could not start: nothing to point at
             self._stop(f"cannot record in {self.data_dir}: {exc}; coaching continues without a log")
 
     @staticmethod
@@ -132,6 +134,13 @@ class Recorder:
                 link = link.__cause__ or link.__context__
             what = "disk full" if full else f"write failed ({exc})"
             self._stop(f"recording stopped: {what}; samples up to the last flush are safe in {self.path}")
+            if self.path is not None and not self.path.exists():
+                # the writer removes a log whose header never reached the disk: say so
+                self.stopped_reason = (
+                    f"recording stopped: {what} in {self.data_dir} before the log's header was saved, "
+                    "so no log was kept; free some space; coaching continues without a log"
+                )
+                self.path = None
 
     def write(self, t_s: np.ndarray, raw_counts: np.ndarray) -> None:
         """Append samples (raw int16 counts, shape ``(n, 6)`` or ``(n, 3)``) and their times (s)."""

@@ -55,9 +55,13 @@ class ReplayResult:
     events : list of StepEvent
         Every detected contact, in time order.
     repaired_samples : int
-        Samples the detector repaired (NaN, all-zero).
+        Samples the detector repaired (NaN, inf, all-zero).
     gaps : int
-        Gaps in time that restarted the detector.
+        Gaps that restarted the detector (time jumps, dead stretches of 0.25 s or more).
+    frozen_samples : int
+        Samples of a frozen sensor (the same reading repeated on every axis for 50 ms or more).
+    saturated_samples : int
+        Samples with an axis at the sensor's full-scale range (when the log says the range).
     elapsed_s : float
         Wall time spent in the pipeline, s.
     recording : Recording or None
@@ -76,6 +80,8 @@ class ReplayResult:
     events: list[StepEvent] = field(default_factory=list)
     repaired_samples: int = 0
     gaps: int = 0
+    frozen_samples: int = 0
+    saturated_samples: int = 0
     elapsed_s: float = 0.0
     recording: Recording | None = None
     cues: list[CueEvent] = field(default_factory=list)
@@ -143,6 +149,15 @@ def subject_height_m(rec: Recording) -> float | None:
     return h if 1.0 <= h <= 2.5 else None
 
 
+def _positive(value: Any) -> float | None:
+    """Return a header field as a positive number, else None (a CSV's sidecar may not say)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) and v > 0.0 else None
+
+
 def replay_recording(
     rec: Recording, *, placement: str | None = None, config: Config | None = None
 ) -> ReplayResult:
@@ -181,6 +196,8 @@ def replay_recording(
         has_gyro=rec.has_gyro,
         placement_side=rec.placement_side,
         runner_height_m=subject_height_m(rec),
+        accel_range_g=_positive(rec.meta.get("accel_range_g")),
+        gyro_range_dps=_positive(rec.meta.get("gyro_range_dps")),
     )
     gyro = rec.gyro_rads
     bias = recorded_gyro_bias(rec)
@@ -232,6 +249,8 @@ def result_from_pipeline(
         cues=[c for u in updates for c in u.cues],
         repaired_samples=flags.repaired_samples,
         gaps=flags.gaps + extra_gaps,
+        frozen_samples=flags.frozen_samples,
+        saturated_samples=flags.saturated_samples,
         elapsed_s=elapsed_s,
     )
 
@@ -313,6 +332,8 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         "cues": dict(sorted(cue_counts.items())),
         "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
         "repaired_samples": result.repaired_samples,
+        "frozen_samples": result.frozen_samples,
+        "saturated_samples": result.saturated_samples,
         "gaps": result.gaps,
     }
 

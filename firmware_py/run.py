@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -171,7 +172,13 @@ def run_device(args: argparse.Namespace) -> int:
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
     pipeline = make_pipeline(
-        cfg, sampling_rate_hz=real_rate, placement=placement, has_gyro=has_gyro, placement_side=side
+        cfg,
+        sampling_rate_hz=real_rate,
+        placement=placement,
+        has_gyro=has_gyro,
+        placement_side=side,
+        accel_range_g=accel_range_g,
+        gyro_range_dps=dev.gyro_range_dps,
     )
     pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
     if args.fast and args.pins is None:
@@ -206,9 +213,18 @@ def run_device(args: argparse.Namespace) -> int:
         if not recorder.recording:
             print(f"cadence-coach: warning: {recorder.stopped_reason}", file=sys.stderr)
     stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
+        # clean stop is stuck, takes the default action at once
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(ValueError):  # not in the main thread (tests)
-            signal.signal(sig, lambda *_: stop.set())
+            signal.signal(sig, on_signal)
     barometer = _open_barometer(state["bus"], clock)
     loop = LiveLoop(
         barometer=barometer,

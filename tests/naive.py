@@ -102,6 +102,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     started = False
     last_t = 0.0
     seg_start = 0  # index of the first sample after the last gap
+    prev_raw = [0.0] * 6
+    dead_run = 0
 
     n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
 
@@ -117,19 +119,22 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
 
     for k in range(len(t)):
         ti = float(t[k])
-        a = [float(v) for v in acc[k]]
-        if any(not abs(v) < 1e9 for v in a) or sum(abs(v) for v in a) == 0.0:  # NaN, inf, dead
-            a = list(good_a)
-        else:
-            good_a = list(a)
-        w3 = [0.0, 0.0, 0.0]
-        if gyro is not None:
-            w3 = [float(v) for v in gyro[k]]
-            if any(not abs(v) < 1e9 for v in w3):
-                w3 = list(good_g)
-            else:
-                good_g = list(w3)
-        if started and (ti - last_t > gap or ti < last_t):
+        raw_a = [float(v) for v in acc[k]]
+        raw_w = [float(v) for v in gyro[k]] if gyro is not None else [0.0, 0.0, 0.0]
+        acc_bad = any(not abs(v) < 1e9 for v in raw_a) or sum(abs(v) for v in raw_a) == 0.0
+        gyro_bad = gyro is not None and any(not abs(v) < 1e9 for v in raw_w)
+        # frozen: every axis exactly as on the sample before; clipped: one axis held at a large value
+        same = not acc_bad and raw_a + raw_w == prev_raw
+        prev_raw = raw_a + raw_w
+        a = list(good_a) if acc_bad else raw_a
+        good_a = list(a)
+        w3 = list(good_g) if gyro_bad else raw_w
+        good_g = list(w3)
+        dead = acc_bad or gyro_bad or same
+        gyro_dead = gyro is not None and (gyro_bad or same)
+        restart = started and not dead and dead_run >= 0.25 * fs
+        dead_run = dead_run + 1 if dead else 0
+        if restart or (started and (ti - last_t > gap or ti < last_t)):
             started = False
             last_step = -1e9
             intervals.clear()
@@ -151,7 +156,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         if foot:
             # pitch axis: the dominant eigenvector of the gyro's running second moment
             for i, (u, v) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
-                cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w3[u] * w3[v]
+                if not gyro_dead:  # a held or frozen rate says nothing about the axis
+                    cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w3[u] * w3[v]
             mom = [[cov[0], cov[1], cov[2]], [cov[1], cov[3], cov[4]], [cov[2], cov[4], cov[5]]]
             nxt = [
                 mom[r][0] * pitch_axis[0] + mom[r][1] * pitch_axis[1] + mom[r][2] * pitch_axis[2]

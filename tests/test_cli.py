@@ -160,3 +160,49 @@ def test_demo_writes_a_report(tmp_path, capsys):
 def test_precompile(capsys):
     assert main(["precompile"]) == 0
     assert "kernel" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        MemoryError(),
+        OSError(
+            "Could not find/load shared object file 'libllvmlite.so' from resource location. This could mean"
+        ),
+    ],
+)
+def test_running_out_of_memory_is_one_line_not_a_traceback(monkeypatch, capsys, exc):
+    import firmware_py.cli as cli
+
+    def boom(_args):
+        raise exc
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _Fixed(boom))
+    assert main(["precompile"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("cadence-coach: out of memory")
+    assert "MemoryMax" in err[0]
+
+
+def test_other_os_errors_are_not_mistaken_for_memory(monkeypatch):
+    import firmware_py.cli as cli
+
+    def boom(_args):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(cli, "build_parser", lambda: _Fixed(boom))
+    with pytest.raises(OSError, match="Input/output"):
+        main(["precompile"])
+
+
+class _Fixed:
+    """A parser stand-in whose parsed arguments run ``func``."""
+
+    def __init__(self, func):
+        self._func = func
+
+    def parse_args(self, _argv):
+        import argparse
+
+        return argparse.Namespace(func=self._func)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -233,3 +235,105 @@ def test_settings_change_the_result(waist_run):
     a = _batch(waist_run)
     b = _batch(waist_run, settings=StepSettings(min_step_interval_s=0.9))
     assert b.n_steps < 0.7 * a.n_steps
+
+
+def _damaged(rec, seconds=25.0):
+    """A recording with a frozen stretch, a NaN-gyro stretch and short NaN bursts."""
+    t, acc, gyro = _crop(rec, seconds)
+    acc, gyro = acc.copy(), None if gyro is None else gyro.copy()
+    fs = rec.sampling_rate_hz
+    a0, a1 = int(5 * fs), int(6 * fs)  # 1 s frozen: every axis repeats the reading at a0
+    acc[a0:a1] = acc[a0]
+    if gyro is not None:
+        gyro[a0:a1] = gyro[a0]
+        gyro[int(12 * fs) : int(13.5 * fs)] = np.nan  # 1.5 s without gyro
+    acc[int(18 * fs) : int(18 * fs) + 3] = np.nan  # a short burst: held, no restart
+    return t, acc, gyro, a1 - a0
+
+
+@pytest.mark.parametrize("name", ["waist_run", "foot_run"])
+def test_kernel_matches_naive_reference_on_damaged_data(name, request):
+    rec = request.getfixturevalue(name)
+    t, acc, gyro, _ = _damaged(rec)
+    fast = detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
+    assert fast.n_steps == len(slow) > 5
+    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
+    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+
+
+@pytest.mark.parametrize("name", ["waist_run", "foot_run"])
+def test_a_frozen_sensor_is_counted_and_restarts_the_detector(name, request):
+    rec = request.getfixturevalue(name)
+    t, acc, gyro, n_frozen = _damaged(rec)
+    det = StepDetector(
+        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=gyro is not None
+    )
+    got = det.update(t, acc, gyro)
+    f = det.flags
+    # the repeats of the reading at a0 (the first one is a real sample)
+    assert f.frozen_samples == n_frozen - 1
+    # the frozen second is a gap (and so is the NaN-gyro stretch on the foot); the 3-sample burst is not
+    assert f.gaps == (2 if gyro is not None else 1)
+    assert f.repaired_samples == 3 + (0 if gyro is None else int(1.5 * rec.sampling_rate_hz))
+    # no contact decided inside the frozen second, and contacts resume after it
+    assert not np.any(
+        (got.t_s > t[int(5 * rec.sampling_rate_hz)] + 0.2) & (got.t_s < t[int(6 * rec.sampling_rate_hz)])
+    )
+    assert np.sum(got.t_s > 8.0) > 10
+
+
+def test_a_held_duplicate_is_not_a_frozen_sensor(waist_run):
+    """Upsampled logs repeat a reading once or twice: that is not a frozen sensor, and no gap."""
+    t, acc, _ = _crop(waist_run, 20.0)
+    dup = acc.copy()
+    dup[1::2] = dup[0:-1:2]  # every reading held for two samples
+    det = StepDetector(sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back", has_gyro=False)
+    det.update(t, dup)
+    assert det.flags.frozen_samples == 0
+    assert det.flags.gaps == 0
+
+
+def test_samples_at_the_full_scale_range_are_counted_as_saturated(foot_run):
+    t, acc, gyro = _crop(foot_run, 20.0)
+    acc_range, gyro_range = 4 * 9.80665, np.radians(500.0)
+    clipped_acc = np.clip(acc, -acc_range, acc_range)
+    clipped_gyro = np.clip(gyro, -gyro_range, gyro_range)
+    expected = int(
+        (
+            (np.abs(acc) >= 0.995 * acc_range).any(axis=1) | (np.abs(gyro) >= 0.995 * gyro_range).any(axis=1)
+        ).sum()
+    )
+    assert expected > 20  # the shoe sees more than 4 g and 500 °/s on every stride
+    det = StepDetector(
+        sampling_rate_hz=foot_run.sampling_rate_hz,
+        placement="foot",
+        has_gyro=True,
+        acc_range_mps2=acc_range,
+        gyro_range_rads=gyro_range,
+    )
+    det.update(t, clipped_acc, clipped_gyro)
+    assert det.flags.saturated_samples == expected
+    # without the ranges nothing can be said
+    plain = StepDetector(sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot", has_gyro=True)
+    plain.update(t, clipped_acc, clipped_gyro)
+    assert plain.flags.saturated_samples == 0
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_wrong_range_is_refused_in_one_line(bad):
+    with pytest.raises(ValidationError, match="acc_range_mps2"):
+        StepDetector(sampling_rate_hz=100.0, placement="foot", has_gyro=True, acc_range_mps2=bad)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_chunking_gives_the_batch_result_on_damaged_data(data, foot_run):
+    t, acc, gyro, _ = _damaged(foot_run)
+    batch_det = StepDetector(sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot", has_gyro=True)
+    batch = batch_det.update(t, acc, gyro)
+    det = StepDetector(sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot", has_gyro=True)
+    cuts = [0, *sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=30)))), len(t)]
+    parts = [det.update(t[a:b], acc[a:b], gyro[a:b]) for a, b in itertools.pairwise(cuts)]
+    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
+    assert det.flags == batch_det.flags

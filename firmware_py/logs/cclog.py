@@ -19,6 +19,7 @@ resynchronises on the next intact block and flags a gap (``LogCorruptWarning``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -315,12 +316,23 @@ class CclogWriter:
         self._closed = False
         try:
             self.flush(fsync=True)
+        except LogWriteError as exc:
+            self._abandon()
+            raise LogWriteError(
+                f"{self._path}: cannot write the log's header: {exc.reason or exc}; no log was kept "
+                "(the partial file is removed); fix: free space or check the card"
+            ) from exc  # keeps errno on the chain (disk full is told from other failures)
         except BaseException:
-            self._closed = True
-            self._file.close()
-            self._path.unlink(missing_ok=True)
+            self._abandon()
             raise
         self._fsync_dir()
+
+    def _abandon(self) -> None:
+        """Close and remove a log whose header never reached the disk (nothing in it to keep)."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._file.close()
+        self._path.unlink(missing_ok=True)
 
     # -- properties ---------------------------------------------------------------------------------
     @property
@@ -503,11 +515,14 @@ class CclogWriter:
             while done < len(data):
                 done += self._file.write(data[done:]) or 0
         except OSError as exc:
-            raise LogWriteError(
+            err = LogWriteError(
                 f"{self._path}: write failed after {self._bytes_written + done} bytes: "
                 f"{exc.strerror or exc}; the file holds every block written before; "
                 "fix: free space or check the card"
-            ) from None
+            )
+            err.reason = str(exc.strerror or exc)
+            err.errno = exc.errno
+            raise err from None
         finally:
             del self._buf[:done]
             self._bytes_written += done

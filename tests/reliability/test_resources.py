@@ -60,12 +60,6 @@ def test_a_read_only_data_folder_is_one_warning_line_from_the_cli(rel_workdir):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="low memory: at RLIMIT_AS 384 MB `cadence-coach run` spins for ever in OpenBLAS thread-buffer "
-    "allocation (scipy BLAS loaded by numba) and ignores SIGTERM; at 256 MB it dies with an OSError "
-    "traceback from llvmlite ('Could not find/load shared object') instead of a one-line message",
-)
 @pytest.mark.parametrize("limit_mb", [384, 256])
 def test_low_memory_is_a_clean_failure_or_a_run(rel_workdir, limit_mb):
     m = C.low_memory_trial(rel_workdir / "mem", limit_mb, timeout=60)
