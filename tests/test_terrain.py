@@ -99,6 +99,7 @@ def _assert_matches_naive(fast: TerrainResults, slow, rtol=1e-6):
     np.testing.assert_allclose(
         fast.window_features, np.array([r["window"] for r in slow]), rtol=rtol, atol=1e-9
     )
+    np.testing.assert_allclose(fast.baseline, np.array([r["baseline"] for r in slow]), rtol=rtol, atol=1e-9)
     np.testing.assert_allclose(fast.p_technical, [r["p"] for r in slow], rtol=0, atol=1e-6)
     np.testing.assert_array_equal(fast.terrain, [r["terrain"] for r in slow])
 
