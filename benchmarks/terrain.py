@@ -194,6 +194,75 @@ def load_recordings(datasets: Path) -> list[Recording]:
     return recs
 
 
+@dataclass
+class SmoothCheck:
+    """False-technical rate of the shipped model on one set of level-ground recordings.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    recordings : int
+        Recordings read.
+    contacts : int
+        Contacts from the step detector.
+    decided : int
+        Contacts with a probability (the model applies and the window is full).
+    technical : int
+        Contacts whose terrain state is technical (all of them are false alarms).
+    has_gyro : bool
+        Whether the recordings carry a gyroscope (the model needs one).
+    """
+
+    dataset: str
+    recordings: int
+    contacts: int
+    decided: int
+    technical: int
+    has_gyro: bool
+
+
+def smooth_ground_check(datasets: Path, model: TerrainModel | None = None) -> list[SmoothCheck]:
+    """Replay the classifier on the shank recordings that have no terrain labels (level ground).
+
+    Every such recording in the shared data is flat (treadmill or lab floor), so each contact
+    whose state turns technical is a false alarm.
+
+    Returns
+    -------
+    list of SmoothCheck
+        One entry per dataset.
+    """
+    out: dict[str, SmoothCheck] = {}
+    for sidecar in sorted(datasets.glob("*/*.json")):
+        meta = json.loads(sidecar.read_text())
+        if (meta.get("ground_truth") or {}).get("terrain_segments") or "placement" not in meta:
+            continue
+        if canonical_placement(meta["placement"]) not in M.PLACEMENTS:
+            continue
+        t, acc, gyro = _read_csv(sidecar.with_suffix(".csv"))
+        fs = float(meta["sample_rate_hz"])
+        steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="shank")
+        res = classify_terrain(t, acc, gyro, steps.t_s, sampling_rate_hz=fs, placement="shank", model=model)
+        name = str(meta.get("dataset", sidecar.parent.name))
+        c = out.setdefault(name, SmoothCheck(name, 0, 0, 0, 0, gyro is not None))
+        c.recordings += 1
+        c.contacts += res.n_contacts
+        c.decided += int(np.isfinite(res.p_technical).sum())
+        c.technical += int(res.terrain.sum())
+        c.has_gyro = c.has_gyro and gyro is not None
+    return list(out.values())
+
+
+def _smooth_check_line(c: SmoothCheck) -> str:
+    rate = c.technical / c.contacts if c.contacts else float("nan")
+    why = "" if c.has_gyro else " (no gyroscope: the model does not apply and the state stays smooth)"
+    return (
+        f"{c.dataset}: {c.recordings} level-ground recordings, {c.contacts} contacts, {c.decided} decided, "
+        f"false technical {c.technical} ({rate:.1%}){why}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------------------------
@@ -486,7 +555,12 @@ def _fmt(v: float) -> str:
 
 
 def format_markdown(
-    recs: list[Recording], per: list[Scores], pooled: Scores, oracle: Scores, command: str
+    recs: list[Recording],
+    per: list[Scores],
+    pooled: Scores,
+    oracle: Scores,
+    command: str,
+    smooth: list[SmoothCheck] | None = None,
 ) -> str:
     """Return the README block: provenance, the leave-one-subject-out table and notes."""
     placements = sorted({r.placement for r in recs})
@@ -520,6 +594,10 @@ def format_markdown(
         "BA ≥ 0.85 on subjects not used for tuning. Details: [docs/terrain.md](docs/terrain.md).",
         "",
     ]
+    if smooth:
+        lines += ["Level-ground shank recordings without terrain labels (shipped model):", ""]
+        lines += [f"* {_smooth_check_line(c)}." for c in smooth]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -682,12 +760,15 @@ def run(args: argparse.Namespace, command: str) -> int:
         f"{', '.join(sorted({r.placement for r in recs}))} (no other placement has terrain labels)"
     )
     _print_table(per, pooled, oracle)
+    smooth = smooth_ground_check(args.datasets)
+    for c in smooth:
+        print(_smooth_check_line(c))
     if args.fit:
         model, n_rows = fit_on(recs)
         MODEL_PATH.write_text(model_source(model, recs, n_rows, pooled))
         print(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({n_rows} strides)")
     if readme_text is not None:
-        block = format_markdown(recs, per, pooled, oracle, command)
+        block = format_markdown(recs, per, pooled, oracle, command, smooth)
         args.write_readme.write_text(replace_readme_block(readme_text, block))
         print(f"updated the terrain block of {args.write_readme}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -522,7 +522,7 @@ def test_a_faster_sensor_sees_the_same_terrain():
 
 
 # ---- the benchmark command -----------------------------------------------------------------
-def _write_recording(folder: Path, name: str, subject: str, rng):
+def _write_recording(folder: Path, name: str, subject: str, rng, labelled=True):
     strides = np.concatenate([np.full(20, 1.05), np.full(20, 1.3), np.full(20, 1.05)])
     t, acc, gyro, contacts = synthetic_shank(strides, 40.0, rng)
     edges = [0.0, float(contacts[20]), float(contacts[40]), float(t[-1]) + 1.0]
@@ -545,6 +545,8 @@ def _write_recording(folder: Path, name: str, subject: str, rng):
             ]
         },
     }
+    if not labelled:
+        meta["ground_truth"] = {"steps_t": []}
     (folder / f"{name}.json").write_text(json.dumps(meta))
 
 
@@ -553,6 +555,7 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
 
     for i, subj in enumerate(["A", "B", "C"]):
         _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    _write_recording(tmp_path / "data" / "synthetic_flat", "F0", "Z", rng, labelled=False)
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nno markers\n")
     assert bench.main(["--datasets", str(tmp_path / "data"), "--write-readme", str(readme)]) == 2
@@ -569,6 +572,8 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert text.endswith("<!-- terrain:end -->\ntail\n")
     assert "| **pooled** |" in text
     assert "synthetic_terrain/A" in text
+    assert "synthetic_flat/Z" not in text  # unlabelled: not scored, only checked for false alarms
+    assert "* synthetic_flat: 1 level-ground recordings, " in text
     ns: dict = {}
     exec(compile(model_path.read_text(), "model", "exec"), ns)
     assert len(ns["WEIGHTS"]) == 4
