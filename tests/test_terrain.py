@@ -433,6 +433,13 @@ def test_bad_arguments_name_the_fix(rng):
             has_gyro=True,
             model=TerrainModel(feature_mean=(0.0,), feature_scale=(1.0,), weights=((0.0,),), bias=(0.0,)),
         )
+    with pytest.raises(ValidationError, match="baseline_prior"):
+        TerrainClassifier(
+            sampling_rate_hz=40.0,
+            placement="shank",
+            has_gyro=True,
+            model=stride_model(baseline_prior=(1.0, 2.0)),
+        )
 
 
 def test_reset_forgets_everything(rng):
