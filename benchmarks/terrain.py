@@ -10,12 +10,18 @@ step detector (:func:`dsp.detect_steps`); each contact takes the label of the se
 holds its time: ``solid_ground`` is smooth; ``grass``, ``stairs_up`` and ``stairs_down`` are
 technical.  Standing has no contacts, so it is never scored.
 
-Evaluation is leave-one-subject-out: for each subject, the model is fitted on the strides of
-the other subjects and the classifier (with its hysteresis and dwell) is replayed on the
-held-out subject.  The score is the per-step balanced accuracy (mean of the recall of smooth
-and of technical) of the terrain state, per subject and pooled over all held-out steps; the
-balanced accuracy of the raw ``p_technical >= 0.5`` and the recall of each surface are shown
-too.
+The model reads each window of features relative to the runner's own baseline (see
+``dsp/_terrain_kernels.py``).  For training, that baseline is rebuilt here with the same
+recurrence, started from the training subjects' mean level-walking stride and fed by every
+stride not *labelled* stairs; at run time (and in the evaluation) the classifier feeds it the
+strides it does not *call* stairs.
+
+Evaluation is leave-one-subject-out: for each subject, the model (baseline prior,
+standardisation and weights) is fitted on the strides of the other subjects and the classifier
+(with its runner baseline, hysteresis and dwell) is replayed on the held-out subject.  The
+score is the per-step balanced accuracy (mean of the recall of smooth and of technical) of the
+terrain state, per subject and pooled over all held-out steps; the balanced accuracy of the raw
+``p_technical >= 0.5`` and the recall of each surface are shown too.
 
 * ``--fit`` refits on every subject and rewrites ``dsp/_terrain_model.py``.
 * ``--write-readme README.md`` replaces the text between ``<!-- terrain:start -->`` and
@@ -88,8 +94,12 @@ class Recording:
         Contacts from the step detector, s.
     labels : numpy.ndarray
         Class index per contact (-1 for a label outside :data:`LABEL_TO_CLASS`).
+    features : numpy.ndarray
+        Per-stride features per contact (NaN rows for invalid strides).
+    valid : numpy.ndarray
+        Whether each contact's stride had features.
     window_features : numpy.ndarray
-        Classifier input per contact (NaN rows where there is none).
+        Window mean of the features per contact (NaN rows where there is none).
     """
 
     recording_id: str
@@ -101,6 +111,8 @@ class Recording:
     gyro_rads: np.ndarray | None
     contacts_t_s: np.ndarray
     labels: np.ndarray
+    features: np.ndarray
+    valid: np.ndarray
     window_features: np.ndarray
 
 
@@ -172,6 +184,8 @@ def load_recordings(datasets: Path) -> list[Recording]:
                 gyro_rads=gyro,
                 contacts_t_s=steps.t_s,
                 labels=label_contacts(steps.t_s, segments),
+                features=res.features,
+                valid=res.valid,
                 window_features=res.window_features,
             )
         )
@@ -180,24 +194,99 @@ def load_recordings(datasets: Path) -> list[Recording]:
     return recs
 
 
+@dataclass
+class SmoothCheck:
+    """False-technical rate of the shipped model on one set of level-ground recordings.
+
+    Parameters
+    ----------
+    dataset : str
+        Dataset name.
+    recordings : int
+        Recordings read.
+    contacts : int
+        Contacts from the step detector.
+    decided : int
+        Contacts with a probability (the model applies and the window is full).
+    technical : int
+        Contacts whose terrain state is technical (all of them are false alarms).
+    has_gyro : bool
+        Whether the recordings carry a gyroscope (the model needs one).
+    """
+
+    dataset: str
+    recordings: int
+    contacts: int
+    decided: int
+    technical: int
+    has_gyro: bool
+
+
+def smooth_ground_check(datasets: Path, model: TerrainModel | None = None) -> list[SmoothCheck]:
+    """Replay the classifier on the shank recordings that have no terrain labels (level ground).
+
+    Every such recording in the shared data is flat (treadmill or lab floor), so each contact
+    whose state turns technical is a false alarm.
+
+    Returns
+    -------
+    list of SmoothCheck
+        One entry per dataset.
+    """
+    out: dict[str, SmoothCheck] = {}
+    for sidecar in sorted(datasets.glob("*/*.json")):
+        meta = json.loads(sidecar.read_text())
+        if (meta.get("ground_truth") or {}).get("terrain_segments") or "placement" not in meta:
+            continue
+        if canonical_placement(meta["placement"]) not in M.PLACEMENTS:
+            continue
+        t, acc, gyro = _read_csv(sidecar.with_suffix(".csv"))
+        fs = float(meta["sample_rate_hz"])
+        steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="shank")
+        res = classify_terrain(t, acc, gyro, steps.t_s, sampling_rate_hz=fs, placement="shank", model=model)
+        name = str(meta.get("dataset", sidecar.parent.name))
+        c = out.setdefault(name, SmoothCheck(name, 0, 0, 0, 0, gyro is not None))
+        c.recordings += 1
+        c.contacts += res.n_contacts
+        c.decided += int(np.isfinite(res.p_technical).sum())
+        c.technical += int(res.terrain.sum())
+        c.has_gyro = c.has_gyro and gyro is not None
+    return list(out.values())
+
+
+def _smooth_check_line(c: SmoothCheck) -> str:
+    rate = c.technical / c.contacts if c.contacts else float("nan")
+    why = "" if c.has_gyro else " (no gyroscope: the model does not apply and the state stays smooth)"
+    return (
+        f"{c.dataset}: {c.recordings} level-ground recordings, {c.contacts} contacts, {c.decided} decided, "
+        f"false technical {c.technical} ({rate:.1%}){why}"
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # Fitting
 # ---------------------------------------------------------------------------------------------
-def fit_model(x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY) -> TerrainModel:
+def fit_model(
+    x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY, baseline_prior: np.ndarray | None = None
+) -> TerrainModel:
     """Fit the standardisation and a multinomial logistic regression.
 
     The loss is the weighted cross-entropy in which smooth strides carry half of the total
-    weight and each technical surface a sixth (so that a balanced accuracy of smooth versus
-    technical is what the model aims at), plus ``l2/2 · |W|²`` on the standardised weights.
+    weight and the technical strides the other half, shared by the surfaces in proportion to
+    their strides (so every technical step counts alike, as in the balanced accuracy the model
+    is scored by), plus ``l2/2 · |W|²`` on the standardised weights.
 
     Parameters
     ----------
     x : numpy.ndarray
-        Window features, ``(n, 10)``, all finite.
+        Model inputs (window features, minus the runner baseline for a model with one),
+        ``(n, 12)``, all finite.
     y : numpy.ndarray
         Class per row (0 smooth, 1 grass, 2 stairs up, 3 stairs down).
     l2 : float
         L2 penalty.
+    baseline_prior : numpy.ndarray, optional
+        Start of the runner baseline, stored in the model (see :func:`baseline_prior`).
 
     Returns
     -------
@@ -210,10 +299,11 @@ def fit_model(x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY) -> TerrainMo
     sd = x.std(axis=0)
     sd[sd <= 0.0] = 1.0
     z = np.hstack([(x - mu) / sd, np.ones((n, 1))])
-    share = np.array([0.5] + [0.5 / (k - 1)] * (k - 1))
     counts = np.array([max(1, int((y == c).sum())) for c in range(k)])
     present = np.array([(y == c).any() for c in range(k)], dtype=float)
-    share = share * present / (share * present).sum()
+    tech = counts[1:] * present[1:]
+    share = np.concatenate([[0.5], 0.5 * tech / max(1, tech.sum())]) * present
+    share = share / share.sum()
     sw = (share / counts)[y]
     onehot = np.eye(k)[y]
 
@@ -235,15 +325,60 @@ def fit_model(x: np.ndarray, y: np.ndarray, l2: float = L2_PENALTY) -> TerrainMo
         feature_scale=tuple(float(v) for v in sd),
         weights=tuple(tuple(float(v) for v in row[:-1]) for row in w),
         bias=tuple(float(v) for v in w[:, -1]),
+        baseline_prior=None if baseline_prior is None else tuple(float(v) for v in baseline_prior),
     )
 
 
-def training_rows(recs: list[Recording]) -> tuple[np.ndarray, np.ndarray]:
-    """Stack the labelled contacts that have window features."""
-    x = np.vstack([r.window_features for r in recs])
+def baseline_prior(recs: list[Recording]) -> np.ndarray:
+    """Return the mean features of the strides labelled level ground (the baseline's start)."""
+    x = np.vstack([r.features[r.valid & (r.labels == 0)] for r in recs])
+    return x.mean(axis=0)
+
+
+def labelled_baseline(rec: Recording, prior: np.ndarray) -> np.ndarray:
+    """Rebuild the runner baseline of a training recording from its labels.
+
+    The recurrence is the kernel's (``dsp/_terrain_kernels.py``, constants from
+    ``dsp/_terrain_model.py``), but a stride joins the baseline when it is not *labelled*
+    stairs, instead of when the classifier does not call it stairs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 12)``: the baseline before each contact's stride, as in ``TerrainResults.baseline``.
+    """
+    base = np.array(prior, dtype=np.float64)
+    k = 0
+    out = np.empty_like(rec.features)
+    for i in range(rec.features.shape[0]):
+        out[i] = base
+        if rec.valid[i] and rec.labels[i] not in (2, 3):
+            k += 1
+            a = max(1.0 / (M.BASELINE_PRIOR_STRIDES + k), 1.0 / M.BASELINE_STRIDES)
+            base = base + a * (rec.features[i] - base)
+    return out
+
+
+def training_rows(recs: list[Recording], prior: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Stack the model inputs of the labelled contacts that have window features.
+
+    With a ``prior``, the inputs are the window features minus the labelled runner baseline
+    (:func:`labelled_baseline`); without, the window features themselves.
+    """
+    if prior is None:
+        x = np.vstack([r.window_features for r in recs])
+    else:
+        x = np.vstack([r.window_features - labelled_baseline(r, prior) for r in recs])
     y = np.concatenate([r.labels for r in recs])
     ok = np.isfinite(x).all(axis=1) & (y >= 0)
     return x[ok], y[ok]
+
+
+def fit_on(recs: list[Recording]) -> tuple[TerrainModel, int]:
+    """Fit the baseline prior, standardisation and weights on ``recs``; return the model and its rows."""
+    prior = baseline_prior(recs)
+    x, y = training_rows(recs, prior)
+    return fit_model(x, y, baseline_prior=prior), x.shape[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,8 +492,7 @@ def leave_one_subject_out(
         raise TerrainBenchError("leave-one-subject-out needs at least two subjects")
     per, all_y, all_s, all_p = [], [], [], []
     for subj in subjects:
-        x, y = training_rows([r for r in recs if r.subject != subj])
-        model = fit_model(x, y)
+        model, _ = fit_on([r for r in recs if r.subject != subj])
         ys, ss, ps = [], [], []
         for r in recs:
             if r.subject != subj:
@@ -421,7 +555,12 @@ def _fmt(v: float) -> str:
 
 
 def format_markdown(
-    recs: list[Recording], per: list[Scores], pooled: Scores, oracle: Scores, command: str
+    recs: list[Recording],
+    per: list[Scores],
+    pooled: Scores,
+    oracle: Scores,
+    command: str,
+    smooth: list[SmoothCheck] | None = None,
 ) -> str:
     """Return the README block: provenance, the leave-one-subject-out table and notes."""
     placements = sorted({r.placement for r in recs})
@@ -455,6 +594,10 @@ def format_markdown(
         "BA ≥ 0.85 on subjects not used for tuning. Details: [docs/terrain.md](docs/terrain.md).",
         "",
     ]
+    if smooth:
+        lines += ["Level-ground shank recordings without terrain labels (shipped model):", ""]
+        lines += [f"* {_smooth_check_line(c)}." for c in smooth]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -542,6 +685,12 @@ def model_source(model: TerrainModel, recs: list[Recording], n_rows: int, pooled
         f"STILL_RADS = {float(M.STILL_RADS)!r}",
         "#: Valid strides averaged into the classifier's input.",
         f"WINDOW_STRIDES = {int(M.WINDOW_STRIDES)!r}",
+        "#: Weight of the baseline prior when the runner baseline starts, strides.",
+        f"BASELINE_PRIOR_STRIDES = {float(M.BASELINE_PRIOR_STRIDES)!r}",
+        "#: Time constant of the runner baseline (exponential mean over strides), strides.",
+        f"BASELINE_STRIDES = {float(M.BASELINE_STRIDES)!r}",
+        "#: A stride with p(stairs up) + p(stairs down) at or above this does not update the baseline.",
+        f"BASELINE_GATE_P = {float(M.BASELINE_GATE_P)!r}",
         *_str_tuple_lines(
             "CLASS_NAMES", CLASS_NAMES, "Classes (row order of WEIGHTS and BIAS); class 0 is smooth ground."
         ),
@@ -550,9 +699,17 @@ def model_source(model: TerrainModel, recs: list[Recording], n_rows: int, pooled
         ),
     ]
     lines += _tuple_lines(
-        "FEATURE_MEAN", model.feature_mean, "Mean of each feature over the training strides."
+        "FEATURE_MEAN",
+        model.feature_mean,
+        "Mean of each model input (window features minus the runner baseline) over the training strides.",
     )
-    lines += _tuple_lines("FEATURE_SCALE", model.feature_scale, "Standard deviation of each feature.")
+    lines += _tuple_lines("FEATURE_SCALE", model.feature_scale, "Standard deviation of each model input.")
+    if model.baseline_prior is not None:
+        lines += _tuple_lines(
+            "BASELINE_PRIOR",
+            model.baseline_prior,
+            "Start of the runner baseline: mean features of the training strides on level ground.",
+        )
     lines.append("#: Weights on the standardised features, one row per class.")
     lines.append("WEIGHTS = (")
     for row in model.weights:
@@ -603,13 +760,15 @@ def run(args: argparse.Namespace, command: str) -> int:
         f"{', '.join(sorted({r.placement for r in recs}))} (no other placement has terrain labels)"
     )
     _print_table(per, pooled, oracle)
+    smooth = smooth_ground_check(args.datasets)
+    for c in smooth:
+        print(_smooth_check_line(c))
     if args.fit:
-        x, y = training_rows(recs)
-        model = fit_model(x, y)
-        MODEL_PATH.write_text(model_source(model, recs, x.shape[0], pooled))
-        print(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({x.shape[0]} strides)")
+        model, n_rows = fit_on(recs)
+        MODEL_PATH.write_text(model_source(model, recs, n_rows, pooled))
+        print(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({n_rows} strides)")
     if readme_text is not None:
-        block = format_markdown(recs, per, pooled, oracle, command)
+        block = format_markdown(recs, per, pooled, oracle, command, smooth)
         args.write_readme.write_text(replace_readme_block(readme_text, block))
         print(f"updated the terrain block of {args.write_readme}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

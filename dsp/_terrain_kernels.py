@@ -29,7 +29,19 @@ Per-stride features (``F_*``; all rotation-invariant, so the sensor may be mount
 * ``jerk_peak_mps3``: largest ``|da/dt|`` of the stride, m/s³;
 * ``gyro_rms_rads``: rms of ``|ω|``, rad/s;
 * ``contact_angle_deg``: angle between the acceleration at contact and the stride-mean
-  acceleration (the shank's tilt at contact relative to its average), degrees.
+  acceleration (the shank's tilt at contact relative to its average), degrees;
+* ``offaxis_rms_rads``: rms of the rotation rate about the axes perpendicular to the pitch axis
+  (the shank's roll and yaw: ``sqrt(E|ω|² - E(ω·e)²)``), rad/s;
+* ``offaxis_fraction``: ``offaxis_rms_rads / gyro_rms_rads``, 1.
+
+Runner baseline: the classifier does not look at these features as they are, but relative to
+the runner's own recent walking.  A per-feature exponential mean (``state[S_BASE:]``) starts at
+the model's population prior, weighted as ``P_BASE_PRIOR_N`` strides, and then follows the
+valid strides with a weight ``max(1 / (prior_n + k), 1 / P_BASE_TAU)`` for the ``k``-th update.
+A stride updates it only when the classifier does not call it stairs (``p_stairs_up +
+p_stairs_down < P_BASE_GATE``, or no decision yet), so the baseline tracks level walking.  The
+model's input is the window mean of the features minus the baseline as it was before this
+stride.  Everything is per contact, in order, so chunking still cannot change a result.
 """
 
 from __future__ import annotations
@@ -49,7 +61,9 @@ F_LATERAL_RMS = 6
 F_JERK_PEAK = 7
 F_GYRO_RMS = 8
 F_CONTACT_ANGLE = 9
-N_FEATURES = 10
+F_OFFAXIS_RMS = 10
+F_OFFAXIS_FRACTION = 11
+N_FEATURES = 12
 
 # ---- parameter slots (params vector, built by dsp.terrain.TerrainClassifier) --------------
 P_FS = 0
@@ -66,7 +80,11 @@ P_N_CONTACT = 10  # samples that give the acceleration at contact
 P_STILL_RADS = 11
 P_WINDOW = 12  # strides averaged before classifying
 P_MIN_SAMPLES = 13  # fewest samples a stride may have
-N_PARAMS = 14
+P_BASELINE = 14  # 1: the model reads features relative to the runner baseline; 0: as they are
+P_BASE_PRIOR_N = 15  # weight of the baseline's prior, in strides
+P_BASE_TAU = 16  # time constant of the baseline, strides
+P_BASE_GATE = 17  # strides with p_stairs at or above this do not update the baseline
+N_PARAMS = 18
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -87,7 +105,9 @@ S_GOOD = 24  # last good sample (6 slots)
 S_AXIS = 30  # last pitch axis (3 slots)
 S_N_GAPS = 33  # gaps in time
 S_LAST_C = 34  # time of the last contact received (for ordering), s
-N_STATE = 35
+S_BASE_N = 35  # strides taken into the baseline
+S_BASE = 36  # runner baseline of each feature (N_FEATURES slots)
+N_STATE = S_BASE + N_FEATURES
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
@@ -97,8 +117,9 @@ O_VALID = 3  # 1 when this stride's features are valid
 O_PCLASS = 4  # class probabilities (N_CLASSES columns)
 N_CLASSES = 4
 O_FEAT = O_PCLASS + N_CLASSES  # per-stride features (N_FEATURES columns)
-O_WFEAT = O_FEAT + N_FEATURES  # window-mean features (N_FEATURES columns), the model input
-N_OUT = O_WFEAT + N_FEATURES
+O_WFEAT = O_FEAT + N_FEATURES  # window-mean features (N_FEATURES columns)
+O_BASE = O_WFEAT + N_FEATURES  # runner baseline before this stride (N_FEATURES columns)
+N_OUT = O_BASE + N_FEATURES
 
 # ring columns
 R_T = 0
@@ -324,6 +345,18 @@ def _stride_features(ring, lo, hi, dur, params, axis, feat):
     feat[F_JERK_PEAK] = jerk
     feat[F_GYRO_RMS] = np.sqrt(sw2 / n)
     feat[F_CONTACT_ANGLE] = np.degrees(np.arccos(cosang))
+    # rotation about the axes perpendicular to the pitch axis (roll and yaw of the shank)
+    w2_pitch = (
+        c[0] * ex * ex
+        + c[3] * ey * ey
+        + c[5] * ez * ez
+        + 2.0 * (c[1] * ex * ey + c[2] * ex * ez + c[4] * ey * ez)
+    )
+    off2 = sw2 / n - w2_pitch
+    if off2 < 0.0:
+        off2 = 0.0
+    feat[F_OFFAXIS_RMS] = np.sqrt(off2)
+    feat[F_OFFAXIS_FRACTION] = np.sqrt(off2 / (sw2 / n)) if sw2 > 1e-12 else 0.0
 
 
 @kernel
@@ -362,7 +395,7 @@ def _classify(wfeat, mu, scale, weights, bias, pclass):
 
 @kernel
 def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring, hist, out, n_out):
-    """Process one contact: stride features, window, classifier, hysteresis; write one row.
+    """Process one contact: stride features, window, baseline, classifier, hysteresis; write one row.
 
     Returns
     -------
@@ -404,10 +437,11 @@ def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring
             feat = row[O_FEAT : O_FEAT + N_FEATURES]
             _stride_features(ring, lo, hi, dur, params, state[S_AXIS : S_AXIS + 3], feat)
             valid = True
-    if not valid:
-        if prev <= -1e8 or dur > params[P_MAX_STRIDE_S]:
-            state[S_N_HIST] = 0.0  # a pause (or the start) begins a new bout
-    else:
+    if not valid and (prev <= -1e8 or dur > params[P_MAX_STRIDE_S]):
+        state[S_N_HIST] = 0.0  # a pause (or the start) begins a new bout
+    for j in range(N_FEATURES):
+        row[O_BASE + j] = state[S_BASE + j]
+    if valid:
         row[O_VALID] = 1.0
         w = int(params[P_WINDOW])
         pos = int(state[S_HIST_POS])
@@ -422,15 +456,20 @@ def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring
                     s += hist[q, j]
                 row[O_WFEAT + j] = s / w
             if params[P_HAS_MODEL] == 1.0:
-                _classify(
-                    row[O_WFEAT : O_WFEAT + N_FEATURES],
-                    model_mu,
-                    model_scale,
-                    model_w,
-                    model_b,
-                    row[O_PCLASS : O_PCLASS + N_CLASSES],
-                )
+                x = np.empty(N_FEATURES)
+                for j in range(N_FEATURES):
+                    x[j] = row[O_WFEAT + j]
+                    if params[P_BASELINE] == 1.0:
+                        x[j] -= state[S_BASE + j]
+                _classify(x, model_mu, model_scale, model_w, model_b, row[O_PCLASS : O_PCLASS + N_CLASSES])
                 row[O_P] = 1.0 - row[O_PCLASS]
+        # the runner baseline learns from every valid stride that is not called stairs
+        p_stairs = row[O_PCLASS + 2] + row[O_PCLASS + 3]
+        if not (p_stairs >= params[P_BASE_GATE]):
+            state[S_BASE_N] += 1.0
+            a = max(1.0 / (params[P_BASE_PRIOR_N] + state[S_BASE_N]), 1.0 / params[P_BASE_TAU])
+            for j in range(N_FEATURES):
+                state[S_BASE + j] += a * (row[O_FEAT + j] - state[S_BASE + j])
     # hysteresis with a minimum dwell (in contacts and in seconds)
     p = row[O_P]
     terr = state[S_TERRAIN]

@@ -3,12 +3,13 @@
 The step detector says *when* each stride ended; this module looks at the samples of that
 stride (and the one before) and says what the ground was like.  Per-stride features of shank
 motion and ground roughness (see ``dsp/_terrain_kernels.py`` for their definitions) are
-averaged over the last valid strides, standardised, and fed to a small multinomial logistic
-regression whose parameters live as data in ``dsp/_terrain_model.py`` (fitted by
-``python -m benchmarks.terrain --fit``).  Its classes are smooth ground, grass, stairs up and
-stairs down; ``p_technical`` is one minus the probability of smooth ground.  A hysteresis with a
-minimum dwell (in contacts and in seconds) turns ``p_technical`` into the terrain state, so the
-state does not flicker.
+averaged over the last valid strides, taken relative to the runner's own baseline (a slow mean
+of their recent strides that were not stairs, started from a population prior), standardised,
+and fed to a small multinomial logistic regression whose parameters live as data in
+``dsp/_terrain_model.py`` (fitted by ``python -m benchmarks.terrain --fit``).  Its classes are
+smooth ground, grass, stairs up and stairs down; ``p_technical`` is one minus the probability of
+smooth ground.  A hysteresis with a minimum dwell (in contacts and in seconds) turns
+``p_technical`` into the terrain state, so the state does not flicker.
 
 Only a shank (shin) sensor with a gyroscope has terrain-labelled training data.  For other
 placements, or without a gyroscope, the features are still computed but ``p_technical`` is NaN
@@ -117,10 +118,14 @@ class TerrainResults:
     p_class : numpy.ndarray
         Class probabilities, shape ``(n, 4)``, columns :data:`CLASS_NAMES`.
     features : numpy.ndarray
-        Features of the stride ending at each contact, shape ``(n, 10)``, columns
+        Features of the stride ending at each contact, shape ``(n, 12)``, columns
         :data:`FEATURE_NAMES` (units in the names); NaN rows for invalid strides.
     window_features : numpy.ndarray
-        Mean of ``features`` over the last strides, the classifier's input, shape ``(n, 10)``.
+        Mean of ``features`` over the last strides, shape ``(n, 12)``.
+    baseline : numpy.ndarray
+        The runner baseline of each feature before this contact's stride was learnt, shape
+        ``(n, 12)`` (same units).  The classifier's input is ``window_features - baseline`` for a
+        model with a baseline prior, else ``window_features``.
     """
 
     t_contact_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -130,6 +135,7 @@ class TerrainResults:
     p_class: np.ndarray = field(default_factory=lambda: np.zeros((0, K.N_CLASSES)))
     features: np.ndarray = field(default_factory=lambda: np.zeros((0, K.N_FEATURES)))
     window_features: np.ndarray = field(default_factory=lambda: np.zeros((0, K.N_FEATURES)))
+    baseline: np.ndarray = field(default_factory=lambda: np.zeros((0, K.N_FEATURES)))
 
     @property
     def n_contacts(self) -> int:
@@ -146,6 +152,7 @@ class TerrainResults:
             p_class=rows[:, K.O_PCLASS : K.O_PCLASS + K.N_CLASSES].copy(),
             features=rows[:, K.O_FEAT : K.O_FEAT + K.N_FEATURES].copy(),
             window_features=rows[:, K.O_WFEAT : K.O_WFEAT + K.N_FEATURES].copy(),
+            baseline=rows[:, K.O_BASE : K.O_BASE + K.N_FEATURES].copy(),
         )
 
     @classmethod
@@ -192,27 +199,32 @@ class TerrainFlags:
 
 @dataclass(frozen=True)
 class TerrainModel:
-    """Parameters of the classifier: standardisation and multinomial logistic regression.
+    """Parameters of the classifier: runner baseline, standardisation and logistic regression.
 
-    ``p_class = softmax(weights @ ((x - feature_mean) / feature_scale) + bias)`` for the
-    window-mean features ``x``; class 0 is smooth ground.
+    ``p_class = softmax(weights @ ((x - feature_mean) / feature_scale) + bias)``; class 0 is
+    smooth ground.  ``x`` is the window mean of the features minus the runner baseline when
+    ``baseline_prior`` is given, else the window mean itself.
 
     Parameters
     ----------
     feature_mean : tuple of float
-        Mean of each feature over the training strides (units of :data:`FEATURE_NAMES`).
+        Mean of each model input over the training strides (units of :data:`FEATURE_NAMES`).
     feature_scale : tuple of float
-        Standard deviation of each feature over the training strides (same units), > 0.
+        Standard deviation of each model input over the training strides (same units), > 0.
     weights : tuple of tuple of float
-        ``(4, 10)`` weights on the standardised features, one row per class of :data:`CLASS_NAMES`.
+        ``(4, 12)`` weights on the standardised inputs, one row per class of :data:`CLASS_NAMES`.
     bias : tuple of float
         ``(4,)`` class offsets.
+    baseline_prior : tuple of float, optional
+        Where the runner baseline starts: the mean features of level walking in the training
+        data (units of :data:`FEATURE_NAMES`).  None: the model reads the features as they are.
     """
 
     feature_mean: tuple[float, ...]
     feature_scale: tuple[float, ...]
     weights: tuple[tuple[float, ...], ...]
     bias: tuple[float, ...]
+    baseline_prior: tuple[float, ...] | None = None
 
     @classmethod
     def shipped(cls) -> TerrainModel:
@@ -222,6 +234,7 @@ class TerrainModel:
             feature_scale=tuple(M.FEATURE_SCALE),
             weights=tuple(tuple(r) for r in M.WEIGHTS),
             bias=tuple(M.BIAS),
+            baseline_prior=tuple(M.BASELINE_PRIOR),
         )
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -247,6 +260,13 @@ class TerrainModel:
                 "terrain model has a bad bias, scale or weights; "
                 "refit with python -m benchmarks.terrain --fit"
             )
+        if self.baseline_prior is not None:
+            prior = np.asarray(self.baseline_prior, dtype=np.float64)
+            if prior.shape != (K.N_FEATURES,) or not np.all(np.isfinite(prior)):
+                raise ValidationError(
+                    f"terrain model baseline_prior has shape {prior.shape} or non-finite values; expected "
+                    f"({K.N_FEATURES},) finite numbers; refit with python -m benchmarks.terrain --fit"
+                )
         return mu, scale, w, b
 
 
@@ -310,21 +330,27 @@ class TerrainClassifier:
         p[K.P_STILL_RADS] = M.STILL_RADS
         p[K.P_WINDOW] = float(M.WINDOW_STRIDES)
         p[K.P_MIN_SAMPLES] = max(4.0, round(0.5 * s.min_stride_s * fs))
+        p[K.P_BASE_PRIOR_N] = M.BASELINE_PRIOR_STRIDES
+        p[K.P_BASE_TAU] = M.BASELINE_STRIDES
+        p[K.P_BASE_GATE] = M.BASELINE_GATE_P
         self._params = p
         self._coef = butter2_lowpass(M.FEATURE_CUTOFF_HZ, fs)
         self.model = model or TerrainModel.shipped()
         self._mu, self._scale, self._w, self._b = self.model.arrays()
+        self._params[K.P_BASELINE] = 0.0 if self.model.baseline_prior is None else 1.0
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))
         self._hist = np.zeros((int(M.WINDOW_STRIDES), K.N_FEATURES))
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything seen so far (filters, strides, state, counters)."""
+        """Forget everything seen so far (filters, strides, state, counters, runner baseline)."""
         st = np.zeros(K.N_STATE)
         st[K.S_PREV_C] = -1e9
         st[K.S_LAST_C] = -np.inf
         st[K.S_LAST_T] = -np.inf
         st[K.S_AXIS : K.S_AXIS + 3] = 1.0 / np.sqrt(3.0)
+        if self.model.baseline_prior is not None:
+            st[K.S_BASE : K.S_BASE + K.N_FEATURES] = self.model.baseline_prior
         self._state = st
         self._ring[:] = 0.0
         self._hist[:] = 0.0
@@ -333,6 +359,11 @@ class TerrainClassifier:
     def terrain(self) -> int:
         """Current state: 0 smooth, 1 technical."""
         return int(self._state[K.S_TERRAIN])
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """The runner baseline of each feature now (a copy; columns :data:`FEATURE_NAMES`)."""
+        return self._state[K.S_BASE : K.S_BASE + K.N_FEATURES].copy()
 
     @property
     def flags(self) -> TerrainFlags:

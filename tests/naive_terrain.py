@@ -30,6 +30,9 @@ def naive_stride_features(t, a, w, dur, fs, n_load, n_contact, still_rads):
     var_a = float(((a - g) ** 2).sum(axis=1).mean())
     ms_freq = float((da**2).sum(axis=1).mean()) / var_a if var_a > 1e-12 else 0.0
     lateral = a @ axis
+    w_ms = float((w_norm**2).mean())
+    w_offaxis = w - np.outer(w @ axis, axis)  # rotation rate with the pitch component removed
+    off_ms = float((w_offaxis**2).sum(axis=1).mean())
     a_contact = a[-min(n_contact, len(a)) :].mean(axis=0)
     cos_angle = float(a_contact @ g) / (np.linalg.norm(a_contact) * g_norm)
     return np.array(
@@ -44,12 +47,14 @@ def naive_stride_features(t, a, w, dur, fs, n_load, n_contact, still_rads):
             float(np.linalg.norm(da, axis=1).max()),
             float(np.sqrt((w_norm**2).mean())),
             math.degrees(math.acos(min(1.0, max(-1.0, cos_angle)))),
+            math.sqrt(off_ms),
+            math.sqrt(off_ms / w_ms) if w_ms > 1e-12 else 0.0,
         ]
     )
 
 
 def naive_softmax(x, model: TerrainModel):
-    """Class probabilities of the window features ``x``."""
+    """Class probabilities of the model input ``x``."""
     z = (x - np.array(model.feature_mean)) / np.array(model.feature_scale)
     logits = np.array(model.weights) @ z + np.array(model.bias)
     e = np.exp(logits - logits.max())
@@ -63,7 +68,7 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     -------
     list of dict
         One dict per contact: ``t``, ``p``, ``terrain``, ``valid``, ``features``, ``window``,
-        ``p_class``.
+        ``baseline``, ``p_class``.
     """
     s = settings or TerrainSettings()
     model = model or TerrainModel.shipped()
@@ -82,17 +87,22 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     prev_contact = None
     bout = []  # valid stride features since the bout began
     state, n_since, t_since = 0, 0, None
+    nf = len(M.FEATURE_NAMES)
+    # runner baseline: starts at the prior and follows the strides not called stairs
+    baseline = np.zeros(nf) if model.baseline_prior is None else np.array(model.baseline_prior, dtype=float)
+    n_baseline = 0
     out = []
 
     def on_contact(tc):
-        nonlocal prev_contact, bout, state, n_since, t_since
+        nonlocal prev_contact, bout, state, n_since, t_since, baseline, n_baseline
         prev = prev_contact
         prev_contact = tc
         if t_since is None:
             t_since = tc
         n_since += 1
-        row = {"t": tc, "p": math.nan, "valid": False, "features": np.full(10, np.nan)}
-        row["window"] = np.full(10, np.nan)
+        row = {"t": tc, "p": math.nan, "valid": False, "features": np.full(nf, np.nan)}
+        row["window"] = np.full(nf, np.nan)
+        row["baseline"] = baseline.copy()
         row["p_class"] = np.full(4, np.nan)
         times = np.array(hist_t)
         if prev is not None and s.min_stride_s <= tc - prev <= s.max_stride_s:
@@ -111,8 +121,14 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
             if len(bout) >= M.WINDOW_STRIDES:
                 row["window"] = np.mean(bout[-M.WINDOW_STRIDES :], axis=0)
                 if applies:
-                    row["p_class"] = naive_softmax(row["window"], model)
+                    x = row["window"] if model.baseline_prior is None else row["window"] - baseline
+                    row["p_class"] = naive_softmax(x, model)
                     row["p"] = 1.0 - row["p_class"][0]
+            called_stairs = row["p_class"][2] + row["p_class"][3] >= M.BASELINE_GATE_P  # False when NaN
+            if not called_stairs:
+                n_baseline += 1
+                weight = max(1.0 / (M.BASELINE_PRIOR_STRIDES + n_baseline), 1.0 / M.BASELINE_STRIDES)
+                baseline = baseline + weight * (row["features"] - baseline)
         p = row["p"]
         if not math.isnan(p) and n_since >= s.min_dwell_steps and tc - t_since >= s.min_dwell_s:
             new = state

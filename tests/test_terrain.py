@@ -55,8 +55,12 @@ def synthetic_shank(stride_s, fs, rng, noise_mps2=0.3, start_s=1.0):
     return t, acc, gyro, contacts
 
 
-def stride_model(center_s=1.1, gain=4.0):
-    """A model that calls a window technical when its mean stride is longer than ``center_s``."""
+def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0):
+    """A model that calls a window technical when its mean stride is longer than ``center_s``.
+
+    With a ``baseline_prior``, ``center_s`` is measured from the runner baseline of ``stride_s``.
+    ``stairs_bias`` sets how sure the model is that every window is stairs (-50: never).
+    """
     mean = [0.0] * len(FEATURE_NAMES)
     scale = [1.0] * len(FEATURE_NAMES)
     mean[0], scale[0] = center_s, 0.05
@@ -66,8 +70,13 @@ def stride_model(center_s=1.1, gain=4.0):
         feature_mean=tuple(mean),
         feature_scale=tuple(scale),
         weights=tuple(tuple(w) for w in weights),
-        bias=(0.0, 0.0, -50.0, -50.0),
+        bias=(0.0, 0.0, stairs_bias, -50.0),
+        baseline_prior=None if baseline_prior is None else tuple(float(v) for v in baseline_prior),
     )
+
+
+#: A baseline prior of a walker whose strides last 1.05 s (the other features do not matter here).
+PRIOR = (1.05,) + (1.0,) * (len(FEATURE_NAMES) - 1)
 
 
 def _rotation(rng):
@@ -99,6 +108,7 @@ def _assert_matches_naive(fast: TerrainResults, slow, rtol=1e-6):
     np.testing.assert_allclose(
         fast.window_features, np.array([r["window"] for r in slow]), rtol=rtol, atol=1e-9
     )
+    np.testing.assert_allclose(fast.baseline, np.array([r["baseline"] for r in slow]), rtol=rtol, atol=1e-9)
     np.testing.assert_allclose(fast.p_technical, [r["p"] for r in slow], rtol=0, atol=1e-6)
     np.testing.assert_array_equal(fast.terrain, [r["terrain"] for r in slow])
 
@@ -173,6 +183,7 @@ def _assert_same(a: TerrainResults, b: TerrainResults):
     np.testing.assert_array_equal(a.terrain, b.terrain)
     np.testing.assert_array_equal(a.features, b.features)
     np.testing.assert_array_equal(a.p_class, b.p_class)
+    np.testing.assert_array_equal(a.baseline, b.baseline)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -296,6 +307,85 @@ def test_a_pause_restarts_the_stride_window(rng):
     assert np.isfinite(res.p_technical[pause + 2])
 
 
+# ---- runner baseline -----------------------------------------------------------------------
+def test_baseline_starts_at_the_prior_and_becomes_the_running_mean(rng):
+    t, acc, gyro, contacts = synthetic_shank(rng.uniform(0.95, 1.15, 40), 40.0, rng)
+    res = classify_terrain(
+        t,
+        acc,
+        gyro,
+        contacts,
+        sampling_rate_hz=40.0,
+        placement="shank",
+        model=stride_model(0.1, baseline_prior=PRIOR),
+    )
+    # while prior_n + k <= BASELINE_STRIDES, the exponential mean is exactly the mean of the prior
+    # (counted as prior_n strides) and the k strides learnt so far
+    n0 = M.BASELINE_PRIOR_STRIDES
+    assert n0 + res.valid.sum() <= M.BASELINE_STRIDES
+    feats = np.where(res.valid[:, None], res.features, 0.0)
+    k = np.concatenate([[0], np.cumsum(res.valid)[:-1]])
+    sums = np.vstack([np.zeros(len(PRIOR)), np.cumsum(feats, axis=0)[:-1]])
+    expected = (n0 * np.array(PRIOR) + sums) / (n0 + k)[:, None]
+    np.testing.assert_allclose(res.baseline, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(res.baseline[0], PRIOR)
+
+
+def test_strides_called_stairs_do_not_move_the_baseline(rng):
+    t, acc, gyro, contacts = synthetic_shank(rng.uniform(0.95, 1.15, 20), 40.0, rng)
+    model = stride_model(0.1, baseline_prior=PRIOR, stairs_bias=50.0)  # every window is stairs
+    clf = TerrainClassifier(sampling_rate_hz=40.0, placement="shank", has_gyro=True, model=model)
+    res = clf.update(t, acc, gyro, contacts)
+    decided = np.flatnonzero(np.isfinite(res.p_technical))
+    assert decided.size > 10
+    assert (res.p_class[decided, 2] > 0.99).all()
+    for i in decided[:-1]:
+        np.testing.assert_array_equal(res.baseline[i + 1], res.baseline[i])
+    np.testing.assert_array_equal(clf.baseline, res.baseline[decided[-1]])
+    # the strides before the first decision were learnt
+    assert clf.baseline[0] != PRIOR[0]
+
+
+def test_the_baseline_absorbs_a_runners_own_gait_but_not_a_change(rng):
+    slow_walker = [1.3] * 150 + [1.6] * 12
+    t, acc, gyro, contacts = synthetic_shank(np.asarray(slow_walker), 40.0, rng)
+    kw = {"sampling_rate_hz": 40.0, "placement": "shank"}
+    absolute = classify_terrain(t, acc, gyro, contacts, **kw, model=stride_model(1.2))
+    relative = classify_terrain(t, acc, gyro, contacts, **kw, model=stride_model(0.15, baseline_prior=PRIOR))
+    own_gait = slice(140, 151)  # the last strides of 1.3 s
+    assert (absolute.terrain[own_gait] == 1).all()  # an absolute threshold calls this walker technical
+    assert relative.terrain[5] == 1  # so does the baseline model at first: it starts from the prior
+    assert (relative.terrain[own_gait] == 0).all()  # then it has learnt the walker's own stride
+    assert relative.baseline[150, 0] == pytest.approx(1.3, abs=0.02)  # the prior fades as 0.99 per stride
+    assert (relative.terrain[-6:] == 1).all()  # a sudden lengthening is still seen
+
+
+def test_models_without_a_prior_read_the_features_as_they_are(rng):
+    t, acc, gyro, contacts = synthetic_shank(rng.uniform(0.95, 1.3, 20), 40.0, rng)
+    res = classify_terrain(
+        t, acc, gyro, contacts, sampling_rate_hz=40.0, placement="shank", model=stride_model()
+    )
+    ok = np.isfinite(res.p_technical)
+    z = (res.window_features[ok, 0] - 1.1) / 0.05 * 4.0  # logits +z (grass) and -z (smooth)
+    np.testing.assert_allclose(res.p_technical[ok], 1.0 / (1.0 + np.exp(-2.0 * z)), rtol=1e-9)
+
+
+def test_the_benchmark_rebuilds_the_kernels_baseline(rng):
+    from benchmarks import terrain as bench
+
+    t, acc, gyro, contacts = synthetic_shank(rng.uniform(0.95, 1.15, 30), 40.0, rng)
+    model = stride_model(0.1, baseline_prior=PRIOR)  # never calls stairs, like the labels below
+    res = classify_terrain(t, acc, gyro, contacts, sampling_rate_hz=40.0, placement="shank", model=model)
+    rec = bench.Recording(
+        "r", "s", "shank", 40.0, t, acc, gyro, contacts, np.zeros(len(contacts), dtype=np.int64),
+        res.features, res.valid, res.window_features,
+    )  # fmt: skip
+    np.testing.assert_allclose(bench.labelled_baseline(rec, np.array(PRIOR)), res.baseline, rtol=1e-12)
+    rec.labels[10:20] = 2  # strides labelled stairs are left out of the training baseline
+    rebuilt = bench.labelled_baseline(rec, np.array(PRIOR))
+    np.testing.assert_array_equal(rebuilt[11:21], np.repeat(rebuilt[10:11], 10, axis=0))
+
+
 # ---- placements and validation -------------------------------------------------------------
 def test_untested_placements_compute_features_but_no_terrain(rng):
     t, acc, gyro, contacts = synthetic_shank(np.full(8, 1.0), 40.0, rng)
@@ -343,6 +433,13 @@ def test_bad_arguments_name_the_fix(rng):
             has_gyro=True,
             model=TerrainModel(feature_mean=(0.0,), feature_scale=(1.0,), weights=((0.0,),), bias=(0.0,)),
         )
+    with pytest.raises(ValidationError, match="baseline_prior"):
+        TerrainClassifier(
+            sampling_rate_hz=40.0,
+            placement="shank",
+            has_gyro=True,
+            model=stride_model(baseline_prior=(1.0, 2.0)),
+        )
 
 
 def test_reset_forgets_everything(rng):
@@ -354,6 +451,13 @@ def test_reset_forgets_everything(rng):
     assert clf.terrain == 0
     assert clf.flags.contacts == 0
     _assert_same(clf.update(t, acc, gyro, contacts), first)
+    learner = TerrainClassifier(
+        sampling_rate_hz=40.0, placement="shank", has_gyro=True, model=stride_model(0.1, baseline_prior=PRIOR)
+    )
+    learner.update(t, acc, gyro, contacts)
+    assert learner.baseline[0] > PRIOR[0]
+    learner.reset()
+    np.testing.assert_array_equal(learner.baseline, PRIOR)
 
 
 # ---- the shipped model ---------------------------------------------------------------------
@@ -364,6 +468,8 @@ def test_shipped_model_is_plain_data_that_matches_the_kernel():
     assert CLASS_NAMES[0] == "smooth"
     assert M.PLACEMENTS == ("shank",)
     assert M.TRAINED_ON != "not trained"
+    assert len(M.BASELINE_PRIOR) == len(FEATURE_NAMES)
+    assert np.all(np.isfinite(M.BASELINE_PRIOR))
     for name in FEATURE_NAMES:  # units in every name
         assert name.endswith(("_s", "_rad", "_fraction", "_mps2", "_hz", "_mps3", "_rads", "_deg"))
 
@@ -423,7 +529,7 @@ def test_a_faster_sensor_sees_the_same_terrain():
 
 
 # ---- the benchmark command -----------------------------------------------------------------
-def _write_recording(folder: Path, name: str, subject: str, rng):
+def _write_recording(folder: Path, name: str, subject: str, rng, labelled=True):
     strides = np.concatenate([np.full(20, 1.05), np.full(20, 1.3), np.full(20, 1.05)])
     t, acc, gyro, contacts = synthetic_shank(strides, 40.0, rng)
     edges = [0.0, float(contacts[20]), float(contacts[40]), float(t[-1]) + 1.0]
@@ -446,6 +552,8 @@ def _write_recording(folder: Path, name: str, subject: str, rng):
             ]
         },
     }
+    if not labelled:
+        meta["ground_truth"] = {"steps_t": []}
     (folder / f"{name}.json").write_text(json.dumps(meta))
 
 
@@ -454,6 +562,7 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
 
     for i, subj in enumerate(["A", "B", "C"]):
         _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    _write_recording(tmp_path / "data" / "synthetic_flat", "F0", "Z", rng, labelled=False)
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\nno markers\n")
     assert bench.main(["--datasets", str(tmp_path / "data"), "--write-readme", str(readme)]) == 2
@@ -470,6 +579,8 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert text.endswith("<!-- terrain:end -->\ntail\n")
     assert "| **pooled** |" in text
     assert "synthetic_terrain/A" in text
+    assert "synthetic_flat/Z" not in text  # unlabelled: not scored, only checked for false alarms
+    assert "* synthetic_flat: 1 level-ground recordings, " in text
     ns: dict = {}
     exec(compile(model_path.read_text(), "model", "exec"), ns)
     assert len(ns["WEIGHTS"]) == 4
