@@ -67,8 +67,6 @@ class StepSettings:
         Low-pass that separates gravity from motion, Hz.
     step_cutoff_hz : float
         Low-pass of the trunk step signal, Hz (one hump per step up to 240 steps/min).
-    impact_cutoff_hz : float
-        Low-pass before the jerk that times the contact, Hz.
     swing_cutoff_hz : float
         Low-pass of the foot's pitch rate, Hz.
     lookahead_s : float
@@ -76,11 +74,20 @@ class StepSettings:
     back_fraction : float
         A hump must be the highest over this fraction of the current step period before it, 1.
     refine_s : float
-        The contact is the steepest rise of vertical acceleration within this time before the hump, s.
+        The contact is where the step signal's climb to the hump is half done, and at most this
+        long before the hump, s (``lookahead_s + refine_s`` bounds the latency).
     floor_mps2 : float
         Smallest hump that can be a step, m/s².
     relative_threshold : float
         Smallest hump as a fraction of the running hump amplitude, 1.
+    rhythm_relative_threshold : float
+        Smallest hump, as a fraction of the running hump amplitude, where the rhythm expects
+        the next step (see ``rhythm_window``), 1.
+    rhythm_floor_mps2 : float
+        Smallest hump where the rhythm expects the next step, m/s².
+    rhythm_window : tuple of float
+        The rhythm expects the next step from ``rhythm_window[0]`` to ``rhythm_window[1]``
+        step periods after the last one, 1.
     refractory_fraction : float
         No second contact within this fraction of the current period, 1.
     min_step_interval_s : float
@@ -123,13 +130,15 @@ class StepSettings:
 
     gravity_cutoff_hz: float = 0.5
     step_cutoff_hz: float = 5.0
-    impact_cutoff_hz: float = 20.0
     swing_cutoff_hz: float = 12.0
     lookahead_s: float = 0.05
     back_fraction: float = 0.45
     refine_s: float = 0.1
     floor_mps2: float = 0.5
-    relative_threshold: float = 0.25
+    relative_threshold: float = 0.35
+    rhythm_relative_threshold: float = 0.1
+    rhythm_floor_mps2: float = 0.5
+    rhythm_window: tuple[float, float] = (0.75, 1.5)
     refractory_fraction: float = 0.4
     min_step_interval_s: float = 0.22
     min_stride_interval_s: float = 0.45
@@ -299,17 +308,20 @@ class StepDetector:
         p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
         p[K.P_PUSH_RADS] = s.push_off_rads
         p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
+        p[K.P_REL_RHYTHM] = s.rhythm_relative_threshold
+        p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
+        p[K.P_RHYTHM_LO] = s.rhythm_window[0]
+        p[K.P_RHYTHM_HI] = s.rhythm_window[1]
         self._params = p
         self._coefs = np.vstack(
             [
                 butter2_lowpass(s.gravity_cutoff_hz, fs),
                 butter2_lowpass(s.step_cutoff_hz, fs),
-                butter2_lowpass(s.impact_cutoff_hz, fs),
                 butter2_lowpass(s.swing_cutoff_hz, fs),
             ]
         )
         ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
-        self._ring = np.zeros((int(ring_s * fs) + 8, 3))
+        self._ring = np.zeros((int(ring_s * fs) + 8, 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
 

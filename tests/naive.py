@@ -79,11 +79,10 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
 
     grav = [Biquad(lowpass_coefficients(s.gravity_cutoff_hz, fs)) for _ in range(3)]
     lp_step = Biquad(lowpass_coefficients(s.step_cutoff_hz, fs))
-    lp_imp = Biquad(lowpass_coefficients(s.impact_cutoff_hz, fs))
     lp_swing = Biquad(lowpass_coefficients(s.swing_cutoff_hz, fs))  # foot pitch rate
 
     steps = []
-    hist_t, hist_a, hist_b = [], [], []
+    hist_t, hist_a = [], []
     intervals: list[float] = []
     last_step = -1e9
     amp = 0.0
@@ -96,7 +95,6 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     lobe, lobe_rot, lobe_t = 0, 0.0, 0.0
     lobe_peak = {1: 0.0, -1: 0.0}
     still, after_stance, sign_score = 0, False, 0.0
-    prev_r = 0.0
     good_a = [0.0, 0.0, 0.0]
     good_g = [0.0, 0.0, 0.0]
     started = False
@@ -140,9 +138,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             for axis in range(3):
                 grav[axis].settle(a[axis])
             lp_step.settle(0.0)
-            lp_imp.settle(0.0)
             lp_swing.settle(0.0)
-            prev_r = 0.0
             started = True
         g = [grav[axis](a[axis]) for axis in range(3)]
         gn = max(math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), 1e-9)
@@ -204,27 +200,34 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 record(t_x, ti)
             continue
         sv = lp_step(av)
-        r = lp_imp(av)
         hist_a.append(sv)
-        hist_b.append(r - prev_r)
-        prev_r = r
         min_s = min(min_s, sv)
         c = k - look
         if c < seg_start + 1:
             continue
         vc, tc = hist_a[c], hist_t[c]
-        if vc < s.floor_mps2 or vc < s.relative_threshold * amp:
-            continue
         period = robust_median_interval(intervals, default_period)
+        lo_rhythm, hi_rhythm = s.rhythm_window
+        in_rhythm = bool(intervals) and lo_rhythm * period <= tc - last_step <= hi_rhythm * period
+        if in_rhythm:
+            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
+        else:
+            floor, rel = s.floor_mps2, s.relative_threshold
+        if vc < floor or vc < rel * amp:
+            continue
         if tc - last_step < max(min_interval, s.refractory_fraction * period):
             continue
         back = min(int(s.back_fraction * period * fs + 0.5), ring_len - look - 2)
         lo = max(c - back, seg_start)
         if not (all(v < vc for v in hist_a[lo:c]) and all(v <= vc for v in hist_a[c + 1 : k + 1])):
             continue
-        q0 = max(c - int(s.refine_s * fs + 0.5), seg_start + 1)
-        window = hist_b[q0 : c + 1]
-        best = q0 + int(np.argmax(window))
+        # contact: the step signal's climb from its trough (over the same look-back) to the hump
+        # passes this fraction of the way up (a quarter after a flight phase, else half)
+        trough = lo + int(np.argmin(hist_a[lo : c + 1]))
+        frac = 0.25 if hist_a[trough] < -s.flight_mps2 else 0.5
+        level = hist_a[trough] + frac * (vc - hist_a[trough])
+        best = next(q for q in range(trough, c + 1) if hist_a[q] >= level)
+        best = max(best, c - int(s.refine_s * fs + 0.5), seg_start + 1)
         t_ic = hist_t[best]
         if t_ic - last_step < min_interval:
             continue
