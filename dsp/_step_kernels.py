@@ -59,7 +59,9 @@ P_REL_RHYTHM = 25  # trunk: relative threshold for a hump that comes when the rh
 P_FLOOR_RHYTHM = 26  # trunk: floor for such a hump, m/s²
 P_RHYTHM_LO = 27  # trunk: the rhythm expects a step from this fraction of the period after the last ...
 P_RHYTHM_HI = 28  # trunk: ... to this fraction
-N_PARAMS = 29
+P_SWING_REL_RHYTHM = 29  # foot: swing rotation relative to the recent peak where the rhythm expects a contact
+P_MIN_SWING_RHYTHM = 30  # foot: smallest swing rotation there, rad
+N_PARAMS = 31
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -225,6 +227,27 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     state[S_N_STEPS] += 1.0
     state[S_LAST_CAD] = cadence
     return n_out + 1
+
+
+@kernel
+def _in_rhythm(since, period, params, state):
+    """Whether a contact ``since`` s after the last one is where the step rhythm expects the next.
+
+    Parameters
+    ----------
+    since : float
+        Time from the last contact, s.
+    period : float
+        Current step (or stride) period, s.
+    params, state : numpy.ndarray
+        Parameter and state vectors.
+
+    Returns
+    -------
+    bool
+        True once an interval is known and ``since`` lies within ``rhythm_window`` periods.
+    """
+    return state[S_N_INT] >= 1.0 and params[P_RHYTHM_LO] * period <= since <= params[P_RHYTHM_HI] * period
 
 
 @kernel
@@ -406,11 +429,19 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             else:  # settled near zero: wait for the next lobe to show its sign
                 state[S_LOBE_SIGN] = 0.0
             period = state[S_PERIOD]
+            since = t_x - state[S_LAST_STEP_T]
+            # a swing that ends where the rhythm expects a contact may be smaller (turns, last steps)
+            if _in_rhythm(since, period, params, state):
+                min_rot = params[P_MIN_SWING_RHYTHM]
+                rel = params[P_SWING_REL_RHYTHM]
+            else:
+                min_rot = params[P_MIN_SWING_RAD]
+                rel = params[P_SWING_REL]
             if (
                 lobe == swing_sign
-                and integral >= params[P_MIN_SWING_RAD]
-                and integral >= params[P_SWING_REL] * peak_same
-                and t_x - state[S_LAST_STEP_T] >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
+                and integral >= min_rot
+                and integral >= rel * peak_same
+                and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
             ):
                 n_out = _record_step(t_x, ti, integral, params, state, intervals, out, n_out)
             continue
@@ -428,7 +459,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         period = state[S_PERIOD]
         # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout)
         since = tc - state[S_LAST_STEP_T]
-        if state[S_N_INT] >= 1.0 and params[P_RHYTHM_LO] * period <= since <= params[P_RHYTHM_HI] * period:
+        if _in_rhythm(since, period, params, state):
             if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
                 continue
         elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:

@@ -117,6 +117,10 @@ class StepSettings:
         Smallest swing rotation that can end in a contact, rad.
     swing_relative : float
         Smallest swing rotation as a fraction of the recent swing peak, 1.
+    rhythm_swing_relative : float
+        ``swing_relative`` where the rhythm expects the next contact (see ``rhythm_window``), 1.
+    rhythm_min_swing_rad : float
+        ``min_swing_rad`` where the rhythm expects the next contact, rad.
     stance_rads : float
         The foot is at rest while |ω| stays below this, rad/s.
     stance_min_s : float
@@ -153,6 +157,8 @@ class StepSettings:
     lobe_memory: float = 0.9
     min_swing_rad: float = 0.35
     swing_relative: float = 0.4
+    rhythm_swing_relative: float = 0.2
+    rhythm_min_swing_rad: float = 0.2
     stance_rads: float = 1.0
     stance_min_s: float = 0.05
     push_off_rads: float = 1.0
@@ -312,6 +318,8 @@ class StepDetector:
         p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
         p[K.P_RHYTHM_LO] = s.rhythm_window[0]
         p[K.P_RHYTHM_HI] = s.rhythm_window[1]
+        p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
+        p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
         self._params = p
         self._coefs = np.vstack(
             [

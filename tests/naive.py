@@ -191,10 +191,15 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             else:  # settled near zero: wait for the next lobe
                 lobe = 0
             period = robust_median_interval(intervals, default_period)
+            lo_rhythm, hi_rhythm = s.rhythm_window
+            if intervals and lo_rhythm * period <= t_x - last_step <= hi_rhythm * period:
+                min_rot, rel = s.rhythm_min_swing_rad, s.rhythm_swing_relative  # the rhythm expects it
+            else:
+                min_rot, rel = s.min_swing_rad, s.swing_relative
             if (
                 ended == swing_sign
-                and rot >= s.min_swing_rad
-                and rot >= s.swing_relative * peak_same
+                and rot >= min_rot
+                and rot >= rel * peak_same
                 and t_x - last_step >= max(min_interval, s.refractory_fraction * period)
             ):
                 record(t_x, ti)
