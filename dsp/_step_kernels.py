@@ -61,7 +61,9 @@ P_RHYTHM_LO = 27  # trunk: the rhythm expects a step from this fraction of the p
 P_RHYTHM_HI = 28  # trunk: ... to this fraction
 P_SWING_REL_RHYTHM = 29  # foot: swing rotation relative to the recent peak where the rhythm expects a contact
 P_MIN_SWING_RHYTHM = 30  # foot: smallest swing rotation there, rad
-N_PARAMS = 31
+P_CLIMB_FRAC = 31  # trunk: the contact is where the climb to the hump is this fraction done ...
+P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts from a flight phase
+N_PARAMS = 33
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -491,7 +493,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             if v < v_tr:
                 v_tr = v
                 q_tr = q
-        frac = 0.25 if v_tr < -params[P_FLIGHT] else 0.5
+        frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
         half = v_tr + frac * (vc - v_tr)
         best_q = c
         for q in range(q_tr, c + 1):

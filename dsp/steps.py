@@ -76,6 +76,11 @@ class StepSettings:
     refine_s : float
         The contact is where the step signal's climb to the hump is half done, and at most this
         long before the hump, s (``lookahead_s + refine_s`` bounds the latency).
+    climb_fraction : float
+        The contact is where the step signal's climb from its trough to the hump is this
+        fraction done, 1 (heel strike comes mid-climb at the trunk).
+    flight_climb_fraction : float
+        The same after a flight phase (running: the climb starts at touch-down), 1.
     floor_mps2 : float
         Smallest hump that can be a step, m/s².
     relative_threshold : float
@@ -138,6 +143,8 @@ class StepSettings:
     lookahead_s: float = 0.05
     back_fraction: float = 0.45
     refine_s: float = 0.1
+    climb_fraction: float = 0.5
+    flight_climb_fraction: float = 0.25
     floor_mps2: float = 0.5
     relative_threshold: float = 0.35
     rhythm_relative_threshold: float = 0.1
@@ -319,6 +326,8 @@ class StepDetector:
         p[K.P_RHYTHM_LO] = s.rhythm_window[0]
         p[K.P_RHYTHM_HI] = s.rhythm_window[1]
         p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
+        p[K.P_CLIMB_FRAC] = s.climb_fraction
+        p[K.P_CLIMB_FRAC_FLIGHT] = s.flight_climb_fraction
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
         self._params = p
         self._coefs = np.vstack(

@@ -227,9 +227,9 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         if not (all(v < vc for v in hist_a[lo:c]) and all(v <= vc for v in hist_a[c + 1 : k + 1])):
             continue
         # contact: the step signal's climb from its trough (over the same look-back) to the hump
-        # passes this fraction of the way up (a quarter after a flight phase, else half)
+        # passes this fraction of the way up (smaller after a flight phase)
         trough = lo + int(np.argmin(hist_a[lo : c + 1]))
-        frac = 0.25 if hist_a[trough] < -s.flight_mps2 else 0.5
+        frac = s.flight_climb_fraction if hist_a[trough] < -s.flight_mps2 else s.climb_fraction
         level = hist_a[trough] + frac * (vc - hist_a[trough])
         best = next(q for q in range(trough, c + 1) if hist_a[q] >= level)
         best = max(best, c - int(s.refine_s * fs + 0.5), seg_start + 1)
