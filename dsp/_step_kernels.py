@@ -72,7 +72,7 @@ S_GZ1 = 2  # gravity biquad z1 (3 slots)
 S_GZ2 = 5  # gravity biquad z2 (3 slots)
 S_SZ1 = 8  # step-signal biquad
 S_SZ2 = 9
-S_FREE_10 = 10  # unused
+S_N_BOUT = 10  # stored intervals since the last pause (the cadence uses only these)
 S_FREE_11 = 11  # unused
 S_FREE_12 = 12  # unused
 S_LAST_T = 13  # time of the previous sample, s
@@ -109,7 +109,7 @@ N_INTERVALS = 8
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
 O_T_EMIT = 1  # time of the sample at which the step was decided, s
-O_CADENCE = 2  # steps/min (both feet), NaN until two intervals are known
+O_CADENCE = 2  # steps/min (both feet), NaN until the bout has an interval
 O_RUN = 3  # 1.0 run, 0.0 walk
 O_AMP = 4  # peak value that triggered the step (m/s²)
 N_OUT = 5
@@ -203,6 +203,9 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
             intervals[pos] = dt
             state[S_INT_POS] = (pos + 1) % intervals.shape[0]
             state[S_N_INT] = min(state[S_N_INT] + 1.0, float(intervals.shape[0]))
+            state[S_N_BOUT] = min(state[S_N_BOUT] + 1.0, float(intervals.shape[0]))
+        else:  # a pause: the cadence of the new bout starts afresh (the period keeps the old rhythm)
+            state[S_N_BOUT] = 0.0
     # the most recent `n_use` intervals (a foot sensor's are strides: half as many, same time span)
     n_use = min(int(state[S_N_INT]), int(params[P_N_USE]))
     recent = np.empty(n_use)
@@ -210,11 +213,14 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     size = intervals.shape[0]
     for q in range(n_use):
         recent[q] = intervals[(pos - 1 - q) % size]
-    n_int = n_use
+    state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
+    # cadence: the same estimate over this bout's intervals only (NaN at the first contact of a bout)
+    n_bout = min(n_use, int(state[S_N_BOUT]))
     cadence = np.nan
-    state[S_PERIOD] = _median_period(recent, n_int, params[P_DEFAULT_PERIOD_S])
-    if n_int >= 1:
+    if n_bout == n_use and n_bout >= 1:
         cadence = 60.0 * params[P_FEET_FACTOR] / state[S_PERIOD]
+    elif n_bout >= 1:
+        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(recent, n_bout, params[P_DEFAULT_PERIOD_S])
     run = 0.0
     if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
         run = 1.0
@@ -258,6 +264,7 @@ def _reset_timing(state, params, k):
     state[S_INIT] = 0.0
     state[S_LAST_STEP_T] = -1e9
     state[S_N_INT] = 0.0
+    state[S_N_BOUT] = 0.0
     state[S_INT_POS] = 0.0
     state[S_PERIOD] = params[P_DEFAULT_PERIOD_S]
     state[S_LOBE_SIGN] = 0.0

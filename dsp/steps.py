@@ -183,7 +183,9 @@ class Steps:
     emitted_at_s : numpy.ndarray
         Time of the sample whose arrival decided each contact, s (``emitted_at_s - t_s`` is the latency).
     cadence_spm : numpy.ndarray
-        Cadence at each contact, steps/min, counting both feet; NaN before two contacts are known.
+        Cadence at each contact, steps/min, counting both feet, from the intervals of the current
+        bout only; NaN at the first contact of a bout (after a pause longer than a step period
+        can be, or a gap in time).
     is_run : numpy.ndarray
         True where the gait is running, False walking.
     amplitude_mps2 : numpy.ndarray
@@ -361,7 +363,7 @@ class StepDetector:
 
     @property
     def last_cadence_spm(self) -> float:
-        """Cadence at the most recent contact, steps/min (NaN before two contacts)."""
+        """Cadence at the most recent contact, steps/min (NaN at the first contact of a bout)."""
         return float(self._state[K.S_LAST_CAD]) if self._state[K.S_N_STEPS] > 0 else float("nan")
 
     def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None) -> Steps:

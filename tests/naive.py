@@ -102,13 +102,18 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     seg_start = 0  # index of the first sample after the last gap
 
     n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
+    n_bout = 0  # intervals since the last pause
 
     def record(t_ic, t_emit):
-        nonlocal last_step
+        nonlocal last_step, n_bout
         if last_step > -1e8 and t_ic - last_step <= max_period:
             intervals.append(t_ic - last_step)
             del intervals[:-n_use]
-        cad = 60.0 * feet / robust_median_interval(intervals, 1.0) if intervals else float("nan")
+            n_bout += 1
+        elif last_step > -1e8:  # a pause: the cadence of the new bout uses only its own intervals
+            n_bout = 0
+        bout = intervals[len(intervals) - min(n_bout, len(intervals)) :]
+        cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
         run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
         steps.append((t_ic, t_emit, cad, bool(run)))
         last_step = t_ic
@@ -131,6 +136,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             started = False
             last_step = -1e9
             intervals.clear()
+            n_bout = 0
             lobe = 0
             seg_start = k
         last_t = ti

@@ -193,6 +193,23 @@ def test_a_weak_step_where_the_rhythm_expects_one_is_kept(rng):
     assert missed.n_steps == found.n_steps - 1
 
 
+def test_a_new_bout_after_a_pause_has_its_own_cadence(rng):
+    """Cadence after a standstill comes from the new bout only, not from the steps before it."""
+    fs = 100.0
+    t_a, acc_a, _ = _synthetic_trunk(120.0, fs, 15.0, rng, False)
+    still = np.tile([0.0, 0.0, 9.80665], (int(3.0 * fs), 1)) + rng.normal(0, 0.05, (int(3.0 * fs), 3))
+    t_b, acc_b, contacts_b = _synthetic_trunk(90.0, fs, 15.0, rng, False)
+    t = np.arange(t_a.size + still.shape[0] + t_b.size) / fs
+    acc = np.vstack([acc_a, still, acc_b])
+    start_b = (t_a.size + still.shape[0]) / fs
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back")
+    after = steps.t_s > start_b + contacts_b[0] - 0.1
+    assert np.isnan(steps.cadence_spm[after][0])  # the first step of the bout has no interval yet
+    np.testing.assert_allclose(steps.cadence_spm[after][1:6], 90.0, atol=3.0)
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="lower_back")
+    np.testing.assert_allclose(steps.cadence_spm, [x[2] for x in slow], rtol=0, atol=1e-9, equal_nan=True)
+
+
 def test_nan_and_zero_samples_are_repaired_and_flagged(waist_run):
     t, acc, _ = _crop(waist_run, 30.0)
     bad = acc.copy()
