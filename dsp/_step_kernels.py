@@ -14,8 +14,9 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
 
 * gravity ``g``: each accelerometer axis low-passed at ~0.5 Hz;
 * vertical acceleration ``a_v = a · ĝ - |g|``;
-* step signal ``s``: ``a_v`` low-passed at ~5 Hz (one hump per step at the trunk);
-* impact jerk ``j``: first difference of ``a_v`` low-passed at ~20 Hz (the heel-strike transient);
+* step signal ``s``: ``a_v`` low-passed at ~5 Hz (one hump per step at the trunk).  Heel
+  strike decelerates the falling trunk: ``s`` climbs from its trough of late single support
+  to the loading hump, and the contact is timed where that climb is half done;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment) and low-passed at
   ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat); the swing
@@ -54,9 +55,17 @@ P_STANCE_N = 21  # foot: samples at rest that make a stance
 P_PUSH_RADS = 22  # foot: pitch rate that marks push-off after a stance, rad/s
 P_N_USE = 23  # how many of the stored intervals the period and cadence use
 P_LOBE_SETTLE_S = 24  # foot: a lobe also ends after the rate stays near zero this long, s
-P_ACC_CLIP = 25  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
-P_GYRO_CLIP = 26  # same for the gyroscope, rad/s (0: range unknown)
-N_PARAMS = 27
+P_REL_RHYTHM = 25  # trunk: relative threshold for a hump that comes when the rhythm expects one
+P_FLOOR_RHYTHM = 26  # trunk: floor for such a hump, m/s²
+P_RHYTHM_LO = 27  # trunk: the rhythm expects a step from this fraction of the period after the last ...
+P_RHYTHM_HI = 28  # trunk: ... to this fraction
+P_SWING_REL_RHYTHM = 29  # foot: swing rotation relative to the recent peak where the rhythm expects a contact
+P_MIN_SWING_RHYTHM = 30  # foot: smallest swing rotation there, rad
+P_CLIMB_FRAC = 31  # trunk: the contact is where the climb to the hump is this fraction done ...
+P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts from a flight phase
+P_ACC_CLIP = 33  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
+P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
+N_PARAMS = 35
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -65,9 +74,9 @@ S_GZ1 = 2  # gravity biquad z1 (3 slots)
 S_GZ2 = 5  # gravity biquad z2 (3 slots)
 S_SZ1 = 8  # step-signal biquad
 S_SZ2 = 9
-S_RZ1 = 10  # impact biquad
-S_RZ2 = 11
-S_RPREV = 12  # previous impact-filter output
+S_N_BOUT = 10  # stored intervals since the last pause (the cadence uses only these)
+S_FREE_11 = 11  # unused
+S_FREE_12 = 12  # unused
 S_LAST_T = 13  # time of the previous sample, s
 S_LAST_STEP_T = 14  # time of the previous contact, s
 S_AMP = 15  # trunk: running hump amplitude, m/s²
@@ -113,7 +122,7 @@ N_INTERVALS = 8
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
 O_T_EMIT = 1  # time of the sample at which the step was decided, s
-O_CADENCE = 2  # steps/min (both feet), NaN until two intervals are known
+O_CADENCE = 2  # steps/min (both feet), NaN until the bout has an interval
 O_RUN = 3  # 1.0 run, 0.0 walk
 O_AMP = 4  # peak value that triggered the step (m/s²)
 N_OUT = 5
@@ -207,6 +216,9 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
             intervals[pos] = dt
             state[S_INT_POS] = (pos + 1) % intervals.shape[0]
             state[S_N_INT] = min(state[S_N_INT] + 1.0, float(intervals.shape[0]))
+            state[S_N_BOUT] = min(state[S_N_BOUT] + 1.0, float(intervals.shape[0]))
+        else:  # a pause: the cadence of the new bout starts afresh (the period keeps the old rhythm)
+            state[S_N_BOUT] = 0.0
     # the most recent `n_use` intervals (a foot sensor's are strides: half as many, same time span)
     n_use = min(int(state[S_N_INT]), int(params[P_N_USE]))
     recent = np.empty(n_use)
@@ -214,11 +226,14 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     size = intervals.shape[0]
     for q in range(n_use):
         recent[q] = intervals[(pos - 1 - q) % size]
-    n_int = n_use
+    state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
+    # cadence: the same estimate over this bout's intervals only (NaN at the first contact of a bout)
+    n_bout = min(n_use, int(state[S_N_BOUT]))
     cadence = np.nan
-    state[S_PERIOD] = _median_period(recent, n_int, params[P_DEFAULT_PERIOD_S])
-    if n_int >= 1:
+    if n_bout == n_use and n_bout >= 1:
         cadence = 60.0 * params[P_FEET_FACTOR] / state[S_PERIOD]
+    elif n_bout >= 1:
+        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(recent, n_bout, params[P_DEFAULT_PERIOD_S])
     run = 0.0
     if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
         run = 1.0
@@ -236,11 +251,33 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
 
 
 @kernel
+def _in_rhythm(since, period, params, state):
+    """Whether a contact ``since`` s after the last one is where the step rhythm expects the next.
+
+    Parameters
+    ----------
+    since : float
+        Time from the last contact, s.
+    period : float
+        Current step (or stride) period, s.
+    params, state : numpy.ndarray
+        Parameter and state vectors.
+
+    Returns
+    -------
+    bool
+        True once an interval is known and ``since`` lies within ``rhythm_window`` periods.
+    """
+    return state[S_N_INT] >= 1.0 and params[P_RHYTHM_LO] * period <= since <= params[P_RHYTHM_HI] * period
+
+
+@kernel
 def _reset_timing(state, params, k):
     """Forget step timing after a gap in time; filters restart on the next sample."""
     state[S_INIT] = 0.0
     state[S_LAST_STEP_T] = -1e9
     state[S_N_INT] = 0.0
+    state[S_N_BOUT] = 0.0
     state[S_INT_POS] = 0.0
     state[S_PERIOD] = params[P_DEFAULT_PERIOD_S]
     state[S_LOBE_SIGN] = 0.0
@@ -265,11 +302,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     params : numpy.ndarray
         Parameter vector (slots ``P_*``).
     coefs : numpy.ndarray
-        Biquad coefficients, shape ``(4, 5)``: gravity, step signal, impact, pitch rate.
+        Biquad coefficients, shape ``(3, 5)``: gravity, step signal, pitch rate.
     state : numpy.ndarray
         Detector state (slots ``S_*``), updated in place.
     ring : numpy.ndarray
-        Ring buffer (trunk mode), shape ``(m, 3)``: time, step signal, impact jerk.
+        Ring buffer (trunk mode), shape ``(m, 2)``: time, step signal.
     intervals : numpy.ndarray
         Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
     out : numpy.ndarray
@@ -290,8 +327,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     n_out = 0
     cg = coefs[0]
     cs = coefs[1]
-    cr = coefs[2]
-    cw = coefs[3]
+    cw = coefs[2]
     for i in range(n):
         k = int(state[S_N])
         ti = t[i]
@@ -379,9 +415,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             _biquad_settle(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
             _biquad_settle(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
             _biquad_settle(0.0, cs, state, S_SZ1, S_SZ2)
-            _biquad_settle(0.0, cr, state, S_RZ1, S_RZ2)
             _biquad_settle(0.0, cw, state, S_WZ1, S_WZ2)
-            state[S_RPREV] = 0.0
             state[S_INIT] = 1.0
         grx = _biquad(ax, cg, state, S_GZ1, S_GZ2)
         gry = _biquad(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
@@ -464,20 +498,25 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             else:  # settled near zero: wait for the next lobe to show its sign
                 state[S_LOBE_SIGN] = 0.0
             period = state[S_PERIOD]
+            since = t_x - state[S_LAST_STEP_T]
+            # a swing that ends where the rhythm expects a contact may be smaller (turns, last steps)
+            if _in_rhythm(since, period, params, state):
+                min_rot = params[P_MIN_SWING_RHYTHM]
+                rel = params[P_SWING_REL_RHYTHM]
+            else:
+                min_rot = params[P_MIN_SWING_RAD]
+                rel = params[P_SWING_REL]
             if (
                 lobe == swing_sign
-                and integral >= params[P_MIN_SWING_RAD]
-                and integral >= params[P_SWING_REL] * peak_same
-                and t_x - state[S_LAST_STEP_T] >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
+                and integral >= min_rot
+                and integral >= rel * peak_same
+                and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
             ):
                 n_out = _record_step(t_x, ti, integral, params, state, intervals, out, n_out)
             continue
-        # ---- trunk mode: one hump of the step signal per step, timed by the impact jerk
+        # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s = _biquad(av, cs, state, S_SZ1, S_SZ2)
-        r = _biquad(av, cr, state, S_RZ1, S_RZ2)
         ring[slot, 1] = s
-        ring[slot, 2] = r - state[S_RPREV]
-        state[S_RPREV] = r
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
         c = k - look
@@ -486,9 +525,14 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         cs_slot = c % m
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
-        if vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
-            continue
         period = state[S_PERIOD]
+        # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout)
+        since = tc - state[S_LAST_STEP_T]
+        if _in_rhythm(since, period, params, state):
+            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
+                continue
+        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+            continue
         if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
             continue
         back = int(params[P_BACK_FRAC] * period * fs + 0.5)
@@ -507,18 +551,27 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 break
         if not is_peak:
             continue
-        # contact time: the steepest rise of the vertical acceleration shortly before the hump
-        nref = int(params[P_REFINE_S] * fs + 0.5)
+        # contact time: where the step signal, climbing from its trough before the hump (over the
+        # same look-back), first passes halfway up to the hump; at most refine_s before the hump
+        q_tr = c
+        v_tr = vc
+        for q in range(lo, c + 1):
+            v = ring[q % m, 1]
+            if v < v_tr:
+                v_tr = v
+                q_tr = q
+        frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
+        half = v_tr + frac * (vc - v_tr)
         best_q = c
-        best_j = -1e300
-        q0 = c - nref
+        for q in range(q_tr, c + 1):
+            if ring[q % m, 1] >= half:
+                best_q = q
+                break
+        q0 = c - int(params[P_REFINE_S] * fs + 0.5)
         if q0 < valid_from + 1:
             q0 = valid_from + 1
-        for q in range(q0, c + 1):
-            jq = ring[q % m, 2]
-            if jq > best_j:
-                best_j = jq
-                best_q = q
+        if best_q < q0:
+            best_q = q0
         t_ic = ring[best_q % m, 0]
         if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
             continue

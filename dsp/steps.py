@@ -67,8 +67,6 @@ class StepSettings:
         Low-pass that separates gravity from motion, Hz.
     step_cutoff_hz : float
         Low-pass of the trunk step signal, Hz (one hump per step up to 240 steps/min).
-    impact_cutoff_hz : float
-        Low-pass before the jerk that times the contact, Hz.
     swing_cutoff_hz : float
         Low-pass of the foot's pitch rate, Hz.
     lookahead_s : float
@@ -76,11 +74,25 @@ class StepSettings:
     back_fraction : float
         A hump must be the highest over this fraction of the current step period before it, 1.
     refine_s : float
-        The contact is the steepest rise of vertical acceleration within this time before the hump, s.
+        The contact is where the step signal's climb to the hump is half done, and at most this
+        long before the hump, s (``lookahead_s + refine_s`` bounds the latency).
+    climb_fraction : float
+        The contact is where the step signal's climb from its trough to the hump is this
+        fraction done, 1 (heel strike comes mid-climb at the trunk).
+    flight_climb_fraction : float
+        The same after a flight phase (running: the climb starts at touch-down), 1.
     floor_mps2 : float
         Smallest hump that can be a step, m/s².
     relative_threshold : float
         Smallest hump as a fraction of the running hump amplitude, 1.
+    rhythm_relative_threshold : float
+        Smallest hump, as a fraction of the running hump amplitude, where the rhythm expects
+        the next step (see ``rhythm_window``), 1.
+    rhythm_floor_mps2 : float
+        Smallest hump where the rhythm expects the next step, m/s².
+    rhythm_window : tuple of float
+        The rhythm expects the next step from ``rhythm_window[0]`` to ``rhythm_window[1]``
+        step periods after the last one, 1.
     refractory_fraction : float
         No second contact within this fraction of the current period, 1.
     min_step_interval_s : float
@@ -110,6 +122,10 @@ class StepSettings:
         Smallest swing rotation that can end in a contact, rad.
     swing_relative : float
         Smallest swing rotation as a fraction of the recent swing peak, 1.
+    rhythm_swing_relative : float
+        ``swing_relative`` where the rhythm expects the next contact (see ``rhythm_window``), 1.
+    rhythm_min_swing_rad : float
+        ``min_swing_rad`` where the rhythm expects the next contact, rad.
     stance_rads : float
         The foot is at rest while |ω| stays below this, rad/s.
     stance_min_s : float
@@ -123,13 +139,17 @@ class StepSettings:
 
     gravity_cutoff_hz: float = 0.5
     step_cutoff_hz: float = 5.0
-    impact_cutoff_hz: float = 20.0
     swing_cutoff_hz: float = 12.0
     lookahead_s: float = 0.05
     back_fraction: float = 0.45
     refine_s: float = 0.1
+    climb_fraction: float = 0.5
+    flight_climb_fraction: float = 0.25
     floor_mps2: float = 0.5
-    relative_threshold: float = 0.25
+    relative_threshold: float = 0.35
+    rhythm_relative_threshold: float = 0.1
+    rhythm_floor_mps2: float = 0.5
+    rhythm_window: tuple[float, float] = (0.75, 1.5)
     refractory_fraction: float = 0.4
     min_step_interval_s: float = 0.22
     min_stride_interval_s: float = 0.45
@@ -144,6 +164,8 @@ class StepSettings:
     lobe_memory: float = 0.9
     min_swing_rad: float = 0.35
     swing_relative: float = 0.4
+    rhythm_swing_relative: float = 0.2
+    rhythm_min_swing_rad: float = 0.2
     stance_rads: float = 1.0
     stance_min_s: float = 0.05
     push_off_rads: float = 1.0
@@ -161,7 +183,9 @@ class Steps:
     emitted_at_s : numpy.ndarray
         Time of the sample whose arrival decided each contact, s (``emitted_at_s - t_s`` is the latency).
     cadence_spm : numpy.ndarray
-        Cadence at each contact, steps/min, counting both feet; NaN before two contacts are known.
+        Cadence at each contact, steps/min, counting both feet, from the intervals of the current
+        bout only; NaN at the first contact of a bout (after a pause longer than a step period
+        can be, or a gap in time).
     is_run : numpy.ndarray
         True where the gait is running, False walking.
     amplitude_mps2 : numpy.ndarray
@@ -326,6 +350,14 @@ class StepDetector:
         p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
         p[K.P_PUSH_RADS] = s.push_off_rads
         p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
+        p[K.P_REL_RHYTHM] = s.rhythm_relative_threshold
+        p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
+        p[K.P_RHYTHM_LO] = s.rhythm_window[0]
+        p[K.P_RHYTHM_HI] = s.rhythm_window[1]
+        p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
+        p[K.P_CLIMB_FRAC] = s.climb_fraction
+        p[K.P_CLIMB_FRAC_FLIGHT] = s.flight_climb_fraction
+        p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
         p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
@@ -334,12 +366,11 @@ class StepDetector:
             [
                 butter2_lowpass(s.gravity_cutoff_hz, fs),
                 butter2_lowpass(s.step_cutoff_hz, fs),
-                butter2_lowpass(s.impact_cutoff_hz, fs),
                 butter2_lowpass(s.swing_cutoff_hz, fs),
             ]
         )
         ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
-        self._ring = np.zeros((int(ring_s * fs) + 8, 3))
+        self._ring = np.zeros((int(ring_s * fs) + 8, 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
 
@@ -366,7 +397,7 @@ class StepDetector:
 
     @property
     def last_cadence_spm(self) -> float:
-        """Cadence at the most recent contact, steps/min (NaN before two contacts)."""
+        """Cadence at the most recent contact, steps/min (NaN at the first contact of a bout)."""
         return float(self._state[K.S_LAST_CAD]) if self._state[K.S_N_STEPS] > 0 else float("nan")
 
     def update(self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None) -> Steps:

@@ -79,11 +79,10 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
 
     grav = [Biquad(lowpass_coefficients(s.gravity_cutoff_hz, fs)) for _ in range(3)]
     lp_step = Biquad(lowpass_coefficients(s.step_cutoff_hz, fs))
-    lp_imp = Biquad(lowpass_coefficients(s.impact_cutoff_hz, fs))
     lp_swing = Biquad(lowpass_coefficients(s.swing_cutoff_hz, fs))  # foot pitch rate
 
     steps = []
-    hist_t, hist_a, hist_b = [], [], []
+    hist_t, hist_a = [], []
     intervals: list[float] = []
     last_step = -1e9
     amp = 0.0
@@ -96,7 +95,6 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     lobe, lobe_rot, lobe_t = 0, 0.0, 0.0
     lobe_peak = {1: 0.0, -1: 0.0}
     still, after_stance, sign_score = 0, False, 0.0
-    prev_r = 0.0
     good_a = [0.0, 0.0, 0.0]
     good_g = [0.0, 0.0, 0.0]
     started = False
@@ -106,13 +104,18 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     dead_run = 0
 
     n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
+    n_bout = 0  # intervals since the last pause
 
     def record(t_ic, t_emit):
-        nonlocal last_step
+        nonlocal last_step, n_bout
         if last_step > -1e8 and t_ic - last_step <= max_period:
             intervals.append(t_ic - last_step)
             del intervals[:-n_use]
-        cad = 60.0 * feet / robust_median_interval(intervals, 1.0) if intervals else float("nan")
+            n_bout += 1
+        elif last_step > -1e8:  # a pause: the cadence of the new bout uses only its own intervals
+            n_bout = 0
+        bout = intervals[len(intervals) - min(n_bout, len(intervals)) :]
+        cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
         run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
         steps.append((t_ic, t_emit, cad, bool(run)))
         last_step = t_ic
@@ -138,6 +141,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             started = False
             last_step = -1e9
             intervals.clear()
+            n_bout = 0
             lobe = 0
             seg_start = k
         last_t = ti
@@ -145,9 +149,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             for axis in range(3):
                 grav[axis].settle(a[axis])
             lp_step.settle(0.0)
-            lp_imp.settle(0.0)
             lp_swing.settle(0.0)
-            prev_r = 0.0
             started = True
         g = [grav[axis](a[axis]) for axis in range(3)]
         gn = max(math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), 1e-9)
@@ -201,36 +203,48 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             else:  # settled near zero: wait for the next lobe
                 lobe = 0
             period = robust_median_interval(intervals, default_period)
+            lo_rhythm, hi_rhythm = s.rhythm_window
+            if intervals and lo_rhythm * period <= t_x - last_step <= hi_rhythm * period:
+                min_rot, rel = s.rhythm_min_swing_rad, s.rhythm_swing_relative  # the rhythm expects it
+            else:
+                min_rot, rel = s.min_swing_rad, s.swing_relative
             if (
                 ended == swing_sign
-                and rot >= s.min_swing_rad
-                and rot >= s.swing_relative * peak_same
+                and rot >= min_rot
+                and rot >= rel * peak_same
                 and t_x - last_step >= max(min_interval, s.refractory_fraction * period)
             ):
                 record(t_x, ti)
             continue
         sv = lp_step(av)
-        r = lp_imp(av)
         hist_a.append(sv)
-        hist_b.append(r - prev_r)
-        prev_r = r
         min_s = min(min_s, sv)
         c = k - look
         if c < seg_start + 1:
             continue
         vc, tc = hist_a[c], hist_t[c]
-        if vc < s.floor_mps2 or vc < s.relative_threshold * amp:
-            continue
         period = robust_median_interval(intervals, default_period)
+        lo_rhythm, hi_rhythm = s.rhythm_window
+        in_rhythm = bool(intervals) and lo_rhythm * period <= tc - last_step <= hi_rhythm * period
+        if in_rhythm:
+            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
+        else:
+            floor, rel = s.floor_mps2, s.relative_threshold
+        if vc < floor or vc < rel * amp:
+            continue
         if tc - last_step < max(min_interval, s.refractory_fraction * period):
             continue
         back = min(int(s.back_fraction * period * fs + 0.5), ring_len - look - 2)
         lo = max(c - back, seg_start)
         if not (all(v < vc for v in hist_a[lo:c]) and all(v <= vc for v in hist_a[c + 1 : k + 1])):
             continue
-        q0 = max(c - int(s.refine_s * fs + 0.5), seg_start + 1)
-        window = hist_b[q0 : c + 1]
-        best = q0 + int(np.argmax(window))
+        # contact: the step signal's climb from its trough (over the same look-back) to the hump
+        # passes this fraction of the way up (smaller after a flight phase)
+        trough = lo + int(np.argmin(hist_a[lo : c + 1]))
+        frac = s.flight_climb_fraction if hist_a[trough] < -s.flight_mps2 else s.climb_fraction
+        level = hist_a[trough] + frac * (vc - hist_a[trough])
+        best = next(q for q in range(trough, c + 1) if hist_a[q] >= level)
+        best = max(best, c - int(s.refine_s * fs + 0.5), seg_start + 1)
         t_ic = hist_t[best]
         if t_ic - last_step < min_interval:
             continue

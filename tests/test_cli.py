@@ -136,8 +136,13 @@ def test_truncated_native_log_replays_what_was_recorded(tmp_path, capsys):
     assert "Traceback" not in err
     full = replay_recording(read_log(WAIST)).events
     cut = json.loads(out.read_text())["steps"]
-    assert 0.8 * len(full) < len(cut) <= len(full)
-    assert [s["t"] for s in cut] == pytest.approx([e.t_s for e in full[: len(cut)]], abs=1e-6)
+    with pytest.warns(UserWarning, match="cut at byte offset"):
+        kept_until_s = float(read_log(log).t_s[-1])  # the intact blocks end here
+    assert kept_until_s < 0.9 * full[-1].t_s
+    # exactly the steps that the full replay had decided by then, and no others
+    decided = [e for e in full if e.emitted_at_s <= kept_until_s]
+    assert len(cut) == len(decided) > 0.5 * len(full)
+    assert [s["t"] for s in cut] == pytest.approx([e.t_s for e in decided], abs=1e-6)
 
 
 def test_convert_refuses_to_overwrite(tmp_path, capsys):

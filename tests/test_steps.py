@@ -123,12 +123,13 @@ def test_every_step_is_decided_within_150_ms(waist_run, foot_run, back_walk):
         assert latency.max() <= 0.150 + 1.0 / rec.sampling_rate_hz
 
 
-def _synthetic_trunk(cadence_spm, fs, seconds, rng, run):
+def _synthetic_trunk(cadence_spm, fs, seconds, rng, run, walk_gains=None, walk_scale=1.0):
     """Vertical trunk acceleration of steps at a known cadence, from simple physics.
 
     Running: the spring-mass model: a half-sine ground reaction during contact (40 % of the
     step) sized so that the mean force equals body weight, free fall (-g) in flight.
-    Walking: a heel-strike transient followed by a loading peak about 0.1 s later.
+    Walking: a heel-strike transient followed by a loading peak about 0.1 s later, each step
+    scaled by ``walk_scale`` times its entry of ``walk_gains`` (default 1).
     """
     g = 9.80665
     t = np.arange(int(seconds * fs)) / fs
@@ -146,11 +147,12 @@ def _synthetic_trunk(cadence_spm, fs, seconds, rng, run):
         av[t < contacts[0]] = 0.0
     else:
         av = np.zeros_like(t)
-        for c in contacts:
+        gains = np.ones(contacts.size) if walk_gains is None else walk_gains(contacts.size)
+        for c, gain in zip(contacts, walk_scale * gains, strict=True):
             x = t - c
-            av += 6.0 * np.exp(-0.5 * (x / 0.012) ** 2) * (x > -0.03)  # heel-strike transient
+            av += gain * 6.0 * np.exp(-0.5 * (x / 0.012) ** 2) * (x > -0.03)  # heel-strike transient
             centre_s, width_s = min(0.12, 0.3 * period), min(0.06, 0.12 * period)
-            av += 3.0 * np.exp(-0.5 * ((x - centre_s) / width_s) ** 2)
+            av += gain * 3.0 * np.exp(-0.5 * ((x - centre_s) / width_s) ** 2)
         av -= av.mean()
     acc = np.zeros((t.size, 3))
     acc[:, 2] = g + av + rng.normal(0, 0.2, t.size)
@@ -172,6 +174,42 @@ def test_synthetic_cadence_range_and_rates(cadence_spm, run, fs, rng):
     cad = steps.cadence_spm[steps.t_s > 5.0]
     assert np.nanmedian(np.abs(cad - cadence_spm)) <= 0.02 * cadence_spm
     assert np.mean(steps.is_run[steps.t_s > 5.0]) == (1.0 if run else 0.0)
+
+
+def test_a_weak_step_where_the_rhythm_expects_one_is_kept(rng):
+    """A step with a hump about a quarter as high as its neighbours (a turn, a last step) counts."""
+    weak = 20
+
+    def gains(n):
+        g = np.ones(n)
+        g[weak] = 0.5
+        return g
+
+    t, acc, contacts = _synthetic_trunk(110.0, 100.0, 30.0, rng, False, walk_gains=gains, walk_scale=2.0)
+    found = detect_steps(t, acc, sampling_rate_hz=100.0, placement="lower_back")
+    assert np.min(np.abs(found.t_s - contacts[weak])) <= 0.08
+    # the same hump is too weak for the threshold that applies away from the rhythm
+    strict = StepSettings(rhythm_relative_threshold=StepSettings().relative_threshold)
+    missed = detect_steps(t, acc, sampling_rate_hz=100.0, placement="lower_back", settings=strict)
+    assert np.min(np.abs(missed.t_s - contacts[weak])) > 0.08
+    assert missed.n_steps == found.n_steps - 1
+
+
+def test_a_new_bout_after_a_pause_has_its_own_cadence(rng):
+    """Cadence after a standstill comes from the new bout only, not from the steps before it."""
+    fs = 100.0
+    t_a, acc_a, _ = _synthetic_trunk(120.0, fs, 15.0, rng, False)
+    still = np.tile([0.0, 0.0, 9.80665], (int(3.0 * fs), 1)) + rng.normal(0, 0.05, (int(3.0 * fs), 3))
+    t_b, acc_b, contacts_b = _synthetic_trunk(90.0, fs, 15.0, rng, False)
+    t = np.arange(t_a.size + still.shape[0] + t_b.size) / fs
+    acc = np.vstack([acc_a, still, acc_b])
+    start_b = (t_a.size + still.shape[0]) / fs
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back")
+    after = steps.t_s > start_b + contacts_b[0] - 0.1
+    assert np.isnan(steps.cadence_spm[after][0])  # the first step of the bout has no interval yet
+    np.testing.assert_allclose(steps.cadence_spm[after][1:6], 90.0, atol=3.0)
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="lower_back")
+    np.testing.assert_allclose(steps.cadence_spm, [x[2] for x in slow], rtol=0, atol=1e-9, equal_nan=True)
 
 
 def test_nan_and_zero_samples_are_repaired_and_flagged(waist_run):
