@@ -36,8 +36,9 @@ class KernelTiming:
     seconds : float
         Wall time of the first call in that mode, s (compilation or cache load included).
     source : str
-        ``"compiled"`` (numba compiled it now), ``"cache"`` (loaded from the on-disk cache) or
-        ``"memory"`` (already loaded in this process: the same machine code serves this mode).
+        ``"compiled"`` (numba compiled it now), ``"cache"`` (loaded from the on-disk cache),
+        ``"memory"`` (already loaded in this process: the same machine code serves this mode) or
+        ``"aot"`` (ahead-of-time compiled module, see ``dsp/_aot.py``: numba is not used).
     """
 
     kernel: str
@@ -134,12 +135,16 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
     out: list[KernelTiming] = []
 
     def timed(kernel, variant: str, fn: Callable[[], object]) -> None:
-        before = len(kernel.signatures)
+        jit = hasattr(kernel, "signatures")  # else a function of the AOT module (dsp/_aot.py)
+        before = len(kernel.signatures) if jit else 0
         t0 = time.perf_counter()
         fn()
         dt = time.perf_counter() - t0
-        name = f"{kernel.py_func.__module__}.{kernel.py_func.__name__}"
-        out.append(KernelTiming(name, variant, dt, _source(kernel, before)))
+        if jit:
+            name = f"{kernel.py_func.__module__}.{kernel.py_func.__name__}"
+            out.append(KernelTiming(name, variant, dt, _source(kernel, before)))
+        else:
+            out.append(KernelTiming(f"{type(kernel).__module__}.{kernel.__name__}", variant, dt, "aot"))
 
     t, acc, gyro = _signal(fs, n, gyro=True)
     for placement, has_gyro, label in (
@@ -216,6 +221,11 @@ def warm_up(*, verbose: bool = True) -> int:
             print(
                 f"  kernel {k.kernel.rsplit('.', 1)[-1]:<14} {k.variant:<44} {k.seconds:7.3f} s  ({k.source})"
             )
+        from dsp import _config
+
+        if _config.AOT:
+            print(f"  every entry kernel comes from the AOT module in {_config.CACHE_DIR}")
+            return len(timings)
         ready = compiled_kernels()
         missing = [name for name, ok in ready.items() if not ok]
         print(f"  {len(ready) - len(missing)} of {len(ready)} @kernel functions of dsp are ready")

@@ -161,9 +161,13 @@ def run_device(args: argparse.Namespace) -> int:
 
     # Load (or compile) every kernel before the sensor starts filling its FIFO: a first block that
     # waits for numba would let the FIFO overflow and open a gap at the start of every run.
-    from dsp.warmup import warm_up
+    # With the ahead-of-time compiled kernels (precompile --aot) there is nothing to load.
+    from dsp import _config
 
-    warm_up(verbose=False)
+    if not _config.AOT:
+        from dsp.warmup import warm_up
+
+        warm_up(verbose=False)
     probe = open_driver()  # fail early, with the fix, when no sensor answers
     real_rate = probe.sampling_rate_hz
     has_gyro = True
