@@ -241,11 +241,11 @@ def build(directory: str | os.PathLike, *, verbose: bool = False) -> Path:
 
     from dsp.warmup import warm_up_report
 
+    cc = CC(MODULE_NAME, source_module=sys.modules[__name__])  # fails now when there is no compiler
     warm_up_report()  # every device mode: each entry kernel gets the argument types of service
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=directory, prefix=".aot-build-") as tmp:
-        cc = CC(MODULE_NAME, source_module=sys.modules[__name__])
         cc.output_dir = tmp
         for module, function in ENTRY_KERNELS:
             disp = getattr(importlib.import_module(module), function)

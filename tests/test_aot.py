@@ -270,3 +270,22 @@ def test_precompile_aot_refuses_when_the_module_would_not_be_used(capsys, monkey
     monkeypatch.setenv(_aot.ENV_SWITCH, "0")
     assert main(["precompile", "--aot"]) == 2
     assert "CADENCE_AOT=0" in capsys.readouterr().err
+
+
+def test_precompile_aot_without_a_compiler_warms_the_jit_and_says_what_to_install():
+    default_dir = os.path.join(REPO, "dsp", "__pycache__")
+    if _aot.module_path(default_dir).exists():
+        pytest.skip("an AOT module was built into dsp/__pycache__: precompile --aot would have nothing to do")
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_SCRIPT, "precompile", "--aot"],
+        capture_output=True,
+        text=True,
+        env=_env(CC="/nonexistent/cc", CXX="/nonexistent/c++", **{_aot.ENV_SWITCH: "1"}),
+        cwd=REPO,
+        timeout=900,
+    )
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "building the AOT kernels failed" in proc.stderr
+    assert "apt install gcc g++ python3-dev" in proc.stderr
+    assert "compiled or loaded" in proc.stdout  # the JIT cache is warm for the service
+    assert not _aot.module_path(default_dir).exists()
