@@ -7,6 +7,9 @@ on a shank; stride estimators for a foot and for the lower back with and without
 whole :class:`dsp.Pipeline`), so every ``@kernel`` entry point is compiled for the argument types
 it meets in service, and with it every helper kernel it calls. It then checks that no ``@kernel``
 function anywhere in ``dsp`` was left uncompiled.
+
+``cadence-coach precompile --aot`` calls :func:`build_aot` instead: the entry kernels compiled ahead
+of time into a native module (``dsp/_aot.py``), which lets the device run without numba.
 """
 
 from __future__ import annotations
@@ -17,10 +20,75 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KernelTiming", "compiled_kernels", "warm_up", "warm_up_report"]
+__all__ = [
+    "KernelTiming",
+    "aot_allowed",
+    "aot_module_path",
+    "build_aot",
+    "compiled_kernels",
+    "kernel_backend",
+    "warm_up",
+    "warm_up_report",
+]
+
+
+def kernel_backend() -> str:
+    """Return how the kernels run in this process.
+
+    Returns
+    -------
+    str
+        ``"aot"`` (the ahead-of-time compiled module; numba is not imported), ``"jit"`` (numba
+        dispatchers, compiled or loaded from the cache on first call) or ``"python"`` (numba not
+        installed, or ``NUMBA_DISABLE_JIT=1``).
+    """
+    from dsp import _config
+
+    if _config.AOT:
+        return "aot"
+    return "jit" if _config.JIT else "python"
+
+
+def aot_module_path() -> Path:
+    """Return where the AOT kernel module is looked for (and built): in the numba cache folder."""
+    from dsp import _aot, _config
+
+    return _aot.module_path(_config.CACHE_DIR)
+
+
+def aot_allowed() -> bool:
+    """Return False when ``CADENCE_AOT=0`` or ``NUMBA_DISABLE_JIT=1`` keep the AOT module out."""
+    from dsp import _aot
+
+    return _aot.enabled()
+
+
+def build_aot() -> bool:
+    """Build the AOT kernel module into the numba cache folder, in a child process.
+
+    The child runs with ``CADENCE_AOT=0`` (its kernels must be numba dispatchers) and the same
+    ``NUMBA_CACHE_DIR``; it prints the exported signatures. It needs numba, a C and a C++
+    compiler and the Python headers. The module is renamed into place when complete, so a
+    process running on the previous one is not disturbed.
+
+    Returns
+    -------
+    bool
+        True when the module was built.
+    """
+    import os
+    import subprocess
+
+    from dsp import _aot, _config
+
+    code = "import sys; from dsp._aot import build; print(f'  built {build(sys.argv[1], verbose=True)}')"
+    env = {**os.environ, _aot.ENV_SWITCH: "0", "NUMBA_CACHE_DIR": _config.CACHE_DIR}
+    proc = subprocess.run([sys.executable, "-c", code, _config.CACHE_DIR], env=env, check=False)
+    return proc.returncode == 0
 
 
 @dataclass(frozen=True)
@@ -221,10 +289,8 @@ def warm_up(*, verbose: bool = True) -> int:
             print(
                 f"  kernel {k.kernel.rsplit('.', 1)[-1]:<14} {k.variant:<44} {k.seconds:7.3f} s  ({k.source})"
             )
-        from dsp import _config
-
-        if _config.AOT:
-            print(f"  every entry kernel comes from the AOT module in {_config.CACHE_DIR}")
+        if kernel_backend() == "aot":
+            print(f"  every entry kernel comes from the AOT module {aot_module_path()}")
             return len(timings)
         ready = compiled_kernels()
         missing = [name for name, ok in ready.items() if not ok]

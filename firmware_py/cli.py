@@ -207,29 +207,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return run_device(args)
 
 
-#: The child that builds the AOT module: the kernels must be numba dispatchers there (CADENCE_AOT=0).
-_AOT_BUILD = "import sys; from dsp._aot import build; print(f'  built {build(sys.argv[1], verbose=True)}')"
-
-
 def _cmd_precompile(args: argparse.Namespace) -> int:
-    import os
-    import subprocess
     import time
 
-    from dsp import _aot, _config
+    from dsp.warmup import aot_allowed, aot_module_path, build_aot, kernel_backend, warm_up
 
     t0 = time.perf_counter()
-    path = _aot.module_path(_config.CACHE_DIR)
-    if _config.AOT:
+    path = aot_module_path()
+    if kernel_backend() == "aot":
         print(f"AOT kernels {path} are current: nothing to compile (numba is not used)")
         return 0
     if args.aot:
-        if not _aot.enabled():
+        if not aot_allowed():
             raise UsageError("--aot with CADENCE_AOT=0 or NUMBA_DISABLE_JIT=1: the module would not be used")
         print(f"building the AOT kernel module {path} (a few minutes on a Zero 2 W)")
-        env = {**os.environ, _aot.ENV_SWITCH: "0", "NUMBA_CACHE_DIR": _config.CACHE_DIR}
-        proc = subprocess.run([sys.executable, "-c", _AOT_BUILD, _config.CACHE_DIR], env=env, check=False)
-        if proc.returncode == 0:
+        if build_aot():
             print(f"built the AOT kernels in {time.perf_counter() - t0:.2f} s")
             return 0
         print(
@@ -237,8 +229,6 @@ def _cmd_precompile(args: argparse.Namespace) -> int:
             "headers: sudo apt install gcc g++ python3-dev); warming the numba JIT cache instead",
             file=sys.stderr,
         )
-    from dsp.warmup import warm_up
-
     n = warm_up()
     print(f"compiled or loaded {n} kernel variants in {time.perf_counter() - t0:.2f} s")
     return 1 if args.aot else 0

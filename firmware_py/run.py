@@ -162,11 +162,9 @@ def run_device(args: argparse.Namespace) -> int:
     # Load (or compile) every kernel before the sensor starts filling its FIFO: a first block that
     # waits for numba would let the FIFO overflow and open a gap at the start of every run.
     # With the ahead-of-time compiled kernels (precompile --aot) there is nothing to load.
-    from dsp import _config
+    from dsp.warmup import kernel_backend, warm_up
 
-    if not _config.AOT:
-        from dsp.warmup import warm_up
-
+    if kernel_backend() != "aot":
         warm_up(verbose=False)
     probe = open_driver()  # fail early, with the fix, when no sensor answers
     real_rate = probe.sampling_rate_hz
