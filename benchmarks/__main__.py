@@ -200,6 +200,16 @@ def targets(res: dict) -> list[dict]:
             whole <= 1.5,
             "warm numba cache; worst placement",
         )
+        whole_aot = [r.get("process_aot_s") for r in reps]
+        if None not in whole_aot:
+            add(
+                "whole `cadence-coach replay` process, 1-hour .cclog, AOT kernels",
+                "<= 1.5 s",
+                max(whole_aot),
+                ".2f",
+                max(whole_aot) <= 1.5,
+                "`precompile --aot` module, numba not imported; worst placement",
+            )
     pipe = [r for r in (_get(res, "streaming", "pipeline") or []) if r["rate_hz"] == 200.0]
     if pipe:
         p99 = max(r["p99_pct"] for r in pipe)
@@ -221,6 +231,16 @@ def targets(res: dict) -> list[dict]:
             fb <= 1.0,
             "cadence-coach run --bus fake:... --chip lsm6dsox --fast; s",
         )
+    fb_aot = _get(res, "startup", "aot", "first_block_s")
+    if fb_aot is not None:
+        add(
+            "cold start to first processed block, AOT kernels",
+            "<= 1.0 s",
+            fb_aot,
+            ".2f",
+            fb_aot <= 1.0,
+            "the same command with the `precompile --aot` module (numba not imported); s",
+        )
     mem = _get(res, "memory", "peak_rss_mb")
     if mem is not None:
         add(
@@ -230,6 +250,17 @@ def targets(res: dict) -> list[dict]:
             ".0f",
             mem <= 120.0,
             f"import of numpy+numba alone: {_get(res, 'memory', 'import_only_peak_rss_mb') or 0:.0f} MB",
+        )
+    mem_aot = _get(res, "memory", "aot", "peak_rss_mb")
+    if mem_aot is not None:
+        add(
+            "peak RSS of the live loop, 10-minute session, AOT kernels",
+            "<= 120 MB",
+            mem_aot,
+            ".0f",
+            mem_aot <= 120.0,
+            f"`precompile --aot` module, numba not imported; import alone: "
+            f"{_get(res, 'memory', 'aot', 'import_only_peak_rss_mb') or 0:.0f} MB",
         )
     lat = _get(res, "cue_latency", "latency", "p99_ms")
     if lat is not None:
@@ -296,8 +327,9 @@ def format_markdown(res: dict) -> str:
         out += [f"**Throughput** (one core unless said; {th['log_minutes']:g}-minute 200 Hz log)", ""]
         out += [
             "| log | samples | step core M samples/s | stride M samples/s | replay in-process .cclog / .csv (s) "
-            "| `cadence-coach replay` process .cclog / .csv (s) | .cclog beyond start-up (s) |",
-            "|---|---:|---:|---:|---|---|---:|",
+            "| `cadence-coach replay` process .cclog / .csv (s) | .cclog beyond start-up (s) "
+            "| replay process .cclog / .csv, AOT kernels (s) |",
+            "|---|---:|---:|---:|---|---|---:|---|",
         ]
         for c in th["core"]:
             reps = {r["format"]: r for r in th["replay"] if r["placement"] == c["placement"]}
@@ -307,7 +339,8 @@ def format_markdown(res: dict) -> str:
                 f"| {c['step_core_samples_per_s'] / 1e6:.1f} | {c['stride_samples_per_s'] / 1e6:.1f} "
                 f"| {_f(cc.get('in_process_s'), '.2f')} / {_f(cs.get('in_process_s'), '.2f')} "
                 f"| {_f(cc.get('process_s'), '.2f')} / {_f(cs.get('process_s'), '.2f')} "
-                f"| {_f(cc.get('beyond_startup_s'), '.2f')} |"
+                f"| {_f(cc.get('beyond_startup_s'), '.2f')} "
+                f"| {_f(cc.get('process_aot_s'), '.2f')} / {_f(cs.get('process_aot_s'), '.2f')} |"
             )
         for fo in th.get("folders", []):
             out.append("")
@@ -355,6 +388,13 @@ def format_markdown(res: dict) -> str:
             f"interpreter ({imp['python_bare_s']:.2f} s; `-X importtime` top level: {top} s). "
             f"`cadence-coach precompile`: {pre['warm_cache_s']:.2f} s warm, {pre['cold_cache_s']:.1f} s cold."
         )
+        ao = su.get("aot")
+        if ao:
+            out.append(
+                f"With the ahead-of-time compiled kernels (`cadence-coach precompile --aot`, built in "
+                f"{_f(ao['build_s'], '.0f')} s from an empty cache; numba is then not imported): first block "
+                f"{ao['first_block_s']:.2f} s, import {ao['import_s']:.2f} s."
+            )
         out.append("")
     me = res.get("memory") or {}
     if "peak_rss_mb" in me:
@@ -364,6 +404,13 @@ def format_markdown(res: dict) -> str:
             f"{me['final_rss_file_mb']:.0f} MB file-backed at the end); a process that only imports the package "
             f"peaks at {me['import_only_peak_rss_mb']:.0f} MB."
         )
+        ma = me.get("aot")
+        if ma:
+            out.append(
+                f"With the ahead-of-time compiled kernels (numba not imported): {ma['peak_rss_mb']:.0f} MB "
+                f"({ma['final_rss_anon_mb']:.0f} MB anonymous, {ma['final_rss_file_mb']:.0f} MB file-backed); "
+                f"import only {ma['import_only_peak_rss_mb']:.0f} MB."
+            )
         out.append("")
     cl = res.get("cue_latency") or {}
     if "latency" in cl:

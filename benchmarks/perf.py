@@ -106,10 +106,44 @@ def pct(x: np.ndarray, q: float) -> float:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """Environment for a child Python that imports the project from this checkout."""
-    env = {**os.environ, **extra}
+    """Environment for a child Python that imports the project from this checkout.
+
+    The numba JIT unless ``extra`` says otherwise: ``CADENCE_AOT=0`` keeps an AOT kernel module
+    that may sit in the default cache folder out of the JIT measurements (see :func:`aot_env`).
+    """
+    env = {**os.environ, "CADENCE_AOT": "0", **extra}
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
+
+
+_AOT: dict[str, Any] = {}
+
+
+def aot_env() -> dict[str, str]:
+    """Environment for a child that uses the ahead-of-time compiled kernels (``precompile --aot``).
+
+    The first call builds the module as a device does at install: ``cadence-coach precompile --aot``
+    into an empty cache folder (numba compiles the warm-up first, then ``numba.pycc`` the module);
+    its wall time is kept in ``aot_build_s()``. The folder lives until this process exits.
+    """
+    if "dir" not in _AOT:
+        import atexit
+        import shutil
+
+        d = tempfile.mkdtemp(prefix="cc-bench-aot-")
+        atexit.register(shutil.rmtree, d, True)
+        env = child_env(NUMBA_CACHE_DIR=d, CADENCE_AOT="1")
+        _AOT["build_s"] = run_child(cli("precompile", "--aot"), env, timeout=3600)[0]
+        _, out, _ = run_child(cli("precompile"), env)
+        if "are current" not in out:
+            raise RuntimeError(f"the AOT module built in {d} is not used: {out.strip()[-300:]}")
+        _AOT["dir"] = d
+    return child_env(NUMBA_CACHE_DIR=_AOT["dir"], CADENCE_AOT="1")
+
+
+def aot_build_s() -> float | None:
+    """Wall time of ``cadence-coach precompile --aot`` with an empty cache (None before :func:`aot_env`)."""
+    return _AOT.get("build_s")
 
 
 def run_child(
@@ -181,7 +215,8 @@ def measure_throughput(repeat: int = 5, folders: list[Path] | None = None, log_m
     Returns
     -------
     dict
-        ``core`` (per placement), ``replay_1h`` (per placement and format) and ``folders``.
+        ``core`` (per placement), ``replay`` (per placement and format; ``*_aot_s``: the same
+        processes with the ahead-of-time compiled kernels, :func:`aot_env`) and ``folders``.
     """
     from dsp import detect_steps, estimate_strides
     from firmware_py.replay import replay_recording, write_json
@@ -270,6 +305,13 @@ def measure_throughput(repeat: int = 5, folders: list[Path] | None = None, log_m
                     run_child(cli("replay", str(spath), "--json", str(jout)))[0] for _ in range(repeat)
                 ]
                 p_med, s_med = statistics.median(proc_times), statistics.median(short_times)
+                aot = aot_env()
+                aot_times = [
+                    run_child(cli("replay", str(path), "--json", str(jout)), aot)[0] for _ in range(repeat)
+                ]
+                aot_short = [
+                    run_child(cli("replay", str(spath), "--json", str(jout)), aot)[0] for _ in range(repeat)
+                ]
                 out["replay"].append(
                     {
                         "placement": placement,
@@ -281,6 +323,9 @@ def measure_throughput(repeat: int = 5, folders: list[Path] | None = None, log_m
                         "process_s": p_med,
                         "process_1s_log_s": s_med,
                         "beyond_startup_s": p_med - s_med,
+                        "process_aot_s": statistics.median(aot_times),
+                        "process_1s_log_aot_s": statistics.median(aot_short),
+                        "beyond_startup_aot_s": statistics.median(aot_times) - statistics.median(aot_short),
                     }
                 )
     from firmware_py.replay import find_recordings, replay_tree
@@ -614,7 +659,9 @@ def measure_startup(repeat: int = 5, cold_repeat: int = 2) -> dict:
     Returns
     -------
     dict
-        ``import``, ``first_block`` (``warm``/``cold``), ``run_process`` and ``precompile``.
+        ``import``, ``first_block`` (``warm``/``cold``), ``run_process`` and ``precompile`` with the
+        numba JIT; ``aot``: build time of the AOT kernel module, import, first block and the
+        2.5 s run with it (:func:`aot_env`).
     """
     rec = DATA_DIR / SOURCES["foot"]
     out: dict[str, Any] = {}
@@ -668,28 +715,36 @@ def measure_startup(repeat: int = 5, cold_repeat: int = 2) -> dict:
             "cold_all_s": cold,
         }
         # the whole process, measured from outside only: 2.5 s of fake time (bias window + first blocks)
-        whole = [
-            run_child(
-                cli(
-                    "run",
-                    "--bus",
-                    f"fake:{rec}",
-                    "--chip",
-                    "lsm6dsox",
-                    "--fast",
-                    "--duration",
-                    "2.5",
-                    "--no-record",
-                    "--pins",
-                    "none",
-                ),
-                env_warm,
-            )[0]
-            for _ in range(repeat)
-        ]
+        whole_args = (
+            "run",
+            "--bus",
+            f"fake:{rec}",
+            "--chip",
+            "lsm6dsox",
+            "--fast",
+            "--duration",
+            "2.5",
+            "--no-record",
+            "--pins",
+            "none",
+        )
+        whole = [run_child(cli(*whole_args), env_warm)[0] for _ in range(repeat)]
         out["run_process"] = {"duration_s": 2.5, "wall_s": statistics.median(whole)}
         pre = [run_child(cli("precompile"), env_warm)[0] for _ in range(repeat)]
         out["precompile"] = {"cold_cache_s": t_pre_cold, "warm_cache_s": statistics.median(pre)}
+        # the same with the ahead-of-time compiled kernels: numba is never imported
+        env_aot = aot_env()
+        import_cmd = [sys.executable, "-c", "import firmware_py.cli, dsp"]
+        imp_aot = [run_child(import_cmd, env_aot)[0] for _ in range(repeat)]
+        first_aot = [_first_block(args, env_aot) for _ in range(repeat)]
+        whole_aot = [run_child(cli(*whole_args), env_aot)[0] for _ in range(repeat)]
+        out["aot"] = {
+            "build_s": aot_build_s(),
+            "import_s": statistics.median(imp_aot) - statistics.median(bare),
+            "first_block_s": statistics.median(first_aot),
+            "first_block_all_s": first_aot,
+            "run_process_wall_s": statistics.median(whole_aot),
+        }
     return out
 
 
@@ -726,7 +781,8 @@ def measure_memory(minutes: float = 10.0) -> dict:
     -------
     dict
         The session's peak and final RSS, the peak of a process that only imports the package,
-        and the session's wall time.
+        and the session's wall time, with the numba JIT (warm cache); under ``aot`` the same with
+        the ahead-of-time compiled kernels (:func:`aot_env`).
     """
     rec = DATA_DIR / SOURCES["foot"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -752,6 +808,13 @@ def measure_memory(minutes: float = 10.0) -> dict:
         log_mb = sum(p.stat().st_size for p in logs) / 1e6
         _, base_out, _ = run_child([sys.executable, "-c", _BASELINE_SCRIPT])
         base = json.loads(base_out.split("MEMORY ", 1)[1])
+        # the same session with the ahead-of-time compiled kernels (numba never imported)
+        aot_args = [*args]
+        aot_args[aot_args.index("--data-dir") + 1] = str(Path(tmp) / "logs-aot")
+        _, stdout, _ = run_child([sys.executable, "-c", _MEMORY_SCRIPT, *aot_args], aot_env())
+        res_aot = json.loads(stdout.split("MEMORY ", 1)[1])
+        _, base_out, _ = run_child([sys.executable, "-c", _BASELINE_SCRIPT], aot_env())
+        base_aot = json.loads(base_out.split("MEMORY ", 1)[1])
     return {
         "session_min": minutes,
         "command": "cadence-coach run --bus fake:demo_foot_run.csv --chip lsm6dsox --fast --rate 200 "
@@ -763,6 +826,14 @@ def measure_memory(minutes: float = 10.0) -> dict:
         "import_only_peak_rss_mb": base["vm_hwm_kb"] / 1024.0,
         "wall_s": res["wall_s"],
         "log_mb": log_mb,
+        "aot": {
+            "peak_rss_mb": res_aot["vm_hwm_kb"] / 1024.0,
+            "final_rss_mb": res_aot["vm_rss_kb"] / 1024.0,
+            "final_rss_anon_mb": res_aot["rss_anon_kb"] / 1024.0,
+            "final_rss_file_mb": res_aot["rss_file_kb"] / 1024.0,
+            "import_only_peak_rss_mb": base_aot["vm_hwm_kb"] / 1024.0,
+            "wall_s": res_aot["wall_s"],
+        },
     }
 
 

@@ -1,9 +1,14 @@
-"""Numba flags in one place, and a writable cache location.
+"""Numba flags in one place, a writable cache location, and the choice between AOT and JIT.
 
 Every ``@njit`` in ``dsp`` takes its flags from here (house style: no hard-coded
 ``fastmath`` or ``cache`` on individual kernels).  ``NUMBA_CACHE_DIR`` is honoured;
 when neither it nor the package directory is writable, the cache falls back to a
 temporary directory with a warning instead of failing at import.
+
+When the cache directory holds a current ahead-of-time compiled kernel module (built by
+``cadence-coach precompile --aot``, see ``dsp/_aot.py``), :func:`kernel` returns its functions
+for the entry kernels and numba is not imported at all; otherwise the kernels are compiled by the
+numba JIT (and cached) as before.
 """
 
 from __future__ import annotations
@@ -12,21 +17,23 @@ import os
 import tempfile
 import warnings
 
+from dsp import _aot
+
 #: Cache compiled kernels on disk (``__pycache__`` or ``NUMBA_CACHE_DIR``).
 CACHE: bool = True
 #: IEEE-exact arithmetic: replay must give the same steps on every machine.
 FASTMATH: bool = False
 
 
-def _ensure_writable_cache_dir() -> None:
-    """Point ``NUMBA_CACHE_DIR`` at a writable directory when the default is not."""
+def _ensure_writable_cache_dir() -> str:
+    """Point ``NUMBA_CACHE_DIR`` at a writable directory when the default is not; return the directory."""
     configured = os.environ.get("NUMBA_CACHE_DIR")
     candidates = [configured] if configured else [os.path.join(os.path.dirname(__file__), "__pycache__")]
     for path in candidates:
         try:
             os.makedirs(path, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=path, prefix=".probe", delete=True):
-                return
+                return path
         except OSError:
             continue
     fallback = os.path.join(tempfile.gettempdir(), "cadence-coach-numba-cache")
@@ -38,15 +45,25 @@ def _ensure_writable_cache_dir() -> None:
         RuntimeWarning,
         stacklevel=2,
     )
+    return fallback
 
 
-_ensure_writable_cache_dir()
+#: The numba cache directory; the AOT kernel module lives here too.
+CACHE_DIR: str = _ensure_writable_cache_dir()
 
+#: The ahead-of-time compiled kernels, when present and built from these sources (else None).
+AOT_MODULE = _aot.load(CACHE_DIR) if _aot.enabled() else None
+#: True when the entry kernels come from the AOT module (numba is then never imported).
+AOT: bool = AOT_MODULE is not None
+
+_njit = None
+#: True when the kernels are compiled by the numba JIT (numba installed, NUMBA_DISABLE_JIT unset, no AOT).
+JIT = False
 try:
-    from numba import njit as _njit  # after the cache dir is set: numba reads it at import
+    if not AOT:
+        from numba import njit as _njit  # after the cache dir is set: numba reads it at import
 
-    #: True when the kernels are compiled (numba installed and NUMBA_DISABLE_JIT unset).
-    JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
+        JIT = os.environ.get("NUMBA_DISABLE_JIT", "0") in ("", "0")
 except ImportError:  # 32-bit Raspberry Pi OS: no numba wheels exist; run the same code interpreted
     _njit = None
     JIT = False
@@ -99,8 +116,11 @@ def kernel(func):
     Returns
     -------
     callable
-        The compiled dispatcher, or ``func`` itself when numba is not installed.
+        The AOT-compiled function (an entry kernel, with the AOT module loaded), the compiled
+        dispatcher (JIT), or ``func`` itself (helper kernels under AOT, or numba not installed).
     """
+    if AOT_MODULE is not None:
+        return getattr(AOT_MODULE, _aot.export_name(func.__module__, func.__name__), func)
     if _njit is None:
         return func
     return _njit(cache=CACHE, fastmath=FASTMATH, nogil=True)(func)

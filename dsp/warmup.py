@@ -7,6 +7,9 @@ on a shank; stride estimators for a foot and for the lower back with and without
 whole :class:`dsp.Pipeline`), so every ``@kernel`` entry point is compiled for the argument types
 it meets in service, and with it every helper kernel it calls. It then checks that no ``@kernel``
 function anywhere in ``dsp`` was left uncompiled.
+
+``cadence-coach precompile --aot`` calls :func:`build_aot` instead: the entry kernels compiled ahead
+of time into a native module (``dsp/_aot.py``), which lets the device run without numba.
 """
 
 from __future__ import annotations
@@ -17,10 +20,75 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["KernelTiming", "compiled_kernels", "warm_up", "warm_up_report"]
+__all__ = [
+    "KernelTiming",
+    "aot_allowed",
+    "aot_module_path",
+    "build_aot",
+    "compiled_kernels",
+    "kernel_backend",
+    "warm_up",
+    "warm_up_report",
+]
+
+
+def kernel_backend() -> str:
+    """Return how the kernels run in this process.
+
+    Returns
+    -------
+    str
+        ``"aot"`` (the ahead-of-time compiled module; numba is not imported), ``"jit"`` (numba
+        dispatchers, compiled or loaded from the cache on first call) or ``"python"`` (numba not
+        installed, or ``NUMBA_DISABLE_JIT=1``).
+    """
+    from dsp import _config
+
+    if _config.AOT:
+        return "aot"
+    return "jit" if _config.JIT else "python"
+
+
+def aot_module_path() -> Path:
+    """Return where the AOT kernel module is looked for (and built): in the numba cache folder."""
+    from dsp import _aot, _config
+
+    return _aot.module_path(_config.CACHE_DIR)
+
+
+def aot_allowed() -> bool:
+    """Return False when ``CADENCE_AOT=0`` or ``NUMBA_DISABLE_JIT=1`` keep the AOT module out."""
+    from dsp import _aot
+
+    return _aot.enabled()
+
+
+def build_aot() -> bool:
+    """Build the AOT kernel module into the numba cache folder, in a child process.
+
+    The child runs with ``CADENCE_AOT=0`` (its kernels must be numba dispatchers) and the same
+    ``NUMBA_CACHE_DIR``; it prints the exported signatures. It needs numba, a C and a C++
+    compiler and the Python headers. The module is renamed into place when complete, so a
+    process running on the previous one is not disturbed.
+
+    Returns
+    -------
+    bool
+        True when the module was built.
+    """
+    import os
+    import subprocess
+
+    from dsp import _aot, _config
+
+    code = "import sys; from dsp._aot import build; print(f'  built {build(sys.argv[1], verbose=True)}')"
+    env = {**os.environ, _aot.ENV_SWITCH: "0", "NUMBA_CACHE_DIR": _config.CACHE_DIR}
+    proc = subprocess.run([sys.executable, "-c", code, _config.CACHE_DIR], env=env, check=False)
+    return proc.returncode == 0
 
 
 @dataclass(frozen=True)
@@ -36,8 +104,9 @@ class KernelTiming:
     seconds : float
         Wall time of the first call in that mode, s (compilation or cache load included).
     source : str
-        ``"compiled"`` (numba compiled it now), ``"cache"`` (loaded from the on-disk cache) or
-        ``"memory"`` (already loaded in this process: the same machine code serves this mode).
+        ``"compiled"`` (numba compiled it now), ``"cache"`` (loaded from the on-disk cache),
+        ``"memory"`` (already loaded in this process: the same machine code serves this mode) or
+        ``"aot"`` (ahead-of-time compiled module, see ``dsp/_aot.py``: numba is not used).
     """
 
     kernel: str
@@ -134,12 +203,16 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
     out: list[KernelTiming] = []
 
     def timed(kernel, variant: str, fn: Callable[[], object]) -> None:
-        before = len(kernel.signatures)
+        jit = hasattr(kernel, "signatures")  # else a function of the AOT module (dsp/_aot.py)
+        before = len(kernel.signatures) if jit else 0
         t0 = time.perf_counter()
         fn()
         dt = time.perf_counter() - t0
-        name = f"{kernel.py_func.__module__}.{kernel.py_func.__name__}"
-        out.append(KernelTiming(name, variant, dt, _source(kernel, before)))
+        if jit:
+            name = f"{kernel.py_func.__module__}.{kernel.py_func.__name__}"
+            out.append(KernelTiming(name, variant, dt, _source(kernel, before)))
+        else:
+            out.append(KernelTiming(f"{type(kernel).__module__}.{kernel.__name__}", variant, dt, "aot"))
 
     t, acc, gyro = _signal(fs, n, gyro=True)
     for placement, has_gyro, label in (
@@ -216,6 +289,9 @@ def warm_up(*, verbose: bool = True) -> int:
             print(
                 f"  kernel {k.kernel.rsplit('.', 1)[-1]:<14} {k.variant:<44} {k.seconds:7.3f} s  ({k.source})"
             )
+        if kernel_backend() == "aot":
+            print(f"  every entry kernel comes from the AOT module {aot_module_path()}")
+            return len(timings)
         ready = compiled_kernels()
         missing = [name for name, ok in ready.items() if not ok]
         print(f"  {len(ready) - len(missing)} of {len(ready)} @kernel functions of dsp are ready")

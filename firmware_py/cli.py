@@ -212,12 +212,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_precompile(args: argparse.Namespace) -> int:
     import time
 
-    from dsp.warmup import warm_up
+    from dsp.warmup import aot_allowed, aot_module_path, build_aot, kernel_backend, warm_up
 
     t0 = time.perf_counter()
+    path = aot_module_path()
+    if kernel_backend() == "aot":
+        print(f"AOT kernels {path} are current: nothing to compile (numba is not used)")
+        return 0
+    if args.aot:
+        if not aot_allowed():
+            raise UsageError("--aot with CADENCE_AOT=0 or NUMBA_DISABLE_JIT=1: the module would not be used")
+        print(f"building the AOT kernel module {path} (a few minutes on a Zero 2 W)")
+        if build_aot():
+            print(f"built the AOT kernels in {time.perf_counter() - t0:.2f} s")
+            return 0
+        print(
+            "cadence-coach: building the AOT kernels failed (it needs a C and C++ compiler and the Python "
+            "headers: sudo apt install gcc g++ python3-dev); warming the numba JIT cache instead",
+            file=sys.stderr,
+        )
     n = warm_up()
     print(f"compiled or loaded {n} kernel variants in {time.perf_counter() - t0:.2f} s")
-    return 0
+    return 1 if args.aot else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,6 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     det.set_defaults(func=_cmd_detect)
 
     p = sub.add_parser("precompile", help="compile every numba kernel the device uses into the cache")
+    p.add_argument(
+        "--aot",
+        action="store_true",
+        help="build them ahead of time into a native module in the cache folder: run and replay then "
+        "start without numba (less memory, faster start; needs gcc, g++ and python3-dev)",
+    )
     p.set_defaults(func=_cmd_precompile)
     return ap
 

@@ -162,9 +162,11 @@ def run_device(args: argparse.Namespace) -> int:
 
     # Load (or compile) every kernel before the sensor starts filling its FIFO: a first block that
     # waits for numba would let the FIFO overflow and open a gap at the start of every run.
-    from dsp.warmup import warm_up
+    # With the ahead-of-time compiled kernels (precompile --aot) there is nothing to load.
+    from dsp.warmup import kernel_backend, warm_up
 
-    warm_up(verbose=False)
+    if kernel_backend() != "aot":
+        warm_up(verbose=False)
     probe = open_driver()  # fail early, with the fix, when no sensor answers
     real_rate = probe.sampling_rate_hz
     has_gyro = True

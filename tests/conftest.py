@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED_DATASETS = REPO.parent / "shared" / "datasets"
+
+# The suite tests the numba JIT path (an AOT kernel module built into dsp/__pycache__ by
+# `cadence-coach precompile --aot` would otherwise replace it); tests/test_aot.py builds and tests
+# the AOT module explicitly. Set CADENCE_AOT=1 to run the whole suite on a built module.
+os.environ.setdefault("CADENCE_AOT", "0")
 
 
 def load_fixture(rel: str):

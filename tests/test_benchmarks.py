@@ -86,6 +86,12 @@ def test_quick_run_sections_are_well_formed(quick):
     assert su["first_block"]["cold_s"] > 0
     assert su["import"]["import_process_s"] > 0
     assert res["memory"]["peak_rss_mb"] > res["memory"]["import_only_peak_rss_mb"] > 0
+    # with the AOT kernel module: numba is not imported, so less memory than the JIT session
+    aot = res["memory"]["aot"]
+    assert res["memory"]["peak_rss_mb"] > aot["peak_rss_mb"] > aot["import_only_peak_rss_mb"] > 0
+    assert su["aot"]["build_s"] > 0
+    assert su["aot"]["first_block_s"] > 0
+    assert all(r["process_aot_s"] > 0 for r in th["replay"])
     cl = res["cue_latency"]
     assert cl["cues"] > 0
     assert cl["measured"] > 0
