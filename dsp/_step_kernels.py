@@ -328,6 +328,17 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     cg = coefs[0]
     cs = coefs[1]
     cw = coefs[2]
+    # the quality checks' memory lives in locals during the block (stored back at its end)
+    rax = state[S_RAW]
+    ray = state[S_RAW + 1]
+    raz = state[S_RAW + 2]
+    rgx = state[S_RAW + 3]
+    rgy = state[S_RAW + 4]
+    rgz = state[S_RAW + 5]
+    same_run = state[S_SAME_RUN]
+    dead_run = state[S_DEAD_RUN]
+    n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
+    n_dead = DEAD_GAP_S * fs
     for i in range(n):
         k = int(state[S_N])
         ti = t[i]
@@ -350,22 +361,21 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         # a frozen sensor repeats its reading exactly; a clipped axis sits at a large value
         same = (
             not acc_bad
-            and ax == state[S_RAW]
-            and ay == state[S_RAW + 1]
-            and az == state[S_RAW + 2]
-            and gx == state[S_RAW + 3]
-            and gy == state[S_RAW + 4]
-            and gz == state[S_RAW + 5]
+            and ax == rax
+            and ay == ray
+            and az == raz
+            and gx == rgx
+            and gy == rgy
+            and gz == rgz
         )
         if same:
-            state[S_SAME_RUN] += 1.0
-            n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
-            if state[S_SAME_RUN] == n_frozen:
+            same_run += 1.0
+            if same_run == n_frozen:
                 state[S_FROZEN] += n_frozen
-            elif state[S_SAME_RUN] > n_frozen:
+            elif same_run > n_frozen:
                 state[S_FROZEN] += 1.0
         else:
-            state[S_SAME_RUN] = 0.0
+            same_run = 0.0
         # clipped: an axis at the full-scale range (the range is known to the device, not always to a CSV)
         clip_a = params[P_ACC_CLIP]
         clip_g = params[P_GYRO_CLIP]
@@ -373,12 +383,12 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         gyro_clipped = clip_g > 0.0 and not gyro_bad and max(abs(gx), abs(gy), abs(gz)) >= clip_g
         if acc_clipped or gyro_clipped:
             state[S_SATURATED] += 1.0
-        state[S_RAW] = ax
-        state[S_RAW + 1] = ay
-        state[S_RAW + 2] = az
-        state[S_RAW + 3] = gx
-        state[S_RAW + 4] = gy
-        state[S_RAW + 5] = gz
+        rax = ax
+        ray = ay
+        raz = az
+        rgx = gx
+        rgy = gy
+        rgz = gz
         if acc_bad:
             state[S_REPAIRED] += 1.0
             ax = state[S_GOOD_A]
@@ -401,11 +411,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         g_bad = gyro_bad or (has_gyro and same)
         # -- a long stretch of dead data is a gap: restart after it rather than trust held values
         if dead:
-            state[S_DEAD_RUN] += 1.0
+            dead_run += 1.0
         else:
-            if state[S_INIT] == 1.0 and state[S_DEAD_RUN] >= DEAD_GAP_S * fs:
+            if state[S_INIT] == 1.0 and dead_run >= n_dead:
                 _reset_timing(state, params, k)
-            state[S_DEAD_RUN] = 0.0
+            dead_run = 0.0
         # -- a gap in time, or time going back, restarts the detector (never stitched across)
         if state[S_INIT] == 1.0 and (ti - state[S_LAST_T] > params[P_GAP_S] or ti < state[S_LAST_T]):
             _reset_timing(state, params, k)
@@ -541,12 +551,17 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         lo = c - back
         if lo < valid_from:
             lo = valid_from
+        # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
+        # of the look-back; nearest neighbours first (on a flank the first comparison decides)
         is_peak = True
-        for q in range(lo, k + 1):
-            if q == c:
-                continue
-            v = ring[q % m, 1]
-            if (q < c and v >= vc) or (q > c and v > vc):
+        for q in range(c + 1, k + 1):
+            if ring[q % m, 1] > vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        for q in range(c - 1, lo - 1, -1):
+            if ring[q % m, 1] >= vc:
                 is_peak = False
                 break
         if not is_peak:
@@ -580,4 +595,12 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
         a_old = state[S_AMP]
         state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
+    state[S_RAW] = rax
+    state[S_RAW + 1] = ray
+    state[S_RAW + 2] = raz
+    state[S_RAW + 3] = rgx
+    state[S_RAW + 4] = rgy
+    state[S_RAW + 5] = rgz
+    state[S_SAME_RUN] = same_run
+    state[S_DEAD_RUN] = dead_run
     return n_out
