@@ -275,21 +275,22 @@ class Pipeline:
 
     # -- internals ----------------------------------------------------------------------------------
     def _stride_rows(self, res: StrideResults) -> list[StrideUpdate]:
-        rows = []
-        for i in range(len(res.t_contact_s)):
-            if not res.has_contact[i]:
-                continue  # a stride whose contact the step detector missed: no step to attach it to
-            rows.append(
-                StrideUpdate(
-                    t_contact_s=float(res.t_contact_s[i]),
-                    stride_length_m=_opt(res.stride_length_m[i]),
-                    step_length_m=_opt(res.step_length_m[i]),
-                    speed_mps=_opt(res.speed_mps[i]),
-                    height_change_m=_opt(res.height_change_m[i]),
-                    ready_at_s=float(res.ready_at_s[i]),
-                )
-            )
-        return rows
+        if not res.n_strides:
+            return []
+        # plain Python floats once (the same values as float() of each element)
+        has = res.has_contact.tolist()
+        t = res.t_contact_s.tolist()
+        stride = res.stride_length_m.tolist()
+        step = res.step_length_m.tolist()
+        speed = res.speed_mps.tolist()
+        dz = res.height_change_m.tolist()
+        ready = res.ready_at_s.tolist()
+        # a stride whose contact the step detector missed has no step to attach it to: skipped
+        return [
+            StrideUpdate(t[i], _opt(stride[i]), _opt(step[i]), _opt(speed[i]), _opt(dz[i]), ready[i])
+            for i in range(len(t))
+            if has[i]
+        ]
 
     def _strides_until(self, t_s: float) -> None:
         """Take in every barometer reading before ``t_s`` and every stride ready by ``t_s``.
