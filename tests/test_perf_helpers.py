@@ -100,3 +100,40 @@ def test_finite_and_increasing_is_the_numpy_check(values):
     assert finite_and_increasing(np.sort(x)) is bool(
         np.all(np.isfinite(x)) and np.all(np.diff(np.sort(x)) > 0.0)
     )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 3.0),
+            st.one_of(st.just(math.nan), st.floats(0.0, 3.0)),
+            st.one_of(st.just(math.nan), st.floats(-0.5, 0.5)),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_grade_one_stride_as_floats_is_the_array_path(rows, with_pressure):
+    """The pipeline feeds the grade one stride at a time as floats; arrays give the same states."""
+    from dsp.grade import GradeEstimator
+
+    t = np.cumsum([r[0] for r in rows])
+    d = np.array([r[1] for r in rows])
+    dh = np.array([r[2] for r in rows])
+    one, batch = GradeEstimator(), GradeEstimator()
+    if with_pressure:
+        for est in (one, batch):
+            est.update_pressure(np.array([0.0, 0.25, 0.5]), np.array([101325.0, 101320.0, 101316.0]))
+    states = [one.update_stride(float(ti), float(di), float(hi)) for ti, di, hi in zip(t, d, dh, strict=True)]
+    for k in range(len(rows)):
+        state = batch.update_stride(t[k : k + 1], d[k : k + 1], dh[k : k + 1])
+        assert (state.grade, state.source) == (states[k].grade, states[k].source)
+        for name in ("t_s", "grade_pct", "vertical_speed_mps", "altitude_m"):
+            a, b = getattr(state, name), getattr(states[k], name)
+            assert a == b or (math.isnan(a) and math.isnan(b)), name
+    with pytest.raises(ValueError, match="distance_m"):
+        one.update_stride(float(t[-1]) + 1.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        one.update_stride(float(t[-1]) - 1.0, 1.0, 0.0)
