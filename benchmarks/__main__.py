@@ -352,13 +352,17 @@ def format_markdown(res: dict) -> str:
         out.append("")
     st = res.get("streaming") or {}
     if "pipeline" in st:
-        out += ["**Streaming**: time per 50 ms block, median / p99 (% of real time)", ""]
+        loops = st.get("live_loop") or []
+        drain_ms = {round(1e3 * r["block_s"]) for r in loops if "block_s" in r}
+        per = (
+            f"; in `LiveLoop`: per drain, every {'/'.join(map(str, sorted(drain_ms)))} ms" if drain_ms else ""
+        )
+        out += [f"**Streaming**: time per 50 ms block{per}, median / p99 (% of real time)", ""]
         out += [
             "| rate | `Pipeline.process` foot + gyro | `Pipeline.process` lower back "
             "| in `LiveLoop`: `Pipeline.process` | in `LiveLoop`: whole block (drain, decode, record, process) |",
             "|---|---|---|---|---|",
         ]
-        loops = st.get("live_loop") or []
         for i, rate in enumerate(sorted({r["rate_hz"] for r in st["pipeline"]})):
             cells = []
             for place in ("foot", "lower_back"):
@@ -419,7 +423,7 @@ def format_markdown(res: dict) -> str:
             f"**Cue latency** (live loop in real time on a fake bus at {cl['chip_rate_hz']:g} Hz, gpiozero mock PWM "
             f"pins, {cl['measured']} cues): deciding sample to first cue pin change median "
             f"{_f(la['median_ms'], '.1f')} ms, p99 {_f(la['p99_ms'], '.1f')} ms, max {_f(la['max_ms'], '.1f')} ms; "
-            f"of which waiting for the 50 ms drain, draining and recording {_f(pa['sample_to_pipeline_start']['median_ms'], '.1f')} "
+            f"of which waiting for the {_f(1e3 * cl.get('drain_interval_s', 0.05), '.0f')} ms drain, draining and recording {_f(pa['sample_to_pipeline_start']['median_ms'], '.1f')} "
             f"ms (median), `Pipeline.process` {_f(pa['pipeline_call']['median_ms'], '.2f')} ms, hand-over to the pin "
             f"{_f(pa['pipeline_end_to_pin']['median_ms'], '.2f')} ms. It excludes the detector's own decision delay "
             "(contact to deciding sample, by design) and the buzzer's acoustics."

@@ -604,9 +604,12 @@ def measure_live_loop_blocks(
                 "session_s": minutes * 60.0,
                 "wall_s": wall,
             }
-            # the first pipeline call takes the 2 s of bias-window blocks at once: leave it out
-            row["process"] = _block_stats(proc[1:], real_rate)
-            row["block"] = _block_stats(block[1:], real_rate)
+            # the first pipeline call takes the 2 s of bias-window blocks at once: leave it out;
+            # % of real time per the loop's own drain interval
+            block_s = loop.settings.block_interval_s
+            row["block_s"] = block_s
+            row["process"] = _block_stats(proc[1:], real_rate, block_s)
+            row["block"] = _block_stats(block[1:], real_rate, block_s)
             rows.append(row)
     return rows
 
@@ -993,6 +996,7 @@ def measure_cue_latency(seconds: float = 180.0, rate_hz: float = 200.0) -> dict:
         "session_s": seconds,
         "recording": f"{display(CUE_RECORDING)} from {CUE_FROM_S:g} s (the jog, looped)",
         "chip_rate_hz": tm["real_rate_hz"][0],
+        "drain_interval_s": loop.settings.block_interval_s,
         "steps": report.n_steps,
         "cues": len(coaching),
         "measured": int(lat.size),
@@ -1006,7 +1010,7 @@ def measure_cue_latency(seconds: float = 180.0, rate_hz: float = 200.0) -> dict:
             "pipeline_call": stats(proc),
             "pipeline_end_to_pin": stats(hand),
         },
-        "includes": "the wait of the deciding sample in the FIFO until the next 50 ms drain, the drain "
+        "includes": "the wait of the deciding sample in the FIFO until the next drain, the drain "
         "(I2C transactions on the fake bus), decoding, recording, Pipeline.process (steps, stride, coach), "
         "the hand-over to the cue thread and its first pin write (gpiozero mock PWM pin)",
         "excludes": "the step detector's own decision delay (contact -> deciding sample: up to 150 ms at "

@@ -15,6 +15,7 @@ import statistics
 from collections import deque
 from dataclasses import asdict, dataclass, field, fields
 
+from dsp._rolling import RollingMedian
 from dsp.exc import ValidationError
 
 __all__ = [
@@ -481,8 +482,9 @@ class Coach:
         """Forget the session (learned baseline, streaks, observations); keep settings and mode."""
         s = self.settings
         self._baseline: Baseline | None = self._fixed_baseline
-        self._learn_cad: deque[float] = deque(maxlen=max(s.baseline_window_steps, s.baseline_min_steps))
-        self._learn_stride: deque[float] = deque(maxlen=max(s.baseline_window_steps, s.baseline_min_steps))
+        window = max(s.baseline_window_steps, s.baseline_min_steps)
+        self._learn_cad = RollingMedian(window)
+        self._learn_stride = RollingMedian(window)
         self._learn_s = 0.0
         self._learn_last_t: float | None = None
         self._learn_n = 0
@@ -496,6 +498,9 @@ class Coach:
         self._hiked_t: float | None = None
         self._hike_obs: deque[tuple[float, float]] = deque(maxlen=2000)
         self._run_obs: deque[tuple[float, float]] = deque(maxlen=2000)
+        self._targets_cache: dict[str | None, Targets] = {}
+        self._targets_baseline: Baseline | None = None
+        self._targets_settings: CoachSettings | None = None
 
     @property
     def baseline(self) -> Baseline | None:
@@ -550,9 +555,20 @@ class Coach:
         Targets
             Cadence and stride targets (None while the baseline is unknown) with their bands.
         """
-        s = self.settings
         terrain = terrain if terrain is not None else self._terrain
         b = self._baseline
+        s = self.settings
+        # Targets are frozen: cache them per terrain until the baseline (or settings) change.
+        if b is not self._targets_baseline or s is not self._targets_settings:
+            self._targets_cache.clear()
+            self._targets_baseline, self._targets_settings = b, s
+        tg = self._targets_cache.get(terrain)
+        if tg is None:
+            tg = self._targets_cache[terrain] = self._compute_targets(terrain, b, s)
+        return tg
+
+    @staticmethod
+    def _compute_targets(terrain: str | None, b: Baseline | None, s: CoachSettings) -> Targets:
         if b is None:
             return Targets(terrain, None, s.cadence_tolerance_spm, None, None, False, None)
         tt = s.for_terrain(terrain or "smooth")
@@ -755,17 +771,15 @@ class Coach:
             if self._learn_s >= s.baseline_learn_s and self._learn_n >= s.baseline_min_steps:
                 stride = None
                 if len(self._learn_stride) >= max(1, len(self._learn_cad) // 2):
-                    stride = statistics.median(self._learn_stride)
-                self._baseline = Baseline(
-                    statistics.median(self._learn_cad), stride, "learned", self._learn_n
-                )
+                    stride = self._learn_stride.median()
+                self._baseline = Baseline(self._learn_cad.median(), stride, "learned", self._learn_n)
             return
         # Slow update towards the robust median of the recent window.
         a = 1.0 / max(s.baseline_update_steps, 1.0)
-        cad = b.cadence_spm + a * (statistics.median(self._learn_cad) - b.cadence_spm)
+        cad = b.cadence_spm + a * (self._learn_cad.median() - b.cadence_spm)
         stride = b.stride_length_m
         if self._learn_stride:
-            med = statistics.median(self._learn_stride)
+            med = self._learn_stride.median()
             stride = med if stride is None else stride + a * (med - stride)
         self._baseline = Baseline(cad, stride, "learned", self._learn_n)
 

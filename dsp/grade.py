@@ -176,6 +176,10 @@ class GradeState:
     source: str
 
 
+#: Types :meth:`GradeEstimator.update_stride` takes on its one-stride fast path.
+_SCALAR = (float, type(None))
+
+
 def _as_1d(name: str, x) -> np.ndarray:
     a = np.atleast_1d(np.asarray(x, dtype=float))
     if a.ndim != 1:
@@ -296,6 +300,17 @@ class GradeEstimator:
         ValidationError
             On mismatched shapes, negative distances or time going backwards.
         """
+        if type(t_s) is float and type(distance_m) in _SCALAR and type(height_change_m) in _SCALAR:
+            # one stride as plain floats (the pipeline's case): the same checks, without arrays
+            d = math.nan if distance_m is None else distance_m
+            if d < 0.0:
+                raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
+            if not math.isfinite(t_s) or t_s < self._t_stride:
+                raise ValidationError(
+                    f"stride times must be finite and non-decreasing (last was {self._t_stride:.3f} s)"
+                )
+            self._add_stride(t_s, d, math.nan if height_change_m is None else height_change_m)
+            return self._last
         t = _as_1d("t_s", t_s)
         nan = np.full(t.shape, np.nan)
         d = nan if distance_m is None else _as_1d("distance_m", distance_m)
@@ -307,21 +322,23 @@ class GradeEstimator:
         if np.any(d < 0.0):
             raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
         self._check_time(t, self._t_stride, "stride")
-        s = self.settings
         for ti, di, hi in zip(t, d, dh, strict=True):
-            self._t_stride = ti
-            self._strides.append((ti, di, hi))
-            while len(self._strides) > s.foot_strides:
-                self._strides.popleft()
-            if math.isfinite(di):
-                self._cum_d += di
-                alt = self._altitude_at(ti)
-                if math.isfinite(alt):
-                    self._track.append((ti, self._cum_d, alt))
-            self._decide(ti)
+            self._add_stride(ti, di, hi)
         return self._last
 
     # ---- internals -----------------------------------------------------------------------
+    def _add_stride(self, ti: float, di: float, hi: float) -> None:
+        self._t_stride = ti
+        self._strides.append((ti, di, hi))
+        while len(self._strides) > self.settings.foot_strides:
+            self._strides.popleft()
+        if math.isfinite(di):
+            self._cum_d += di
+            alt = self._altitude_at(ti)
+            if math.isfinite(alt):
+                self._track.append((ti, self._cum_d, alt))
+        self._decide(ti)
+
     @staticmethod
     def _check_time(t: np.ndarray, last: float, what: str) -> None:
         if t.size and (not np.all(np.isfinite(t)) or np.any(np.diff(t) < 0.0) or t[0] < last):

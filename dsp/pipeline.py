@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -282,21 +282,22 @@ class Pipeline:
 
     # -- internals ----------------------------------------------------------------------------------
     def _stride_rows(self, res: StrideResults) -> list[StrideUpdate]:
-        rows = []
-        for i in range(len(res.t_contact_s)):
-            if not res.has_contact[i]:
-                continue  # a stride whose contact the step detector missed: no step to attach it to
-            rows.append(
-                StrideUpdate(
-                    t_contact_s=float(res.t_contact_s[i]),
-                    stride_length_m=_opt(res.stride_length_m[i]),
-                    step_length_m=_opt(res.step_length_m[i]),
-                    speed_mps=_opt(res.speed_mps[i]),
-                    height_change_m=_opt(res.height_change_m[i]),
-                    ready_at_s=float(res.ready_at_s[i]),
-                )
-            )
-        return rows
+        if not res.n_strides:
+            return []
+        # plain Python floats once (the same values as float() of each element)
+        has = res.has_contact.tolist()
+        t = res.t_contact_s.tolist()
+        stride = res.stride_length_m.tolist()
+        step = res.step_length_m.tolist()
+        speed = res.speed_mps.tolist()
+        dz = res.height_change_m.tolist()
+        ready = res.ready_at_s.tolist()
+        # a stride whose contact the step detector missed has no step to attach it to: skipped
+        return [
+            StrideUpdate(t[i], _opt(stride[i]), _opt(step[i]), _opt(speed[i]), _opt(dz[i]), ready[i])
+            for i in range(len(t))
+            if has[i]
+        ]
 
     def _strides_until(self, t_s: float) -> None:
         """Take in every barometer reading before ``t_s`` and every stride ready by ``t_s``.
@@ -314,13 +315,12 @@ class Pipeline:
             return
         due.sort(key=lambda st: st.t_contact_s)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
-        self.grade.update_stride(
-            np.array([s.t_contact_s for s in due]),
-            distance_m=np.array([s.stride_length_m for s in due]),
-            height_change_m=np.array(
-                [np.nan if s.height_change_m is None else s.height_change_m for s in due]
-            ),
-        )
+        for st in due:  # one at a time: the same as one call with the arrays, without them
+            self.grade.update_stride(
+                st.t_contact_s,
+                distance_m=st.stride_length_m,
+                height_change_m=math.nan if st.height_change_m is None else st.height_change_m,
+            )
 
     def _finish_block(self, raw: Steps, strides: list[StrideUpdate], terrain: np.ndarray) -> PipelineUpdate:
         """Build each new contact's event from what was known when it was decided, and coach it.
@@ -330,49 +330,70 @@ class Pipeline:
         stride fields of the events are filled later, by :func:`firmware_py.replay.join_strides`.
         """
         out = PipelineUpdate(strides=strides)
-        for i in range(raw.n_steps):
-            cad = float(raw.cadence_spm[i])
-            emitted = float(raw.emitted_at_s[i])
-            self._strides_until(emitted)
-            if self.terrain_mode != "auto":
-                ground = self.terrain_mode
-            else:
-                ground = "technical" if terrain[i] == 1 else "smooth"
-            ev = StepEvent(
-                t_s=float(raw.t_s[i]),
-                emitted_at_s=emitted,
-                side=self.side,
-                cadence_spm=cad if math.isfinite(cad) else None,
-                gait="run" if raw.is_run[i] else "walk",
-                terrain=ground,
-                grade=self.grade.state.grade,
-            )
-            if self.coach is not None:
-                stride = self._last_stride_m  # the latest stride known when this step was decided
-                out.cues.extend(
-                    self.coach.update(
-                        StepInput(
-                            t_s=ev.t_s,
-                            cadence_spm=ev.cadence_spm,
-                            stride_length_m=stride,
-                            gait=ev.gait,
-                            terrain=ev.terrain,
-                            grade=ev.grade,
-                            grade_pct=_opt(self.grade.state.grade_pct),
-                        )
-                    )
+        n = raw.n_steps
+        if n == 0:
+            return out
+        # plain Python floats once per block (the same values as float() of each element)
+        t_list = raw.t_s.tolist()
+        emitted_list = raw.emitted_at_s.tolist()
+        cad_list = raw.cadence_spm.tolist()
+        run_list = raw.is_run.tolist()
+        terrain_list = terrain.tolist()
+        coach = self.coach
+        grade = self.grade
+        side = self.side
+        mode = self.terrain_mode
+        pressure = self._pressure
+        for_grade = self._for_grade
+        steps = out.steps
+        cues = out.cues
+        isfinite = math.isfinite
+        for i in range(n):
+            cad = cad_list[i]
+            cadence = cad if isfinite(cad) else None
+            emitted = emitted_list[i]
+            if (pressure and pressure[0][0] < emitted) or (for_grade and for_grade[0][0] <= emitted):
+                self._strides_until(emitted)
+            ground = mode if mode != "auto" else ("technical" if terrain_list[i] == 1 else "smooth")
+            gait = "run" if run_list[i] else "walk"
+            t = t_list[i]
+            state = grade.state
+            if coach is None:
+                steps.append(StepEvent(t, emitted, side, cadence, gait, terrain=ground, grade=state.grade))
+                continue
+            stride = self._last_stride_m  # the latest stride known when this step was decided
+            gp = state.grade_pct
+            new_cues = coach.update(
+                StepInput(
+                    t,
+                    cadence,
+                    stride,
+                    gait,
+                    ground,
+                    state.grade,
+                    float(gp) if gp is not None and isfinite(gp) else None,
                 )
-                tg = self.coach.targets(ev.terrain)
-                on = None
-                if tg.cadence_spm is not None and ev.cadence_spm is not None:
-                    on = abs(ev.cadence_spm - tg.cadence_spm) <= tg.cadence_tolerance_spm
-                    if on and stride is not None and tg.stride_length_m is not None and tg.stride_tolerance_m:
-                        on = abs(stride - tg.stride_length_m) <= tg.stride_tolerance_m
-                ev = replace(
-                    ev,
+            )
+            if new_cues:
+                cues.extend(new_cues)
+            tg = coach.targets(ground)
+            on = None
+            if tg.cadence_spm is not None and cadence is not None:
+                on = abs(cadence - tg.cadence_spm) <= tg.cadence_tolerance_spm
+                if on and stride is not None and tg.stride_length_m is not None and tg.stride_tolerance_m:
+                    on = abs(stride - tg.stride_length_m) <= tg.stride_tolerance_m
+            steps.append(
+                StepEvent(
+                    t,
+                    emitted,
+                    side,
+                    cadence,
+                    gait,
+                    terrain=ground,
+                    grade=state.grade,
                     target_cadence_spm=tg.cadence_spm,
                     target_stride_length_m=tg.stride_length_m,
                     on_target=on,
                 )
-            out.steps.append(ev)
+            )
         return out

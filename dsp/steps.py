@@ -205,12 +205,15 @@ class Steps:
 
     @classmethod
     def _from_rows(cls, rows: np.ndarray) -> Steps:
+        if not rows.shape[0]:
+            return cls()  # most blocks: nothing found (fresh empty arrays, no slicing)
+        cols = rows.T.copy()  # one copy; each field is a contiguous row of it
         return cls(
-            t_s=rows[:, K.O_T].copy(),
-            emitted_at_s=rows[:, K.O_T_EMIT].copy(),
-            cadence_spm=rows[:, K.O_CADENCE].copy(),
-            is_run=rows[:, K.O_RUN] > 0.5,
-            amplitude_mps2=rows[:, K.O_AMP].copy(),
+            t_s=cols[K.O_T],
+            emitted_at_s=cols[K.O_T_EMIT],
+            cadence_spm=cols[K.O_CADENCE],
+            is_run=cols[K.O_RUN] > 0.5,
+            amplitude_mps2=cols[K.O_AMP],
         )
 
     @classmethod

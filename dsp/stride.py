@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _stride_kernels as K
-from dsp._common import concatenate_results, validate_rate
+from dsp._common import concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -187,15 +187,18 @@ class StrideResults:
 
     @classmethod
     def _from_rows(cls, rows: np.ndarray) -> StrideResults:
+        if not rows.shape[0]:
+            return cls()  # most blocks: nothing found (fresh empty arrays, no slicing)
+        cols = rows.T.copy()  # one copy; each field is a contiguous row of it
         return cls(
-            t_contact_s=rows[:, K.O_T].copy(),
-            stride_length_m=rows[:, K.O_STRIDE].copy(),
-            step_length_m=rows[:, K.O_STEP].copy(),
-            height_change_m=rows[:, K.O_DZ].copy(),
-            speed_mps=rows[:, K.O_SPEED].copy(),
-            ready_at_s=rows[:, K.O_READY].copy(),
-            is_run=rows[:, K.O_RUN].copy(),
-            has_contact=rows[:, K.O_HAS_CONTACT] > 0.5,
+            t_contact_s=cols[K.O_T],
+            stride_length_m=cols[K.O_STRIDE],
+            step_length_m=cols[K.O_STEP],
+            height_change_m=cols[K.O_DZ],
+            speed_mps=cols[K.O_SPEED],
+            ready_at_s=cols[K.O_READY],
+            is_run=cols[K.O_RUN],
+            has_contact=cols[K.O_HAS_CONTACT] > 0.5,
         )
 
     @classmethod
@@ -258,6 +261,15 @@ def _block_arrays(
     return t, acc, gyro
 
 
+def _no_contacts(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -> bool:
+    """Tell whether the block brings no contacts (nor gait flags): then the queue stays as it is."""
+    return (
+        type(contacts_t_s) is np.ndarray
+        and contacts_t_s.size == 0
+        and (contacts_is_run is None or (type(contacts_is_run) is np.ndarray and contacts_is_run.size == 0))
+    )
+
+
 def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -> np.ndarray:
     c = np.ascontiguousarray(contacts_t_s, dtype=np.float64).reshape(-1)
     rows = np.empty((c.shape[0], K.N_CONTACT_COLS))
@@ -270,10 +282,12 @@ def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) 
             raise ValidationError(
                 f"contacts_is_run has {r.shape[0]} entries for {c.shape[0]} contacts; pass one per contact"
             )
-        rows[:, K.C_RUN] = np.where(r.astype(bool), 1.0, 0.0)
-    if c.shape[0] and not np.all(np.isfinite(c)):
-        raise ValidationError("contacts_t_s holds NaN or inf; pass the contact times of the step detector")
-    if c.shape[0] > 1 and np.any(np.diff(c) <= 0.0):
+        rows[:, K.C_RUN] = r.astype(bool)  # 1.0 running, 0.0 walking
+    if c.shape[0] and not finite_and_increasing(c):
+        if not np.all(np.isfinite(c)):
+            raise ValidationError(
+                "contacts_t_s holds NaN or inf; pass the contact times of the step detector"
+            )
         raise ValidationError("contacts_t_s must be strictly increasing (the step detector's order)")
     return rows
 
@@ -294,7 +308,11 @@ class _StreamingBase:
                 f"contact at {rows[0, K.C_T]:.3f} s is not after the last answered one "
                 f"({self._last_done_t:.3f} s); pass each contact once, in time order"
             )
-        return np.ascontiguousarray(np.vstack([self._pending, rows])) if rows.shape[0] else self._pending
+        if not rows.shape[0]:
+            return self._pending
+        if not self._pending.shape[0]:
+            return rows  # fresh and contiguous (from _contact_rows)
+        return np.ascontiguousarray(np.vstack([self._pending, rows]))
 
     def _finish(self, queue: np.ndarray, head: int, out: np.ndarray, n_out: int) -> StrideResults:
         self._pending = np.ascontiguousarray(queue[head:])
@@ -433,6 +451,8 @@ class FootStrideEstimator(_StreamingBase):
             On wrong shapes, a missing gyroscope, or contacts out of order.
         """
         t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=True)
+        if _no_contacts(contacts_t_s, contacts_is_run):
+            return self._run(t, acc, gyro, self._pending, False)  # most blocks: nothing to queue
         queue = self._queue(_contact_rows(contacts_t_s, contacts_is_run))
         return self._run(t, acc, gyro, queue, False)
 
@@ -592,6 +612,8 @@ class TrunkStrideEstimator(_StreamingBase):
         t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=self.has_gyro)
         if not self.has_gyro:
             gyro = np.zeros((0, 3))
+        if _no_contacts(contacts_t_s, contacts_is_run):
+            return self._run(t, acc, gyro, self._pending, False)  # most blocks: nothing to queue
         queue = self._queue(_contact_rows(contacts_t_s, contacts_is_run))
         return self._run(t, acc, gyro, queue, False)
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
-from dsp._common import concatenate_results, validate_rate
+from dsp._common import concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -144,6 +144,8 @@ class TerrainResults:
 
     @classmethod
     def _from_rows(cls, rows: np.ndarray) -> TerrainResults:
+        if not rows.shape[0]:
+            return cls()  # most blocks: nothing found (fresh empty arrays, no slicing)
         return cls(
             t_contact_s=rows[:, K.O_T].copy(),
             p_technical=rows[:, K.O_P].copy(),
@@ -427,7 +429,7 @@ class TerrainClassifier:
         if c.ndim != 1:
             raise ValidationError(f"contacts_t_s has shape {c.shape}; expected (c,)")
         if c.size:
-            if not np.all(np.isfinite(c)) or np.any(np.diff(c) <= 0.0):
+            if not finite_and_increasing(c):
                 raise ValidationError("contacts_t_s must be finite and strictly increasing")
             if c[0] <= self._state[K.S_LAST_C]:
                 raise ValidationError(

@@ -1,6 +1,6 @@
 """The live loop: bus -> driver -> recorder and pipeline -> (coach -> cues).
 
-One pass every ``block_interval_s`` (default 50 ms) of the injected clock drains the IMU's
+One pass every ``block_interval_s`` (default 25 ms) of the injected clock drains the IMU's
 FIFO, appends the raw samples to the log and feeds the SI samples to the same
 :class:`dsp.Pipeline` that replay uses. Sensor faults never end the loop: a failed drain
 is retried, the chip is set up again, the bus is reopened after a long fault, and the gap
@@ -47,7 +47,10 @@ class LoopSettings:
     Parameters
     ----------
     block_interval_s : float
-        Time between two FIFO drains, s (20-100 ms).
+        Time between two FIFO drains, s (20-100 ms). A sample that decides a step waits up to this
+        long in the FIFO before the pipeline sees it: 25 ms keeps the cue latency's 99th
+        percentile well under 50 ms, for twice the per-block overhead of 50 ms (see
+        ``docs/performance.md``, cue latency).
     bias_window_s : float
         Samples gathered at start to estimate the gyroscope bias while the runner stands, s.
     still_gyro_rads : float
@@ -68,7 +71,7 @@ class LoopSettings:
         Wait before such a retry, s.
     """
 
-    block_interval_s: float = 0.05
+    block_interval_s: float = 0.025
     bias_window_s: float = 2.0
     still_gyro_rads: float = 0.2
     still_acc_std_mps2: float = 0.3

@@ -1,0 +1,139 @@
+"""Helpers that replaced slow standard-library calls must give exactly the same answers.
+
+``dsp._rolling.RollingMedian`` stands in for ``statistics.median`` over a ``deque(maxlen=...)``
+(the coach's baseline window); ``firmware_py._jsontext.dumps_indent1`` for
+``json.dumps(obj, indent=1)`` (the replay report); ``dsp._common.finite_and_increasing`` for the
+numpy checks of contact times. Each is checked against the obvious standard-library version.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from collections import deque
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dsp._common import finite_and_increasing
+from dsp._rolling import RollingMedian
+from firmware_py._jsontext import dumps_indent1
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 12), st.lists(st.one_of(finite, st.sampled_from([0.0, 1.0, 2.5, 170.0])), max_size=60))
+def test_rolling_median_is_statistics_median_of_the_window(maxlen, values):
+    window = RollingMedian(maxlen)
+    naive: deque[float] = deque(maxlen=maxlen)
+    for v in values:
+        window.append(v)
+        naive.append(v)
+        assert len(window) == len(naive)
+        if naive:
+            expected = statistics.median(naive)
+            got = window.median()
+            assert got == expected or (math.isnan(got) and math.isnan(expected))  # inf - inf
+
+
+def test_rolling_median_empty_raises_like_statistics():
+    with pytest.raises(statistics.StatisticsError):
+        RollingMedian(3).median()
+    with pytest.raises(ValueError, match="maxlen"):
+        RollingMedian(-1)
+
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+)
+json_keys = st.one_of(
+    st.text(max_size=6), st.integers(-5, 5), st.floats(allow_nan=False), st.booleans(), st.none()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.tuples(inner, inner),
+        st.dictionaries(json_keys, inner, max_size=5),
+    ),
+    max_leaves=40,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_dumps_indent1_is_json_dumps_indent1(obj):
+    assert dumps_indent1(obj) == json.dumps(obj, indent=1)
+
+
+def test_dumps_indent1_subclasses_and_errors_like_json():
+    class F(float):
+        def __repr__(self):
+            return "not used by json"
+
+    obj = {"f": F(1.5), "np": np.float64(0.1), "b": np.bool_(True).item(), "i": True}
+    assert dumps_indent1(obj) == json.dumps(obj, indent=1)
+    with pytest.raises(TypeError):
+        dumps_indent1({"a": object()})
+    with pytest.raises(TypeError):
+        json.dumps({"a": object()}, indent=1)
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps_indent1(loop)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0])), max_size=20))
+def test_finite_and_increasing_is_the_numpy_check(values):
+    x = np.array(values, dtype=np.float64)
+    expected = bool(np.all(np.isfinite(x)) and not np.any(np.diff(x) <= 0.0))
+    assert finite_and_increasing(x) is expected
+    assert finite_and_increasing(np.sort(x)) is bool(
+        np.all(np.isfinite(x)) and np.all(np.diff(np.sort(x)) > 0.0)
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 3.0),
+            st.one_of(st.just(math.nan), st.floats(0.0, 3.0)),
+            st.one_of(st.just(math.nan), st.floats(-0.5, 0.5)),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_grade_one_stride_as_floats_is_the_array_path(rows, with_pressure):
+    """The pipeline feeds the grade one stride at a time as floats; arrays give the same states."""
+    from dsp.grade import GradeEstimator
+
+    t = np.cumsum([r[0] for r in rows])
+    d = np.array([r[1] for r in rows])
+    dh = np.array([r[2] for r in rows])
+    one, batch = GradeEstimator(), GradeEstimator()
+    if with_pressure:
+        for est in (one, batch):
+            est.update_pressure(np.array([0.0, 0.25, 0.5]), np.array([101325.0, 101320.0, 101316.0]))
+    states = [one.update_stride(float(ti), float(di), float(hi)) for ti, di, hi in zip(t, d, dh, strict=True)]
+    for k in range(len(rows)):
+        state = batch.update_stride(t[k : k + 1], d[k : k + 1], dh[k : k + 1])
+        assert (state.grade, state.source) == (states[k].grade, states[k].source)
+        for name in ("t_s", "grade_pct", "vertical_speed_mps", "altitude_m"):
+            a, b = getattr(state, name), getattr(states[k], name)
+            assert a == b or (math.isnan(a) and math.isnan(b)), name
+    with pytest.raises(ValueError, match="distance_m"):
+        one.update_stride(float(t[-1]) + 1.0, -1.0, 0.0)
+    with pytest.raises(ValueError, match="non-decreasing"):
+        one.update_stride(float(t[-1]) - 1.0, 1.0, 0.0)
