@@ -359,15 +359,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             gz = gyro[i, 2]
         gyro_bad = has_gyro and not (abs(gx) < 1e9 and abs(gy) < 1e9 and abs(gz) < 1e9)
         # a frozen sensor repeats its reading exactly; a clipped axis sits at a large value
-        same = (
-            not acc_bad
-            and ax == rax
-            and ay == ray
-            and az == raz
-            and gx == rgx
-            and gy == rgy
-            and gz == rgz
-        )
+        same = not acc_bad and ax == rax and ay == ray and az == raz and gx == rgx and gy == rgy and gz == rgz
         if same:
             same_run += 1.0
             if same_run == n_frozen:

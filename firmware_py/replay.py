@@ -313,12 +313,8 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
             if row["judged_s"] > 0
             else None,
         }
-    # distance: each stride once (a lower-back sensor lists both feet: count its steps instead)
-    if result.steps_feet == "one":
-        parts = [e.stride_length_m for e in ev if e.stride_length_m is not None]
-    else:
-        parts = [e.step_length_m for e in ev if e.step_length_m is not None]
-    distance = float(np.sum(parts)) if parts else None
+    along = cumulative_distance_m(result)
+    distance = along[-1] if along else None
     moving = gait_s["walk"] + gait_s["run"]
     latency = np.array([e.emitted_at_s - e.t_s for e in ev])
     contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
@@ -345,6 +341,36 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         "saturated_samples": result.saturated_samples,
         "gaps": result.gaps,
     }
+
+
+def cumulative_distance_m(result: ReplayResult) -> list[float | None]:
+    """Distance covered from the start of the recording up to each contact, m.
+
+    Each stride is counted once: a foot sensor lists one contact per stride (its
+    ``stride_length_m``), a lower-back sensor one per step (its ``step_length_m``).  A contact
+    whose length is unknown adds nothing.  All None when the placement gives no lengths.
+
+    Parameters
+    ----------
+    result : ReplayResult
+        A replay.
+
+    Returns
+    -------
+    list of float or None
+        One entry per contact of ``result.events``.
+    """
+    attr = "stride_length_m" if result.steps_feet == "one" else "step_length_m"
+    lengths = [getattr(e, attr) for e in result.events]
+    if all(x is None for x in lengths):
+        return [None] * len(lengths)
+    total = 0.0
+    out: list[float | None] = []
+    for x in lengths:
+        if x is not None:
+            total += x
+        out.append(total)
+    return out
 
 
 def to_json(result: ReplayResult) -> dict[str, Any]:
@@ -379,6 +405,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
                 "step_length_m": _finite_or_none(e.step_length_m),
                 "speed_mps": _finite_or_none(e.speed_mps, 3),
                 "height_change_m": _finite_or_none(e.height_change_m),
+                "distance_m": _finite_or_none(d, 2),
                 "terrain": e.terrain,
                 "grade": e.grade,
                 "target_cadence_spm": _finite_or_none(e.target_cadence_spm, 1),
@@ -386,7 +413,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
                 "on_target": e.on_target,
                 "emitted_at": round(e.emitted_at_s, 6),
             }
-            for e in result.events
+            for e, d in zip(result.events, cumulative_distance_m(result), strict=True)
         ],
         "cues": [
             {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
@@ -417,6 +444,7 @@ def write_csv(result: ReplayResult, path: Path) -> None:
                 "stride_length_m",
                 "step_length_m",
                 "speed_mps",
+                "distance_m",
                 "terrain",
                 "grade",
                 "target_cadence_spm",
@@ -429,7 +457,7 @@ def write_csv(result: ReplayResult, path: Path) -> None:
         def num(x: float | None, fmt: str) -> str:
             return "" if x is None else format(x, fmt)
 
-        for e in result.events:
+        for e, d in zip(result.events, cumulative_distance_m(result), strict=True):
             w.writerow(
                 [
                     f"{e.t_s:.6f}",
@@ -439,6 +467,7 @@ def write_csv(result: ReplayResult, path: Path) -> None:
                     num(e.stride_length_m, ".4f"),
                     num(e.step_length_m, ".4f"),
                     num(e.speed_mps, ".3f"),
+                    num(d, ".2f"),
                     e.terrain,
                     e.grade,
                     num(e.target_cadence_spm, ".1f"),
@@ -502,6 +531,11 @@ def write_plot(result: ReplayResult, path: Path) -> None:
         ax3.plot(st, stride, ".", color="tab:purple", label="stride")
         if np.isfinite(stride_t).any():
             ax3.plot(st, stride_t, "-", color="tab:green", lw=1.2, label="target")
+        along = np.array([np.nan if d is None else d for d in cumulative_distance_m(result)], dtype=float)
+        if np.isfinite(along).any():
+            ax4 = ax3.twinx()
+            ax4.plot(st, along, "-", color="0.45", lw=1.0)
+            ax4.set_ylabel(f"distance (m): {np.nanmax(along):.0f}", color="0.45")
     for c in result.cues:
         for ax in (ax2, ax3):
             ax.axvline(c.t_s, color="tab:red", lw=0.8, alpha=0.7)

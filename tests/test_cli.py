@@ -48,6 +48,23 @@ def test_replay_writes_the_versioned_contract(tmp_path, capsys):
     assert "steps" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(("which", "length_field"), [("foot", "stride_length_m"), ("waist", "step_length_m")])
+def test_each_step_carries_the_distance_covered_so_far(tmp_path, which, length_field):
+    src = FOOT if which == "foot" else WAIST
+    out = tmp_path / "d.json"
+    assert main(["replay", str(src), "--json", str(out), "--csv", str(tmp_path / "d.csv")]) == 0
+    doc = json.loads(out.read_text())
+    steps = doc["steps"]
+    lengths = [s[length_field] or 0.0 for s in steps]
+    assert sum(1 for s in steps if s[length_field]) > 10
+    # each stride once: running total of the per-contact lengths (rounded as the JSON is)
+    np.testing.assert_allclose([s["distance_m"] for s in steps], np.cumsum(lengths), atol=0.006)
+    assert doc["summary"]["distance_m"] == steps[-1]["distance_m"]
+    header, *rows = (tmp_path / "d.csv").read_text().splitlines()
+    col = header.split(",").index("distance_m")
+    assert [float(r.split(",")[col]) for r in rows] == [s["distance_m"] for s in steps]
+
+
 def test_waist_lists_both_feet_without_side(tmp_path):
     out = tmp_path / "w.json"
     assert main(["replay", str(WAIST), "--json", str(out)]) == 0
