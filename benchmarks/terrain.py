@@ -374,11 +374,69 @@ def training_rows(recs: list[Recording], prior: np.ndarray | None) -> tuple[np.n
     return x[ok], y[ok]
 
 
-def fit_on(recs: list[Recording]) -> tuple[TerrainModel, int]:
-    """Fit the baseline prior, standardisation and weights on ``recs``; return the model and its rows."""
+@dataclass(frozen=True)
+class Candidate:
+    """One modelling choice that the nested evaluation may pick: features, baseline, penalty.
+
+    Parameters
+    ----------
+    name : str
+        Short label shown in the output.
+    features : tuple of str
+        The features the model reads (a subset of :data:`FEATURE_NAMES`; the others get weight 0).
+    baseline : bool
+        Read the features relative to the runner baseline (else as they are).
+    l2 : float
+        L2 penalty on the standardised weights.
+    """
+
+    name: str
+    features: tuple[str, ...]
+    baseline: bool
+    l2: float
+
+
+#: The two features added in round 1 of issue #5 (the shank's roll and yaw).
+OFFAXIS_FEATURES = ("offaxis_rms_rads", "offaxis_fraction")
+#: The choice the shipped model is fitted with (``--fit``) and the plain LOSO reports.
+SHIPPED = Candidate("12 feat, baseline, l2=0.01", FEATURE_NAMES, True, L2_PENALTY)
+#: What the nested evaluation chooses from, by an inner leave-one-subject-out on the training
+#: subjects of each outer fold: the round-1 choices (off-axis features, runner baseline, penalty)
+#: and their alternatives.
+CANDIDATES: tuple[Candidate, ...] = tuple(
+    Candidate(
+        f"{len(feats)} feat, {'baseline' if base else 'no baseline'}, l2={l2:g}",
+        feats,
+        base,
+        l2,
+    )
+    for feats in (FEATURE_NAMES, tuple(f for f in FEATURE_NAMES if f not in OFFAXIS_FEATURES))
+    for base in (True, False)
+    for l2 in (L2_PENALTY, 0.1, 1.0)
+)
+
+
+def fit_on(recs: list[Recording], candidate: Candidate = SHIPPED) -> tuple[TerrainModel, int]:
+    """Fit the baseline prior, standardisation and weights on ``recs``; return the model and its rows.
+
+    Features left out by ``candidate`` get weight 0 (mean 0, scale 1), so the model keeps the
+    kernel's shape.
+    """
     prior = baseline_prior(recs)
-    x, y = training_rows(recs, prior)
-    return fit_model(x, y, baseline_prior=prior), x.shape[0]
+    x, y = training_rows(recs, prior if candidate.baseline else None)
+    cols = [FEATURE_NAMES.index(f) for f in candidate.features]
+    sub = fit_model(x[:, cols], y, l2=candidate.l2)
+    nf = len(FEATURE_NAMES)
+    mu, scale, w = np.zeros(nf), np.ones(nf), np.zeros((len(CLASS_NAMES), nf))
+    mu[cols], scale[cols], w[:, cols] = sub.feature_mean, sub.feature_scale, np.array(sub.weights)
+    model = TerrainModel(
+        feature_mean=tuple(float(v) for v in mu),
+        feature_scale=tuple(float(v) for v in scale),
+        weights=tuple(tuple(float(v) for v in row) for row in w),
+        bias=sub.bias,
+        baseline_prior=tuple(float(v) for v in prior) if candidate.baseline else None,
+    )
+    return model, x.shape[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -476,7 +534,7 @@ def replay(rec: Recording, model: TerrainModel, settings: TerrainSettings | None
 
 
 def leave_one_subject_out(
-    recs: list[Recording], settings: TerrainSettings | None = None
+    recs: list[Recording], settings: TerrainSettings | None = None, candidate: Candidate = SHIPPED
 ) -> tuple[list[Scores], Scores]:
     """Fit on all subjects but one, replay the held-out one; repeat for every subject.
 
@@ -492,7 +550,7 @@ def leave_one_subject_out(
         raise TerrainBenchError("leave-one-subject-out needs at least two subjects")
     per, all_y, all_s, all_p = [], [], [], []
     for subj in subjects:
-        model, _ = fit_on([r for r in recs if r.subject != subj])
+        model, _ = fit_on([r for r in recs if r.subject != subj], candidate)
         ys, ss, ps = [], [], []
         for r in recs:
             if r.subject != subj:
@@ -508,6 +566,75 @@ def leave_one_subject_out(
         all_p.append(p_)
     pooled = score("pooled", np.concatenate(all_y), np.concatenate(all_s), np.concatenate(all_p))
     return per, pooled
+
+
+@dataclass
+class NestedFold:
+    """One outer fold of the nested evaluation.
+
+    Parameters
+    ----------
+    subject : str
+        The held-out subject (never seen by the choice nor the fit).
+    chosen : Candidate
+        The candidate with the best inner leave-one-subject-out score on the other subjects.
+    inner_ba : dict
+        Inner pooled balanced accuracy of every candidate, by name.
+    scores : Scores
+        The chosen candidate, fitted on all the other subjects, replayed on the held-out one.
+    """
+
+    subject: str
+    chosen: Candidate
+    inner_ba: dict
+    scores: Scores
+
+
+def nested_leave_one_subject_out(
+    recs: list[Recording],
+    candidates: Sequence[Candidate] = CANDIDATES,
+    settings: TerrainSettings | None = None,
+) -> tuple[list[NestedFold], Scores]:
+    """Leave-one-subject-out in which the modelling choice is itself made without the held-out subject.
+
+    For each outer subject, every candidate is scored by a leave-one-subject-out over the
+    *other* subjects only (inner folds: fit on all of them but one, replay that one); the
+    candidate with the best pooled inner balanced accuracy (ties: the earlier one) is then fitted
+    on all the other subjects and replayed on the outer subject.  The pooled score of the outer
+    folds is an honest estimate for the whole procedure "choose among ``candidates``, then fit".
+
+    Returns
+    -------
+    folds : list of NestedFold
+        One per outer subject.
+    pooled : Scores
+        All outer held-out contacts together.
+
+    Raises
+    ------
+    TerrainBenchError
+        With fewer than three subjects (the inner folds need two).
+    """
+    subjects = sorted({r.subject for r in recs})
+    if len(subjects) < 3:
+        raise TerrainBenchError("nested leave-one-subject-out needs at least three subjects")
+    folds, all_y, all_s, all_p = [], [], [], []
+    for subj in subjects:
+        train = [r for r in recs if r.subject != subj]
+        inner = {c.name: leave_one_subject_out(train, settings, c)[1].balanced_accuracy for c in candidates}
+        chosen = max(candidates, key=lambda c: (inner[c.name], -candidates.index(c)))
+        model, _ = fit_on(train, chosen)
+        held = [r for r in recs if r.subject == subj]
+        res = [replay(r, model, settings) for r in held]
+        y_ = np.concatenate([r.labels for r in held])
+        s_ = np.concatenate([x.terrain for x in res])
+        p_ = np.concatenate([x.p_technical for x in res])
+        folds.append(NestedFold(subj, chosen, inner, score(subj, y_, s_, p_)))
+        all_y.append(y_)
+        all_s.append(s_)
+        all_p.append(p_)
+    pooled = score("pooled", np.concatenate(all_y), np.concatenate(all_s), np.concatenate(all_p))
+    return folds, pooled
 
 
 def oracle_ceiling(recs: list[Recording], settings: TerrainSettings | None = None) -> Scores:
@@ -561,8 +688,9 @@ def format_markdown(
     oracle: Scores,
     command: str,
     smooth: list[SmoothCheck] | None = None,
+    nested: tuple[list[NestedFold], Scores] | None = None,
 ) -> str:
-    """Return the README block: provenance, the leave-one-subject-out table and notes."""
+    """Return the README block: provenance, the leave-one-subject-out tables and notes."""
     placements = sorted({r.placement for r in recs})
     datasets = sorted({r.subject.split("/")[0] for r in recs})
     lines = [
@@ -584,6 +712,33 @@ def format_markdown(
             f"| {name} | {s.n_smooth} | {s.n_technical} | **{_fmt(s.balanced_accuracy)}** | "
             f"{_fmt(s.balanced_accuracy_raw)} | {_fmt(rc['smooth'])} | {_fmt(rc['grass'])} | "
             f"{_fmt(rc['stairs_up'])} | {_fmt(rc['stairs_down'])} |"
+        )
+    if nested is not None:
+        folds, npooled = nested
+        lines += [
+            "",
+            "Nested leave-one-subject-out (the honest figure): for each held-out subject, one of "
+            f"{len(CANDIDATES)} candidate models (with or without the two off-axis features, with or "
+            "without the runner baseline, L2 penalty 0.01, 0.1 or 1) is chosen by an inner "
+            "leave-one-subject-out on the other subjects only, then fitted on them and replayed on the "
+            "held-out one. The plain table above uses the shipped choice, which was made by looking at "
+            "these same subjects.",
+            "",
+            "| held-out subject | choice of the inner folds | inner BA | BA terrain state | recall smooth "
+            "| recall grass | recall stairs up | recall stairs down |",
+            "|---|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for f in folds:
+            rc = f.scores.recall_class
+            lines.append(
+                f"| {f.subject} | {f.chosen.name} | {_fmt(f.inner_ba[f.chosen.name])} | "
+                f"**{_fmt(f.scores.balanced_accuracy)}** | {_fmt(rc['smooth'])} | {_fmt(rc['grass'])} | "
+                f"{_fmt(rc['stairs_up'])} | {_fmt(rc['stairs_down'])} |"
+            )
+        rc = npooled.recall_class
+        lines.append(
+            f"| **pooled** | | | **{_fmt(npooled.balanced_accuracy)}** | {_fmt(rc['smooth'])} | "
+            f"{_fmt(rc['grass'])} | {_fmt(rc['stairs_up'])} | {_fmt(rc['stairs_down'])} |"
         )
     lines += [
         "",
@@ -730,6 +885,15 @@ def _print_table(per: list[Scores], pooled: Scores, oracle: Scores) -> None:
     print(f"ceiling of window + hysteresis + dwell (perfect strides): BA {_fmt(oracle.balanced_accuracy)}")
 
 
+def _print_nested(folds: list[NestedFold], pooled: Scores) -> None:
+    print(f"nested leave-one-subject-out (choice among {len(CANDIDATES)} candidates by inner folds):")
+    for f in [*folds, None]:
+        s = pooled if f is None else f.scores
+        rc = " ".join(f"{k}={_fmt(v)}" for k, v in s.recall_class.items())
+        choice = "" if f is None else f"{f.chosen.name} (inner {_fmt(f.inner_ba[f.chosen.name])})"
+        print(f"{s.name:<28} {_fmt(s.balanced_accuracy):>6}  {choice:<42} {rc}")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.terrain",
@@ -739,6 +903,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--write-readme", type=Path, metavar="README.md", help="update the terrain block there")
     ap.add_argument(
         "--fit", action="store_true", help="refit on all subjects and rewrite dsp/_terrain_model.py"
+    )
+    ap.add_argument(
+        "--skip-nested", action="store_true", help="skip the nested leave-one-subject-out (about a minute)"
     )
     return ap
 
@@ -760,6 +927,10 @@ def run(args: argparse.Namespace, command: str) -> int:
         f"{', '.join(sorted({r.placement for r in recs}))} (no other placement has terrain labels)"
     )
     _print_table(per, pooled, oracle)
+    nested = None
+    if not args.skip_nested and len({r.subject for r in recs}) >= 3:
+        nested = nested_leave_one_subject_out(recs)
+        _print_nested(*nested)
     smooth = smooth_ground_check(args.datasets)
     for c in smooth:
         print(_smooth_check_line(c))
@@ -768,7 +939,7 @@ def run(args: argparse.Namespace, command: str) -> int:
         MODEL_PATH.write_text(model_source(model, recs, n_rows, pooled))
         print(f"wrote {MODEL_PATH.relative_to(REPO_ROOT)} ({n_rows} strides)")
     if readme_text is not None:
-        block = format_markdown(recs, per, pooled, oracle, command, smooth)
+        block = format_markdown(recs, per, pooled, oracle, command, smooth, nested)
         args.write_readme.write_text(replace_readme_block(readme_text, block))
         print(f"updated the terrain block of {args.write_readme}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

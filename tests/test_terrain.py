@@ -578,6 +578,7 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert "STALE-BLOCK" not in text
     assert text.endswith("<!-- terrain:end -->\ntail\n")
     assert "| **pooled** |" in text
+    assert "Nested leave-one-subject-out" in text  # 3 subjects: the nested table is there
     assert "synthetic_terrain/A" in text
     assert "synthetic_flat/Z" not in text  # unlabelled: not scored, only checked for false alarms
     assert "* synthetic_flat: 1 level-ground recordings, " in text
@@ -586,3 +587,55 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert len(ns["WEIGHTS"]) == 4
     assert math.isfinite(ns["LOSO_BALANCED_ACCURACY"])
     assert bench.main(["--datasets", str(tmp_path / "nothing")]) == 2
+
+
+def test_nested_evaluation_never_lets_the_held_out_subject_choose_or_fit(tmp_path, rng, monkeypatch):
+    from benchmarks import terrain as bench
+
+    for i, subj in enumerate(["A", "B", "C", "D"]):
+        _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    recs = bench.load_recordings(tmp_path / "data")
+    seen: list[set[str]] = []
+    real_fit_on = bench.fit_on
+
+    def spy(train, candidate=bench.SHIPPED):
+        seen.append({r.subject for r in train})
+        return real_fit_on(train, candidate)
+
+    monkeypatch.setattr(bench, "fit_on", spy)
+    cands = bench.CANDIDATES[:2]
+    folds, pooled = bench.nested_leave_one_subject_out(recs, cands)
+    assert [f.subject.split("/")[1] for f in folds] == ["A", "B", "C", "D"]
+    # per outer fold: 3 inner folds x 2 candidates on 2 of the other subjects, then 1 fit on all 3
+    assert len(seen) == 4 * (3 * 2 + 1)
+    for k, f in enumerate(folds):
+        block = seen[k * 7 : (k + 1) * 7]
+        assert all(f.subject not in s for s in block)
+        assert all(len(s) == 2 for s in block[:-1])
+        assert len(block[-1]) == 3
+        assert f.chosen in cands
+        assert f.inner_ba[f.chosen.name] == max(f.inner_ba.values())
+    assert pooled.n_smooth + pooled.n_technical == sum(
+        f.scores.n_smooth + f.scores.n_technical for f in folds
+    )
+    with pytest.raises(bench.TerrainBenchError, match="three subjects"):
+        bench.nested_leave_one_subject_out([r for r in recs if r.subject.endswith(("A", "B"))], cands)
+
+
+def test_a_candidate_without_some_features_gives_them_no_weight(tmp_path, rng):
+    from benchmarks import terrain as bench
+
+    for i, subj in enumerate(["A", "B"]):
+        _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    recs = bench.load_recordings(tmp_path / "data")
+    small = bench.Candidate("no off-axis", bench.CANDIDATES[-1].features, False, 0.1)
+    assert set(bench.OFFAXIS_FEATURES).isdisjoint(small.features)
+    model, _ = bench.fit_on(recs, small)
+    w = np.array(model.weights)
+    cols = [FEATURE_NAMES.index(f) for f in bench.OFFAXIS_FEATURES]
+    assert np.all(w[:, cols] == 0.0)
+    assert np.all(w[:, [j for j in range(len(FEATURE_NAMES)) if j not in cols]] != 0.0)
+    assert model.baseline_prior is None
+    full, _ = bench.fit_on(recs)
+    assert full.baseline_prior is not None
+    assert np.all(np.array(full.weights) != 0.0)
