@@ -72,8 +72,8 @@ class TerrainSettings:
 
     enter_p: float = 0.6
     exit_p: float = 0.4
-    min_dwell_steps: int = 2
-    min_dwell_s: float = 2.0
+    min_dwell_steps: int = 1
+    min_dwell_s: float = 1.0
     min_stride_s: float = 0.4
     max_stride_s: float = 2.5
     max_contact_delay_s: float = 1.0

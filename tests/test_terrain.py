@@ -618,6 +618,13 @@ def test_nested_evaluation_never_lets_the_held_out_subject_choose_or_fit(tmp_pat
     assert pooled.n_smooth + pooled.n_technical == sum(
         f.scores.n_smooth + f.scores.n_technical for f in folds
     )
+    # candidates that differ only in their settings share one fit per training set
+    seen.clear()
+    same_fit = (bench.CANDIDATES[0], bench.CANDIDATES[len(bench.CANDIDATES) // len(bench.DWELLS)])
+    assert same_fit[0].fit_key == same_fit[1].fit_key
+    assert same_fit[0].settings != same_fit[1].settings
+    bench.nested_leave_one_subject_out(recs, same_fit)
+    assert len(seen) == 4 * (3 + 1)
     with pytest.raises(bench.TerrainBenchError, match="three subjects"):
         bench.nested_leave_one_subject_out([r for r in recs if r.subject.endswith(("A", "B"))], cands)
 
