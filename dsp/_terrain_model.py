@@ -16,6 +16,8 @@ TRAINED_ON = (
 )
 #: Leave-one-subject-out per-step balanced accuracy of the terrain state at fitting time.
 LOSO_BALANCED_ACCURACY = 0.8243
+#: Nested leave-one-subject-out balanced accuracy (choice made without the held-out subject).
+NESTED_LOSO_BALANCED_ACCURACY = 0.8243
 #: Placements the model was trained for (others get no terrain unless explicitly allowed).
 PLACEMENTS = ("shank",)
 #: The features need a gyroscope.

@@ -220,6 +220,9 @@ class TerrainModel:
     baseline_prior : tuple of float, optional
         Where the runner baseline starts: the mean features of level walking in the training
         data (units of :data:`FEATURE_NAMES`).  None: the model reads the features as they are.
+    window_strides : int, optional
+        Valid strides whose features are averaged into the model's input (≥ 1); None: the
+        shipped ``WINDOW_STRIDES``.
     """
 
     feature_mean: tuple[float, ...]
@@ -227,6 +230,12 @@ class TerrainModel:
     weights: tuple[tuple[float, ...], ...]
     bias: tuple[float, ...]
     baseline_prior: tuple[float, ...] | None = None
+    window_strides: int | None = None
+
+    @property
+    def window(self) -> int:
+        """Valid strides averaged into the model's input."""
+        return int(M.WINDOW_STRIDES if self.window_strides is None else self.window_strides)
 
     @classmethod
     def shipped(cls) -> TerrainModel:
@@ -237,6 +246,7 @@ class TerrainModel:
             weights=tuple(tuple(r) for r in M.WEIGHTS),
             bias=tuple(M.BIAS),
             baseline_prior=tuple(M.BASELINE_PRIOR),
+            window_strides=int(M.WINDOW_STRIDES),
         )
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -260,6 +270,11 @@ class TerrainModel:
         if b.shape != (K.N_CLASSES,) or not np.all(scale > 0.0) or not np.all(np.isfinite(w)):
             raise ValidationError(
                 "terrain model has a bad bias, scale or weights; "
+                "refit with python -m benchmarks.terrain --fit"
+            )
+        if not 1 <= self.window <= 64:
+            raise ValidationError(
+                f"terrain model window_strides={self.window} is outside 1..64; "
                 "refit with python -m benchmarks.terrain --fit"
             )
         if self.baseline_prior is not None:
@@ -330,7 +345,6 @@ class TerrainClassifier:
         p[K.P_N_LOAD] = max(1.0, round(M.LOAD_WINDOW_S * fs))
         p[K.P_N_CONTACT] = max(1.0, round(M.CONTACT_WINDOW_S * fs))
         p[K.P_STILL_RADS] = M.STILL_RADS
-        p[K.P_WINDOW] = float(M.WINDOW_STRIDES)
         p[K.P_MIN_SAMPLES] = max(4.0, round(0.5 * s.min_stride_s * fs))
         p[K.P_BASE_PRIOR_N] = M.BASELINE_PRIOR_STRIDES
         p[K.P_BASE_TAU] = M.BASELINE_STRIDES
@@ -340,8 +354,9 @@ class TerrainClassifier:
         self.model = model or TerrainModel.shipped()
         self._mu, self._scale, self._w, self._b = self.model.arrays()
         self._params[K.P_BASELINE] = 0.0 if self.model.baseline_prior is None else 1.0
+        self._params[K.P_WINDOW] = float(self.model.window)
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))
-        self._hist = np.zeros((int(M.WINDOW_STRIDES), K.N_FEATURES))
+        self._hist = np.zeros((self.model.window, K.N_FEATURES))
         self.reset()
 
     def reset(self) -> None:

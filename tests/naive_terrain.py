@@ -72,6 +72,7 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     """
     s = settings or TerrainSettings()
     model = model or TerrainModel.shipped()
+    window = M.WINDOW_STRIDES if model.window_strides is None else model.window_strides
     fs = float(sampling_rate_hz)
     applies = (placement in M.PLACEMENTS or s.allow_untested_placement) and gyro is not None
     if gyro is None:
@@ -118,8 +119,8 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
                 bout = []
         else:
             bout.append(row["features"])
-            if len(bout) >= M.WINDOW_STRIDES:
-                row["window"] = np.mean(bout[-M.WINDOW_STRIDES :], axis=0)
+            if len(bout) >= window:
+                row["window"] = np.mean(bout[-window:], axis=0)
                 if applies:
                     x = row["window"] if model.baseline_prior is None else row["window"] - baseline
                     row["p_class"] = naive_softmax(x, model)

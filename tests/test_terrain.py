@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -114,7 +115,8 @@ def _assert_matches_naive(fast: TerrainResults, slow, rtol=1e-6):
 
 
 # ---- kernel vs reference -------------------------------------------------------------------
-def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng):
+@pytest.mark.parametrize("window_strides", [None, 1, 3])
+def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng, window_strides):
     strides = np.concatenate([np.full(8, 1.0), np.full(8, 1.25), rng.uniform(0.9, 1.3, 8)])
     t, acc, gyro, contacts = synthetic_shank(strides, 40.0, rng)
     acc[100] = np.nan
@@ -123,7 +125,7 @@ def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng)
     keep = (t < 14.0) | (t > 14.8)  # a 0.8 s hole in the samples
     t, acc, gyro = t[keep], acc[keep], gyro[keep]
     contacts = contacts[(contacts < 14.0) | (contacts > 14.8)]
-    model = stride_model()
+    model = dataclasses.replace(stride_model(), window_strides=window_strides)
     s = TerrainSettings(min_dwell_steps=1, min_dwell_s=0.0)
     fast = classify_terrain(
         t, acc, gyro, contacts, sampling_rate_hz=40.0, placement="shank", settings=s, model=model
@@ -134,6 +136,9 @@ def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng)
     _assert_matches_naive(fast, slow)
     assert fast.terrain.min() == 0
     assert fast.terrain.max() == 1
+    # a bout's first window_strides - 1 strides have no decision (the gap starts a new bout)
+    n_undecided = int((fast.valid & ~np.isfinite(fast.p_technical)).sum())
+    assert n_undecided == 2 * (model.window - 1)
     clf = TerrainClassifier(sampling_rate_hz=40.0, placement="shank", has_gyro=True, settings=s, model=model)
     clf.update(t, acc, gyro, contacts)
     assert clf.flags.repaired_samples == 3
@@ -201,9 +206,10 @@ def test_any_chunking_gives_the_batch_result(data, foot_walk):
     _assert_same(_chunked(clf, t, acc, gyro, steps.t_s, steps.emitted_at_s, cuts), batch)
 
 
-def test_one_sample_blocks_give_the_batch_result(rng):
+@pytest.mark.parametrize("window_strides", [2, 4])
+def test_one_sample_blocks_give_the_batch_result(rng, window_strides):
     t, acc, gyro, contacts = synthetic_shank(rng.uniform(0.9, 1.3, 12), 40.0, rng)
-    model = stride_model()
+    model = dataclasses.replace(stride_model(), window_strides=window_strides)
     batch = classify_terrain(t, acc, gyro, contacts, sampling_rate_hz=40.0, placement="shank", model=model)
     clf = TerrainClassifier(sampling_rate_hz=40.0, placement="shank", has_gyro=True, model=model)
     emitted = contacts + 0.1  # decided a few samples later, as the step detector does
@@ -578,6 +584,7 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert "STALE-BLOCK" not in text
     assert text.endswith("<!-- terrain:end -->\ntail\n")
     assert "| **pooled** |" in text
+    assert "Nested leave-one-subject-out" in text  # 3 subjects: the nested table is there
     assert "synthetic_terrain/A" in text
     assert "synthetic_flat/Z" not in text  # unlabelled: not scored, only checked for false alarms
     assert "* synthetic_flat: 1 level-ground recordings, " in text
@@ -586,3 +593,74 @@ def test_benchmark_command_end_to_end_on_synthetic_recordings(tmp_path, rng, cap
     assert len(ns["WEIGHTS"]) == 4
     assert math.isfinite(ns["LOSO_BALANCED_ACCURACY"])
     assert bench.main(["--datasets", str(tmp_path / "nothing")]) == 2
+
+
+def test_nested_evaluation_never_lets_the_held_out_subject_choose_or_fit(tmp_path, rng, monkeypatch):
+    from benchmarks import terrain as bench
+
+    for i, subj in enumerate(["A", "B", "C", "D"]):
+        _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    recs = bench.load_recordings(tmp_path / "data")
+    seen: list[set[str]] = []
+    real_fit_on = bench.fit_on
+
+    def spy(train, candidate=bench.SHIPPED):
+        seen.append({r.subject for r in train})
+        return real_fit_on(train, candidate)
+
+    monkeypatch.setattr(bench, "fit_on", spy)
+    cands = bench.CANDIDATES[:2]
+    folds, pooled = bench.nested_leave_one_subject_out(recs, cands)
+    assert [f.subject.split("/")[1] for f in folds] == ["A", "B", "C", "D"]
+    # per outer fold: 3 inner folds x 2 candidates on 2 of the other subjects, then 1 fit on all 3
+    assert len(seen) == 4 * (3 * 2 + 1)
+    for k, f in enumerate(folds):
+        block = seen[k * 7 : (k + 1) * 7]
+        assert all(f.subject not in s for s in block)
+        assert all(len(s) == 2 for s in block[:-1])
+        assert len(block[-1]) == 3
+        assert f.chosen in cands
+        assert f.inner_ba[f.chosen.name] == max(f.inner_ba.values())
+    assert pooled.n_smooth + pooled.n_technical == sum(
+        f.scores.n_smooth + f.scores.n_technical for f in folds
+    )
+    # candidates that differ only in their settings share one fit per training set
+    seen.clear()
+    quick = TerrainSettings(min_dwell_steps=1, min_dwell_s=1.0)
+    same_fit = (bench.CANDIDATES[0], dataclasses.replace(bench.CANDIDATES[0], name="quick", settings=quick))
+    assert same_fit[0].fit_key == same_fit[1].fit_key
+    bench.nested_leave_one_subject_out(recs, same_fit)
+    assert len(seen) == 4 * (3 + 1)
+    with pytest.raises(bench.TerrainBenchError, match="three subjects"):
+        bench.nested_leave_one_subject_out([r for r in recs if r.subject.endswith(("A", "B"))], cands)
+
+
+def test_a_candidate_without_some_features_gives_them_no_weight(tmp_path, rng):
+    from benchmarks import terrain as bench
+
+    for i, subj in enumerate(["A", "B"]):
+        _write_recording(tmp_path / "data" / "synthetic_terrain", f"S{i}", subj, rng)
+    recs = bench.load_recordings(tmp_path / "data")
+    small = bench.Candidate("no off-axis", bench.CANDIDATES[-1].features, False, 0.1)
+    assert set(bench.OFFAXIS_FEATURES).isdisjoint(small.features)
+    model, _ = bench.fit_on(recs, small)
+    w = np.array(model.weights)
+    cols = [FEATURE_NAMES.index(f) for f in bench.OFFAXIS_FEATURES]
+    assert np.all(w[:, cols] == 0.0)
+    assert np.all(w[:, [j for j in range(len(FEATURE_NAMES)) if j not in cols]] != 0.0)
+    assert model.baseline_prior is None
+    full, _ = bench.fit_on(recs)
+    assert full.baseline_prior is not None
+    assert np.all(np.array(full.weights) != 0.0)
+
+
+def test_a_model_window_outside_its_range_names_the_fix():
+    with pytest.raises(ValidationError, match=r"window_strides=0 .*--fit"):
+        TerrainClassifier(
+            sampling_rate_hz=40.0,
+            placement="shank",
+            has_gyro=True,
+            model=dataclasses.replace(stride_model(), window_strides=0),
+        )
+    assert TerrainModel.shipped().window == M.WINDOW_STRIDES
+    assert dataclasses.replace(TerrainModel.shipped(), window_strides=None).window == M.WINDOW_STRIDES
