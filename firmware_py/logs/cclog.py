@@ -89,6 +89,9 @@ _KIND = {BLOCK_SAMPLES: "samples", BLOCK_GAP: "gap", BLOCK_EVENT: "event"}
 MAX_BLOCK_PAYLOAD_BYTES = 1 << 20
 #: A header JSON larger than this is corrupt by definition.
 MAX_HEADER_BYTES = 1 << 20
+#: Largest plausible size of one int16 count (``i2`` encoding): 1 m/s² is a ±3300 g range and
+#: 0.1 rad/s a ±190,000 °/s one, far beyond any IMU; a larger value can only be a damaged header.
+MAX_LSB = {"acc_lsb_mps2": 1.0, "gyro_lsb_rads": 0.1}
 #: The writer closes a SAMPLES block when its payload would exceed this size.
 WRITER_BLOCK_PAYLOAD_BYTES = 1 << 16
 #: The writer hands buffered blocks to the OS (without fsync) once this many bytes are pending.
@@ -237,6 +240,10 @@ def complete_header(header: dict[str, Any], encoding: str) -> dict[str, Any]:
                     f"header {key!r} must be a positive number for encoding 'i2', not {out.get(key)!r}"
                 )
             out[key] = float(out[key])
+            if out[key] > MAX_LSB[key]:
+                raise ValueError(
+                    f"header {key!r} is {out[key]:.3g} per count; at most {MAX_LSB[key]:g} is possible"
+                )
     else:
         out.pop("acc_lsb_mps2", None)
         out.pop("gyro_lsb_rads", None)
@@ -763,6 +770,11 @@ def _check_header(header: Any, name: str, version: int) -> dict[str, Any]:
         if positive_rate(header.get(key)) is None:
             raise LogFormatError(
                 f"{where}: the header {key!r} must be a positive number, not {str(header.get(key))[:20]!r}"
+            )
+        if key in MAX_LSB and float(header[key]) > MAX_LSB[key]:
+            raise LogFormatError(
+                f"{where}: the header {key!r} is {float(header[key]):.3g} per count; no IMU has so coarse "
+                f"a step (at most {MAX_LSB[key]:g}): the header is damaged"
             )
     try:
         normalise_placement(header.get("placement"))

@@ -146,6 +146,30 @@ def test_damaged_header_fields_never_escape_as_other_errors(originals, scratch, 
     assert not [p for p in problems if "no byte offset" not in p], problems
 
 
+def _with_header_field(raw: bytes, key: str, value) -> bytes:
+    hlen = struct.unpack_from("<I", raw, 12)[0]
+    header = json.loads(raw[16 : 16 + hlen])
+    header[key] = value
+    body = json.dumps(header).encode()
+    head = struct.pack("<HHI", 1, 0, len(body)) + body
+    return C.MAGIC + head + struct.pack("<I", zlib.crc32(head)) + raw[20 + hlen :]
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("acc_lsb_mps2", 5.486124068793689e303), ("gyro_lsb_rads", 1e300)]
+)
+def test_an_absurd_count_size_is_a_damaged_header_not_an_overflow(originals, scratch, key, value):
+    """Found by the fuzzer: a huge LSB made the samples overflow to inf with a numpy RuntimeWarning."""
+    path = scratch / "lsb.cclog"
+    path.write_bytes(_with_header_field(originals["i2"], key, value))
+    out = C.read_capturing(read_cclog, path)
+    problems, crashed = C.outcome_problems(out, path)
+    assert not crashed, problems
+    assert not [p for p in problems if "no byte offset" not in p], problems
+    assert out.error is not None
+    assert key in str(out.error)
+
+
 def test_the_seeded_corruption_campaign(rel_workdir):
     res = C.corrupt_log_campaign(300, rel_workdir / "corrupt-campaign", seed=5)
     assert res.crashes == 0, res.failures
