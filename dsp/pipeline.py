@@ -114,11 +114,16 @@ class PipelineUpdate:
         Strides that became known in this block.
     cues : list of dsp.coach.CueEvent
         Cues the coach decided on.
+    missed_strides : list of StrideUpdate
+        Strides of a foot sensor whose contact the step detector missed (``t_contact_s`` is the
+        stride estimator's own contact time): no step carries them, and neither the coach nor the
+        grade hears of them, but the distance covered counts them.
     """
 
     steps: list[StepEvent] = field(default_factory=list)
     strides: list[StrideUpdate] = field(default_factory=list)
     cues: list[CueEvent] = field(default_factory=list)
+    missed_strides: list[StrideUpdate] = field(default_factory=list)
 
 
 class Pipeline:
@@ -204,6 +209,7 @@ class Pipeline:
         self.grade = GradeEstimator(grade_settings)
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
         self._last_stride_m: float | None = None
+        self._missed: list[StrideUpdate] = []
         # heaps by the time each input became known: strides (ready_at_s) and barometer readings
         self._for_grade: list[tuple[float, int, StrideUpdate]] = []
         self._pressure: list[tuple[float, float]] = []
@@ -257,7 +263,10 @@ class Pipeline:
                     heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
                     self._n_queued += 1
         terrain = self.terrain.update(t_s, acc_mps2, gyro_rads, raw.t_s).terrain  # one per contact
-        return self._finish_block(raw, strides, terrain)
+        update = self._finish_block(raw, strides, terrain)
+        if self._missed:
+            update.missed_strides, self._missed = self._missed, []
+        return update
 
     def add_pressure(self, t_s: float, pressure_pa: float) -> None:
         """Queue a barometer reading (a few per second) for the grade.
@@ -278,7 +287,9 @@ class Pipeline:
         """End of the input: the strides still waiting for their next stance."""
         if self.stride is None:
             return PipelineUpdate()
-        return PipelineUpdate(strides=self._stride_rows(self.stride.flush()))
+        update = PipelineUpdate(strides=self._stride_rows(self.stride.flush()))
+        update.missed_strides, self._missed = self._missed, []
+        return update
 
     # -- internals ----------------------------------------------------------------------------------
     def _stride_rows(self, res: StrideResults) -> list[StrideUpdate]:
@@ -292,12 +303,15 @@ class Pipeline:
         speed = res.speed_mps.tolist()
         dz = res.height_change_m.tolist()
         ready = res.ready_at_s.tolist()
-        # a stride whose contact the step detector missed has no step to attach it to: skipped
-        return [
-            StrideUpdate(t[i], _opt(stride[i]), _opt(step[i]), _opt(speed[i]), _opt(dz[i]), ready[i])
-            for i in range(len(t))
-            if has[i]
-        ]
+        rows = []
+        for i in range(len(t)):
+            row = StrideUpdate(t[i], _opt(stride[i]), _opt(step[i]), _opt(speed[i]), _opt(dz[i]), ready[i])
+            if has[i]:
+                rows.append(row)
+            elif row.stride_length_m is not None:
+                # the step detector missed its contact: no step to attach it to, but it was walked
+                self._missed.append(row)
+        return rows
 
     def _strides_until(self, t_s: float) -> None:
         """Take in every barometer reading before ``t_s`` and every stride ready by ``t_s``.

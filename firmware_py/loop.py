@@ -274,7 +274,7 @@ class LiveLoop:
         self._absorb(self.pipeline.process(batch.t_s, batch.acc_mps2, gyro))
 
     def _absorb(self, update: PipelineUpdate) -> None:
-        if self.keep_events and (update.steps or update.strides or update.cues):
+        if self.keep_events and (update.steps or update.strides or update.cues or update.missed_strides):
             self.report.updates.append(update)
             self.report.events.extend(update.steps)
         self.report.n_steps += len(update.steps)

@@ -68,6 +68,9 @@ class ReplayResult:
         The samples, when kept (replay keeps them for plots; a live run does not).
     cues : list of dsp.coach.CueEvent
         Every cue the coach decided on, with its reason.
+    missed_strides : list of tuple of float
+        ``(contact time s, stride length m)`` of the strides a foot sensor walked whose contact
+        the step detector missed: counted in the distance covered, listed in no step.
     """
 
     source: str
@@ -85,6 +88,7 @@ class ReplayResult:
     elapsed_s: float = 0.0
     recording: Recording | None = None
     cues: list[CueEvent] = field(default_factory=list)
+    missed_strides: list[tuple[float, float]] = field(default_factory=list)
 
 
 def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
@@ -256,6 +260,7 @@ def result_from_pipeline(
         steps_feet=pipe.steps_feet,
         events=join_strides(events, strides),
         cues=[c for u in updates for c in u.cues],
+        missed_strides=[(s.t_contact_s, s.stride_length_m) for u in updates for s in u.missed_strides],
         repaired_samples=flags.repaired_samples,
         gaps=flags.gaps + extra_gaps,
         frozen_samples=flags.frozen_samples,
@@ -313,8 +318,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
             if row["judged_s"] > 0
             else None,
         }
-    along = cumulative_distance_m(result)
-    distance = along[-1] if along else None
+    distance = total_distance_m(result)
     moving = gait_s["walk"] + gait_s["run"]
     latency = np.array([e.emitted_at_s - e.t_s for e in ev])
     contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
@@ -348,7 +352,9 @@ def cumulative_distance_m(result: ReplayResult) -> list[float | None]:
 
     Each stride is counted once: a foot sensor lists one contact per stride (its
     ``stride_length_m``), a lower-back sensor one per step (its ``step_length_m``).  A contact
-    whose length is unknown adds nothing.  All None when the placement gives no lengths.
+    whose length is unknown adds nothing.  The strides a foot sensor walked whose contact the step
+    detector missed (``result.missed_strides``) count from their own contact time on.  All None
+    when the placement gives no lengths.
 
     Parameters
     ----------
@@ -364,13 +370,27 @@ def cumulative_distance_m(result: ReplayResult) -> list[float | None]:
     lengths = [getattr(e, attr) for e in result.events]
     if all(x is None for x in lengths):
         return [None] * len(lengths)
+    missed = sorted(result.missed_strides)
+    j = 0
     total = 0.0
     out: list[float | None] = []
-    for x in lengths:
+    for e, x in zip(result.events, lengths, strict=True):
+        while j < len(missed) and missed[j][0] <= e.t_s:
+            total += missed[j][1]
+            j += 1
         if x is not None:
             total += x
         out.append(total)
     return out
+
+
+def total_distance_m(result: ReplayResult) -> float | None:
+    """Distance covered over the whole recording, m (None when the placement gives no lengths)."""
+    along = cumulative_distance_m(result)
+    if not along or along[-1] is None:
+        return None
+    last_t = result.events[-1].t_s
+    return along[-1] + sum(d for t, d in result.missed_strides if t > last_t)
 
 
 def to_json(result: ReplayResult) -> dict[str, Any]:

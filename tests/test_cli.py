@@ -11,7 +11,7 @@ import pytest
 from firmware_py.cli import main
 from firmware_py.config import load_config, make_pipeline
 from firmware_py.logs import read_log
-from firmware_py.replay import SCHEMA, replay_recording, result_from_pipeline
+from firmware_py.replay import SCHEMA, replay_recording, result_from_pipeline, total_distance_m
 from tests.conftest import FIXTURES
 
 FOOT = FIXTURES / "pyshoe_vicon" / "2017-11-27-11-24-07.csv"
@@ -55,14 +55,30 @@ def test_each_step_carries_the_distance_covered_so_far(tmp_path, which, length_f
     assert main(["replay", str(src), "--json", str(out), "--csv", str(tmp_path / "d.csv")]) == 0
     doc = json.loads(out.read_text())
     steps = doc["steps"]
-    lengths = [s[length_field] or 0.0 for s in steps]
+    lengths = np.array([s[length_field] or 0.0 for s in steps])
     assert sum(1 for s in steps if s[length_field]) > 10
-    # each stride once: running total of the per-contact lengths (rounded as the JSON is)
-    np.testing.assert_allclose([s["distance_m"] for s in steps], np.cumsum(lengths), atol=0.006)
-    assert doc["summary"]["distance_m"] == steps[-1]["distance_m"]
+    # each stride once: running total of the per-contact lengths (rounded as the JSON is), plus
+    # the strides whose contact the step detector missed, from their own contact time on
+    missed = replay_recording(read_log(src)).missed_strides
+    t = np.array([s["t"] for s in steps])
+    extra = np.array([sum(d for tm, d in missed if tm <= ti) for ti in t])
+    np.testing.assert_allclose([s["distance_m"] for s in steps], np.cumsum(lengths) + extra, atol=0.006)
+    tail = sum(d for tm, d in missed if tm > t[-1])
+    assert doc["summary"]["distance_m"] == pytest.approx(steps[-1]["distance_m"] + tail, abs=0.006)
     header, *rows = (tmp_path / "d.csv").read_text().splitlines()
     col = header.split(",").index("distance_m")
     assert [float(r.split(",")[col]) for r in rows] == [s["distance_m"] for s in steps]
+
+
+def test_strides_with_a_missed_contact_still_count_in_the_distance():
+    """A pyshoe walk where the step detector misses contacts: the stride estimator still walked them."""
+    rec = read_log(FIXTURES / "pyshoe_vicon" / "2017-11-22-11-30-14.csv")
+    res = replay_recording(rec)
+    truth = rec.meta["ground_truth"]["distance_m"]
+    steps_only = sum(e.stride_length_m for e in res.events if e.stride_length_m is not None)
+    assert len(res.missed_strides) >= 1
+    assert all(0.3 <= d < 3.0 for _t, d in res.missed_strides)
+    assert abs(total_distance_m(res) - truth) < abs(steps_only - truth)
 
 
 def test_waist_lists_both_feet_without_side(tmp_path):

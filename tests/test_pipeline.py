@@ -48,5 +48,22 @@ def test_any_chunking_gives_the_batch_events_and_cues(data, foot_run, waist_run)
     chunked = _run(rec, cuts)
     assert chunked.events == batch.events
     assert chunked.cues == batch.cues
+    assert chunked.missed_strides == batch.missed_strides
     assert len(batch.cues) > 0  # the fixed baseline makes the coach speak: the test has teeth
     assert any(e.stride_length_m is not None for e in batch.events)
+
+
+def test_strides_whose_contact_was_missed_are_the_same_in_any_blocks():
+    """On a recording where the step detector misses a contact, 50 ms blocks give the batch's list."""
+    from firmware_py.logs import read_log
+    from tests.conftest import FIXTURES
+
+    rec = read_log(FIXTURES / "pyshoe_vicon" / "2017-11-22-11-30-14.csv")
+    batch = _run(rec, [])
+    step = int(0.05 * rec.sampling_rate_hz)
+    chunked = _run(rec, list(range(step, rec.n_samples, step)))
+    assert len(batch.missed_strides) >= 1
+    assert chunked.missed_strides == batch.missed_strides
+    # they are strides no contact claimed: none lies on a reported contact
+    contacts = {e.t_s for e in batch.events}
+    assert not any(t in contacts for t, _d in batch.missed_strides)
