@@ -26,6 +26,7 @@ from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, load_config, make_pipeline
 from firmware_py.exc import UsageError
 from firmware_py.logs import is_recording_file, read_log
+from firmware_py.logs.csvlog import positive_rate
 from firmware_py.logs.recording import Recording
 
 #: Name and version of the replay JSON contract. Add fields; never change their meaning.
@@ -162,15 +163,6 @@ def subject_height_m(rec: Recording) -> float | None:
     return h if 1.0 <= h <= 2.5 else None
 
 
-def _positive(value: Any) -> float | None:
-    """Return a header field as a positive number, else None (a CSV's sidecar may not say)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) and v > 0.0 else None
-
-
 def replay_recording(
     rec: Recording, *, placement: str | None = None, config: Config | None = None
 ) -> ReplayResult:
@@ -209,8 +201,8 @@ def replay_recording(
         has_gyro=rec.has_gyro,
         placement_side=rec.placement_side,
         runner_height_m=subject_height_m(rec),
-        accel_range_g=_positive(rec.meta.get("accel_range_g")),
-        gyro_range_dps=_positive(rec.meta.get("gyro_range_dps")),
+        accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
+        gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
     )
     gyro = rec.gyro_rads
     bias = recorded_gyro_bias(rec)

@@ -217,12 +217,12 @@ def positive_rate(value: Any) -> float | None:
     Parameters
     ----------
     value : Any
-        Candidate sampling rate.
+        Candidate sampling rate (or any header number that must be positive: a range, a count size).
 
     Returns
     -------
     float or None
-        The rate in Hz, or None.
+        The number, or None.
     """
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
