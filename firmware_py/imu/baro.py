@@ -10,16 +10,16 @@ Wiring: VCC to 3V3, GND, SDA to GPIO2, SCL to GPIO3; SDO low gives address 0x76,
 from __future__ import annotations
 
 import abc
-import contextlib
 import struct
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import numpy as np
 
 from firmware_py.bus import bus_name
 from firmware_py.clock import Clock, SystemClock
 from firmware_py.exc import DeviceClosedError, ImuFaultError, ImuNotFoundError
+from firmware_py.imu.base import _WIRING_FIX, ChipLifecycle
 from firmware_py.imu.registers import (
     BMP280_CALIB_FIELDS,
     BMP280_CALIB_FORMAT,
@@ -32,8 +32,6 @@ from firmware_py.imu.registers import (
 )
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from firmware_py.bus import I2CBus
 
 __all__ = [
@@ -52,8 +50,6 @@ SEA_LEVEL_PA = 101325.0
 # International Standard Atmosphere, troposphere: T0 / L (m) and R L / (g M).
 _ISA_HEIGHT_SCALE_M = 44330.77
 _ISA_EXPONENT = 0.190263
-
-_WIRING_FIX = "check wiring (see hardware/wiring.md)"
 
 
 def altitude_m(pressure_pa: float | np.ndarray, sea_level_pa: float = SEA_LEVEL_PA) -> float | np.ndarray:
@@ -78,8 +74,24 @@ def altitude_m(pressure_pa: float | np.ndarray, sea_level_pa: float = SEA_LEVEL_
     )
 
 
+class _PackedCalibration:
+    """Trimming parameters stored in the chip's NVM as one packed ``struct`` (``_FORMAT``, ``_FIELDS``)."""
+
+    _FORMAT: ClassVar[str]
+    _FIELDS: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Self:
+        """Decode the calibration block as read from the chip."""
+        return cls(*struct.unpack(cls._FORMAT, data))
+
+    def to_bytes(self) -> bytes:
+        """Encode as the calibration block the chip stores (the fake chips serve it)."""
+        return struct.pack(self._FORMAT, *(getattr(self, f) for f in self._FIELDS))
+
+
 @dataclass(frozen=True)
-class Bmp280Calibration:
+class Bmp280Calibration(_PackedCalibration):
     """BMP280 trimming parameters dig_T1 .. dig_P9 (datasheet table 17)."""
 
     dig_t1: int
@@ -95,14 +107,8 @@ class Bmp280Calibration:
     dig_p8: int
     dig_p9: int
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Bmp280Calibration:
-        """Decode the 24 bytes at 0x88..0x9F."""
-        return cls(*struct.unpack(BMP280_CALIB_FORMAT, data))
-
-    def to_bytes(self) -> bytes:
-        """Encode as the 24 bytes at 0x88..0x9F."""
-        return struct.pack(BMP280_CALIB_FORMAT, *(getattr(self, f) for f in BMP280_CALIB_FIELDS))
+    _FORMAT: ClassVar[str] = BMP280_CALIB_FORMAT  # the 24 bytes at 0x88..0x9F
+    _FIELDS: ClassVar[tuple[str, ...]] = BMP280_CALIB_FIELDS
 
 
 def bmp280_compensate(adc_t: int, adc_p: int, cal: Bmp280Calibration) -> tuple[float, float]:
@@ -142,7 +148,7 @@ def bmp280_compensate(adc_t: int, adc_p: int, cal: Bmp280Calibration) -> tuple[f
 
 
 @dataclass(frozen=True)
-class Bmp388Calibration:
+class Bmp388Calibration(_PackedCalibration):
     """BMP388 NVM trimming parameters NVM_PAR_T1 .. NVM_PAR_P11 (datasheet table 22), as stored."""
 
     par_t1: int
@@ -160,14 +166,8 @@ class Bmp388Calibration:
     par_p10: int
     par_p11: int
 
-    @classmethod
-    def from_bytes(cls, data: bytes) -> Bmp388Calibration:
-        """Decode the 21 bytes at 0x31..0x45."""
-        return cls(*struct.unpack(BMP388_CALIB_FORMAT, data))
-
-    def to_bytes(self) -> bytes:
-        """Encode as the 21 bytes at 0x31..0x45."""
-        return struct.pack(BMP388_CALIB_FORMAT, *(getattr(self, f) for f in BMP388_CALIB_FIELDS))
+    _FORMAT: ClassVar[str] = BMP388_CALIB_FORMAT  # the 21 bytes at 0x31..0x45
+    _FIELDS: ClassVar[tuple[str, ...]] = BMP388_CALIB_FIELDS
 
     def scaled(self) -> tuple[float, ...]:
         """Return PAR_T1 .. PAR_P11 as floats (datasheet section 9.1: NVM value times 2^-n)."""
@@ -215,7 +215,7 @@ def bmp388_compensate(uncomp_temp: int, uncomp_press: int, cal: Bmp388Calibratio
     return t_lin, out1 + out2 + out3
 
 
-class _Barometer(abc.ABC):
+class _Barometer(ChipLifecycle):
     """Probe, reset, calibration and lifetime shared by the Bosch barometers."""
 
     CHIP: ClassVar[str]
@@ -293,25 +293,6 @@ class _Barometer(abc.ABC):
         """Return the latest temperature, °C."""
         return self.read()[1]
 
-    def close(self) -> None:
-        """Put the chip to sleep (best effort). Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._is_setup:
-            with contextlib.suppress(OSError):  # unplugged: nothing left to put to sleep
-                self._sleep()
-
-    def __enter__(self) -> _Barometer:
-        if not self._is_setup:
-            self.setup()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def _fault(self, e: OSError) -> ImuFaultError:
         return ImuFaultError(
             e.errno,
@@ -330,9 +311,6 @@ class _Barometer(abc.ABC):
 
     @abc.abstractmethod
     def _read(self) -> tuple[float, float]: ...
-
-    @abc.abstractmethod
-    def _sleep(self) -> None: ...
 
 
 class Bmp280(_Barometer):
@@ -376,7 +354,7 @@ class Bmp280(_Barometer):
         )
         return pressure_pa, temperature_c
 
-    def _sleep(self) -> None:
+    def _power_down(self) -> None:
         self.regs.set("CTRL_MEAS", mode="sleep")
 
 
@@ -422,5 +400,5 @@ class Bmp388(_Barometer):
         )
         return pressure_pa, temperature_c
 
-    def _sleep(self) -> None:
+    def _power_down(self) -> None:
         self.regs.set("PWR_CTRL", mode="sleep")

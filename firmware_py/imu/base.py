@@ -14,7 +14,7 @@ import abc
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
@@ -33,6 +33,7 @@ __all__ = [
     "MAX_SAMPLING_RATE_HZ",
     "MIN_SAMPLING_RATE_HZ",
     "STANDARD_GRAVITY_MPS2",
+    "ChipLifecycle",
     "FifoBatch",
     "FifoMisaligned",
     "FifoStatus",
@@ -151,7 +152,45 @@ class FifoMisaligned(Exception):
     """Raised inside a driver when FIFO data are out of step; the driver resets the FIFO."""
 
 
-class ImuDriver(abc.ABC):
+class ChipLifecycle(abc.ABC):
+    """Set up, then close once: the lifetime every chip driver shares (IMUs and barometers).
+
+    A subclass sets ``_is_setup`` and ``_closed`` in ``__init__`` and provides :meth:`setup` and
+    :meth:`_power_down`; ``with driver:`` sets the chip up (unless it is) and closes it at the end.
+    """
+
+    _is_setup: bool
+    _closed: bool
+
+    @abc.abstractmethod
+    def setup(self) -> None:
+        """Probe and configure the chip."""
+
+    @abc.abstractmethod
+    def _power_down(self) -> None:
+        """Put the chip in its lowest-power state."""
+
+    def close(self) -> None:
+        """Put the chip to sleep (best effort) and stop using the bus. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._is_setup:
+            with contextlib.suppress(OSError):  # unplugged: nothing left to put to sleep
+                self._power_down()
+
+    def __enter__(self) -> Self:
+        if not self._is_setup:
+            self.setup()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class ImuDriver(ChipLifecycle):
     """Common interface of the IMU drivers: probe, configure, drain the FIFO, close.
 
     Parameters
@@ -407,25 +446,6 @@ class ImuDriver(abc.ABC):
         raw = np.asarray(raw)
         return raw[:, :3] * self._acc_scale, raw[:, 3:] * self._gyro_scale
 
-    def close(self) -> None:
-        """Put the chip to sleep (best effort) and stop using the bus. Idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._is_setup:
-            with contextlib.suppress(OSError):  # unplugged: nothing left to put to sleep
-                self._power_down()
-
-    def __enter__(self) -> ImuDriver:
-        if not self._is_setup:
-            self.setup()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
     def __repr__(self) -> str:
         state = (
             "closed" if self._closed else f"{self.sampling_rate_hz:g} Hz" if self._is_setup else "not set up"
@@ -472,10 +492,6 @@ class ImuDriver(abc.ABC):
     @abc.abstractmethod
     def _scales(self) -> tuple[float, float]:
         """Return (m/s² per LSB, rad/s per LSB) at the configured ranges."""
-
-    @abc.abstractmethod
-    def _power_down(self) -> None:
-        """Put the chip in its lowest-power state."""
 
     def _timed_read(self, fn: Any, *args: Any) -> tuple[Any, float, float]:
         """Run ``fn(*args)``; return its result and the host times just before and just after."""
