@@ -18,7 +18,7 @@ strides it does not *call* stairs.
 
 Evaluation is leave-one-subject-out: for each subject, the model (baseline prior,
 standardisation and weights) is fitted on the strides of the other subjects and the classifier
-(with its runner baseline, hysteresis and dwell) is replayed on the held-out subject.  The
+(with its runner baseline and decision layer) is replayed on the held-out subject.  The
 score is the per-step balanced accuracy (mean of the recall of smooth and of technical) of the
 terrain state, per subject and pooled over all held-out steps; the balanced accuracy of the raw
 ``p_technical >= 0.5`` and the recall of each surface are shown too.
@@ -776,7 +776,7 @@ def nested_leave_one_subject_out(
 def oracle_ceiling(
     recs: list[Recording], settings: TerrainSettings | None = None, window_strides: int | None = None
 ) -> Scores:
-    """Score a perfect per-stride classifier put through the same window, hysteresis and dwell.
+    """Score a perfect per-stride classifier put through the same window and decision layer.
 
     Each stride's "probability" is 1 for a technical label and 0 for smooth, averaged over the
     model's window of strides; the decision layer (hysteresis and dwell, or the HMM) is that of
