@@ -42,6 +42,11 @@ A stride updates it only when the classifier does not call it stairs (``p_stairs
 p_stairs_down < P_BASE_GATE``, or no decision yet), so the baseline tracks level walking.  The
 model's input is the window mean of the features minus the baseline as it was before this
 stride.  Everything is per contact, in order, so chunking still cannot change a result.
+
+Decision layer (``P_DECISION``): either a hysteresis on ``p_technical`` with a minimum dwell, or
+a causal forward-filtered two-state HMM (:func:`_hmm_step`): the probability that the terrain is
+technical is carried from one decision to the next through a switch probability, then updated
+with the decision's log-odds; the state is the more probable of the two.
 """
 
 from __future__ import annotations
@@ -84,7 +89,10 @@ P_BASELINE = 14  # 1: the model reads features relative to the runner baseline; 
 P_BASE_PRIOR_N = 15  # weight of the baseline's prior, in strides
 P_BASE_TAU = 16  # time constant of the baseline, strides
 P_BASE_GATE = 17  # strides with p_stairs at or above this do not update the baseline
-N_PARAMS = 18
+P_DECISION = 18  # 0: hysteresis with a minimum dwell; 1: forward-filtered two-state HMM
+P_SWITCH_P = 19  # HMM: probability that the terrain changes from one decided stride to the next
+P_EVIDENCE = 20  # HMM: weight of each decision's log-odds (1: p_technical taken as calibrated)
+N_PARAMS = 21
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -107,7 +115,8 @@ S_N_GAPS = 33  # gaps in time
 S_LAST_C = 34  # time of the last contact received (for ordering), s
 S_BASE_N = 35  # strides taken into the baseline
 S_BASE = 36  # runner baseline of each feature (N_FEATURES slots)
-N_STATE = S_BASE + N_FEATURES
+S_POST = S_BASE + N_FEATURES  # HMM: filtered probability that the terrain is technical
+N_STATE = S_POST + 1
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
@@ -394,6 +403,33 @@ def _classify(wfeat, mu, scale, weights, bias, pclass):
 
 
 @kernel
+def _hmm_step(post, p, switch_p, evidence):
+    """One forward step of the two-state (smooth, technical) HMM over the per-stride decisions.
+
+    Parameters
+    ----------
+    post : float
+        Probability that the terrain was technical after the previous decision, 0–1.
+    p : float
+        ``p_technical`` of this decision, 0–1 (clipped to ``[1e-9, 1 - 1e-9]``).  The model is
+        fitted with balanced class weights, so it is read as a likelihood ratio against even odds.
+    switch_p : float
+        Probability that the terrain changes between two decisions, in ``(0, 0.5)``.
+    evidence : float
+        Weight of the decision's log-odds, > 0.
+
+    Returns
+    -------
+    float
+        The new probability that the terrain is technical.
+    """
+    pc = min(max(p, 1e-9), 1.0 - 1e-9)
+    prior = (1.0 - switch_p) * post + switch_p * (1.0 - post)
+    z = np.log(prior / (1.0 - prior)) + evidence * np.log(pc / (1.0 - pc))
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@kernel
 def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring, hist, out, n_out):
     """Process one contact: stride features, window, baseline, classifier, hysteresis; write one row.
 
@@ -470,8 +506,16 @@ def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring
             a = max(1.0 / (params[P_BASE_PRIOR_N] + state[S_BASE_N]), 1.0 / params[P_BASE_TAU])
             for j in range(N_FEATURES):
                 state[S_BASE + j] += a * (row[O_FEAT + j] - state[S_BASE + j])
-    # hysteresis with a minimum dwell (in contacts and in seconds)
     p = row[O_P]
+    if params[P_DECISION] == 1.0:
+        # forward-filtered two-state HMM: predict with the switch probability, then weigh in
+        # this decision's log-odds; the state is the more probable terrain
+        if p == p:
+            state[S_POST] = _hmm_step(state[S_POST], p, params[P_SWITCH_P], params[P_EVIDENCE])
+            state[S_TERRAIN] = 1.0 if state[S_POST] >= 0.5 else 0.0
+        row[O_TERRAIN] = state[S_TERRAIN]
+        return n_out + 1
+    # hysteresis with a minimum dwell (in contacts and in seconds)
     terr = state[S_TERRAIN]
     if p == p and state[S_DWELL_N] >= params[P_DWELL_STEPS] and tc - state[S_DWELL_T] >= params[P_DWELL_S]:
         if terr == 0.0 and p >= params[P_ENTER_P]:

@@ -8,8 +8,10 @@ of their recent strides that were not stairs, started from a population prior), 
 and fed to a small multinomial logistic regression whose parameters live as data in
 ``dsp/_terrain_model.py`` (fitted by ``python -m benchmarks.terrain --fit``).  Its classes are
 smooth ground, grass, stairs up and stairs down; ``p_technical`` is one minus the probability of
-smooth ground.  A hysteresis with a minimum dwell (in contacts and in seconds) turns
-``p_technical`` into the terrain state, so the state does not flicker.
+smooth ground.  A causal forward-filtered two-state HMM (terrain changes rarely from one stride
+to the next) turns the sequence of ``p_technical`` into the terrain state, so the state does not
+flicker; the round-1 hysteresis with a minimum dwell is still available
+(``TerrainSettings(decision="hysteresis")``).
 
 Only a shank (shin) sensor with a gyroscope has terrain-labelled training data.  For other
 placements, or without a gyroscope, the features are still computed but ``p_technical`` is NaN
@@ -37,6 +39,8 @@ CLASS_NAMES: tuple[str, ...] = tuple(M.CLASS_NAMES)
 SMOOTH = 0
 #: Value of :attr:`TerrainResults.terrain` for technical ground.
 TECHNICAL = 1
+#: Decision layers of :class:`TerrainSettings` (index = the kernel's ``P_DECISION``).
+DECISIONS: tuple[str, ...] = ("hysteresis", "hmm")
 
 if len(FEATURE_NAMES) != K.N_FEATURES or len(CLASS_NAMES) != K.N_CLASSES:  # pragma: no cover
     raise ImportError("dsp/_terrain_model.py does not match dsp/_terrain_kernels.py; refit with --fit")
@@ -48,14 +52,25 @@ class TerrainSettings:
 
     Parameters
     ----------
+    decision : str
+        How ``p_technical`` becomes the terrain state: ``"hmm"``, a causal forward-filtered
+        two-state HMM (``switch_p``, ``evidence_weight``), or ``"hysteresis"``, thresholds with a
+        minimum dwell (``enter_p``, ``exit_p``, ``min_dwell_steps``, ``min_dwell_s``).
+    switch_p : float
+        HMM: probability that the terrain changes from one decided stride to the next, in
+        ``(0, 0.5)``.
+    evidence_weight : float
+        HMM: weight of each decision's log-odds ``log(p / (1 - p))``, > 0 (1: ``p_technical`` read
+        as a calibrated probability; 2: as if it were twice as sure).
     enter_p : float
-        ``p_technical`` at or above which the state turns technical, 1.
+        Hysteresis: ``p_technical`` at or above which the state turns technical, 1.
     exit_p : float
-        ``p_technical`` at or below which the state turns smooth again, 1 (≤ ``enter_p``).
+        Hysteresis: ``p_technical`` at or below which the state turns smooth again, 1 (≤ ``enter_p``).
     min_dwell_steps : int
-        Contacts the state must last before it may change again (counted from the first contact).
+        Hysteresis: contacts the state must last before it may change again (counted from the first
+        contact).
     min_dwell_s : float
-        Time the state must last before it may change again, s.
+        Hysteresis: time the state must last before it may change again, s.
     min_stride_s : float
         Shorter contact-to-contact intervals are not strides (no features), s.
     max_stride_s : float
@@ -70,6 +85,9 @@ class TerrainSettings:
         real terrain data there; meant for experiments only.
     """
 
+    decision: str = "hmm"
+    switch_p: float = 0.2
+    evidence_weight: float = 2.0
     enter_p: float = 0.6
     exit_p: float = 0.4
     min_dwell_steps: int = 2
@@ -81,6 +99,15 @@ class TerrainSettings:
     allow_untested_placement: bool = False
 
     def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValidationError(
+                f"decision={self.decision!r} is not one of {', '.join(map(repr, DECISIONS))}"
+            )
+        if not (0.0 < self.switch_p < 0.5) or not (0.0 < self.evidence_weight <= 100.0):
+            raise ValidationError(
+                f"switch_p={self.switch_p:g} must be in (0, 0.5) and "
+                f"evidence_weight={self.evidence_weight:g} in (0, 100]"
+            )
         if not (0.0 <= self.exit_p <= self.enter_p <= 1.0):
             raise ValidationError(
                 f"thresholds exit_p={self.exit_p:g} and enter_p={self.enter_p:g} must satisfy "
@@ -112,7 +139,7 @@ class TerrainResults:
         Probability that the ground of the last strides is technical, 0–1; NaN when there is no
         decision (first strides of a bout, a pause, or no model for this placement).
     terrain : numpy.ndarray
-        State after hysteresis and dwell, int8: 0 smooth, 1 technical.
+        State after the decision layer (HMM, or hysteresis and dwell), int8: 0 smooth, 1 technical.
     valid : numpy.ndarray
         True where the stride ending at this contact had valid features.
     p_class : numpy.ndarray
@@ -349,6 +376,9 @@ class TerrainClassifier:
         p[K.P_BASE_PRIOR_N] = M.BASELINE_PRIOR_STRIDES
         p[K.P_BASE_TAU] = M.BASELINE_STRIDES
         p[K.P_BASE_GATE] = M.BASELINE_GATE_P
+        p[K.P_DECISION] = float(DECISIONS.index(s.decision))
+        p[K.P_SWITCH_P] = s.switch_p
+        p[K.P_EVIDENCE] = s.evidence_weight
         self._params = p
         self._coef = butter2_lowpass(M.FEATURE_CUTOFF_HZ, fs)
         self.model = model or TerrainModel.shipped()

@@ -88,6 +88,7 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     prev_contact = None
     bout = []  # valid stride features since the bout began
     state, n_since, t_since = 0, 0, None
+    post_technical = 0.0  # HMM decision layer: probability that the terrain is technical
     nf = len(M.FEATURE_NAMES)
     # runner baseline: starts at the prior and follows the strides not called stairs
     baseline = np.zeros(nf) if model.baseline_prior is None else np.array(model.baseline_prior, dtype=float)
@@ -95,7 +96,7 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     out = []
 
     def on_contact(tc):
-        nonlocal prev_contact, bout, state, n_since, t_since, baseline, n_baseline
+        nonlocal prev_contact, bout, state, n_since, t_since, baseline, n_baseline, post_technical
         prev = prev_contact
         prev_contact = tc
         if t_since is None:
@@ -131,7 +132,17 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
                 weight = max(1.0 / (M.BASELINE_PRIOR_STRIDES + n_baseline), 1.0 / M.BASELINE_STRIDES)
                 baseline = baseline + weight * (row["features"] - baseline)
         p = row["p"]
-        if not math.isnan(p) and n_since >= s.min_dwell_steps and tc - t_since >= s.min_dwell_s:
+        if s.decision == "hmm":
+            if not math.isnan(p):
+                # P(technical) after the last decision -> prior for this stride -> Bayes with this p
+                prior = post_technical * (1 - s.switch_p) + (1 - post_technical) * s.switch_p
+                p_clipped = min(max(p, 1e-9), 1 - 1e-9)
+                log_odds = math.log(prior / (1 - prior)) + s.evidence_weight * math.log(
+                    p_clipped / (1 - p_clipped)
+                )
+                post_technical = 1 / (1 + math.exp(-log_odds))
+                state = 1 if post_technical >= 0.5 else 0
+        elif not math.isnan(p) and n_since >= s.min_dwell_steps and tc - t_since >= s.min_dwell_s:
             new = state
             if state == 0 and p >= s.enter_p:
                 new = 1

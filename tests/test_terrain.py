@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
 from dsp import detect_steps
 from dsp.exc import ValidationError
@@ -115,8 +116,10 @@ def _assert_matches_naive(fast: TerrainResults, slow, rtol=1e-6):
 
 
 # ---- kernel vs reference -------------------------------------------------------------------
-@pytest.mark.parametrize("window_strides", [None, 1, 3])
-def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng, window_strides):
+@pytest.mark.parametrize(
+    ("window_strides", "decision"), [(None, "hmm"), (None, "hysteresis"), (1, "hmm"), (3, "hysteresis")]
+)
+def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng, window_strides, decision):
     strides = np.concatenate([np.full(8, 1.0), np.full(8, 1.25), rng.uniform(0.9, 1.3, 8)])
     t, acc, gyro, contacts = synthetic_shank(strides, 40.0, rng)
     acc[100] = np.nan
@@ -126,7 +129,7 @@ def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng,
     t, acc, gyro = t[keep], acc[keep], gyro[keep]
     contacts = contacts[(contacts < 14.0) | (contacts > 14.8)]
     model = dataclasses.replace(stride_model(), window_strides=window_strides)
-    s = TerrainSettings(min_dwell_steps=1, min_dwell_s=0.0)
+    s = TerrainSettings(decision=decision, min_dwell_steps=1, min_dwell_s=0.0)
     fast = classify_terrain(
         t, acc, gyro, contacts, sampling_rate_hz=40.0, placement="shank", settings=s, model=model
     )
@@ -191,15 +194,16 @@ def _assert_same(a: TerrainResults, b: TerrainResults):
     np.testing.assert_array_equal(a.baseline, b.baseline)
 
 
+@pytest.mark.parametrize("decision", ["hmm", "hysteresis"])
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_chunking_gives_the_batch_result(data, foot_walk):
+def test_any_chunking_gives_the_batch_result(data, foot_walk, decision):
     rec = foot_walk
     fs = rec.sampling_rate_hz
     n = int(30.0 * fs)
     t, acc, gyro = rec.t_s[:n], rec.acc_mps2[:n], rec.gyro_rads[:n]
     steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
-    s = TerrainSettings(allow_untested_placement=True, min_dwell_steps=1, min_dwell_s=0.5)
+    s = TerrainSettings(allow_untested_placement=True, decision=decision, min_dwell_steps=1, min_dwell_s=0.5)
     batch = classify_terrain(t, acc, gyro, steps.t_s, sampling_rate_hz=fs, placement="foot", settings=s)
     clf = TerrainClassifier(sampling_rate_hz=fs, placement="foot", has_gyro=True, settings=s)
     cuts = sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=40))))
@@ -279,7 +283,9 @@ def _run_strides(strides, rng, **kw):
 
 
 def test_state_follows_the_terrain_after_the_window_fills(rng):
-    res = _run_strides([1.0] * 8 + [1.2] * 8 + [1.0] * 8, rng, min_dwell_steps=1, min_dwell_s=0.0)
+    res = _run_strides(
+        [1.0] * 8 + [1.2] * 8 + [1.0] * 8, rng, decision="hysteresis", min_dwell_steps=1, min_dwell_s=0.0
+    )
     # contact i ends stride i-1; the window holds the last two strides
     assert res.terrain[:9].max() == 0
     assert res.terrain[9] == 0  # window 1.0/1.2: p = 0.5, inside the hysteresis band
@@ -290,19 +296,45 @@ def test_state_follows_the_terrain_after_the_window_fills(rng):
 
 def test_single_odd_strides_do_not_flicker(rng):
     strides = [1.0] * 6 + [1.2, 1.0, 1.0, 1.2, 1.0, 1.2, 1.0] + [1.0] * 4
-    res = _run_strides(strides, rng, min_dwell_steps=1, min_dwell_s=0.0)
+    res = _run_strides(strides, rng, decision="hysteresis", min_dwell_steps=1, min_dwell_s=0.0)
     assert res.terrain.max() == 0
     assert np.nanmax(res.p_technical) == pytest.approx(0.5, abs=1e-6)
 
 
 def test_minimum_dwell_in_steps_and_seconds(rng):
     strides = [1.0] * 6 + [1.2] * 3 + [1.0] * 10
-    quick = _run_strides(strides, rng, min_dwell_steps=1, min_dwell_s=0.0)
+    kw = {"decision": "hysteresis"}
+    quick = _run_strides(strides, rng, min_dwell_steps=1, min_dwell_s=0.0, **kw)
     assert list(quick.terrain[7:12]) == [0, 1, 1, 1, 0]
-    by_steps = _run_strides(strides, rng, min_dwell_steps=4, min_dwell_s=0.0)
+    by_steps = _run_strides(strides, rng, min_dwell_steps=4, min_dwell_s=0.0, **kw)
     assert list(by_steps.terrain[8:14]) == [1, 1, 1, 1, 0, 0]
-    by_time = _run_strides(strides, rng, min_dwell_steps=1, min_dwell_s=4.5)
+    by_time = _run_strides(strides, rng, min_dwell_steps=1, min_dwell_s=4.5, **kw)
     assert list(by_time.terrain[8:15]) == [1, 1, 1, 1, 1, 0, 0]  # 14.6 s - 9.4 s >= 4.5 s
+
+
+def test_hmm_state_follows_the_terrain_and_holds_on_undecided_windows(rng):
+    strides = [1.0] * 8 + [1.2] * 8 + [1.0] * 8
+    res = _run_strides(strides, rng, decision="hmm", switch_p=0.2, evidence_weight=2.0)
+    # contact i ends stride i-1; a window of 1.0 and 1.2 s strides gives p = 0.5 (no evidence)
+    assert res.terrain[:10].max() == 0
+    assert res.terrain[10:18].min() == 1  # the first all-technical window is enough, no dwell
+    assert res.terrain[18:].max() == 0
+    odd = [1.0] * 6 + [1.2, 1.0, 1.0, 1.2, 1.0, 1.2, 1.0] + [1.0] * 4
+    assert _run_strides(odd, rng, decision="hmm").terrain.max() == 0
+
+
+def test_hmm_step_known_answers():
+    # from certainly smooth, the prediction alone gives P(technical) = switch_p
+    assert K._hmm_step(0.0, 0.5, 0.2, 2.0) == pytest.approx(0.2, rel=1e-12)
+    # from even odds, one calibrated decision gives its own probability
+    assert K._hmm_step(0.5, 0.9, 0.2, 1.0) == pytest.approx(0.9, rel=1e-12)
+    # prior odds 0.2 / 0.8, evidence (0.9 / 0.1) ** 2 = 81: posterior odds 20.25
+    assert K._hmm_step(0.0, 0.9, 0.2, 2.0) == pytest.approx(20.25 / 21.25, rel=1e-12)
+    # from certainly technical, a confident smooth decision: odds 4 / 81
+    assert K._hmm_step(1.0, 0.1, 0.2, 2.0) == pytest.approx(4.0 / 85.0, rel=1e-12)
+    # p of exactly 0 or 1 is clipped, so the result stays a probability strictly inside (0, 1)
+    assert 0.0 < K._hmm_step(1.0, 0.0, 0.01, 1.0) < 1e-6
+    assert 1.0 - 1e-6 < K._hmm_step(0.0, 1.0, 0.01, 1.0) < 1.0
 
 
 def test_a_pause_restarts_the_stride_window(rng):
@@ -428,6 +460,12 @@ def test_bad_arguments_name_the_fix(rng):
         clf.update(t[:0], acc[:0], gyro[:0], contacts[2:3])
     with pytest.raises(ValidationError, match="exit_p"):
         TerrainSettings(enter_p=0.4, exit_p=0.6)
+    with pytest.raises(ValidationError, match="'hysteresis', 'hmm'"):
+        TerrainSettings(decision="viterbi")
+    with pytest.raises(ValidationError, match="switch_p"):
+        TerrainSettings(switch_p=0.5)
+    with pytest.raises(ValidationError, match="evidence_weight"):
+        TerrainSettings(evidence_weight=0.0)
     with pytest.raises(ValidationError, match="min_stride_s"):
         TerrainSettings(min_stride_s=3.0)
     with pytest.raises(ValidationError, match="sampling_rate_hz"):
@@ -609,7 +647,10 @@ def test_nested_evaluation_never_lets_the_held_out_subject_choose_or_fit(tmp_pat
         return real_fit_on(train, candidate)
 
     monkeypatch.setattr(bench, "fit_on", spy)
-    cands = bench.CANDIDATES[:2]
+    cands = (
+        bench.CANDIDATES[0],
+        next(c for c in bench.CANDIDATES if c.fit_key != bench.CANDIDATES[0].fit_key),
+    )
     folds, pooled = bench.nested_leave_one_subject_out(recs, cands)
     assert [f.subject.split("/")[1] for f in folds] == ["A", "B", "C", "D"]
     # per outer fold: 3 inner folds x 2 candidates on 2 of the other subjects, then 1 fit on all 3
@@ -624,7 +665,11 @@ def test_nested_evaluation_never_lets_the_held_out_subject_choose_or_fit(tmp_pat
     assert pooled.n_smooth + pooled.n_technical == sum(
         f.scores.n_smooth + f.scores.n_technical for f in folds
     )
-    # candidates that differ only in their settings share one fit per training set
+    # candidates that differ only in their settings share one fit per training set; every fit is
+    # tried with every decision layer
+    n_fits = len({c.fit_key for c in bench.CANDIDATES})
+    assert len(bench.CANDIDATES) == n_fits * len(bench.DECISIONS)
+    assert {c.settings for c in bench.CANDIDATES} == {d for _, d in bench.DECISIONS}
     seen.clear()
     quick = TerrainSettings(min_dwell_steps=1, min_dwell_s=1.0)
     same_fit = (bench.CANDIDATES[0], dataclasses.replace(bench.CANDIDATES[0], name="quick", settings=quick))
