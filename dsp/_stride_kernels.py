@@ -610,12 +610,16 @@ TS_GOOD_W = 20  # last good gyroscope sample (3 slots)
 TS_REPAIRED = 23  # samples repaired
 TS_N_GAPS = 24  # gaps seen
 TS_SEG_T0 = 25  # time of the first sample of the current segment, s
-N_TRUNK_STATE = 26
+TS_PSI = 26  # heading: integral of the yaw rate about the vertical since the segment began, rad
+TS_PREV_PSI = 27  # heading at the previous contact, rad
+TS_PREV2_PSI = 28  # heading at the contact before that, rad
+N_TRUNK_STATE = 29
 
 # ---- ring columns ---------------------------------------------------------------------------
 TR_T = 0
 TR_AV = 1  # vertical specific force (gravity included: removed with the per-step mean), m/s²
-N_TRUNK_RING = 2
+TR_PSI = 2  # heading, rad (0 without a gyroscope)
+N_TRUNK_RING = 3
 
 
 @kernel
@@ -713,6 +717,35 @@ def _trunk_step_length(h, run, params):
 
 
 @kernel
+def _heading_at(ring, n_ring, c):
+    """Heading (rad) of the last ring sample at or before ``c``; NaN when the ring has none."""
+    m = ring.shape[0]
+    first = n_ring - m
+    if first < 0:
+        first = 0
+    for q in range(n_ring - 1, first - 1, -1):
+        if ring[q % m, TR_T] <= c:
+            return ring[q % m, TR_PSI]
+    return np.nan
+
+
+@kernel
+def _turn_half_angle(psi_now, psi_prev2, prev_step):
+    """Heading change per step over the stride that ends now, rad, in ``[0, π]``.
+
+    Half the heading change over the last two steps: the pelvis swings its heading back and forth
+    with each step, and that oscillation cancels over a stride.  Zero when the previous step has
+    no length (first step of a bout: its heading change would include turning on the spot).
+    """
+    if prev_step != prev_step or psi_now != psi_now or psi_prev2 != psi_prev2:
+        return 0.0
+    d = 0.5 * abs(psi_now - psi_prev2)
+    if d > np.pi:
+        d = np.pi
+    return d
+
+
+@kernel
 def _first_time_at_or_after(ring, n_ring, c):
     """Time of the first ring sample at or after ``c`` (``c`` itself when there is none yet)."""
     m = ring.shape[0]
@@ -758,7 +791,13 @@ def _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, 
                     fast = 60.0 / step_s >= params[TP_RUN_CADENCE]
                     run = 1.0 if (fast or a_min < -params[TP_FLIGHT_MPS2]) else 0.0
                 step = _trunk_step_length(h, run == 1.0, params)
-        stride = step + state[TS_PREV_STEP]
+        # turning: the pendulum gives the path of the step; on an arc its chord is shorter, and
+        # the stride is the resultant of two step chords that differ in heading by the turn per step
+        psi = _heading_at(ring, n_ring, c)
+        turn = _turn_half_angle(psi, state[TS_PREV2_PSI], state[TS_PREV_STEP])
+        if turn > 0.0:
+            step *= np.sin(0.5 * turn) / (0.5 * turn)
+        stride = (step + state[TS_PREV_STEP]) * np.cos(0.5 * turn)
         stride_s = c - state[TS_PREV2_C]
         out[n_out, O_T] = c
         out[n_out, O_STEP] = step
@@ -773,6 +812,8 @@ def _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, 
         state[TS_PREV2_C] = prev
         state[TS_PREV_C] = c
         state[TS_PREV_STEP] = step
+        state[TS_PREV2_PSI] = state[TS_PREV_PSI]
+        state[TS_PREV_PSI] = psi
     return head, n_out
 
 
@@ -851,6 +892,7 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             state[TS_N_GAPS] += 1.0
         if state[TS_INIT] == 0.0:
             state[TS_SEG_T0] = ti
+            state[TS_PSI] = 0.0
             _q_from_gravity(state, TS_Q, ax, ay, az)
             for a in range(3):
                 g = ax if a == 0 else (ay if a == 1 else az)
@@ -867,6 +909,8 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             _integrate_gyro(state, TS_Q, gx, gy, gz, dt)
             _tilt_correct(state, TS_Q, ax, ay, az, params[TP_TILT_GAIN])
             _, _, av = _rotate(state, TS_Q, ax, ay, az)
+            _, _, yaw_rate = _rotate(state, TS_Q, gx, gy, gz)  # about the vertical, rad/s
+            state[TS_PSI] += yaw_rate * dt
         else:
             # gravity = low-passed accelerometer; vertical = projection on it
             gxx = 0.0
@@ -890,6 +934,7 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
         slot = k % m
         ring[slot, TR_T] = ti
         ring[slot, TR_AV] = av  # specific force along the vertical: gravity goes with the per-step mean
+        ring[slot, TR_PSI] = state[TS_PSI]
         state[TS_N] = k + 1.0
         head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
     if final:

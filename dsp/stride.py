@@ -474,7 +474,9 @@ class TrunkStrideEstimator(_StreamingBase):
     else the accelerometer projected on its low-passed gravity) is integrated twice over each
     step, between consecutive contacts, with the per-step mean and linear trend removed; the
     excursion ``h`` of the sensor gives the step length through the inverted-pendulum model
-    (walking) or the running model, and the stride is the sum of the last two steps.
+    (walking) or the running model, and the stride is the sum of the last two steps.  With a
+    gyroscope, a turn shortens both: the step is the chord of its arc and the stride the
+    resultant of two steps that differ in heading (heading change taken over the stride).
 
     Parameters
     ----------
@@ -551,6 +553,8 @@ class TrunkStrideEstimator(_StreamingBase):
         self._state[K.TS_PREV_C] = -1e9
         self._state[K.TS_PREV2_C] = -1e9
         self._state[K.TS_PREV_STEP] = np.nan
+        self._state[K.TS_PREV_PSI] = np.nan
+        self._state[K.TS_PREV2_PSI] = np.nan
         self._state[K.TS_T_NOW] = -1e300
         self._ring[:] = 0.0
         self._pending = np.zeros((0, K.N_CONTACT_COLS))

@@ -302,18 +302,22 @@ def naive_vertical_acceleration(t, acc, gyro, *, sampling_rate_hz, settings=None
     Returns
     -------
     tuple
-        The vertical acceleration and the index where each sample's segment starts.
+        The vertical acceleration, the heading (integral of the yaw rate about the vertical since
+        the segment began, rad; 0 without a gyroscope) and the index where each sample's segment
+        starts.
     """
     s = settings or StrideSettings()
     fs = float(sampling_rate_hz)
     acc, gyro = repaired(acc, gyro)
     gain = per_sample_gain(s.trunk_tilt_time_constant_s, fs)
-    av, seg_start = [], []
+    av, psi, seg_start = [], [], []
     seg = 0
+    heading = 0.0
     for k in range(len(t)):
         fresh = k == 0 or t[k] - t[k - 1] > s.gap_s
         if fresh:
             seg = k
+            heading = 0.0
             r = attitude_from_gravity(acc[k])
             lps = [Biquad(s.gravity_cutoff_hz, fs) for _ in range(3)]
             for f, x in zip(lps, acc[k], strict=True):
@@ -323,12 +327,14 @@ def naive_vertical_acceleration(t, acc, gyro, *, sampling_rate_hz, settings=None
             r = gyro_step(r, gyro[k], 0.0 if fresh else t[k] - t[k - 1])
             r = tilt_step(r, a, gain)
             av.append(float((r @ a)[2]))
+            heading += float((r @ np.asarray(gyro[k]))[2]) * (0.0 if fresh else t[k] - t[k - 1])
         else:
             grav = np.array([f(x) for f, x in zip(lps, a, strict=True)])
             gn = max(float(np.linalg.norm(grav)), 1e-9)
             av.append(float(a @ grav) / gn)
+        psi.append(heading)
         seg_start.append(seg)
-    return av, seg_start
+    return av, psi, seg_start
 
 
 def naive_excursion(t, av, c0, c1):
@@ -354,9 +360,12 @@ def naive_trunk_strides(
     s = settings or StrideSettings()
     height = s.default_height_m if runner_height_m is None else runner_height_m
     leg = s.leg_length_ratio * height
-    av, seg_start = naive_vertical_acceleration(t, acc, gyro, sampling_rate_hz=sampling_rate_hz, settings=s)
+    av, psi, seg_start = naive_vertical_acceleration(
+        t, acc, gyro, sampling_rate_hz=sampling_rate_hz, settings=s
+    )
     rows = []
     prev, prev2, prev_step = -1e9, -1e9, math.nan
+    psi_prev, psi_prev2 = math.nan, math.nan
     for i, c in enumerate(contacts_t):
         run = -1.0 if contacts_is_run is None else (1.0 if contacts_is_run[i] else 0.0)
         step = math.nan
@@ -371,9 +380,19 @@ def naive_trunk_strides(
                 hh = min(h, leg)
                 k = s.pendulum_k_run * s.scale_run if run == 1.0 else s.pendulum_k_walk * s.scale_walk
                 step = k * 2.0 * math.sqrt(2.0 * leg * hh - hh * hh)
-        stride = step + prev_step
+        # heading of the last sample at or before c; half the heading change over the stride is the
+        # turn per step (none after a step without a length)
+        before = [q for q in range(len(t)) if t[q] <= c]
+        psi_c = psi[before[-1]] if before else math.nan
+        turn = 0.0
+        if prev_step == prev_step and psi_c == psi_c and psi_prev2 == psi_prev2:
+            turn = min(0.5 * abs(psi_c - psi_prev2), math.pi)
+        if turn > 0.0:
+            step *= math.sin(turn / 2) / (turn / 2)  # chord of the step's arc
+        stride = (step + prev_step) * math.cos(turn / 2)  # resultant of two chords `turn` apart
         speed = stride / (c - prev2) if c - prev2 <= s.max_stride_time_s else math.nan
         ready = t[after[0]] if after else c
         rows.append(out_row(c, stride, step, math.nan, speed, ready, run if run >= 0 else math.nan, True))
         prev2, prev, prev_step = prev, c, step
+        psi_prev2, psi_prev = psi_prev, psi_c
     return rows

@@ -364,6 +364,75 @@ def test_synthetic_trunk_pendulum_steps(use_gyro, rng):
     assert np.isnan(res.height_change_m).all()
 
 
+def _yawing(t, az, yaw_rate_rads, tilt):
+    """Lower-back samples of a body turning about the vertical at ``yaw_rate_rads`` (per sample)."""
+    acc = np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81]) @ tilt
+    gyro = np.column_stack([np.zeros_like(az), np.zeros_like(az), yaw_rate_rads]) @ tilt
+    return acc, gyro
+
+
+def test_synthetic_trunk_turning_strides_are_chords(rng):
+    """Walking on a circle: the stride is the straight line between two contacts of one foot."""
+    fs = 100.0
+    s = StrideSettings()
+    height = 1.7
+    leg = s.leg_length_ratio * height
+    n_steps = 16
+    path_m = 0.6  # pendulum path per step
+    step_s = 0.55
+    turn_rad = math.radians(30.0)  # heading change per step: a full circle in 12 steps
+    t, az, contacts = synthetic_trunk(np.full(n_steps, path_m), fs=fs, step_s=step_s, leg_m=leg, scale=1.25)
+    walking = (t >= contacts[0]) & (t < contacts[-1])
+    acc, gyro = _yawing(t, az, np.where(walking, turn_rad / step_s, 0.0), _random_rotation(rng))
+    res = estimate_strides(
+        t, acc, gyro, contacts, sampling_rate_hz=fs, placement="lower_back", runner_height_m=height
+    )
+    # the centre of mass on the circle: arc length path_m per step, radius path_m / turn_rad
+    radius = path_m / turn_rad
+    pos = radius * np.exp(1j * turn_rad * np.arange(n_steps + 1))
+    true_stride = np.abs(pos[2:] - pos[:-2])
+    true_step = np.abs(pos[1:] - pos[:-1])
+    np.testing.assert_allclose(res.stride_length_m[3:], true_stride[1:], rtol=0.03)
+    np.testing.assert_allclose(res.step_length_m[3:], true_step[2:], rtol=0.03)
+    assert np.all(res.stride_length_m[3:] < 0.97 * 2 * path_m)  # and not the path length
+    # without the gyroscope the turn is invisible: the path length remains
+    plain = estimate_strides(
+        t, acc, None, contacts, sampling_rate_hz=fs, placement="lower_back", runner_height_m=height
+    )
+    np.testing.assert_allclose(plain.stride_length_m[3:], 2 * path_m, rtol=0.03)
+
+
+def test_pelvis_yaw_swing_is_not_a_turn(rng):
+    """The pelvis turns one way then back within each stride: no net heading change, no shortening."""
+    fs = 100.0
+    s = StrideSettings()
+    height = 1.8
+    leg = s.leg_length_ratio * height
+    step_s = 0.55
+    steps_m = rng.uniform(0.6, 0.75, 14)
+    t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=step_s, leg_m=leg, scale=1.25)
+    tilt = _random_rotation(rng)
+    swing_rad = 0.2  # pelvic yaw ±11°, one cycle per stride, extreme at each contact: 23° per step
+    u = (t - contacts[0]) / (2 * step_s)
+    rate = np.where(t >= contacts[0], -swing_rad * 2 * np.pi / (2 * step_s) * np.sin(2 * np.pi * u), 0.0)
+    acc, gyro = _yawing(t, az, rate, tilt)
+    swinging = estimate_strides(
+        t, acc, gyro, contacts, sampling_rate_hz=fs, placement="lower_back", runner_height_m=height
+    )
+    still_acc, still_gyro = _yawing(t, az, np.zeros_like(t), tilt)
+    straight = estimate_strides(
+        t,
+        still_acc,
+        still_gyro,
+        contacts,
+        sampling_rate_hz=fs,
+        placement="lower_back",
+        runner_height_m=height,
+    )
+    np.testing.assert_allclose(swinging.stride_length_m[2:], straight.stride_length_m[2:], rtol=1e-3)
+    np.testing.assert_allclose(swinging.step_length_m[2:], straight.step_length_m[2:], rtol=1e-3)
+
+
 def test_trunk_running_scale_and_own_gait_decision(rng):
     fs = 100.0
     s = StrideSettings(scale_run=1.2)  # a calibrated runner: K_run = 1.25 × 1.2 = 1.5

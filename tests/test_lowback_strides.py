@@ -1,0 +1,54 @@
+"""`python -m benchmarks.lowback_strides`: the per-stride breakdown and calibration evaluation run."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from benchmarks.lowback_strides import Rec, evaluate, format_report, heading_change_rad, main, pair
+from tests.conftest import FIXTURES
+
+
+def test_heading_change_is_the_yaw_rate_about_gravity_integrated(rng):
+    fs = 100.0
+    t = np.arange(300) / fs
+    up = rng.normal(size=3)
+    up /= np.linalg.norm(up)  # the sensor sits any way round
+    acc = np.tile(9.81 * up, (t.size, 1))
+    side = np.cross(up, [1.0, 0.0, 0.0])
+    side /= np.linalg.norm(side)
+    gyro = np.outer(np.full(t.size, -0.8), up) + np.outer(np.sin(2 * np.pi * t), side)  # turn + sway
+    rec = Rec(FIXTURES, {}, t, acc, gyro, fs)
+    assert math.isclose(heading_change_rad(rec, 0.5, 2.5), 1.6, rel_tol=1e-3)
+    assert math.isnan(heading_change_rad(Rec(FIXTURES, {}, t, acc, None, fs), 0.5, 2.5))
+
+
+def test_pair_takes_the_nearest_contact_within_the_tolerance():
+    c = np.array([1.0, 1.6, 2.2])
+    v = np.array([10.0, 20.0, 30.0])
+    assert pair(c, v, 1.65, 0.1) == 20.0
+    assert math.isnan(pair(c, v, 1.9, 0.1))
+    assert math.isnan(pair(np.zeros(0), np.zeros(0), 1.0, 0.1))
+
+
+def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
+    report = evaluate(FIXTURES)
+    b = report["breakdown"]["mobgap_example"]
+    total = b["all"]["n"]
+    assert total >= 60
+    assert b["true stride < 0.9 m"]["n"] + b["true stride >= 0.9 m"]["n"] == total
+    assert b["heading change > 30 deg"]["n"] + b["heading change < 15 deg"]["n"] <= total
+    assert 0.0 < b["all"]["mae_m"] < 1.0
+    assert math.isclose(b["all"]["sum_abs_m"], b["all"]["mae_m"] * total)
+    runs = report["calibration"]["mobgap_example"]["runs"]
+    assert {r["subject"] for r in runs} == {"HA-001", "MS-001"}
+    assert all(r["calibrated_on"] != r["tested_on"] and 0.5 < r["scale_walk"] < 2.0 for r in runs)
+    assert report["against_feet"] == {}  # no foot recording of a lower-back trial in the fixtures
+    text = format_report(report)
+    assert "### mobgap_example: breakdown" in text
+    out = tmp_path / "lb.json"
+    assert main([str(FIXTURES), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["breakdown"]["mobgap_example"]["all"]["n"] == total
+    assert "calibrate on one recording" in capsys.readouterr().out
