@@ -65,7 +65,8 @@ P_CLIMB_FRAC = 31  # trunk: the contact is where the climb to the hump is this f
 P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts from a flight phase
 P_ACC_CLIP = 33  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
 P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
-N_PARAMS = 35
+# slots 35..44: trunk detector; 45..54: foot detector
+N_PARAMS = 55
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -109,7 +110,9 @@ S_SAME_RUN = 57  # consecutive samples identical to the one before (all axes)
 S_FROZEN = 58  # samples counted as a frozen sensor
 S_SATURATED = 59  # samples with an axis at the full-scale range (clipped)
 S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart after a long stretch
-N_STATE = 61
+# slots 61..70: trunk detector; 71..80: foot detector
+S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on the lobe's side, s
+N_STATE = 81
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -474,18 +477,23 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                     state[S_LOBE_SIGN] = 1.0 if pr > 0.0 else -1.0
                     state[S_LOBE_INT] = abs(pr) * dt
                     state[S_LOBE_T] = ti
+                    state[S_LOBE_T_ACT] = ti
                 continue
             if pr * lobe > 0.0:
                 state[S_LOBE_INT] += pr * lobe * dt
                 state[S_LOBE_T] = ti
-                continue
-            if pr * lobe > -params[P_HYST_RADS] and ti - state[S_LOBE_T] < params[P_LOBE_SETTLE_S]:
+                if pr * lobe > params[P_HYST_RADS]:
+                    state[S_LOBE_T_ACT] = ti
+                if ti - state[S_LOBE_T_ACT] < params[P_LOBE_SETTLE_S]:
+                    continue
+            elif pr * lobe > -params[P_HYST_RADS] and ti - state[S_LOBE_T_ACT] < params[P_LOBE_SETTLE_S]:
                 continue  # near zero: the lobe may still go on
-            # the lobe ended: the rate crossed zero, or stayed near zero for lobe_settle_s
+            # the lobe ended: the rate crossed zero, or stayed within the hysteresis for lobe_settle_s
             crossed = pr * lobe <= -params[P_HYST_RADS]
-            # the lobe of sign `lobe` ended at S_LOBE_T (last sample on its side of zero)
+            # the lobe of sign `lobe` ended at its last sample on its side of zero (crossed), or at its
+            # last sample beyond the hysteresis (faded out: the rotation stopped there)
             integral = state[S_LOBE_INT]
-            t_x = state[S_LOBE_T]
+            t_x = state[S_LOBE_T] if crossed else state[S_LOBE_T_ACT]
             slot_pos = S_LOBE_POS if lobe > 0.0 else S_LOBE_NEG
             if state[S_SIGN_SCORE] != 0.0:
                 swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
@@ -497,6 +505,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_LOBE_SIGN] = -lobe
                 state[S_LOBE_INT] = abs(pr) * dt
                 state[S_LOBE_T] = ti
+                state[S_LOBE_T_ACT] = ti
             else:  # settled near zero: wait for the next lobe to show its sign
                 state[S_LOBE_SIGN] = 0.0
             period = state[S_PERIOD]

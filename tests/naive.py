@@ -92,7 +92,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     stance_n = max(1.0, round(s.stance_min_s * fs))
     cov = [0.0] * 6
     pitch_axis = [1.0 / math.sqrt(3.0)] * 3
-    lobe, lobe_rot, lobe_t = 0, 0.0, 0.0
+    lobe, lobe_rot, lobe_t, lobe_active_t = 0, 0.0, 0.0, 0.0
     lobe_peak = {1: 0.0, -1: 0.0}
     still, after_stance, sign_score = 0, False, 0.0
     good_a = [0.0, 0.0, 0.0]
@@ -181,15 +181,19 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 sign_score = 0.8 * sign_score + (-0.2 if pr > 0.0 else 0.2)
             if lobe == 0:
                 if abs(pr) > s.lobe_hysteresis_rads:
-                    lobe, lobe_rot, lobe_t = (1 if pr > 0 else -1), abs(pr) / fs, ti
+                    lobe, lobe_rot, lobe_t, lobe_active_t = (1 if pr > 0 else -1), abs(pr) / fs, ti, ti
                 continue
+            if pr * lobe > s.lobe_hysteresis_rads:  # still turning on the lobe's side
+                lobe_active_t = ti
             if pr * lobe > 0.0:
                 lobe_rot += pr * lobe / fs
                 lobe_t = ti
-                continue
-            if pr * lobe > -s.lobe_hysteresis_rads and ti - lobe_t < s.lobe_settle_s:
-                continue  # near zero: the lobe may still go on
+            # the lobe goes on until the rate crosses zero by the hysteresis, or stays within the
+            # hysteresis (on either side) for lobe_settle_s
+            faded = ti - lobe_active_t >= s.lobe_settle_s
             crossed = pr * lobe <= -s.lobe_hysteresis_rads
+            if not crossed and not faded:
+                continue
             # the lobe ended at lobe_t
             if sign_score != 0.0:
                 swing_sign = 1 if sign_score > 0.0 else -1
@@ -197,9 +201,11 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 swing_sign = 1 if lobe_peak[1] >= lobe_peak[-1] else -1
             peak_same = lobe_peak[lobe]
             lobe_peak[lobe] = max(lobe_rot, s.lobe_memory * peak_same)
-            ended, rot, t_x = lobe, lobe_rot, lobe_t
+            # it ended at its last sample on its side of zero (crossed) or its last sample beyond
+            # the hysteresis (faded out: the rotation stopped there)
+            ended, rot, t_x = lobe, lobe_rot, (lobe_t if crossed else lobe_active_t)
             if crossed:
-                lobe, lobe_rot, lobe_t = -lobe, abs(pr) / fs, ti
+                lobe, lobe_rot, lobe_t, lobe_active_t = -lobe, abs(pr) / fs, ti, ti
             else:  # settled near zero: wait for the next lobe
                 lobe = 0
             period = robust_median_interval(intervals, default_period)
