@@ -434,16 +434,22 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         state[S_N] = k + 1.0
         valid_from = int(state[S_VALID_FROM])
         if foot:
-            # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration)
+            # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration),
+            # of the rate without its component about gravity: the pitch axis is horizontal, and the
+            # yaw of turns (about the vertical) would tilt it
             cd = params[P_AXIS_DECAY]
             if g_bad:  # a held or frozen rate says nothing about the pitch axis
                 cd = 1.0
-            state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * gx * gx
-            state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * gx * gy
-            state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * gx * gz
-            state[S_COV + 3] = cd * state[S_COV + 3] + (1.0 - cd) * gy * gy
-            state[S_COV + 4] = cd * state[S_COV + 4] + (1.0 - cd) * gy * gz
-            state[S_COV + 5] = cd * state[S_COV + 5] + (1.0 - cd) * gz * gz
+            yaw = (gx * grx + gy * gry + gz * grz) / (gn * gn)
+            hx = gx - yaw * grx
+            hy = gy - yaw * gry
+            hz = gz - yaw * grz
+            state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * hx * hx
+            state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * hx * hy
+            state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * hx * hz
+            state[S_COV + 3] = cd * state[S_COV + 3] + (1.0 - cd) * hy * hy
+            state[S_COV + 4] = cd * state[S_COV + 4] + (1.0 - cd) * hy * hz
+            state[S_COV + 5] = cd * state[S_COV + 5] + (1.0 - cd) * hz * hz
             ex = state[S_AXIS]
             ey = state[S_AXIS + 1]
             ez = state[S_AXIS + 2]

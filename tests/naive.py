@@ -156,10 +156,13 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         av = (a[0] * g[0] + a[1] * g[1] + a[2] * g[2]) / gn - gn
         hist_t.append(ti)
         if foot:
-            # pitch axis: the dominant eigenvector of the gyro's running second moment
+            # pitch axis: the dominant eigenvector of the running second moment of the gyro's
+            # horizontal part (the rate minus its component along the low-passed gravity)
+            along_g = (w3[0] * g[0] + w3[1] * g[1] + w3[2] * g[2]) / (gn * gn)
+            w_h = [w3[axis] - along_g * g[axis] for axis in range(3)]
             for i, (u, v) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
                 if not gyro_dead:  # a held or frozen rate says nothing about the axis
-                    cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w3[u] * w3[v]
+                    cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w_h[u] * w_h[v]
             mom = [[cov[0], cov[1], cov[2]], [cov[1], cov[3], cov[4]], [cov[2], cov[4], cov[5]]]
             nxt = [
                 mom[r][0] * pitch_axis[0] + mom[r][1] * pitch_axis[1] + mom[r][2] * pitch_axis[2]
