@@ -66,6 +66,7 @@ P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts fr
 P_ACC_CLIP = 33  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
 P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
 # slots 35..44: trunk detector; 45..54: foot detector
+P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 N_PARAMS = 55
 
 # ---- state slots ---------------------------------------------------------------------------
@@ -112,6 +113,14 @@ S_SATURATED = 59  # samples with an axis at the full-scale range (clipped)
 S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart after a long stretch
 # slots 61..70: trunk detector; 71..80: foot detector
 S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on the lobe's side, s
+S_LOBE_CONSEC = 72  # foot: 1 if the current lobe began where the one before crossed zero into it
+S_PEND_SIGN = 73  # foot: sign of the ended lobe whose impact window is still open (0: none)
+S_PEND_T = 74  # foot: its end time, s
+S_PEND_CAND = 75  # foot: 1 if its rotation and timing allow a contact
+S_PEND_ROT = 76  # foot: its rotation, rad
+S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
+S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
+S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 N_STATE = 81
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
@@ -286,6 +295,48 @@ def _reset_timing(state, params, k):
     state[S_LOBE_SIGN] = 0.0
     state[S_VALID_FROM] = float(k)
     state[S_N_GAPS] += 1.0
+
+
+@kernel
+def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
+    """Decide whether the pending foot lobe (``S_PEND_*``) ended in a contact.
+
+    The heel strike's impact follows the end of the swing lobe, not the end of push-off or
+    foot-flat: of two lobes that meet at a zero crossing, the one whose end is followed by the
+    larger peak of |a| (over ``impact_window_s``, kept in ``ring[:, 1]``) votes for the swing's
+    sign, alongside the push-off votes.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    sign = state[S_PEND_SIGN]
+    t_x = state[S_PEND_T]
+    rot = state[S_PEND_ROT]
+    m = ring.shape[0]
+    imp = 0.0
+    q = k
+    while q >= valid_from and q > k - m:
+        tq = ring[q % m, 0]
+        if tq < t_x:
+            break
+        if tq <= t_x + params[P_IMPACT_S] and ring[q % m, 1] > imp:
+            imp = ring[q % m, 1]
+        q -= 1
+    if state[S_PEND_CONSEC] == 1.0 and max(rot, state[S_PREV_ROT]) >= params[P_MIN_SWING_RAD]:
+        vote = 0.2 * sign if imp > state[S_PREV_IMP] else -0.2 * sign
+        state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + vote
+    if state[S_SIGN_SCORE] != 0.0:
+        swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
+    else:  # no evidence yet: the larger rotation is the swing
+        swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
+    if state[S_PEND_CAND] == 1.0 and sign == swing_sign:
+        n_out = _record_step(t_x, ti, rot, params, state, intervals, out, n_out)
+    state[S_PREV_IMP] = imp
+    state[S_PREV_ROT] = rot
+    state[S_PEND_SIGN] = 0.0
+    return n_out
 
 
 @kernel
@@ -464,6 +515,10 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             pr = _biquad(
                 gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2], cw, state, S_WZ1, S_WZ2
             )
+            # |a|, for the impact that follows a lobe's end; a lobe end waits for its impact window
+            ring[slot, 1] = np.sqrt(ax * ax + ay * ay + az * az)
+            if k == valid_from:  # a restart forgets the lobe that was waiting
+                state[S_PEND_SIGN] = 0.0
             # stance, then push-off: the first rotation after the foot rests is push-off, whose sign
             # is opposite to the swing's (the foot plantarflexes to push off, dorsiflexes in swing)
             if gx * gx + gy * gy + gz * gz < params[P_STANCE_RADS] * params[P_STANCE_RADS]:
@@ -475,11 +530,14 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             if state[S_AFTER_STANCE] == 1.0 and abs(pr) > params[P_PUSH_RADS]:
                 state[S_AFTER_STANCE] = 0.0
                 state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + (-0.2 if pr > 0.0 else 0.2)
+            if state[S_PEND_SIGN] != 0.0 and ti >= state[S_PEND_T] + params[P_IMPACT_S]:
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             # lobes of the pitch rate: the contact is the end of a swing lobe
             lobe = state[S_LOBE_SIGN]
             dt = 1.0 / fs
             if lobe == 0.0:
                 if abs(pr) > params[P_HYST_RADS]:
+                    state[S_LOBE_CONSEC] = 0.0
                     state[S_LOBE_SIGN] = 1.0 if pr > 0.0 else -1.0
                     state[S_LOBE_INT] = abs(pr) * dt
                     state[S_LOBE_T] = ti
@@ -500,14 +558,14 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             # last sample beyond the hysteresis (faded out: the rotation stopped there)
             integral = state[S_LOBE_INT]
             t_x = state[S_LOBE_T] if crossed else state[S_LOBE_T_ACT]
+            if state[S_PEND_SIGN] != 0.0:  # the lobe before was short: decide it on what was seen
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             slot_pos = S_LOBE_POS if lobe > 0.0 else S_LOBE_NEG
-            if state[S_SIGN_SCORE] != 0.0:
-                swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
-            else:  # no stance seen yet: the larger rotation is the swing
-                swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
             peak_same = state[slot_pos]
             state[slot_pos] = max(integral, params[P_LOBE_DECAY] * peak_same)
+            consec = state[S_LOBE_CONSEC]
             if crossed:
+                state[S_LOBE_CONSEC] = 1.0
                 state[S_LOBE_SIGN] = -lobe
                 state[S_LOBE_INT] = abs(pr) * dt
                 state[S_LOBE_T] = ti
@@ -523,13 +581,19 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             else:
                 min_rot = params[P_MIN_SWING_RAD]
                 rel = params[P_SWING_REL]
-            if (
-                lobe == swing_sign
-                and integral >= min_rot
+            cand = (
+                integral >= min_rot
                 and integral >= rel * peak_same
                 and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
-            ):
-                n_out = _record_step(t_x, ti, integral, params, state, intervals, out, n_out)
+            )
+            # the sign is decided once the impact window after the lobe's end has passed
+            state[S_PEND_SIGN] = lobe
+            state[S_PEND_T] = t_x
+            state[S_PEND_CAND] = 1.0 if cand else 0.0
+            state[S_PEND_ROT] = integral
+            state[S_PEND_CONSEC] = consec
+            if ti >= t_x + params[P_IMPACT_S]:
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s = _biquad(av, cs, state, S_SZ1, S_SZ2)
