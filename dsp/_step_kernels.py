@@ -18,9 +18,14 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   strike decelerates the falling trunk: ``s`` climbs from its trough of late single support
   to the loading hump, and the contact is timed where that climb is half done;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
-  pitch axis, found by power iteration on the running second moment) and low-passed at
-  ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat); the swing
-  is the largest, and the contact is the instant the swing lobe ends (``p`` crosses zero).
+  pitch axis, found by power iteration on the running second moment of the rate's horizontal
+  part, i.e. without its component along gravity, the yaw of turns) and low-passed at
+  ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat), and the
+  contact is the instant the swing lobe ends (``p`` crosses zero, or fades out within the
+  hysteresis).  The swing's sign is voted on by push-off (the first rotation after a rest
+  turns against the swing) and by the heel-strike impact (of two lobes meeting at a zero
+  crossing, the one followed by the larger peak of |a| is the swing), so each lobe end waits
+  ``impact_window_s`` before it is decided.
 """
 
 from __future__ import annotations
