@@ -121,7 +121,7 @@ S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on
 S_LOBE_CONSEC = 72  # foot: 1 if the current lobe began where the one before crossed zero into it
 S_PEND_SIGN = 73  # foot: sign of the ended lobe whose impact window is still open (0: none)
 S_PEND_T = 74  # foot: its end time, s
-S_PEND_CAND = 75  # foot: 1 if its rotation and timing allow a contact
+S_PEND_CAND = 75  # foot: 1 if its rotation and timing allow a contact, 2 if only with its impact's support
 S_PEND_ROT = 76  # foot: its rotation, rad
 S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
@@ -309,7 +309,8 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
     The heel strike's impact follows the end of the swing lobe, not the end of push-off or
     foot-flat: of two lobes that meet at a zero crossing, the one whose end is followed by the
     larger peak of |a| (over ``impact_window_s``, kept in ``ring[:, 1]``) votes for the swing's
-    sign, alongside the push-off votes.
+    sign, alongside the push-off votes.  A lobe whose rotation is only large enough for where the
+    rhythm expects a contact (``S_PEND_CAND`` 2) counts when its own impact names it the swing.
 
     Returns
     -------
@@ -329,6 +330,7 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
         if tq <= t_x + params[P_IMPACT_S] and ring[q % m, 1] > imp:
             imp = ring[q % m, 1]
         q -= 1
+    confirmed = state[S_PEND_CONSEC] == 1.0 and imp > state[S_PREV_IMP]
     if state[S_PEND_CONSEC] == 1.0 and max(rot, state[S_PREV_ROT]) >= params[P_MIN_SWING_RAD]:
         vote = 0.2 * sign if imp > state[S_PREV_IMP] else -0.2 * sign
         state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + vote
@@ -336,7 +338,8 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
         swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
     else:  # no evidence yet: the larger rotation is the swing
         swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
-    if state[S_PEND_CAND] == 1.0 and sign == swing_sign:
+    cand = state[S_PEND_CAND]
+    if (cand == 1.0 or (cand == 2.0 and confirmed)) and sign == swing_sign:
         n_out = _record_step(t_x, ti, rot, params, state, intervals, out, n_out)
     state[S_PREV_IMP] = imp
     state[S_PREV_ROT] = rot
@@ -586,15 +589,18 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             else:
                 min_rot = params[P_MIN_SWING_RAD]
                 rel = params[P_SWING_REL]
-            cand = (
-                integral >= min_rot
-                and integral >= rel * peak_same
-                and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
-            )
+            # 1: a contact if the sign is the swing's; 2: only if its own impact also says swing (a
+            # swing confirmed by the heel strike may be as small as where the rhythm expects one)
+            cand = 0.0
+            if integral >= min_rot and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
+                if integral >= rel * peak_same:
+                    cand = 1.0
+                elif integral >= params[P_SWING_REL_RHYTHM] * peak_same:
+                    cand = 2.0
             # the sign is decided once the impact window after the lobe's end has passed
             state[S_PEND_SIGN] = lobe
             state[S_PEND_T] = t_x
-            state[S_PEND_CAND] = 1.0 if cand else 0.0
+            state[S_PEND_CAND] = cand
             state[S_PEND_ROT] = integral
             state[S_PEND_CONSEC] = consec
             if ti >= t_x + params[P_IMPACT_S]:

@@ -121,7 +121,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         last_step = t_ic
 
     hist_an: list[float] = []  # foot: |a| of every sample
-    pending = None  # foot: (sign, end time, rotation, rotation and timing ok, began at a crossing)
+    pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
     lobe_consec = False
     prev_imp, prev_rot = 0.0, 0.0
 
@@ -138,7 +138,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             swing_sign = 1 if sign_score > 0.0 else -1
         else:  # no evidence yet: the larger rotation is the swing
             swing_sign = 1 if lobe_peak[1] >= lobe_peak[-1] else -1
-        if cand and ended == swing_sign:
+        confirmed = consec and imp > prev_imp
+        if (cand == "yes" or (cand == "impact" and confirmed)) and ended == swing_sign:
             record(t_x, ti)
         prev_imp, prev_rot = imp, rot
         pending = None
@@ -243,11 +244,14 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 min_rot, rel = s.rhythm_min_swing_rad, s.rhythm_swing_relative  # the rhythm expects it
             else:
                 min_rot, rel = s.min_swing_rad, s.swing_relative
-            cand = (
-                rot >= min_rot
-                and rot >= rel * peak_same
-                and t_x - last_step >= max(min_interval, s.refractory_fraction * period)
-            )
+            # "yes", "no", or "impact": a contact only if its impact also says swing (then it may be
+            # as small as where the rhythm expects a contact)
+            cand = "no"
+            if rot >= min_rot and t_x - last_step >= max(min_interval, s.refractory_fraction * period):
+                if rot >= rel * peak_same:
+                    cand = "yes"
+                elif rot >= s.rhythm_swing_relative * peak_same:
+                    cand = "impact"
             # whether it was a swing is decided once the impact window after its end has passed
             pending = (ended, t_x, rot, cand, consec)
             if ti >= t_x + s.impact_window_s:

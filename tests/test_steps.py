@@ -378,7 +378,17 @@ def test_chunking_gives_the_batch_result_on_damaged_data(data, foot_run):
 
 
 def _synthetic_foot(
-    fs, seconds, rng, *, swing_rads=6.0, other_s=0.15, other_rads=4.0, rest_s=0.45, yaw_rads=0.0, soft=False
+    fs,
+    seconds,
+    rng,
+    *,
+    swing_rads=6.0,
+    other_s=0.15,
+    other_rads=4.0,
+    rest_s=0.45,
+    yaw_rads=0.0,
+    soft=False,
+    small=None,
 ):
     """A foot sensor from simple gait kinematics: per stride push-off, swing, foot-flat and rest.
 
@@ -387,6 +397,7 @@ def _synthetic_foot(
     ``rest_s`` of rest; the heel strike at the swing's end adds an impact to the vertical
     acceleration (sensor z carries gravity).  ``yaw_rads`` adds a turning rate about the vertical.
     ``soft``: no foot-flat lobe; the rate lingers just below the hysteresis on the swing's side.
+    ``small``: index of a stride that comes after a 2 s pause and swings at a third of the rate.
     Returns t, acc, gyro and the contact (swing end) times.
     """
 
@@ -400,7 +411,12 @@ def _synthetic_foot(
     pos = pitch[0].size
     while pos < (seconds - 2.0) * fs:
         after = np.full(int(0.4 * fs), -0.15) if soft else lobe(n_o, other_rads)
-        parts = [lobe(n_o, other_rads), lobe(n_sw, -swing_rads), after, np.zeros(n_rest)]
+        gain = 1.0
+        if len(contacts) == small:
+            pitch.append(np.zeros(int(2.0 * fs)))
+            pos += int(2.0 * fs)
+            gain = 1.0 / 3.0
+        parts = [lobe(n_o, gain * other_rads), lobe(n_sw, -gain * swing_rads), after, np.zeros(n_rest)]
         contacts.append((pos + n_o + n_sw) / fs)
         pitch += parts
         pos += sum(p.size for p in parts)
@@ -468,3 +484,21 @@ def test_a_swing_that_fades_out_ends_where_the_rotation_stopped(rng):
     assert found.size == late.size
     np.testing.assert_allclose(found, late, atol=0.05)
     assert np.max(steps.emitted_at_s - steps.t_s) <= 0.150
+
+
+def test_a_small_swing_out_of_rhythm_counts_when_its_heel_strike_confirms_it(rng):
+    """After a pause, a swing a third the size of the recent ones (below ``swing_relative``) is a
+    contact because the impact after its end is larger than after the lobe before it."""
+    t, acc, gyro, contacts = _synthetic_foot(100.0, 40.0, rng, small=12)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    assert np.min(np.abs(steps.t_s - contacts[12])) <= 0.03
+    assert steps.n_steps == contacts.size
+    # with the impact after the push-off's end instead, the same small swing is not a contact
+    quiet = acc.copy()
+    near = np.abs(t - contacts[12] - 0.015) < 0.06
+    quiet[near, 2] = 9.80665
+    quiet[:, 2] += 25.0 * np.exp(-0.5 * ((t - (contacts[12] - 0.4) - 0.015) / 0.01) ** 2)
+    missed = detect_steps(t, quiet, gyro, sampling_rate_hz=100.0, placement="foot")
+    assert np.min(np.abs(missed.t_s - contacts[12])) > 0.03
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
