@@ -18,9 +18,14 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   strike decelerates the falling trunk: ``s`` climbs from its trough of late single support
   to the loading hump, and the contact is timed where that climb is half done;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
-  pitch axis, found by power iteration on the running second moment) and low-passed at
-  ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat); the swing
-  is the largest, and the contact is the instant the swing lobe ends (``p`` crosses zero).
+  pitch axis, found by power iteration on the running second moment of the rate's horizontal
+  part, i.e. without its component along gravity, the yaw of turns) and low-passed at
+  ~12 Hz.  A stride is a sequence of rotation lobes (push-off, swing, foot-flat), and the
+  contact is the instant the swing lobe ends (``p`` crosses zero, or fades out within the
+  hysteresis).  The swing's sign is voted on by push-off (the first rotation after a rest
+  turns against the swing) and by the heel-strike impact (of two lobes meeting at a zero
+  crossing, the one followed by the larger peak of |a| is the swing), so each lobe end waits
+  ``impact_window_s`` before it is decided.
 """
 
 from __future__ import annotations
@@ -65,7 +70,9 @@ P_CLIMB_FRAC = 31  # trunk: the contact is where the climb to the hump is this f
 P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts from a flight phase
 P_ACC_CLIP = 33  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
 P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
-N_PARAMS = 35
+# slots 35..44: trunk detector; 45..54: foot detector
+P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
+N_PARAMS = 55
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -109,7 +116,17 @@ S_SAME_RUN = 57  # consecutive samples identical to the one before (all axes)
 S_FROZEN = 58  # samples counted as a frozen sensor
 S_SATURATED = 59  # samples with an axis at the full-scale range (clipped)
 S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart after a long stretch
-N_STATE = 61
+# slots 61..70: trunk detector; 71..80: foot detector
+S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on the lobe's side, s
+S_LOBE_CONSEC = 72  # foot: 1 if the current lobe began where the one before crossed zero into it
+S_PEND_SIGN = 73  # foot: sign of the ended lobe whose impact window is still open (0: none)
+S_PEND_T = 74  # foot: its end time, s
+S_PEND_CAND = 75  # foot: 1 if its rotation and timing allow a contact, 2 if only with its impact's support
+S_PEND_ROT = 76  # foot: its rotation, rad
+S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
+S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
+S_PREV_ROT = 79  # foot: rotation of that lobe, rad
+N_STATE = 81
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -286,6 +303,51 @@ def _reset_timing(state, params, k):
 
 
 @kernel
+def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
+    """Decide whether the pending foot lobe (``S_PEND_*``) ended in a contact.
+
+    The heel strike's impact follows the end of the swing lobe, not the end of push-off or
+    foot-flat: of two lobes that meet at a zero crossing, the one whose end is followed by the
+    larger peak of |a| (over ``impact_window_s``, kept in ``ring[:, 1]``) votes for the swing's
+    sign, alongside the push-off votes.  A lobe whose rotation is only large enough for where the
+    rhythm expects a contact (``S_PEND_CAND`` 2) counts when its own impact names it the swing.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    sign = state[S_PEND_SIGN]
+    t_x = state[S_PEND_T]
+    rot = state[S_PEND_ROT]
+    m = ring.shape[0]
+    imp = 0.0
+    q = k
+    while q >= valid_from and q > k - m:
+        tq = ring[q % m, 0]
+        if tq < t_x:
+            break
+        if tq <= t_x + params[P_IMPACT_S] and ring[q % m, 1] > imp:
+            imp = ring[q % m, 1]
+        q -= 1
+    confirmed = state[S_PEND_CONSEC] == 1.0 and imp > state[S_PREV_IMP]
+    if state[S_PEND_CONSEC] == 1.0 and max(rot, state[S_PREV_ROT]) >= params[P_MIN_SWING_RAD]:
+        vote = 0.2 * sign if imp > state[S_PREV_IMP] else -0.2 * sign
+        state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + vote
+    if state[S_SIGN_SCORE] != 0.0:
+        swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
+    else:  # no evidence yet: the larger rotation is the swing
+        swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
+    cand = state[S_PEND_CAND]
+    if (cand == 1.0 or (cand == 2.0 and confirmed)) and sign == swing_sign:
+        n_out = _record_step(t_x, ti, rot, params, state, intervals, out, n_out)
+    state[S_PREV_IMP] = imp
+    state[S_PREV_ROT] = rot
+    state[S_PEND_SIGN] = 0.0
+    return n_out
+
+
+@kernel
 def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
     """Run the step detector over one block of samples.
 
@@ -431,16 +493,22 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         state[S_N] = k + 1.0
         valid_from = int(state[S_VALID_FROM])
         if foot:
-            # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration)
+            # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration),
+            # of the rate without its component about gravity: the pitch axis is horizontal, and the
+            # yaw of turns (about the vertical) would tilt it
             cd = params[P_AXIS_DECAY]
             if g_bad:  # a held or frozen rate says nothing about the pitch axis
                 cd = 1.0
-            state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * gx * gx
-            state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * gx * gy
-            state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * gx * gz
-            state[S_COV + 3] = cd * state[S_COV + 3] + (1.0 - cd) * gy * gy
-            state[S_COV + 4] = cd * state[S_COV + 4] + (1.0 - cd) * gy * gz
-            state[S_COV + 5] = cd * state[S_COV + 5] + (1.0 - cd) * gz * gz
+            yaw = (gx * grx + gy * gry + gz * grz) / (gn * gn)
+            hx = gx - yaw * grx
+            hy = gy - yaw * gry
+            hz = gz - yaw * grz
+            state[S_COV + 0] = cd * state[S_COV + 0] + (1.0 - cd) * hx * hx
+            state[S_COV + 1] = cd * state[S_COV + 1] + (1.0 - cd) * hx * hy
+            state[S_COV + 2] = cd * state[S_COV + 2] + (1.0 - cd) * hx * hz
+            state[S_COV + 3] = cd * state[S_COV + 3] + (1.0 - cd) * hy * hy
+            state[S_COV + 4] = cd * state[S_COV + 4] + (1.0 - cd) * hy * hz
+            state[S_COV + 5] = cd * state[S_COV + 5] + (1.0 - cd) * hz * hz
             ex = state[S_AXIS]
             ey = state[S_AXIS + 1]
             ez = state[S_AXIS + 2]
@@ -455,6 +523,10 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             pr = _biquad(
                 gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2], cw, state, S_WZ1, S_WZ2
             )
+            # |a|, for the impact that follows a lobe's end; a lobe end waits for its impact window
+            ring[slot, 1] = np.sqrt(ax * ax + ay * ay + az * az)
+            if k == valid_from:  # a restart forgets the lobe that was waiting
+                state[S_PEND_SIGN] = 0.0
             # stance, then push-off: the first rotation after the foot rests is push-off, whose sign
             # is opposite to the swing's (the foot plantarflexes to push off, dorsiflexes in swing)
             if gx * gx + gy * gy + gz * gz < params[P_STANCE_RADS] * params[P_STANCE_RADS]:
@@ -466,37 +538,46 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             if state[S_AFTER_STANCE] == 1.0 and abs(pr) > params[P_PUSH_RADS]:
                 state[S_AFTER_STANCE] = 0.0
                 state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + (-0.2 if pr > 0.0 else 0.2)
+            if state[S_PEND_SIGN] != 0.0 and ti >= state[S_PEND_T] + params[P_IMPACT_S]:
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             # lobes of the pitch rate: the contact is the end of a swing lobe
             lobe = state[S_LOBE_SIGN]
             dt = 1.0 / fs
             if lobe == 0.0:
                 if abs(pr) > params[P_HYST_RADS]:
+                    state[S_LOBE_CONSEC] = 0.0
                     state[S_LOBE_SIGN] = 1.0 if pr > 0.0 else -1.0
                     state[S_LOBE_INT] = abs(pr) * dt
                     state[S_LOBE_T] = ti
+                    state[S_LOBE_T_ACT] = ti
                 continue
             if pr * lobe > 0.0:
                 state[S_LOBE_INT] += pr * lobe * dt
                 state[S_LOBE_T] = ti
-                continue
-            if pr * lobe > -params[P_HYST_RADS] and ti - state[S_LOBE_T] < params[P_LOBE_SETTLE_S]:
+                if pr * lobe > params[P_HYST_RADS]:
+                    state[S_LOBE_T_ACT] = ti
+                if ti - state[S_LOBE_T_ACT] < params[P_LOBE_SETTLE_S]:
+                    continue
+            elif pr * lobe > -params[P_HYST_RADS] and ti - state[S_LOBE_T_ACT] < params[P_LOBE_SETTLE_S]:
                 continue  # near zero: the lobe may still go on
-            # the lobe ended: the rate crossed zero, or stayed near zero for lobe_settle_s
+            # the lobe ended: the rate crossed zero, or stayed within the hysteresis for lobe_settle_s
             crossed = pr * lobe <= -params[P_HYST_RADS]
-            # the lobe of sign `lobe` ended at S_LOBE_T (last sample on its side of zero)
+            # the lobe of sign `lobe` ended at its last sample on its side of zero (crossed), or at its
+            # last sample beyond the hysteresis (faded out: the rotation stopped there)
             integral = state[S_LOBE_INT]
-            t_x = state[S_LOBE_T]
+            t_x = state[S_LOBE_T] if crossed else state[S_LOBE_T_ACT]
+            if state[S_PEND_SIGN] != 0.0:  # the lobe before was short: decide it on what was seen
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             slot_pos = S_LOBE_POS if lobe > 0.0 else S_LOBE_NEG
-            if state[S_SIGN_SCORE] != 0.0:
-                swing_sign = 1.0 if state[S_SIGN_SCORE] > 0.0 else -1.0
-            else:  # no stance seen yet: the larger rotation is the swing
-                swing_sign = 1.0 if state[S_LOBE_POS] >= state[S_LOBE_NEG] else -1.0
             peak_same = state[slot_pos]
             state[slot_pos] = max(integral, params[P_LOBE_DECAY] * peak_same)
+            consec = state[S_LOBE_CONSEC]
             if crossed:
+                state[S_LOBE_CONSEC] = 1.0
                 state[S_LOBE_SIGN] = -lobe
                 state[S_LOBE_INT] = abs(pr) * dt
                 state[S_LOBE_T] = ti
+                state[S_LOBE_T_ACT] = ti
             else:  # settled near zero: wait for the next lobe to show its sign
                 state[S_LOBE_SIGN] = 0.0
             period = state[S_PERIOD]
@@ -508,13 +589,22 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             else:
                 min_rot = params[P_MIN_SWING_RAD]
                 rel = params[P_SWING_REL]
-            if (
-                lobe == swing_sign
-                and integral >= min_rot
-                and integral >= rel * peak_same
-                and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period)
-            ):
-                n_out = _record_step(t_x, ti, integral, params, state, intervals, out, n_out)
+            # 1: a contact if the sign is the swing's; 2: only if its own impact also says swing (a
+            # swing confirmed by the heel strike may be as small as where the rhythm expects one)
+            cand = 0.0
+            if integral >= min_rot and since >= max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
+                if integral >= rel * peak_same:
+                    cand = 1.0
+                elif integral >= params[P_SWING_REL_RHYTHM] * peak_same:
+                    cand = 2.0
+            # the sign is decided once the impact window after the lobe's end has passed
+            state[S_PEND_SIGN] = lobe
+            state[S_PEND_T] = t_x
+            state[S_PEND_CAND] = cand
+            state[S_PEND_ROT] = integral
+            state[S_PEND_CONSEC] = consec
+            if ti >= t_x + params[P_IMPACT_S]:
+                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s = _biquad(av, cs, state, S_SZ1, S_SZ2)

@@ -135,6 +135,10 @@ class StepSettings:
     lobe_settle_s : float
         A rotation lobe also ends when the pitch rate has stayed within the hysteresis of zero
         this long (a foot that lands softly), s; bounds the foot detector's latency.
+    impact_window_s : float
+        The heel-strike impact after a lobe's end is the largest |a| within this time of it, s;
+        of two lobes that meet at a zero crossing, the one followed by the larger impact votes
+        for the swing's sign.  A foot contact is decided at least this long after it.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -170,6 +174,7 @@ class StepSettings:
     stance_min_s: float = 0.05
     push_off_rads: float = 1.0
     lobe_settle_s: float = 0.1
+    impact_window_s: float = 0.08
 
 
 @dataclass
@@ -296,8 +301,9 @@ class StepDetector:
     Foot and shank sensors with a gyroscope report one contact per stride (the contacts
     of the instrumented foot) and a cadence that counts both feet.  Without a gyroscope,
     and at the lower back, every contact of either foot is reported.  A trunk contact is
-    decided at most ``lookahead_s + refine_s`` after it happened; a foot contact as soon as
-    the pitch rate has crossed zero by ``lobe_hysteresis_rads``.  The first call compiles
+    decided at most ``lookahead_s + refine_s`` after it happened; a foot contact once the
+    pitch rate has crossed zero by ``lobe_hysteresis_rads`` (or faded out for ``lobe_settle_s``)
+    and ``impact_window_s`` has passed.  The first call compiles
     the kernel (or loads it from the numba cache).
     """
 
@@ -353,6 +359,7 @@ class StepDetector:
         p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
         p[K.P_PUSH_RADS] = s.push_off_rads
         p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
+        p[K.P_IMPACT_S] = s.impact_window_s
         p[K.P_REL_RHYTHM] = s.rhythm_relative_threshold
         p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
         p[K.P_RHYTHM_LO] = s.rhythm_window[0]
@@ -372,7 +379,10 @@ class StepDetector:
                 butter2_lowpass(s.swing_cutoff_hz, fs),
             ]
         )
-        ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
+        # trunk: the look-back of a hump; foot: |a| since a lobe's end (settle, then impact window)
+        ring_s = max(
+            s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
+        )
         self._ring = np.zeros((int(ring_s * fs) + 8, 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()

@@ -92,7 +92,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     stance_n = max(1.0, round(s.stance_min_s * fs))
     cov = [0.0] * 6
     pitch_axis = [1.0 / math.sqrt(3.0)] * 3
-    lobe, lobe_rot, lobe_t = 0, 0.0, 0.0
+    lobe, lobe_rot, lobe_t, lobe_active_t = 0, 0.0, 0.0, 0.0
     lobe_peak = {1: 0.0, -1: 0.0}
     still, after_stance, sign_score = 0, False, 0.0
     good_a = [0.0, 0.0, 0.0]
@@ -120,6 +120,30 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         steps.append((t_ic, t_emit, cad, bool(run)))
         last_step = t_ic
 
+    hist_an: list[float] = []  # foot: |a| of every sample
+    pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
+    lobe_consec = False
+    prev_imp, prev_rot = 0.0, 0.0
+
+    def decide(ti, k):
+        # the heel strike's impact follows the swing's end: of two lobes that meet at a zero
+        # crossing, the one followed by the larger |a| peak votes for the swing's sign
+        nonlocal pending, sign_score, prev_imp, prev_rot
+        ended, t_x, rot, cand, consec = pending
+        window = [hist_an[q] for q in range(seg_start, k + 1) if t_x <= hist_t[q] <= t_x + s.impact_window_s]
+        imp = max(window, default=0.0)
+        if consec and max(rot, prev_rot) >= s.min_swing_rad:
+            sign_score = 0.8 * sign_score + (0.2 * ended if imp > prev_imp else -0.2 * ended)
+        if sign_score != 0.0:
+            swing_sign = 1 if sign_score > 0.0 else -1
+        else:  # no evidence yet: the larger rotation is the swing
+            swing_sign = 1 if lobe_peak[1] >= lobe_peak[-1] else -1
+        confirmed = consec and imp > prev_imp
+        if (cand == "yes" or (cand == "impact" and confirmed)) and ended == swing_sign:
+            record(t_x, ti)
+        prev_imp, prev_rot = imp, rot
+        pending = None
+
     for k in range(len(t)):
         ti = float(t[k])
         raw_a = [float(v) for v in acc[k]]
@@ -143,6 +167,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             intervals.clear()
             n_bout = 0
             lobe = 0
+            pending = None
             seg_start = k
         last_t = ti
         if not started:
@@ -156,10 +181,14 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         av = (a[0] * g[0] + a[1] * g[1] + a[2] * g[2]) / gn - gn
         hist_t.append(ti)
         if foot:
-            # pitch axis: the dominant eigenvector of the gyro's running second moment
+            hist_an.append(math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]))
+            # pitch axis: the dominant eigenvector of the running second moment of the gyro's
+            # horizontal part (the rate minus its component along the low-passed gravity)
+            along_g = (w3[0] * g[0] + w3[1] * g[1] + w3[2] * g[2]) / (gn * gn)
+            w_h = [w3[axis] - along_g * g[axis] for axis in range(3)]
             for i, (u, v) in enumerate(((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))):
                 if not gyro_dead:  # a held or frozen rate says nothing about the axis
-                    cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w3[u] * w3[v]
+                    cov[i] = axis_decay * cov[i] + (1.0 - axis_decay) * w_h[u] * w_h[v]
             mom = [[cov[0], cov[1], cov[2]], [cov[1], cov[3], cov[4]], [cov[2], cov[4], cov[5]]]
             nxt = [
                 mom[r][0] * pitch_axis[0] + mom[r][1] * pitch_axis[1] + mom[r][2] * pitch_axis[2]
@@ -179,27 +208,34 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             if after_stance and abs(pr) > s.push_off_rads:
                 after_stance = False
                 sign_score = 0.8 * sign_score + (-0.2 if pr > 0.0 else 0.2)
+            if pending is not None and ti >= pending[1] + s.impact_window_s:
+                decide(ti, k)
             if lobe == 0:
                 if abs(pr) > s.lobe_hysteresis_rads:
-                    lobe, lobe_rot, lobe_t = (1 if pr > 0 else -1), abs(pr) / fs, ti
+                    lobe, lobe_rot, lobe_t, lobe_active_t = (1 if pr > 0 else -1), abs(pr) / fs, ti, ti
+                    lobe_consec = False
                 continue
+            if pr * lobe > s.lobe_hysteresis_rads:  # still turning on the lobe's side
+                lobe_active_t = ti
             if pr * lobe > 0.0:
                 lobe_rot += pr * lobe / fs
                 lobe_t = ti
-                continue
-            if pr * lobe > -s.lobe_hysteresis_rads and ti - lobe_t < s.lobe_settle_s:
-                continue  # near zero: the lobe may still go on
+            # the lobe goes on until the rate crosses zero by the hysteresis, or stays within the
+            # hysteresis (on either side) for lobe_settle_s
+            faded = ti - lobe_active_t >= s.lobe_settle_s
             crossed = pr * lobe <= -s.lobe_hysteresis_rads
-            # the lobe ended at lobe_t
-            if sign_score != 0.0:
-                swing_sign = 1 if sign_score > 0.0 else -1
-            else:
-                swing_sign = 1 if lobe_peak[1] >= lobe_peak[-1] else -1
+            if not crossed and not faded:
+                continue
+            if pending is not None:  # the lobe before was short: decide it on what was seen
+                decide(ti, k)
             peak_same = lobe_peak[lobe]
             lobe_peak[lobe] = max(lobe_rot, s.lobe_memory * peak_same)
-            ended, rot, t_x = lobe, lobe_rot, lobe_t
+            # it ended at its last sample on its side of zero (crossed) or its last sample beyond
+            # the hysteresis (faded out: the rotation stopped there)
+            ended, rot, t_x, consec = lobe, lobe_rot, (lobe_t if crossed else lobe_active_t), lobe_consec
             if crossed:
-                lobe, lobe_rot, lobe_t = -lobe, abs(pr) / fs, ti
+                lobe, lobe_rot, lobe_t, lobe_active_t = -lobe, abs(pr) / fs, ti, ti
+                lobe_consec = True  # the next lobe begins where this one crossed zero
             else:  # settled near zero: wait for the next lobe
                 lobe = 0
             period = robust_median_interval(intervals, default_period)
@@ -208,13 +244,18 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 min_rot, rel = s.rhythm_min_swing_rad, s.rhythm_swing_relative  # the rhythm expects it
             else:
                 min_rot, rel = s.min_swing_rad, s.swing_relative
-            if (
-                ended == swing_sign
-                and rot >= min_rot
-                and rot >= rel * peak_same
-                and t_x - last_step >= max(min_interval, s.refractory_fraction * period)
-            ):
-                record(t_x, ti)
+            # "yes", "no", or "impact": a contact only if its impact also says swing (then it may be
+            # as small as where the rhythm expects a contact)
+            cand = "no"
+            if rot >= min_rot and t_x - last_step >= max(min_interval, s.refractory_fraction * period):
+                if rot >= rel * peak_same:
+                    cand = "yes"
+                elif rot >= s.rhythm_swing_relative * peak_same:
+                    cand = "impact"
+            # whether it was a swing is decided once the impact window after its end has passed
+            pending = (ended, t_x, rot, cand, consec)
+            if ti >= t_x + s.impact_window_s:
+                decide(ti, k)
             continue
         sv = lp_step(av)
         hist_a.append(sv)

@@ -375,3 +375,131 @@ def test_chunking_gives_the_batch_result_on_damaged_data(data, foot_run):
     parts = [det.update(t[a:b], acc[a:b], gyro[a:b]) for a, b in itertools.pairwise(cuts)]
     np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
     assert det.flags == batch_det.flags
+
+
+def _synthetic_foot(
+    fs,
+    seconds,
+    rng,
+    *,
+    swing_rads=6.0,
+    other_s=0.15,
+    other_rads=4.0,
+    rest_s=0.45,
+    yaw_rads=0.0,
+    soft=False,
+    small=None,
+):
+    """A foot sensor from simple gait kinematics: per stride push-off, swing, foot-flat and rest.
+
+    The pitch rate (sensor x) is a train of rounded lobes: the swing (negative, 0.4 s) between
+    a push-off before it and a foot-flat lobe after it (positive, ``other_s`` long each), then
+    ``rest_s`` of rest; the heel strike at the swing's end adds an impact to the vertical
+    acceleration (sensor z carries gravity).  ``yaw_rads`` adds a turning rate about the vertical.
+    ``soft``: no foot-flat lobe; the rate lingers just below the hysteresis on the swing's side.
+    ``small``: index of a stride that comes after a 2 s pause and swings at a third of the rate.
+    Returns t, acc, gyro and the contact (swing end) times.
+    """
+
+    def lobe(n, peak):
+        x = (np.arange(n) + 0.5) / n
+        return peak * np.sin(np.pi * x) ** (1.0 / 3.0)  # steep flanks: no rest at a zero crossing
+
+    n_sw, n_o, n_rest = int(0.4 * fs), int(other_s * fs), int(rest_s * fs)
+    pitch = [np.zeros(int(1.0 * fs))]
+    contacts = []
+    pos = pitch[0].size
+    while pos < (seconds - 2.0) * fs:
+        after = np.full(int(0.4 * fs), -0.15) if soft else lobe(n_o, other_rads)
+        gain = 1.0
+        if len(contacts) == small:
+            pitch.append(np.zeros(int(2.0 * fs)))
+            pos += int(2.0 * fs)
+            gain = 1.0 / 3.0
+        parts = [lobe(n_o, gain * other_rads), lobe(n_sw, -gain * swing_rads), after, np.zeros(n_rest)]
+        contacts.append((pos + n_o + n_sw) / fs)
+        pitch += parts
+        pos += sum(p.size for p in parts)
+    pitch.append(np.zeros(int(seconds * fs) - pos))
+    p = np.concatenate(pitch)
+    t = np.arange(p.size) / fs
+    gyro = np.zeros((p.size, 3))
+    gyro[:, 0] = p
+    gyro[:, 2] = yaw_rads * np.sin(2.0 * np.pi * 0.25 * t)
+    gyro += rng.normal(0, 0.02, gyro.shape)
+    acc = np.zeros((p.size, 3))
+    acc[:, 2] = 9.80665
+    for c in contacts:
+        acc[:, 2] += 25.0 * np.exp(-0.5 * ((t - c - 0.015) / 0.01) ** 2)  # heel-strike impact
+    acc += rng.normal(0, 0.1, acc.shape)
+    return t, acc, gyro, np.array(contacts)
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 1000.0])
+def test_foot_contacts_are_the_swing_ends_and_match_the_reference(fs, rng):
+    t, acc, gyro, contacts = _synthetic_foot(fs, 30.0, rng)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
+    assert steps.n_steps == contacts.size
+    np.testing.assert_allclose(steps.t_s, contacts, atol=0.03 + 1.0 / fs)
+    assert np.max(steps.emitted_at_s - steps.t_s) <= 0.150
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
+    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
+    np.testing.assert_array_equal(steps.emitted_at_s, [s[1] for s in slow])
+
+
+def test_the_heel_strike_impact_names_the_swing_when_the_foot_never_rests(rng):
+    """No rest between strides, and push-off plus foot-flat rotate more than the swing.
+
+    Without a rest there is no push-off vote, and the larger rotation is not the swing: only the
+    impact that follows the swing's end tells which lobe ends in a contact.
+    """
+    t, acc, gyro, contacts = _synthetic_foot(100.0, 30.0, rng, swing_rads=4.0, other_s=0.3, rest_s=0.0)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    late = contacts[contacts > 4.0]  # the first strides may go by while the evidence builds up
+    found = steps.t_s[steps.t_s > 4.0 - 0.05]
+    assert found.size == late.size
+    np.testing.assert_allclose(found, late, atol=0.03)
+    # the same walk without impacts: the larger rotation (push-off + foot-flat) is taken for the swing
+    quiet = acc.copy()
+    quiet[:, 2] = 9.80665 + rng.normal(0, 0.1, t.size)
+    wrong = detect_steps(t, quiet, gyro, sampling_rate_hz=100.0, placement="foot")
+    assert _matched_fraction(late, wrong.t_s, 0.05) < 0.5
+
+
+def test_turning_about_the_vertical_does_not_tilt_the_pitch_axis(rng):
+    """A yaw rate larger than the pitch rate (a foot turning while it walks) leaves the contacts."""
+    t, acc, gyro, contacts = _synthetic_foot(100.0, 40.0, rng, yaw_rads=8.0)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    late = contacts[contacts > 5.0]
+    assert _matched_fraction(late, steps.t_s, 0.05) >= 0.95
+    assert abs(steps.t_s[steps.t_s > 5.0 - 0.05].size - late.size) <= 1
+
+
+def test_a_swing_that_fades_out_ends_where_the_rotation_stopped(rng):
+    """A rate lingering near zero on the swing's side after landing neither delays the contact
+    nor its decision (before, the lobe ran on until the rate changed sign)."""
+    t, acc, gyro, contacts = _synthetic_foot(100.0, 30.0, rng, soft=True)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    late = contacts[contacts > 4.0]
+    found = steps.t_s[steps.t_s > 4.0 - 0.05]
+    assert found.size == late.size
+    np.testing.assert_allclose(found, late, atol=0.05)
+    assert np.max(steps.emitted_at_s - steps.t_s) <= 0.150
+
+
+def test_a_small_swing_out_of_rhythm_counts_when_its_heel_strike_confirms_it(rng):
+    """After a pause, a swing a third the size of the recent ones (below ``swing_relative``) is a
+    contact because the impact after its end is larger than after the lobe before it."""
+    t, acc, gyro, contacts = _synthetic_foot(100.0, 40.0, rng, small=12)
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    assert np.min(np.abs(steps.t_s - contacts[12])) <= 0.03
+    assert steps.n_steps == contacts.size
+    # with the impact after the push-off's end instead, the same small swing is not a contact
+    quiet = acc.copy()
+    near = np.abs(t - contacts[12] - 0.015) < 0.06
+    quiet[near, 2] = 9.80665
+    quiet[:, 2] += 25.0 * np.exp(-0.5 * ((t - (contacts[12] - 0.4) - 0.015) / 0.01) ** 2)
+    missed = detect_steps(t, quiet, gyro, sampling_rate_hz=100.0, placement="foot")
+    assert np.min(np.abs(missed.t_s - contacts[12])) > 0.03
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
+    np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
