@@ -329,14 +329,14 @@ def _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out
 
 
 @kernel
-def _foot_nav_step(j, params, state, ring, records):
-    """Navigate sample ``j`` (already in the ring, with the samples up to ``j + delay``)."""
+def _foot_nav_step(j, slot, params, state, ring, records):
+    """Navigate sample ``j`` (ring row ``slot = j % len(ring)``; the samples up to ``j + delay`` are in)."""
     m = ring.shape[0]
-    slot = j % m
+    prev = slot - 1 if slot > 0 else m - 1
     valid_from = int(state[FS_VALID_FROM])
     ej = ring[slot, FR_E]
     # actual sample interval: timestamp jitter telescopes out of the integrals, dropped samples count
-    dt = ring[slot, FR_T] - ring[(j - 1) % m, FR_T]
+    dt = ring[slot, FR_T] - ring[prev, FR_T]
     state[FS_T_NAV] = ring[slot, FR_T]
     # ---- stance test: at rest, or the quietest sample of its neighbourhood (running)
     still = ej < params[FP_GAMMA_STILL]
@@ -347,14 +347,20 @@ def _foot_nav_step(j, params, state, ring, records):
         lo = j - int(params[FP_LOOKBACK])
         if lo < valid_from + half:
             lo = valid_from + half
-        for q in range(lo, j):
-            if ring[q % m, FR_E] <= ej:
+        # no quieter-or-equal sample in [lo, j): scanned nearest first (a neighbour usually refuses),
+        # ring slots stepped without an integer division per sample
+        s = prev
+        for _ in range(j - lo):
+            if ring[s, FR_E] <= ej:
                 anchor = False
                 break
+            s = s - 1 if s > 0 else m - 1
         if anchor:
-            hi = j + int(params[FP_DELAY]) - half
-            for q in range(j + 1, hi + 1):
-                if ring[q % m, FR_E] < ej:
+            # no strictly quieter sample in (j, j + delay - half]
+            s = slot
+            for _ in range(int(params[FP_DELAY]) - half):
+                s = s + 1 if s < m - 1 else 0
+                if ring[s, FR_E] < ej:
                     anchor = False
                     break
     ax = ring[slot, FR_A]
@@ -376,11 +382,12 @@ def _foot_nav_step(j, params, state, ring, records):
     my = 0.0
     mz = 0.0
     if still or anchor:
-        for q in range(j - half, j + half + 1):
-            s = q % m
+        s = slot - half if slot >= half else slot - half + m
+        for _ in range(2 * half + 1):
             mx += ring[s, FR_A]
             my += ring[s, FR_A + 1]
             mz += ring[s, FR_A + 2]
+            s = s + 1 if s < m - 1 else 0
         cnt = 2.0 * half + 1.0
         mx /= cnt
         my /= cnt
@@ -494,6 +501,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     delay = int(params[FP_DELAY])
     inv_a = params[FP_INV_VAR_A]
     inv_w = params[FP_INV_VAR_W]
+    after = params[FP_MATCH_AFTER_S]
     head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
     for i in range(n):
         k = int(state[FS_N])
@@ -540,17 +548,20 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
         valid_from = int(state[FS_VALID_FROM])
         # ---- stance statistic of the window centred on c = k - half (SHOE, Skog et al. 2010)
         c = k - half
+        sc = slot - half if slot >= half else slot - half + m  # c % m
         if c - half >= valid_from:
             mx = 0.0
             my = 0.0
             mz = 0.0
             ww = 0.0
-            for q in range(c - half, c + half + 1):
-                s = q % m
+            s0 = sc - half if sc >= half else sc - half + m  # the loops step slots without a division
+            s = s0
+            for _ in range(w):
                 mx += ring[s, FR_A]
                 my += ring[s, FR_A + 1]
                 mz += ring[s, FR_A + 2]
                 ww += ring[s, FR_W] ** 2 + ring[s, FR_W + 1] ** 2 + ring[s, FR_W + 2] ** 2
+                s = s + 1 if s < m - 1 else 0
             mn = np.sqrt(mx * mx + my * my + mz * mz)
             if mn < 1e-9:
                 mn = 1e-9
@@ -559,17 +570,26 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
             uy = g * my / mn
             uz = g * mz / mn
             aa = 0.0
-            for q in range(c - half, c + half + 1):
-                s = q % m
+            s = s0
+            for _ in range(w):
                 aa += (
                     (ring[s, FR_A] - ux) ** 2 + (ring[s, FR_A + 1] - uy) ** 2 + (ring[s, FR_A + 2] - uz) ** 2
                 )
-            ring[c % m, FR_E] = (aa * inv_a + ww * inv_w) / w
+                s = s + 1 if s < m - 1 else 0
+            ring[sc, FR_E] = (aa * inv_a + ww * inv_w) / w
         # ---- navigate the sample `delay` behind (its stance test needs the look-ahead)
         j = k - delay
         if j >= valid_from + half:
-            _foot_nav_step(j, params, state, ring, records)
-            head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+            sj = slot - delay if slot >= delay else slot - delay + m  # j % m
+            _foot_nav_step(j, sj, params, state, ring, records)
+            # most samples settle nothing: call the resolver only when it has something to decide (an
+            # unsettled record, or a queued contact whose window has closed); otherwise it returns at once
+            if state[FS_REC_DONE] < state[FS_N_REC] or (
+                head < n_contacts and state[FS_T_NAV] > contacts[head, C_T] + after
+            ):
+                head, n_out = _foot_resolve(
+                    contacts, n_contacts, head, records, params, state, out, n_out, False
+                )
     if final:
         head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, True)
     return head, n_out
@@ -936,7 +956,8 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
         ring[slot, TR_AV] = av  # specific force along the vertical: gravity goes with the per-step mean
         ring[slot, TR_PSI] = state[TS_PSI]
         state[TS_N] = k + 1.0
-        head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+        if head < n_contacts and not state[TS_T_NOW] < contacts[head, C_T]:  # else it would return at once
+            head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
     if final:
         head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, True)
     return head, n_out

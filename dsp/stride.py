@@ -32,6 +32,10 @@ from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
 
+#: The zero-length columns of every empty :class:`StrideResults` (shared: they hold nothing).
+_EMPTY = np.zeros(0)
+_EMPTY_BOOL = np.zeros(0, dtype=bool)
+
 
 @dataclass(frozen=True)
 class StrideSettings:
@@ -187,8 +191,11 @@ class StrideResults:
 
     @classmethod
     def _from_rows(cls, rows: np.ndarray) -> StrideResults:
-        if not rows.shape[0]:
-            return cls()  # most blocks: nothing found (fresh empty arrays, no slicing)
+        if not rows.shape[0]:  # most blocks: nothing found
+            # zero-length arrays hold nothing to change: every empty result shares the same ones
+            # (the default factories cost eight array allocations per block)
+            e = _EMPTY
+            return cls(e, e, e, e, e, e, e, _EMPTY_BOOL)
         cols = rows.T.copy()  # one copy; each field is a contiguous row of it
         return cls(
             t_contact_s=cols[K.O_T],
@@ -272,18 +279,23 @@ def _no_contacts(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -
 
 def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -> np.ndarray:
     c = np.ascontiguousarray(contacts_t_s, dtype=np.float64).reshape(-1)
-    rows = np.empty((c.shape[0], K.N_CONTACT_COLS))
-    rows[:, K.C_T] = c
-    if contacts_is_run is None:
-        rows[:, K.C_RUN] = -1.0
-    else:
+    n = c.shape[0]
+    r = None
+    if contacts_is_run is not None:
         r = np.asarray(contacts_is_run).reshape(-1)
         if r.shape != c.shape:
             raise ValidationError(
-                f"contacts_is_run has {r.shape[0]} entries for {c.shape[0]} contacts; pass one per contact"
+                f"contacts_is_run has {r.shape[0]} entries for {n} contacts; pass one per contact"
             )
-        rows[:, K.C_RUN] = r.astype(bool)  # 1.0 running, 0.0 walking
-    if c.shape[0] and not finite_and_increasing(c):
+    if n == 1:  # the usual block with a contact: one row, without column-slice assignments
+        rows = np.empty((1, K.N_CONTACT_COLS))
+        rows[0, K.C_T] = c[0]
+        rows[0, K.C_RUN] = -1.0 if r is None else float(bool(r[0]))  # 1.0 running, 0.0 walking
+    else:
+        rows = np.empty((n, K.N_CONTACT_COLS))
+        rows[:, K.C_T] = c
+        rows[:, K.C_RUN] = -1.0 if r is None else r.astype(bool)  # 1.0 running, 0.0 walking
+    if n and not finite_and_increasing(c):
         if not np.all(np.isfinite(c)):
             raise ValidationError(
                 "contacts_t_s holds NaN or inf; pass the contact times of the step detector"

@@ -385,6 +385,44 @@ def total_distance_m(result: ReplayResult) -> float | None:
     return along[-1] + sum(d for t, d in result.missed_strides if t > last_t)
 
 
+def _steps_json(result: ReplayResult) -> list[dict[str, Any]]:
+    """Build the ``steps`` array of the contract: one object per contact.
+
+    Each number goes through :func:`_finite_or_none`, spelt out inline (a replay has thousands of
+    steps and eight numbers per step: the function calls were a good part of writing the report).
+    """
+    fin = math.isfinite
+    out = []
+    for e, d in zip(result.events, cumulative_distance_m(result), strict=True):
+        c = e.cadence_spm
+        sl = e.stride_length_m
+        st = e.step_length_m
+        v = e.speed_mps
+        h = e.height_change_m
+        tc = e.target_cadence_spm
+        ts = e.target_stride_length_m
+        out.append(
+            {
+                "t": round(e.t_s, 6),
+                "side": e.side,
+                "cadence_spm": None if c is None or not fin(c) else round(float(c), 3),
+                "gait": e.gait,
+                "stride_length_m": None if sl is None or not fin(sl) else round(float(sl), 4),
+                "step_length_m": None if st is None or not fin(st) else round(float(st), 4),
+                "speed_mps": None if v is None or not fin(v) else round(float(v), 3),
+                "height_change_m": None if h is None or not fin(h) else round(float(h), 4),
+                "distance_m": None if d is None or not fin(d) else round(float(d), 2),
+                "terrain": e.terrain,
+                "grade": e.grade,
+                "target_cadence_spm": None if tc is None or not fin(tc) else round(float(tc), 1),
+                "target_stride_length_m": None if ts is None or not fin(ts) else round(float(ts), 3),
+                "on_target": e.on_target,
+                "emitted_at": round(e.emitted_at_s, 6),
+            }
+        )
+    return out
+
+
 def to_json(result: ReplayResult) -> dict[str, Any]:
     """Build the replay contract ``cadence-coach.replay/1`` for one recording.
 
@@ -407,26 +445,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
         "sample_rate_hz": result.sampling_rate_hz,
         "has_gyro": result.has_gyro,
         "steps_feet": result.steps_feet,
-        "steps": [
-            {
-                "t": round(e.t_s, 6),
-                "side": e.side,
-                "cadence_spm": _finite_or_none(e.cadence_spm, 3),
-                "gait": e.gait,
-                "stride_length_m": _finite_or_none(e.stride_length_m),
-                "step_length_m": _finite_or_none(e.step_length_m),
-                "speed_mps": _finite_or_none(e.speed_mps, 3),
-                "height_change_m": _finite_or_none(e.height_change_m),
-                "distance_m": _finite_or_none(d, 2),
-                "terrain": e.terrain,
-                "grade": e.grade,
-                "target_cadence_spm": _finite_or_none(e.target_cadence_spm, 1),
-                "target_stride_length_m": _finite_or_none(e.target_stride_length_m, 3),
-                "on_target": e.on_target,
-                "emitted_at": round(e.emitted_at_s, 6),
-            }
-            for e, d in zip(result.events, cumulative_distance_m(result), strict=True)
-        ],
+        "steps": _steps_json(result),
         "cues": [
             {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
         ],

@@ -461,3 +461,25 @@ def test_every_shared_dataset_recording_reads():
         assert np.all(np.diff(rec.t_s) > 0), path
     # Every real recording loads: a few repeat timestamps (rounded sensor clocks) and are repaired.
     assert failures == []
+
+
+@pytest.mark.parametrize("with_gyro", [False, True])
+def test_bad_sample_rows_agrees_with_a_row_by_row_check(with_gyro):
+    # finite values whose sum overflows are not bad samples; NaN and +-inf anywhere are
+    rng = np.random.default_rng(3)
+    acc = rng.normal(0.0, 9.81, (50, 3))
+    gyro = rng.normal(0.0, 1.0, (50, 3)) if with_gyro else None
+    assert csvlog.bad_sample_rows(acc, gyro).size == 0
+    acc[[4, 5, 6]] = 1.7e308
+    assert csvlog.bad_sample_rows(acc, gyro).size == 0
+    acc[7, 2] = np.nan
+    acc[20, 0] = -np.inf
+    expected = [7, 20]
+    if gyro is not None:
+        gyro[3, 1] = np.inf
+        gyro[20, 2] = np.nan
+        expected = [3, 7, 20]
+    bad = csvlog.bad_sample_rows(acc, gyro)
+    assert bad.tolist() == expected
+    assert bad.dtype == np.intp
+    assert csvlog.bad_sample_rows(np.zeros((0, 3)), None).tolist() == []

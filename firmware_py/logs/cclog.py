@@ -784,8 +784,12 @@ def _check_header(header: Any, name: str, version: int) -> dict[str, Any]:
     return header
 
 
-def _try_block(buf: Any, pos: int, size: int, dtype: np.dtype) -> CclogBlock | str:
-    """Decode the block at ``pos``; return it, or a string saying why it is not an intact block."""
+def _try_block(buf: Any, pos: int, size: int, dtype: np.dtype, copy: bool = True) -> CclogBlock | str:
+    """Decode the block at ``pos``; return it, or a string saying why it is not an intact block.
+
+    With ``copy=False`` a samples block's ``t_s`` and ``values`` are read-only views of the block's
+    payload (as stored: ``values`` int16 counts for ``i2``), for a reader that copies them once.
+    """
     if size - pos < BLOCK_HEADER_BYTES:
         return f"{size - pos} bytes left, too few for a block header"
     head = bytes(buf[pos : pos + BLOCK_HEADER_BYTES])
@@ -806,6 +810,8 @@ def _try_block(buf: Any, pos: int, size: int, dtype: np.dtype) -> CclogBlock | s
         if length != n * dtype.itemsize:
             return f"SAMPLES block of {length} bytes does not hold {n} records of {dtype.itemsize} bytes"
         rec = np.frombuffer(payload, dtype=dtype)
+        if not copy:
+            return CclogBlock(pos, total, "samples", btype, t_s=rec["t"], values=rec["v"])
         return CclogBlock(
             pos, total, "samples", btype, t_s=rec["t"].astype(np.float64), values=rec["v"].copy()
         )
@@ -830,13 +836,16 @@ def _try_block(buf: Any, pos: int, size: int, dtype: np.dtype) -> CclogBlock | s
     return CclogBlock(pos, total, "unknown", btype)
 
 
-def _scan(buf: Any, start: int, header: dict[str, Any]) -> Iterator[CclogBlock]:
-    """Yield every intact block from ``start`` on, and one ``damaged`` item per skipped stretch."""
+def _scan(buf: Any, start: int, header: dict[str, Any], copy: bool = True) -> Iterator[CclogBlock]:
+    """Yield every intact block from ``start`` on, and one ``damaged`` item per skipped stretch.
+
+    ``copy``: as for :func:`_try_block`.
+    """
     size = len(buf)
     dtype = record_dtype(header["encoding"], header["has_gyro"])
     pos = start
     while pos < size:
-        got = _try_block(buf, pos, size, dtype)
+        got = _try_block(buf, pos, size, dtype, copy)
         if isinstance(got, CclogBlock):
             yield got
             pos += got.size
@@ -848,7 +857,7 @@ def _scan(buf: Any, start: int, header: dict[str, Any]) -> Iterator[CclogBlock]:
             nxt = buf.find(BLOCK_SYNC, nxt)
             if nxt < 0:
                 break
-            cand = _try_block(buf, nxt, size, dtype)
+            cand = _try_block(buf, nxt, size, dtype, copy)
             if isinstance(cand, CclogBlock):
                 found = cand
                 break
@@ -964,7 +973,7 @@ def read_cclog(path: str | os.PathLike[str]) -> Recording:
         n_unknown = 0
         last_t = -math.inf
         lost_since: int | None = None  # byte offset of the first damage since the last good samples
-        for blk in _scan(buf, start, header):
+        for blk in _scan(buf, start, header, copy=False):
             if blk.kind == "samples":
                 assert blk.t_s is not None
                 assert blk.values is not None
@@ -1024,16 +1033,27 @@ def read_cclog(path: str | os.PathLike[str]) -> Recording:
         closer()
 
     has_gyro: bool = header["has_gyro"]
-    n_values = 6 if has_gyro else 3
-    t_s = np.concatenate(ts) if ts else np.zeros(0)
-    raw = np.concatenate(vs) if vs else np.zeros((0, n_values))
-    if header["encoding"] == "i2":
-        scale = np.array([header["acc_lsb_mps2"]] * 3 + ([header["gyro_lsb_rads"]] * 3 if has_gyro else []))
-        values = raw.astype(np.float64) * scale
-    else:
-        values = raw.astype(np.float64)
-    acc = np.ascontiguousarray(values[:, :3])
-    gyro = np.ascontiguousarray(values[:, 3:6]) if has_gyro else None
+    # each block's views of its payload are copied once, straight into the output arrays
+    n_total = sum(x.shape[0] for x in ts)
+    t_s = np.empty(n_total)
+    acc = np.empty((n_total, 3))
+    gyro = np.empty((n_total, 3)) if has_gyro else None
+    i2 = header["encoding"] == "i2"
+    acc_lsb = float(header["acc_lsb_mps2"]) if i2 else 1.0
+    gyro_lsb = float(header["gyro_lsb_rads"]) if i2 and has_gyro else 1.0
+    i = 0
+    for t, v in zip(ts, vs, strict=True):
+        j = i + t.shape[0]
+        t_s[i:j] = t
+        if i2:  # counts to SI units: float64 count times its LSB
+            np.multiply(v[:, :3], acc_lsb, out=acc[i:j], dtype=np.float64)
+            if gyro is not None:
+                np.multiply(v[:, 3:6], gyro_lsb, out=gyro[i:j], dtype=np.float64)
+        else:
+            acc[i:j] = v[:, :3]
+            if gyro is not None:
+                gyro[i:j] = v[:, 3:6]
+        i = j
 
     bad = bad_sample_rows(acc, gyro)
     if bad.size:

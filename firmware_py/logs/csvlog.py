@@ -156,7 +156,18 @@ def bad_sample_rows(acc_mps2: np.ndarray, gyro_rads: np.ndarray | None) -> np.nd
     -------
     numpy.ndarray
         Row indices (int), increasing.
+
+    Notes
+    -----
+    Most logs hold no bad value: a sum is finite only when every term is (a NaN or an infinity
+    makes it NaN or infinite), so one summing pass answers them; a non-finite sum (a bad value,
+    or an overflow of huge finite values) falls through to the row-by-row test.
     """
+    with np.errstate(all="ignore"):
+        if math.isfinite(float(np.sum(acc_mps2))) and (
+            gyro_rads is None or math.isfinite(float(np.sum(gyro_rads)))
+        ):
+            return np.zeros(0, dtype=np.intp)
     bad = ~np.isfinite(acc_mps2).all(axis=1)
     if gyro_rads is not None:
         bad |= ~np.isfinite(gyro_rads).all(axis=1)
