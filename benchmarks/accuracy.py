@@ -46,6 +46,7 @@ from benchmarks.scoring import (
     Stats,
     Truth,
     format_markdown,
+    format_misses,
     format_worst_recordings,
     load_truth,
     score_folder,
@@ -456,6 +457,15 @@ def _parser() -> argparse.ArgumentParser:
         help="also list the N recordings with the lowest F1 (default N: 15)",
     )
     ap.add_argument(
+        "--misses",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="PLACEMENT",
+        help="also list every missed event and false positive with its time, per recording "
+        "(optionally only one placement: foot, lower_back, shank)",
+    )
+    ap.add_argument(
         "--check-reference",
         action="store_true",
         help="also score with the reference score.py and fail if any group disagrees",
@@ -538,6 +548,10 @@ def run(args: argparse.Namespace, command: str) -> int:
         if args.per_recording:
             print(f"\nWorst {min(args.per_recording, len(report.recordings))} recordings by F1:\n")
             print(format_worst_recordings(report, args.per_recording))
+        if args.misses:
+            only = None if args.misses == "all" else args.misses
+            print("\nMissed events and false positives" + (f" ({only})" if only else "") + ":\n")
+            print(format_misses(report, only))
         if args.check_reference:
             result.mismatches = check_against_reference(args.reference, report)
             if result.mismatches:

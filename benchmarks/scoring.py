@@ -60,6 +60,7 @@ __all__ = [
     "Stats",
     "Truth",
     "format_markdown",
+    "format_misses",
     "format_worst_recordings",
     "load_prediction",
     "load_truth",
@@ -621,6 +622,11 @@ class RecordingScore:
         Which feet were scored, in words.
     pred_has_cadence, pred_has_stride : bool
         The prediction gives at least one ``cadence_spm`` / ``stride_length_m``.
+    missed_t_s : numpy.ndarray
+        Times of the scored truth events left without a prediction (s, as in the truth; an
+        unclaimed other-foot zone is given by its middle).
+    false_t_s : numpy.ndarray
+        Times of the predictions inside the intervals that matched nothing (s).
     """
 
     dataset: str
@@ -649,6 +655,8 @@ class RecordingScore:
     side_mode: str
     pred_has_cadence: bool
     pred_has_stride: bool
+    missed_t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    false_t_s: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 @dataclass
@@ -667,6 +675,8 @@ class _Matching:
     dt_s: np.ndarray
     stride_pairs: np.ndarray
     n_gt_strides: int
+    missed_t_s: np.ndarray
+    false_t_s: np.ndarray
 
 
 def _other_foot_zones(centres: np.ndarray) -> list[tuple[float, float]]:
@@ -700,6 +710,8 @@ def _match_selection(
     false_pos = [k for k in np.flatnonzero(inside) if k not in matched]
 
     n_zones = hits = 0
+    matched_events = {g for g, _ in pairs}
+    missed = [times[g] for g in range(times.size) if g not in matched_events]
     if other_foot and times.size >= 2:
         zones = _other_foot_zones(centres)
         n_zones = len(zones)
@@ -713,6 +725,7 @@ def _match_selection(
                 claimed.add(zone)
         hits = len(claimed)
         false_pos = still_false
+        missed += [0.5 * (a + b) for z, (a, b) in enumerate(zones) if z not in claimed]
 
     tp = len(pairs) + hits
     with_sides = [(pred.side[p], sides[g]) for g, p in pairs]
@@ -736,6 +749,8 @@ def _match_selection(
         dt_s=np.array([pred.t[p] - times[g] for g, p in pairs], dtype=float),
         stride_pairs=np.array(stride_pairs, dtype=float).reshape(-1, 2),
         n_gt_strides=len(anchors),
+        missed_t_s=np.sort(np.array(missed, dtype=float)),
+        false_t_s=np.sort(pred.t[np.array(false_pos, dtype=int)]),
     )
 
 
@@ -869,6 +884,8 @@ def score_recording(
         side_mode=side_mode,
         pred_has_cadence=bool(np.isfinite(pred.cadence_spm).any()),
         pred_has_stride=bool(np.isfinite(pred.stride_length_m).any()),
+        missed_t_s=best.missed_t_s,
+        false_t_s=best.false_t_s,
     )
 
 
@@ -1385,6 +1402,37 @@ def format_markdown(report: Report, *, stride: bool | None = None, pooled: bool 
         notes.append(f"{report.n_skipped_no_step_truth} recording(s) without step truth not scored.")
     if notes:
         lines += ["", " ".join(notes)]
+    return "\n".join(lines)
+
+
+def format_misses(report: Report, placement: str | None = None) -> str:
+    """Return a markdown table of every missed event and false positive, recording by recording.
+
+    Parameters
+    ----------
+    report : Report
+        The scores.
+    placement : str, optional
+        Only recordings with this placement.
+
+    Returns
+    -------
+    str
+        One row per recording with a miss or a false positive: the truth times left without a
+        prediction and the unmatched prediction times (s), for classifying them by hand.
+    """
+    lines = [
+        "| recording | placement | events | missed (truth t, s) | false positives (pred t, s) |",
+        "|---|---|---:|---|---|",
+    ]
+    for raw, row in zip(report.recordings, report.recording_rows, strict=True):
+        if placement is not None and raw.placement != placement:
+            continue
+        if not (raw.missed_t_s.size or raw.false_t_s.size):
+            continue
+        missed = ", ".join(f"{x:.2f}" for x in raw.missed_t_s)
+        false = ", ".join(f"{x:.2f}" for x in raw.false_t_s)
+        lines.append(f"| {row.label} | {raw.placement} | {raw.n_gt} | {missed} | {false} |")
     return "\n".join(lines)
 
 

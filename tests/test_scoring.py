@@ -34,6 +34,7 @@ from benchmarks.scoring import (
     ScoringError,
     Stats,
     format_markdown,
+    format_misses,
     format_worst_recordings,
     match_times,
     parse_prediction,
@@ -198,6 +199,28 @@ def test_counts_inside_intervals(tmp_path: Path) -> None:
     assert (s.precision, s.recall, s.f1) == (0.5, 0.5, 0.5)
     assert s.dt_median_ms == pytest.approx(25.0)  # median of +50 ms and 0 ms
     assert rep.recordings[0].pred_feet == "both"  # lower back without sides: both feet
+
+
+def test_misses_and_false_positives_are_listed_with_their_times(tmp_path: Path) -> None:
+    # the case above: events 2 and 4 missed; 2.2 and 3.02 false; 5.0 is outside the interval
+    meta = sidecar([1.0, 2.0, 3.0, 4.0], sides=["L", "R", "L", "R"], intervals=[[0.5, 4.5]])
+    rep = score_one(tmp_path, "synth", meta, prediction([1.05, 2.2, 3.0, 3.02, 5.0]))
+    raw = rep.recordings[0]
+    assert raw.missed_t_s.tolist() == [2.0, 4.0]
+    assert raw.false_t_s.tolist() == [2.2, 3.02]
+    table = format_misses(rep)
+    assert "| synth/rec | lower_back | 4 | 2.00, 4.00 | 2.20, 3.02 |" in table
+    assert format_misses(rep, "foot").count("\n") == 1  # header only: no foot recording
+
+
+def test_an_empty_other_foot_zone_is_listed_by_its_middle(tmp_path: Path) -> None:
+    # one-foot events 0..3, both-feet prediction: zone (2.25, 2.75) is empty, 1.6 is a second hit
+    meta = sidecar([0.0, 1.0, 2.0, 3.0], feet="one", intervals=[[0.0, 3.0]])
+    pred = prediction([0.0, 0.5, 1.0, 1.5, 1.6, 2.0, 3.0], feet="both")
+    raw = score_one(tmp_path, "synth", meta, pred).recordings[0]
+    assert raw.missed_t_s.tolist() == [2.5]
+    assert raw.false_t_s.tolist() == [1.6]
+    assert (raw.fn, raw.fp) == (raw.missed_t_s.size, raw.false_t_s.size)
 
 
 def test_cadence_from_times_and_field(tmp_path: Path) -> None:
@@ -678,11 +701,12 @@ def test_accuracy_cli_end_to_end(
     out, js = tmp_path / "out", tmp_path / "acc.json"
     stale = write_json(out / "truth" / "synth_lb" / "walk1.json", prediction([]))
     argv = [str(folder), "--out", str(out), "--write-readme", str(readme), "--json", str(js)]
-    rc = accuracy.main([*argv, "--per-recording", "2", "--jobs", "1"])
+    rc = accuracy.main([*argv, "--per-recording", "2", "--misses", "--jobs", "1"])
     assert rc == 0
     printed = capsys.readouterr().out
     assert "| synth_lb / lower_back / walk | 1 | 30 |" in printed
     assert "Worst 2 recordings by F1" in printed
+    assert "Missed events and false positives:" in printed
     # only recordings with step truth were replayed (given as files), stale output replaced
     assert stand_in_replay.names == [["run1.csv", "walk1.csv"]]
     assert stand_in_replay.kinds == [{"file"}]
