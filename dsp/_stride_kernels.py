@@ -44,7 +44,8 @@ FP_ANCHOR_MAX_TILT_RAD = 17  # an anchor disagreeing more with the attitude is r
 FP_CONTACT_LATENCY_S = 18  # contacts arrive at most this long after they happen, s
 FP_LAG_GAIN = 19  # learning rate of the landing-after-contact lag, 1
 FP_MIN_ALONE_M = 20  # shortest stride reported without a contact, m
-N_FOOT_PARAMS = 21
+FP_SENSOR_HEIGHT_M = 21  # height of the sensor above the ground point the stance foot rolls on, m
+N_FOOT_PARAMS = 22
 
 # ---- state slots ----------------------------------------------------------------------------
 FS_N = 0  # samples received
@@ -421,11 +422,18 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_N_ZUPT] += 1.0
     if not zupt:
         return
+    # the stance foot rolls on the ground (heel, then ball): the sensor, at height h above the
+    # ground point, moves at w x (h z): horizontal, h times the tilt rate, not zero
+    wnx, wny, _ = _rotate(state, FS_Q, wx, wy, wz)
+    h = params[FP_SENSOR_HEIGHT_M]
+    vlx = h * wny
+    vly = -h * wnx
     if state[FS_MOVING] == 1.0:
-        # end of a motion: remove the velocity error linearly over it (it was zero at both ends)
+        # end of a motion: remove the velocity error linearly over it (its velocity is known at both ends)
         tau = state[FS_TAU]
-        for a in range(3):
-            state[FS_P + a] += state[FS_S1 + a] - state[FS_V + a] * state[FS_S2] / tau
+        state[FS_P] += state[FS_S1] - (state[FS_V] - vlx) * state[FS_S2] / tau
+        state[FS_P + 1] += state[FS_S1 + 1] - (state[FS_V + 1] - vly) * state[FS_S2] / tau
+        state[FS_P + 2] += state[FS_S1 + 2] - state[FS_V + 2] * state[FS_S2] / tau
         if tau >= params[FP_MIN_SWING_S]:
             t_land = ring[slot, FR_T]
             if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
@@ -445,17 +453,24 @@ def _foot_nav_step(j, slot, params, state, ring, records):
             for a in range(3):
                 state[FS_PLAND + a] = state[FS_P + a]
         for a in range(3):
-            state[FS_V + a] = 0.0
             state[FS_S1 + a] = 0.0
         state[FS_S2] = 0.0
         state[FS_TAU] = 0.0
         state[FS_MOVING] = 0.0
-    elif state[FS_HAVE_LAND] == 0.0:
-        # at rest before the first stride of the segment: this is where it starts
-        state[FS_HAVE_LAND] = 1.0
-        state[FS_TLAND] = -1e9
-        for a in range(3):
-            state[FS_PLAND + a] = state[FS_P + a]
+    else:
+        # stance continues: the sensor rolls with the foot (trapezoid of the rolling velocity)
+        state[FS_P] += 0.5 * (state[FS_V] + vlx) * dt
+        state[FS_P + 1] += 0.5 * (state[FS_V + 1] + vly) * dt
+        if state[FS_HAVE_LAND] == 0.0:
+            # at rest before the first stride of the segment: this is where it starts
+            state[FS_HAVE_LAND] = 1.0
+            state[FS_TLAND] = -1e9
+            for a in range(3):
+                state[FS_PLAND + a] = state[FS_P + a]
+    # the motion that follows starts at the rolling velocity
+    state[FS_V] = vlx
+    state[FS_V + 1] = vly
+    state[FS_V + 2] = 0.0
 
 
 @kernel

@@ -112,6 +112,12 @@ class StrideSettings:
     landing_lag_s : float
         Foot: initial guess of the delay from a contact to the stance that follows, s (learned);
         a stride reported without a contact gets its landing time minus this lag as contact time.
+    sensor_height_m : float
+        Foot: height of the sensor's centre above the floor with the shoe flat, m.  The stance
+        foot rolls on the ground (heel, then ball of the foot), so the sensor is not at rest at a
+        stance: it moves at ``ω × (0, 0, h)``, horizontally, ``h`` times the foot's tilt rate.
+        That rolling velocity, not zero, is the zero-velocity update (0 for a sensor at the
+        ground contact).  On the forefoot laces or the heel counter, about 0.07 m.
     """
 
     stance_window_s: float = 0.03
@@ -146,6 +152,7 @@ class StrideSettings:
     contact_latency_s: float = 0.2
     min_stride_without_contact_m: float = 0.3
     landing_lag_s: float = 0.15
+    sensor_height_m: float = 0.07
 
 
 @dataclass
@@ -391,6 +398,7 @@ class FootStrideEstimator(_StreamingBase):
         p[K.FP_CONTACT_LATENCY_S] = s.contact_latency_s
         p[K.FP_LAG_GAIN] = 0.2
         p[K.FP_MIN_ALONE_M] = s.min_stride_without_contact_m
+        p[K.FP_SENSOR_HEIGHT_M] = s.sensor_height_m
         self._params = p
         self._samples_per_stride = max(1, math.floor(s.min_swing_s * fs))
         self._ring = np.zeros((int(p[K.FP_LOOKBACK] + delay + w + 8), K.N_FOOT_RING))

@@ -187,9 +187,13 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
         nav["R"] = tilt_step(nav["R"], mean, tilt_gain if still else s.anchor_tilt_gain)
         if still:
             g += g_gain * (float(np.linalg.norm(mean)) - g)
+        # the stance foot rolls on the ground: the sensor, at height h above the ground point,
+        # moves at w x (0, 0, h) in the navigation frame (horizontal), not at zero
+        roll_v = np.cross(nav["R"] @ np.array(gyro[j]), (0.0, 0.0, s.sensor_height_m))
         if nav["moving"]:
             tau = nav["tau"]
-            nav["p"] = nav["p"] + nav["s1"] - nav["v"] * nav["s2"] / tau  # linear velocity de-drift
+            # linear velocity de-drift: the velocity is known (the rolling one) at both ends
+            nav["p"] = nav["p"] + nav["s1"] - (nav["v"] - roll_v) * nav["s2"] / tau
             if tau >= s.min_swing_s:
                 if nav["have_land"] and tau <= s.max_swing_s:
                     d = nav["p"] - nav["p_land"]
@@ -203,15 +207,12 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
                         }
                     )
                 nav["have_land"], nav["t_land"], nav["p_land"] = True, t[j], nav["p"].copy()
-            nav["v"], nav["s1"], nav["s2"], nav["tau"], nav["moving"] = (
-                np.zeros(3),
-                np.zeros(3),
-                0.0,
-                0.0,
-                False,
-            )
-        elif not nav["have_land"]:
-            nav["have_land"], nav["t_land"], nav["p_land"] = True, -1e9, nav["p"].copy()
+            nav["s1"], nav["s2"], nav["tau"], nav["moving"] = np.zeros(3), 0.0, 0.0, False
+        else:
+            nav["p"] = nav["p"] + 0.5 * (nav["v"] + roll_v) * dt  # still in stance: rolling
+            if not nav["have_land"]:
+                nav["have_land"], nav["t_land"], nav["p_land"] = True, -1e9, nav["p"].copy()
+        nav["v"] = roll_v  # the next motion starts at the rolling velocity
     return landings
 
 

@@ -299,6 +299,133 @@ def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rol
     np.testing.assert_allclose(res.speed_mps[2:-1], lengths[2:-1] / stride_time, rtol=0.04)
 
 
+def _quintic(start, end, duration_s, u):
+    """Quintic through ``start`` and ``end`` = (value, rate, acceleration) over ``duration_s``.
+
+    Returns value, rate and acceleration at the fractions ``u`` of the duration.
+    """
+    (y0, v0, a0), (y1, v1, a1), d = start, end, duration_s
+    m = np.array([[d**3, d**4, d**5], [3 * d**2, 4 * d**3, 5 * d**4], [6 * d, 12 * d**2, 20 * d**3]])
+    c3, c4, c5 = np.linalg.solve(m, [y1 - y0 - v0 * d - 0.5 * a0 * d**2, v1 - v0 - a0 * d, a1 - a0])
+    t = u * d
+    return (
+        y0 + v0 * t + 0.5 * a0 * t**2 + c3 * t**3 + c4 * t**4 + c5 * t**5,
+        v0 + a0 * t + 3 * c3 * t**2 + 4 * c4 * t**3 + 5 * c5 * t**4,
+        a0 + 6 * c3 * t + 12 * c4 * t**2 + 20 * c5 * t**3,
+    )
+
+
+def rolling_foot(lengths, *, fs, height_m, roll_rads, stance_s, swing_s, mount):
+    """Ideal IMU samples of a foot that rolls on the ground through every stance.
+
+    The sensor sits ``height_m`` above a ground point (the pivot) and, during each stance, the
+    foot pitches about that pivot at the constant rate ``roll_rads``: the pivot stays put while the
+    sensor moves at ``roll_rads * height_m``.  Each swing carries the pivot ``length`` further
+    (a quintic that joins position, velocity and acceleration, plus 0.1 m of clearance) and pitches
+    the foot back.  The walk starts and ends at rest, flat.  Returns time, specific force (m/s²,
+    body), angular rate (rad/s, body) and the stance start times (the landings).
+    """
+    dt = 1.0 / fs
+    th_a = -0.5 * roll_rads * stance_s  # pitch at the start of a stance (the same at rest)
+
+    def stance_state(pivot, th, thd):
+        """(x, z) of the sensor as (value, rate, acceleration) when pitching about the pivot."""
+        s, c = math.sin(th), math.cos(th)
+        x = (pivot + height_m * s, height_m * c * thd, -height_m * s * thd**2)
+        z = (height_m * c, -height_m * s * thd, -height_m * c * thd**2)
+        return x, z
+
+    t_all, f_all, w_all, landings = [], [], [], []
+
+    def emit(t0, x, z, th):
+        n = x[0].shape[0]
+        s, c = np.sin(th[0]), np.cos(th[0])
+        ax, az = x[2], z[2] + 9.81
+        f_foot = np.stack([c * ax - s * az, np.zeros(n), s * ax + c * az], axis=1)  # rot_y(th)^T (a + g)
+        w_foot = np.stack([np.zeros(n), th[1], np.zeros(n)], axis=1)
+        t_all.append(t0 + np.arange(n) * dt)
+        f_all.append(f_foot @ mount)  # body = mount^T foot
+        w_all.append(w_foot @ mount)
+        return t0 + n * dt
+
+    def stance(t0, pivot, rate, duration_s):
+        n = round(duration_s * fs)
+        th = th_a + rate * np.arange(n) * dt
+        s, c = np.sin(th), np.cos(th)
+        x = (pivot + height_m * s, height_m * c * rate, -height_m * s * rate**2)
+        z = (height_m * c, -height_m * s * rate, -height_m * c * rate**2)
+        return emit(t0, x, z, (th, np.full(n, rate))), th_a + rate * n * dt
+
+    def swing(t0, pivot0, th0, rate0, pivot1, rate1):
+        n = round(swing_s * fs)
+        u = np.arange(n) / n
+        x0, z0 = stance_state(pivot0, th0, rate0)
+        x1, z1 = stance_state(pivot1, th_a, rate1)
+        x = _quintic(x0, x1, swing_s, u)
+        z = list(_quintic(z0, z1, swing_s, u))
+        bump = np.sin(np.pi * u)  # clearance 0.1·sin⁴(πu): smooth at both ends
+        cb = np.cos(np.pi * u)
+        z[0] = z[0] + 0.1 * bump**4
+        z[2] = z[2] + 0.1 * 4 * np.pi**2 * (3 * bump**2 * cb**2 - bump**4) / swing_s**2
+        th = _quintic((th0, rate0, 0.0), (th_a, rate1, 0.0), swing_s, u)
+        return emit(t0, x, z, th)
+
+    t0, th_end = stance(0.0, 0.0, 0.0, 0.6)  # at rest
+    pivot, rate = 0.0, 0.0
+    for k, length in enumerate(lengths):
+        last = k == len(lengths) - 1
+        t0 = swing(t0, pivot, th_end, rate, pivot + length, 0.0 if last else roll_rads)
+        pivot += length
+        rate = 0.0 if last else roll_rads
+        landings.append(t0)
+        t0, th_end = stance(t0, pivot, rate, 0.6 if last else stance_s)
+    return np.concatenate(t_all), np.concatenate(f_all), np.concatenate(w_all), np.array(landings)
+
+
+@pytest.mark.parametrize("height_m", [0.04, 0.07, 0.1])
+def test_synthetic_rolling_stance_lever_arm(height_m, rng):
+    # running: a 0.2 s stance through which the foot keeps rolling at 1 rad/s on the ground; the
+    # sensor, height_m above the ground point, never stops, so a zero-velocity update reads short
+    fs, roll_rads, stance_s, swing_s = 200.0, 1.0, 0.2, 0.5
+    lengths = rng.uniform(1.8, 2.6, 14)
+    t, f, w, landings = rolling_foot(
+        lengths,
+        fs=fs,
+        height_m=height_m,
+        roll_rads=roll_rads,
+        stance_s=stance_s,
+        swing_s=swing_s,
+        mount=_random_rotation(rng),
+    )
+    f = f + rng.normal(0.0, 0.02, f.shape)
+    w = w + rng.normal(0.0, 0.002, w.shape)
+    contacts = landings - 0.03
+    got = {}
+    for h in (height_m, 0.0):
+        res = estimate_strides(
+            t,
+            f,
+            w,
+            contacts,
+            sampling_rate_hz=fs,
+            placement="foot",
+            settings=StrideSettings(sensor_height_m=h),
+        )
+        assert res.has_contact.all()
+        got[h] = res.stride_length_m[1:-1]  # the first and last strides start or end at rest, flat
+    # stride k runs from one stance anchor (a single sample somewhere in its stance, chosen by the
+    # noise) to the next: it differs from the pivot's stride by the sensor's rolling between the two
+    # anchor phases, at most 2·h·sin(roll over half the stance); over the walk that telescopes away
+    truth = lengths[1:-1]
+    jitter_m = 2 * height_m * math.sin(0.5 * roll_rads * stance_s)
+    np.testing.assert_allclose(got[height_m], truth, atol=jitter_m + 0.002)
+    np.testing.assert_allclose(got[height_m].sum(), truth.sum(), rtol=1e-3)
+    # a zero-velocity update at the sensor loses the rolling velocity over the motion between two
+    # stance anchors (one sample each, so the whole stride)
+    short = truth.sum() - got[0.0].sum()
+    np.testing.assert_allclose(short, truth.size * height_m * roll_rads * (stance_s + swing_s), rtol=0.15)
+
+
 def test_synthetic_foot_missed_contact_is_reported_alone(rng):
     fs = 200.0
     lengths = np.full(10, 1.4)
