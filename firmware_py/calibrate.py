@@ -196,6 +196,15 @@ def _scale(profile: dict[str, Any], key: str) -> float:
     return float(value)
 
 
+def _foot_sensor_height(profile: dict[str, Any]) -> float:
+    value = profile.get("stride", {}).get("foot_sensor_height_m", StrideSettings.sensor_height_m)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 0.2:
+        raise ConfigError(
+            f"[stride] foot_sensor_height_m = {value!r} is not a height of 0-0.2 m; fix the profile"
+        )
+    return float(value)
+
+
 def _filled_sum(values: np.ndarray, mask: np.ndarray) -> float:
     """Sum of ``values[mask]`` with NaN entries counted as the median of the finite ones."""
     v = values[mask]
@@ -338,7 +347,9 @@ def calibrate(
     height = _runner_height(profile)
     scale_walk = _scale(profile, "scale_walk")
     scale_run = _scale(profile, "scale_run")
-    settings = StrideSettings(scale_walk=scale_walk, scale_run=scale_run)
+    settings = StrideSettings(
+        scale_walk=scale_walk, scale_run=scale_run, sensor_height_m=_foot_sensor_height(profile)
+    )
     steps = detect_steps(
         rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
     )

@@ -199,10 +199,11 @@ class RunnerConfig:
 
 @dataclass(frozen=True)
 class StrideConfig:
-    """``[stride]``: calibration factors of the stride-length estimate."""
+    """``[stride]``: calibration factors of the stride-length estimate, and the foot sensor's height."""
 
     scale_walk: float = _k(1.0, "float", 0.5, 2.0)
     scale_run: float = _k(1.0, "float", 0.5, 2.0)
+    foot_sensor_height_m: float = _k(0.07, "float", 0.0, 0.2, unit="m")
 
 
 @dataclass(frozen=True)
@@ -841,7 +842,11 @@ def make_pipeline(
         placement=placement,
         has_gyro=has_gyro,
         placement_side=placement_side,
-        stride_settings=StrideSettings(scale_walk=cfg.stride.scale_walk, scale_run=cfg.stride.scale_run),
+        stride_settings=StrideSettings(
+            scale_walk=cfg.stride.scale_walk,
+            scale_run=cfg.stride.scale_run,
+            sensor_height_m=cfg.stride.foot_sensor_height_m,
+        ),
         runner_height_m=runner_height_m if runner_height_m is not None else cfg.runner.height_m,
         coach=coach,
         acc_range_mps2=None if accel_range_g is None else float(accel_range_g) * STANDARD_GRAVITY_MPS2,

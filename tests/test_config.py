@@ -328,3 +328,23 @@ def test_bad_overrides_name_the_overrides():
         load_config(overrides={"repeat_s": 1})
     with pytest.raises(ConfigError, match=r"^<overrides>: coach\.profile = \"nope\": no such profile"):
         load_config(profile="nope")
+
+
+# ---------------------------------------------------------------------------- [stride] foot height
+def test_foot_sensor_height_reaches_the_stride_estimator(tmp_path):
+    from firmware_py.config import make_pipeline
+
+    cfg = load_config(write(tmp_path, "[stride]\nfoot_sensor_height_m = 0.11\n"))
+    assert cfg.stride.foot_sensor_height_m == 0.11
+    pipe = make_pipeline(cfg, sampling_rate_hz=100.0, placement="foot", has_gyro=True)
+    assert pipe.stride.settings.sensor_height_m == 0.11
+    # the default is the mounting height of hardware/mounting.md, not the estimator's own fallback
+    default = make_pipeline(load_config(), sampling_rate_hz=100.0, placement="foot", has_gyro=True)
+    assert default.stride.settings.sensor_height_m == 0.07
+
+
+@pytest.mark.parametrize("value", ["0.5", "-0.01", '"high"'])
+def test_foot_sensor_height_out_of_range_names_the_key(tmp_path, value):
+    path = write(tmp_path, f"[stride]\nfoot_sensor_height_m = {value}\n")
+    with pytest.raises(ConfigError, match=r"foot_sensor_height_m"):
+        load_config(path)

@@ -785,6 +785,19 @@ def test_calibrate_refuses_absurd_distances_and_leaves_the_profile(tmp_path):
     assert profile.read_text() == PROFILE
 
 
+def test_calibrate_refuses_an_absurd_foot_sensor_height_in_the_profile(tmp_path):
+    from firmware_py.calibrate import calibrate
+    from firmware_py.exc import ConfigError
+
+    rec_path, distance = _synthetic_back_recording(tmp_path, StrideSettings().pendulum_k_walk, n_steps=12)
+    profile = tmp_path / "runner.toml"
+    bad = PROFILE.replace("[stride]", "[stride]\nfoot_sensor_height_m = 1.5", 1)
+    profile.write_text(bad)
+    with pytest.raises(ConfigError, match=r"\[stride\] foot_sensor_height_m = 1.5"):
+        calibrate(rec_path, distance, profile_path=profile)
+    assert profile.read_text() == bad
+
+
 def test_calibrate_foot_reports_the_ratio_only(tmp_path):
     from firmware_py.calibrate import calibrate
 
