@@ -618,12 +618,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
         period = state[S_PERIOD]
-        # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout)
-        since = tc - state[S_LAST_STEP_T]
-        if _in_rhythm(since, period, params, state):
-            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
-                continue
-        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+        # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout):
+        # the loosest of the two thresholds here, the one that applies once the contact time is known
+        floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
+        rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
+        if vc < floor_lo or vc < rel_lo * state[S_AMP]:
             continue
         if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
             continue
@@ -671,6 +670,12 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             best_q = q0
         t_ic = ring[best_q % m, 0]
         if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
+            continue
+        # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
+        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, params, state):
+            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
+                continue
+        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
             continue
         state[S_LAST_MIN_S] = state[S_MIN_S]
         state[S_MIN_S] = 0.0

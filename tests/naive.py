@@ -265,14 +265,6 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             continue
         vc, tc = hist_a[c], hist_t[c]
         period = robust_median_interval(intervals, default_period)
-        lo_rhythm, hi_rhythm = s.rhythm_window
-        in_rhythm = bool(intervals) and lo_rhythm * period <= tc - last_step <= hi_rhythm * period
-        if in_rhythm:
-            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
-        else:
-            floor, rel = s.floor_mps2, s.relative_threshold
-        if vc < floor or vc < rel * amp:
-            continue
         if tc - last_step < max(min_interval, s.refractory_fraction * period):
             continue
         back = min(int(s.back_fraction * period * fs + 0.5), ring_len - look - 2)
@@ -288,6 +280,16 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         best = max(best, c - int(s.refine_s * fs + 0.5), seg_start + 1)
         t_ic = hist_t[best]
         if t_ic - last_step < min_interval:
+            continue
+        # a weaker hump is enough where the rhythm of contacts expects the next one: the rhythm is
+        # tested at this hump's contact time
+        lo_rhythm, hi_rhythm = s.rhythm_window
+        in_rhythm = bool(intervals) and lo_rhythm * period <= t_ic - last_step <= hi_rhythm * period
+        if in_rhythm:
+            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
+        else:
+            floor, rel = s.floor_mps2, s.relative_threshold
+        if vc < floor or vc < rel * amp:
             continue
         last_min_s = min_s
         min_s = 0.0
