@@ -195,6 +195,53 @@ def test_a_weak_step_where_the_rhythm_expects_one_is_kept(rng):
     assert missed.n_steps == found.n_steps - 1
 
 
+def _running_to_a_stop(fs, rng, last_gap_periods=1.3, last_gain=0.25, cadence_spm=170.0, n=40):
+    """Running steps (half-sine stance force, free fall in flight), then one slow, soft last step.
+
+    The belt stops: after the last running stance there is no more flight, and the last contact
+    comes ``last_gap_periods`` step periods after the one before, with a hump ``last_gain`` times as
+    high and 0.2 s long (a slower loading than the 0.14 s running stance).
+    """
+    g = 9.80665
+    period = 60.0 / cadence_spm
+    contacts = np.append(1.0 + period * np.arange(n), 1.0 + period * (n - 1 + last_gap_periods))
+    t = np.arange(int((contacts[-1] + 2.0) * fs)) / fs
+    tc = 0.4 * period
+    amp = np.pi * g * period / (2.0 * tc)
+    av = np.full_like(t, -g)
+    av[t < contacts[0]] = 0.0
+    av[t >= contacts[-2] + tc] = 0.0
+    for c in contacts[:-1]:
+        x = t - c
+        inside = (x >= 0) & (x < tc)
+        av[inside] += amp * np.sin(np.pi * x[inside] / tc)
+    x = t - contacts[-1]
+    inside = (x >= 0) & (x < 0.2)
+    av[inside] += last_gain * amp * np.sin(np.pi * x[inside] / 0.2)
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = g + av + rng.normal(0, 0.2, t.size)
+    acc[:, 0] = rng.normal(0, 0.2, t.size)
+    return t, acc, contacts
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 200.0, 1000.0])
+def test_the_rhythm_is_tested_at_the_contact_of_a_slow_last_step(fs, rng):
+    """A runner stopping (a treadmill belt stops): the last, slow step comes 1.3 periods after the one
+    before, and its hump, weaker than the running threshold allows, peaks only after 1.5 periods.
+    The rhythm is one of contacts, so it is tested at the hump's contact, and the step counts."""
+    t, acc, contacts = _running_to_a_stop(fs, rng)
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back")
+    assert steps.n_steps == contacts.size
+    assert _matched_fraction(contacts, steps.t_s, 0.08 + 1.0 / fs) == 1.0
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="lower_back")
+    np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
+    # the hump is only strong enough where the rhythm expects a step
+    strict = StepSettings(rhythm_relative_threshold=StepSettings().relative_threshold)
+    missed = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back", settings=strict)
+    assert np.min(np.abs(missed.t_s - contacts[-1])) > 0.2
+    assert missed.n_steps == contacts.size - 1
+
+
 def test_a_new_bout_after_a_pause_has_its_own_cadence(rng):
     """Cadence after a standstill comes from the new bout only, not from the steps before it."""
     fs = 100.0
