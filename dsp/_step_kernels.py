@@ -16,7 +16,9 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
 * vertical acceleration ``a_v = a · ĝ - |g|``;
 * step signal ``s``: ``a_v`` low-passed at ~5 Hz (one hump per step at the trunk).  Heel
   strike decelerates the falling trunk: ``s`` climbs from its trough of late single support
-  to the loading hump, and the contact is timed where that climb is half done;
+  to the loading hump, and the contact is timed where that climb is half done.  A weaker hump
+  counts where the rhythm expects the next step; the rhythm is one of contacts, so it is tested at
+  the hump's contact time, not at its peak (a slow last step peaks long after its contact);
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -400,6 +402,9 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     same_run = state[S_SAME_RUN]
     dead_run = state[S_DEAD_RUN]
     n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
+    # trunk: the looser of the in-rhythm and out-of-rhythm hump thresholds (a first filter)
+    floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
+    rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
     n_dead = DEAD_GAP_S * fs
     for i in range(n):
         k = int(state[S_N])
@@ -619,9 +624,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         tc = ring[cs_slot, 0]
         period = state[S_PERIOD]
         # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout):
-        # the loosest of the two thresholds here, the one that applies once the contact time is known
-        floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
-        rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
+        # the looser of the two thresholds here, the one that applies once the contact time is known
         if vc < floor_lo or vc < rel_lo * state[S_AMP]:
             continue
         if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):

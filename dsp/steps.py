@@ -92,7 +92,8 @@ class StepSettings:
         Smallest hump where the rhythm expects the next step, m/s².
     rhythm_window : tuple of float
         The rhythm expects the next step from ``rhythm_window[0]`` to ``rhythm_window[1]``
-        step periods after the last one, 1.
+        step periods after the last one (contact to contact: at the lower back the window is
+        tested at a hump's contact time, not at its peak), 1.
     refractory_fraction : float
         No second contact within this fraction of the current period, 1.
     min_step_interval_s : float
