@@ -16,7 +16,13 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
 * vertical acceleration ``a_v = a · ĝ - |g|``;
 * step signal ``s``: ``a_v`` low-passed at ~5 Hz (one hump per step at the trunk).  Heel
   strike decelerates the falling trunk: ``s`` climbs from its trough of late single support
-  to the loading hump, and the contact is timed where that climb is half done;
+  to the loading hump, and the contact is timed where that climb is half done.  A weaker hump
+  counts where the rhythm expects the next step; the rhythm is one of contacts, so it is tested at
+  the hump's contact time, not at its peak (a slow last step peaks long after its contact).
+  A walk that starts from standing (``s`` within ``still_mps2`` of zero for ``still_s``) begins
+  with the push-off of the first swing leg, a hump without a contact: a bout's first hump whose
+  contact comes within ``initiation_s`` of the end of standing is not a step (the first heel
+  strike needs the push-off and a whole swing first);
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -71,6 +77,9 @@ P_CLIMB_FRAC_FLIGHT = 32  # trunk: ... or this fraction when the climb starts fr
 P_ACC_CLIP = 33  # |acc| on an axis at or above this is clipped at the range, m/s² (0: range unknown)
 P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
 # slots 35..44: trunk detector; 45..54: foot detector
+P_STILL_MPS2 = 35  # trunk: the trunk is still while |s| stays below this, m/s²
+P_STILL_S = 36  # trunk: stillness this long is standing
+P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 N_PARAMS = 55
 
@@ -117,6 +126,9 @@ S_FROZEN = 58  # samples counted as a frozen sensor
 S_SATURATED = 59  # samples with an axis at the full-scale range (clipped)
 S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart after a long stretch
 # slots 61..70: trunk detector; 71..80: foot detector
+S_QUIET_T = 61  # trunk: start of the current still stretch (|s| below still_mps2), s (-1e9: moving)
+S_STILL_END = 62  # trunk: end of the last stillness of at least still_s (standing), s
+S_PUSH_T = 63  # trunk: the last hump taken as the push-off of gait initiation, s
 S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on the lobe's side, s
 S_LOBE_CONSEC = 72  # foot: 1 if the current lobe began where the one before crossed zero into it
 S_PEND_SIGN = 73  # foot: sign of the ended lobe whose impact window is still open (0: none)
@@ -400,6 +412,9 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     same_run = state[S_SAME_RUN]
     dead_run = state[S_DEAD_RUN]
     n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
+    # trunk: the looser of the in-rhythm and out-of-rhythm hump thresholds (a first filter)
+    floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
+    rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
     n_dead = DEAD_GAP_S * fs
     for i in range(n):
         k = int(state[S_N])
@@ -611,6 +626,18 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         ring[slot, 1] = s
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
+        # standing: the step signal stays within still_mps2 of zero for still_s
+        if k == valid_from:
+            state[S_QUIET_T] = -1e9
+            state[S_STILL_END] = -1e9
+            state[S_PUSH_T] = -1e9
+        if abs(s) < params[P_STILL_MPS2]:
+            if state[S_QUIET_T] < -1e8:
+                state[S_QUIET_T] = ti
+        else:
+            if state[S_QUIET_T] > -1e8 and ti - state[S_QUIET_T] >= params[P_STILL_S]:
+                state[S_STILL_END] = ti
+            state[S_QUIET_T] = -1e9
         c = k - look
         if c < valid_from + 1:
             continue
@@ -618,12 +645,9 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
         period = state[S_PERIOD]
-        # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout)
-        since = tc - state[S_LAST_STEP_T]
-        if _in_rhythm(since, period, params, state):
-            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
-                continue
-        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+        # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout):
+        # the looser of the two thresholds here, the one that applies once the contact time is known
+        if vc < floor_lo or vc < rel_lo * state[S_AMP]:
             continue
         if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
             continue
@@ -671,6 +695,21 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             best_q = q0
         t_ic = ring[best_q % m, 0]
         if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
+            continue
+        # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
+        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, params, state):
+            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
+                continue
+        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+            continue
+        # a walk that starts from standing begins with the push-off of the first swing leg: a hump
+        # without a contact, soon after the stillness ends; the first heel strike follows one swing later
+        if (
+            t_ic - state[S_LAST_STEP_T] > params[P_MAX_PERIOD_S]
+            and t_ic - state[S_PUSH_T] > params[P_MAX_PERIOD_S]
+            and t_ic - state[S_STILL_END] <= params[P_INITIATION_S]
+        ):
+            state[S_PUSH_T] = t_ic
             continue
         state[S_LAST_MIN_S] = state[S_MIN_S]
         state[S_MIN_S] = 0.0

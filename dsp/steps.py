@@ -92,7 +92,8 @@ class StepSettings:
         Smallest hump where the rhythm expects the next step, m/s².
     rhythm_window : tuple of float
         The rhythm expects the next step from ``rhythm_window[0]`` to ``rhythm_window[1]``
-        step periods after the last one, 1.
+        step periods after the last one (contact to contact: at the lower back the window is
+        tested at a hump's contact time, not at its peak), 1.
     refractory_fraction : float
         No second contact within this fraction of the current period, 1.
     min_step_interval_s : float
@@ -139,6 +140,13 @@ class StepSettings:
         The heel-strike impact after a lobe's end is the largest |a| within this time of it, s;
         of two lobes that meet at a zero crossing, the one followed by the larger impact votes
         for the swing's sign.  A foot contact is decided at least this long after it.
+    still_mps2 : float
+        Trunk: the trunk is still (standing) while the step signal stays within this of zero, m/s².
+    still_s : float
+        Trunk: stillness at least this long is standing, s.
+    initiation_s : float
+        Trunk: the first hump of a bout whose contact comes within this time of the end of standing
+        is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -175,6 +183,9 @@ class StepSettings:
     push_off_rads: float = 1.0
     lobe_settle_s: float = 0.1
     impact_window_s: float = 0.08
+    still_mps2: float = 0.3
+    still_s: float = 1.0
+    initiation_s: float = 0.5
 
 
 @dataclass
@@ -367,6 +378,9 @@ class StepDetector:
         p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
         p[K.P_CLIMB_FRAC] = s.climb_fraction
         p[K.P_CLIMB_FRAC_FLIGHT] = s.flight_climb_fraction
+        p[K.P_STILL_MPS2] = s.still_mps2
+        p[K.P_STILL_S] = s.still_s
+        p[K.P_INITIATION_S] = s.initiation_s
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")

@@ -59,6 +59,25 @@ def robust_median_interval(intervals, default):
     return total / len(kept)
 
 
+def end_of_standing(hist_t, hist_a, start, k, s):
+    """When the last stillness of at least ``still_s`` among samples ``start..k`` ended, s (-1e9: none).
+
+    Still: ``|step signal| < still_mps2``; a still stretch runs from its first still sample to the
+    first sample that is not, and ends there.
+    """
+    end = -1e9
+    run_start = None
+    for q in range(start, k + 1):
+        if abs(hist_a[q]) < s.still_mps2:
+            if run_start is None:
+                run_start = hist_t[q]
+        else:
+            if run_start is not None and hist_t[q] - run_start >= s.still_s:
+                end = hist_t[q]
+            run_start = None
+    return end
+
+
 def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=None):
     """Reference step detector; returns a list of (t_contact, t_emitted, cadence_spm, is_run).
 
@@ -100,6 +119,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     started = False
     last_t = 0.0
     seg_start = 0  # index of the first sample after the last gap
+    push_t = -1e9  # trunk: the last hump taken as the push-off of gait initiation
     prev_raw = [0.0] * 6
     dead_run = 0
 
@@ -169,6 +189,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             lobe = 0
             pending = None
             seg_start = k
+            push_t = -1e9
         last_t = ti
         if not started:
             for axis in range(3):
@@ -265,14 +286,6 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             continue
         vc, tc = hist_a[c], hist_t[c]
         period = robust_median_interval(intervals, default_period)
-        lo_rhythm, hi_rhythm = s.rhythm_window
-        in_rhythm = bool(intervals) and lo_rhythm * period <= tc - last_step <= hi_rhythm * period
-        if in_rhythm:
-            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
-        else:
-            floor, rel = s.floor_mps2, s.relative_threshold
-        if vc < floor or vc < rel * amp:
-            continue
         if tc - last_step < max(min_interval, s.refractory_fraction * period):
             continue
         back = min(int(s.back_fraction * period * fs + 0.5), ring_len - look - 2)
@@ -288,6 +301,23 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         best = max(best, c - int(s.refine_s * fs + 0.5), seg_start + 1)
         t_ic = hist_t[best]
         if t_ic - last_step < min_interval:
+            continue
+        # a weaker hump is enough where the rhythm of contacts expects the next one: the rhythm is
+        # tested at this hump's contact time
+        lo_rhythm, hi_rhythm = s.rhythm_window
+        in_rhythm = bool(intervals) and lo_rhythm * period <= t_ic - last_step <= hi_rhythm * period
+        if in_rhythm:
+            floor, rel = s.rhythm_floor_mps2, s.rhythm_relative_threshold
+        else:
+            floor, rel = s.floor_mps2, s.relative_threshold
+        if vc < floor or vc < rel * amp:
+            continue
+        # standing: the step signal within still_mps2 of zero for at least still_s; a bout's first hump
+        # whose contact comes within initiation_s of the end of standing is the push-off of gait
+        # initiation, not a contact
+        first_of_bout = t_ic - last_step > max_period and t_ic - push_t > max_period
+        if first_of_bout and t_ic - end_of_standing(hist_t, hist_a, seg_start, k, s) <= s.initiation_s:
+            push_t = t_ic
             continue
         last_min_s = min_s
         min_s = 0.0

@@ -195,6 +195,87 @@ def test_a_weak_step_where_the_rhythm_expects_one_is_kept(rng):
     assert missed.n_steps == found.n_steps - 1
 
 
+def _running_to_a_stop(fs, rng, last_gap_periods=1.3, last_gain=0.25, cadence_spm=170.0, n=40):
+    """Running steps (half-sine stance force, free fall in flight), then one slow, soft last step.
+
+    The runner starts from standing with the push-off of gait initiation (a hump 0.45 s before the
+    first contact, not a contact). The belt stops: after the last running stance there is no more
+    flight, and the last contact comes ``last_gap_periods`` step periods after the one before, with
+    a hump ``last_gain`` times as high and 0.2 s long (a slower loading than the 0.14 s running stance).
+    """
+    g = 9.80665
+    period = 60.0 / cadence_spm
+    contacts = np.append(2.0 + period * np.arange(n), 2.0 + period * (n - 1 + last_gap_periods))
+    t = np.arange(int((contacts[-1] + 2.0) * fs)) / fs
+    tc = 0.4 * period
+    amp = np.pi * g * period / (2.0 * tc)
+    av = np.full_like(t, -g)
+    av[t < contacts[0]] = 0.0
+    av[t >= contacts[-2] + tc] = 0.0
+    for c in contacts[:-1]:
+        x = t - c
+        inside = (x >= 0) & (x < tc)
+        av[inside] += amp * np.sin(np.pi * x[inside] / tc)
+    x = t - contacts[-1]
+    inside = (x >= 0) & (x < 0.2)
+    av[inside] += last_gain * amp * np.sin(np.pi * x[inside] / 0.2)
+    x = t - (contacts[0] - 0.45)
+    inside = (x >= 0) & (x < 0.2)
+    av[inside] += 0.25 * amp * np.sin(np.pi * x[inside] / 0.2)  # push-off of gait initiation
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = g + av + rng.normal(0, 0.2, t.size)
+    acc[:, 0] = rng.normal(0, 0.2, t.size)
+    return t, acc, contacts
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 200.0, 1000.0])
+def test_the_rhythm_is_tested_at_the_contact_of_a_slow_last_step(fs, rng):
+    """A runner stopping (a treadmill belt stops): the last, slow step comes 1.3 periods after the one
+    before, and its hump, weaker than the running threshold allows, peaks only after 1.5 periods.
+    The rhythm is one of contacts, so it is tested at the hump's contact, and the step counts."""
+    t, acc, contacts = _running_to_a_stop(fs, rng)
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back")
+    assert steps.n_steps == contacts.size
+    assert _matched_fraction(contacts, steps.t_s, 0.08 + 1.0 / fs) == 1.0
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="lower_back")
+    np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
+    # the hump is only strong enough where the rhythm expects a step
+    strict = StepSettings(rhythm_relative_threshold=StepSettings().relative_threshold)
+    missed = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back", settings=strict)
+    assert np.min(np.abs(missed.t_s - contacts[-1])) > 0.2
+    assert missed.n_steps == contacts.size - 1
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 200.0, 1000.0])
+def test_the_push_off_of_gait_initiation_after_standing_is_not_a_contact(fs, rng):
+    """Standing, then the first swing leg pushes off (a trunk hump without a contact) and lands one
+    swing later: the push-off is not a step, every heel strike is; the push-off counts as a step
+    when nothing marks it (no standing before it: ``initiation_s`` 0)."""
+    g = 9.80665
+    period = 0.55
+    push_s = 2.5
+    contacts = push_s + 0.45 + period * np.arange(20)
+    t = np.arange(int((contacts[-1] + 2.0) * fs)) / fs
+    av = np.zeros_like(t)
+    for c in np.append(push_s, contacts):
+        x = t - c
+        # each hump's mean is zero over its own step (the trunk's mean acceleration is zero)
+        av += 3.0 * np.exp(-0.5 * ((x - 0.06) / 0.05) ** 2) - 1.5 * np.exp(-0.5 * ((x - 0.3) / 0.1) ** 2)
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = g + av + rng.normal(0, 0.05, t.size)
+    acc[:, 1] = rng.normal(0, 0.05, t.size)
+    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back")
+    assert steps.n_steps == contacts.size
+    assert _matched_fraction(contacts, steps.t_s, 0.08 + 1.0 / fs) == 1.0
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="lower_back")
+    np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
+    unmarked = detect_steps(
+        t, acc, sampling_rate_hz=fs, placement="lower_back", settings=StepSettings(initiation_s=0.0)
+    )
+    assert unmarked.n_steps == contacts.size + 1
+    assert np.min(np.abs(unmarked.t_s - push_s)) <= 0.08 + 1.0 / fs
+
+
 def test_a_new_bout_after_a_pause_has_its_own_cadence(rng):
     """Cadence after a standstill comes from the new bout only, not from the steps before it."""
     fs = 100.0
