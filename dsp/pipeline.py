@@ -28,6 +28,10 @@ _SIDES = {"l": "L", "left": "L", "r": "R", "right": "R"}
 _NO_CONTACTS = np.zeros(0)
 
 
+def _contact_time(st: StrideUpdate) -> float:
+    return st.t_contact_s
+
+
 def _opt(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
@@ -351,14 +355,13 @@ class Pipeline:
             due.append(heapq.heappop(self._for_grade)[2])
         if not due:
             return
-        due.sort(key=lambda st: st.t_contact_s)  # the grade takes strides in time order
+        if len(due) > 1:
+            due.sort(key=_contact_time)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
+        update_stride = self.grade.update_stride
         for st in due:  # one at a time: the same as one call with the arrays, without them
-            self.grade.update_stride(
-                st.t_contact_s,
-                distance_m=st.stride_length_m,
-                height_change_m=math.nan if st.height_change_m is None else st.height_change_m,
-            )
+            dz = st.height_change_m
+            update_stride(st.t_contact_s, st.stride_length_m, math.nan if dz is None else dz)
 
     def _finish_block(self, out: PipelineUpdate, cols: list[list[float]], terrain_list: list[float]) -> None:
         """Build each new contact's event from what was known when it was decided, and coach it.
