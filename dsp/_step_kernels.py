@@ -416,8 +416,15 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
     rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
     n_dead = DEAD_GAP_S * fs
+    # the sample count and its ring slot live in locals too (stored back at the block's end); the
+    # slot steps and wraps instead of an integer division per sample
+    k = int(state[S_N]) - 1
+    slot = k % m
     for i in range(n):
-        k = int(state[S_N])
+        k += 1
+        slot += 1
+        if slot == m:
+            slot = 0
         ti = t[i]
         ax = acc[i, 0]
         ay = acc[i, 1]
@@ -503,9 +510,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if gn < 1e-9:
             gn = 1e-9
         av = (ax * grx + ay * gry + az * grz) / gn - gn
-        slot = k % m
         ring[slot, 0] = ti
-        state[S_N] = k + 1.0
         valid_from = int(state[S_VALID_FROM])
         if foot:
             # pitch axis: dominant eigenvector of the gyro's running second moment (power iteration),
@@ -641,7 +646,9 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         c = k - look
         if c < valid_from + 1:
             continue
-        cs_slot = c % m
+        cs_slot = slot - look  # c % m (look < m)
+        if cs_slot < 0:
+            cs_slot += m
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
         period = state[S_PERIOD]
@@ -659,15 +666,24 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             lo = valid_from
         # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
         # of the look-back; nearest neighbours first (on a flank the first comparison decides)
+        # (the ring slot of sample q steps with q and wraps: no integer division per sample)
         is_peak = True
-        for q in range(c + 1, k + 1):
-            if ring[q % m, 1] > vc:
+        r = cs_slot
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > vc:
                 is_peak = False
                 break
         if not is_peak:
             continue
-        for q in range(c - 1, lo - 1, -1):
-            if ring[q % m, 1] >= vc:
+        r = cs_slot
+        for _q in range(c - 1, lo - 1, -1):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
                 is_peak = False
                 break
         if not is_peak:
@@ -724,4 +740,5 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     state[S_RAW + 5] = rgz
     state[S_SAME_RUN] = same_run
     state[S_DEAD_RUN] = dead_run
+    state[S_N] = k + 1.0
     return n_out

@@ -710,10 +710,17 @@ class Coach:
             raise ValidationError(f"step grade {step.grade!r} is not one of {', '.join(GRADES)}")
         if step.gait not in GAITS:
             raise ValidationError(f"step gait {step.gait!r} is not one of {', '.join(GAITS)}")
-        for name in ("cadence_spm", "stride_length_m", "grade_pct"):
-            v = getattr(step, name)
-            if v is not None and not math.isfinite(v):
-                raise ValidationError(f"step {name}={v!r} is not finite (use None for unknown)")
+        isfinite = math.isfinite
+        cad, stride, gp = step.cadence_spm, step.stride_length_m, step.grade_pct
+        if (
+            (cad is not None and not isfinite(cad))
+            or (stride is not None and not isfinite(stride))
+            or (gp is not None and not isfinite(gp))
+        ):
+            for name in ("cadence_spm", "stride_length_m", "grade_pct"):  # name the first bad one
+                v = getattr(step, name)
+                if v is not None and not isfinite(v):
+                    raise ValidationError(f"step {name}={v!r} is not finite (use None for unknown)")
 
     def _track_terrain(self, step: StepInput) -> tuple[str, str, bool] | None:
         """Update the terrain in force; return (old, new, manual) when it changed."""

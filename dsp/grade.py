@@ -329,9 +329,10 @@ class GradeEstimator:
     # ---- internals -----------------------------------------------------------------------
     def _add_stride(self, ti: float, di: float, hi: float) -> None:
         self._t_stride = ti
-        self._strides.append((ti, di, hi))
-        while len(self._strides) > self.settings.foot_strides:
-            self._strides.popleft()
+        strides = self._strides
+        strides.append((ti, di, hi))
+        if len(strides) > self.settings.foot_strides:  # one stride at a time: at most one too many
+            strides.popleft()
         if math.isfinite(di):
             self._cum_d += di
             alt = self._altitude_at(ti)
@@ -375,17 +376,21 @@ class GradeEstimator:
 
     def _foot(self, t: float) -> tuple[float, float]:
         """Grade (%) and vertical speed (m/s) from the recent strides' height changes."""
-        s = self.settings
-        rows = [r for r in self._strides if t - r[0] <= s.stride_timeout_s and math.isfinite(r[2])]
+        timeout = self.settings.stride_timeout_s
+        isfinite = math.isfinite
+        rows = [r for r in self._strides if t - r[0] <= timeout and isfinite(r[2])]
         if len(rows) < 2:
             return math.nan, math.nan
-        rise = sum(r[2] for r in rows[1:])
+        later = rows[1:]
+        rise = sum([r[2] for r in later])  # sum() of the same values in the same order as a generator
         vspeed = rise / (rows[-1][0] - rows[0][0]) if rows[-1][0] > rows[0][0] else math.nan
-        dist = [r[1] for r in rows[1:]]
+        dist = [r[1] for r in later]
         grade = math.nan
-        if all(math.isfinite(v) for v in dist) and sum(dist) > 0.0:
-            run = math.sqrt(max(sum(dist) ** 2 - rise**2, 1e-9))
-            grade = 100.0 * rise / run
+        if all(map(isfinite, dist)):
+            total = sum(dist)
+            if total > 0.0:
+                run = math.sqrt(max(total**2 - rise**2, 1e-9))
+                grade = 100.0 * rise / run
         return grade, vspeed
 
     def _decide(self, t: float) -> None:

@@ -15,13 +15,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dsp import _step_kernels as KS
+from dsp import _stride_kernels as KR
+from dsp import _terrain_kernels as KT
 from dsp.coach import Coach, CueEvent, StepInput
 from dsp.grade import GradeEstimator, GradeSettings
-from dsp.steps import StepDetector, Steps, StepSettings, canonical_placement
-from dsp.stride import StrideResults, StrideSettings, make_stride_estimator
+from dsp.steps import StepDetector, StepSettings, canonical_placement
+from dsp.stride import StrideSettings, _block_arrays, _contact_rows_of, make_stride_estimator
 from dsp.terrain import TerrainClassifier, TerrainSettings
 
 _SIDES = {"l": "L", "left": "L", "r": "R", "right": "R"}
+_NO_CONTACTS = np.zeros(0)
+
+
+def _contact_time(st: StrideUpdate) -> float:
+    return st.t_contact_s
 
 
 def _opt(x: float) -> float | None:
@@ -253,17 +261,37 @@ class Pipeline:
         PipelineUpdate
             New contacts, strides that became known, and cues.
         """
-        raw = self.steps.update(t_s, acc_mps2, gyro_rads)
+        # Each block is checked once, and the kernels' output rows are read directly (no result
+        # objects per block): the same values as through the public update() of each part.
+        t, acc, gyro = self.steps._check_block(t_s, acc_mps2, gyro_rads)
+        if gyro_rads is not None and not self.steps.has_gyro and self.stride is not None:
+            _block_arrays(t, acc, gyro_rads, need_gyro=False)  # the stride estimator checks it too
+        rows = self.steps._block_rows(t, acc, gyro)
+        if rows.shape[0]:
+            cols = rows.T.tolist()  # plain Python floats once (the same values as float() of each)
+            contacts_t = cols[KS.O_T]
+            contacts_run = cols[KS.O_RUN]
+            contacts = np.array(contacts_t)
+        else:
+            cols = None
+            contacts_t = contacts_run = []
+            contacts = _NO_CONTACTS
         strides: list[StrideUpdate] = []
         if self.stride is not None:
-            strides = self._stride_rows(self.stride.update(t_s, acc_mps2, gyro_rads, raw.t_s, raw.is_run))
-            # the grade hears of a stride only from the moment its estimate was ready
-            for st in strides:
-                if st.stride_length_m is not None:
-                    heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
-                    self._n_queued += 1
-        terrain = self.terrain.update(t_s, acc_mps2, gyro_rads, raw.t_s).terrain  # one per contact
-        update = self._finish_block(raw, strides, terrain)
+            srows = self.stride._update_rows(
+                t, acc, gyro, _contact_rows_of(contacts_t, contacts_run) if cols is not None else None
+            )
+            if srows.shape[0]:
+                strides = self._stride_rows(srows)
+                # the grade hears of a stride only from the moment its estimate was ready
+                for st in strides:
+                    if st.stride_length_m is not None:
+                        heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
+                        self._n_queued += 1
+        trows = self.terrain._update_rows(t, acc, gyro if self.steps.has_gyro else None, contacts)
+        update = PipelineUpdate(strides=strides)
+        if cols is not None:  # one terrain row per contact
+            self._finish_block(update, cols, trows[:, KT.O_TERRAIN].tolist())
         if self._missed:
             update.missed_strides, self._missed = self._missed, []
         return update
@@ -287,26 +315,26 @@ class Pipeline:
         """End of the input: the strides still waiting for their next stance."""
         if self.stride is None:
             return PipelineUpdate()
-        update = PipelineUpdate(strides=self._stride_rows(self.stride.flush()))
+        rows = self.stride._flush_rows()
+        update = PipelineUpdate(strides=self._stride_rows(rows) if rows.shape[0] else [])
         update.missed_strides, self._missed = self._missed, []
         return update
 
     # -- internals ----------------------------------------------------------------------------------
-    def _stride_rows(self, res: StrideResults) -> list[StrideUpdate]:
-        if not res.n_strides:
-            return []
-        # plain Python floats once (the same values as float() of each element)
-        has = res.has_contact.tolist()
-        t = res.t_contact_s.tolist()
-        stride = res.stride_length_m.tolist()
-        step = res.step_length_m.tolist()
-        speed = res.speed_mps.tolist()
-        dz = res.height_change_m.tolist()
-        ready = res.ready_at_s.tolist()
+    def _stride_rows(self, out: np.ndarray) -> list[StrideUpdate]:
+        """Stride updates from the stride kernel's rows (columns ``_stride_kernels.O_*``)."""
+        cols = out.T.tolist()  # plain Python floats once (the same values as float() of each element)
+        has = cols[KR.O_HAS_CONTACT]
+        t = cols[KR.O_T]
+        stride = cols[KR.O_STRIDE]
+        step = cols[KR.O_STEP]
+        speed = cols[KR.O_SPEED]
+        dz = cols[KR.O_DZ]
+        ready = cols[KR.O_READY]
         rows = []
         for i in range(len(t)):
             row = StrideUpdate(t[i], _opt(stride[i]), _opt(step[i]), _opt(speed[i]), _opt(dz[i]), ready[i])
-            if has[i]:
+            if has[i] > 0.5:
                 rows.append(row)
             elif row.stride_length_m is not None:
                 # the step detector missed its contact: no step to attach it to, but it was walked
@@ -327,32 +355,28 @@ class Pipeline:
             due.append(heapq.heappop(self._for_grade)[2])
         if not due:
             return
-        due.sort(key=lambda st: st.t_contact_s)  # the grade takes strides in time order
+        if len(due) > 1:
+            due.sort(key=_contact_time)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
+        update_stride = self.grade.update_stride
         for st in due:  # one at a time: the same as one call with the arrays, without them
-            self.grade.update_stride(
-                st.t_contact_s,
-                distance_m=st.stride_length_m,
-                height_change_m=math.nan if st.height_change_m is None else st.height_change_m,
-            )
+            dz = st.height_change_m
+            update_stride(st.t_contact_s, st.stride_length_m, math.nan if dz is None else dz)
 
-    def _finish_block(self, raw: Steps, strides: list[StrideUpdate], terrain: np.ndarray) -> PipelineUpdate:
+    def _finish_block(self, out: PipelineUpdate, cols: list[list[float]], terrain_list: list[float]) -> None:
         """Build each new contact's event from what was known when it was decided, and coach it.
 
+        ``cols`` are the step kernel's output columns (``_step_kernels.O_*``) as lists, and
+        ``terrain_list`` the terrain state (0.0 smooth, 1.0 technical) at each contact.
         Strides (and so the grade and the coach's latest stride) count only from the moment their
         estimate was ready, so any chunking of the input gives the same events and cues. The
         stride fields of the events are filled later, by :func:`firmware_py.replay.join_strides`.
         """
-        out = PipelineUpdate(strides=strides)
-        n = raw.n_steps
-        if n == 0:
-            return out
-        # plain Python floats once per block (the same values as float() of each element)
-        t_list = raw.t_s.tolist()
-        emitted_list = raw.emitted_at_s.tolist()
-        cad_list = raw.cadence_spm.tolist()
-        run_list = raw.is_run.tolist()
-        terrain_list = terrain.tolist()
+        t_list = cols[KS.O_T]
+        emitted_list = cols[KS.O_T_EMIT]
+        cad_list = cols[KS.O_CADENCE]
+        run_list = cols[KS.O_RUN]
+        n = len(t_list)
         coach = self.coach
         grade = self.grade
         side = self.side
@@ -369,7 +393,7 @@ class Pipeline:
             if (pressure and pressure[0][0] < emitted) or (for_grade and for_grade[0][0] <= emitted):
                 self._strides_until(emitted)
             ground = mode if mode != "auto" else ("technical" if terrain_list[i] == 1 else "smooth")
-            gait = "run" if run_list[i] else "walk"
+            gait = "run" if run_list[i] > 0.5 else "walk"
             t = t_list[i]
             state = grade.state
             if coach is None:
@@ -410,4 +434,3 @@ class Pipeline:
                     on_target=on,
                 )
             )
-        return out

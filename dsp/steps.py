@@ -23,6 +23,9 @@ from dsp._common import concatenate_results, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 
+#: The gyroscope block the kernel gets without a gyroscope (zero-length: nothing reads or writes it).
+_NO_GYRO = np.zeros((0, 3))
+
 #: Placement names understood by the detector, with their aliases.
 PLACEMENTS: dict[str, str] = {
     "lower_back": "lower_back",
@@ -450,6 +453,19 @@ class StepDetector:
         ValidationError
             On wrong shapes, or a gyroscope block missing when one was promised.
         """
+        return Steps._from_rows(self._block_rows(*self._check_block(t_s, acc_mps2, gyro_rads)))
+
+    # -- the raw path (dsp.pipeline reads the kernel's rows without building Steps per block) --------
+    def _check_block(
+        self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return a block as the kernel takes it (contiguous float64; gyro ``(0, 3)`` without one).
+
+        Raises
+        ------
+        ValidationError
+            As :meth:`update`.
+        """
         t = np.ascontiguousarray(t_s, dtype=np.float64)
         acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
         n = t.shape[0]
@@ -457,15 +473,24 @@ class StepDetector:
             raise ValidationError(
                 f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
             )
-        if self.has_gyro:
-            if gyro_rads is None:
-                raise ValidationError("this detector was built with has_gyro=True; pass gyro_rads")
-            gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
-            if gyro.shape != (n, 3):
-                raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
-        else:
-            gyro = np.zeros((0, 3))
-        out = np.empty((n // self._min_gap_samples + 2, K.N_OUT))
+        if not self.has_gyro:
+            return t, acc, _NO_GYRO
+        if gyro_rads is None:
+            raise ValidationError("this detector was built with has_gyro=True; pass gyro_rads")
+        gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
+        if gyro.shape != (n, 3):
+            raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
+        return t, acc, gyro
+
+    def _block_rows(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> np.ndarray:
+        """Run the kernel over a block from :meth:`_check_block`.
+
+        Returns
+        -------
+        numpy.ndarray
+            The contacts decided in the block, one row each (columns ``_step_kernels.O_*``).
+        """
+        out = np.empty((t.shape[0] // self._min_gap_samples + 2, K.N_OUT))
         k = K._detect_block(
             t,
             acc,
@@ -478,7 +503,7 @@ class StepDetector:
             self._intervals,
             out,
         )
-        return Steps._from_rows(out[:k])
+        return out[:k]
 
 
 def detect_steps(

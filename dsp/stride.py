@@ -21,6 +21,7 @@ Examples
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -35,6 +36,8 @@ from dsp.steps import canonical_placement
 #: The zero-length columns of every empty :class:`StrideResults` (shared: they hold nothing).
 _EMPTY = np.zeros(0)
 _EMPTY_BOOL = np.zeros(0, dtype=bool)
+#: The gyroscope block the kernels get without a gyroscope (zero-length: nothing reads or writes it).
+_NO_GYRO = np.zeros((0, 3))
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,7 @@ def _block_arrays(
     if gyro_rads is None:
         if need_gyro:
             raise ValidationError("this estimator was built for gyroscope data; pass gyro_rads")
-        return t, acc, np.zeros((0, 3))
+        return t, acc, _NO_GYRO
     gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
     if gyro.shape != (n, 3):
         raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
@@ -311,6 +314,28 @@ def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) 
     return rows
 
 
+def _contact_rows_of(contacts_t_s: list[float], contacts_run: list[float]) -> np.ndarray:
+    """Contact rows from plain lists: the step detector's contact times and run flags (1.0, 0.0).
+
+    The pipeline's path: the same rows and checks as :func:`_contact_rows` of the same contacts as
+    arrays (``is_run = run > 0.5``), without building the arrays first.
+    """
+    n = len(contacts_t_s)
+    rows = np.empty((n, K.N_CONTACT_COLS))
+    for i in range(n):
+        rows[i, K.C_T] = contacts_t_s[i]
+        rows[i, K.C_RUN] = 1.0 if contacts_run[i] > 0.5 else 0.0  # 1.0 running, 0.0 walking
+    if n and not (
+        all(map(math.isfinite, contacts_t_s)) and all(a < b for a, b in itertools.pairwise(contacts_t_s))
+    ):
+        if not all(map(math.isfinite, contacts_t_s)):
+            raise ValidationError(
+                "contacts_t_s holds NaN or inf; pass the contact times of the step detector"
+            )
+        raise ValidationError("contacts_t_s must be strictly increasing (the step detector's order)")
+    return rows
+
+
 class _StreamingBase:
     """Queue of pending contacts shared by both estimators."""
 
@@ -333,12 +358,45 @@ class _StreamingBase:
             return rows  # fresh and contiguous (from _contact_rows)
         return np.ascontiguousarray(np.vstack([self._pending, rows]))
 
-    def _finish(self, queue: np.ndarray, head: int, out: np.ndarray, n_out: int) -> StrideResults:
-        self._pending = np.ascontiguousarray(queue[head:])
+    def _finish(self, queue: np.ndarray, head: int, out: np.ndarray, n_out: int) -> np.ndarray:
         if head:
+            self._pending = np.ascontiguousarray(queue[head:])
             self._n_done += head
             self._last_done_t = float(queue[head - 1, K.C_T])
-        return StrideResults._from_rows(out[:n_out])
+        else:
+            self._pending = queue  # contiguous already (the pending queue, or built by _queue)
+        return out[:n_out]
+
+    def _run(self, t, acc, gyro, queue, final: bool) -> np.ndarray:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- the raw path (dsp.pipeline reads the kernels' rows without building results per block) -----
+    def _update_rows(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, contacts: np.ndarray | None
+    ) -> np.ndarray:
+        """Process a checked block (contiguous float64) and its contact rows (None: no contacts).
+
+        Returns
+        -------
+        numpy.ndarray
+            The rows the block completed (columns ``_stride_kernels.O_*``).
+        """
+        queue = self._pending if contacts is None else self._queue(contacts)
+        return self._run(t, acc, gyro, queue, False)
+
+    def _flush_rows(self) -> np.ndarray:
+        """Answer every queued contact now; return the rows (columns ``_stride_kernels.O_*``)."""
+        return self._run(_EMPTY, _NO_GYRO, _NO_GYRO, self._pending, True)
+
+    def flush(self) -> StrideResults:
+        """Answer every queued contact now (end of the recording); unknown strides are NaN.
+
+        Returns
+        -------
+        StrideResults
+            The remaining rows.
+        """
+        return StrideResults._from_rows(self._flush_rows())
 
 
 class FootStrideEstimator(_StreamingBase):
@@ -428,7 +486,7 @@ class FootStrideEstimator(_StreamingBase):
         st = self._state
         return StrideFlags(int(st[K.FS_N]), int(st[K.FS_REPAIRED]), int(st[K.FS_N_GAPS]))
 
-    def _run(self, t, acc, gyro, queue, final: bool) -> StrideResults:
+    def _run(self, t, acc, gyro, queue, final: bool) -> np.ndarray:
         # rows: the queued contacts, plus strides without a contact (unsettled ones and those this
         # block can complete: each needs at least min_swing_s of motion and one stance sample)
         out = np.empty((queue.shape[0] + K.N_RECORDS + t.shape[0] // self._samples_per_stride + 1, K.N_OUT))
@@ -471,20 +529,13 @@ class FootStrideEstimator(_StreamingBase):
             On wrong shapes, a missing gyroscope, or contacts out of order.
         """
         t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=True)
-        if _no_contacts(contacts_t_s, contacts_is_run):
-            return self._run(t, acc, gyro, self._pending, False)  # most blocks: nothing to queue
-        queue = self._queue(_contact_rows(contacts_t_s, contacts_is_run))
-        return self._run(t, acc, gyro, queue, False)
-
-    def flush(self) -> StrideResults:
-        """Answer every queued contact now (end of the recording); unknown strides are NaN.
-
-        Returns
-        -------
-        StrideResults
-            The remaining rows.
-        """
-        return self._run(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), self._pending, True)
+        # most blocks bring no contact: nothing to queue
+        contacts = (
+            None
+            if _no_contacts(contacts_t_s, contacts_is_run)
+            else _contact_rows(contacts_t_s, contacts_is_run)
+        )
+        return StrideResults._from_rows(self._update_rows(t, acc, gyro, contacts))
 
 
 class TrunkStrideEstimator(_StreamingBase):
@@ -592,7 +643,9 @@ class TrunkStrideEstimator(_StreamingBase):
         st = self._state
         return StrideFlags(int(st[K.TS_N]), int(st[K.TS_REPAIRED]), int(st[K.TS_N_GAPS]))
 
-    def _run(self, t, acc, gyro, queue, final: bool) -> StrideResults:
+    def _run(self, t, acc, gyro, queue, final: bool) -> np.ndarray:
+        if not self.has_gyro:
+            gyro = _NO_GYRO
         out = np.empty((queue.shape[0], K.N_OUT))
         head, n_out = K._trunk_block(
             t, acc, gyro, self.has_gyro, queue, self._params, self._coef, self._state, self._ring, out, final
@@ -634,22 +687,13 @@ class TrunkStrideEstimator(_StreamingBase):
             On wrong shapes, a missing gyroscope, or contacts out of order.
         """
         t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=self.has_gyro)
-        if not self.has_gyro:
-            gyro = np.zeros((0, 3))
-        if _no_contacts(contacts_t_s, contacts_is_run):
-            return self._run(t, acc, gyro, self._pending, False)  # most blocks: nothing to queue
-        queue = self._queue(_contact_rows(contacts_t_s, contacts_is_run))
-        return self._run(t, acc, gyro, queue, False)
-
-    def flush(self) -> StrideResults:
-        """Answer every queued contact now (end of the recording).
-
-        Returns
-        -------
-        StrideResults
-            The remaining rows.
-        """
-        return self._run(np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), self._pending, True)
+        # most blocks bring no contact: nothing to queue
+        contacts = (
+            None
+            if _no_contacts(contacts_t_s, contacts_is_run)
+            else _contact_rows(contacts_t_s, contacts_is_run)
+        )
+        return StrideResults._from_rows(self._update_rows(t, acc, gyro, contacts))
 
 
 def estimate_strides(

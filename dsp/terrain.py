@@ -31,6 +31,10 @@ from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
 
+_EMPTY = np.zeros(0)
+#: Longest block whose zero gyroscope block a classifier without gyroscope keeps for the next one.
+_KEEP_ZEROS = 4096
+
 #: Names of the per-stride features, in column order of :attr:`TerrainResults.features`.
 FEATURE_NAMES: tuple[str, ...] = tuple(M.FEATURE_NAMES)
 #: Classes of the model, in column order of :attr:`TerrainResults.p_class`.
@@ -387,6 +391,7 @@ class TerrainClassifier:
         self._params[K.P_WINDOW] = float(self.model.window)
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))
         self._hist = np.zeros((self.model.window, K.N_FEATURES))
+        self._zero_gyro = np.zeros((0, 3))  # the gyroscope block without a gyroscope (read only)
         self.reset()
 
     def reset(self) -> None:
@@ -455,6 +460,17 @@ class TerrainClassifier:
         ValidationError
             On wrong shapes, a missing gyroscope block, or contacts out of order or in the future.
         """
+        t, acc, gyro = self._check_block(t_s, acc_mps2, gyro_rads)
+        c = np.ascontiguousarray(_EMPTY if contacts_t_s is None else contacts_t_s, dtype=np.float64)
+        if c.ndim != 1:
+            raise ValidationError(f"contacts_t_s has shape {c.shape}; expected (c,)")
+        return TerrainResults._from_rows(self._update_rows(t, acc, gyro, c))
+
+    # -- the raw path (dsp.pipeline reads the kernel's rows without building results per block) ------
+    def _check_block(
+        self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Return a block as contiguous float64 arrays (gyro None without a gyroscope), or raise."""
         t = np.ascontiguousarray(t_s, dtype=np.float64)
         acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
         n = t.shape[0]
@@ -462,17 +478,39 @@ class TerrainClassifier:
             raise ValidationError(
                 f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
             )
-        if self.has_gyro:
-            if gyro_rads is None:
-                raise ValidationError("this classifier was built with has_gyro=True; pass gyro_rads")
-            gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
-            if gyro.shape != (n, 3):
-                raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
-        else:
-            gyro = np.zeros((n, 3))
-        c = np.ascontiguousarray(np.zeros(0) if contacts_t_s is None else contacts_t_s, dtype=np.float64)
-        if c.ndim != 1:
-            raise ValidationError(f"contacts_t_s has shape {c.shape}; expected (c,)")
+        if not self.has_gyro:
+            return t, acc, None
+        if gyro_rads is None:
+            raise ValidationError("this classifier was built with has_gyro=True; pass gyro_rads")
+        gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
+        if gyro.shape != (n, 3):
+            raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
+        return t, acc, gyro
+
+    def _update_rows(
+        self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None, c: np.ndarray
+    ) -> np.ndarray:
+        """Process a checked block and its contact times (contiguous float64, 1-D).
+
+        ``gyro`` is ignored without a gyroscope (the kernel then reads zeros).
+
+        Returns
+        -------
+        numpy.ndarray
+            One row per contact (columns ``_terrain_kernels.O_*``).
+
+        Raises
+        ------
+        ValidationError
+            For contacts out of order or in the future.
+        """
+        n = t.shape[0]
+        if not self.has_gyro:  # the kernel reads zeros (only reads: a live block's are kept for the next)
+            gyro = self._zero_gyro
+            if gyro.shape[0] != n:
+                gyro = np.zeros((n, 3))
+                if n <= _KEEP_ZEROS:
+                    self._zero_gyro = gyro
         if c.size:
             if not finite_and_increasing(c):
                 raise ValidationError("contacts_t_s must be finite and strictly increasing")
@@ -505,7 +543,7 @@ class TerrainClassifier:
             self._hist,
             out,
         )
-        return TerrainResults._from_rows(out[:k])
+        return out[:k]
 
 
 def classify_terrain(

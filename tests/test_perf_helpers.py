@@ -137,3 +137,35 @@ def test_grade_one_stride_as_floats_is_the_array_path(rows, with_pressure):
         one.update_stride(float(t[-1]) + 1.0, -1.0, 0.0)
     with pytest.raises(ValueError, match="non-decreasing"):
         one.update_stride(float(t[-1]) - 1.0, 1.0, 0.0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])),
+            st.sampled_from([0.0, 1.0]),
+        ),
+        max_size=10,
+    )
+)
+def test_contact_rows_from_lists_are_those_from_arrays(contacts):
+    """The pipeline's contact rows (plain lists of times and run flags) equal ``_contact_rows`` of arrays."""
+    from dsp.exc import ValidationError
+    from dsp.stride import _contact_rows, _contact_rows_of
+
+    t = [c[0] for c in contacts]
+    run = [c[1] for c in contacts]
+    arr = np.array(t, dtype=float)
+    ok = bool(np.all(np.isfinite(arr)) and np.all(np.diff(arr) > 0.0))
+    if not ok:  # both refuse, with the same message
+        with pytest.raises(ValidationError) as from_arrays:
+            _contact_rows(np.array(t, dtype=float), np.array(run) > 0.5)
+        with pytest.raises(ValidationError) as from_lists:
+            _contact_rows_of(t, run)
+        assert str(from_lists.value) == str(from_arrays.value)
+        return
+    expected = _contact_rows(np.array(t, dtype=float), np.array(run) > 0.5)
+    got = _contact_rows_of(t, run)
+    assert got.shape == expected.shape
+    assert got.tobytes() == expected.tobytes()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dsp.coach import Baseline, Coach, CoachSettings
+from dsp.exc import ValidationError
 from dsp.pipeline import Pipeline
 from dsp.terrain import TerrainSettings
 from firmware_py.replay import result_from_pipeline
@@ -67,3 +70,86 @@ def test_strides_whose_contact_was_missed_are_the_same_in_any_blocks():
     # they are strides no contact claimed: none lies on a reported contact
     contacts = {e.t_s for e in batch.events}
     assert not any(t in contacts for t, _d in batch.missed_strides)
+
+
+def _public_parts(rec, cuts):
+    """The pipeline's parts fed through their public update/flush (result objects per block)."""
+    from dsp.steps import StepDetector, Steps
+    from dsp.stride import StrideResults, make_stride_estimator
+    from dsp.terrain import TerrainClassifier, TerrainResults
+
+    det = StepDetector(sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=rec.has_gyro)
+    est = make_stride_estimator(
+        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=rec.has_gyro
+    )
+    clf = TerrainClassifier(
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement=rec.placement,
+        has_gyro=rec.has_gyro,
+        settings=TerrainSettings(allow_untested_placement=True),
+    )
+    g = rec.gyro_rads
+    steps, strides, terrain = [], [], []
+    for a, b in zip([0, *cuts], [*cuts, rec.n_samples], strict=True):
+        gb = None if g is None else g[a:b]
+        s = det.update(rec.t_s[a:b], rec.acc_mps2[a:b], gb)
+        steps.append(s)
+        strides.append(est.update(rec.t_s[a:b], rec.acc_mps2[a:b], gb, s.t_s, s.is_run))
+        terrain.append(clf.update(rec.t_s[a:b], rec.acc_mps2[a:b], gb, s.t_s))
+    strides.append(est.flush())
+    return (
+        Steps.concatenate(steps),
+        StrideResults.concatenate(strides),
+        TerrainResults.concatenate(terrain),
+    )
+
+
+def _none_if_nan(x):
+    return None if np.isnan(x) else float(x)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_pipeline_rows_equal_the_public_result_objects(data, foot_run, waist_run):
+    """Pipeline.process reads the kernels' rows directly; the public update/flush give the same values."""
+    rec = data.draw(st.sampled_from([foot_run, waist_run]))
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, rec.n_samples - 1), max_size=80))))
+    pipe = _pipeline(rec)
+    g = rec.gyro_rads
+    updates = [
+        pipe.process(rec.t_s[a:b], rec.acc_mps2[a:b], None if g is None else g[a:b])
+        for a, b in zip([0, *cuts], [*cuts, rec.n_samples], strict=True)
+    ]
+    updates.append(pipe.finish())
+    steps, strides, terrain = _public_parts(rec, cuts)
+    events = [e for u in updates for e in u.steps]
+    assert steps.n_steps > 20  # the recording walks: the comparison has teeth
+    assert [e.t_s for e in events] == steps.t_s.tolist()
+    assert [e.emitted_at_s for e in events] == steps.emitted_at_s.tolist()
+    assert [e.cadence_spm for e in events] == [_none_if_nan(c) for c in steps.cadence_spm]
+    assert [e.gait for e in events] == ["run" if r else "walk" for r in steps.is_run]
+    assert [e.terrain for e in events] == ["technical" if x == 1 else "smooth" for x in terrain.terrain]
+    rows = [s for u in updates for s in u.strides]
+    missed = [s for u in updates for s in u.missed_strides]
+    has = strides.has_contact
+    lost = ~has & ~np.isnan(strides.stride_length_m)  # a stride whose contact the detector missed
+    for got, sel in ((rows, has), (missed, lost)):
+        assert [s.t_contact_s for s in got] == strides.t_contact_s[sel].tolist()
+        assert [s.ready_at_s for s in got] == strides.ready_at_s[sel].tolist()
+        for name in ("stride_length_m", "step_length_m", "speed_mps", "height_change_m"):
+            assert [getattr(s, name) for s in got] == [_none_if_nan(x) for x in getattr(strides, name)[sel]]
+    assert sum(s.stride_length_m is not None for s in rows) > 10
+
+
+def test_pipeline_checks_blocks_as_its_parts_do(waist_run):
+    """One check per block in the pipeline: the errors of the parts' own checks are kept."""
+    pipe = Pipeline(sampling_rate_hz=waist_run.sampling_rate_hz, placement="lower_back", has_gyro=False)
+    t, acc = waist_run.t_s[:10], waist_run.acc_mps2[:10]
+    with pytest.raises(ValidationError, match="do not match"):
+        pipe.process(t, acc[:9])
+    with pytest.raises(ValidationError, match="gyro_rads has shape"):
+        pipe.process(t, acc, np.zeros((9, 3)))  # the lower-back stride estimator checks an unused gyroscope
+    foot = Pipeline(sampling_rate_hz=100.0, placement="foot", has_gyro=True)
+    with pytest.raises(ValidationError, match="has_gyro=True; pass gyro_rads"):
+        foot.process(t, acc)
+    assert pipe.process(t, acc).steps == []
