@@ -81,7 +81,8 @@ P_STILL_MPS2 = 35  # trunk: the trunk is still while |s| stays below this, m/s²
 P_STILL_S = 36  # trunk: stillness this long is standing
 P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
-N_PARAMS = 55
+P_CADENCE_N = 55  # intervals of this bout the cadence field uses (steps, or a foot sensor's strides)
+N_PARAMS = 56
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -256,13 +257,18 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     for q in range(n_use):
         recent[q] = intervals[(pos - 1 - q) % size]
     state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
-    # cadence: the same estimate over this bout's intervals only (NaN at the first contact of a bout)
-    n_bout = min(n_use, int(state[S_N_BOUT]))
+    # cadence: the same estimate over this bout's most recent `P_CADENCE_N` intervals only (NaN at
+    # the first contact of a bout); steps of both feet are taken in whole strides (an even count),
+    # as a left and a right step need not last the same
+    n_cad = min(int(state[S_N_BOUT]), int(state[S_N_INT]), int(params[P_CADENCE_N]))
+    if params[P_FEET_FACTOR] == 1.0 and n_cad >= 2:
+        n_cad -= n_cad % 2
     cadence = np.nan
-    if n_bout == n_use and n_bout >= 1:
-        cadence = 60.0 * params[P_FEET_FACTOR] / state[S_PERIOD]
-    elif n_bout >= 1:
-        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(recent, n_bout, params[P_DEFAULT_PERIOD_S])
+    if n_cad >= 1:
+        last_n = np.empty(n_cad)
+        for q in range(n_cad):
+            last_n[q] = intervals[(pos - 1 - q) % size]
+        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(last_n, n_cad, params[P_DEFAULT_PERIOD_S])
     run = 0.0
     if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
         run = 1.0

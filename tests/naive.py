@@ -124,17 +124,22 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     dead_run = 0
 
     n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
-    n_bout = 0  # intervals since the last pause
+    n_cad = s.cadence_strides if foot else s.cadence_steps  # the cadence field's intervals
+    bout_intervals: list[float] = []  # this bout's intervals, for the cadence field
 
     def record(t_ic, t_emit):
-        nonlocal last_step, n_bout
+        nonlocal last_step
         if last_step > -1e8 and t_ic - last_step <= max_period:
             intervals.append(t_ic - last_step)
             del intervals[:-n_use]
-            n_bout += 1
+            bout_intervals.append(t_ic - last_step)
         elif last_step > -1e8:  # a pause: the cadence of the new bout uses only its own intervals
-            n_bout = 0
-        bout = intervals[len(intervals) - min(n_bout, len(intervals)) :]
+            bout_intervals.clear()
+        # the bout's last n_cad intervals; steps of both feet in whole strides (an even count)
+        take = min(n_cad, len(bout_intervals))
+        if not foot and take >= 2 and take % 2 == 1:
+            take -= 1
+        bout = bout_intervals[len(bout_intervals) - take :] if take else []
         cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
         run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
         steps.append((t_ic, t_emit, cad, bool(run)))
@@ -185,7 +190,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             started = False
             last_step = -1e9
             intervals.clear()
-            n_bout = 0
+            bout_intervals.clear()
             lobe = 0
             pending = None
             seg_start = k
