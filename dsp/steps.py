@@ -559,3 +559,49 @@ def detect_steps(
         settings=settings,
     )
     return det.update(t_s, acc_mps2, gyro_rads)
+
+
+def cadence_of_contacts(
+    t_s: np.ndarray,
+    *,
+    placement: str,
+    has_gyro: bool = True,
+    settings: StepSettings | None = None,
+) -> np.ndarray:
+    """Return the ``cadence_spm`` the detector gives contacts found at these times.
+
+    The detector's own per-step cadence estimate (the same kernel), run on given contact times
+    instead of detected ones: e.g. on a recording's true contacts, to separate what the
+    estimate itself does (its lag, its band) from what missed and extra contacts do.
+
+    Parameters
+    ----------
+    t_s : numpy.ndarray
+        Contact times in increasing order, s: both feet at the lower back (or any sensor without
+        a gyroscope), the instrumented foot only for a foot or shank sensor with one.
+    placement : str
+        ``lower_back``, ``foot`` or ``shank`` (or an alias).
+    has_gyro : bool
+        Whether the sensor has a gyroscope (a foot or shank sensor without one reports both feet).
+    settings : StepSettings, optional
+        Detector constants (``cadence_steps``, ``cadence_strides``, ``max_period_s``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Cadence at each contact, steps/min (both feet), NaN at the first contact of a bout.
+
+    Raises
+    ------
+    ValidationError
+        When the times are not finite and increasing.
+    """
+    t = np.ascontiguousarray(t_s, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0.0):
+        raise ValidationError("contact times must be finite and increasing")
+    det = StepDetector(sampling_rate_hz=100.0, placement=placement, has_gyro=has_gyro, settings=settings)
+    out = np.empty((t.size, K.N_OUT))
+    n = 0
+    for ti in t:
+        n = K._record_step(ti, ti, 0.0, det._params, det._state, det._intervals, out, n)
+    return out[:n, K.O_CADENCE].copy()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from dsp import StepSettings, ValidationError, detect_steps
+from dsp.steps import cadence_of_contacts
 from tests.naive import naive_detect_steps
 
 G = 9.80665
@@ -145,3 +146,28 @@ def test_cadence_strides_outside_the_ring_is_refused(n):
             placement="foot",
             settings=StepSettings(cadence_strides=n),
         )
+
+
+def test_cadence_of_given_contacts_is_worked_out_from_their_intervals(rng):
+    """Trunk: 0.45/0.65 s steps give NaN, 60/0.45, then 120/1.1; a pause starts a new bout."""
+    d = [0.45, 0.65] * 3
+    t = np.concatenate([[0.0], np.cumsum(d)])
+    t = np.concatenate([t, t[-1] + 3.0 + np.array([0.0, 0.5, 1.0])])  # 3 s pause, then 0.5 s steps
+    cad = cadence_of_contacts(t, placement="lower_back")
+    assert np.isnan(cad[0])
+    assert np.isnan(cad[7])  # the first contact after the pause
+    assert cad[1] == pytest.approx(60.0 / 0.45)
+    np.testing.assert_allclose(cad[2:7], 120.0 / 1.1)
+    np.testing.assert_allclose(cad[8:], 120.0)
+    # foot: strides of one foot, cadence counts both feet: the three most recent strides
+    foot = cadence_of_contacts(np.cumsum([0.0, 1.2, 1.2, 1.2, 1.0, 1.0, 1.0]), placement="foot")
+    np.testing.assert_allclose(foot[1:], [100.0, 100.0, 100.0, 120.0 / 1.1333333333333333, 112.5, 120.0])
+    # a foot sensor without a gyroscope reports both feet (the trunk detector)
+    np.testing.assert_allclose(cadence_of_contacts(t[:7], placement="foot", has_gyro=False), cad[:7])
+    # the same values the streaming detector gives its own contacts
+    contacts = 2.0 + np.concatenate([[0.0], np.cumsum(np.tile([0.45, 0.65], 10))])
+    tt, acc = _trunk_walk(contacts, 200.0, contacts[-1] + 2.0, rng)
+    steps = detect_steps(tt, acc, sampling_rate_hz=200.0, placement="lower_back")
+    np.testing.assert_array_equal(cadence_of_contacts(steps.t_s, placement="lower_back"), steps.cadence_spm)
+    with pytest.raises(ValidationError, match="increasing"):
+        cadence_of_contacts(np.array([1.0, 1.0]), placement="foot")
