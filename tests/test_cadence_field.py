@@ -21,10 +21,14 @@ def _trunk_walk(contacts, fs, seconds, rng):
     """Vertical trunk acceleration of walking steps at the given contact times.
 
     Each step: a heel-strike transient at the contact and a loading peak 0.12 s later (the
-    walking model of ``tests/test_steps.py``), sensor z vertical, standing before the first.
+    walking model of ``tests/test_steps.py``), sensor z vertical, standing before the first,
+    which the push-off of gait initiation precedes by 0.45 s (a hump without a contact).
     """
     t = np.arange(int(seconds * fs)) / fs
     av = np.zeros_like(t)
+    x = t - (contacts[0] - 0.45)
+    inside = (x >= 0) & (x < 0.2)
+    av[inside] += 3.0 * np.sin(np.pi * x[inside] / 0.2)
     for c in contacts:
         x = t - c
         av += 12.0 * np.exp(-0.5 * (x / 0.012) ** 2) * (x > -0.03)
