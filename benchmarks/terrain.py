@@ -425,6 +425,15 @@ class Candidate:
 
 #: The two features added in round 1 of issue #5 (the shank's roll and yaw).
 OFFAXIS_FEATURES = ("offaxis_rms_rads", "offaxis_fraction")
+#: The feature added in round 4 of issue #5 (the shank's rotation in terminal swing).
+TERMINAL_FEATURES = ("terminal_swing_rad",)
+#: Feature sets, named by their count: all of them, without the round-4 feature (the round-3
+#: model), without the off-axis features.
+FEATURE_SETS: tuple[tuple[str, ...], ...] = (
+    FEATURE_NAMES,
+    tuple(f for f in FEATURE_NAMES if f not in TERMINAL_FEATURES),
+    tuple(f for f in FEATURE_NAMES if f not in OFFAXIS_FEATURES),
+)
 #: Window alternatives, strides: the round-1 window first, then longer ones (more strides per decision).
 WINDOWS = (2, 3, 4)
 #: Decision layers (``p_technical`` -> terrain state), named: the round-1 hysteresis (0.6 / 0.4,
@@ -441,7 +450,7 @@ DECISIONS: tuple[tuple[str, TerrainSettings], ...] = (
 )
 #: The round-1 modelling choice (the default arguments of :func:`fit_on`).
 SHIPPED = Candidate(
-    "12 feat, baseline, l2=0.01, window 2, hysteresis",
+    "13 feat, baseline, l2=0.01, window 2, hysteresis",
     FEATURE_NAMES,
     True,
     L2_PENALTY,
@@ -449,9 +458,9 @@ SHIPPED = Candidate(
     DECISIONS[0][1],
 )
 #: What the nested evaluation chooses from, by an inner leave-one-subject-out on the training
-#: subjects of each outer fold: the round-1 choices (off-axis features, runner baseline, penalty,
-#: window), their alternatives, and the decision layer (:data:`DECISIONS`).  Ties go to the
-#: earlier one.
+#: subjects of each outer fold: the feature set (:data:`FEATURE_SETS`), the round-1 choices
+#: (runner baseline, penalty, window), their alternatives, and the decision layer
+#: (:data:`DECISIONS`).  Ties go to the earlier one.
 CANDIDATES: tuple[Candidate, ...] = tuple(
     Candidate(
         f"{len(feats)} feat, {'baseline' if base else 'no baseline'}, l2={l2:g}, window {w}, {dname}",
@@ -462,7 +471,7 @@ CANDIDATES: tuple[Candidate, ...] = tuple(
         dsettings,
     )
     for w in WINDOWS
-    for feats in (FEATURE_NAMES, tuple(f for f in FEATURE_NAMES if f not in OFFAXIS_FEATURES))
+    for feats in FEATURE_SETS
     for base in (True, False)
     for l2 in (L2_PENALTY, 0.1)
     for dname, dsettings in DECISIONS
@@ -880,8 +889,10 @@ def format_markdown(
         lines += [
             "",
             "Nested leave-one-subject-out (the honest figure): for each held-out subject, one of "
-            f"{len(CANDIDATES)} candidate models (with or without the two off-axis features, with or "
-            "without the runner baseline, L2 penalty 0.01 or 0.1, a window of 2, 3 or 4 strides; decision "
+            f"{len(CANDIDATES)} candidate models (all {len(FEATURE_NAMES)} features, or without the round-4 "
+            "terminal swing, "
+            "or without the two off-axis features; with or without the runner baseline, L2 penalty 0.01 "
+            "or 0.1, a window of 2, 3 or 4 strides; decision "
             "layer: the round-1 hysteresis and dwell, or the two-state HMM with a switch probability of "
             "0.05, 0.1 or 0.2 per decision and an evidence weight of 1 or 2) is chosen "
             "by an inner leave-one-subject-out on the other subjects only, then fitted on them and "

@@ -32,7 +32,10 @@ Per-stride features (``F_*``; all rotation-invariant, so the sensor may be mount
   acceleration (the shank's tilt at contact relative to its average), degrees;
 * ``offaxis_rms_rads``: rms of the rotation rate about the axes perpendicular to the pitch axis
   (the shank's roll and yaw: ``sqrt(E|ω|² - E(ω·e)²)``), rad/s;
-* ``offaxis_fraction``: ``offaxis_rms_rads / gyro_rms_rads``, 1.
+* ``offaxis_fraction``: ``offaxis_rms_rads / gyro_rms_rads``, 1;
+* ``terminal_swing_rad``: rotation about the pitch axis from the stride's peak pitch rate (the
+  peak of the swing; the axis is signed so that this peak is the largest absolute rate) to the
+  contact: how far the shank still swings forward while it slows down before the foot lands, rad.
 
 Runner baseline: the classifier does not look at these features as they are, but relative to
 the runner's own recent walking.  A per-feature exponential mean (``state[S_BASE:]``) starts at
@@ -68,7 +71,8 @@ F_GYRO_RMS = 8
 F_CONTACT_ANGLE = 9
 F_OFFAXIS_RMS = 10
 F_OFFAXIS_FRACTION = 11
-N_FEATURES = 12
+F_TERMINAL_SWING = 12
+N_FEATURES = 13
 
 # ---- parameter slots (params vector, built by dsp.terrain.TerrainClassifier) --------------
 P_FS = 0
@@ -284,6 +288,10 @@ def _stride_features(ring, lo, hi, dur, params, axis, feat):
     s_lat2 = 0.0
     load = 0.0
     n_load = int(params[P_N_LOAD])
+    w_max = -1e300  # largest and smallest pitch rate, and the angle where each first occurs
+    w_min = 1e300
+    ang_at_max = 0.0
+    ang_at_min = 0.0
     px = 0.0
     py = 0.0
     pz = 0.0
@@ -314,6 +322,12 @@ def _stride_features(ring, lo, hi, dur, params, axis, feat):
                 load = an
         wp = ring[r, R_G] * ex + ring[r, R_G + 1] * ey + ring[r, R_G + 2] * ez
         ang += wp / fs
+        if wp > w_max:
+            w_max = wp
+            ang_at_max = ang
+        if wp < w_min:
+            w_min = wp
+            ang_at_min = ang
         if ang < ang_min:
             ang_min = ang
         if ang > ang_max:
@@ -366,6 +380,11 @@ def _stride_features(ring, lo, hi, dur, params, axis, feat):
         off2 = 0.0
     feat[F_OFFAXIS_RMS] = np.sqrt(off2)
     feat[F_OFFAXIS_FRACTION] = np.sqrt(off2 / (sw2 / n)) if sw2 > 1e-12 else 0.0
+    # the swing peak is the pitch rate of largest magnitude; its sign sets the axis direction
+    if abs(w_max) >= abs(w_min):
+        feat[F_TERMINAL_SWING] = ang - ang_at_max
+    else:
+        feat[F_TERMINAL_SWING] = ang_at_min - ang
 
 
 @kernel

@@ -90,7 +90,7 @@ class TerrainSettings:
     """
 
     decision: str = "hmm"
-    switch_p: float = 0.2
+    switch_p: float = 0.05
     evidence_weight: float = 2.0
     enter_p: float = 0.6
     exit_p: float = 0.4

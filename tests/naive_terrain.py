@@ -34,6 +34,12 @@ def naive_stride_features(t, a, w, dur, fs, n_load, n_contact, still_rads):
     w_offaxis = w - np.outer(w @ axis, axis)  # rotation rate with the pitch component removed
     off_ms = float((w_offaxis**2).sum(axis=1).mean())
     a_contact = a[-min(n_contact, len(a)) :].mean(axis=0)
+    # terminal swing: pitch angle from the largest-magnitude pitch rate (the swing peak) to contact
+    pitch_rate = w @ axis
+    if abs(pitch_rate.max()) >= abs(pitch_rate.min()):
+        terminal = float(pitch_angle[-1] - pitch_angle[int(np.argmax(pitch_rate))])
+    else:
+        terminal = float(pitch_angle[int(np.argmin(pitch_rate))] - pitch_angle[-1])
     cos_angle = float(a_contact @ g) / (np.linalg.norm(a_contact) * g_norm)
     return np.array(
         [
@@ -49,6 +55,7 @@ def naive_stride_features(t, a, w, dur, fs, n_load, n_contact, still_rads):
             math.degrees(math.acos(min(1.0, max(-1.0, cos_angle)))),
             math.sqrt(off_ms),
             math.sqrt(off_ms / w_ms) if w_ms > 1e-12 else 0.0,
+            terminal,
         ]
     )
 

@@ -261,6 +261,18 @@ def test_feature_values_on_a_known_stride(rng):
     assert f["mean_acc_mps2"] < 9.81
     assert f["lateral_rms_mps2"] < 0.1  # no motion along the pitch axis
     assert f["gyro_rms_rads"] == pytest.approx(np.sqrt(np.mean(gyro[(t > 3) & (t <= 4)] ** 2) * 3), rel=0.1)
+    # terminal swing: the swing lobe from its peak (phase 0.8) to contact, 6 rad/s × 0.4 s / π
+    assert f["terminal_swing_rad"] == pytest.approx(6.0 * 0.4 / np.pi, rel=0.05)
+
+
+def test_terminal_swing_does_not_depend_on_the_sign_of_the_pitch_axis(rng):
+    t, acc, gyro, contacts = synthetic_shank(np.full(6, 1.0), 100.0, rng, noise_mps2=0.0)
+    flip = np.diag([1.0, -1.0, -1.0])  # a half turn about x: the pitch rate (z) changes sign
+    base = classify_terrain(t, acc, gyro, contacts, sampling_rate_hz=100.0, placement="shank")
+    turned = classify_terrain(t, acc @ flip, gyro @ flip, contacts, sampling_rate_hz=100.0, placement="shank")
+    j = FEATURE_NAMES.index("terminal_swing_rad")
+    assert np.all(base.features[1:, j] > 0.5)
+    np.testing.assert_allclose(turned.features[1:, j], base.features[1:, j], rtol=1e-9)
 
 
 def test_features_do_not_depend_much_on_the_sampling_rate(rng):
