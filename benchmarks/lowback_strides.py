@@ -12,10 +12,13 @@ beside the checkout, else ``tests/fixtures``). Three tables are printed:
   the error of our stride there is grouped: first and last stride of a labelled interval, heading
   change over the stride (yaw rate about gravity, from the gyroscope), true length and stride time.
   This pairing is simpler than the scorer's one-to-one matching, so it pairs a few more strides.
+  The last row rescales each recording by the one factor that fits its strides best (see below).
 * **Against the feet.** Where a lower-back recording has foot recordings of the same subject and
   trial (``voisard_ipol`` trial 1), the foot estimator measures each stride at the reference
   contacts of that foot, and the lower-back stride at the same contact is compared with it,
-  apart for the strides around ``ground_truth.u_turn_interval``.
+  apart for the strides around ``ground_truth.u_turn_interval``. The row "straight, best scale of
+  the recording" rescales each recording's straight strides by the one factor that fits them
+  best (least squares): the floor that no per-runner calibration of a scale can go below.
 * **Calibration.** ``fit_scales`` (the code behind ``cadence-coach calibrate``) on one recording
   of a subject, then the subject's other recordings scored with that ``scale_walk``. With
   ``u_turn_interval`` (voisard): calibrate on the first leg (half of ``distance_m``), score trial 1
@@ -156,19 +159,24 @@ def breakdown(recs: Sequence[Rec], tol_s: float) -> dict[str, dict[str, float]]:
             continue
         res = lowback_strides(rec)
         spans = rec.truth.get("gt_intervals") or []
+        mine = []
         for t0, t1, true_m in zip(st["t_start"], st["t_end"], lengths, strict=True):
             if true_m is None:
                 continue
             pred = pair(res.t_contact_s, res.stride_length_m, t1, tol_s)
             span = next(((a, b) for a, b in spans if a - 0.05 <= t0 and t1 <= b + 0.05), (math.nan, math.nan))
-            rows.append(
-                (pred - true_m, true_m, t1 - t0, abs(t0 - span[0]) < 0.05, abs(t1 - span[1]) < 0.05,
-                 math.degrees(heading_change_rad(rec, t0, t1)))
+            mine.append(
+                [pred - true_m, true_m, t1 - t0, abs(t0 - span[0]) < 0.05, abs(t1 - span[1]) < 0.05,
+                 math.degrees(heading_change_rad(rec, t0, t1)), math.nan]
             )  # fmt: skip
+        if mine:
+            m = np.array(mine, dtype=float)
+            m[:, 6] = best_scale_errors(m[:, 0], m[:, 1])
+            rows += m.tolist()
     if not rows:
         return {}
     a = np.array(rows, dtype=float)
-    err, true_m, dur, first, last, turn = a.T
+    err, true_m, dur, first, last, turn, err_best = a.T
     groups = {
         "all": np.ones_like(err, bool),
         "first stride of an interval": first > 0,
@@ -180,6 +188,7 @@ def breakdown(recs: Sequence[Rec], tol_s: float) -> dict[str, dict[str, float]]:
         "stride time > 1.3 s": dur > 1.3,
     }
     out = {name: _stats(err[sel]) for name, sel in groups.items()}
+    out["all, best scale of the recording"] = _stats(err_best)
     out["all"]["unpaired"] = int(np.count_nonzero(~np.isfinite(err)))
     return out
 
@@ -234,6 +243,30 @@ def against_feet(
     err = np.array([pair(res.t_contact_s, res.stride_length_m, t, tol) - L for t, L in ref])
     turn = np.array([_turning(rec, t) for t, _ in ref], bool)
     return err, turn
+
+
+def best_scale_errors(err: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Errors left after the one scale that fits a recording best.
+
+    Parameters
+    ----------
+    err : numpy.ndarray
+        Estimate minus reference, per stride, m (NaN: unpaired).
+    ref : numpy.ndarray
+        Reference stride lengths, m.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k·estimate − reference`` with ``k = Σ est·ref / Σ est²`` over the paired strides (the
+        least-squares scale); NaN where ``err`` is.
+    """
+    est = err + ref
+    ok = np.isfinite(est)
+    if not np.any(ok):
+        return np.full_like(err, np.nan)
+    k = float(np.sum(est[ok] * ref[ok]) / np.sum(est[ok] ** 2))
+    return k * est - ref
 
 
 def calibration(folder: Path, recs: Sequence[Rec]) -> dict[str, Any]:
@@ -306,6 +339,7 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             "straight": [],
             "turning": [],
             "straight, reference contacts": [],
+            "straight, best scale of the recording": [],
         }
         for r in recs:
             feet = _siblings(r, folder)
@@ -315,6 +349,8 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             e, turn = against_feet(r, ref)
             errs["straight"].append(e[~turn])
             errs["turning"].append(e[turn])
+            lengths = np.array([L for _, L in ref], dtype=float)
+            errs["straight, best scale of the recording"].append(best_scale_errors(e[~turn], lengths[~turn]))
             e, turn = against_feet(r, ref, contacts="reference")
             errs["straight, reference contacts"].append(e[~turn])
         if errs["straight"]:

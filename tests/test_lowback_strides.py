@@ -7,7 +7,15 @@ import math
 
 import numpy as np
 
-from benchmarks.lowback_strides import Rec, evaluate, format_report, heading_change_rad, main, pair
+from benchmarks.lowback_strides import (
+    Rec,
+    best_scale_errors,
+    evaluate,
+    format_report,
+    heading_change_rad,
+    main,
+    pair,
+)
 from tests.conftest import FIXTURES
 
 
@@ -33,6 +41,24 @@ def test_pair_takes_the_nearest_contact_within_the_tolerance():
     assert math.isnan(pair(np.zeros(0), np.zeros(0), 1.0, 0.1))
 
 
+def test_best_scale_errors_remove_a_pure_scale_and_keep_the_scatter(rng):
+    ref = rng.uniform(0.5, 1.6, size=40)
+    err = 0.25 * ref  # every stride 25 % long: a scale, which one factor removes
+    err[3] = np.nan  # unpaired
+    best = best_scale_errors(err, ref)
+    assert math.isnan(best[3])
+    np.testing.assert_allclose(np.delete(best, 3), 0.0, atol=1e-12)
+    # scatter is not a scale: what is left is the least-squares residual, never more than before
+    noisy = 1.1 * ref + rng.normal(0.0, 0.05, size=ref.size) - ref
+    best = best_scale_errors(noisy, ref)
+    est = noisy + ref
+    k = np.sum(est * ref) / np.sum(est**2)
+    np.testing.assert_allclose(best, k * est - ref)
+    assert 0.85 < k < 0.96
+    assert np.sum(best**2) < np.sum(noisy**2)
+    assert np.all(np.isnan(best_scale_errors(np.full(3, np.nan), ref[:3])))
+
+
 def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
     report = evaluate(FIXTURES)
     b = report["breakdown"]["mobgap_example"]
@@ -42,6 +68,7 @@ def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
     assert b["heading change > 30 deg"]["n"] + b["heading change < 15 deg"]["n"] <= total
     assert 0.0 < b["all"]["mae_m"] < 1.0
     assert math.isclose(b["all"]["sum_abs_m"], b["all"]["mae_m"] * total)
+    assert b["all, best scale of the recording"]["n"] == total
     runs = report["calibration"]["mobgap_example"]["runs"]
     assert {r["subject"] for r in runs} == {"HA-001", "MS-001"}
     assert all(r["calibrated_on"] != r["tested_on"] and 0.5 < r["scale_walk"] < 2.0 for r in runs)
