@@ -18,7 +18,9 @@ beside the checkout, else ``tests/fixtures``). Three tables are printed:
   contacts of that foot, and the lower-back stride at the same contact is compared with it,
   apart for the strides around ``ground_truth.u_turn_interval``. The row "straight, best scale of
   the recording" rescales each recording's straight strides by the one factor that fits them
-  best (least squares): the floor that no per-runner calibration of a scale can go below.
+  best (least squares): the floor that no per-runner calibration of a scale can go below. The
+  row after it does the same for the straight strides whose heading changes by less than
+  ``STEADY_HEADING_DEG`` over the lower-back stride (the others are near the start or the turn).
 * **Calibration.** ``fit_scales`` (the code behind ``cadence-coach calibrate``) on one recording
   of a subject, then the subject's other recordings scored with that ``scale_walk``. With
   ``u_turn_interval`` (voisard): calibrate on the first leg (half of ``distance_m``), score trial 1
@@ -51,6 +53,8 @@ from firmware_py.logs import read_log
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Strides whose end lies this close to a U-turn (before its start, after its end) are turning, s.
 U_TURN_MARGIN_S = (0.3, 1.0)
+#: A "straight" stride whose heading changes by less than this is also steady, degrees.
+STEADY_HEADING_DEG = 5.0
 
 
 @dataclass
@@ -228,6 +232,20 @@ def foot_reference(rec: Rec, feet: Sequence[Rec]) -> list[tuple[float, float]]:
     return sorted(ref)
 
 
+def stride_heading_change_deg(rec: Rec, contacts_t_s: np.ndarray, t_s: float, tol_s: float = 0.1) -> float:
+    """Heading change over the lower-back stride that ends at the contact nearest to ``t_s``, degrees.
+
+    The stride runs from the contact two before that one; NaN when there is none within ``tol_s``
+    or no two contacts before it.
+    """
+    if contacts_t_s.size == 0:
+        return math.nan
+    j = int(np.argmin(np.abs(contacts_t_s - t_s)))
+    if abs(contacts_t_s[j] - t_s) > tol_s or j < 2:
+        return math.nan
+    return math.degrees(heading_change_rad(rec, float(contacts_t_s[j - 2]), float(contacts_t_s[j])))
+
+
 def _turning(rec: Rec, t_s: float) -> bool:
     u = rec.truth.get("u_turn_interval")
     return bool(u) and u[0] - U_TURN_MARGIN_S[0] <= t_s <= u[1] + U_TURN_MARGIN_S[1]
@@ -340,6 +358,7 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             "turning": [],
             "straight, reference contacts": [],
             "straight, best scale of the recording": [],
+            f"straight, heading change < {STEADY_HEADING_DEG:g} deg, best scale": [],
         }
         for r in recs:
             feet = _siblings(r, folder)
@@ -351,6 +370,12 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             errs["turning"].append(e[turn])
             lengths = np.array([L for _, L in ref], dtype=float)
             errs["straight, best scale of the recording"].append(best_scale_errors(e[~turn], lengths[~turn]))
+            c = lowback_strides(r).t_contact_s
+            heading = np.array([stride_heading_change_deg(r, c, t) for t, _ in ref])
+            steady = ~turn & (heading < STEADY_HEADING_DEG)
+            errs[f"straight, heading change < {STEADY_HEADING_DEG:g} deg, best scale"].append(
+                best_scale_errors(e[steady], lengths[steady])
+            )
             e, turn = against_feet(r, ref, contacts="reference")
             errs["straight, reference contacts"].append(e[~turn])
         if errs["straight"]:

@@ -15,6 +15,7 @@ from benchmarks.lowback_strides import (
     heading_change_rad,
     main,
     pair,
+    stride_heading_change_deg,
 )
 from tests.conftest import FIXTURES
 
@@ -31,6 +32,23 @@ def test_heading_change_is_the_yaw_rate_about_gravity_integrated(rng):
     rec = Rec(FIXTURES, {}, t, acc, gyro, fs)
     assert math.isclose(heading_change_rad(rec, 0.5, 2.5), 1.6, rel_tol=1e-3)
     assert math.isnan(heading_change_rad(Rec(FIXTURES, {}, t, acc, None, fs), 0.5, 2.5))
+
+
+def test_stride_heading_change_spans_the_two_steps_before_the_nearest_contact(rng):
+    fs = 100.0
+    t = np.arange(400) / fs
+    up = rng.normal(size=3)
+    up /= np.linalg.norm(up)
+    acc = np.tile(9.81 * up, (t.size, 1))
+    gyro = np.outer(np.where(t < 1.505, 0.0, 0.5), up)  # still, then turning at 0.5 rad/s after 1.5 s
+    rec = Rec(FIXTURES, {}, t, acc, gyro, fs)
+    c = np.array([0.5, 1.0, 1.5, 2.0, 2.5])
+    # nearest contact 2.5 s: the stride 1.5-2.5 s turns by 0.5 rad; nearest 1.5 s: 0.5-1.5 s, still
+    assert math.isclose(stride_heading_change_deg(rec, c, 2.52), math.degrees(0.5), rel_tol=1e-2)
+    assert abs(stride_heading_change_deg(rec, c, 1.48)) < 1e-9
+    assert math.isnan(stride_heading_change_deg(rec, c, 0.98))  # only one contact before it
+    assert math.isnan(stride_heading_change_deg(rec, c, 3.0))  # none within the tolerance
+    assert math.isnan(stride_heading_change_deg(rec, np.zeros(0), 1.0))
 
 
 def test_pair_takes_the_nearest_contact_within_the_tolerance():
