@@ -12,10 +12,15 @@ beside the checkout, else ``tests/fixtures``). Three tables are printed:
   the error of our stride there is grouped: first and last stride of a labelled interval, heading
   change over the stride (yaw rate about gravity, from the gyroscope), true length and stride time.
   This pairing is simpler than the scorer's one-to-one matching, so it pairs a few more strides.
+  The last row rescales each recording by the one factor that fits its strides best (see below).
 * **Against the feet.** Where a lower-back recording has foot recordings of the same subject and
   trial (``voisard_ipol`` trial 1), the foot estimator measures each stride at the reference
   contacts of that foot, and the lower-back stride at the same contact is compared with it,
-  apart for the strides around ``ground_truth.u_turn_interval``.
+  apart for the strides around ``ground_truth.u_turn_interval``. The row "straight, best scale of
+  the recording" rescales each recording's straight strides by the one factor that fits them
+  best (least squares): the floor that no per-runner calibration of a scale can go below. The
+  row after it does the same for the straight strides whose heading changes by less than
+  ``STEADY_HEADING_DEG`` over the lower-back stride (the others are near the start or the turn).
 * **Calibration.** ``fit_scales`` (the code behind ``cadence-coach calibrate``) on one recording
   of a subject, then the subject's other recordings scored with that ``scale_walk``. With
   ``u_turn_interval`` (voisard): calibrate on the first leg (half of ``distance_m``), score trial 1
@@ -48,6 +53,8 @@ from firmware_py.logs import read_log
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Strides whose end lies this close to a U-turn (before its start, after its end) are turning, s.
 U_TURN_MARGIN_S = (0.3, 1.0)
+#: A "straight" stride whose heading changes by less than this is also steady, degrees.
+STEADY_HEADING_DEG = 5.0
 
 
 @dataclass
@@ -156,19 +163,24 @@ def breakdown(recs: Sequence[Rec], tol_s: float) -> dict[str, dict[str, float]]:
             continue
         res = lowback_strides(rec)
         spans = rec.truth.get("gt_intervals") or []
+        mine = []
         for t0, t1, true_m in zip(st["t_start"], st["t_end"], lengths, strict=True):
             if true_m is None:
                 continue
             pred = pair(res.t_contact_s, res.stride_length_m, t1, tol_s)
             span = next(((a, b) for a, b in spans if a - 0.05 <= t0 and t1 <= b + 0.05), (math.nan, math.nan))
-            rows.append(
-                (pred - true_m, true_m, t1 - t0, abs(t0 - span[0]) < 0.05, abs(t1 - span[1]) < 0.05,
-                 math.degrees(heading_change_rad(rec, t0, t1)))
+            mine.append(
+                [pred - true_m, true_m, t1 - t0, abs(t0 - span[0]) < 0.05, abs(t1 - span[1]) < 0.05,
+                 math.degrees(heading_change_rad(rec, t0, t1)), math.nan]
             )  # fmt: skip
+        if mine:
+            m = np.array(mine, dtype=float)
+            m[:, 6] = best_scale_errors(m[:, 0], m[:, 1])
+            rows += m.tolist()
     if not rows:
         return {}
     a = np.array(rows, dtype=float)
-    err, true_m, dur, first, last, turn = a.T
+    err, true_m, dur, first, last, turn, err_best = a.T
     groups = {
         "all": np.ones_like(err, bool),
         "first stride of an interval": first > 0,
@@ -180,6 +192,7 @@ def breakdown(recs: Sequence[Rec], tol_s: float) -> dict[str, dict[str, float]]:
         "stride time > 1.3 s": dur > 1.3,
     }
     out = {name: _stats(err[sel]) for name, sel in groups.items()}
+    out["all, best scale of the recording"] = _stats(err_best)
     out["all"]["unpaired"] = int(np.count_nonzero(~np.isfinite(err)))
     return out
 
@@ -219,6 +232,20 @@ def foot_reference(rec: Rec, feet: Sequence[Rec]) -> list[tuple[float, float]]:
     return sorted(ref)
 
 
+def stride_heading_change_deg(rec: Rec, contacts_t_s: np.ndarray, t_s: float, tol_s: float = 0.1) -> float:
+    """Heading change over the lower-back stride that ends at the contact nearest to ``t_s``, degrees.
+
+    The stride runs from the contact two before that one; NaN when there is none within ``tol_s``
+    or no two contacts before it.
+    """
+    if contacts_t_s.size == 0:
+        return math.nan
+    j = int(np.argmin(np.abs(contacts_t_s - t_s)))
+    if abs(contacts_t_s[j] - t_s) > tol_s or j < 2:
+        return math.nan
+    return math.degrees(heading_change_rad(rec, float(contacts_t_s[j - 2]), float(contacts_t_s[j])))
+
+
 def _turning(rec: Rec, t_s: float) -> bool:
     u = rec.truth.get("u_turn_interval")
     return bool(u) and u[0] - U_TURN_MARGIN_S[0] <= t_s <= u[1] + U_TURN_MARGIN_S[1]
@@ -234,6 +261,30 @@ def against_feet(
     err = np.array([pair(res.t_contact_s, res.stride_length_m, t, tol) - L for t, L in ref])
     turn = np.array([_turning(rec, t) for t, _ in ref], bool)
     return err, turn
+
+
+def best_scale_errors(err: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Errors left after the one scale that fits a recording best.
+
+    Parameters
+    ----------
+    err : numpy.ndarray
+        Estimate minus reference, per stride, m (NaN: unpaired).
+    ref : numpy.ndarray
+        Reference stride lengths, m.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k·estimate − reference`` with ``k = Σ est·ref / Σ est²`` over the paired strides (the
+        least-squares scale); NaN where ``err`` is.
+    """
+    est = err + ref
+    ok = np.isfinite(est)
+    if not np.any(ok):
+        return np.full_like(err, np.nan)
+    k = float(np.sum(est[ok] * ref[ok]) / np.sum(est[ok] ** 2))
+    return k * est - ref
 
 
 def calibration(folder: Path, recs: Sequence[Rec]) -> dict[str, Any]:
@@ -306,6 +357,8 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             "straight": [],
             "turning": [],
             "straight, reference contacts": [],
+            "straight, best scale of the recording": [],
+            f"straight, heading change < {STEADY_HEADING_DEG:g} deg, best scale": [],
         }
         for r in recs:
             feet = _siblings(r, folder)
@@ -315,6 +368,14 @@ def evaluate(root: Path, tol_s: float = 0.1) -> dict[str, Any]:
             e, turn = against_feet(r, ref)
             errs["straight"].append(e[~turn])
             errs["turning"].append(e[turn])
+            lengths = np.array([L for _, L in ref], dtype=float)
+            errs["straight, best scale of the recording"].append(best_scale_errors(e[~turn], lengths[~turn]))
+            c = lowback_strides(r).t_contact_s
+            heading = np.array([stride_heading_change_deg(r, c, t) for t, _ in ref])
+            steady = ~turn & (heading < STEADY_HEADING_DEG)
+            errs[f"straight, heading change < {STEADY_HEADING_DEG:g} deg, best scale"].append(
+                best_scale_errors(e[steady], lengths[steady])
+            )
             e, turn = against_feet(r, ref, contacts="reference")
             errs["straight, reference contacts"].append(e[~turn])
         if errs["straight"]:

@@ -7,7 +7,16 @@ import math
 
 import numpy as np
 
-from benchmarks.lowback_strides import Rec, evaluate, format_report, heading_change_rad, main, pair
+from benchmarks.lowback_strides import (
+    Rec,
+    best_scale_errors,
+    evaluate,
+    format_report,
+    heading_change_rad,
+    main,
+    pair,
+    stride_heading_change_deg,
+)
 from tests.conftest import FIXTURES
 
 
@@ -25,12 +34,47 @@ def test_heading_change_is_the_yaw_rate_about_gravity_integrated(rng):
     assert math.isnan(heading_change_rad(Rec(FIXTURES, {}, t, acc, None, fs), 0.5, 2.5))
 
 
+def test_stride_heading_change_spans_the_two_steps_before_the_nearest_contact(rng):
+    fs = 100.0
+    t = np.arange(400) / fs
+    up = rng.normal(size=3)
+    up /= np.linalg.norm(up)
+    acc = np.tile(9.81 * up, (t.size, 1))
+    gyro = np.outer(np.where(t < 1.505, 0.0, 0.5), up)  # still, then turning at 0.5 rad/s after 1.5 s
+    rec = Rec(FIXTURES, {}, t, acc, gyro, fs)
+    c = np.array([0.5, 1.0, 1.5, 2.0, 2.5])
+    # nearest contact 2.5 s: the stride 1.5-2.5 s turns by 0.5 rad; nearest 1.5 s: 0.5-1.5 s, still
+    assert math.isclose(stride_heading_change_deg(rec, c, 2.52), math.degrees(0.5), rel_tol=1e-2)
+    assert abs(stride_heading_change_deg(rec, c, 1.48)) < 1e-9
+    assert math.isnan(stride_heading_change_deg(rec, c, 0.98))  # only one contact before it
+    assert math.isnan(stride_heading_change_deg(rec, c, 3.0))  # none within the tolerance
+    assert math.isnan(stride_heading_change_deg(rec, np.zeros(0), 1.0))
+
+
 def test_pair_takes_the_nearest_contact_within_the_tolerance():
     c = np.array([1.0, 1.6, 2.2])
     v = np.array([10.0, 20.0, 30.0])
     assert pair(c, v, 1.65, 0.1) == 20.0
     assert math.isnan(pair(c, v, 1.9, 0.1))
     assert math.isnan(pair(np.zeros(0), np.zeros(0), 1.0, 0.1))
+
+
+def test_best_scale_errors_remove_a_pure_scale_and_keep_the_scatter(rng):
+    ref = rng.uniform(0.5, 1.6, size=40)
+    err = 0.25 * ref  # every stride 25 % long: a scale, which one factor removes
+    err[3] = np.nan  # unpaired
+    best = best_scale_errors(err, ref)
+    assert math.isnan(best[3])
+    np.testing.assert_allclose(np.delete(best, 3), 0.0, atol=1e-12)
+    # scatter is not a scale: what is left is the least-squares residual, never more than before
+    noisy = 1.1 * ref + rng.normal(0.0, 0.05, size=ref.size) - ref
+    best = best_scale_errors(noisy, ref)
+    est = noisy + ref
+    k = np.sum(est * ref) / np.sum(est**2)
+    np.testing.assert_allclose(best, k * est - ref)
+    assert 0.85 < k < 0.96
+    assert np.sum(best**2) < np.sum(noisy**2)
+    assert np.all(np.isnan(best_scale_errors(np.full(3, np.nan), ref[:3])))
 
 
 def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
@@ -42,6 +86,7 @@ def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
     assert b["heading change > 30 deg"]["n"] + b["heading change < 15 deg"]["n"] <= total
     assert 0.0 < b["all"]["mae_m"] < 1.0
     assert math.isclose(b["all"]["sum_abs_m"], b["all"]["mae_m"] * total)
+    assert b["all, best scale of the recording"]["n"] == total
     runs = report["calibration"]["mobgap_example"]["runs"]
     assert {r["subject"] for r in runs} == {"HA-001", "MS-001"}
     assert all(r["calibrated_on"] != r["tested_on"] and 0.5 < r["scale_walk"] < 2.0 for r in runs)
