@@ -82,3 +82,45 @@ def finite_and_increasing(x: np.ndarray) -> bool:
         v = x.tolist()
         return all(map(math.isfinite, v)) and all(a < b for a, b in itertools.pairwise(v))
     return bool(np.all(np.isfinite(x)) and not np.any(np.diff(x) <= 0.0))
+
+
+def check_block(
+    t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None, has_gyro: bool, what: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Return one block of samples as contiguous float64 arrays, or raise naming the mismatch.
+
+    Parameters
+    ----------
+    t_s, acc_mps2, gyro_rads : numpy.ndarray
+        Times (n,), accelerations (n, 3) and angular rates (n, 3) of the block; ``gyro_rads`` is
+        not read when ``has_gyro`` is False.
+    has_gyro : bool
+        Whether the streaming object was built for a gyroscope.
+    what : str
+        The object's name for the messages ("detector", "classifier").
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(t, acc, gyro)``; ``gyro`` is None without a gyroscope.
+
+    Raises
+    ------
+    ValidationError
+        When the shapes do not match, or a gyroscope is expected and missing.
+    """
+    t = np.ascontiguousarray(t_s, dtype=np.float64)
+    acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
+    n = t.shape[0]
+    if t.ndim != 1 or acc.shape != (n, 3):
+        raise ValidationError(
+            f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
+        )
+    if not has_gyro:
+        return t, acc, None
+    if gyro_rads is None:
+        raise ValidationError(f"this {what} was built with has_gyro=True; pass gyro_rads")
+    gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
+    if gyro.shape != (n, 3):
+        raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
+    return t, acc, gyro

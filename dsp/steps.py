@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _step_kernels as K
-from dsp._common import concatenate_results, validate_rate
+from dsp._common import check_block, concatenate_results, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 
@@ -481,21 +481,8 @@ class StepDetector:
         ValidationError
             As :meth:`update`.
         """
-        t = np.ascontiguousarray(t_s, dtype=np.float64)
-        acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
-        n = t.shape[0]
-        if t.ndim != 1 or acc.shape != (n, 3):
-            raise ValidationError(
-                f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
-            )
-        if not self.has_gyro:
-            return t, acc, _NO_GYRO
-        if gyro_rads is None:
-            raise ValidationError("this detector was built with has_gyro=True; pass gyro_rads")
-        gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
-        if gyro.shape != (n, 3):
-            raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
-        return t, acc, gyro
+        t, acc, gyro = check_block(t_s, acc_mps2, gyro_rads, self.has_gyro, "detector")
+        return t, acc, _NO_GYRO if gyro is None else gyro
 
     def _block_rows(self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray) -> np.ndarray:
         """Run the kernel over a block from :meth:`_check_block`.

@@ -26,7 +26,7 @@ import numpy as np
 
 from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
-from dsp._common import concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import check_block, concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -471,21 +471,7 @@ class TerrainClassifier:
         self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Return a block as contiguous float64 arrays (gyro None without a gyroscope), or raise."""
-        t = np.ascontiguousarray(t_s, dtype=np.float64)
-        acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
-        n = t.shape[0]
-        if t.ndim != 1 or acc.shape != (n, 3):
-            raise ValidationError(
-                f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
-            )
-        if not self.has_gyro:
-            return t, acc, None
-        if gyro_rads is None:
-            raise ValidationError("this classifier was built with has_gyro=True; pass gyro_rads")
-        gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
-        if gyro.shape != (n, 3):
-            raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
-        return t, acc, gyro
+        return check_block(t_s, acc_mps2, gyro_rads, self.has_gyro, "classifier")
 
     def _update_rows(
         self, t: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None, c: np.ndarray

@@ -29,14 +29,20 @@ def _pipeline(rec):
     )
 
 
-def _run(rec, cuts):
-    pipe = _pipeline(rec)
+def _feed(pipe, rec, cuts):
+    """The pipeline's updates for the recording cut at ``cuts``, then its finish."""
     g = rec.gyro_rads
     updates = [
         pipe.process(rec.t_s[a:b], rec.acc_mps2[a:b], None if g is None else g[a:b])
         for a, b in zip([0, *cuts], [*cuts, rec.n_samples], strict=True)
     ]
     updates.append(pipe.finish())
+    return updates
+
+
+def _run(rec, cuts):
+    pipe = _pipeline(rec)
+    updates = _feed(pipe, rec, cuts)
     return result_from_pipeline(
         pipe, updates, source="x", sampling_rate_hz=rec.sampling_rate_hz, placement_side=None, duration_s=0.0
     )
@@ -115,12 +121,7 @@ def test_pipeline_rows_equal_the_public_result_objects(data, foot_run, waist_run
     rec = data.draw(st.sampled_from([foot_run, waist_run]))
     cuts = sorted(set(data.draw(st.lists(st.integers(1, rec.n_samples - 1), max_size=80))))
     pipe = _pipeline(rec)
-    g = rec.gyro_rads
-    updates = [
-        pipe.process(rec.t_s[a:b], rec.acc_mps2[a:b], None if g is None else g[a:b])
-        for a, b in zip([0, *cuts], [*cuts, rec.n_samples], strict=True)
-    ]
-    updates.append(pipe.finish())
+    updates = _feed(pipe, rec, cuts)
     steps, strides, terrain = _public_parts(rec, cuts)
     events = [e for u in updates for e in u.steps]
     assert steps.n_steps > 20  # the recording walks: the comparison has teeth
