@@ -288,10 +288,14 @@ class Pipeline:
                     if st.stride_length_m is not None:
                         heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
                         self._n_queued += 1
-        trows = self.terrain._update_rows(t, acc, gyro if self.steps.has_gyro else None, contacts)
+        if self.terrain.model_applies:
+            trows = self.terrain._update_rows(t, acc, gyro if self.steps.has_gyro else None, contacts)
+            terrain_list = trows[:, KT.O_TERRAIN].tolist()
+        else:  # the shipped model does not apply here: the state stays smooth, nothing to compute
+            terrain_list = [0.0] * len(contacts_t)
         update = PipelineUpdate(strides=strides)
-        if cols is not None:  # one terrain row per contact
-            self._finish_block(update, cols, trows[:, KT.O_TERRAIN].tolist())
+        if cols is not None:  # one terrain state per contact
+            self._finish_block(update, cols, terrain_list)
         if self._missed:
             update.missed_strides, self._missed = self._missed, []
         return update

@@ -154,3 +154,28 @@ def test_pipeline_checks_blocks_as_its_parts_do(waist_run):
     with pytest.raises(ValidationError, match="has_gyro=True; pass gyro_rads"):
         foot.process(t, acc)
     assert pipe.process(t, acc).steps == []
+
+
+@pytest.mark.parametrize("which", ["foot_run", "waist_run"])
+def test_terrain_where_the_model_does_not_apply_is_the_classifiers_smooth(which, request):
+    """Placements the shipped terrain model was not fitted on: the pipeline skips the feature kernel,
+    and each step's terrain is what the classifier itself reports there (smooth, p_technical NaN)."""
+    from dsp.terrain import TerrainClassifier
+
+    rec = request.getfixturevalue(which)
+    pipe = Pipeline(
+        sampling_rate_hz=rec.sampling_rate_hz,
+        placement=rec.placement,
+        has_gyro=rec.has_gyro,
+        placement_side=rec.placement_side,
+    )
+    assert not pipe.terrain.model_applies
+    updates = _feed(pipe, rec, [rec.n_samples // 3, rec.n_samples // 2])
+    steps = [e for u in updates for e in u.steps]
+    assert len(steps) > 20
+    alone = TerrainClassifier(
+        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=rec.has_gyro
+    )
+    res = alone.update(rec.t_s, rec.acc_mps2, rec.gyro_rads, np.array([e.t_s for e in steps]))
+    assert [e.terrain for e in steps] == ["technical" if x else "smooth" for x in res.terrain]
+    assert np.isnan(res.p_technical).all()
