@@ -67,6 +67,7 @@ def run_all(args: argparse.Namespace) -> dict:
             res[name] = fn()
         except Exception as exc:  # one broken section must not hide the others
             res[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            print(f"benchmarks: {name} FAILED: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         res.setdefault("section_s", {})[name] = time.perf_counter() - t0
 
     step(
@@ -504,6 +505,12 @@ def main(argv: list[str] | None = None) -> int:
     print(block)
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, allow_nan=False) + "\n")
+    failed = [k for k, v in res.items() if isinstance(v, dict) and "error" in v]
+    if failed:
+        # a table with sections missing must not replace a complete one
+        where = f"; {args.write_readme} left as it was" if args.write_readme else ""
+        print(f"benchmarks: {len(failed)} section(s) failed: {', '.join(failed)}{where}", file=sys.stderr)
+        return 1
     if args.write_readme:
         write_readme(Path(args.write_readme), block)
     return 0

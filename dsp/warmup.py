@@ -244,7 +244,8 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
 
     # the whole pipeline as the live loop feeds it: 50 ms blocks, a coach attached
     block = max(1, int(0.05 * fs))
-    for placement, has_gyro in (("lower_back", False), ("foot", True), ("lower_back", True)):
+    # (on the shank the terrain model applies: the only mode that runs the terrain kernel)
+    for placement, has_gyro in (("lower_back", False), ("foot", True), ("lower_back", True), ("shank", True)):
         pipe = Pipeline(
             sampling_rate_hz=fs,
             placement=placement,

@@ -292,3 +292,24 @@ def test_precompile_aot_without_a_compiler_warms_the_jit_and_says_what_to_instal
     assert "apt install gcc g++ python3-dev" in proc.stderr
     assert "compiled or loaded" in proc.stdout  # the JIT cache is warm for the service
     assert not _aot.module_path(default_dir).exists()
+
+
+def test_the_warm_up_calls_every_entry_kernel(monkeypatch):
+    """`precompile` (and `precompile --aot`, which exports what it compiled) must reach every entry
+    kernel through the device's modes: a kernel no mode calls is left out of the AOT module."""
+    import importlib
+
+    from dsp.warmup import warm_up_report
+
+    calls = {}
+    for module, name in _aot.ENTRY_KERNELS:
+        mod = importlib.import_module(module)
+        original = getattr(mod, name)
+
+        def counting(*args, _key=(module, name), _f=original):
+            calls[_key] = calls.get(_key, 0) + 1
+            return _f(*args)
+
+        monkeypatch.setattr(mod, name, counting)
+    warm_up_report()
+    assert {k for k, n in calls.items() if n} == set(_aot.ENTRY_KERNELS)
