@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _stride_kernels as K
-from dsp._common import concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import check_block, concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -261,21 +261,9 @@ def _per_sample_gain(time_constant_s: float, fs: float) -> float:
 def _block_arrays(
     t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None, need_gyro: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    t = np.ascontiguousarray(t_s, dtype=np.float64)
-    acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
-    n = t.shape[0]
-    if t.ndim != 1 or acc.shape != (n, 3):
-        raise ValidationError(
-            f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
-        )
-    if gyro_rads is None:
-        if need_gyro:
-            raise ValidationError("this estimator was built for gyroscope data; pass gyro_rads")
-        return t, acc, _NO_GYRO
-    gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
-    if gyro.shape != (n, 3):
-        raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
-    return t, acc, gyro
+    """Return a checked block (a given gyroscope block is always used; ``(0, 3)`` without one)."""
+    t, acc, gyro = check_block(t_s, acc_mps2, gyro_rads, need_gyro or gyro_rads is not None, "estimator")
+    return t, acc, _NO_GYRO if gyro is None else gyro
 
 
 def _no_contacts(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -> bool:
