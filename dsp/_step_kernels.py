@@ -249,26 +249,23 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
             state[S_N_BOUT] = min(state[S_N_BOUT] + 1.0, float(intervals.shape[0]))
         else:  # a pause: the cadence of the new bout starts afresh (the period keeps the old rhythm)
             state[S_N_BOUT] = 0.0
-    # the most recent `n_use` intervals (a foot sensor's are strides: half as many, same time span)
+    # the period: the most recent `n_use` intervals (a foot sensor's are strides: half as many,
+    # same time span); the cadence: this bout's most recent `P_CADENCE_N` intervals only (NaN at
+    # the first contact of a bout), steps of both feet in whole strides (an even count), as a left
+    # and a right step need not last the same. Both read the newest intervals first, read once.
     n_use = min(int(state[S_N_INT]), int(params[P_N_USE]))
-    recent = np.empty(n_use)
-    pos = int(state[S_INT_POS])
-    size = intervals.shape[0]
-    for q in range(n_use):
-        recent[q] = intervals[(pos - 1 - q) % size]
-    state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
-    # cadence: the same estimate over this bout's most recent `P_CADENCE_N` intervals only (NaN at
-    # the first contact of a bout); steps of both feet are taken in whole strides (an even count),
-    # as a left and a right step need not last the same
     n_cad = min(int(state[S_N_BOUT]), int(state[S_N_INT]), int(params[P_CADENCE_N]))
     if params[P_FEET_FACTOR] == 1.0 and n_cad >= 2:
         n_cad -= n_cad % 2
+    recent = np.empty(max(n_use, n_cad))
+    pos = int(state[S_INT_POS])
+    size = intervals.shape[0]
+    for q in range(recent.shape[0]):
+        recent[q] = intervals[(pos - 1 - q) % size]
+    state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
     cadence = np.nan
     if n_cad >= 1:
-        last_n = np.empty(n_cad)
-        for q in range(n_cad):
-            last_n[q] = intervals[(pos - 1 - q) % size]
-        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(last_n, n_cad, params[P_DEFAULT_PERIOD_S])
+        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(recent, n_cad, params[P_DEFAULT_PERIOD_S])
     run = 0.0
     if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
         run = 1.0
@@ -318,6 +315,15 @@ def _reset_timing(state, params, k):
     state[S_LOBE_SIGN] = 0.0
     state[S_VALID_FROM] = float(k)
     state[S_N_GAPS] += 1.0
+    _reset_standing(state)
+
+
+@kernel
+def _reset_standing(state):
+    """Forget the trunk's standing and gait-initiation times (a new segment starts moving)."""
+    state[S_QUIET_T] = -1e9
+    state[S_STILL_END] = -1e9
+    state[S_PUSH_T] = -1e9
 
 
 @kernel
@@ -638,10 +644,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
         # standing: the step signal stays within still_mps2 of zero for still_s
-        if k == valid_from:
-            state[S_QUIET_T] = -1e9
-            state[S_STILL_END] = -1e9
-            state[S_PUSH_T] = -1e9
         if abs(s) < params[P_STILL_MPS2]:
             if state[S_QUIET_T] < -1e8:
                 state[S_QUIET_T] = ti

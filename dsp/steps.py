@@ -425,6 +425,8 @@ class StepDetector:
         self._state[K.S_LAST_STEP_T] = -1e9
         self._state[K.S_AXIS : K.S_AXIS + 3] = 1.0 / math.sqrt(3.0)
         self._state[K.S_PERIOD] = self._params[K.P_DEFAULT_PERIOD_S]
+        for slot in (K.S_QUIET_T, K.S_STILL_END, K.S_PUSH_T):  # as _step_kernels._reset_standing
+            self._state[slot] = -1e9
         self._ring[:] = 0.0
         self._intervals = np.zeros(K.N_INTERVALS)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 import numpy as np
 
@@ -294,12 +295,15 @@ def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) 
         rows[:, K.C_T] = c
         rows[:, K.C_RUN] = -1.0 if r is None else r.astype(bool)  # 1.0 running, 0.0 walking
     if n and not finite_and_increasing(c):
-        if not np.all(np.isfinite(c)):
-            raise ValidationError(
-                "contacts_t_s holds NaN or inf; pass the contact times of the step detector"
-            )
-        raise ValidationError("contacts_t_s must be strictly increasing (the step detector's order)")
+        _refuse_contact_times(bool(np.all(np.isfinite(c))))
     return rows
+
+
+def _refuse_contact_times(all_finite: bool) -> NoReturn:
+    """Raise the error for contact times that are not finite and strictly increasing."""
+    if not all_finite:
+        raise ValidationError("contacts_t_s holds NaN or inf; pass the contact times of the step detector")
+    raise ValidationError("contacts_t_s must be strictly increasing (the step detector's order)")
 
 
 def _contact_rows_of(contacts_t_s: list[float], contacts_run: list[float]) -> np.ndarray:
@@ -313,14 +317,10 @@ def _contact_rows_of(contacts_t_s: list[float], contacts_run: list[float]) -> np
     for i in range(n):
         rows[i, K.C_T] = contacts_t_s[i]
         rows[i, K.C_RUN] = 1.0 if contacts_run[i] > 0.5 else 0.0  # 1.0 running, 0.0 walking
-    if n and not (
-        all(map(math.isfinite, contacts_t_s)) and all(a < b for a, b in itertools.pairwise(contacts_t_s))
-    ):
-        if not all(map(math.isfinite, contacts_t_s)):
-            raise ValidationError(
-                "contacts_t_s holds NaN or inf; pass the contact times of the step detector"
-            )
-        raise ValidationError("contacts_t_s must be strictly increasing (the step detector's order)")
+    if n:
+        finite = all(map(math.isfinite, contacts_t_s))
+        if not (finite and all(a < b for a, b in itertools.pairwise(contacts_t_s))):
+            _refuse_contact_times(finite)
     return rows
 
 
@@ -371,6 +371,19 @@ class _StreamingBase:
         """
         queue = self._pending if contacts is None else self._queue(contacts)
         return self._run(t, acc, gyro, queue, False)
+
+    def _update(
+        self, t_s, acc_mps2, gyro_rads, contacts_t_s, contacts_is_run, need_gyro: bool
+    ) -> StrideResults:
+        """Check a block, queue its contacts and run it: the public ``update`` of both estimators."""
+        t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=need_gyro)
+        # most blocks bring no contact: nothing to queue
+        contacts = (
+            None
+            if _no_contacts(contacts_t_s, contacts_is_run)
+            else _contact_rows(contacts_t_s, contacts_is_run)
+        )
+        return StrideResults._from_rows(self._update_rows(t, acc, gyro, contacts))
 
     def _flush_rows(self) -> np.ndarray:
         """Answer every queued contact now; return the rows (columns ``_stride_kernels.O_*``)."""
@@ -516,14 +529,7 @@ class FootStrideEstimator(_StreamingBase):
         ValidationError
             On wrong shapes, a missing gyroscope, or contacts out of order.
         """
-        t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=True)
-        # most blocks bring no contact: nothing to queue
-        contacts = (
-            None
-            if _no_contacts(contacts_t_s, contacts_is_run)
-            else _contact_rows(contacts_t_s, contacts_is_run)
-        )
-        return StrideResults._from_rows(self._update_rows(t, acc, gyro, contacts))
+        return self._update(t_s, acc_mps2, gyro_rads, contacts_t_s, contacts_is_run, need_gyro=True)
 
 
 class TrunkStrideEstimator(_StreamingBase):
@@ -674,14 +680,7 @@ class TrunkStrideEstimator(_StreamingBase):
         ValidationError
             On wrong shapes, a missing gyroscope, or contacts out of order.
         """
-        t, acc, gyro = _block_arrays(t_s, acc_mps2, gyro_rads, need_gyro=self.has_gyro)
-        # most blocks bring no contact: nothing to queue
-        contacts = (
-            None
-            if _no_contacts(contacts_t_s, contacts_is_run)
-            else _contact_rows(contacts_t_s, contacts_is_run)
-        )
-        return StrideResults._from_rows(self._update_rows(t, acc, gyro, contacts))
+        return self._update(t_s, acc_mps2, gyro_rads, contacts_t_s, contacts_is_run, need_gyro=self.has_gyro)
 
 
 def estimate_strides(

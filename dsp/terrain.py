@@ -32,8 +32,6 @@ from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
 
 _EMPTY = np.zeros(0)
-#: Longest block whose zero gyroscope block a classifier without gyroscope keeps for the next one.
-_KEEP_ZEROS = 4096
 
 #: Names of the per-stride features, in column order of :attr:`TerrainResults.features`.
 FEATURE_NAMES: tuple[str, ...] = tuple(M.FEATURE_NAMES)
@@ -391,7 +389,6 @@ class TerrainClassifier:
         self._params[K.P_WINDOW] = float(self.model.window)
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))
         self._hist = np.zeros((self.model.window, K.N_FEATURES))
-        self._zero_gyro = np.zeros((0, 3))  # the gyroscope block without a gyroscope (read only)
         self.reset()
 
     def reset(self) -> None:
@@ -491,12 +488,8 @@ class TerrainClassifier:
             For contacts out of order or in the future.
         """
         n = t.shape[0]
-        if not self.has_gyro:  # the kernel reads zeros (only reads: a live block's are kept for the next)
-            gyro = self._zero_gyro
-            if gyro.shape[0] != n:
-                gyro = np.zeros((n, 3))
-                if n <= _KEEP_ZEROS:
-                    self._zero_gyro = gyro
+        if not self.has_gyro:  # the kernel reads zeros (the pipeline never gets here: no model without one)
+            gyro = np.zeros((n, 3))
         if c.size:
             if not finite_and_increasing(c):
                 raise ValidationError("contacts_t_s must be finite and strictly increasing")
