@@ -23,14 +23,6 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   with the push-off of the first swing leg, a hump without a contact: a bout's first hump whose
   contact comes within ``initiation_s`` of the end of standing is not a step (the first heel
   strike needs the push-off and a whole swing first);
-* lower back: backward acceleration ``b``: the horizontal acceleration (``a`` minus its part
-  along ``ĝ``) projected on the running mean of its product with ``s`` over recent walking (the
-  ground pushes the trunk up and back while the front leg loads, so that mean points backward;
-  the sideways sway alternates from step to step and averages out), low-passed at ~10 Hz.  Heel
-  strike comes where the forward acceleration peaks just before the front leg brakes the trunk
-  (Zijlstra & Hof 2003): the minimum of ``b`` before its steep rise.  In walking (no flight
-  phase), when that minimum stands out by ``ap_prominence`` RMS of ``b``, the contact is the mean
-  of the half-climb time and the minimum's time;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -88,9 +80,6 @@ P_GYRO_CLIP = 34  # same for the gyroscope, rad/s (0: range unknown)
 P_STILL_MPS2 = 35  # trunk: the trunk is still while |s| stays below this, m/s²
 P_STILL_S = 36  # trunk: stillness this long is standing
 P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
-P_AP_ON = 38  # trunk: 1 to time a walking contact also from the forward acceleration (lower back), else 0
-P_AP_DECAY = 39  # trunk: per-sample decay of the forward-axis and forward-signal statistics
-P_AP_PROM = 40  # trunk: the forward-acceleration peak must stand this many RMS above what follows it
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 P_CADENCE_N = 55  # intervals of this bout the cadence field uses (steps, or a foot sensor's strides)
 N_PARAMS = 56
@@ -141,10 +130,6 @@ S_DEAD_RUN = 60  # consecutive dead samples (repaired or frozen), to restart aft
 S_QUIET_T = 61  # trunk: start of the current still stretch (|s| below still_mps2), s (-1e9: moving)
 S_STILL_END = 62  # trunk: end of the last stillness of at least still_s (standing), s
 S_PUSH_T = 63  # trunk: the last hump taken as the push-off of gait initiation, s
-S_AP_D = 64  # trunk: running mean of the horizontal acceleration times the step signal (3 slots): backward
-S_AP_MS = 67  # trunk: running mean square of the backward-acceleration signal, (m/s²)²
-S_AZ1 = 68  # trunk: backward-acceleration biquad
-S_AZ2 = 69
 S_LOBE_T_ACT = 71  # foot: last time the pitch rate was beyond the hysteresis on the lobe's side, s
 S_LOBE_CONSEC = 72  # foot: 1 if the current lobe began where the one before crossed zero into it
 S_PEND_SIGN = 73  # foot: sign of the ended lobe whose impact window is still open (0: none)
@@ -403,12 +388,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     params : numpy.ndarray
         Parameter vector (slots ``P_*``).
     coefs : numpy.ndarray
-        Biquad coefficients, shape ``(4, 5)``: gravity, step signal, pitch rate, backward acceleration.
+        Biquad coefficients, shape ``(3, 5)``: gravity, step signal, pitch rate.
     state : numpy.ndarray
         Detector state (slots ``S_*``), updated in place.
     ring : numpy.ndarray
-        Ring buffer, shape ``(m, 3)``: time, then the step signal and the backward acceleration
-        (trunk mode), or |a| (foot mode).
+        Ring buffer (trunk mode), shape ``(m, 2)``: time, step signal.
     intervals : numpy.ndarray
         Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
     out : numpy.ndarray
@@ -430,7 +414,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     cg = coefs[0]
     cs = coefs[1]
     cw = coefs[2]
-    ca = coefs[3]
     # the quality checks' memory lives in locals during the block (stored back at its end)
     rax = state[S_RAW]
     ray = state[S_RAW + 1]
@@ -531,7 +514,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             _biquad_settle(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
             _biquad_settle(0.0, cs, state, S_SZ1, S_SZ2)
             _biquad_settle(0.0, cw, state, S_WZ1, S_WZ2)
-            _biquad_settle(0.0, ca, state, S_AZ1, S_AZ2)
             state[S_INIT] = 1.0
         grx = _biquad(ax, cg, state, S_GZ1, S_GZ2)
         gry = _biquad(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
@@ -659,29 +641,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s = _biquad(av, cs, state, S_SZ1, S_SZ2)
         ring[slot, 1] = s
-        if params[P_AP_ON] == 1.0:
-            # the horizontal acceleration (a minus its part along gravity); its mean product with the
-            # step signal over recent walking points backward (while the front leg loads, the ground
-            # pushes the trunk up and back), so its projection there is the backward acceleration
-            along = (av + gn) / gn
-            hx = ax - along * grx
-            hy = ay - along * gry
-            hz = az - along * grz
-            dk = params[P_AP_DECAY]
-            if ti - state[S_LAST_STEP_T] <= params[P_MAX_PERIOD_S]:  # walking: learn the axis
-                state[S_AP_D] = dk * state[S_AP_D] + (1.0 - dk) * hx * s
-                state[S_AP_D + 1] = dk * state[S_AP_D + 1] + (1.0 - dk) * hy * s
-                state[S_AP_D + 2] = dk * state[S_AP_D + 2] + (1.0 - dk) * hz * s
-            dx = state[S_AP_D]
-            dy = state[S_AP_D + 1]
-            dz = state[S_AP_D + 2]
-            dn = np.sqrt(dx * dx + dy * dy + dz * dz)
-            hb = 0.0
-            if dn > 0.0:
-                hb = (hx * dx + hy * dy + hz * dz) / dn
-            b_ap = _biquad(hb, ca, state, S_AZ1, S_AZ2)
-            state[S_AP_MS] = dk * state[S_AP_MS] + (1.0 - dk) * b_ap * b_ap
-            ring[slot, 2] = b_ap
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
         # standing: the step signal stays within still_mps2 of zero for still_s
@@ -758,24 +717,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             q0 = valid_from + 1
         if best_q < q0:
             best_q = q0
-        if params[P_AP_ON] == 1.0 and v_tr >= -params[P_FLIGHT] and state[S_AP_MS] > 0.0:
-            # walking: heel strike is also where the forward acceleration peaks, just before the
-            # front leg brakes the trunk (the backward acceleration's minimum before its steep rise);
-            # where that peak stands out, the contact is the mean of the two estimates
-            q_ap = q0
-            v_ap = ring[q0 % m, 2]
-            for q in range(q0 + 1, c + 1):
-                v = ring[q % m, 2]
-                if v < v_ap:
-                    v_ap = v
-                    q_ap = q
-            v_hi = v_ap
-            for q in range(q_ap + 1, k + 1):
-                v = ring[q % m, 2]
-                if v > v_hi:
-                    v_hi = v
-            if v_hi - v_ap >= params[P_AP_PROM] * np.sqrt(state[S_AP_MS]):
-                best_q = (best_q + q_ap) // 2
         t_ic = ring[best_q % m, 0]
         if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
             continue

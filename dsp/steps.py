@@ -157,17 +157,6 @@ class StepSettings:
     initiation_s : float
         Trunk: the first hump of a bout whose contact comes within this time of the end of standing
         is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
-    ap_timing : bool
-        Lower back: time a walking contact also from the forward acceleration (the mean of the
-        half-climb time and the forward-acceleration peak's; see ``dsp/_step_kernels.py``).
-    ap_cutoff_hz : float
-        Low-pass of the backward acceleration, Hz.
-    ap_memory_s : float
-        Time constant of the statistics that give the backward axis (over walking only) and the
-        RMS of the backward acceleration, s.
-    ap_prominence : float
-        The forward-acceleration peak counts where the backward acceleration rises from it, before
-        the contact is decided, by at least this many of its RMS, 1.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -208,10 +197,6 @@ class StepSettings:
     still_mps2: float = 0.3
     still_s: float = 1.0
     initiation_s: float = 0.5
-    ap_timing: bool = True
-    ap_cutoff_hz: float = 10.0
-    ap_memory_s: float = 4.0
-    ap_prominence: float = 0.5
 
 
 @dataclass
@@ -414,10 +399,6 @@ class StepDetector:
         p[K.P_STILL_MPS2] = s.still_mps2
         p[K.P_STILL_S] = s.still_s
         p[K.P_INITIATION_S] = s.initiation_s
-        # the forward acceleration is the trunk's: not used on a shank or foot without a gyroscope
-        p[K.P_AP_ON] = 1.0 if (self.placement == "lower_back" and s.ap_timing) else 0.0
-        p[K.P_AP_DECAY] = math.exp(-1.0 / (fs * s.ap_memory_s))
-        p[K.P_AP_PROM] = s.ap_prominence
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
@@ -428,14 +409,13 @@ class StepDetector:
                 butter2_lowpass(s.gravity_cutoff_hz, fs),
                 butter2_lowpass(s.step_cutoff_hz, fs),
                 butter2_lowpass(s.swing_cutoff_hz, fs),
-                butter2_lowpass(s.ap_cutoff_hz, fs),
             ]
         )
         # trunk: the look-back of a hump; foot: |a| since a lobe's end (settle, then impact window)
         ring_s = max(
             s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
         )
-        self._ring = np.zeros((int(ring_s * fs) + 8, 3))
+        self._ring = np.zeros((int(ring_s * fs) + 8, 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
 
