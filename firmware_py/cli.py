@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import sys
 import warnings
@@ -236,6 +237,35 @@ def _cmd_precompile(args: argparse.Namespace) -> int:
     return 1 if args.aot else 0
 
 
+#: The chips ``run --chip`` names (kept equal to ``firmware_py.config.CHIPS`` by a test; not imported
+#: from there so that ``--help`` does not load numpy).
+CHIP_NAMES = ("mpu6050", "mpu6500", "mpu9250", "lsm6ds3", "lsm6dsl", "lsm6dso", "lsm6dsox", "icm42688")
+
+
+def _number_in(lo: float, hi: float, unit: str, *, above: bool = False):
+    """Make an argparse type: a finite number from ``lo`` (excluded when ``above``) to ``hi`` (may be inf)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and (x > lo if above else x >= lo) and x <= hi):
+            lower = f"above {lo:g}" if above else f"from {lo:g}"
+            upper = f" up to {hi:g}" if math.isfinite(hi) else ""
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number {lower}{upper} ({unit})")
+        return x
+
+    return parse
+
+
+def _chip_name(text: str) -> str:
+    """Parse ``--chip``: ``auto`` or a supported chip name."""
+    if text not in ("auto", *CHIP_NAMES):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: auto, {', '.join(CHIP_NAMES)}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``cadence-coach`` (exposed for documentation and tests)."""
     ap = argparse.ArgumentParser(
@@ -287,19 +317,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     live = sub.add_parser("run", help="run the coach live: read the IMU, record, detect steps, cue")
     live.add_argument(
-        "--bus", default="smbus:1", help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one"
+        "--bus",
+        default=None,
+        help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one (default: [device] bus, smbus:1)",
     )
     live.add_argument(
-        "--chip", default="auto", help="auto, mpu6050, lsm6ds3, lsm6dsl, lsm6dso, lsm6dsox, icm42688"
+        "--chip",
+        default=None,
+        type=_chip_name,
+        help=f"auto (scan the bus) or one of {', '.join(CHIP_NAMES)} (default: [device] chip, auto)",
     )
     live.add_argument("--address", type=lambda x: int(x, 0), default=None, help="I2C address, e.g. 0x69")
-    live.add_argument("--rate", type=float, default=None, help="sampling rate, Hz (default 200)")
+    live.add_argument(
+        "--rate",
+        type=_number_in(40.0, 1000.0, "Hz"),
+        default=None,
+        help="sampling rate, Hz, 40-1000 (default: [device] sampling_rate_hz, 200)",
+    )
     live.add_argument("--placement", default=None, help="lower_back (waist, belt), foot or shank")
-    live.add_argument("--side", default=None, help="left or right (foot or shank sensor)")
+    live.add_argument(
+        "--side", default=None, choices=("left", "right"), help="left or right (foot or shank sensor)"
+    )
     live.add_argument("--config", default=None, help="configuration file (TOML); built-in defaults otherwise")
     live.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
     live.add_argument(
-        "--data-dir", default=None, help="folder for the recorded logs (default: [recording] data_dir)"
+        "--data-dir",
+        default=None,
+        help="folder for the recorded logs (default: [recording] data_dir; ./logs on a fake bus)",
     )
     live.add_argument(
         "--pins",
@@ -312,7 +356,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fast", action="store_true", help="with a fake bus: run on a simulated clock, as fast as possible"
     )
     live.add_argument(
-        "--duration", type=float, default=None, help="stop after this many seconds (of the run's clock)"
+        "--duration",
+        type=_number_in(0.0, math.inf, "s", above=True),
+        default=None,
+        help="stop after this many seconds (of the run's clock)",
     )
     live.add_argument("--json", default=None, help="write the replay contract of this run here when it ends")
     live.set_defaults(func=_cmd_run)

@@ -247,3 +247,36 @@ class _Fixed:
         import argparse
 
         return argparse.Namespace(func=self._func)
+
+
+# ---- session-5 review: defects a user met, each test failed before its fix -----------------------
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--side", "middle"], ["--rate", "5"], ["--rate", "2000"], ["--duration", "-3"], ["--chip", "mpu6051"]],
+)
+def test_run_rejects_out_of_range_options(capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--bus", f"fake:{FOOT}", "--fast", "--no-record", *option])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert option[0] in err
+    assert "Traceback" not in err
+
+
+def test_run_chip_names_are_the_config_chips():
+    from firmware_py.cli import CHIP_NAMES
+    from firmware_py.config import CHIPS
+
+    assert CHIP_NAMES == CHIPS
+
+
+def test_run_takes_bus_and_chip_from_the_config(tmp_path, capsys):
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(f'[device]\nbus = "fake:{FOOT}"\nchip = "icm42688"\n')
+    out = tmp_path / "live.json"
+    assert main(["run", "--config", str(cfg), "--fast", "--no-record", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert "icm42688" in doc["source"]
+    assert len(doc["steps"]) > 10

@@ -393,13 +393,11 @@ def test_unit_commands(unit):
     venv_exe = "/opt/cadence-coach/venv/bin/cadence-coach"
     pre = values(unit, "Service", "ExecStartPre")
     assert any(p.split()[:2] == [venv_exe, "precompile"] for p in pre)
+    # bus, chip, rate and placement come from the config file: an option here would override
+    # the [device] keys the user edits in /etc/cadence-coach/config.toml
     assert one(unit, "Service", "ExecStart").split() == [
         venv_exe,
         "run",
-        "--bus",
-        "smbus:1",
-        "--chip",
-        "auto",
         "--config",
         "/etc/cadence-coach/config.toml",
     ]
