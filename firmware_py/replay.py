@@ -24,7 +24,7 @@ from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
 from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, load_config, make_pipeline
-from firmware_py.exc import UsageError
+from firmware_py.exc import LogWriteError, UsageError
 from firmware_py.logs import is_recording_file, read_log
 from firmware_py.logs.csvlog import positive_rate
 from firmware_py.logs.recording import Recording
@@ -453,16 +453,68 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
     }
 
 
+class _WritingOutput:
+    """Turn an OS error while writing one output into a one-line :class:`LogWriteError`."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = Path(path), what
+
+    def __enter__(self) -> None:
+        if self.path.is_dir():
+            raise LogWriteError(
+                f"{self.path}: cannot write the {self.what} there: it is a folder; fix: give a file name"
+            )
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, LogWriteError):
+            reason = exc.strerror or str(exc)
+            err = LogWriteError(
+                f"{self.path}: cannot write the {self.what} ({reason}); fix: choose a file in an existing, "
+                "writable folder with free space (no file may stand in the folder path)"
+            )
+            err.errno, err.reason = exc.errno, reason
+            raise err from exc
+        return False
+
+
 def write_json(result: ReplayResult, path: Path) -> None:
-    """Write the JSON contract to ``path`` (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps_indent1(to_json(result)) + "\n")  # = json.dumps(..., indent=1), faster
-    os.replace(tmp, path)
+    """Write the JSON contract to ``path`` (parents created).
+
+    A regular file is replaced atomically; an existing special file (``/dev/stdout``, a pipe) is
+    written to as it is, never replaced.
+
+    Raises
+    ------
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
+    """
+    path = Path(path)
+    with _WritingOutput(path, "replay JSON (--json)"):
+        text = dumps_indent1(to_json(result)) + "\n"  # = json.dumps(..., indent=1), faster
+        if path.exists() and not path.is_file():
+            with path.open("w") as fh:
+                fh.write(text)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
 
 
 def write_csv(result: ReplayResult, path: Path) -> None:
-    """Write one row per step (the JSON's per-step fields, as CSV)."""
+    """Write one row per step (the JSON's per-step fields, as CSV).
+
+    Raises
+    ------
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
+    """
+    path = Path(path)
+    with _WritingOutput(path, "per-step CSV (--csv)"):
+        _write_csv_rows(result, path)
+
+
+def _write_csv_rows(result: ReplayResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -517,8 +569,17 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     Raises
     ------
     UsageError
-        When matplotlib (optional extra ``plot``) is not installed, or the samples were not kept.
+        When matplotlib (optional extra ``plot``) is not installed, the samples were not kept, or
+        matplotlib has no format for the file's extension.
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
     """
+    path = Path(path)
+    with _WritingOutput(path, "plot (--plot)"):
+        _draw_plot(result, path)
+
+
+def _draw_plot(result: ReplayResult, path: Path) -> None:
     try:
         import matplotlib
 
@@ -577,9 +638,17 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     ax3.set_xlabel("time (s)")
     ax3.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fmt = path.suffix[1:].lower() or "png"
+        if fmt not in fig.canvas.get_supported_filetypes():
+            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
+            raise UsageError(
+                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
 
 
 # ---- files and folders ----------------------------------------------------------------------

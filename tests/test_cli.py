@@ -280,3 +280,67 @@ def test_run_takes_bus_and_chip_from_the_config(tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert "icm42688" in doc["source"]
     assert len(doc["steps"]) > 10
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv", "--plot", "--cues-wav"])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, option):
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    target = blocker / "out.x"  # a folder path through a file
+    if option == "--plot":
+        target = target.with_suffix(".png")
+    err = _one_line_error(capsys, ["replay", str(FOOT), option, str(target)])
+    assert str(target) in err
+    assert "cannot write" in err
+
+
+def test_a_full_disk_while_writing_the_csv_is_one_line(tmp_path, capsys):
+    full = "/dev/full"
+    import os
+
+    if not os.path.exists(full):
+        pytest.skip("no /dev/full here")
+    err = _one_line_error(capsys, ["replay", str(FOOT), "--csv", full])
+    assert "/dev/full" in err
+    assert "No space left" in err
+
+
+@pytest.mark.parametrize("name", ["a_folder", "plot.xyz"])
+def test_a_plot_to_a_folder_or_an_unknown_format_is_one_line(tmp_path, capsys, name):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / name
+    if name == "a_folder":
+        target.mkdir()
+    err = _one_line_error(capsys, ["replay", str(FOOT), "--plot", str(target)])
+    assert str(target) in err
+    assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_cues_wav_creates_its_folder_like_the_other_outputs(tmp_path):
+    wav = tmp_path / "new" / "deeper" / "cues.wav"
+    assert (
+        main(["replay", str(FOOT), "--cues-wav", str(wav), "--json", str(tmp_path / "new2" / "r.json")]) == 0
+    )
+    assert wav.read_bytes()[:4] == b"RIFF"
+
+
+def test_json_to_a_pipe_is_written_into_it_not_replacing_it(tmp_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def reader():
+        with open(fifo, "rb") as fh:  # blocks until the replay opens the pipe
+            got.append(fh.read())
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    assert main(["replay", str(FOOT), "--json", str(fifo)]) == 0
+    th.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the pipe was replaced by a regular file"
+    assert got
+    assert json.loads(got[0])["schema"] == SCHEMA
