@@ -32,13 +32,28 @@ def _one_line_warnings() -> None:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.config import load_config
     from firmware_py.logs import read_log
-    from firmware_py.replay import replay_recording, replay_tree, summarize, write_csv, write_json, write_plot
+    from firmware_py.replay import (
+        check_outputs_spare_inputs,
+        find_recordings,
+        replay_recording,
+        replay_tree,
+        summarize,
+        write_csv,
+        write_json,
+        write_plot,
+    )
 
     path = Path(args.path)
     cfg = load_config(args.config, profile=args.profile)
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
+        n_found = len(find_recordings(path))
+        if n_found == 0:
+            raise UsageError(
+                f"{path}: no recordings in this folder or below it; fix: give a folder holding "
+                ".csv (t,ax,ay,az,gx,gy,gz) or .cclog recordings, or one recording"
+            )
         done = replay_tree(
             [path],
             Path(args.json) if args.json else None,
@@ -47,9 +62,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             placement=args.placement,
             jobs=args.jobs,
             progress=not args.quiet,
+            config=cfg,
         )
-        print(f"replayed {len(done)} recordings from {path}")
+        print(f"replayed {len(done)} of {n_found} recordings from {path}")
+        if len(done) < n_found:
+            print(
+                f"cadence-coach: {n_found - len(done)} of {n_found} recordings in {path} could not be "
+                "replayed (each named above); fix them or move them out of the folder",
+                file=sys.stderr,
+            )
+            return 2
         return 0
+    outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot, "--cues-wav": args.cues_wav}
+    check_outputs_spare_inputs(path, {k: None if v is None else Path(v) for k, v in outputs.items()})
     result = replay_recording(read_log(path), placement=args.placement, config=cfg)
     if args.cues_wav:
         from firmware_py.cues_wav import render_wav

@@ -26,7 +26,7 @@ from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, load_config, make_pipeline
 from firmware_py.exc import LogWriteError, UsageError
 from firmware_py.logs import is_recording_file, read_log
-from firmware_py.logs.csvlog import positive_rate
+from firmware_py.logs.csvlog import positive_rate, sidecar_path
 from firmware_py.logs.recording import Recording
 
 #: Name and version of the replay JSON contract. Add fields; never change their meaning.
@@ -684,8 +684,53 @@ def plan_outputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     return plan
 
 
-def _replay_one(args: tuple[Path, Path, dict[str, Path | None], str | None]) -> tuple[str, str | None]:
-    src, stem, outs, placement = args
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs_spare_inputs(src: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse an output that would overwrite the recording ``src`` or its JSON sidecar.
+
+    Parameters
+    ----------
+    src : Path
+        The recording replayed.
+    outputs : dict
+        Option name (``"--json"``, ...) -> the file it would write, or None.
+
+    Raises
+    ------
+    UsageError
+        When an output is the recording itself or the CSV's sidecar (which holds its placement,
+        rate and ground truth).
+    """
+    src = Path(src)
+    keep = [(src, "the recording")]
+    if src.suffix.lower() == ".csv" and sidecar_path(src).exists():
+        keep.append((sidecar_path(src), "its sidecar (placement, rate, ground truth)"))
+    for option, out in outputs.items():
+        if out is None:
+            continue
+        for p, what in keep:
+            if Path(out).resolve() == p.resolve() or _same_file(Path(out), p):
+                raise UsageError(
+                    f"{out}: {option} would overwrite {what} {p}; fix: write the outputs elsewhere "
+                    "(another name or folder)"
+                )
+
+
+def _tree_outputs(stem: Path, outs: dict[str, Path | None]) -> dict[str, Path | None]:
+    ext = {"json": ".json", "csv": ".csv", "plot": ".png"}
+    return {f"--{k}": (None if v is None else v / stem.with_suffix(ext[k])) for k, v in outs.items()}
+
+
+def _replay_one(
+    args: tuple[Path, Path, dict[str, Path | None], str | None, Config | None],
+) -> tuple[str, str | None]:
+    src, stem, outs, placement, config = args
     import warnings
 
     from firmware_py.exc import CadenceError
@@ -693,14 +738,14 @@ def _replay_one(args: tuple[Path, Path, dict[str, Path | None], str | None]) -> 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = replay_recording(read_log(src), placement=placement)
+            result = replay_recording(read_log(src), placement=placement, config=config)
         if outs["json"] is not None:
             write_json(result, outs["json"] / stem.with_suffix(".json"))
         if outs["csv"] is not None:
             write_csv(result, outs["csv"] / stem.with_suffix(".csv"))
         if outs["plot"] is not None:
             write_plot(result, outs["plot"] / stem.with_suffix(".png"))
-        note = "; ".join(str(w.message) for w in caught[:3]) or None
+        note = "\n".join(str(w.message) for w in caught[:3]) or None
         return str(src), note
     except (CadenceError, ValueError) as exc:
         return str(src), f"error: {exc}"
@@ -715,8 +760,12 @@ def replay_tree(
     placement: str | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    config: Config | None = None,
 ) -> list[Path]:
     """Replay files and folders, mirroring their layout in the output folders.
+
+    A recording that cannot be replayed is reported on stderr (one line) and left out; the
+    warnings of the others (gaps, repaired samples) are shown as well.
 
     Parameters
     ----------
@@ -730,15 +779,26 @@ def replay_tree(
         Worker processes (default: all cores).
     progress : bool
         Draw a progress bar on stderr.
+    config : Config, optional
+        Coach profile, runner and stride calibration for every recording (the built-in
+        defaults otherwise).
 
     Returns
     -------
     list of Path
         The recordings replayed without error.
+
+    Raises
+    ------
+    UsageError
+        When an input does not exist, or an output would overwrite a recording or its sidecar
+        (e.g. ``--json`` given the input folder itself).
     """
     plan = plan_outputs(inputs)
     outs = {"json": json_out, "csv": csv_out, "plot": plot_out}
-    work = [(src, stem, outs, placement) for src, stem in plan]
+    for src, stem in plan:
+        check_outputs_spare_inputs(src, _tree_outputs(stem, outs))
+    work = [(src, stem, outs, placement, config) for src, stem in plan]
     jobs = jobs or os.cpu_count() or 1
     done: list[Path] = []
     errors: list[str] = []
@@ -748,11 +808,15 @@ def replay_tree(
     else:
         pool = ProcessPoolExecutor(max_workers=jobs)
         results_iter = pool.map(_replay_one, work, chunksize=max(1, len(work) // (8 * jobs)))
+    warned: list[str] = []
     for i, (src, note) in enumerate(results_iter, 1):
         if note and note.startswith("error:"):
-            errors.append(f"{src}: {note[7:]}")
+            msg = note[7:]
+            errors.append(msg if msg.startswith(src) else f"{src}: {msg}")
         else:
             done.append(Path(src))
+            for msg in (note or "").splitlines():
+                warned.append(msg if src in msg else f"{src}: {msg}")
         if progress:
             width = 30
             fill = int(width * i / max(1, len(work)))
@@ -762,6 +826,8 @@ def replay_tree(
         sys.stderr.write("\n")
     if jobs != 1 and len(work) > 1:
         pool.shutdown()
+    for line in warned:
+        print(f"cadence-coach: warning: {line}", file=sys.stderr)
     for line in errors:
         print(f"cadence-coach: {line}", file=sys.stderr)
     return done

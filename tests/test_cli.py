@@ -344,3 +344,94 @@ def test_json_to_a_pipe_is_written_into_it_not_replacing_it(tmp_path):
     assert stat.S_ISFIFO(fifo.stat().st_mode), "the pipe was replaced by a regular file"
     assert got
     assert json.loads(got[0])["schema"] == SCHEMA
+
+
+def _folder_of(tmp_path, *recordings):
+    src = tmp_path / "data"
+    for rec in recordings:
+        (src / rec.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(rec, src / rec.parent.name / rec.name)
+        shutil.copy(rec.with_suffix(".json"), src / rec.parent.name / rec.with_suffix(".json").name)
+    return src
+
+
+def test_folder_replay_coaches_with_the_given_config(tmp_path):
+    src = _folder_of(tmp_path, WAIST)
+    cfg = tmp_path / "me.toml"
+    cfg.write_text('[coach]\nbaseline = "runner"\n[runner]\nbaseline_cadence_spm = 240\n')
+    out = tmp_path / "out"
+    assert main(["replay", str(src), "--json", str(out), "--config", str(cfg), "--quiet", "--jobs", "1"]) == 0
+    steps = json.loads((out / WAIST.parent.name / f"{WAIST.stem}.json").read_text())["steps"]
+    # smooth ground: the target is the runner's fixed baseline (factor 1, not clamped)
+    assert {s["target_cadence_spm"] for s in steps if s["target_cadence_spm"] is not None} == {240.0}
+
+
+def test_folder_replay_with_a_bad_recording_fails_and_names_it_once(tmp_path, capsys):
+    src = _folder_of(tmp_path, WAIST)
+    bad = src / "mine" / "bad.csv"
+    bad.parent.mkdir()
+    bad.write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,3,,,\n-1,1,2,3,,,\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(src), "--json", str(out), "--quiet", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    bad_lines = [line for line in err.splitlines() if "bad.csv" in line]
+    assert len(bad_lines) == 1
+    assert bad_lines[0].count("bad.csv") == 1, bad_lines[0]
+    assert (out / WAIST.parent.name / f"{WAIST.stem}.json").exists()  # the good one is still replayed
+
+
+@pytest.mark.parametrize("content", [None, "dataset,recording_id\nx,y\n"])
+def test_folder_without_recordings_is_an_error(tmp_path, capsys, content):
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    if content is not None:
+        (folder / "index.csv").write_text(content)
+    err = _one_line_error(capsys, ["replay", str(folder)])
+    assert "nothing" in err
+    assert "no recordings" in err
+
+
+def test_folder_replay_shows_the_warnings_of_each_recording(tmp_path, capsys):
+    lines = WAIST.read_text().splitlines()
+    head = lines[0].split(",")
+    ti = head.index("t")
+    shifted = []
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        if i >= 2000:
+            cells[ti] = f"{float(cells[ti]) + 5.0:.6f}"  # a 5 s gap
+        shifted.append(",".join(cells))
+    folder = tmp_path / "runs" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "gappy.csv").write_text("\n".join([lines[0], *shifted]) + "\n")
+    out = tmp_path / "out"
+    code = main(
+        ["replay", str(tmp_path / "runs"), "--json", str(out), "--placement", "lower_back", "--quiet"]
+    )
+    assert code == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "warning" in line and "gappy.csv" in line]
+    assert warned, err
+    assert "gap" in warned[0]
+
+
+def test_replay_refuses_to_overwrite_the_recording_or_its_sidecar(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT)
+    rec = src / FOOT.parent.name / FOOT.name
+    side = rec.with_suffix(".json")
+    before = (rec.read_bytes(), side.read_bytes())
+    for option, target in (("--csv", rec), ("--json", side), ("--plot", rec), ("--cues-wav", side)):
+        err = _one_line_error(capsys, ["replay", str(rec), option, str(target)])
+        assert option in err
+        assert str(target) in err
+    # a folder replay whose JSON folder is the input folder would write over every sidecar
+    err = _one_line_error(capsys, ["replay", str(src), "--json", str(src), "--quiet"])
+    assert "sidecar" in err
+    assert (rec.read_bytes(), side.read_bytes()) == before
+
+
+def test_a_replay_json_without_sidecar_may_sit_beside_the_recording(tmp_path):
+    rec = tmp_path / "run.csv"
+    shutil.copy(FOOT, rec)
+    assert main(["replay", str(rec), "--placement", "foot", "--json", str(tmp_path / "run.json")]) == 0
