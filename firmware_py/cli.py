@@ -98,7 +98,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     dist = s["distance_m"]
     print(
         f"{path}: {s['n_steps']} steps ({'one foot' if result.steps_feet == 'one' else 'both feet'}), "
-        f"cadence median {cad if cad is not None else '-'} spm, "
+        f"cadence median {f'{cad:.1f}' if cad is not None else '-'} spm, "
         f"walking {s['time_walking_s']:.0f} s, running {s['time_running_s']:.0f} s, "
         f"distance {f'{dist:.0f} m' if dist is not None else '-'}, {len(result.cues)} cues"
     )
@@ -112,7 +112,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(
         f"{args.recording}: estimated {res['estimated_distance_m']:.1f} m for {res['distance_m']:.1f} m "
         f"(ratio {res['ratio']:.3f}); stride scales walk {res['scale_walk']:.3f}, run {res['scale_run']:.3f}"
-        + (f"; written to {res['profile_path']}" if res["written"] else "; nothing written")
+        + (
+            f"; written to {res['profile_path']}"
+            if res["written"]
+            else "; nothing written (a foot sensor measures its strides: it needs no calibration)"
+        )
     )
     return 0
 

@@ -527,6 +527,7 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
                 "stride_length_m",
                 "step_length_m",
                 "speed_mps",
+                "height_change_m",
                 "distance_m",
                 "terrain",
                 "grade",
@@ -550,6 +551,12 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
                     num(e.stride_length_m, ".4f"),
                     num(e.step_length_m, ".4f"),
                     num(e.speed_mps, ".3f"),
+                    num(
+                        None
+                        if e.height_change_m is None or not math.isfinite(e.height_change_m)
+                        else e.height_change_m,
+                        ".4f",
+                    ),
                     num(d, ".2f"),
                     e.terrain,
                     e.grade,

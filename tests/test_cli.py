@@ -435,3 +435,29 @@ def test_a_replay_json_without_sidecar_may_sit_beside_the_recording(tmp_path):
     rec = tmp_path / "run.csv"
     shutil.copy(FOOT, rec)
     assert main(["replay", str(rec), "--placement", "foot", "--json", str(tmp_path / "run.json")]) == 0
+
+
+def test_csv_carries_every_per_step_field_of_the_json(tmp_path):
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    assert main(["replay", str(FOOT), "--json", str(out_json), "--csv", str(out_csv)]) == 0
+    json_fields = set(json.loads(out_json.read_text())["steps"][0])
+    header = out_csv.read_text().splitlines()[0].split(",")
+    renamed = {"t_s": "t", "emitted_at_s": "emitted_at"}
+    assert {renamed.get(h, h) for h in header} == json_fields
+
+
+def test_replay_summary_line_rounds_the_cadence(capsys):
+    import re
+
+    assert main(["replay", str(FOOT)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"cadence median \d+\.\d spm", out), out
+
+
+def test_calibrate_on_a_foot_says_why_nothing_is_written(tmp_path, capsys):
+    profile = tmp_path / "runner.toml"
+    assert main(["calibrate", str(FOOT), "--distance-m", "50", "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing written" in out
+    assert "foot" in out.split("nothing written")[1]
+    assert not profile.exists()
