@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 
 from firmware_py import __version__
-from firmware_py.exc import CadenceError, UsageError
+from firmware_py.exc import CadenceError, LogWriteError, UsageError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The bundled real recording the demo replays (see firmware_py/data/ATTRIBUTION.md).
@@ -158,7 +158,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LogWriteError(
+            f"{out}: cannot make the report folder ({exc.strerror or exc}); fix: give --out a folder "
+            "that can be created and written"
+        ) from exc
     profile = builtin_config_dir() / "runner.example.toml"
     cfg = load_config(profile)
     lines = [
@@ -222,7 +228,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{name}: {s['n_steps']} steps, cadence median {num(s['cadence_spm_median'], '.1f')} spm, "
             f"{len(result.cues)} cues"
         )
-    (out / "report.md").write_text("\n".join(lines + details) + "\n")
+    try:
+        (out / "report.md").write_text("\n".join(lines + details) + "\n")
+    except OSError as exc:
+        raise LogWriteError(
+            f"{out / 'report.md'}: cannot write the report ({exc.strerror or exc}); fix: check the folder"
+        ) from exc
     print(f"report written to {out / 'report.md'}")
     return 0
 

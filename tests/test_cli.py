@@ -461,3 +461,12 @@ def test_calibrate_on_a_foot_says_why_nothing_is_written(tmp_path, capsys):
     assert "nothing written" in out
     assert "foot" in out.split("nothing written")[1]
     assert not profile.exists()
+
+
+def test_demo_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    for out in (blocker, blocker / "rep"):
+        err = _one_line_error(capsys, ["demo", "--out", str(out)])
+        assert str(out) in err
+        assert "--out" in err
