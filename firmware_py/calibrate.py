@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp import detect_steps
+from dsp import ValidationError, detect_steps
 from dsp.stride import StrideSettings, estimate_strides
 from firmware_py.exc import ConfigError, UsageError
 from firmware_py.logs import read_log
@@ -350,9 +350,14 @@ def calibrate(
     settings = StrideSettings(
         scale_walk=scale_walk, scale_run=scale_run, sensor_height_m=_foot_sensor_height(profile)
     )
-    steps = detect_steps(
-        rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
-    )
+    try:
+        steps = detect_steps(
+            rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
+        )
+    except ValidationError as exc:  # the recording's rate: name the file
+        from firmware_py.replay import rate_error
+
+        raise rate_error(rec, exc) from exc
     if steps.n_steps < 4:
         raise UsageError(f"{recording_path}: only {steps.n_steps} contacts found; is it the right recording?")
     if where == "foot" and rec.gyro_rads is None:

@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from dsp import ValidationError
 from dsp.coach import CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
 from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, load_config, make_pipeline
-from firmware_py.exc import LogWriteError, UsageError
+from firmware_py.exc import LogFormatError, LogWriteError, UsageError
 from firmware_py.logs import is_recording_file, read_log
 from firmware_py.logs.csvlog import positive_rate, sidecar_path
 from firmware_py.logs.recording import Recording
@@ -163,6 +164,32 @@ def subject_height_m(rec: Recording) -> float | None:
     return h if 1.0 <= h <= 2.5 else None
 
 
+def rate_error(rec: Recording, exc: Exception) -> LogFormatError:
+    """Name the recording in a rejected-rate error of the pipeline, with a hint for milliseconds.
+
+    Parameters
+    ----------
+    rec : Recording
+        The recording whose rate (``sampling_rate_hz``) the pipeline refused.
+    exc : Exception
+        The pipeline's error (it names the rate and the allowed range).
+
+    Returns
+    -------
+    LogFormatError
+        One line: the file, the pipeline's message, and, when the timestamps look like
+        milliseconds (a rate that would be allowed if they were seconds), that fix.
+    """
+    rate = rec.sampling_rate_hz
+    hint = ""
+    if 0 < rate < 1.0 and 40.0 <= rate * 1000.0 <= 1000.0:
+        hint = (
+            f" (its timestamps step by a median {1.0 / rate:g} s: if t is in milliseconds, "
+            "divide it by 1000; t must be in seconds)"
+        )
+    return LogFormatError(f"{rec.path}: {exc}{hint}")
+
+
 def replay_recording(
     rec: Recording, *, placement: str | None = None, config: Config | None = None
 ) -> ReplayResult:
@@ -194,16 +221,20 @@ def replay_recording(
             "pass --placement lower_back|foot|shank"
         )
     t0 = time.perf_counter()
-    pipe = make_pipeline(
-        config or load_config(),
-        sampling_rate_hz=rec.sampling_rate_hz,
-        placement=where,
-        has_gyro=rec.has_gyro,
-        placement_side=rec.placement_side,
-        runner_height_m=subject_height_m(rec),
-        accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
-        gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
-    )
+    cfg = config or load_config()
+    try:
+        pipe = make_pipeline(
+            cfg,
+            sampling_rate_hz=rec.sampling_rate_hz,
+            placement=where,
+            has_gyro=rec.has_gyro,
+            placement_side=rec.placement_side,
+            runner_height_m=subject_height_m(rec),
+            accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
+            gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
+        )
+    except ValidationError as exc:  # the recording's own values (its rate): name the file
+        raise rate_error(rec, exc) from exc
     gyro = rec.gyro_rads
     bias = recorded_gyro_bias(rec)
     if gyro is not None and bias is not None:

@@ -470,3 +470,31 @@ def test_demo_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
         err = _one_line_error(capsys, ["demo", "--out", str(out)])
         assert str(out) in err
         assert "--out" in err
+
+
+def test_a_recording_in_milliseconds_is_one_line_naming_the_file(tmp_path, capsys):
+    lines = FOOT.read_text().splitlines()
+    ti = lines[0].split(",").index("t")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[ti] = f"{float(cells[ti]) * 1000.0:.3f}"
+        rows.append(",".join(cells))
+    ms = tmp_path / "in_ms.csv"
+    ms.write_text("\n".join([lines[0], *rows]) + "\n")
+    for argv in (
+        ["replay", str(ms), "--placement", "foot"],
+        [
+            "calibrate",
+            str(ms),
+            "--distance-m",
+            "50",
+            "--placement",
+            "foot",
+            "--profile",
+            str(tmp_path / "r.toml"),
+        ],
+    ):
+        err = _one_line_error(capsys, argv)
+        assert "in_ms.csv" in err
+        assert "milliseconds" in err
