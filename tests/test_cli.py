@@ -498,3 +498,22 @@ def test_a_recording_in_milliseconds_is_one_line_naming_the_file(tmp_path, capsy
         err = _one_line_error(capsys, argv)
         assert "in_ms.csv" in err
         assert "milliseconds" in err
+
+
+def test_readme_json_example_has_the_fields_of_the_contract(tmp_path):
+    import re
+
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", readme, re.S).group(1))
+    out = tmp_path / "r.json"
+    assert main(["replay", str(WAIST), "--json", str(out), "--config", str(_runner_example())]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["cues"], "the example profile cues this recording"
+    assert set(example) == set(doc)
+    assert set(example["steps"][0]) == set(doc["steps"][0])
+    assert set(example["cues"][0]) == set(doc["cues"][0])
+    assert set(example["summary"]) == set(doc["summary"])
+
+
+def _runner_example():
+    return FIXTURES.parent.parent / "config" / "runner.example.toml"
