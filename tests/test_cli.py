@@ -517,3 +517,15 @@ def test_readme_json_example_has_the_fields_of_the_contract(tmp_path):
 
 def _runner_example():
     return FIXTURES.parent.parent / "config" / "runner.example.toml"
+
+
+def test_every_device_cue_in_the_readme_is_emitted_or_marked_not_yet():
+    import re
+
+    repo = FIXTURES.parent.parent
+    readme = (repo / "README.md").read_text()
+    loop = (repo / "firmware_py" / "loop.py").read_text()
+    for kind in ("ready", "sensor_lost", "recording_stopped", "battery_low"):
+        row = re.search(rf"^\| `{kind}` \|.*$", readme, re.M).group(0)
+        emitted = re.search(rf'_device\(\s*"{kind}"', loop) is not None
+        assert emitted or "not emitted yet" in row, f"{kind}: the README promises a cue nothing emits"
