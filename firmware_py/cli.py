@@ -44,6 +44,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     )
 
     path = Path(args.path)
+    args.placement = _check_placement(args.placement)
     cfg = load_config(args.config, profile=args.profile)
     if path.is_dir():
         if args.cues_wav:
@@ -108,6 +109,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from firmware_py.calibrate import calibrate
 
+    args.placement = _check_placement(args.placement)
     res = calibrate(args.recording, args.distance_m, profile_path=args.profile, placement=args.placement)
     print(
         f"{args.recording}: estimated {res['estimated_distance_m']:.1f} m for {res['distance_m']:.1f} m "
@@ -247,6 +249,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from firmware_py.run import run_device
 
+    args.placement = _check_placement(args.placement)
     return run_device(args)
 
 
@@ -299,6 +302,32 @@ def _number_in(lo: float, hi: float, unit: str, *, above: bool = False):
     return parse
 
 
+def _positive_int(text: str) -> int:
+    """Parse ``--jobs``: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return n
+
+
+def _check_placement(placement: str | None) -> str | None:
+    """Return ``--placement`` by its canonical name (``shoe`` -> ``foot``, as in a sidecar).
+
+    A misspelt one is refused once, before any recording is read.
+    """
+    if placement is None:
+        return None
+    from firmware_py.logs.recording import normalise_placement
+
+    try:
+        return normalise_placement(placement)
+    except ValueError as exc:
+        raise UsageError(f"--placement {placement}: {exc}") from exc
+
+
 def _chip_name(text: str) -> str:
     """Parse ``--chip``: ``auto`` or a supported chip name."""
     if text not in ("auto", *CHIP_NAMES):
@@ -316,14 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="replay a recorded log (or a folder of logs) through the pipeline")
     r.add_argument("path", help="a .csv or .cclog recording, or a folder of them")
-    r.add_argument("--placement", help="lower_back (waist, belt), foot or shank; overrides the log's own")
+    r.add_argument(
+        "--placement", help="lower_back (waist, belt), foot (shoe) or shank (shin); overrides the log's own"
+    )
     r.add_argument("--json", help="write the replay JSON here (a folder when PATH is a folder)")
     r.add_argument("--csv", help="write one row per step here (a folder when PATH is a folder)")
     r.add_argument(
         "--plot", help="draw signal, steps and cadence to this PNG (a folder when PATH is a folder)"
     )
     r.add_argument(
-        "--jobs", type=int, default=None, help="worker processes for a folder (default: all cores)"
+        "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
     )
     r.add_argument(
         "--config", default=None, help="configuration file (TOML): coach, runner, stride calibration"
@@ -374,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sampling rate, Hz, 40-1000 (default: [device] sampling_rate_hz, 200)",
     )
-    live.add_argument("--placement", default=None, help="lower_back (waist, belt), foot or shank")
+    live.add_argument(
+        "--placement", default=None, help="lower_back (waist, belt), foot (shoe) or shank (shin)"
+    )
     live.add_argument(
         "--side", default=None, choices=("left", "right"), help="left or right (foot or shank sensor)"
     )

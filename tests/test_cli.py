@@ -529,3 +529,25 @@ def test_every_device_cue_in_the_readme_is_emitted_or_marked_not_yet():
         row = re.search(rf"^\| `{kind}` \|.*$", readme, re.M).group(0)
         emitted = re.search(rf'_device\(\s*"{kind}"', loop) is not None
         assert emitted or "not emitted yet" in row, f"{kind}: the README promises a cue nothing emits"
+
+
+def test_a_misspelt_placement_is_refused_once_for_a_whole_folder(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT, WAIST)
+    err = _one_line_error(capsys, ["replay", str(src), "--placement", "feet", "--quiet"])
+    assert "--placement" in err
+    assert "feet" in err
+
+
+def test_placement_aliases_of_the_sidecars_work_on_the_command_line(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["replay", str(FOOT), "--placement", "shoe", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["placement"] == "foot"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_replay_jobs_must_be_positive(tmp_path, capsys, jobs):
+    src = _folder_of(tmp_path, FOOT, WAIST)
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(src), "--jobs", jobs, "--quiet"])
+    assert exc.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
