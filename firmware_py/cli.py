@@ -247,9 +247,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from firmware_py.run import run_device
+    from firmware_py.run import _fake_source, run_device
 
     args.placement = _check_placement(args.placement)
+    source = _fake_source(args.bus) if args.bus else None
+    if source is not None and args.json:
+        from firmware_py.replay import check_outputs_spare_inputs
+
+        check_outputs_spare_inputs(source, {"--json": Path(args.json)})
     return run_device(args)
 
 

@@ -551,3 +551,15 @@ def test_replay_jobs_must_be_positive(tmp_path, capsys, jobs):
         main(["replay", str(src), "--jobs", jobs, "--quiet"])
     assert exc.value.code == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_fake_run_refuses_to_write_its_json_over_the_recordings_sidecar(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT)
+    rec = src / FOOT.parent.name / FOOT.name
+    side = rec.with_suffix(".json")
+    before = side.read_bytes()
+    argv = ["run", "--bus", f"fake:{rec}", "--fast", "--no-record", "--json", str(side)]
+    err = _one_line_error(capsys, argv)
+    assert "--json" in err
+    assert "sidecar" in err
+    assert side.read_bytes() == before
