@@ -368,7 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--cues-wav", default=None, help="render the buzzer cues on the run's time line to this WAV"
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no warnings for a folder (errors still show)",
+    )
     r.set_defaults(func=_cmd_replay)
 
     cal = sub.add_parser("calibrate", help="fit your stride scale on a run of known length (lower back)")

@@ -802,8 +802,8 @@ def replay_tree(
 ) -> list[Path]:
     """Replay files and folders, mirroring their layout in the output folders.
 
-    A recording that cannot be replayed is reported on stderr (one line) and left out; the
-    warnings of the others (gaps, repaired samples) are shown as well.
+    A recording that cannot be replayed is reported on stderr (one line) and left out; with
+    ``progress``, the warnings of the others (gaps, repaired samples) are shown as well.
 
     Parameters
     ----------
@@ -816,7 +816,7 @@ def replay_tree(
     jobs : int, optional
         Worker processes (default: all cores).
     progress : bool
-        Draw a progress bar on stderr.
+        Draw a progress bar on stderr and show the recordings' warnings (errors are always shown).
     config : Config, optional
         Coach profile, runner and stride calibration for every recording (the built-in
         defaults otherwise).
@@ -864,7 +864,7 @@ def replay_tree(
         sys.stderr.write("\n")
     if jobs != 1 and len(work) > 1:
         pool.shutdown()
-    for line in warned:
+    for line in warned if progress else []:
         print(f"cadence-coach: warning: {line}", file=sys.stderr)
     for line in errors:
         print(f"cadence-coach: {line}", file=sys.stderr)
