@@ -10,6 +10,7 @@ no calibration (strapdown navigation measures the stride); for it the ratio is o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -175,7 +176,12 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(new)
         if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+            st = path.stat()
+            os.chmod(tmp, st.st_mode & 0o777)
+            # keep the owner and group: /etc/cadence-coach/config.toml is root:cadence 0640, and a
+            # profile left root:root (sudo calibrate) would be unreadable by the service
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as e:
         raise ConfigError(f"{path}: cannot write the profile ({e.strerror}); check the permissions") from e

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -296,8 +297,6 @@ def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, option):
 
 def test_a_full_disk_while_writing_the_csv_is_one_line(tmp_path, capsys):
     full = "/dev/full"
-    import os
-
     if not os.path.exists(full):
         pytest.skip("no /dev/full here")
     err = _one_line_error(capsys, ["replay", str(FOOT), "--csv", full])
@@ -325,7 +324,6 @@ def test_cues_wav_creates_its_folder_like_the_other_outputs(tmp_path):
 
 
 def test_json_to_a_pipe_is_written_into_it_not_replacing_it(tmp_path):
-    import os
     import stat
     import threading
 
@@ -564,3 +562,19 @@ def test_a_fake_run_refuses_to_write_its_json_over_the_recordings_sidecar(tmp_pa
     assert "--json" in err
     assert "sidecar" in err
     assert side.read_bytes() == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to hand a file to another group"
+)
+def test_calibrate_keeps_the_profile_owner_and_group(tmp_path):
+    from firmware_py.calibrate import write_profile_table
+
+    profile = tmp_path / "config.toml"
+    profile.write_text('[device]\nplacement = "lower_back"\n')
+    os.chown(profile, 0, 1)  # like /etc/cadence-coach/config.toml: root, the service's group
+    profile.chmod(0o640)
+    write_profile_table(profile, "stride", {"scale_walk": 1.05, "scale_run": 1.0})
+    st = profile.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 1, 0o640)
+    assert "scale_walk = 1.05" in profile.read_text()
