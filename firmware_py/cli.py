@@ -333,6 +333,17 @@ def _check_placement(placement: str | None) -> str | None:
         raise UsageError(f"--placement {placement}: {exc}") from exc
 
 
+def _i2c_address(text: str) -> int:
+    """Parse ``--address``: a 7-bit I2C address, 0x08-0x77 (as ``[device] address``)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0x08 <= value <= 0x77:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an I2C address from 0x08 to 0x77, e.g. 0x69")
+    return value
+
+
 def _chip_name(text: str) -> str:
     """Parse ``--chip``: ``auto`` or a supported chip name."""
     if text not in ("auto", *CHIP_NAMES):
@@ -407,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_chip_name,
         help=f"auto (scan the bus) or one of {', '.join(CHIP_NAMES)} (default: [device] chip, auto)",
     )
-    live.add_argument("--address", type=lambda x: int(x, 0), default=None, help="I2C address, e.g. 0x69")
+    live.add_argument("--address", type=_i2c_address, default=None, help="I2C address, e.g. 0x69")
     live.add_argument(
         "--rate",
         type=_number_in(40.0, 1000.0, "Hz"),

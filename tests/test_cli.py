@@ -255,7 +255,15 @@ class _Fixed:
 
 @pytest.mark.parametrize(
     "option",
-    [["--side", "middle"], ["--rate", "5"], ["--rate", "2000"], ["--duration", "-3"], ["--chip", "mpu6051"]],
+    [
+        ["--side", "middle"],
+        ["--rate", "5"],
+        ["--rate", "2000"],
+        ["--duration", "-3"],
+        ["--chip", "mpu6051"],
+        ["--address", "zz"],
+        ["--address", "0x200"],
+    ],
 )
 def test_run_rejects_out_of_range_options(capsys, option):
     with pytest.raises(SystemExit) as exc:
@@ -264,6 +272,7 @@ def test_run_rejects_out_of_range_options(capsys, option):
     err = capsys.readouterr().err
     assert option[0] in err
     assert "Traceback" not in err
+    assert "<lambda>" not in err
 
 
 def test_run_chip_names_are_the_config_chips():
