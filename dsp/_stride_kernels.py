@@ -77,10 +77,6 @@ FS_TRAP = 40  # sum over the motion of the trapezoid rule's velocity error varia
 FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last stance, (m/s)²·s
 N_FOOT_STATE = 42
 
-#: local error of the trapezoid rule over one interval, ``dt³/12 · a''``, with ``a''`` the second
-#: difference of the samples over ``dt²``: ``dt · |Δ²a| / 12`` (velocity, m/s)
-TRAPEZOID_ERROR = 1.0 / 12.0
-
 # ---- ring columns (raw samples and the stance statistic) ------------------------------------
 FR_T = 0
 FR_A = 1  # 3 columns
@@ -421,13 +417,15 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_S2] += 0.5 * (tau0 + tau1) * dt
         state[FS_TAU] = tau1
         state[FS_MOVING] = 1.0
-        # how wrong the trapezoid can be over this interval: a sharp impact that the sampling cuts
-        # to one or two samples leaves a velocity step the swing's drift does not explain
+        # how wrong the trapezoid can be over this interval: its local error dt³/12 · a'', with a''
+        # the second difference over dt², i.e. dt · |Δ²a| / 12 (m/s). Small on a smooth signal; a
+        # sharp impact that the sampling cuts to one or two samples leaves a velocity step there,
+        # which the swing's drift does not explain
         nxt = slot + 1 if slot < m - 1 else 0
         d2x = ring[nxt, FR_A] - 2.0 * ax + ring[prev, FR_A]
         d2y = ring[nxt, FR_A + 1] - 2.0 * ay + ring[prev, FR_A + 1]
         d2z = ring[nxt, FR_A + 2] - 2.0 * az + ring[prev, FR_A + 2]
-        trap = (TRAPEZOID_ERROR * dt) ** 2 * (d2x * d2x + d2y * d2y + d2z * d2z)
+        trap = (dt / 12.0) ** 2 * (d2x * d2x + d2y * d2y + d2z * d2z)
         state[FS_TRAP] += trap
         state[FS_TRAP_TAU] += trap * tau1
     zupt = still or anchor
