@@ -7,7 +7,7 @@ these fitted numbers are.
 """
 
 #: Format of this file.
-MODEL_VERSION = "terrain-softmax/3"
+MODEL_VERSION = "terrain-softmax/4"
 #: What the model was fitted on.
 TRAINED_ON = (
     "11 recordings, 5 subjects (ncsu_shin_terrain/001, ncsu_shin_terrain/002, "
@@ -15,9 +15,9 @@ TRAINED_ON = (
     "2026-12-07"
 )
 #: Leave-one-subject-out per-step balanced accuracy of the terrain state at fitting time.
-LOSO_BALANCED_ACCURACY = 0.851
+LOSO_BALANCED_ACCURACY = 0.8574
 #: Nested leave-one-subject-out balanced accuracy (choice made without the held-out subject).
-NESTED_LOSO_BALANCED_ACCURACY = 0.8494
+NESTED_LOSO_BALANCED_ACCURACY = 0.8542
 #: Placements the model was trained for (others get no terrain unless explicitly allowed).
 PLACEMENTS = ("shank",)
 #: The features need a gyroscope.
@@ -180,4 +180,39 @@ BIAS = (
     0.8136086079098582,
     -1.9753281359457164,
     -1.2797280910284616,
+)
+#: Class shares of the training weight (the class HMM reads p_class / CLASS_PRIOR as likelihoods).
+CLASS_PRIOR = (
+    0.5,
+    0.26055045871559634,
+    0.1243119266055046,
+    0.11513761467889909,
+)
+#: Class HMM: probability that a decided stride of class i (row) is followed by one of
+#: class j (column), from the consecutive contacts of the training labels (add-one).
+TRANSITION = (
+    (
+        0.9571235651586766,
+        0.011478730587440918,
+        0.016205266711681297,
+        0.015192437542201216,
+    ),
+    (
+        0.059233449477351915,
+        0.9372822299651568,
+        0.0017421602787456446,
+        0.0017421602787456446,
+    ),
+    (
+        0.17328519855595667,
+        0.0036101083032490976,
+        0.8194945848375451,
+        0.0036101083032490976,
+    ),
+    (
+        0.17647058823529413,
+        0.00392156862745098,
+        0.00392156862745098,
+        0.8156862745098039,
+    ),
 )
