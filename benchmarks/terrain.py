@@ -972,8 +972,9 @@ def format_markdown(
             "terminal swing, "
             "or without the two off-axis features; with or without the runner baseline, L2 penalty 0.01 "
             "or 0.1, a window of 2, 3 or 4 strides; decision "
-            "layer: the round-1 hysteresis and dwell, or the two-state HMM with a switch probability of "
-            "0.05, 0.1 or 0.2 per decision and an evidence weight of 1 or 2) is chosen "
+            "layer: the round-1 hysteresis and dwell, the two-state HMM with a switch probability of "
+            "0.05, 0.1 or 0.2 per decision and an evidence weight of 1 or 2, or the HMM over the four "
+            "classes with the transitions of the training labels) is chosen "
             "by an inner leave-one-subject-out on the other subjects only, then fitted on them and "
             "replayed on the held-out one. The plain table above uses the shipped choice, which was made "
             "by looking at these same subjects.",

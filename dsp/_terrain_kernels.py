@@ -97,9 +97,9 @@ P_BASELINE = 14  # 1: the model reads features relative to the runner baseline; 
 P_BASE_PRIOR_N = 15  # weight of the baseline's prior, in strides
 P_BASE_TAU = 16  # time constant of the baseline, strides
 P_BASE_GATE = 17  # strides with p_stairs at or above this do not update the baseline
-P_DECISION = 18  # 0: hysteresis with a minimum dwell; 1: forward-filtered two-state HMM
+P_DECISION = 18  # 0: hysteresis with a minimum dwell; 1: two-state HMM; 2: HMM over the classes
 P_SWITCH_P = 19  # HMM: probability that the terrain changes from one decided stride to the next
-P_EVIDENCE = 20  # HMM: weight of each decision's log-odds (1: p_technical taken as calibrated)
+P_EVIDENCE = 20  # both HMMs: weight of each decision's log-likelihoods (1: taken as calibrated)
 P_TRANS = 21  # class HMM: transition matrix between the classes, row-major (N_CLASSES² slots)
 P_CLASS_PRIOR = 37  # class HMM: class shares the model was fitted with (N_CLASSES slots)
 N_PARAMS = 41
@@ -127,7 +127,7 @@ S_BASE_N = 35  # strides taken into the baseline
 S_BASE = 36  # runner baseline of each feature (N_FEATURES slots)
 S_POST = S_BASE + N_FEATURES  # HMM: filtered probability that the terrain is technical
 S_CPOST = S_POST + 1  # class HMM: filtered probability of each class (N_CLASSES slots)
-N_STATE = S_CPOST + 4
+N_STATE = S_CPOST + 4  # 4 = N_CLASSES (defined with the output columns below)
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
