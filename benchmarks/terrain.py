@@ -491,8 +491,10 @@ FEATURE_SETS: tuple[tuple[str, ...], ...] = (
     tuple(f for f in FEATURE_NAMES if f not in TERMINAL_FEATURES),
     tuple(f for f in FEATURE_NAMES if f not in OFFAXIS_FEATURES),
 )
-#: Window alternatives, strides: the round-1 window first, then longer ones (more strides per decision).
-WINDOWS = (2, 3, 4)
+#: Window alternatives, strides: the round-1 window first, then longer ones (more strides per
+#: decision), then (round 5) a single stride: with an HMM doing the averaging over strides, each
+#: decision can be one stride's own evidence (a 2-stride mean counts every stride twice).
+WINDOWS = (2, 3, 4, 1)
 #: Decision layers (class probabilities -> terrain state), named: the round-1 hysteresis (0.6 /
 #: 0.4, dwell 2 contacts and 2 s) first, then the two-state HMM with a switch probability of
 #: 1/20, 1/10 or 1/5 per decision (terrain bouts of 5-20 strides; the flights of stairs here last
@@ -971,7 +973,7 @@ def format_markdown(
             f"{len(CANDIDATES)} candidate models (all {len(FEATURE_NAMES)} features, or without the round-4 "
             "terminal swing, "
             "or without the two off-axis features; with or without the runner baseline, L2 penalty 0.01 "
-            "or 0.1, a window of 2, 3 or 4 strides; decision "
+            "or 0.1, a window of 1, 2, 3 or 4 strides; decision "
             "layer: the round-1 hysteresis and dwell, the two-state HMM with a switch probability of "
             "0.05, 0.1 or 0.2 per decision and an evidence weight of 1 or 2, or the HMM over the four "
             "classes with the transitions of the training labels) is chosen "

@@ -58,11 +58,12 @@ def synthetic_shank(stride_s, fs, rng, noise_mps2=0.3, start_s=1.0):
     return t, acc, gyro, contacts
 
 
-def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0):
+def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0, window_strides=2):
     """A model that calls a window technical when its mean stride is longer than ``center_s``.
 
     With a ``baseline_prior``, ``center_s`` is measured from the runner baseline of ``stride_s``.
-    ``stairs_bias`` sets how sure the model is that every window is stairs (-50: never).
+    ``stairs_bias`` sets how sure the model is that every window is stairs (-50: never).  The
+    window is 2 strides unless told (None: the shipped one).
     """
     mean = [0.0] * len(FEATURE_NAMES)
     scale = [1.0] * len(FEATURE_NAMES)
@@ -75,6 +76,7 @@ def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0)
         weights=tuple(tuple(w) for w in weights),
         bias=(0.0, 0.0, stairs_bias, -50.0),
         baseline_prior=None if baseline_prior is None else tuple(float(v) for v in baseline_prior),
+        window_strides=window_strides,
     )
 
 
