@@ -168,7 +168,7 @@ def open_bus(
         A fake bus keeps a log of its transactions (``log``, the last 100,000) and its chip the
         truth of every sample it produced (``produced_t_s``, ``produced_raw``), for tests. A
         simulated device run (``cadence-coach run --bus fake:...``) reads neither and passes False:
-        kept, they grow with the run (about 40 MB in a 10-minute run at 200 Hz). Ignored for
+        kept, they grow with the run (about 24 MB in a 10-minute run at 200 Hz). Ignored for
         ``smbus``.
 
     Returns

@@ -575,7 +575,7 @@ class FakeImu(FakeDevice):
     keep_produced : bool
         Keep the time and raw counts of every sample put in the FIFO (:attr:`produced_t_s`,
         :attr:`produced_raw`: the truth tests compare with). A simulated device run that never
-        reads them passes False: kept, they grow by about 0.7 MB a minute at 200 Hz.
+        reads them passes False: kept, they grow by about 0.9 MB a minute at 200 Hz.
     **kwargs
         ``who_am_i``, ``fault_rate``, ``fault_errnos``, ``seed`` as for :class:`FakeDevice`.
     """
