@@ -623,6 +623,8 @@ import dsp.pipeline as _p
 _orig = _p.Pipeline.process
 def _process(self, *a, **k):
     out = _orig(self, *a, **k)
+    if sys._getframe(1).f_code.co_filename.endswith("warmup.py"):
+        return out  # a block of the kernels' warm-up (dsp.warmup), not of the device's pipeline
     sys.stdout.write("FIRST_BLOCK %r\\n" % time.monotonic())
     sys.stdout.flush()
     os._exit(0)
