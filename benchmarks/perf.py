@@ -623,6 +623,8 @@ import dsp.pipeline as _p
 _orig = _p.Pipeline.process
 def _process(self, *a, **k):
     out = _orig(self, *a, **k)
+    if sys._getframe(1).f_code.co_filename.endswith("warmup.py"):
+        return out  # a block of the kernels' warm-up (dsp.warmup), not of the device's pipeline
     sys.stdout.write("FIRST_BLOCK %r\\n" % time.monotonic())
     sys.stdout.flush()
     os._exit(0)
@@ -760,9 +762,17 @@ t0 = time.perf_counter()
 from firmware_py.cli import main
 rc = main(sys.argv[1:])
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+llvm_kb, path = 0, ""
+for line in open("/proc/self/smaps"):  # resident pages of llvmlite's LLVM library (numba's JIT)
+    head = line.split()
+    if head and "-" in head[0] and ":" not in head[0]:
+        path = head[-1] if len(head) > 5 else ""
+    elif head and head[0] == "Rss:" and path.endswith("libllvmlite.so"):
+        llvm_kb += int(head[1])
 print("MEMORY " + json.dumps({"rc": rc, "wall_s": time.perf_counter() - t0,
       "vm_hwm_kb": int(status["VmHWM"].split()[0]), "vm_rss_kb": int(status["VmRSS"].split()[0]),
-      "rss_anon_kb": int(status["RssAnon"].split()[0]), "rss_file_kb": int(status["RssFile"].split()[0])}))
+      "rss_anon_kb": int(status["RssAnon"].split()[0]), "rss_file_kb": int(status["RssFile"].split()[0]),
+      "llvmlite_kb": llvm_kb}))
 """
 _BASELINE_SCRIPT = """
 import json
@@ -770,6 +780,84 @@ import firmware_py.cli, dsp
 status = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
 print("MEMORY " + json.dumps({"vm_hwm_kb": int(status["VmHWM"].split()[0])}))
 """
+
+
+#: Where the JIT's memory goes: RSS after each stage of what ``cadence-coach run`` loads (the device's
+#: foot pipeline), in one child. numba's target (its lowering registries, and LLVM compiling numba's
+#: runtime module) is initialised by ``dsp._config`` at import: the same work numba does on the
+#: first kernel it loads from the cache.
+_STAGES_SCRIPT = """
+import json, sys
+def rss():
+    st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+    return [int(st[k].split()[0]) / 1024.0 for k in ("VmRSS", "RssAnon", "RssFile")]
+out = [["interpreter", *rss()]]
+import numpy
+out.append(["numpy", *rss()])
+import firmware_py.cli
+out.append(["firmware_py.cli", *rss()])
+import numba
+out.append(["numba (import)", *rss()])
+import dsp._config
+out.append(["numba target initialised (dsp._config)", *rss()])
+import dsp, dsp.warmup, firmware_py.run, firmware_py.loop, firmware_py.recorder
+out.append(["dsp and the live loop's modules", *rss()])
+from firmware_py.config import load_config, make_pipeline
+pipe = make_pipeline(load_config(None), sampling_rate_hz=200.0, placement="foot", has_gyro=True)
+dsp.warmup.warm_up_pipeline(pipe)
+out.append(["kernels of the foot pipeline loaded", *rss()])
+print("MEMORY " + json.dumps(out))
+"""
+#: The least any process that runs one numba kernel from the cache holds: a trivial kernel, with
+#: scipy's BLAS kept out as ``dsp._config`` does. Run twice (compile, then load from the cache).
+_FLOOR_KERNEL = """
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def fill(a):
+    for i in range(a.shape[0]):
+        a[i] = i
+    return a[0]
+"""
+_FLOOR_SCRIPT = """
+import json, sys
+import numpy as np
+import numba
+sys.modules["scipy.linalg.cython_blas"] = None
+import floor_kernel
+floor_kernel.fill(np.zeros(3))
+st = dict(l.split(":", 1) for l in open("/proc/self/status").read().splitlines() if ":" in l)
+print("MEMORY " + json.dumps({"vm_hwm_kb": int(st["VmHWM"].split()[0]),
+      "cache_hits": sum(floor_kernel.fill.stats.cache_hits.values())}))
+"""
+
+
+def measure_memory_breakdown() -> dict:
+    """Where the numba JIT's memory goes, stage by stage, and the floor of any numba process.
+
+    Returns
+    -------
+    dict
+        ``stages``: ``[label, rss_mb, anon_mb, file_mb]`` after each stage of what the live loop
+        loads, with the JIT and a warm cache; ``numba_floor_peak_rss_mb``: peak RSS of a process
+        that imports numpy and numba and runs one trivial kernel loaded from a warm cache.
+    """
+    _, stdout, _ = run_child([sys.executable, "-c", _STAGES_SCRIPT])
+    stages = json.loads(stdout.split("MEMORY ", 1)[1])
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "floor_kernel.py").write_text(_FLOOR_KERNEL)
+        env = child_env(PYTHONPATH=tmp, NUMBA_CACHE_DIR=str(Path(tmp) / "cache"))
+        run_child([sys.executable, "-c", _FLOOR_SCRIPT], env)  # compiles and caches
+        _, stdout, _ = run_child([sys.executable, "-c", _FLOOR_SCRIPT], env)
+        floor = json.loads(stdout.split("MEMORY ", 1)[1])
+    if floor["cache_hits"] != 1:
+        raise RuntimeError(f"the floor kernel was not loaded from the cache: {floor}")
+    return {
+        "stages": stages,
+        "numba_floor_peak_rss_mb": floor["vm_hwm_kb"] / 1024.0,
+        "numba_floor_command": "import numpy, numba; a trivial @njit(cache=True) kernel, warm cache",
+    }
 
 
 def measure_memory(minutes: float = 10.0) -> dict:
@@ -783,9 +871,11 @@ def measure_memory(minutes: float = 10.0) -> dict:
     Returns
     -------
     dict
-        The session's peak and final RSS, the peak of a process that only imports the package,
-        and the session's wall time, with the numba JIT (warm cache); under ``aot`` the same with
-        the ahead-of-time compiled kernels (:func:`aot_env`).
+        The session's peak and final RSS (anonymous, file-backed, and the part of it that is
+        llvmlite's LLVM library), the peak of a process that only imports the package, and the
+        session's wall time, with the numba JIT (warm cache); the JIT's breakdown by stage and the
+        floor of any numba process (:func:`measure_memory_breakdown`); under ``aot`` the same
+        session with the ahead-of-time compiled kernels (:func:`aot_env`).
     """
     rec = DATA_DIR / SOURCES["foot"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -826,14 +916,17 @@ def measure_memory(minutes: float = 10.0) -> dict:
         "final_rss_mb": res["vm_rss_kb"] / 1024.0,
         "final_rss_anon_mb": res["rss_anon_kb"] / 1024.0,
         "final_rss_file_mb": res["rss_file_kb"] / 1024.0,
+        "final_rss_llvmlite_mb": res["llvmlite_kb"] / 1024.0,
         "import_only_peak_rss_mb": base["vm_hwm_kb"] / 1024.0,
         "wall_s": res["wall_s"],
         "log_mb": log_mb,
+        **measure_memory_breakdown(),
         "aot": {
             "peak_rss_mb": res_aot["vm_hwm_kb"] / 1024.0,
             "final_rss_mb": res_aot["vm_rss_kb"] / 1024.0,
             "final_rss_anon_mb": res_aot["rss_anon_kb"] / 1024.0,
             "final_rss_file_mb": res_aot["rss_file_kb"] / 1024.0,
+            "final_rss_llvmlite_mb": res_aot["llvmlite_kb"] / 1024.0,
             "import_only_peak_rss_mb": base_aot["vm_hwm_kb"] / 1024.0,
             "wall_s": res_aot["wall_s"],
         },

@@ -73,7 +73,9 @@ FS_T_NOW = 36  # time of the newest sample, s
 FS_T_NAV = 37  # time of the newest navigated sample, s
 FS_REC_DONE = 38  # records settled (claimed by a contact or emitted alone)
 FS_LAND_LAG = 39  # typical delay from contact to landing record, s
-N_FOOT_STATE = 40
+FS_TRAP = 40  # sum over the motion of the trapezoid rule's velocity error variance, (m/s)²
+FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last stance, (m/s)²·s
+N_FOOT_STATE = 42
 
 # ---- ring columns (raw samples and the stance statistic) ------------------------------------
 FR_T = 0
@@ -238,6 +240,8 @@ def _foot_reset_segment(state, k):
         state[FS_P + a] = 0.0
     state[FS_S2] = 0.0
     state[FS_TAU] = 0.0
+    state[FS_TRAP] = 0.0
+    state[FS_TRAP_TAU] = 0.0
 
 
 @kernel
@@ -413,6 +417,17 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_S2] += 0.5 * (tau0 + tau1) * dt
         state[FS_TAU] = tau1
         state[FS_MOVING] = 1.0
+        # how wrong the trapezoid can be over this interval: its local error dt³/12 · a'', with a''
+        # the second difference over dt², i.e. dt · |Δ²a| / 12 (m/s). Small on a smooth signal; a
+        # sharp impact that the sampling cuts to one or two samples leaves a velocity step there,
+        # which the swing's drift does not explain
+        nxt = slot + 1 if slot < m - 1 else 0
+        d2x = ring[nxt, FR_A] - 2.0 * ax + ring[prev, FR_A]
+        d2y = ring[nxt, FR_A + 1] - 2.0 * ay + ring[prev, FR_A + 1]
+        d2z = ring[nxt, FR_A + 2] - 2.0 * az + ring[prev, FR_A + 2]
+        trap = (dt / 12.0) ** 2 * (d2x * d2x + d2y * d2y + d2z * d2z)
+        state[FS_TRAP] += trap
+        state[FS_TRAP_TAU] += trap * tau1
     zupt = still or anchor
     if zupt:
         _tilt_correct(state, FS_Q, mx, my, mz, params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN])
@@ -429,11 +444,25 @@ def _foot_nav_step(j, slot, params, state, ring, records):
     vlx = h * wny
     vly = -h * wnx
     if state[FS_MOVING] == 1.0:
-        # end of a motion: remove the velocity error linearly over it (its velocity is known at both ends)
+        # end of a motion: its velocity is known at both ends, so its velocity error e here is known.
+        # Split e² into the trapezoid's errors (steps at their samples, at most their variance)
+        # and a drift that grew linearly over the motion (the rest); the position error is then
+        # e times the variance-weighted time from where each part arose to now
         tau = state[FS_TAU]
-        state[FS_P] += state[FS_S1] - (state[FS_V] - vlx) * state[FS_S2] / tau
-        state[FS_P + 1] += state[FS_S1 + 1] - (state[FS_V + 1] - vly) * state[FS_S2] / tau
-        state[FS_P + 2] += state[FS_S1 + 2] - state[FS_V + 2] * state[FS_S2] / tau
+        ex = state[FS_V] - vlx
+        ey = state[FS_V + 1] - vly
+        ez = state[FS_V + 2]
+        trap = state[FS_TRAP]
+        drift = ex * ex + ey * ey + ez * ez - trap
+        if drift < 0.0:
+            drift = 0.0
+        if drift + trap > 0.0:
+            lever = (drift * state[FS_S2] / tau + trap * tau - state[FS_TRAP_TAU]) / (drift + trap)
+        else:
+            lever = state[FS_S2] / tau
+        state[FS_P] += state[FS_S1] - ex * lever
+        state[FS_P + 1] += state[FS_S1 + 1] - ey * lever
+        state[FS_P + 2] += state[FS_S1 + 2] - ez * lever
         if tau >= params[FP_MIN_SWING_S]:
             t_land = ring[slot, FR_T]
             if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
@@ -456,6 +485,8 @@ def _foot_nav_step(j, slot, params, state, ring, records):
             state[FS_S1 + a] = 0.0
         state[FS_S2] = 0.0
         state[FS_TAU] = 0.0
+        state[FS_TRAP] = 0.0
+        state[FS_TRAP_TAU] = 0.0
         state[FS_MOVING] = 0.0
     else:
         # stance continues: the sensor rolls with the foot (trapezoid of the rolling velocity)

@@ -46,10 +46,14 @@ p_stairs_down < P_BASE_GATE``, or no decision yet), so the baseline tracks level
 model's input is the window mean of the features minus the baseline as it was before this
 stride.  Everything is per contact, in order, so chunking still cannot change a result.
 
-Decision layer (``P_DECISION``): either a hysteresis on ``p_technical`` with a minimum dwell, or
-a causal forward-filtered two-state HMM (:func:`_hmm_step`): the probability that the terrain is
+Decision layer (``P_DECISION``): a hysteresis on ``p_technical`` with a minimum dwell (0), a
+causal forward-filtered two-state HMM (1, :func:`_hmm_step`): the probability that the terrain is
 technical is carried from one decision to the next through a switch probability, then updated
-with the decision's log-odds; the state is the more probable of the two.
+with the decision's log-odds; the state is the more probable of the two; or the same filter over
+the model's four classes (2, :func:`_class_hmm_step`), with a transition matrix learnt from the
+training labels (each class keeps its own typical bout length) and the class probabilities read
+as likelihoods; the state is technical when the three technical classes together are the more
+probable.
 """
 
 from __future__ import annotations
@@ -93,10 +97,12 @@ P_BASELINE = 14  # 1: the model reads features relative to the runner baseline; 
 P_BASE_PRIOR_N = 15  # weight of the baseline's prior, in strides
 P_BASE_TAU = 16  # time constant of the baseline, strides
 P_BASE_GATE = 17  # strides with p_stairs at or above this do not update the baseline
-P_DECISION = 18  # 0: hysteresis with a minimum dwell; 1: forward-filtered two-state HMM
+P_DECISION = 18  # 0: hysteresis with a minimum dwell; 1: two-state HMM; 2: HMM over the classes
 P_SWITCH_P = 19  # HMM: probability that the terrain changes from one decided stride to the next
-P_EVIDENCE = 20  # HMM: weight of each decision's log-odds (1: p_technical taken as calibrated)
-N_PARAMS = 21
+P_EVIDENCE = 20  # both HMMs: weight of each decision's log-likelihoods (1: taken as calibrated)
+P_TRANS = 21  # class HMM: transition matrix between the classes, row-major (N_CLASSES² slots)
+P_CLASS_PRIOR = 37  # class HMM: class shares the model was fitted with (N_CLASSES slots)
+N_PARAMS = 41
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -120,7 +126,8 @@ S_LAST_C = 34  # time of the last contact received (for ordering), s
 S_BASE_N = 35  # strides taken into the baseline
 S_BASE = 36  # runner baseline of each feature (N_FEATURES slots)
 S_POST = S_BASE + N_FEATURES  # HMM: filtered probability that the terrain is technical
-N_STATE = S_POST + 1
+S_CPOST = S_POST + 1  # class HMM: filtered probability of each class (N_CLASSES slots)
+N_STATE = S_CPOST + 4  # 4 = N_CLASSES (defined with the output columns below)
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
@@ -449,6 +456,51 @@ def _hmm_step(post, p, switch_p, evidence):
 
 
 @kernel
+def _class_hmm_step(post, pclass, trans, prior, evidence):
+    """One forward step of the HMM over the model's classes (smooth, grass, stairs up, stairs down).
+
+    Parameters
+    ----------
+    post : numpy.ndarray
+        Probability of each class after the previous decision, ``(N_CLASSES,)``; updated in place.
+    pclass : numpy.ndarray
+        Class probabilities of this decision, ``(N_CLASSES,)`` (each clipped to at least 1e-9).
+        The model is fitted with class weights ``prior``, so ``pclass / prior`` is read as the
+        likelihood of the window under each class (up to a common factor).
+    trans : numpy.ndarray
+        Transition matrix, row-major ``(N_CLASSES * N_CLASSES,)``: ``trans[i * k + j]`` is the
+        probability that class ``i`` is followed by class ``j`` at the next decision (rows sum to 1).
+    prior : numpy.ndarray
+        Class shares the model was fitted with, ``(N_CLASSES,)``, > 0.
+    evidence : float
+        Weight of each decision's log-likelihoods, > 0 (1: ``pclass`` taken as calibrated).
+
+    Returns
+    -------
+    float
+        The new probability that the terrain is technical (any class but smooth).
+    """
+    k = post.shape[0]
+    lp = np.empty(k)
+    zmax = -np.inf
+    for j in range(k):
+        pred = 0.0
+        for i in range(k):
+            pred += post[i] * trans[i * k + j]
+        pj = max(pclass[j], 1e-9)
+        lp[j] = np.log(pred) + evidence * np.log(pj / prior[j])
+        if lp[j] > zmax:
+            zmax = lp[j]
+    tot = 0.0
+    for j in range(k):
+        lp[j] = np.exp(lp[j] - zmax)
+        tot += lp[j]
+    for j in range(k):
+        post[j] = lp[j] / tot
+    return 1.0 - post[0]
+
+
+@kernel
 def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring, hist, out, n_out):
     """Process one contact: stride features, window, baseline, classifier, hysteresis; write one row.
 
@@ -526,6 +578,21 @@ def _on_contact(tc, params, model_mu, model_scale, model_w, model_b, state, ring
             for j in range(N_FEATURES):
                 state[S_BASE + j] += a * (row[O_FEAT + j] - state[S_BASE + j])
     p = row[O_P]
+    if params[P_DECISION] == 2.0:
+        # forward-filtered HMM over the four classes, with the model's learnt transitions: grass
+        # lasts for tens of strides, a flight of stairs for a few; the state is technical when
+        # the three technical classes together are the more probable
+        if p == p:
+            state[S_POST] = _class_hmm_step(
+                state[S_CPOST : S_CPOST + N_CLASSES],
+                row[O_PCLASS : O_PCLASS + N_CLASSES],
+                params[P_TRANS : P_TRANS + N_CLASSES * N_CLASSES],
+                params[P_CLASS_PRIOR : P_CLASS_PRIOR + N_CLASSES],
+                params[P_EVIDENCE],
+            )
+            state[S_TERRAIN] = 1.0 if state[S_POST] >= 0.5 else 0.0
+        row[O_TERRAIN] = state[S_TERRAIN]
+        return n_out + 1
     if params[P_DECISION] == 1.0:
         # forward-filtered two-state HMM: predict with the switch probability, then weigh in
         # this decision's log-odds; the state is the more probable terrain

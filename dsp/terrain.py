@@ -8,10 +8,13 @@ of their recent strides that were not stairs, started from a population prior), 
 and fed to a small multinomial logistic regression whose parameters live as data in
 ``dsp/_terrain_model.py`` (fitted by ``python -m benchmarks.terrain --fit``).  Its classes are
 smooth ground, grass, stairs up and stairs down; ``p_technical`` is one minus the probability of
-smooth ground.  A causal forward-filtered two-state HMM (terrain changes rarely from one stride
-to the next) turns the sequence of ``p_technical`` into the terrain state, so the state does not
-flicker; the round-1 hysteresis with a minimum dwell is still available
-(``TerrainSettings(decision="hysteresis")``).
+smooth ground.  A causal forward-filtered HMM over the four classes turns the sequence of class
+probabilities into the terrain state (``TerrainSettings(decision="class_hmm")``): its transition
+matrix, learnt from the training labels with the weights, says how long each surface lasts
+(grass for tens of strides, a flight of stairs for a few), so grass evidence builds up over its
+bout while a flight of stairs is followed at once, and the state does not flicker.  The round-3
+two-state HMM on ``p_technical`` (``decision="hmm"``) and the round-1 hysteresis with a minimum
+dwell (``decision="hysteresis"``) are still available.
 
 Only a shank (shin) sensor with a gyroscope has terrain-labelled training data.  For other
 placements, or without a gyroscope, the features are still computed but ``p_technical`` is NaN
@@ -42,7 +45,7 @@ SMOOTH = 0
 #: Value of :attr:`TerrainResults.terrain` for technical ground.
 TECHNICAL = 1
 #: Decision layers of :class:`TerrainSettings` (index = the kernel's ``P_DECISION``).
-DECISIONS: tuple[str, ...] = ("hysteresis", "hmm")
+DECISIONS: tuple[str, ...] = ("hysteresis", "hmm", "class_hmm")
 
 if len(FEATURE_NAMES) != K.N_FEATURES or len(CLASS_NAMES) != K.N_CLASSES:  # pragma: no cover
     raise ImportError("dsp/_terrain_model.py does not match dsp/_terrain_kernels.py; refit with --fit")
@@ -55,15 +58,19 @@ class TerrainSettings:
     Parameters
     ----------
     decision : str
-        How ``p_technical`` becomes the terrain state: ``"hmm"``, a causal forward-filtered
-        two-state HMM (``switch_p``, ``evidence_weight``), or ``"hysteresis"``, thresholds with a
-        minimum dwell (``enter_p``, ``exit_p``, ``min_dwell_steps``, ``min_dwell_s``).
+        How the model's probabilities become the terrain state: ``"class_hmm"``, a causal
+        forward-filtered HMM over the four classes with the model's transition matrix
+        (:attr:`TerrainModel.transition`) and ``evidence_weight``; ``"hmm"``, a causal
+        forward-filtered two-state HMM on ``p_technical`` (``switch_p``, ``evidence_weight``); or
+        ``"hysteresis"``, thresholds with a minimum dwell (``enter_p``, ``exit_p``,
+        ``min_dwell_steps``, ``min_dwell_s``).
     switch_p : float
         HMM: probability that the terrain changes from one decided stride to the next, in
-        ``(0, 0.5)``.
+        ``(0, 0.5)``.  The class HMM uses it only for a model without a transition matrix.
     evidence_weight : float
-        HMM: weight of each decision's log-odds ``log(p / (1 - p))``, > 0 (1: ``p_technical`` read
-        as a calibrated probability; 2: as if it were twice as sure).
+        HMM and class HMM: weight of each decision's log-likelihoods (two-state:
+        ``log(p / (1 - p))``), > 0 (1: the probabilities read as calibrated; 2: as if they were
+        twice as sure).
     enter_p : float
         Hysteresis: ``p_technical`` at or above which the state turns technical, 1.
     exit_p : float
@@ -87,9 +94,9 @@ class TerrainSettings:
         real terrain data there; meant for experiments only.
     """
 
-    decision: str = "hmm"
+    decision: str = "class_hmm"
     switch_p: float = 0.05
-    evidence_weight: float = 2.0
+    evidence_weight: float = 1.0
     enter_p: float = 0.6
     exit_p: float = 0.4
     min_dwell_steps: int = 2
@@ -252,6 +259,15 @@ class TerrainModel:
     window_strides : int, optional
         Valid strides whose features are averaged into the model's input (≥ 1); None: the
         shipped ``WINDOW_STRIDES``.
+    transition : tuple of tuple of float, optional
+        ``(4, 4)`` transition matrix of the class HMM (``decision="class_hmm"``):
+        ``transition[i][j]`` is the probability that a decided stride of class ``i`` is followed
+        by one of class ``j`` (rows sum to 1), learnt from the training labels.  None: the
+        terrain changes with ``TerrainSettings.switch_p`` (from smooth to each technical class
+        alike, from a technical class back to smooth).
+    class_prior : tuple of float, optional
+        ``(4,)`` class shares the weights were fitted with (they sum to 1); the class HMM reads
+        ``p_class / class_prior`` as likelihoods.  None: half smooth, the rest shared equally.
     """
 
     feature_mean: tuple[float, ...]
@@ -260,6 +276,8 @@ class TerrainModel:
     bias: tuple[float, ...]
     baseline_prior: tuple[float, ...] | None = None
     window_strides: int | None = None
+    transition: tuple[tuple[float, ...], ...] | None = None
+    class_prior: tuple[float, ...] | None = None
 
     @property
     def window(self) -> int:
@@ -276,6 +294,8 @@ class TerrainModel:
             bias=tuple(M.BIAS),
             baseline_prior=tuple(M.BASELINE_PRIOR),
             window_strides=int(M.WINDOW_STRIDES),
+            transition=tuple(tuple(r) for r in M.TRANSITION),
+            class_prior=tuple(M.CLASS_PRIOR),
         )
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -314,6 +334,47 @@ class TerrainModel:
                     f"({K.N_FEATURES},) finite numbers; refit with python -m benchmarks.terrain --fit"
                 )
         return mu, scale, w, b
+
+    def class_hmm_arrays(self, switch_p: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return the class HMM's ``(transition, class_prior)`` as float64 arrays, checked.
+
+        Parameters
+        ----------
+        switch_p : float
+            Probability of a change per decision, used when the model has no transition matrix.
+
+        Raises
+        ------
+        ValidationError
+            On wrong shapes, rows that are not probabilities, or a non-positive class prior.
+        """
+        k = K.N_CLASSES
+        if self.transition is None:
+            a = np.full((k, k), 0.0)
+            a[0, 0] = 1.0 - switch_p
+            a[0, 1:] = switch_p / (k - 1)
+            a[1:, 0] = switch_p
+            a[np.arange(1, k), np.arange(1, k)] = 1.0 - switch_p
+        else:
+            a = np.array(self.transition, dtype=np.float64)
+        if self.class_prior is None:
+            prior = np.concatenate([[0.5], np.full(k - 1, 0.5 / (k - 1))])
+        else:
+            prior = np.array(self.class_prior, dtype=np.float64)
+        if (
+            a.shape != (k, k)
+            or not np.all(a >= 0.0)
+            or not np.allclose(a.sum(axis=1), 1.0, atol=1e-6)
+            or prior.shape != (k,)
+            or not np.all(prior > 0.0)
+            or not np.all(np.isfinite(prior))
+        ):
+            raise ValidationError(
+                f"terrain model transition (shape {a.shape}) must be ({k}, {k}) with rows of "
+                f"probabilities, and class_prior (shape {prior.shape}) ({k},) positive; "
+                "refit with python -m benchmarks.terrain --fit"
+            )
+        return np.ascontiguousarray(a.ravel()), np.ascontiguousarray(prior)
 
 
 class TerrainClassifier:
@@ -387,6 +448,9 @@ class TerrainClassifier:
         self._mu, self._scale, self._w, self._b = self.model.arrays()
         self._params[K.P_BASELINE] = 0.0 if self.model.baseline_prior is None else 1.0
         self._params[K.P_WINDOW] = float(self.model.window)
+        trans, class_prior = self.model.class_hmm_arrays(s.switch_p)
+        self._params[K.P_TRANS : K.P_TRANS + K.N_CLASSES * K.N_CLASSES] = trans
+        self._params[K.P_CLASS_PRIOR : K.P_CLASS_PRIOR + K.N_CLASSES] = class_prior
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))
         self._hist = np.zeros((self.model.window, K.N_FEATURES))
         self.reset()
@@ -398,6 +462,7 @@ class TerrainClassifier:
         st[K.S_LAST_C] = -np.inf
         st[K.S_LAST_T] = -np.inf
         st[K.S_AXIS : K.S_AXIS + 3] = 1.0 / np.sqrt(3.0)
+        st[K.S_CPOST] = 1.0  # the class HMM starts on smooth ground, as the two-state one does
         if self.model.baseline_prior is not None:
             st[K.S_BASE : K.S_BASE + K.N_FEATURES] = self.model.baseline_prior
         self._state = st

@@ -32,6 +32,7 @@ __all__ = [
     "compiled_kernels",
     "kernel_backend",
     "warm_up",
+    "warm_up_pipeline",
     "warm_up_report",
 ]
 
@@ -193,8 +194,6 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
     """
     from dsp import _step_kernels as SK
     from dsp import _stride_kernels as TK
-    from dsp.coach import Coach, CoachSettings
-    from dsp.pipeline import Pipeline
     from dsp.steps import StepDetector
     from dsp.stride import FootStrideEstimator, TrunkStrideEstimator
 
@@ -243,24 +242,46 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
         timed(TK._trunk_block, label, trunk)
 
     # the whole pipeline as the live loop feeds it: 50 ms blocks, a coach attached
-    block = max(1, int(0.05 * fs))
     # (on the shank the terrain model applies: the only mode that runs the terrain kernel)
     for placement, has_gyro in (("lower_back", False), ("foot", True), ("lower_back", True), ("shank", True)):
-        pipe = Pipeline(
-            sampling_rate_hz=fs,
-            placement=placement,
-            has_gyro=has_gyro,
-            coach=Coach(CoachSettings()),
-        )
-
-        def feed(pipe=pipe, g=has_gyro) -> None:
-            for i in range(0, n, block):
-                pipe.process(t[i : i + block], acc[i : i + block], gyro[i : i + block] if g else None)
-            pipe.finish()
-
         label = f"pipeline: {placement.replace('_', ' ')}{' + gyro' if has_gyro else ''}, 50 ms blocks"
-        timed(SK._detect_block, label, feed)
+        timed(SK._detect_block, label, lambda p=placement, g=has_gyro: _feed_pipeline(p, g, fs))
     return out
+
+
+def _feed_pipeline(placement: str, has_gyro: bool, fs: float) -> None:
+    """Run a :class:`dsp.Pipeline` with a coach over 4 s of synthetic strides in 50 ms blocks."""
+    from dsp.coach import Coach, CoachSettings
+    from dsp.pipeline import Pipeline
+
+    pipe = Pipeline(sampling_rate_hz=fs, placement=placement, has_gyro=has_gyro, coach=Coach(CoachSettings()))
+    warm_up_pipeline(pipe)
+
+
+def warm_up_pipeline(pipeline) -> None:
+    """Load (or compile) the kernels one pipeline calls, by feeding it 4 s of synthetic strides.
+
+    ``cadence-coach run`` calls it with a throwaway pipeline built like the device's own (same
+    configuration, placement and gyroscope) before the sensor starts: every kernel that pipeline
+    calls is then loaded, and only those. The device only ever runs its own placement, so the
+    kernels of the others (the trunk stride kernel on a foot, the terrain kernel anywhere but on a
+    shank) stay unloaded: each costs memory (1-2 MB with the numba JIT) and start-up time.
+    :func:`warm_up` (``cadence-coach precompile``) still drives every mode.
+
+    Parameters
+    ----------
+    pipeline : dsp.Pipeline
+        A fresh pipeline, fed in 50 ms blocks at its own sampling rate and then finished (it is of
+        no further use).
+    """
+    fs = pipeline.steps.sampling_rate_hz
+    has_gyro = pipeline.steps.has_gyro
+    n = int(4 * fs)
+    t, acc, gyro = _signal(fs, n, gyro=True)
+    block = max(1, int(0.05 * fs))
+    for i in range(0, n, block):
+        pipeline.process(t[i : i + block], acc[i : i + block], gyro[i : i + block] if has_gyro else None)
+    pipeline.finish()
 
 
 def warm_up(*, verbose: bool = True) -> int:

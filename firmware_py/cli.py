@@ -268,9 +268,15 @@ def _cmd_precompile(args: argparse.Namespace) -> int:
     if kernel_backend() == "aot":
         print(f"AOT kernels {path} are current: nothing to compile (numba is not used)")
         return 0
-    if args.aot:
-        if not aot_allowed():
-            raise UsageError("--aot with CADENCE_AOT=0 or NUMBA_DISABLE_JIT=1: the module would not be used")
+    if args.aot and not aot_allowed():
+        raise UsageError("--aot with CADENCE_AOT=0 or NUMBA_DISABLE_JIT=1: the module would not be used")
+    # A module that is there but not current was built for other kernel sources, numba, numpy or
+    # CPU (a software update): rebuild it, or the device would quietly run on the JIT from now on
+    # (about three times the memory). The unit's ExecStartPre runs plain `precompile`.
+    stale = not args.aot and path.is_file() and aot_allowed()
+    if args.aot or stale:
+        if stale:
+            print(f"the AOT kernel module {path} is stale (other kernel sources, numba, numpy or CPU)")
         print(f"building the AOT kernel module {path} (a few minutes on a Zero 2 W)")
         if build_aot():
             print(f"built the AOT kernels in {time.perf_counter() - t0:.2f} s")

@@ -142,7 +142,8 @@ def run_device(args: argparse.Namespace) -> int:
         query = parse_qs(spec.partition("?")[2])
         if "address" in query:
             address = int(query["address"][0], 0)
-    state: dict[str, Any] = {"bus": open_bus(spec, clock=clock)}
+    # a fake bus here simulates the device: no test reads its transaction log or its chip's truth
+    state: dict[str, Any] = {"bus": open_bus(spec, clock=clock, keep_history=False)}
 
     def open_driver():
         return open_imu(
@@ -160,28 +161,34 @@ def run_device(args: argparse.Namespace) -> int:
             state["bus"].close()
         state["bus"] = open_bus(spec, clock=clock) if not spec.startswith("fake") else state["bus"]
 
-    # Load (or compile) every kernel before the sensor starts filling its FIFO: a first block that
-    # waits for numba would let the FIFO overflow and open a gap at the start of every run.
-    # With the ahead-of-time compiled kernels (precompile --aot) there is nothing to load.
-    from dsp.warmup import kernel_backend, warm_up
+    has_gyro = True  # every supported IMU chip has one
+
+    def device_pipeline(sampling_rate_hz: float) -> Pipeline:
+        return make_pipeline(
+            cfg,
+            sampling_rate_hz=sampling_rate_hz,
+            placement=placement,
+            has_gyro=has_gyro,
+            placement_side=side,
+            accel_range_g=accel_range_g,
+            gyro_range_dps=dev.gyro_range_dps,
+        )
+
+    # Load (or compile) the kernels the device's pipeline calls before the sensor starts filling its
+    # FIFO: a first block that waits for numba would let the FIFO overflow and open a gap at the
+    # start of every run. A throwaway pipeline built like the device's loads exactly those (not the
+    # other placements': they would cost memory for nothing). With the ahead-of-time compiled
+    # kernels (precompile --aot) there is nothing to load.
+    from dsp.warmup import kernel_backend, warm_up_pipeline
 
     if kernel_backend() != "aot":
-        warm_up(verbose=False)
+        warm_up_pipeline(device_pipeline(min(max(rate, 50.0), 1000.0)))  # the rate the driver asks for
     probe = open_driver()  # fail early, with the fix, when no sensor answers
     real_rate = probe.sampling_rate_hz
-    has_gyro = True
     acc_lsb = float(probe.scale(_unit_raw(0))[0][0, 0])
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
-    pipeline = make_pipeline(
-        cfg,
-        sampling_rate_hz=real_rate,
-        placement=placement,
-        has_gyro=has_gyro,
-        placement_side=side,
-        accel_range_g=accel_range_g,
-        gyro_range_dps=dev.gyro_range_dps,
-    )
+    pipeline = device_pipeline(real_rate)
     pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
     if args.fast and args.pins is None:
         pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them

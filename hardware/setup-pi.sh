@@ -27,7 +27,7 @@
 #       see config/default.toml) unless it already exists (never overwritten)
 #    8. compiles every numba kernel ahead of time into a native module in the
 #       cache, as the cadence user (`cadence-coach precompile --aot`): the
-#       service then runs without numba (about 60 MB instead of 190 MB, faster
+#       service then runs without numba (about 50 MB instead of 155 MB, faster
 #       start). Should that build fail, it warms the numba JIT cache instead.
 #    9. installs, enables and (re)starts cadence-coach.service
 #
@@ -425,13 +425,13 @@ precompile() {
     fi
     log "Compiling the numba kernels ahead of time into $STATE_DIR/numba-cache (takes a few minutes on a Zero 2 W)"
     # The module is tied to these kernel sources, numba, numpy, Python and the
-    # CPU architecture: rerun this script after an upgrade (a stale module is
-    # ignored with a warning and the service falls back to the numba JIT).
+    # CPU architecture: after an upgrade the unit's ExecStartPre (plain
+    # `precompile`) finds it stale and rebuilds it before the live loop starts.
     if ! run runuser -u "$SERVICE_USER" -- env --chdir="$STATE_DIR" \
         NUMBA_CACHE_DIR="$STATE_DIR/numba-cache" LG_WD="$STATE_DIR" \
         "$VENV/bin/cadence-coach" precompile --aot; then
         warn "building the AOT kernel module failed (see above; it needs gcc g++ python3-dev):"
-        warn "the service will use the numba JIT instead (about 190 MB of memory, slower start)"
+        warn "the service will use the numba JIT instead (about 155 MB of memory, slower start)"
         run runuser -u "$SERVICE_USER" -- env --chdir="$STATE_DIR" \
             NUMBA_CACHE_DIR="$STATE_DIR/numba-cache" LG_WD="$STATE_DIR" \
             "$VENV/bin/cadence-coach" precompile ||

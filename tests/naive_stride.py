@@ -142,6 +142,7 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             nav = None
         if nav is None:
             nav = {"init": False, "moving": False, "v": np.zeros(3), "s1": np.zeros(3), "s2": 0.0, "tau": 0.0}
+            nav.update({"trap": 0.0, "trap_tau": 0.0})
             nav.update({"p": np.zeros(3), "have_land": False, "p_land": None, "t_land": None})
         # stance statistic (SHOE) of the window centred on c, uses the gravity known now
         c = k - half
@@ -182,6 +183,11 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             nav["s2"] += 0.5 * (2.0 * nav["tau"] + dt) * dt
             nav["tau"] += dt
             nav["moving"] = True
+            # the trapezoid rule's local error over this interval, dt³/12 · a'' with a'' ≈ Δ²a / dt²
+            d2 = np.array(acc[j + 1]) - 2.0 * np.array(acc[j]) + np.array(acc[j - 1])
+            trap = (dt / 12.0) ** 2 * float(d2 @ d2)
+            nav["trap"] += trap
+            nav["trap_tau"] += trap * nav["tau"]
         if not zupt:
             continue
         nav["R"] = tilt_step(nav["R"], mean, tilt_gain if still else s.anchor_tilt_gain)
@@ -192,8 +198,16 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
         roll_v = np.cross(nav["R"] @ np.array(gyro[j]), (0.0, 0.0, s.sensor_height_m))
         if nav["moving"]:
             tau = nav["tau"]
-            # linear velocity de-drift: the velocity is known (the rolling one) at both ends
-            nav["p"] = nav["p"] + nav["s1"] - (nav["v"] - roll_v) * nav["s2"] / tau
+            # the velocity is known (the rolling one) at both ends: its error e here is split into
+            # the trapezoid's errors (steps where they arose, at most their variance) and a drift
+            # growing linearly over the motion (the rest), each displacing by e times its lever
+            e = nav["v"] - roll_v
+            drift = max(float(e @ e) - nav["trap"], 0.0)
+            if drift + nav["trap"] > 0.0:
+                lever = (drift * tau / 2.0 + nav["trap"] * tau - nav["trap_tau"]) / (drift + nav["trap"])
+            else:
+                lever = tau / 2.0
+            nav["p"] = nav["p"] + nav["s1"] - e * lever
             if tau >= s.min_swing_s:
                 if nav["have_land"] and tau <= s.max_swing_s:
                     d = nav["p"] - nav["p_land"]
@@ -208,6 +222,7 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
                     )
                 nav["have_land"], nav["t_land"], nav["p_land"] = True, t[j], nav["p"].copy()
             nav["s1"], nav["s2"], nav["tau"], nav["moving"] = np.zeros(3), 0.0, 0.0, False
+            nav["trap"], nav["trap_tau"] = 0.0, 0.0
         else:
             nav["p"] = nav["p"] + 0.5 * (nav["v"] + roll_v) * dt  # still in stance: rolling
             if not nav["have_land"]:

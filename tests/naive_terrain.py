@@ -68,6 +68,23 @@ def naive_softmax(x, model: TerrainModel):
     return e / e.sum()
 
 
+def naive_class_hmm_matrices(model: TerrainModel, switch_p: float):
+    """Transition matrix and class prior of the class HMM (the defaults when the model has none)."""
+    if model.transition is not None:
+        trans = np.array(model.transition, dtype=float)
+    else:  # from smooth to each technical class alike, from a technical class back to smooth
+        trans = np.array(
+            [
+                [1 - switch_p, switch_p / 3, switch_p / 3, switch_p / 3],
+                [switch_p, 1 - switch_p, 0.0, 0.0],
+                [switch_p, 0.0, 1 - switch_p, 0.0],
+                [switch_p, 0.0, 0.0, 1 - switch_p],
+            ]
+        )
+    prior = np.array(model.class_prior if model.class_prior is not None else (0.5, 1 / 6, 1 / 6, 1 / 6))
+    return trans, prior
+
+
 def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placement, settings=None, model=None):
     """Reference terrain classifier for a whole recording.
 
@@ -96,6 +113,8 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     bout = []  # valid stride features since the bout began
     state, n_since, t_since = 0, 0, None
     post_technical = 0.0  # HMM decision layer: probability that the terrain is technical
+    post_class = np.array([1.0, 0.0, 0.0, 0.0])  # class HMM: probability of each class
+    trans, class_prior = naive_class_hmm_matrices(model, s.switch_p)
     nf = len(M.FEATURE_NAMES)
     # runner baseline: starts at the prior and follows the strides not called stairs
     baseline = np.zeros(nf) if model.baseline_prior is None else np.array(model.baseline_prior, dtype=float)
@@ -103,7 +122,7 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
     out = []
 
     def on_contact(tc):
-        nonlocal prev_contact, bout, state, n_since, t_since, baseline, n_baseline, post_technical
+        nonlocal prev_contact, bout, state, n_since, t_since, baseline, n_baseline, post_technical, post_class
         prev = prev_contact
         prev_contact = tc
         if t_since is None:
@@ -139,7 +158,15 @@ def naive_classify_terrain(t, acc, gyro, contacts, *, sampling_rate_hz, placemen
                 weight = max(1.0 / (M.BASELINE_PRIOR_STRIDES + n_baseline), 1.0 / M.BASELINE_STRIDES)
                 baseline = baseline + weight * (row["features"] - baseline)
         p = row["p"]
-        if s.decision == "hmm":
+        if s.decision == "class_hmm":
+            if not math.isnan(p):
+                # class probabilities after the last decision -> through the transitions -> Bayes
+                # with this window's likelihoods p_class / class_prior (to the power e)
+                likelihood = (np.maximum(row["p_class"], 1e-9) / class_prior) ** s.evidence_weight
+                post_class = (post_class @ trans) * likelihood
+                post_class = post_class / post_class.sum()
+                state = 1 if 1 - post_class[0] >= 0.5 else 0
+        elif s.decision == "hmm":
             if not math.isnan(p):
                 # P(technical) after the last decision -> prior for this stride -> Bayes with this p
                 prior = post_technical * (1 - s.switch_p) + (1 - post_technical) * s.switch_p

@@ -313,3 +313,59 @@ def test_the_warm_up_calls_every_entry_kernel(monkeypatch):
         monkeypatch.setattr(mod, name, counting)
     warm_up_report()
     assert {k for k, n in calls.items() if n} == set(_aot.ENTRY_KERNELS)
+
+
+#: Warms up a pipeline built like the device's (``run``), then feeds a real recording through a
+#: fresh one in 50 ms blocks; prints how many machine-code versions each entry kernel had after each.
+PLACEMENT_WARM_UP_SCRIPT = """
+import importlib, json, sys
+from dsp import _aot
+from dsp.warmup import kernel_backend, warm_up_pipeline
+from firmware_py.config import load_config, make_pipeline
+from firmware_py.logs import read_log
+
+placement, path = sys.argv[1], sys.argv[2]
+assert kernel_backend() == "jit", kernel_backend()
+kernels = {name: getattr(importlib.import_module(module), name) for module, name in _aot.ENTRY_KERNELS}
+
+def versions():
+    return {name: len(k.signatures) for name, k in kernels.items()}
+
+cfg = load_config(None)
+make = lambda fs: make_pipeline(cfg, sampling_rate_hz=fs, placement=placement, has_gyro=True)
+warm_up_pipeline(make(200.0))
+warm = versions()
+rec = read_log(path)
+pipe = make(rec.sampling_rate_hz)
+block = max(1, int(0.05 * rec.sampling_rate_hz))
+for i in range(0, rec.t_s.shape[0], block):
+    pipe.process(rec.t_s[i : i + block], rec.acc_mps2[i : i + block], rec.gyro_rads[i : i + block])
+pipe.finish()
+print(json.dumps([warm, versions()]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("placement", "recording", "loaded"),
+    [
+        ("foot", "pyshoe_vicon/2017-11-27-11-24-07.csv", {"_detect_block", "_foot_block"}),
+        ("lower_back", "mobgap_example/HA-001_Test11_Trial1.csv", {"_detect_block", "_trunk_block"}),
+        ("shank", "gaitmap_example/sample_left_foot.csv", {"_detect_block", "_terrain_block"}),
+    ],
+)
+def test_run_warm_up_loads_every_kernel_its_pipeline_calls_and_only_those(placement, recording, loaded):
+    """`cadence-coach run` warms up a pipeline built like the device's: a real recording fed
+    afterwards must not load anything more (a kernel loaded in the loop lets the FIFO overflow), and
+    the other placements' kernels stay unloaded (memory)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), _aot.ENV_SWITCH: "0"}
+    proc = subprocess.run(
+        [sys.executable, "-c", PLACEMENT_WARM_UP_SCRIPT, placement, str(FIXTURES / recording)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warm, after = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert after == warm
+    assert {name for name, n in warm.items() if n} == loaded

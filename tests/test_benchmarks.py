@@ -89,6 +89,14 @@ def test_quick_run_sections_are_well_formed(quick):
     # with the AOT kernel module: numba is not imported, so less memory than the JIT session
     aot = res["memory"]["aot"]
     assert res["memory"]["peak_rss_mb"] > aot["peak_rss_mb"] > aot["import_only_peak_rss_mb"] > 0
+    # the JIT's breakdown: LLVM's pages are resident with the JIT and absent with the AOT module
+    assert res["memory"]["final_rss_llvmlite_mb"] > 0
+    assert aot["final_rss_llvmlite_mb"] == 0
+    stages = res["memory"]["stages"]
+    assert [s[0] for s in stages][:4] == ["interpreter", "numpy", "firmware_py.cli", "numba (import)"]
+    assert all(len(s) == 4 and s[1] > 0 for s in stages)
+    assert stages[-1][1] <= res["memory"]["peak_rss_mb"]
+    assert 0 < res["memory"]["numba_floor_peak_rss_mb"] < res["memory"]["peak_rss_mb"]
     assert su["aot"]["build_s"] > 0
     assert su["aot"]["first_block_s"] > 0
     assert all(r["process_aot_s"] > 0 for r in th["replay"])

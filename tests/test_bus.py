@@ -166,3 +166,58 @@ def test_fake_spec_replays_a_real_recording_through_the_fake_chip():
     # ±16 g: 0.488 mg per LSB; ±2000 °/s: 70 mdps per LSB (half an LSB of rounding)
     assert np.abs(acc_mps2 - source.acc_mps2[idx]).max() <= 0.5 * 0.488e-3 * 9.80665 + 1e-9
     assert np.abs(gyro_rads - source.gyro_rads[idx]).max() <= 0.5 * np.radians(0.070) + 1e-9
+
+
+def _drain(bus, clock, blocks: int):
+    imu = open_imu(bus, "auto", clock=clock, accel_range_g=2, gyro_range_dps=250)
+    batches = []
+    for _ in range(blocks):
+        clock.advance(0.05)
+        batches.append(imu.read_fifo())
+    return imu, np.concatenate([b.acc_mps2 for b in batches])
+
+
+def test_fake_spec_without_history_keeps_no_log_and_no_truth_but_serves_the_same_samples():
+    # a simulated device run (cadence-coach run --bus fake:...) must not grow with the run
+    kept_clock, bare_clock = FakeClock(), FakeClock()
+    kept = open_bus("fake:r.csv?chip=lsm6dso", clock=kept_clock, load_recording=_recording)
+    bare = open_bus(
+        "fake:r.csv?chip=lsm6dso", clock=bare_clock, load_recording=_recording, keep_history=False
+    )
+    imu_kept, acc_kept = _drain(kept, kept_clock, 40)
+    imu_bare, acc_bare = _drain(bare, bare_clock, 40)
+    assert acc_bare.shape[0] > 0
+    np.testing.assert_array_equal(acc_bare, acc_kept)
+    assert len(kept.log) > 100
+    assert len(kept[imu_kept.address].produced_t_s) >= acc_kept.shape[0]
+    assert len(bare.log) == 0
+    chip = bare[imu_bare.address]
+    assert chip.produced >= acc_bare.shape[0]  # still counted
+    with pytest.raises(RuntimeError, match="keep_produced"):
+        chip.produced_t_s  # noqa: B018
+    with pytest.raises(RuntimeError, match="keep_produced"):
+        chip.produced_raw  # noqa: B018
+
+
+def test_run_opens_its_fake_bus_without_history(monkeypatch, tmp_path):
+    import firmware_py.run as run_module
+    from firmware_py.cli import main
+
+    opened = []
+
+    def spy(spec, **kwargs):
+        bus = open_bus(spec, **kwargs)
+        opened.append(bus)
+        return bus
+
+    monkeypatch.setattr(run_module, "open_bus", spy)
+    data = Path(__file__).resolve().parents[1] / "firmware_py" / "data" / "demo_foot_run.csv"
+    rc = main(
+        ["run", "--bus", f"fake:{data}", "--chip", "lsm6dsox", "--fast", "--duration", "5",
+         "--data-dir", str(tmp_path), "--pins", "none"]
+    )  # fmt: skip
+    assert rc == 0
+    assert len(opened) == 1
+    bus = opened[0]
+    assert len(bus.log) == 0
+    assert not any(getattr(dev, "keep_produced", False) for dev in bus.devices.values())

@@ -587,3 +587,28 @@ def test_calibrate_keeps_the_profile_owner_and_group(tmp_path):
     st = profile.stat()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 1, 0o640)
     assert "scale_walk = 1.05" in profile.read_text()
+
+
+@pytest.mark.parametrize("present", [True, False])
+def test_plain_precompile_rebuilds_a_stale_aot_module_but_builds_none_that_was_never_asked_for(
+    monkeypatch, tmp_path, capsys, present
+):
+    # After a software update the unit's ExecStartPre (plain `precompile`) finds the module built
+    # for the old kernels: it must rebuild it, or the device runs on the JIT from then on. Without
+    # a module (the set-up chose the JIT) it only warms the JIT cache.
+    from dsp import warmup
+
+    module = tmp_path / "cadence_coach_aot.so"
+    if present:
+        module.write_bytes(b"built from other kernel sources")
+    built = []
+    monkeypatch.setattr(warmup, "aot_module_path", lambda: module)
+    monkeypatch.setattr(warmup, "aot_allowed", lambda: True)
+    monkeypatch.setattr(warmup, "kernel_backend", lambda: "jit")
+    monkeypatch.setattr(warmup, "build_aot", lambda: built.append(True) or True)
+    monkeypatch.setattr(warmup, "warm_up", lambda: 7)
+    assert main(["precompile"]) == 0
+    out = capsys.readouterr().out
+    assert built == ([True] if present else [])
+    assert ("is stale" in out) is present
+    assert ("compiled or loaded 7 kernel variants" in out) is not present

@@ -194,13 +194,18 @@ def _rot(axis: int, angle):
     return r
 
 
-def synthetic_foot(strides, *, fs, stance_s, swing_s, pitch_rad, mount, rolling_stance=False, rise_m=0.0):
+def synthetic_foot(
+    strides, *, fs, stance_s, swing_s, pitch_rad, mount, rolling_stance=False, rise_m=0.0, impact=None
+):
     """Ideal IMU samples of a foot that walks the given strides (lengths in m, headings in rad).
 
     The sensor point stays still during each stance and travels along the stride's chord during
     the swing with a smooth velocity profile, rising ``clearance`` and pitching by ``pitch_rad``;
     the sensor sits on the foot rotated by the matrix ``mount``.  With ``rolling_stance`` the foot
     also pitches (about the sensor point) during the stance, so it is never quite at rest.
+    ``impact = (before_s, pulse_mps2)`` adds to the samples of every swing, from ``before_s``
+    before its end, the forward accelerations ``pulse_mps2`` that the foot did not have: a
+    sampling error, as left by an impact that the sample rate cannot resolve.
     Returns time, specific force (m/s², body), angular rate (rad/s, body) and the landing times.
     """
     dt = 1.0 / fs
@@ -238,6 +243,9 @@ def synthetic_foot(strides, *, fs, stance_s, swing_s, pitch_rad, mount, rolling_
         s_dd = 2 * np.pi * np.sin(2 * np.pi * u) / swing_s**2  # d²/dt² of u - sin(2πu)/2π
         z_dd = 0.12 * 2 * np.pi**2 * np.cos(2 * np.pi * u) / swing_s**2  # 0.12 m clearance
         acc_nav = length * s_dd[:, None] * direction + (z_dd + rise_m * s_dd)[:, None] * np.array([0, 0, 1.0])
+        if impact is not None:
+            k0 = n - round(impact[0] * fs)
+            acc_nav[k0 : k0 + len(impact[1])] += np.outer(impact[1], direction)
         psi = heading + turn * (u - np.sin(2 * np.pi * u) / (2 * np.pi))
         psi_d = turn * (1 - np.cos(2 * np.pi * u)) / swing_s
         theta = -pitch_rad * np.sin(np.pi * u) ** 2 * np.sign(np.sin(2 * np.pi * u)) ** 0
@@ -297,6 +305,42 @@ def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rol
     np.testing.assert_allclose(res.height_change_m[1:], 0.04, atol=0.03)
     stride_time = stance_s + swing_s  # (the last landing is on a still foot: timed differently)
     np.testing.assert_allclose(res.speed_mps[2:-1], lengths[2:-1] / stride_time, rtol=0.04)
+
+
+def test_synthetic_unresolved_impact_is_a_velocity_step(rng):
+    # Two walks whose swings carry the same spurious velocity change of 0.4 m/s, 0.1 s before each
+    # landing: once as an impact the sampling cannot resolve (three samples, +S -S +S), once spread
+    # smoothly over 25 ms.  At the stance the velocity error is the same; the trapezoid rule's own
+    # error estimate, dt·|Δ²a|/12 per sample, tells the two apart.  For the sharp pulse it explains
+    # (dt/12)²·36·S² = ε²/4 of the error's square (ε = S·dt the pulse's area), so a quarter of the
+    # error is taken as a step at the pulse, not as drift: the stride reads longer by about
+    # ε·(1/4)·(T/2 − 0.1 s), T the motion's duration.  The smooth pulse is drift, as before.
+    fs, stance_s, swing_s, before_s = 200.0, 0.6, 0.45, 0.1
+    lengths = rng.uniform(1.1, 1.5, 10)
+    strides = list(zip(lengths, np.zeros(10), strict=True))
+    eps = 0.4  # m/s
+    sharp = eps * fs * np.array([1.0, -1.0, 1.0])
+    smooth = np.hanning(7)
+    smooth = eps * fs * smooth / smooth.sum()
+    got = {}
+    for name, pulse in (("sharp", sharp), ("smooth", smooth)):
+        t, f, w, landings = synthetic_foot(
+            strides,
+            fs=fs,
+            stance_s=stance_s,
+            swing_s=swing_s,
+            pitch_rad=0.9,
+            mount=np.eye(3),
+            impact=(before_s + (len(pulse) // 2) / fs, pulse),
+        )
+        res = estimate_strides(t, f, w, landings - 0.03, sampling_rate_hz=fs, placement="foot")
+        got[name] = res.stride_length_m[1:] - lengths[1:]
+    # both read short (a forward velocity error, removed as if it had built up over the swing) ...
+    assert np.all(got["smooth"] < -0.3 * eps * (0.5 * swing_s - before_s))
+    # ... and the sharp one by less, by the share the pulse explains
+    gain = got["sharp"] - got["smooth"]
+    expected = eps * 0.25 * (0.5 * swing_s - before_s)
+    np.testing.assert_allclose(gain, expected, rtol=0.35)
 
 
 def _quintic(start, end, duration_s, u):

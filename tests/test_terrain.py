@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -57,11 +58,12 @@ def synthetic_shank(stride_s, fs, rng, noise_mps2=0.3, start_s=1.0):
     return t, acc, gyro, contacts
 
 
-def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0):
+def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0, window_strides=2):
     """A model that calls a window technical when its mean stride is longer than ``center_s``.
 
     With a ``baseline_prior``, ``center_s`` is measured from the runner baseline of ``stride_s``.
-    ``stairs_bias`` sets how sure the model is that every window is stairs (-50: never).
+    ``stairs_bias`` sets how sure the model is that every window is stairs (-50: never).  The
+    window is 2 strides unless told (None: the shipped one).
     """
     mean = [0.0] * len(FEATURE_NAMES)
     scale = [1.0] * len(FEATURE_NAMES)
@@ -74,6 +76,7 @@ def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0)
         weights=tuple(tuple(w) for w in weights),
         bias=(0.0, 0.0, stairs_bias, -50.0),
         baseline_prior=None if baseline_prior is None else tuple(float(v) for v in baseline_prior),
+        window_strides=window_strides,
     )
 
 
@@ -117,7 +120,15 @@ def _assert_matches_naive(fast: TerrainResults, slow, rtol=1e-6):
 
 # ---- kernel vs reference -------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("window_strides", "decision"), [(None, "hmm"), (None, "hysteresis"), (1, "hmm"), (3, "hysteresis")]
+    ("window_strides", "decision"),
+    [
+        (None, "hmm"),
+        (None, "hysteresis"),
+        (None, "class_hmm"),
+        (1, "hmm"),
+        (3, "hysteresis"),
+        (3, "class_hmm"),
+    ],
 )
 def test_kernel_matches_naive_on_synthetic_shank_with_bad_samples_and_a_gap(rng, window_strides, decision):
     strides = np.concatenate([np.full(8, 1.0), np.full(8, 1.25), rng.uniform(0.9, 1.3, 8)])
@@ -194,7 +205,7 @@ def _assert_same(a: TerrainResults, b: TerrainResults):
     np.testing.assert_array_equal(a.baseline, b.baseline)
 
 
-@pytest.mark.parametrize("decision", ["hmm", "hysteresis"])
+@pytest.mark.parametrize("decision", ["class_hmm", "hmm", "hysteresis"])
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_chunking_gives_the_batch_result(data, foot_walk, decision):
@@ -347,6 +358,105 @@ def test_hmm_step_known_answers():
     # p of exactly 0 or 1 is clipped, so the result stays a probability strictly inside (0, 1)
     assert 0.0 < K._hmm_step(1.0, 0.0, 0.01, 1.0) < 1e-6
     assert 1.0 - 1e-6 < K._hmm_step(0.0, 1.0, 0.01, 1.0) < 1.0
+
+
+def test_class_hmm_step_known_answers():
+    prior = np.array([0.5, 0.25, 0.125, 0.125])
+    stay = np.full((4, 4), 0.0)
+    stay[np.arange(4), np.arange(4)] = 1.0
+    # with the identity transition and uninformative windows (p_class = prior) nothing moves
+    post = np.array([0.7, 0.1, 0.1, 0.1])
+    assert K._class_hmm_step(post, prior.copy(), stay.ravel(), prior, 1.0) == pytest.approx(0.3, rel=1e-12)
+    np.testing.assert_allclose(post, [0.7, 0.1, 0.1, 0.1], rtol=1e-12)
+    # from certainly smooth, an uninformative window gives the transition row itself
+    trans = np.array(
+        [[0.9, 0.05, 0.03, 0.02], [0.1, 0.9, 0.0, 0.0], [0.2, 0.0, 0.8, 0.0], [0.2, 0.0, 0.0, 0.8]]
+    )
+    post = np.array([1.0, 0.0, 0.0, 0.0])
+    assert K._class_hmm_step(post, prior.copy(), trans.ravel(), prior, 2.0) == pytest.approx(0.1, rel=1e-12)
+    np.testing.assert_allclose(post, trans[0], rtol=1e-12)
+    # then a window with p_class (0.2, 0.6, 0.1, 0.1): likelihoods (0.4, 2.4, 0.8, 0.8), squared
+    # with e = 2, times the predicted (0.83, 0.135, 0.043, 0.034)
+    pred = trans[0] @ trans
+    expect = pred * np.array([0.4, 2.4, 0.8, 0.8]) ** 2
+    expect /= expect.sum()
+    p_tech = K._class_hmm_step(post, np.array([0.2, 0.6, 0.1, 0.1]), trans.ravel(), prior, 2.0)
+    np.testing.assert_allclose(post, expect, rtol=1e-12)
+    assert p_tech == pytest.approx(1.0 - expect[0], rel=1e-12)
+    # a class probability of 0 is clipped: the result stays a distribution with no zero from it
+    post = np.array([0.25, 0.25, 0.25, 0.25])
+    K._class_hmm_step(post, np.array([0.0, 1.0, 0.0, 0.0]), trans.ravel(), prior, 1.0)
+    assert post.sum() == pytest.approx(1.0, rel=1e-12)
+    assert 0.0 < post[0] < 1e-6
+
+
+def test_class_hmm_keeps_each_surfaces_own_bout_length(rng):
+    """Long grass bouts make the state sticky on grass; short stairs bouts let it leave stairs fast."""
+    t, acc, gyro, contacts = synthetic_shank(np.full(30, 1.0), 40.0, rng)
+    # one window of strong grass evidence after a run of grass: a sticky grass row holds the state
+    # through two smooth-looking windows; the same windows leave stairs (a short-lived row)
+    prior = (0.5, 0.25, 0.125, 0.125)
+    trans = (
+        (0.97, 0.01, 0.01, 0.01),
+        (0.01, 0.99, 0.0, 0.0),
+        (0.3, 0.0, 0.7, 0.0),
+        (0.3, 0.0, 0.0, 0.7),
+    )
+    k = len(CLASS_NAMES)
+    pcl_grass = np.array([0.05, 0.9, 0.025, 0.025])
+    pcl_stairs = np.array([0.05, 0.025, 0.9, 0.025])
+    pcl_smooth = np.array([0.7, 0.1, 0.1, 0.1])
+    for start, expected in ((pcl_grass, 1), (pcl_stairs, 0)):
+        post = np.array([1.0, 0.0, 0.0, 0.0])
+        for _ in range(5):
+            K._class_hmm_step(post, start, np.ravel(trans), np.array(prior), 1.0)
+        assert 1.0 - post[0] > 0.99
+        for _ in range(2):
+            p_tech = K._class_hmm_step(post, pcl_smooth, np.ravel(trans), np.array(prior), 1.0)
+        assert int(p_tech >= 0.5) == expected
+    # and through the classifier: a model with these matrices and the stride model's grass class
+    model = dataclasses.replace(stride_model(), transition=trans, class_prior=prior)
+    res = classify_terrain(
+        t,
+        acc,
+        gyro,
+        contacts,
+        sampling_rate_hz=40.0,
+        placement="shank",
+        settings=TerrainSettings(decision="class_hmm"),
+        model=model,
+    )
+    assert res.p_class.shape[1] == k
+    assert res.terrain.max() == 0  # 1.0 s strides: smooth for the stride model
+
+
+def test_a_model_without_transitions_gets_the_switch_probability(rng):
+    m = stride_model()
+    trans, prior = m.class_hmm_arrays(0.1)
+    a = trans.reshape(4, 4)
+    np.testing.assert_allclose(a.sum(axis=1), 1.0)
+    np.testing.assert_allclose(a[0], [0.9, 0.1 / 3, 0.1 / 3, 0.1 / 3])
+    np.testing.assert_allclose(a[2], [0.1, 0.0, 0.9, 0.0])
+    np.testing.assert_allclose(prior, [0.5, 1 / 6, 1 / 6, 1 / 6])
+    strides = [1.0] * 8 + [1.2] * 8 + [1.0] * 8
+    res = _run_strides(strides, rng, decision="class_hmm", switch_p=0.2, evidence_weight=2.0)
+    assert res.terrain[:10].max() == 0
+    assert res.terrain[11:18].min() == 1
+    assert res.terrain[19:].max() == 0
+    with pytest.raises(ValidationError, match=r"transition.*refit"):
+        TerrainClassifier(
+            sampling_rate_hz=40.0,
+            placement="shank",
+            has_gyro=True,
+            model=dataclasses.replace(m, transition=((1.0, 0.0), (0.0, 1.0))),
+        )
+    with pytest.raises(ValidationError, match="class_prior"):
+        TerrainClassifier(
+            sampling_rate_hz=40.0,
+            placement="shank",
+            has_gyro=True,
+            model=dataclasses.replace(m, class_prior=(1.0, 0.0, 0.0, 0.0)),
+        )
 
 
 def test_a_pause_restarts_the_stride_window(rng):
@@ -526,6 +636,13 @@ def test_shipped_model_is_plain_data_that_matches_the_kernel():
     assert M.TRAINED_ON != "not trained"
     assert len(M.BASELINE_PRIOR) == len(FEATURE_NAMES)
     assert np.all(np.isfinite(M.BASELINE_PRIOR))
+    trans, prior = TerrainModel.shipped().class_hmm_arrays(0.05)
+    assert prior.sum() == pytest.approx(1.0)
+    a = trans.reshape(len(CLASS_NAMES), len(CLASS_NAMES))
+    # learnt from the labels: every surface lasts (diagonal above 0.5) and stairs end on level ground
+    assert np.all(np.diag(a) > 0.5)
+    assert a[2, 0] > a[2, 1]
+    assert a[3, 0] > a[3, 1]
     for name in FEATURE_NAMES:  # units in every name
         assert name.endswith(("_s", "_rad", "_fraction", "_mps2", "_hz", "_mps3", "_rads", "_deg"))
 
@@ -540,12 +657,41 @@ def test_fit_recovers_separable_classes_and_round_trips_through_source(tmp_path,
     mu, scale, w, b = model.arrays()
     logits = ((x - mu) / scale) @ w.T + b
     assert (logits.argmax(axis=1) == y).mean() > 0.98
+    # the class prior is the training weight: half smooth, the rest by technical strides
+    np.testing.assert_allclose(model.class_prior, [0.5, 1 / 6, 1 / 6, 1 / 6])
+    model = dataclasses.replace(model, transition=((0.7, 0.1, 0.1, 0.1),) * 4)
     src = bench.model_source(model, [], len(y), None)
     ns: dict = {}
     exec(compile(src, "model", "exec"), ns)
     assert ns["WEIGHTS"] == model.weights
     assert ns["FEATURE_MEAN"] == model.feature_mean
     assert ns["FEATURE_NAMES"] == FEATURE_NAMES
+    assert ns["TRANSITION"] == model.transition
+    assert ns["CLASS_PRIOR"] == model.class_prior
+
+
+def test_the_benchmark_learns_transitions_from_consecutive_labels():
+    from benchmarks import terrain as bench
+
+    rec = SimpleNamespace(labels=np.array([0, 0, 0, 1, 1, -1, 2, 0]))
+    a = bench.label_transitions([rec], pseudo_count=0.0)
+    # 0->0 twice, 0->1 once; 1->1 once; 2->0 once; pairs with an unlabelled contact do not count
+    np.testing.assert_allclose(a[0], [2 / 3, 1 / 3, 0.0, 0.0])
+    np.testing.assert_allclose(a[1], [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(a[2], [1.0, 0.0, 0.0, 0.0])
+    smoothed = bench.label_transitions([rec])  # add-one: the unseen row is uniform
+    np.testing.assert_allclose(smoothed[3], [0.25] * 4)
+    np.testing.assert_allclose(smoothed[0], [3 / 7, 2 / 7, 1 / 7, 1 / 7])
+
+
+def test_the_shipped_candidate_is_the_default_settings():
+    from benchmarks import terrain as bench
+
+    assert bench.SHIPPED in bench.CANDIDATES
+    assert bench.SHIPPED.settings == TerrainSettings()
+    assert bench.SHIPPED.features == FEATURE_NAMES
+    assert bench.SHIPPED.window_strides == M.WINDOW_STRIDES
+    assert TerrainSettings().decision in bench.SHIPPED.name.replace(" ", "_")
 
 
 @needs_ncsu
