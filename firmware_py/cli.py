@@ -110,6 +110,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from firmware_py.calibrate import calibrate
 
     args.placement = _check_placement(args.placement)
+    if Path(args.profile).suffix.lower() != ".toml":
+        raise UsageError(
+            f"--profile {args.profile}: calibrate writes your stride scales into a .toml file (e.g. "
+            "runner.toml, or /etc/cadence-coach/config.toml on the device); a coaching profile such "
+            "as brief or gentle is chosen with [coach] profile in that file"
+        )
     res = calibrate(args.recording, args.distance_m, profile_path=args.profile, placement=args.placement)
     print(
         f"{args.recording}: estimated {res['estimated_distance_m']:.1f} m for {res['distance_m']:.1f} m "

@@ -612,3 +612,13 @@ def test_plain_precompile_rebuilds_a_stale_aot_module_but_builds_none_that_was_n
     assert built == ([True] if present else [])
     assert ("is stale" in out) is present
     assert ("compiled or loaded 7 kernel variants" in out) is not present
+
+
+def test_calibrate_refuses_a_profile_name_that_is_not_a_toml_file(tmp_path, monkeypatch, capsys):
+    # `replay --profile gentle` names a coaching profile; `calibrate --profile gentle` wrote a new
+    # file called "gentle" in the current folder
+    monkeypatch.chdir(tmp_path)
+    err = _one_line_error(capsys, ["calibrate", str(WAIST), "--distance-m", "170", "--profile", "gentle"])
+    assert "--profile gentle" in err
+    assert ".toml" in err
+    assert not (tmp_path / "gentle").exists()
