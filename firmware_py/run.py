@@ -70,6 +70,11 @@ class CueListener:
             for c in cues:
                 self.outputs.play(c)
 
+    def on_device(self, kind: str, t_s: float, reason: str) -> None:
+        """Say battery events on stderr (the journal on the device): they are rare and matter."""
+        if kind.startswith("battery_"):
+            print(f"cadence-coach: {kind} at {t_s:.1f} s: {reason}", file=sys.stderr)
+
 
 def _open_barometer(bus: Any, clock: Clock) -> Any:
     """Set up a BMP280/BMP388 if one answers on the bus (for the grade), else None."""
@@ -89,6 +94,37 @@ def _open_barometer(bus: Any, clock: Clock) -> Any:
         except (OSError, CadenceError):
             return None
     return None
+
+
+def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, simulated: bool) -> Any:
+    """Build the battery monitor the config asks for (None: no battery to read).
+
+    On a simulated bus ``--fake-battery START[,DRAIN]`` puts a fake PiSugar 3 on the bus first; the
+    host's own under-voltage flag is not read there (the host is not the device).
+    """
+    from firmware_py.battery import BatteryWatch, open_battery
+
+    bat = cfg.battery
+    fake_spec = getattr(args, "fake_battery", None)
+    if fake_spec is not None:
+        from firmware_py.imu.fake_battery import FakePiSugar3, parse_fake_battery
+
+        if not simulated:
+            raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
+        start, drain = parse_fake_battery(fake_spec)
+        sugar = FakePiSugar3(bat.address, clock=clock)
+        sugar.drain(start, drain)
+        bus.attach(sugar)
+    monitor = open_battery(bat.source, bus, address=bat.address, sysfs_root=None if simulated else "/sys")
+    if monitor is None:
+        return None
+    return BatteryWatch(
+        monitor,
+        low_percent=bat.low_percent,
+        critical_percent=bat.critical_percent,
+        poll_s=bat.poll_s,
+        repeat_s=cfg.coach.device_repeat_s,
+    )
 
 
 def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
@@ -228,8 +264,10 @@ def run_device(args: argparse.Namespace) -> int:
         with contextlib.suppress(ValueError):  # not in the main thread (tests)
             signal.signal(sig, on_signal)
     barometer = _open_barometer(state["bus"], clock)
+    battery = _battery_watch(cfg, state["bus"], args, clock, spec.startswith("fake"))
     loop = LiveLoop(
         barometer=barometer,
+        battery=battery,
         open_driver=open_driver,
         pipeline=pipeline,
         recorder=recorder,
@@ -261,6 +299,14 @@ def run_device(args: argparse.Namespace) -> int:
             extra_gaps=len(report.gaps),
         )
         write_json(result, Path(args.json))
+    if report.battery_critical is not None:
+        from firmware_py.battery import EXIT_BATTERY_CRITICAL
+
+        print(
+            f"cadence-coach: battery critical ({report.battery_critical}): recording closed, run stopped",
+            file=sys.stderr,
+        )
+        return EXIT_BATTERY_CRITICAL
     return 0
 
 
