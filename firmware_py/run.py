@@ -109,8 +109,6 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
     if fake_spec is not None:
         from firmware_py.imu.fake_battery import FakePiSugar3, parse_fake_battery
 
-        if not simulated:
-            raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
         start, drain = parse_fake_battery(fake_spec)
         sugar = FakePiSugar3(bat.address, clock=clock)
         sugar.drain(start, drain)
@@ -151,6 +149,8 @@ def run_device(args: argparse.Namespace) -> int:
     source = _fake_source(spec)
     if args.fast and source is None and not spec.startswith("fake"):
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
+    if getattr(args, "fake_battery", None) is not None and not spec.startswith("fake"):
+        raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
     placement = args.placement or (cfg.device.placement if source is None else None)
     side = args.side or (cfg.device.placement_side if source is None else None)
     duration = args.duration
