@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -293,8 +292,6 @@ class BatteryWatch:
         Low ends only at ``low_percent`` + this, %.
     confirm_readings : int
         Consecutive critical readings needed.
-    on_reading : callable, optional
-        Called with every good reading (the loop writes it to the log).
 
     Attributes
     ----------
@@ -318,7 +315,6 @@ class BatteryWatch:
         repeat_s: float = 60.0,
         hysteresis_percent: float = HYSTERESIS_PERCENT,
         confirm_readings: int = CONFIRM_READINGS,
-        on_reading: Callable[[BatteryReading], None] | None = None,
     ) -> None:
         if not 0.0 <= critical_percent < low_percent <= 100.0:
             raise ValueError(
@@ -335,7 +331,6 @@ class BatteryWatch:
         self.repeat_s = float(repeat_s)
         self.hysteresis_percent = float(hysteresis_percent)
         self.confirm_readings = int(confirm_readings)
-        self.on_reading = on_reading
         self.state = "ok"
         self.last: BatteryReading | None = None
         self.readings = 0
@@ -374,8 +369,6 @@ class BatteryWatch:
             return []
         self.readings += 1
         self.last = reading
-        if self.on_reading is not None:
-            self.on_reading(reading)
         return self._decide(reading, now_s if t_s is None else t_s)
 
     def _decide(self, r: BatteryReading, now_s: float) -> list[BatteryEvent]:

@@ -356,17 +356,18 @@ class LiveLoop:
         if watch is None or not np.isfinite(self.report.last_t_s) or not watch.due(self.clock.monotonic()):
             return
         t = self.report.last_t_s  # on the samples' time base, like the barometer
-        if self.recorder is not None and watch.on_reading is None:
-            watch.on_reading = self._record_battery
+        readings = watch.readings
         events = watch.poll(self.clock.monotonic(), t)
         self.report.battery_errors = watch.errors
+        if watch.readings > readings:
+            self._record_battery(watch.last)
         for ev in events:
             self._device(ev.kind, t, ev.reason)
             if ev.kind == "battery_critical":
                 self._battery_stop = ev.reason
 
     def _record_battery(self, reading: Any) -> None:
-        if self.recorder is not None:
+        if self.recorder is not None and reading is not None:
             self.recorder.event(
                 self.report.last_t_s,
                 {
@@ -412,6 +413,9 @@ class LiveLoop:
                 return True
             except (OSError, CadenceError) as exc:
                 fault = exc
+                self._read_battery()  # the battery drains on while the sensor is away
+                if self._battery_stop is not None:
+                    return False
                 self.clock.sleep(self.settings.retry_interval_s)
         return False
 

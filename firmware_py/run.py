@@ -116,6 +116,12 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
     monitor = open_battery(bat.source, bus, address=bat.address, sysfs_root=None if simulated else "/sys")
     if monitor is None:
         return None
+    if bat.source == "pisugar3" and not monitor.probe():  # type: ignore[attr-defined]
+        print(
+            f'cadence-coach: warning: battery.source = "pisugar3" but no PiSugar 3 answers at '
+            f"0x{bat.address:02x}; it is tried again every {bat.poll_s:g} s",
+            file=sys.stderr,
+        )
     return BatteryWatch(
         monitor,
         low_percent=bat.low_percent,

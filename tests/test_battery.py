@@ -344,7 +344,7 @@ def _live(tmp_path, clock, sugar, outputs=None):
         battery=watch,
         listener=CueListener(outputs, pipe),
     )
-    return loop, recorder
+    return loop, recorder, bus
 
 
 def test_live_loop_cues_battery_low_on_mock_pins_then_stops_cleanly_when_critical(tmp_path, pin_clock):
@@ -354,7 +354,7 @@ def test_live_loop_cues_battery_low_on_mock_pins_then_stops_cleanly_when_critica
     factory = MockFactory(pin_class=MockPWMPin)
     try:
         with CueOutputs(PinsConfig(), pin_factory=factory, clock=pin_clock) as outputs:
-            loop, recorder = _live(tmp_path, clock, sugar, outputs)
+            loop, recorder, _bus = _live(tmp_path, clock, sugar, outputs)
             report = loop.run(threading.Event(), duration_s=600.0)
             assert outputs.wait_idle(30.0)
         buzz = [(round(s.timestamp, 6), float(s.state)) for s in factory.pin(BUZZER).states[1:]]
@@ -438,3 +438,42 @@ def test_run_cli_exits_4_with_one_line_on_a_critical_battery(tmp_path, capsys):
 def test_fake_battery_needs_a_fake_bus(capsys):
     assert main(["run", "--bus", "smbus:99", "--fake-battery", "20"]) == 2
     assert "--fake-battery needs a fake bus" in capsys.readouterr().err
+
+
+class UnplugWhenReady:
+    """Pulls the IMU out as soon as the device is ready (the sensor is lost for good)."""
+
+    def __init__(self, imu) -> None:
+        self.imu = imu
+        self.device: list[str] = []
+
+    def on_device(self, kind, t_s, reason) -> None:
+        self.device.append(kind)
+        if kind == "ready":
+            self.imu.unplug()
+
+
+def test_battery_is_read_while_the_sensor_is_lost_and_can_still_stop_the_run(tmp_path):
+    clock = FakeClock()
+    sugar = FakePiSugar3(clock=clock)
+    sugar.drain(6.0, 6.0)  # below 5 % after 15 s
+    loop, recorder, bus = _live(tmp_path, clock, sugar)
+    imu = next(d for a, d in bus.devices.items() if a != 0x57)
+    loop.listener = listener = UnplugWhenReady(imu)
+    report = loop.run(threading.Event(), duration_s=600.0)
+    assert report.battery_critical is not None
+    # low from the first reading (before the 2 s bias window ends), then the sensor is lost, and
+    # the battery, still read meanwhile, ends the run
+    assert listener.device == ["battery_low", "ready", "sensor_lost", "battery_critical", "recording_stopped"]
+    assert clock.monotonic() < 60.0  # not the 600 s of a sensor that never comes back
+    logged = [e["event"] for e in read_log(recorder.path).meta["events"]]
+    assert [e["kind"] for e in logged[-3:]] == ["battery_critical", "recording_stopped", "cue"]
+    assert logged[-1]["cue"] == "recording_stopped"
+
+
+def test_an_explicit_pisugar3_that_does_not_answer_is_a_warning_not_an_error(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[battery]\nsource = "pisugar3"\n')
+    args = ["run", "--bus", f"fake:{FOOT}", "--fast", "--duration", "5", "--config", str(cfg)]
+    assert main([*args, "--data-dir", str(tmp_path)]) == 0
+    assert 'battery.source = "pisugar3" but no PiSugar 3 answers at 0x57' in capsys.readouterr().err
