@@ -13,16 +13,18 @@ Sources (``[battery] source`` in the config):
 - ``hwmon``: the Pi's own under-voltage flag, which needs no HAT. The kernel's ``rpi_volt`` hwmon
   device (``drivers/hwmon/raspberrypi-hwmon.c``) asks the firmware every 2 s whether the 5 V supply
   dropped below about 4.63 V since the previous poll and shows it as
-  ``/sys/class/hwmon/hwmonN/in0_lcrit_alarm`` (1 = under-voltage). It gives no percentage: an
-  under-voltage warns at once (``battery_low``) and, seen again at the next poll, is critical.
+  ``/sys/class/hwmon/hwmonN/in0_lcrit_alarm`` (1 = under-voltage). It gives no percentage, and it
+  cannot tell a power bank running out from a thin cable or a burst of load, after which the Pi
+  runs on: an under-voltage warns (``battery_low``) but never stops the run. If the supply does
+  die, the crash-safe recorder has lost at most its last ``fsync_interval_s``.
 - ``auto`` probes the PiSugar 3 (``VERSION`` = 3 at 0x57), then the hwmon flag; ``none`` reads nothing.
 
 :class:`BatteryWatch` turns readings into decisions, polled by the live loop every ``poll_s``
 (15 s by default; never per block): below ``low_percent`` a ``battery_low`` event, repeated at
 most every ``repeat_s``, and cleared only above ``low_percent`` + :data:`HYSTERESIS_PERCENT` so a
-reading that wobbles at the threshold does not flap; below ``critical_percent`` (or under-voltage)
-on :data:`CONFIRM_READINGS` polls in a row, ``battery_critical``: the loop then flushes and
-closes the recording and the run ends with :data:`EXIT_BATTERY_CRITICAL`. While external power is
+reading that wobbles at the threshold does not flap; below ``critical_percent`` (a charge
+reading only) on :data:`CONFIRM_READINGS` polls in a row, ``battery_critical``: the loop then
+flushes and closes the recording and the run ends with :data:`EXIT_BATTERY_CRITICAL`. While external power is
 plugged in nothing is low. A failed or implausible reading is counted (``errors``) and skipped,
 never fatal. The bus and the sysfs root are injected; :class:`firmware_py.imu.fake_battery.FakePiSugar3`
 is the register-level fake.
@@ -379,12 +381,14 @@ class BatteryWatch:
                 self.state = "ok"
                 return [BatteryEvent("battery_ok", f"external power: {reason}")]
             return []
-        critical = r.under_voltage or (r.percent is not None and r.percent < self.critical_percent)
+        # only a state of charge can say the battery is about to run out; an under-voltage alone
+        # may be a cable or a burst of load, and stopping would end a recording the Pi could keep
+        critical = r.percent is not None and r.percent < self.critical_percent
         self._critical_in_row = self._critical_in_row + 1 if critical else 0
         if self._critical_in_row >= self.confirm_readings:
             self.state = "critical"
             return [BatteryEvent("battery_critical", reason)]
-        low = critical or (r.percent is not None and r.percent < self.low_percent)
+        low = critical or r.under_voltage or (r.percent is not None and r.percent < self.low_percent)
         if self.state == "ok" and low:
             self.state = "low"
             self._last_low_s = now_s

@@ -169,11 +169,15 @@ def test_hwmon_under_voltage_flag_is_found_and_read(tmp_path):
         mon.read()
 
 
-def test_under_voltage_warns_then_stops_when_seen_twice(tmp_path):
+def test_under_voltage_warns_but_never_stops_the_run(tmp_path):
+    # the flag cannot tell a dying power bank from a thin cable: a warning, repeated while it
+    # lasts, never the critical stop that would end a recording the Pi may keep powering
     root = _sysfs(tmp_path, "1")
-    watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0)
-    assert kinds(watch.poll(0.0)) == ["battery_low"]
-    assert kinds(watch.poll(10.0)) == ["battery_critical"]
+    watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0, repeat_s=60.0)
+    seen = [k for i in range(20) for k in kinds(watch.poll(10.0 * i))]
+    assert "battery_critical" not in seen
+    assert seen.count("battery_low") >= 3
+    assert watch.state == "low"
     # and one under-voltage between good readings is only a warning, then OK
     watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0)
     alarm = find_rpi_volt(root) / "in0_lcrit_alarm"
