@@ -467,6 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop after this many seconds (of the run's clock)",
     )
     live.add_argument("--json", default=None, help="write the replay contract of this run here when it ends")
+    live.add_argument(
+        "--fake-battery",
+        default=None,
+        metavar="START[,DRAIN]",
+        help="with a fake bus: a simulated PiSugar 3 at START %% losing DRAIN %% per minute (e.g. 20,2)",
+    )
     live.set_defaults(func=_cmd_run)
 
     det = sub.add_parser("detect", help="scan the I2C bus and name the sensors found")
@@ -497,7 +503,8 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 on a user error.
+        Exit status: 0 on success, 2 on a user error, 3 out of memory, 4 when ``run`` stopped for a
+        critical battery (``firmware_py.battery.EXIT_BATTERY_CRITICAL``).
     """
     # One BLAS thread: nothing here multiplies matrices, and each OpenBLAS thread reserves
     # buffers that a 512 MB Pi (or a memory-limited service) cannot spare. Set before numpy loads.

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHIPS",
+    "BatteryConfig",
     "CoachConfig",
     "Config",
     "DeviceConfig",
@@ -207,6 +208,17 @@ class StrideConfig:
 
 
 @dataclass(frozen=True)
+class BatteryConfig:
+    """``[battery]``: where the battery is read and when to warn and stop (``firmware_py.battery``)."""
+
+    source: str = _k("auto", "choice", choices=("auto", "pisugar3", "hwmon", "none"))
+    address: int = _k(0x57, "address")
+    low_percent: float = _k(15.0, "float", 1, 90, unit="%")
+    critical_percent: float = _k(5.0, "float", 0, 50, unit="%")
+    poll_s: float = _k(15.0, "float", 1, 600, unit="s")
+
+
+@dataclass(frozen=True)
 class PinsConfig:
     """``[pins]``: BCM GPIO numbers of the cue hardware; None = not fitted (hardware/wiring.md)."""
 
@@ -228,7 +240,7 @@ class Config:
 
     Attributes
     ----------
-    device, recording, coach, targets, runner, stride, pins
+    device, recording, coach, targets, runner, stride, pins, battery
         One frozen dataclass per section.
     profile_path : str or None
         The profile file that was applied.
@@ -243,6 +255,7 @@ class Config:
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     stride: StrideConfig = field(default_factory=StrideConfig)
     pins: PinsConfig = field(default_factory=PinsConfig)
+    battery: BatteryConfig = field(default_factory=BatteryConfig)
     profile_path: str | None = None
     sources: tuple[str, ...] = ()
 
@@ -260,6 +273,7 @@ _SECTIONS: dict[str, type] = {
     "runner": RunnerConfig,
     "stride": StrideConfig,
     "pins": PinsConfig,
+    "battery": BatteryConfig,
 }
 _SUBTABLES: dict[str, type] = {
     "targets.smooth": TerrainTargetsConfig,
@@ -699,6 +713,7 @@ def _build(merged: dict[str, dict[str, Any]], prof_path: str, sources: tuple[str
         runner=make(RunnerConfig, "runner"),
         stride=make(StrideConfig, "stride"),
         pins=pins,
+        battery=make(BatteryConfig, "battery"),
         profile_path=prof_path,
         sources=sources,
     )
@@ -733,6 +748,14 @@ def _cross_check(cfg: Config, origin: dict[str, str], default_file: str) -> None
             c.baseline,
             "needs runner.baseline_cadence_spm, which is not set",
             '"learn", or set runner.baseline_cadence_spm (and runner.baseline_stride_length_m)',
+        )
+    b = cfg.battery
+    if not b.critical_percent < b.low_percent:
+        raise err(
+            "battery.critical_percent",
+            b.critical_percent,
+            f"not below battery.low_percent = {b.low_percent:g}",
+            "a number below battery.low_percent (warn first, stop later)",
         )
     p = cfg.pins
     used: dict[int, str] = {}

@@ -5,7 +5,9 @@ FIFO, appends the raw samples to the log and feeds the SI samples to the same
 :class:`dsp.Pipeline` that replay uses. Sensor faults never end the loop: a failed drain
 is retried, the chip is set up again, the bus is reopened after a long fault, and the gap
 is written to the log. ``stop`` (SIGTERM, SIGINT) ends it cleanly: the log is flushed and
-closed.
+closed. A battery monitor (:class:`firmware_py.battery.BatteryWatch`), read every ``poll_s``
+(never per block), cues ``battery_low`` and, when the battery is critical, ends the run the same
+clean way with ``recording_stopped`` (reason "battery critical").
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ class DeviceEvents(Protocol):
         """Receive cues to play (the coach's decisions, device cues included)."""
 
     def on_device(self, kind: str, t_s: float, reason: str) -> None:
-        """Receive a device event: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``."""
+        """Receive a device event.
+
+        Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
+        ``battery_ok``, ``battery_critical``.
+        """
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,10 @@ class LoopReport:
         Times of the first and last samples, s.
     stopped_reason : str or None
         Why the recorder stopped, if it did.
+    battery_critical : str or None
+        Why the run ended for a critical battery (the reading), if it did.
+    battery_errors : int
+        Battery readings that failed (absorbed).
     """
 
     events: list[StepEvent] = field(default_factory=list)
@@ -125,6 +135,8 @@ class LoopReport:
     first_t_s: float = float("nan")
     last_t_s: float = float("nan")
     stopped_reason: str | None = None
+    battery_critical: str | None = None
+    battery_errors: int = 0
 
 
 def gyro_bias_if_still(
@@ -178,6 +190,9 @@ class LiveLoop:
     barometer : object, optional
         A barometer driver with ``read_pressure_pa()`` (BMP280/BMP388), read every
         ``barometer_interval_s``; its readings go to the grade and into the log.
+    battery : firmware_py.battery.BatteryWatch, optional
+        Polled every ``battery.poll_s``: ``battery_low`` device events (cued), and a clean stop
+        of the run when the battery is critical. Its readings go into the log.
     """
 
     def __init__(
@@ -192,6 +207,7 @@ class LiveLoop:
         listener: Any = None,
         keep_events: bool = True,
         barometer: Any = None,
+        battery: Any = None,
     ) -> None:
         self._open_driver = open_driver
         self._reopen_bus = reopen_bus
@@ -204,6 +220,8 @@ class LiveLoop:
         self.barometer = barometer
         self._baro_next = -math.inf
         self._baro_faults = 0
+        self.battery = battery
+        self._battery_stop: str | None = None
         self._retries = 0
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
@@ -332,6 +350,36 @@ class LiveLoop:
         if self.recorder is not None:
             self.recorder.event(t, {"kind": "pressure", "pressure_pa": p_pa})
 
+    def _read_battery(self) -> None:
+        """Poll the battery when due (every ``poll_s``); act on what it decides."""
+        watch = self.battery
+        if watch is None or not np.isfinite(self.report.last_t_s) or not watch.due(self.clock.monotonic()):
+            return
+        t = self.report.last_t_s  # on the samples' time base, like the barometer
+        readings = watch.readings
+        events = watch.poll(self.clock.monotonic(), t)
+        self.report.battery_errors = watch.errors
+        if watch.readings > readings:
+            self._record_battery(watch.last)
+        for ev in events:
+            self._device(ev.kind, t, ev.reason)
+            if ev.kind == "battery_critical":
+                self._battery_stop = ev.reason
+
+    def _record_battery(self, reading: Any) -> None:
+        if self.recorder is not None and reading is not None:
+            self.recorder.event(
+                self.report.last_t_s,
+                {
+                    "kind": "battery",
+                    "source": reading.source,
+                    "percent": reading.percent,
+                    "voltage_v": reading.voltage_v,
+                    "under_voltage": reading.under_voltage,
+                    "external_power": reading.external_power,
+                },
+            )
+
     # -- faults -------------------------------------------------------------------------------
     def _recover(self, stop: threading.Event, fault: BaseException, deadline: float = math.inf) -> bool:
         """Keep trying to reach the sensor; True once it answers again, False if stopped or out of time."""
@@ -365,6 +413,9 @@ class LiveLoop:
                 return True
             except (OSError, CadenceError) as exc:
                 fault = exc
+                self._read_battery()  # the battery drains on while the sensor is away
+                if self._battery_stop is not None:
+                    return False
                 self.clock.sleep(self.settings.retry_interval_s)
         return False
 
@@ -389,7 +440,7 @@ class LiveLoop:
         self._driver = self._open_driver()
         next_tick = self.clock.monotonic()
         try:
-            while not stop.is_set():
+            while not stop.is_set() and self._battery_stop is None:
                 if duration_s is not None and self.clock.monotonic() - t_start >= duration_s:
                     break
                 try:
@@ -411,6 +462,7 @@ class LiveLoop:
                     continue
                 self._handle(batch)
                 self._read_barometer()
+                self._read_battery()
                 next_tick += s.block_interval_s
                 wait = next_tick - self.clock.monotonic()
                 if wait > 0:
@@ -427,6 +479,13 @@ class LiveLoop:
                 for b in pending:
                     self._feed(b)
             self._absorb(self.pipeline.finish())
+            if self._battery_stop is not None:
+                # an explicit, clean stop: say why in the log, then the log is flushed and closed
+                self.report.battery_critical = self._battery_stop
+                self.report.stopped_reason = "battery critical"
+                self._recording_announced = True
+                t_end = self.report.last_t_s if np.isfinite(self.report.last_t_s) else 0.0
+                self._device("recording_stopped", t_end, f"battery critical: {self._battery_stop}")
         finally:
             if self._driver is not None:
                 with contextlib.suppress(OSError, CadenceError):

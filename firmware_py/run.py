@@ -70,6 +70,11 @@ class CueListener:
             for c in cues:
                 self.outputs.play(c)
 
+    def on_device(self, kind: str, t_s: float, reason: str) -> None:
+        """Say battery events on stderr (the journal on the device): they are rare and matter."""
+        if kind.startswith("battery_"):
+            print(f"cadence-coach: {kind} at {t_s:.1f} s: {reason}", file=sys.stderr)
+
 
 def _open_barometer(bus: Any, clock: Clock) -> Any:
     """Set up a BMP280/BMP388 if one answers on the bus (for the grade), else None."""
@@ -89,6 +94,41 @@ def _open_barometer(bus: Any, clock: Clock) -> Any:
         except (OSError, CadenceError):
             return None
     return None
+
+
+def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, simulated: bool) -> Any:
+    """Build the battery monitor the config asks for (None: no battery to read).
+
+    On a simulated bus ``--fake-battery START[,DRAIN]`` puts a fake PiSugar 3 on the bus first; the
+    host's own under-voltage flag is not read there (the host is not the device).
+    """
+    from firmware_py.battery import BatteryWatch, open_battery
+
+    bat = cfg.battery
+    fake_spec = getattr(args, "fake_battery", None)
+    if fake_spec is not None:
+        from firmware_py.imu.fake_battery import FakePiSugar3, parse_fake_battery
+
+        start, drain = parse_fake_battery(fake_spec)
+        sugar = FakePiSugar3(bat.address, clock=clock)
+        sugar.drain(start, drain)
+        bus.attach(sugar)
+    monitor = open_battery(bat.source, bus, address=bat.address, sysfs_root=None if simulated else "/sys")
+    if monitor is None:
+        return None
+    if bat.source == "pisugar3" and not monitor.probe():  # type: ignore[attr-defined]
+        print(
+            f'cadence-coach: warning: battery.source = "pisugar3" but no PiSugar 3 answers at '
+            f"0x{bat.address:02x}; it is tried again every {bat.poll_s:g} s",
+            file=sys.stderr,
+        )
+    return BatteryWatch(
+        monitor,
+        low_percent=bat.low_percent,
+        critical_percent=bat.critical_percent,
+        poll_s=bat.poll_s,
+        repeat_s=cfg.coach.device_repeat_s,
+    )
 
 
 def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
@@ -115,6 +155,8 @@ def run_device(args: argparse.Namespace) -> int:
     source = _fake_source(spec)
     if args.fast and source is None and not spec.startswith("fake"):
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
+    if getattr(args, "fake_battery", None) is not None and not spec.startswith("fake"):
+        raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
     placement = args.placement or (cfg.device.placement if source is None else None)
     side = args.side or (cfg.device.placement_side if source is None else None)
     duration = args.duration
@@ -235,8 +277,10 @@ def run_device(args: argparse.Namespace) -> int:
         with contextlib.suppress(ValueError):  # not in the main thread (tests)
             signal.signal(sig, on_signal)
     barometer = _open_barometer(state["bus"], clock)
+    battery = _battery_watch(cfg, state["bus"], args, clock, spec.startswith("fake"))
     loop = LiveLoop(
         barometer=barometer,
+        battery=battery,
         open_driver=open_driver,
         pipeline=pipeline,
         recorder=recorder,
@@ -268,6 +312,14 @@ def run_device(args: argparse.Namespace) -> int:
             extra_gaps=len(report.gaps),
         )
         write_json(result, Path(args.json))
+    if report.battery_critical is not None:
+        from firmware_py.battery import EXIT_BATTERY_CRITICAL
+
+        print(
+            f"cadence-coach: battery critical ({report.battery_critical}): recording closed, run stopped",
+            file=sys.stderr,
+        )
+        return EXIT_BATTERY_CRITICAL
     return 0
 
 

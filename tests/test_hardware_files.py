@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from firmware_py.battery import EXIT_BATTERY_CRITICAL
+
 REPO = Path(__file__).resolve().parents[1]
 HW = REPO / "hardware"
 SETUP = HW / "setup-pi.sh"
@@ -410,6 +412,8 @@ def test_unit_commands(unit):
 def test_unit_restart_and_stop(unit):
     assert one(unit, "Service", "Restart") == "on-failure"
     assert one(unit, "Service", "RestartSec") == "2"
+    # a stop for a critical battery (firmware_py.battery.EXIT_BATTERY_CRITICAL) is not restarted
+    assert one(unit, "Service", "RestartPreventExitStatus") == str(EXIT_BATTERY_CRITICAL)
     assert one(unit, "Service", "KillSignal") == "SIGTERM"
     stop = one(unit, "Service", "TimeoutStopSec")
     seconds = int(stop[:-3]) * 60 if stop.endswith("min") else int(stop.rstrip("s"))

@@ -1,9 +1,9 @@
 """Find the sensors on a bus, say what is there, and open the IMU.
 
-``scan(bus)`` probes the usual addresses (0x68, 0x69: InvenSense; 0x6A, 0x6B: ST; 0x76, 0x77:
-Bosch barometers) by reading each family's id register; ``format_report`` turns the result into
-text with the fix when no IMU answers; ``open_imu`` builds and sets up the right driver;
-``detect_main`` is ``cadence-coach detect``.
+``scan(bus)`` probes the usual addresses (0x57: the PiSugar 3 battery controller; 0x68, 0x69:
+InvenSense; 0x6A, 0x6B: ST; 0x76, 0x77: Bosch barometers) by reading each family's id register;
+``format_report`` turns the result into text with the fix when no IMU answers; ``open_imu``
+builds and sets up the right driver; ``detect_main`` is ``cadence-coach detect``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from firmware_py.imu.registers import (
     ICM42688_REGISTERS,
     LSM6DSO_REGISTERS,
     MPU_REGISTERS,
+    PISUGAR3_ADDRESS,
+    PISUGAR3_REGISTERS,
+    PISUGAR3_VERSION,
 )
 
 if TYPE_CHECKING:
@@ -40,7 +43,7 @@ __all__ = [
 ]
 
 #: Addresses probed by :func:`scan`.
-SCAN_ADDRESSES = (0x68, 0x69, 0x6A, 0x6B, 0x76, 0x77)
+SCAN_ADDRESSES = (PISUGAR3_ADDRESS, 0x68, 0x69, 0x6A, 0x6B, 0x76, 0x77)
 #: Addresses an IMU can sit at.
 IMU_ADDRESSES = (0x68, 0x69, 0x6A, 0x6B)
 
@@ -97,6 +100,12 @@ for _address in (0x76, 0x77):
             {0x50: ("BMP388", None, "baro"), 0x60: ("BMP390", None, "baro")},
         ),
     ]
+_PROBES[PISUGAR3_ADDRESS] = [
+    (
+        PISUGAR3_REGISTERS["VERSION"].address,
+        {PISUGAR3_VERSION: ("PiSugar 3 battery controller", None, "battery")},
+    )
+]
 assert ICM42688_REGISTERS["WHO_AM_I"].address == MPU_REGISTERS["WHO_AM_I"].address
 
 
@@ -113,7 +122,7 @@ class Found:
     who_am_i : int or None
         Id read (None when no known id register gave a known value).
     kind : str
-        ``"imu"``, ``"baro"`` or ``"unknown"``.
+        ``"imu"``, ``"baro"``, ``"battery"`` or ``"unknown"``.
     driver : type or None
         The IMU driver class for it, if any.
     """

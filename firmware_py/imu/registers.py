@@ -14,6 +14,9 @@ Names are the datasheets': registers in UPPER_CASE, fields in lower case. Source
 - ST LSM6DS3 (DocID026899), LSM6DSL (DocID028475) and LSM6DSO (DS12140) datasheets.
 - TDK ICM-42688-P datasheet DS-000347 (user bank 0).
 - Bosch BMP280 (BST-BMP280-DS001) and BMP388 (BST-BMP388-DS001) datasheets.
+- PiSugar 3 battery controller: no datasheet; the I2C table of the vendor's wiki
+  (github.com/PiSugar/PiSugar/wiki/PiSugar-3-Series) and its open-source power manager
+  (github.com/PiSugar/pisugar-power-manager-rs, ``pisugar-core/src/pisugar3.rs``).
 """
 
 from __future__ import annotations
@@ -59,6 +62,9 @@ __all__ = [
     "MPU_FIFO_FRAME",
     "MPU_GYRO_LSB_PER_DPS",
     "MPU_REGISTERS",
+    "PISUGAR3_ADDRESS",
+    "PISUGAR3_REGISTERS",
+    "PISUGAR3_VERSION",
     "BitField",
     "Register",
     "RegisterDevice",
@@ -1321,6 +1327,50 @@ BMP388_REGISTERS = RegisterMap(
             0x7E,
             (BitField("cmd", 0xFF, {"softreset": 0xB6, "fifo_flush": 0xB0}, "command"),),
             access="w",
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# PiSugar 3 battery HAT: its microcontroller answers at 0x57 (the RTC it emulates sits at 0x68)
+# --------------------------------------------------------------------------------------------------
+
+#: I2C address of the PiSugar 3 (and 3 Plus) battery controller.
+PISUGAR3_ADDRESS = 0x57
+#: What its ``VERSION`` register holds (the model: 3).
+PISUGAR3_VERSION = 0x03
+
+PISUGAR3_REGISTERS = RegisterMap(
+    "PiSugar 3",
+    (
+        Register("VERSION", 0x00, (BitField("version", 0xFF, doc="3 on a PiSugar 3 / 3 Plus"),), access="r"),
+        Register(
+            "CTR1",
+            0x02,
+            (
+                _flag("power_plugged", 0x80, "external 5 V (USB-C) present: the battery is not draining"),
+                _flag("allow_charging", 0x40, "charging allowed"),
+                _flag("output_enabled", 0x20, "5 V output to the Pi on"),
+                _flag("auto_restore", 0x10, "power the Pi again when external power returns"),
+            ),
+            access="r",  # we never write it (writes need the 0x0B write-enable handshake)
+            doc="global control 1",
+        ),
+        Register(
+            "BAT_V",
+            0x22,
+            (BitField("voltage_mv", 0xFFFF, doc="battery voltage, mV"),),
+            n_bytes=2,
+            byteorder="big",
+            access="r",
+            doc="VH (0x22) and VL (0x23); the vendor's manager reads them as two single bytes",
+        ),
+        Register(
+            "BAT_PERCENT",
+            0x2A,
+            (BitField("percent", 0xFF, doc="state of charge, % (0-100), the controller's own estimate"),),
+            access="r",
         ),
     ),
 )
