@@ -10,6 +10,7 @@ no calibration (strapdown navigation measures the stride); for it the ratio is o
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dsp import detect_steps
+from dsp import ValidationError, detect_steps
 from dsp.stride import StrideSettings, estimate_strides
 from firmware_py.exc import ConfigError, UsageError
 from firmware_py.logs import read_log
@@ -175,7 +176,12 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(new)
         if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+            st = path.stat()
+            os.chmod(tmp, st.st_mode & 0o777)
+            # keep the owner and group: /etc/cadence-coach/config.toml is root:cadence 0640, and a
+            # profile left root:root (sudo calibrate) would be unreadable by the service
+            with contextlib.suppress(PermissionError):
+                os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as e:
         raise ConfigError(f"{path}: cannot write the profile ({e.strerror}); check the permissions") from e
@@ -350,9 +356,14 @@ def calibrate(
     settings = StrideSettings(
         scale_walk=scale_walk, scale_run=scale_run, sensor_height_m=_foot_sensor_height(profile)
     )
-    steps = detect_steps(
-        rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
-    )
+    try:
+        steps = detect_steps(
+            rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
+        )
+    except ValidationError as exc:  # the recording's rate: name the file
+        from firmware_py.replay import rate_error
+
+        raise rate_error(rec, exc) from exc
     if steps.n_steps < 4:
         raise UsageError(f"{recording_path}: only {steps.n_steps} contacts found; is it the right recording?")
     if where == "foot" and rec.gyro_rads is None:

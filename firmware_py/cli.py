@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import errno
+import math
 import os
 import sys
 import warnings
 from pathlib import Path
 
 from firmware_py import __version__
-from firmware_py.exc import CadenceError, UsageError
+from firmware_py.exc import CadenceError, LogWriteError, UsageError
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: The bundled real recording the demo replays (see firmware_py/data/ATTRIBUTION.md).
@@ -31,13 +32,29 @@ def _one_line_warnings() -> None:
 def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.config import load_config
     from firmware_py.logs import read_log
-    from firmware_py.replay import replay_recording, replay_tree, summarize, write_csv, write_json, write_plot
+    from firmware_py.replay import (
+        check_outputs_spare_inputs,
+        find_recordings,
+        replay_recording,
+        replay_tree,
+        summarize,
+        write_csv,
+        write_json,
+        write_plot,
+    )
 
     path = Path(args.path)
+    args.placement = _check_placement(args.placement)
     cfg = load_config(args.config, profile=args.profile)
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
+        n_found = len(find_recordings(path))
+        if n_found == 0:
+            raise UsageError(
+                f"{path}: no recordings in this folder or below it; fix: give a folder holding "
+                ".csv (t,ax,ay,az,gx,gy,gz) or .cclog recordings, or one recording"
+            )
         done = replay_tree(
             [path],
             Path(args.json) if args.json else None,
@@ -46,9 +63,19 @@ def _cmd_replay(args: argparse.Namespace) -> int:
             placement=args.placement,
             jobs=args.jobs,
             progress=not args.quiet,
+            config=cfg,
         )
-        print(f"replayed {len(done)} recordings from {path}")
+        print(f"replayed {len(done)} of {n_found} recordings from {path}")
+        if len(done) < n_found:
+            print(
+                f"cadence-coach: {n_found - len(done)} of {n_found} recordings in {path} could not be "
+                "replayed (each named above); fix them or move them out of the folder",
+                file=sys.stderr,
+            )
+            return 2
         return 0
+    outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot, "--cues-wav": args.cues_wav}
+    check_outputs_spare_inputs(path, {k: None if v is None else Path(v) for k, v in outputs.items()})
     result = replay_recording(read_log(path), placement=args.placement, config=cfg)
     if args.cues_wav:
         from firmware_py.cues_wav import render_wav
@@ -72,7 +99,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     dist = s["distance_m"]
     print(
         f"{path}: {s['n_steps']} steps ({'one foot' if result.steps_feet == 'one' else 'both feet'}), "
-        f"cadence median {cad if cad is not None else '-'} spm, "
+        f"cadence median {f'{cad:.1f}' if cad is not None else '-'} spm, "
         f"walking {s['time_walking_s']:.0f} s, running {s['time_running_s']:.0f} s, "
         f"distance {f'{dist:.0f} m' if dist is not None else '-'}, {len(result.cues)} cues"
     )
@@ -82,11 +109,22 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from firmware_py.calibrate import calibrate
 
+    args.placement = _check_placement(args.placement)
+    if Path(args.profile).suffix.lower() != ".toml":
+        raise UsageError(
+            f"--profile {args.profile}: calibrate writes your stride scales into a .toml file (e.g. "
+            "runner.toml, or /etc/cadence-coach/config.toml on the device); a coaching profile such "
+            "as brief or gentle is chosen with [coach] profile in that file"
+        )
     res = calibrate(args.recording, args.distance_m, profile_path=args.profile, placement=args.placement)
     print(
         f"{args.recording}: estimated {res['estimated_distance_m']:.1f} m for {res['distance_m']:.1f} m "
         f"(ratio {res['ratio']:.3f}); stride scales walk {res['scale_walk']:.3f}, run {res['scale_run']:.3f}"
-        + (f"; written to {res['profile_path']}" if res["written"] else "; nothing written")
+        + (
+            f"; written to {res['profile_path']}"
+            if res["written"]
+            else "; nothing written (a foot sensor measures its strides: it needs no calibration)"
+        )
     )
     return 0
 
@@ -128,7 +166,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LogWriteError(
+            f"{out}: cannot make the report folder ({exc.strerror or exc}); fix: give --out a folder "
+            "that can be created and written"
+        ) from exc
     profile = builtin_config_dir() / "runner.example.toml"
     cfg = load_config(profile)
     lines = [
@@ -192,7 +236,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{name}: {s['n_steps']} steps, cadence median {num(s['cadence_spm_median'], '.1f')} spm, "
             f"{len(result.cues)} cues"
         )
-    (out / "report.md").write_text("\n".join(lines + details) + "\n")
+    try:
+        (out / "report.md").write_text("\n".join(lines + details) + "\n")
+    except OSError as exc:
+        raise LogWriteError(
+            f"{out / 'report.md'}: cannot write the report ({exc.strerror or exc}); fix: check the folder"
+        ) from exc
     print(f"report written to {out / 'report.md'}")
     return 0
 
@@ -204,8 +253,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from firmware_py.run import run_device
+    from firmware_py.run import _fake_source, run_device
 
+    args.placement = _check_placement(args.placement)
+    source = _fake_source(args.bus) if args.bus else None
+    if source is not None and args.json:
+        from firmware_py.replay import check_outputs_spare_inputs
+
+        check_outputs_spare_inputs(source, {"--json": Path(args.json)})
     return run_device(args)
 
 
@@ -242,6 +297,72 @@ def _cmd_precompile(args: argparse.Namespace) -> int:
     return 1 if args.aot else 0
 
 
+#: The chips ``run --chip`` names (kept equal to ``firmware_py.config.CHIPS`` by a test; not imported
+#: from there so that ``--help`` does not load numpy).
+CHIP_NAMES = ("mpu6050", "mpu6500", "mpu9250", "lsm6ds3", "lsm6dsl", "lsm6dso", "lsm6dsox", "icm42688")
+
+
+def _number_in(lo: float, hi: float, unit: str, *, above: bool = False):
+    """Make an argparse type: a finite number from ``lo`` (excluded when ``above``) to ``hi`` (may be inf)."""
+
+    def parse(text: str) -> float:
+        try:
+            x = float(text)
+        except ValueError:
+            x = math.nan
+        if not (math.isfinite(x) and (x > lo if above else x >= lo) and x <= hi):
+            lower = f"above {lo:g}" if above else f"from {lo:g}"
+            upper = f" up to {hi:g}" if math.isfinite(hi) else ""
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number {lower}{upper} ({unit})")
+        return x
+
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    """Parse ``--jobs``: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return n
+
+
+def _check_placement(placement: str | None) -> str | None:
+    """Return ``--placement`` by its canonical name (``shoe`` -> ``foot``, as in a sidecar).
+
+    A misspelt one is refused once, before any recording is read.
+    """
+    if placement is None:
+        return None
+    from firmware_py.logs.recording import normalise_placement
+
+    try:
+        return normalise_placement(placement)
+    except ValueError as exc:
+        raise UsageError(f"--placement {placement}: {exc}") from exc
+
+
+def _i2c_address(text: str) -> int:
+    """Parse ``--address``: a 7-bit I2C address, 0x08-0x77 (as ``[device] address``)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        value = -1
+    if not 0x08 <= value <= 0x77:
+        raise argparse.ArgumentTypeError(f"{text!r}: give an I2C address from 0x08 to 0x77, e.g. 0x69")
+    return value
+
+
+def _chip_name(text: str) -> str:
+    """Parse ``--chip``: ``auto`` or a supported chip name."""
+    if text not in ("auto", *CHIP_NAMES):
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: auto, {', '.join(CHIP_NAMES)}")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``cadence-coach`` (exposed for documentation and tests)."""
     ap = argparse.ArgumentParser(
@@ -252,14 +373,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("replay", help="replay a recorded log (or a folder of logs) through the pipeline")
     r.add_argument("path", help="a .csv or .cclog recording, or a folder of them")
-    r.add_argument("--placement", help="lower_back (waist, belt), foot or shank; overrides the log's own")
+    r.add_argument(
+        "--placement", help="lower_back (waist, belt), foot (shoe) or shank (shin); overrides the log's own"
+    )
     r.add_argument("--json", help="write the replay JSON here (a folder when PATH is a folder)")
     r.add_argument("--csv", help="write one row per step here (a folder when PATH is a folder)")
     r.add_argument(
         "--plot", help="draw signal, steps and cadence to this PNG (a folder when PATH is a folder)"
     )
     r.add_argument(
-        "--jobs", type=int, default=None, help="worker processes for a folder (default: all cores)"
+        "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
     )
     r.add_argument(
         "--config", default=None, help="configuration file (TOML): coach, runner, stride calibration"
@@ -268,7 +391,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--cues-wav", default=None, help="render the buzzer cues on the run's time line to this WAV"
     )
-    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no warnings for a folder (errors still show)",
+    )
     r.set_defaults(func=_cmd_replay)
 
     cal = sub.add_parser("calibrate", help="fit your stride scale on a run of known length (lower back)")
@@ -293,19 +420,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     live = sub.add_parser("run", help="run the coach live: read the IMU, record, detect steps, cue")
     live.add_argument(
-        "--bus", default="smbus:1", help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one"
+        "--bus",
+        default=None,
+        help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one (default: [device] bus, smbus:1)",
     )
     live.add_argument(
-        "--chip", default="auto", help="auto, mpu6050, lsm6ds3, lsm6dsl, lsm6dso, lsm6dsox, icm42688"
+        "--chip",
+        default=None,
+        type=_chip_name,
+        help=f"auto (scan the bus) or one of {', '.join(CHIP_NAMES)} (default: [device] chip, auto)",
     )
-    live.add_argument("--address", type=lambda x: int(x, 0), default=None, help="I2C address, e.g. 0x69")
-    live.add_argument("--rate", type=float, default=None, help="sampling rate, Hz (default 200)")
-    live.add_argument("--placement", default=None, help="lower_back (waist, belt), foot or shank")
-    live.add_argument("--side", default=None, help="left or right (foot or shank sensor)")
+    live.add_argument("--address", type=_i2c_address, default=None, help="I2C address, e.g. 0x69")
+    live.add_argument(
+        "--rate",
+        type=_number_in(40.0, 1000.0, "Hz"),
+        default=None,
+        help="sampling rate, Hz, 40-1000 (default: [device] sampling_rate_hz, 200)",
+    )
+    live.add_argument(
+        "--placement", default=None, help="lower_back (waist, belt), foot (shoe) or shank (shin)"
+    )
+    live.add_argument(
+        "--side", default=None, choices=("left", "right"), help="left or right (foot or shank sensor)"
+    )
     live.add_argument("--config", default=None, help="configuration file (TOML); built-in defaults otherwise")
     live.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
     live.add_argument(
-        "--data-dir", default=None, help="folder for the recorded logs (default: [recording] data_dir)"
+        "--data-dir",
+        default=None,
+        help="folder for the recorded logs (default: [recording] data_dir; ./logs on a fake bus)",
     )
     live.add_argument(
         "--pins",
@@ -318,7 +461,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--fast", action="store_true", help="with a fake bus: run on a simulated clock, as fast as possible"
     )
     live.add_argument(
-        "--duration", type=float, default=None, help="stop after this many seconds (of the run's clock)"
+        "--duration",
+        type=_number_in(0.0, math.inf, "s", above=True),
+        default=None,
+        help="stop after this many seconds (of the run's clock)",
     )
     live.add_argument("--json", default=None, help="write the replay contract of this run here when it ends")
     live.add_argument(

@@ -766,12 +766,23 @@ def _cross_check(cfg: Config, origin: dict[str, str], default_file: str) -> None
         wanted += [(f"pins.rgb[{i}]", pin) for i, pin in enumerate(p.rgb)]
     else:
         wanted.append(("pins.led", p.led))
+
+    def set_in(k: str) -> str:
+        return origin.get(k.split("[")[0], default_file)
+
     for key, pin in wanted:
         if pin is None:
             continue
         if pin in used:
-            base = key.split("[")[0]
-            raise err(base, pin, f"GPIO{pin} is already used by {used[pin]}", "a GPIO no other output uses")
+            this, other = key, used[pin]
+            if set_in(this) == default_file and set_in(other) != default_file:
+                this, other = other, this  # blame the key the user set, not the default it meets
+            raise err(
+                this.split("[")[0],
+                pin,
+                f"GPIO{pin} is already used by {other} (set in {set_in(other)})",
+                "a GPIO no other output uses",
+            )
         used[pin] = key
 
 

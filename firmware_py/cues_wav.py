@@ -169,6 +169,7 @@ def render_wav(
     pcm = np.clip(np.round(audio * 32767), -32767, 32767).astype("<i2")
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as the other replay outputs do
         with path.open("wb") as fh, wave.open(fh, "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)

@@ -82,5 +82,9 @@ class BadSampleWarning(CadenceWarning):
     """Samples were flagged (NaN, saturated, frozen) and repaired or skipped."""
 
 
+class UnitsWarning(CadenceWarning):
+    """A CSV's samples look like g or °/s rather than m/s² and rad/s; they are kept as they are."""
+
+
 class TimestampRepairWarning(CadenceWarning):
     """Repeated timestamps (a rounded sensor clock) were re-spaced; every sample was kept."""

@@ -19,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from dsp import ValidationError
 from dsp.coach import CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
 from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, load_config, make_pipeline
-from firmware_py.exc import UsageError
+from firmware_py.exc import LogFormatError, LogWriteError, UsageError
 from firmware_py.logs import is_recording_file, read_log
-from firmware_py.logs.csvlog import positive_rate
+from firmware_py.logs.csvlog import positive_rate, sidecar_path
 from firmware_py.logs.recording import Recording
 
 #: Name and version of the replay JSON contract. Add fields; never change their meaning.
@@ -163,6 +164,32 @@ def subject_height_m(rec: Recording) -> float | None:
     return h if 1.0 <= h <= 2.5 else None
 
 
+def rate_error(rec: Recording, exc: Exception) -> LogFormatError:
+    """Name the recording in a rejected-rate error of the pipeline, with a hint for milliseconds.
+
+    Parameters
+    ----------
+    rec : Recording
+        The recording whose rate (``sampling_rate_hz``) the pipeline refused.
+    exc : Exception
+        The pipeline's error (it names the rate and the allowed range).
+
+    Returns
+    -------
+    LogFormatError
+        One line: the file, the pipeline's message, and, when the timestamps look like
+        milliseconds (a rate that would be allowed if they were seconds), that fix.
+    """
+    rate = rec.sampling_rate_hz
+    hint = ""
+    if 0 < rate < 1.0 and 40.0 <= rate * 1000.0 <= 1000.0:
+        hint = (
+            f" (its timestamps step by a median {1.0 / rate:g} s: if t is in milliseconds, "
+            "divide it by 1000; t must be in seconds)"
+        )
+    return LogFormatError(f"{rec.path}: {exc}{hint}")
+
+
 def replay_recording(
     rec: Recording, *, placement: str | None = None, config: Config | None = None
 ) -> ReplayResult:
@@ -194,16 +221,20 @@ def replay_recording(
             "pass --placement lower_back|foot|shank"
         )
     t0 = time.perf_counter()
-    pipe = make_pipeline(
-        config or load_config(),
-        sampling_rate_hz=rec.sampling_rate_hz,
-        placement=where,
-        has_gyro=rec.has_gyro,
-        placement_side=rec.placement_side,
-        runner_height_m=subject_height_m(rec),
-        accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
-        gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
-    )
+    cfg = config or load_config()
+    try:
+        pipe = make_pipeline(
+            cfg,
+            sampling_rate_hz=rec.sampling_rate_hz,
+            placement=where,
+            has_gyro=rec.has_gyro,
+            placement_side=rec.placement_side,
+            runner_height_m=subject_height_m(rec),
+            accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
+            gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
+        )
+    except ValidationError as exc:  # the recording's own values (its rate): name the file
+        raise rate_error(rec, exc) from exc
     gyro = rec.gyro_rads
     bias = recorded_gyro_bias(rec)
     if gyro is not None and bias is not None:
@@ -453,16 +484,68 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
     }
 
 
+class _WritingOutput:
+    """Turn an OS error while writing one output into a one-line :class:`LogWriteError`."""
+
+    def __init__(self, path: Path, what: str) -> None:
+        self.path, self.what = Path(path), what
+
+    def __enter__(self) -> None:
+        if self.path.is_dir():
+            raise LogWriteError(
+                f"{self.path}: cannot write the {self.what} there: it is a folder; fix: give a file name"
+            )
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, LogWriteError):
+            reason = exc.strerror or str(exc)
+            err = LogWriteError(
+                f"{self.path}: cannot write the {self.what} ({reason}); fix: choose a file in an existing, "
+                "writable folder with free space (no file may stand in the folder path)"
+            )
+            err.errno, err.reason = exc.errno, reason
+            raise err from exc
+        return False
+
+
 def write_json(result: ReplayResult, path: Path) -> None:
-    """Write the JSON contract to ``path`` (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(dumps_indent1(to_json(result)) + "\n")  # = json.dumps(..., indent=1), faster
-    os.replace(tmp, path)
+    """Write the JSON contract to ``path`` (parents created).
+
+    A regular file is replaced atomically; an existing special file (``/dev/stdout``, a pipe) is
+    written to as it is, never replaced.
+
+    Raises
+    ------
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
+    """
+    path = Path(path)
+    with _WritingOutput(path, "replay JSON (--json)"):
+        text = dumps_indent1(to_json(result)) + "\n"  # = json.dumps(..., indent=1), faster
+        if path.exists() and not path.is_file():
+            with path.open("w") as fh:
+                fh.write(text)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(text)
+        os.replace(tmp, path)
 
 
 def write_csv(result: ReplayResult, path: Path) -> None:
-    """Write one row per step (the JSON's per-step fields, as CSV)."""
+    """Write one row per step (the JSON's per-step fields, as CSV).
+
+    Raises
+    ------
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
+    """
+    path = Path(path)
+    with _WritingOutput(path, "per-step CSV (--csv)"):
+        _write_csv_rows(result, path)
+
+
+def _write_csv_rows(result: ReplayResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -475,6 +558,7 @@ def write_csv(result: ReplayResult, path: Path) -> None:
                 "stride_length_m",
                 "step_length_m",
                 "speed_mps",
+                "height_change_m",
                 "distance_m",
                 "terrain",
                 "grade",
@@ -498,6 +582,12 @@ def write_csv(result: ReplayResult, path: Path) -> None:
                     num(e.stride_length_m, ".4f"),
                     num(e.step_length_m, ".4f"),
                     num(e.speed_mps, ".3f"),
+                    num(
+                        None
+                        if e.height_change_m is None or not math.isfinite(e.height_change_m)
+                        else e.height_change_m,
+                        ".4f",
+                    ),
                     num(d, ".2f"),
                     e.terrain,
                     e.grade,
@@ -517,8 +607,17 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     Raises
     ------
     UsageError
-        When matplotlib (optional extra ``plot``) is not installed, or the samples were not kept.
+        When matplotlib (optional extra ``plot``) is not installed, the samples were not kept, or
+        matplotlib has no format for the file's extension.
+    LogWriteError
+        When the file cannot be written (the message names it and the reason).
     """
+    path = Path(path)
+    with _WritingOutput(path, "plot (--plot)"):
+        _draw_plot(result, path)
+
+
+def _draw_plot(result: ReplayResult, path: Path) -> None:
     try:
         import matplotlib
 
@@ -577,9 +676,17 @@ def write_plot(result: ReplayResult, path: Path) -> None:
     ax3.set_xlabel("time (s)")
     ax3.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fmt = path.suffix[1:].lower() or "png"
+        if fmt not in fig.canvas.get_supported_filetypes():
+            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
+            raise UsageError(
+                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
 
 
 # ---- files and folders ----------------------------------------------------------------------
@@ -615,8 +722,53 @@ def plan_outputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     return plan
 
 
-def _replay_one(args: tuple[Path, Path, dict[str, Path | None], str | None]) -> tuple[str, str | None]:
-    src, stem, outs, placement = args
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs_spare_inputs(src: Path, outputs: dict[str, Path | None]) -> None:
+    """Refuse an output that would overwrite the recording ``src`` or its JSON sidecar.
+
+    Parameters
+    ----------
+    src : Path
+        The recording replayed.
+    outputs : dict
+        Option name (``"--json"``, ...) -> the file it would write, or None.
+
+    Raises
+    ------
+    UsageError
+        When an output is the recording itself or the CSV's sidecar (which holds its placement,
+        rate and ground truth).
+    """
+    src = Path(src)
+    keep = [(src, "the recording")]
+    if src.suffix.lower() == ".csv" and sidecar_path(src).exists():
+        keep.append((sidecar_path(src), "its sidecar (placement, rate, ground truth)"))
+    for option, out in outputs.items():
+        if out is None:
+            continue
+        for p, what in keep:
+            if Path(out).resolve() == p.resolve() or _same_file(Path(out), p):
+                raise UsageError(
+                    f"{out}: {option} would overwrite {what} {p}; fix: write the outputs elsewhere "
+                    "(another name or folder)"
+                )
+
+
+def _tree_outputs(stem: Path, outs: dict[str, Path | None]) -> dict[str, Path | None]:
+    ext = {"json": ".json", "csv": ".csv", "plot": ".png"}
+    return {f"--{k}": (None if v is None else v / stem.with_suffix(ext[k])) for k, v in outs.items()}
+
+
+def _replay_one(
+    args: tuple[Path, Path, dict[str, Path | None], str | None, Config | None],
+) -> tuple[str, str | None]:
+    src, stem, outs, placement, config = args
     import warnings
 
     from firmware_py.exc import CadenceError
@@ -624,14 +776,14 @@ def _replay_one(args: tuple[Path, Path, dict[str, Path | None], str | None]) -> 
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = replay_recording(read_log(src), placement=placement)
+            result = replay_recording(read_log(src), placement=placement, config=config)
         if outs["json"] is not None:
             write_json(result, outs["json"] / stem.with_suffix(".json"))
         if outs["csv"] is not None:
             write_csv(result, outs["csv"] / stem.with_suffix(".csv"))
         if outs["plot"] is not None:
             write_plot(result, outs["plot"] / stem.with_suffix(".png"))
-        note = "; ".join(str(w.message) for w in caught[:3]) or None
+        note = "\n".join(str(w.message) for w in caught[:3]) or None
         return str(src), note
     except (CadenceError, ValueError) as exc:
         return str(src), f"error: {exc}"
@@ -646,8 +798,12 @@ def replay_tree(
     placement: str | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    config: Config | None = None,
 ) -> list[Path]:
     """Replay files and folders, mirroring their layout in the output folders.
+
+    A recording that cannot be replayed is reported on stderr (one line) and left out; with
+    ``progress``, the warnings of the others (gaps, repaired samples) are shown as well.
 
     Parameters
     ----------
@@ -660,16 +816,27 @@ def replay_tree(
     jobs : int, optional
         Worker processes (default: all cores).
     progress : bool
-        Draw a progress bar on stderr.
+        Draw a progress bar on stderr and show the recordings' warnings (errors are always shown).
+    config : Config, optional
+        Coach profile, runner and stride calibration for every recording (the built-in
+        defaults otherwise).
 
     Returns
     -------
     list of Path
         The recordings replayed without error.
+
+    Raises
+    ------
+    UsageError
+        When an input does not exist, or an output would overwrite a recording or its sidecar
+        (e.g. ``--json`` given the input folder itself).
     """
     plan = plan_outputs(inputs)
     outs = {"json": json_out, "csv": csv_out, "plot": plot_out}
-    work = [(src, stem, outs, placement) for src, stem in plan]
+    for src, stem in plan:
+        check_outputs_spare_inputs(src, _tree_outputs(stem, outs))
+    work = [(src, stem, outs, placement, config) for src, stem in plan]
     jobs = jobs or os.cpu_count() or 1
     done: list[Path] = []
     errors: list[str] = []
@@ -679,11 +846,15 @@ def replay_tree(
     else:
         pool = ProcessPoolExecutor(max_workers=jobs)
         results_iter = pool.map(_replay_one, work, chunksize=max(1, len(work) // (8 * jobs)))
+    warned: list[str] = []
     for i, (src, note) in enumerate(results_iter, 1):
         if note and note.startswith("error:"):
-            errors.append(f"{src}: {note[7:]}")
+            msg = note[7:]
+            errors.append(msg if msg.startswith(src) else f"{src}: {msg}")
         else:
             done.append(Path(src))
+            for msg in (note or "").splitlines():
+                warned.append(msg if src in msg else f"{src}: {msg}")
         if progress:
             width = 30
             fill = int(width * i / max(1, len(work)))
@@ -693,6 +864,8 @@ def replay_tree(
         sys.stderr.write("\n")
     if jobs != 1 and len(work) > 1:
         pool.shutdown()
+    for line in warned if progress else []:
+        print(f"cadence-coach: warning: {line}", file=sys.stderr)
     for line in errors:
         print(f"cadence-coach: {line}", file=sys.stderr)
     return done

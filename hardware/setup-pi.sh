@@ -22,8 +22,9 @@
 #    5. creates /var/lib/cadence-coach/{logs,numba-cache} (cadence, 0750)
 #    6. creates the venv /opt/cadence-coach/venv (--system-site-packages, so
 #       it sees apt's python3-lgpio) and pip installs the project into it
-#    7. installs /etc/cadence-coach/config.toml from config/default.toml
-#       unless it already exists (an existing one is never overwritten)
+#    7. installs /etc/cadence-coach/config.toml from config/device.toml (the
+#       placement and the profile; every other key keeps its built-in default,
+#       see config/default.toml) unless it already exists (never overwritten)
 #    8. compiles every numba kernel ahead of time into a native module in the
 #       cache, as the cadence user (`cadence-coach precompile --aot`): the
 #       service then runs without numba (about 50 MB instead of 155 MB, faster
@@ -407,11 +408,13 @@ install_config() {
     run install -d -m 0755 "$R$ETC_DIR"
     if [[ -e $conf ]]; then
         note "$conf exists: left as it is (never overwritten)"
-    elif [[ -f $SRC/config/default.toml ]]; then
+    elif [[ -f $SRC/config/device.toml ]]; then
+        # Only the keys a runner sets: a full copy of default.toml would override every key of
+        # the coaching profile, and `profile = "gentle"` would change nothing.
         # root owns it, the service reads it through its group.
-        run install -m 0640 -o root -g "$SERVICE_USER" "$SRC/config/default.toml" "$conf"
+        run install -m 0640 -o root -g "$SERVICE_USER" "$SRC/config/device.toml" "$conf"
     else
-        warn "$SRC/config/default.toml not found: create $conf before starting the service"
+        warn "$SRC/config/device.toml not found: create $conf before starting the service"
     fi
 }
 

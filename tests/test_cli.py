@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -249,6 +250,346 @@ class _Fixed:
         return argparse.Namespace(func=self._func)
 
 
+# ---- session-5 review: defects a user met, each test failed before its fix -----------------------
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--side", "middle"],
+        ["--rate", "5"],
+        ["--rate", "2000"],
+        ["--duration", "-3"],
+        ["--chip", "mpu6051"],
+        ["--address", "zz"],
+        ["--address", "0x200"],
+    ],
+)
+def test_run_rejects_out_of_range_options(capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--bus", f"fake:{FOOT}", "--fast", "--no-record", *option])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert option[0] in err
+    assert "Traceback" not in err
+    assert "<lambda>" not in err
+
+
+def test_run_chip_names_are_the_config_chips():
+    from firmware_py.cli import CHIP_NAMES
+    from firmware_py.config import CHIPS
+
+    assert CHIP_NAMES == CHIPS
+
+
+def test_run_takes_bus_and_chip_from_the_config(tmp_path, capsys):
+    cfg = tmp_path / "device.toml"
+    cfg.write_text(f'[device]\nbus = "fake:{FOOT}"\nchip = "icm42688"\n')
+    out = tmp_path / "live.json"
+    assert main(["run", "--config", str(cfg), "--fast", "--no-record", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert "icm42688" in doc["source"]
+    assert len(doc["steps"]) > 10
+
+
+@pytest.mark.parametrize("option", ["--json", "--csv", "--plot", "--cues-wav"])
+def test_an_output_that_cannot_be_written_is_one_line(tmp_path, capsys, option):
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    target = blocker / "out.x"  # a folder path through a file
+    if option == "--plot":
+        target = target.with_suffix(".png")
+    err = _one_line_error(capsys, ["replay", str(FOOT), option, str(target)])
+    assert str(target) in err
+    assert "cannot write" in err
+
+
+def test_a_full_disk_while_writing_the_csv_is_one_line(tmp_path, capsys):
+    full = "/dev/full"
+    if not os.path.exists(full):
+        pytest.skip("no /dev/full here")
+    err = _one_line_error(capsys, ["replay", str(FOOT), "--csv", full])
+    assert "/dev/full" in err
+    assert "No space left" in err
+
+
+@pytest.mark.parametrize("name", ["a_folder", "plot.xyz"])
+def test_a_plot_to_a_folder_or_an_unknown_format_is_one_line(tmp_path, capsys, name):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / name
+    if name == "a_folder":
+        target.mkdir()
+    err = _one_line_error(capsys, ["replay", str(FOOT), "--plot", str(target)])
+    assert str(target) in err
+    assert not (tmp_path / f"{name}.png").exists()
+
+
+def test_cues_wav_creates_its_folder_like_the_other_outputs(tmp_path):
+    wav = tmp_path / "new" / "deeper" / "cues.wav"
+    assert (
+        main(["replay", str(FOOT), "--cues-wav", str(wav), "--json", str(tmp_path / "new2" / "r.json")]) == 0
+    )
+    assert wav.read_bytes()[:4] == b"RIFF"
+
+
+def test_json_to_a_pipe_is_written_into_it_not_replacing_it(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def reader():
+        with open(fifo, "rb") as fh:  # blocks until the replay opens the pipe
+            got.append(fh.read())
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    assert main(["replay", str(FOOT), "--json", str(fifo)]) == 0
+    th.join(timeout=30)
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the pipe was replaced by a regular file"
+    assert got
+    assert json.loads(got[0])["schema"] == SCHEMA
+
+
+def _folder_of(tmp_path, *recordings):
+    src = tmp_path / "data"
+    for rec in recordings:
+        (src / rec.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(rec, src / rec.parent.name / rec.name)
+        shutil.copy(rec.with_suffix(".json"), src / rec.parent.name / rec.with_suffix(".json").name)
+    return src
+
+
+def test_folder_replay_coaches_with_the_given_config(tmp_path):
+    src = _folder_of(tmp_path, WAIST)
+    cfg = tmp_path / "me.toml"
+    cfg.write_text('[coach]\nbaseline = "runner"\n[runner]\nbaseline_cadence_spm = 240\n')
+    out = tmp_path / "out"
+    assert main(["replay", str(src), "--json", str(out), "--config", str(cfg), "--quiet", "--jobs", "1"]) == 0
+    steps = json.loads((out / WAIST.parent.name / f"{WAIST.stem}.json").read_text())["steps"]
+    # smooth ground: the target is the runner's fixed baseline (factor 1, not clamped)
+    assert {s["target_cadence_spm"] for s in steps if s["target_cadence_spm"] is not None} == {240.0}
+
+
+def test_folder_replay_with_a_bad_recording_fails_and_names_it_once(tmp_path, capsys):
+    src = _folder_of(tmp_path, WAIST)
+    bad = src / "mine" / "bad.csv"
+    bad.parent.mkdir()
+    bad.write_text("t,ax,ay,az,gx,gy,gz\n0,1,2,3,,,\n-1,1,2,3,,,\n")
+    out = tmp_path / "out"
+    assert main(["replay", str(src), "--json", str(out), "--quiet", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    bad_lines = [line for line in err.splitlines() if "bad.csv" in line]
+    assert len(bad_lines) == 1
+    assert bad_lines[0].count("bad.csv") == 1, bad_lines[0]
+    assert (out / WAIST.parent.name / f"{WAIST.stem}.json").exists()  # the good one is still replayed
+
+
+@pytest.mark.parametrize("content", [None, "dataset,recording_id\nx,y\n"])
+def test_folder_without_recordings_is_an_error(tmp_path, capsys, content):
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    if content is not None:
+        (folder / "index.csv").write_text(content)
+    err = _one_line_error(capsys, ["replay", str(folder)])
+    assert "nothing" in err
+    assert "no recordings" in err
+
+
+def test_folder_replay_shows_the_warnings_of_each_recording(tmp_path, capsys):
+    lines = WAIST.read_text().splitlines()
+    head = lines[0].split(",")
+    ti = head.index("t")
+    shifted = []
+    for i, line in enumerate(lines[1:]):
+        cells = line.split(",")
+        if i >= 2000:
+            cells[ti] = f"{float(cells[ti]) + 5.0:.6f}"  # a 5 s gap
+        shifted.append(",".join(cells))
+    folder = tmp_path / "runs" / "mine"
+    folder.mkdir(parents=True)
+    (folder / "gappy.csv").write_text("\n".join([lines[0], *shifted]) + "\n")
+    out = tmp_path / "out"
+    argv = ["replay", str(tmp_path / "runs"), "--json", str(out), "--placement", "lower_back"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    warned = [line for line in err.splitlines() if "warning" in line and "gappy.csv" in line]
+    assert warned, err
+    assert "gap" in warned[0]
+    # --quiet (also what benchmarks.accuracy --quiet asks for) keeps stderr for errors only
+    assert main([*argv, "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_replay_refuses_to_overwrite_the_recording_or_its_sidecar(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT)
+    rec = src / FOOT.parent.name / FOOT.name
+    side = rec.with_suffix(".json")
+    before = (rec.read_bytes(), side.read_bytes())
+    for option, target in (("--csv", rec), ("--json", side), ("--plot", rec), ("--cues-wav", side)):
+        err = _one_line_error(capsys, ["replay", str(rec), option, str(target)])
+        assert option in err
+        assert str(target) in err
+    # a folder replay whose JSON folder is the input folder would write over every sidecar
+    err = _one_line_error(capsys, ["replay", str(src), "--json", str(src), "--quiet"])
+    assert "sidecar" in err
+    assert (rec.read_bytes(), side.read_bytes()) == before
+
+
+def test_a_replay_json_without_sidecar_may_sit_beside_the_recording(tmp_path):
+    rec = tmp_path / "run.csv"
+    shutil.copy(FOOT, rec)
+    assert main(["replay", str(rec), "--placement", "foot", "--json", str(tmp_path / "run.json")]) == 0
+
+
+def test_csv_carries_every_per_step_field_of_the_json(tmp_path):
+    out_json, out_csv = tmp_path / "r.json", tmp_path / "r.csv"
+    assert main(["replay", str(FOOT), "--json", str(out_json), "--csv", str(out_csv)]) == 0
+    json_fields = set(json.loads(out_json.read_text())["steps"][0])
+    header = out_csv.read_text().splitlines()[0].split(",")
+    renamed = {"t_s": "t", "emitted_at_s": "emitted_at"}
+    assert {renamed.get(h, h) for h in header} == json_fields
+
+
+def test_replay_summary_line_rounds_the_cadence(capsys):
+    import re
+
+    assert main(["replay", str(FOOT)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"cadence median \d+\.\d spm", out), out
+
+
+def test_calibrate_on_a_foot_says_why_nothing_is_written(tmp_path, capsys):
+    profile = tmp_path / "runner.toml"
+    assert main(["calibrate", str(FOOT), "--distance-m", "50", "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert "nothing written" in out
+    assert "foot" in out.split("nothing written")[1]
+    assert not profile.exists()
+
+
+def test_demo_into_a_folder_that_cannot_be_made_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("in the way")
+    for out in (blocker, blocker / "rep"):
+        err = _one_line_error(capsys, ["demo", "--out", str(out)])
+        assert str(out) in err
+        assert "--out" in err
+
+
+def test_a_recording_in_milliseconds_is_one_line_naming_the_file(tmp_path, capsys):
+    lines = FOOT.read_text().splitlines()
+    ti = lines[0].split(",").index("t")
+    rows = []
+    for line in lines[1:]:
+        cells = line.split(",")
+        cells[ti] = f"{float(cells[ti]) * 1000.0:.3f}"
+        rows.append(",".join(cells))
+    ms = tmp_path / "in_ms.csv"
+    ms.write_text("\n".join([lines[0], *rows]) + "\n")
+    for argv in (
+        ["replay", str(ms), "--placement", "foot"],
+        [
+            "calibrate",
+            str(ms),
+            "--distance-m",
+            "50",
+            "--placement",
+            "foot",
+            "--profile",
+            str(tmp_path / "r.toml"),
+        ],
+    ):
+        err = _one_line_error(capsys, argv)
+        assert "in_ms.csv" in err
+        assert "milliseconds" in err
+
+
+def test_readme_json_example_has_the_fields_of_the_contract(tmp_path):
+    import re
+
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", readme, re.S).group(1))
+    out = tmp_path / "r.json"
+    assert main(["replay", str(WAIST), "--json", str(out), "--config", str(_runner_example())]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["cues"], "the example profile cues this recording"
+    assert set(example) == set(doc)
+    assert set(example["steps"][0]) == set(doc["steps"][0])
+    assert set(example["cues"][0]) == set(doc["cues"][0])
+    assert set(example["summary"]) == set(doc["summary"])
+
+
+def _runner_example():
+    return FIXTURES.parent.parent / "config" / "runner.example.toml"
+
+
+def test_every_device_cue_in_the_readme_is_emitted_or_marked_not_yet():
+    import re
+
+    repo = FIXTURES.parent.parent
+    readme = (repo / "README.md").read_text()
+    sources = "\n".join(p.read_text() for p in sorted((repo / "firmware_py").rglob("*.py")))
+    for kind in ("ready", "sensor_lost", "recording_stopped", "battery_low"):
+        row = re.search(rf"^\| `{kind}` \|.*$", readme, re.M).group(0)
+        # handed to the loop's _device(...) directly, or as an event of that kind (BatteryEvent)
+        emitted = re.search(rf'(?:_device|Event)\(\s*"{kind}"', sources) is not None
+        assert emitted or "not emitted yet" in row, f"{kind}: the README promises a cue nothing emits"
+
+
+def test_a_misspelt_placement_is_refused_once_for_a_whole_folder(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT, WAIST)
+    err = _one_line_error(capsys, ["replay", str(src), "--placement", "feet", "--quiet"])
+    assert "--placement" in err
+    assert "feet" in err
+
+
+def test_placement_aliases_of_the_sidecars_work_on_the_command_line(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["replay", str(FOOT), "--placement", "shoe", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["placement"] == "foot"
+
+
+@pytest.mark.parametrize("jobs", ["0", "-1"])
+def test_replay_jobs_must_be_positive(tmp_path, capsys, jobs):
+    src = _folder_of(tmp_path, FOOT, WAIST)
+    with pytest.raises(SystemExit) as exc:
+        main(["replay", str(src), "--jobs", jobs, "--quiet"])
+    assert exc.value.code == 2
+    assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_fake_run_refuses_to_write_its_json_over_the_recordings_sidecar(tmp_path, capsys):
+    src = _folder_of(tmp_path, FOOT)
+    rec = src / FOOT.parent.name / FOOT.name
+    side = rec.with_suffix(".json")
+    before = side.read_bytes()
+    argv = ["run", "--bus", f"fake:{rec}", "--fast", "--no-record", "--json", str(side)]
+    err = _one_line_error(capsys, argv)
+    assert "--json" in err
+    assert "sidecar" in err
+    assert side.read_bytes() == before
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to hand a file to another group"
+)
+def test_calibrate_keeps_the_profile_owner_and_group(tmp_path):
+    from firmware_py.calibrate import write_profile_table
+
+    profile = tmp_path / "config.toml"
+    profile.write_text('[device]\nplacement = "lower_back"\n')
+    os.chown(profile, 0, 1)  # like /etc/cadence-coach/config.toml: root, the service's group
+    profile.chmod(0o640)
+    write_profile_table(profile, "stride", {"scale_walk": 1.05, "scale_run": 1.0})
+    st = profile.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 1, 0o640)
+    assert "scale_walk = 1.05" in profile.read_text()
+
+
 @pytest.mark.parametrize("present", [True, False])
 def test_plain_precompile_rebuilds_a_stale_aot_module_but_builds_none_that_was_never_asked_for(
     monkeypatch, tmp_path, capsys, present
@@ -272,3 +613,13 @@ def test_plain_precompile_rebuilds_a_stale_aot_module_but_builds_none_that_was_n
     assert built == ([True] if present else [])
     assert ("is stale" in out) is present
     assert ("compiled or loaded 7 kernel variants" in out) is not present
+
+
+def test_calibrate_refuses_a_profile_name_that_is_not_a_toml_file(tmp_path, monkeypatch, capsys):
+    # `replay --profile gentle` names a coaching profile; `calibrate --profile gentle` wrote a new
+    # file called "gentle" in the current folder
+    monkeypatch.chdir(tmp_path)
+    err = _one_line_error(capsys, ["calibrate", str(WAIST), "--distance-m", "170", "--profile", "gentle"])
+    assert "--profile gentle" in err
+    assert ".toml" in err
+    assert not (tmp_path / "gentle").exists()

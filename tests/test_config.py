@@ -223,6 +223,13 @@ ERRORS = [
         "GPIO17 is already used by pins.buzzer",
         "a GPIO no other output uses",
     ),
+    (  # the user's key is blamed, not the default it clashes with (which comes later)
+        "[pins]\nbuzzer = 18\n",
+        "pins.buzzer",
+        "18",
+        "GPIO18 is already used by pins.vibration (set in",
+        "a GPIO no other output uses",
+    ),
     (
         "[targets]\ncadence_floor_spm = 220\ncadence_ceiling_spm = 200\n",
         "targets.cadence_floor_spm",

@@ -104,5 +104,6 @@ def test_bad_arguments(tmp_path):
         render_wav([], tmp_path / "x.wav", buzzer_kind="piezo")
     with pytest.raises(ValueError, match="duration_s"):
         render_wav([], tmp_path / "x.wav", duration_s=-1.0)
+    (tmp_path / "afile").write_text("")  # a missing folder is created; a file in the way is not
     with pytest.raises(OSError, match="cannot write the WAV file"):
-        render_wav([], tmp_path / "missing" / "x.wav")
+        render_wav([], tmp_path / "afile" / "x.wav")

@@ -216,16 +216,17 @@ def test_dry_run_arm64_prints_every_step_and_changes_nothing(tmp_path):
 
 
 @needs_bash
-def test_dry_run_installs_default_config_only_when_absent(tmp_path):
+def test_dry_run_installs_the_device_config_only_when_absent(tmp_path):
     src = tmp_path / "src"
     (src / "config").mkdir(parents=True)
     (src / "pyproject.toml").write_text('[project]\nname = "cadence-coach"\ndependencies = []\n')
     (src / "config" / "default.toml").write_text("# defaults\n")
+    (src / "config" / "device.toml").write_text("# device\n")
     root = fake_pi_root(tmp_path)
 
     out = dry_run(tmp_path, str(src), root=root).stdout
     conf = f"{root}/etc/cadence-coach/config.toml"
-    assert f"install -m 0640 -o root -g cadence {src}/config/default.toml {conf}" in commands(out)
+    assert f"install -m 0640 -o root -g cadence {src}/config/device.toml {conf}" in commands(out)
     # The unit comes from the script's own directory when the source tree has none.
     assert f"install -m 0644 {HW}/cadence-coach.service" in out
 
@@ -395,13 +396,11 @@ def test_unit_commands(unit):
     venv_exe = "/opt/cadence-coach/venv/bin/cadence-coach"
     pre = values(unit, "Service", "ExecStartPre")
     assert any(p.split()[:2] == [venv_exe, "precompile"] for p in pre)
+    # bus, chip, rate and placement come from the config file: an option here would override
+    # the [device] keys the user edits in /etc/cadence-coach/config.toml
     assert one(unit, "Service", "ExecStart").split() == [
         venv_exe,
         "run",
-        "--bus",
-        "smbus:1",
-        "--chip",
-        "auto",
         "--config",
         "/etc/cadence-coach/config.toml",
     ]
@@ -604,3 +603,22 @@ def test_mode_button_is_never_on_gpio3():
     wires = [p.get("d", "") for p in button.iter(f"{SVG_NS}path") if "wbtn" in (p.get("class") or "")]
     assert wires
     assert all(not d.startswith("M 647 202") for d in wires)
+
+
+@needs_bash
+def test_the_installed_config_lets_the_coaching_profile_take_effect(tmp_path):
+    from firmware_py.config import load_config
+
+    root = fake_pi_root(tmp_path)
+    out = dry_run(tmp_path, str(REPO), root=root).stdout
+    conf = f"{root}/etc/cadence-coach/config.toml"
+    [install] = [c for c in commands(out) if c.startswith("install ") and c.endswith(conf)]
+    template = Path(install.split()[-2])
+    # the runner switches the profile in /etc/cadence-coach/config.toml, as docs and comments say
+    text = template.read_text()
+    mine = tmp_path / "config.toml"
+    mine.write_text(text.replace('profile = "brief"', 'profile = "gentle"'))
+    assert 'profile = "gentle"' in mine.read_text()
+    got, gentle = load_config(mine), load_config(profile="gentle")
+    assert got.targets == gentle.targets
+    assert got.coach == gentle.coach

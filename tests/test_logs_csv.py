@@ -254,7 +254,7 @@ def _timed(fn, *args) -> float:
 def test_gap_is_kept_warned_and_recorded(tmp_path):
     t = np.arange(3000) * 0.005
     t[2461:] += 1.515  # dt of 1.52 s after t=12.30 s (row 2460, on line 2462)
-    rec = Recording("", t, np.ones((3000, 3)), None, 200.0)
+    rec = Recording("", t, np.tile([0.0, 0.0, 9.81], (3000, 1)), None, 200.0)  # gravity: m/s²
     path = tmp_path / "gap.csv"
     write_csv(rec, path, sidecar=False)
     with pytest.warns(DataGapWarning) as record:
@@ -270,7 +270,7 @@ def test_many_gaps_give_a_bounded_number_of_warnings(tmp_path):
     for k in range(10):
         t[20 * k + 10 :] += 0.5
     path = tmp_path / "gaps.csv"
-    write_csv(Recording("", t, np.zeros((200, 3)), None, 100.0), path, sidecar=False)
+    write_csv(Recording("", t, np.tile([0.0, 0.0, 9.81], (200, 1)), None, 100.0), path, sidecar=False)
     with pytest.warns(DataGapWarning) as record:
         back = read_csv(path)
     assert len(back.gaps) == 10
@@ -483,3 +483,38 @@ def test_bad_sample_rows_agrees_with_a_row_by_row_check(with_gyro):
     assert bad.tolist() == expected
     assert bad.dtype == np.intp
     assert csvlog.bad_sample_rows(np.zeros((0, 3)), None).tolist() == []
+
+
+@pytest.mark.parametrize(
+    ("acc_scale", "gyro_scale", "says"),
+    [(1 / 9.80665, 1.0, "m/s²"), (1.0, 180 / np.pi, "rad/s"), (1000 / 9.80665, 1.0, "m/s²")],
+    ids=["acc in g", "gyro in deg/s", "acc in milli-g"],
+)
+def test_samples_in_g_or_degrees_are_kept_with_a_warning(tmp_path, acc_scale, gyro_scale, says):
+    from firmware_py.exc import UnitsWarning
+
+    rec = read_csv(FIXTURES / "pyshoe_vicon" / "2017-11-27-11-24-07.csv")
+    odd = Recording("", rec.t_s, rec.acc_mps2 * acc_scale, rec.gyro_rads * gyro_scale, rec.sampling_rate_hz)
+    path = tmp_path / "odd.csv"
+    write_csv(odd, path, sidecar=False)
+    with pytest.warns(UnitsWarning) as record:
+        back = read_csv(path)
+    assert back.n_samples == rec.n_samples
+    msgs = [str(w.message) for w in record if issubclass(w.category, UnitsWarning)]
+    assert len(msgs) == 1
+    assert str(path) in msgs[0]
+    assert says in msgs[0]
+
+
+def test_real_recordings_in_si_units_give_no_units_warning():
+    from firmware_py.exc import UnitsWarning
+    from firmware_py.logs import is_recording_file
+
+    paths = [p for p in sorted(FIXTURES.glob("*/*.csv")) if is_recording_file(p)]
+    paths += [p for p in sorted(DATASETS.glob("*/*.csv")) if is_recording_file(p)]
+    assert paths
+    for csv_path in paths:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            read_csv(csv_path)
+        assert not [w for w in caught if issubclass(w.category, UnitsWarning)], csv_path

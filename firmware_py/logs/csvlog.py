@@ -30,6 +30,7 @@ from firmware_py.exc import (
     LogNotFoundError,
     LogWriteError,
     TimestampRepairWarning,
+    UnitsWarning,
 )
 from firmware_py.logs.recording import Recording, normalise_placement
 
@@ -194,6 +195,57 @@ def warn_bad_samples(path: str, n_bad: int, first_where: str, stacklevel: int = 
         BadSampleWarning,
         stacklevel=stacklevel,
     )
+
+
+#: A worn sensor's median |acceleration| is gravity, 9.81 m/s², give or take the motion: outside
+#: this range the CSV is in other units (about 1 in g, about 1000 in milli-g), m/s².
+ACC_MEDIAN_RANGE_MPS2 = (3.0, 30.0)
+#: No IMU that cadence-coach reads measures beyond ±2000 °/s (34.9 rad/s): a higher 99th
+#: percentile of |gyro| is a gyroscope written in °/s, rad/s.
+GYRO_P99_MAX_RADS = math.radians(2000.0)
+
+
+def warn_units(path: str, acc: np.ndarray, gyro: np.ndarray | None, stacklevel: int = 3) -> None:
+    """Warn when a CSV's samples look like g or °/s instead of m/s² and rad/s (they are kept).
+
+    The check looks at every tenth sample: the median of |acc| (gravity) and the 99th percentile
+    of |gyro| (the chips' full scale), so a few bad samples do not trigger it.
+
+    Parameters
+    ----------
+    path : str
+        File the samples come from (named in the warning).
+    acc : numpy.ndarray
+        Accelerations, shape (n, 3), meant to be m/s².
+    gyro : numpy.ndarray or None
+        Angular rates, shape (n, 3), meant to be rad/s.
+    stacklevel : int
+        Passed to ``warnings.warn``.
+    """
+    with np.errstate(all="ignore"):
+        a = np.linalg.norm(acc[::10], axis=1)
+        a = a[np.isfinite(a)]
+        if a.size:
+            med = float(np.median(a))
+            lo, hi = ACC_MEDIAN_RANGE_MPS2
+            if not lo <= med <= hi:
+                warnings.warn(
+                    f"{path}: the median |acc| is {med:.3g}, not about 9.81: ax, ay, az must be in m/s² "
+                    "(from g, multiply by 9.80665); samples kept as they are, expect wrong steps and strides",
+                    UnitsWarning,
+                    stacklevel=stacklevel,
+                )
+        if gyro is not None:
+            g = np.linalg.norm(gyro[::10], axis=1)
+            g = g[np.isfinite(g)]
+            if g.size and float(np.percentile(g, 99)) > GYRO_P99_MAX_RADS:
+                warnings.warn(
+                    f"{path}: |gyro| reaches {float(np.percentile(g, 99)):.0f} (99th percentile), beyond any "
+                    "IMU's ±2000 °/s = 34.9 rad/s: gx, gy, gz must be in rad/s (from °/s, multiply by "
+                    "0.0174533); samples kept as they are, expect wrong strides",
+                    UnitsWarning,
+                    stacklevel=stacklevel,
+                )
 
 
 def normalise_side(value: Any) -> str | None:
@@ -671,6 +723,7 @@ def read_csv(path: str | os.PathLike[str]) -> Recording:
     bad = bad_sample_rows(acc, gyro)
     if bad.size:
         warn_bad_samples(name, int(bad.size), f"line {line_of(int(bad[0]))}")
+    warn_units(name, acc, gyro)
     gap_idx = time_gaps(t)
     found = [(float(t[i]), float(t[i + 1]), f"line {line_of(int(i))}") for i in gap_idx]
     if found:
