@@ -23,6 +23,7 @@ import numpy as np
 
 from dsp import ValidationError, detect_steps
 from dsp.stride import StrideSettings, estimate_strides
+from firmware_py.config import load_config
 from firmware_py.exc import ConfigError, UsageError
 from firmware_py.logs import read_log
 from firmware_py.logs.recording import normalise_placement
@@ -188,10 +189,9 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
 
 
 def _runner_height(profile: dict[str, Any]) -> float | None:
-    for table, key in (("runner", "height_m"), ("stride", "runner_height_m")):
-        value = profile.get(table, {}).get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+    value = profile.get("runner", {}).get("height_m")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
     return None
 
 
@@ -305,9 +305,9 @@ def calibrate(
     distance_m : float
         Its true length, m.
     profile_path : str or os.PathLike
-        Runner profile TOML: the body height is read from ``[runner] height_m`` (or
-        ``[stride] runner_height_m``), the current factors from ``[stride]``, and the new
-        factors written back to ``[stride]`` (lower back only).
+        Runner profile TOML, checked like ``--config`` first: the body height is read from
+        ``[runner] height_m``, the current factors from ``[stride]``, and the new factors written
+        back to ``[stride]`` (lower back only).
     placement : str, optional
         Overrides the placement stored with the recording.
 
@@ -349,6 +349,10 @@ def calibrate(
         raise UsageError(
             f"{recording_path}: a shank sensor has no stride model; wear it at the lower back or on the foot"
         )
+    if Path(profile_path).exists():
+        # the profile must load where it will be used (replay/run --config): refuse an unknown key
+        # or a bad value now, with the config's own one-line error, not after writing to it
+        load_config(profile_path)
     profile = read_profile(profile_path)
     height = _runner_height(profile)
     scale_walk = _scale(profile, "scale_walk")

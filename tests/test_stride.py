@@ -746,10 +746,9 @@ height_m = 1.75
 [stride]
 # factors from the last calibration
 scale_walk = 1.0   # walking
-runner_height_m = 1.75
 [targets.smooth]
 cadence_factor = 1.0
-rgb = [5, 6, 13]
+stride_factor = 0.9  # kept as written
 """
 
 
@@ -809,8 +808,7 @@ def test_calibrate_lower_back_fits_the_walking_factor(tmp_path):
     saved = tomllib.loads(profile.read_text())
     assert saved["stride"]["scale_walk"] == out["scale_walk"]
     assert saved["runner"] == {"height_m": 1.75}
-    assert saved["stride"]["runner_height_m"] == 1.75
-    assert saved["targets"] == {"smooth": {"cadence_factor": 1.0, "rgb": [5, 6, 13]}}
+    assert saved["targets"] == {"smooth": {"cadence_factor": 1.0, "stride_factor": 0.9}}
     again = calibrate(rec_path, distance, profile_path=profile)  # starts from the saved factor
     assert again["ratio"] == pytest.approx(1.0, abs=0.01)
 
@@ -837,9 +835,28 @@ def test_calibrate_refuses_an_absurd_foot_sensor_height_in_the_profile(tmp_path)
     profile = tmp_path / "runner.toml"
     bad = PROFILE.replace("[stride]", "[stride]\nfoot_sensor_height_m = 1.5", 1)
     profile.write_text(bad)
-    with pytest.raises(ConfigError, match=r"\[stride\] foot_sensor_height_m = 1.5"):
+    with pytest.raises(ConfigError, match=r"runner.toml: stride.foot_sensor_height_m = 1.5: out of range"):
         calibrate(rec_path, distance, profile_path=profile)
     assert profile.read_text() == bad
+
+
+def test_calibrate_refuses_a_profile_that_replay_and_run_would_refuse(tmp_path):
+    # a key the config does not know must stop calibrate too, before it writes: otherwise the
+    # calibrated profile is one that `replay --config` and `run --config` then refuse
+    from firmware_py.calibrate import calibrate
+    from firmware_py.config import load_config
+    from firmware_py.exc import ConfigError
+
+    rec_path, distance = _synthetic_back_recording(tmp_path, StrideSettings().pendulum_k_walk, n_steps=12)
+    profile = tmp_path / "runner.toml"
+    bad = PROFILE.replace("[stride]", "[stride]\nrunner_height_m = 1.75", 1)
+    profile.write_text(bad)
+    with pytest.raises(ConfigError, match=r"runner_height_m"):
+        calibrate(rec_path, distance, profile_path=profile)
+    assert profile.read_text() == bad
+    profile.write_text(PROFILE)
+    calibrate(rec_path, distance, profile_path=profile)
+    load_config(profile)  # what calibrate wrote loads
 
 
 def test_calibrate_foot_reports_the_ratio_only(tmp_path):
