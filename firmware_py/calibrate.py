@@ -188,29 +188,6 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
         raise ConfigError(f"{path}: cannot write the profile ({e.strerror}); check the permissions") from e
 
 
-def _runner_height(profile: dict[str, Any]) -> float | None:
-    value = profile.get("runner", {}).get("height_m")
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def _scale(profile: dict[str, Any], key: str) -> float:
-    value = profile.get("stride", {}).get(key, 1.0)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not value > 0:
-        raise ConfigError(f"[stride] {key} = {value!r} is not a positive number; fix the profile")
-    return float(value)
-
-
-def _foot_sensor_height(profile: dict[str, Any]) -> float:
-    value = profile.get("stride", {}).get("foot_sensor_height_m", StrideSettings.sensor_height_m)
-    if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 0.2:
-        raise ConfigError(
-            f"[stride] foot_sensor_height_m = {value!r} is not a height of 0-0.2 m; fix the profile"
-        )
-    return float(value)
-
-
 def _filled_sum(values: np.ndarray, mask: np.ndarray) -> float:
     """Sum of ``values[mask]`` with NaN entries counted as the median of the finite ones."""
     v = values[mask]
@@ -349,16 +326,14 @@ def calibrate(
         raise UsageError(
             f"{recording_path}: a shank sensor has no stride model; wear it at the lower back or on the foot"
         )
-    if Path(profile_path).exists():
-        # the profile must load where it will be used (replay/run --config): refuse an unknown key
-        # or a bad value now, with the config's own one-line error, not after writing to it
-        load_config(profile_path)
-    profile = read_profile(profile_path)
-    height = _runner_height(profile)
-    scale_walk = _scale(profile, "scale_walk")
-    scale_run = _scale(profile, "scale_run")
+    # the profile is read as replay and run --config will read it: an unknown key or a bad value
+    # is refused now, with the config's own one-line error, before anything is written to it
+    cfg = load_config(profile_path if Path(profile_path).exists() else None)
+    height = cfg.runner.height_m
+    scale_walk = cfg.stride.scale_walk
+    scale_run = cfg.stride.scale_run
     settings = StrideSettings(
-        scale_walk=scale_walk, scale_run=scale_run, sensor_height_m=_foot_sensor_height(profile)
+        scale_walk=scale_walk, scale_run=scale_run, sensor_height_m=cfg.stride.foot_sensor_height_m
     )
     try:
         steps = detect_steps(
