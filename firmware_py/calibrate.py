@@ -37,34 +37,6 @@ _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")
 
 
-def read_profile(profile_path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a profile TOML (an absent file is an empty profile).
-
-    Parameters
-    ----------
-    profile_path : str or os.PathLike
-        The file.
-
-    Returns
-    -------
-    dict
-        Its tables.
-
-    Raises
-    ------
-    ConfigError
-        When the file is not valid TOML.
-    """
-    path = Path(profile_path)
-    if not path.exists():
-        return {}
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML ({e}); fix the file or pass another --profile") from e
-
-
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
