@@ -433,9 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--address", type=_i2c_address, default=None, help="I2C address, e.g. 0x69")
     live.add_argument(
         "--rate",
-        type=_number_in(40.0, 1000.0, "Hz"),
+        type=_number_in(50.0, 1000.0, "Hz"),
         default=None,
-        help="sampling rate, Hz, 40-1000 (default: [device] sampling_rate_hz, 200)",
+        help="sampling rate, Hz, 50-1000 (default: [device] sampling_rate_hz, 200)",
     )
     live.add_argument(
         "--placement", default=None, help="lower_back (waist, belt), foot (shoe) or shank (shin)"

@@ -118,7 +118,7 @@ class DeviceConfig:
     bus: str = _k("smbus:1", "bus")
     chip: str = _k("auto", "choice", choices=("auto", *CHIPS))
     address: int | None = _k(None, "address", nullable=True)
-    sampling_rate_hz: float = _k(200.0, "float", 40, 1000, unit="Hz")
+    sampling_rate_hz: float = _k(200.0, "float", 50, 1000, unit="Hz")
     accel_range_g: int | None = _k(None, "choice", choices=(2, 4, 8, 16), nullable=True)
     gyro_range_dps: int = _k(2000, "choice", choices=(250, 500, 1000, 2000))
     placement: str = _k("lower_back", "choice", choices=tuple(_PLACEMENTS))

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from dsp.coach import CueEvent
+from dsp.coach import DEVICE_EVENT_KINDS, CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent
 from firmware_py.clock import Clock
 from firmware_py.exc import CadenceError, ImuFaultError
@@ -251,7 +251,7 @@ class LiveLoop:
             self.recorder.event(t_s, {"kind": kind, "reason": reason})
         self._notify("on_device", kind, t_s, reason)
         coach = self.pipeline.coach
-        if coach is not None and kind in ("ready", "sensor_lost", "recording_stopped", "battery_low"):
+        if coach is not None and kind in DEVICE_EVENT_KINDS:
             self._cues(coach.on_event(kind, t_s, reason))
 
     def _check_recorder(self, t_s: float) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from dsp.coach import DEVICE_EVENT_KINDS
 from dsp.pipeline import Pipeline
 from firmware_py import __version__
 from firmware_py.bus import open_bus
@@ -297,7 +298,13 @@ def run_device(args: argparse.Namespace) -> int:
         if outputs is not None:
             outputs.wait_idle(5.0)
             outputs.close()
-    summary = f"{report.n_steps} steps, {len(report.cues)} cues from {report.samples} samples"
+    # the coaching cues, as the replay JSON lists them; the device's own (ready, ...) apart
+    device = [c.kind for c in report.cues if c.kind in DEVICE_EVENT_KINDS]
+    summary = f"{report.n_steps} steps, {len(report.cues) - len(device)} cues"
+    if device:
+        kinds = ", ".join(dict.fromkeys(device))
+        summary += f" (and {len(device)} device cue{'s' if len(device) > 1 else ''}: {kinds})"
+    summary += f" from {report.samples} samples"
     if recorder is not None and recorder.path is not None:
         summary += f"; log: {recorder.path}"
     print(summary)

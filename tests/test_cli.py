@@ -258,6 +258,7 @@ class _Fixed:
     [
         ["--side", "middle"],
         ["--rate", "5"],
+        ["--rate", "40"],  # below what the drivers can ask of any chip (50 Hz)
         ["--rate", "2000"],
         ["--duration", "-3"],
         ["--chip", "mpu6051"],
@@ -623,3 +624,38 @@ def test_calibrate_refuses_a_profile_name_that_is_not_a_toml_file(tmp_path, monk
     assert "--profile gentle" in err
     assert ".toml" in err
     assert not (tmp_path / "gentle").exists()
+
+
+@pytest.mark.parametrize(
+    "chip", ["mpu6050", "mpu6500", "mpu9250", "lsm6ds3", "lsm6dsl", "lsm6dso", "lsm6dsox", "icm42688"]
+)
+def test_every_chip_the_config_accepts_runs_on_the_fake_bus(tmp_path, capsys, chip):
+    from firmware_py.config import CHIPS
+
+    assert chip in CHIPS
+    out = tmp_path / "live.json"
+    argv = ["run", "--bus", f"fake:{FOOT}", "--chip", chip, "--fast", "--no-record", "--duration", "20"]
+    assert main([*argv, "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert len(doc["steps"]) > 5
+    # the summary counts the cues the JSON lists; the device's own (ready) are named apart
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{len(doc['steps'])} steps, {len(doc['cues'])} cues")
+    assert "device cue: ready" in line
+
+
+def test_the_chips_list_of_the_config_is_what_the_fake_bus_can_simulate():
+    from firmware_py.config import CHIPS
+    from firmware_py.imu.fake import FAKE_IMUS
+
+    assert set(CHIPS) == set(FAKE_IMUS)
+
+
+def test_the_device_rate_range_is_the_drivers():
+    from firmware_py.config import load_config
+    from firmware_py.exc import ConfigError
+    from firmware_py.imu.base import MIN_SAMPLING_RATE_HZ
+
+    assert MIN_SAMPLING_RATE_HZ == 50.0
+    with pytest.raises(ConfigError, match="sampling_rate_hz"):
+        load_config(overrides={"device.sampling_rate_hz": 40.0})

@@ -80,6 +80,8 @@ __all__ = [
     "FakeLsm6dso",
     "FakeLsm6dsox",
     "FakeMpu6050",
+    "FakeMpu6500",
+    "FakeMpu9250",
     "SourceRecording",
     "Transaction",
 ]
@@ -865,6 +867,18 @@ class FakeMpu6050(FakeImu):
 # -- ST ------------------------------------------------------------------------------------------------
 
 
+class FakeMpu6500(FakeMpu6050):
+    """Fake MPU-6500 (WHO_AM_I 0x70): the MPU-6050's registers, a 512-byte FIFO."""
+
+    DEFAULT_ID = 0x70
+
+
+class FakeMpu9250(FakeMpu6050):
+    """Fake MPU-9250 (WHO_AM_I 0x71): the MPU-6500 inside (its magnetometer is not modelled)."""
+
+    DEFAULT_ID = 0x71
+
+
 class _FakeLsm6ds(FakeImu):
     """ST parts: CTRL3_C software reset, power-down ODR at reset, IF_INC addressing."""
 
@@ -1252,6 +1266,8 @@ class FakeIcm42688(FakeImu):
 #: Fake IMU class by chip name (as used by ``open_bus("fake:...?chip=...")``).
 FAKE_IMUS: dict[str, type[FakeImu]] = {
     "mpu6050": FakeMpu6050,
+    "mpu6500": FakeMpu6500,
+    "mpu9250": FakeMpu9250,
     "lsm6ds3": FakeLsm6ds3,
     "lsm6dsl": FakeLsm6dsl,
     "lsm6dso": FakeLsm6dso,
