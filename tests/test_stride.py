@@ -746,6 +746,7 @@ height_m = 1.75
 [stride]
 # factors from the last calibration
 scale_walk = 1.0   # walking
+foot_sensor_height_m = 0.08
 [targets.smooth]
 cadence_factor = 1.0
 stride_factor = 0.9  # kept as written
@@ -759,7 +760,7 @@ def test_update_table_keeps_every_other_line():
 
     new = update_table(PROFILE, "stride", {"scale_walk": 1.1, "scale_run": 0.9})
     before, after = tomllib.loads(PROFILE), tomllib.loads(new)
-    assert after["stride"] == {"scale_walk": 1.1, "scale_run": 0.9, "runner_height_m": 1.75}
+    assert after["stride"] == {"scale_walk": 1.1, "scale_run": 0.9, "foot_sensor_height_m": 0.08}
     assert {k: v for k, v in after.items() if k != "stride"} == {
         k: v for k, v in before.items() if k != "stride"
     }
@@ -833,7 +834,7 @@ def test_calibrate_refuses_an_absurd_foot_sensor_height_in_the_profile(tmp_path)
 
     rec_path, distance = _synthetic_back_recording(tmp_path, StrideSettings().pendulum_k_walk, n_steps=12)
     profile = tmp_path / "runner.toml"
-    bad = PROFILE.replace("[stride]", "[stride]\nfoot_sensor_height_m = 1.5", 1)
+    bad = PROFILE.replace("foot_sensor_height_m = 0.08", "foot_sensor_height_m = 1.5", 1)
     profile.write_text(bad)
     with pytest.raises(ConfigError, match=r"runner.toml: stride.foot_sensor_height_m = 1.5: out of range"):
         calibrate(rec_path, distance, profile_path=profile)
