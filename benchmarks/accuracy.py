@@ -104,6 +104,21 @@ def default_folders() -> list[Path]:
     return folders
 
 
+def folder_argument(ap: argparse.ArgumentParser) -> None:
+    """Add the optional ``folder`` argument of the single-folder studies and their ``--json``.
+
+    The folder defaults to ``../shared/datasets`` when it exists, else ``tests/fixtures``.
+    """
+    shared = SHARED_ROOT / "datasets"
+    ap.add_argument(
+        "folder",
+        nargs="?",
+        type=Path,
+        default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
+    )
+    ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+
+
 def software_version() -> str:
     """Return the installed version of cadence-coach, or ``"dev"`` when it is not installed."""
     try:

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.accuracy import folder_argument
 from dsp import detect_steps
 from dsp.stride import StrideSettings, estimate_strides
 from firmware_py.calibrate import fit_scales
@@ -425,14 +426,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.lowback_strides", description=__doc__.split("\n\n")[0]
     )
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    ap.add_argument(
-        "folder",
-        nargs="?",
-        type=Path,
-        default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
-    )
-    ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    folder_argument(ap)
     ap.add_argument("--tolerance-s", type=float, default=0.1, help="pairing window around a stride's end, s")
     args = ap.parse_args(argv)
     if not args.folder.is_dir():

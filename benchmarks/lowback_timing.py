@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter, lfilter_zi
 
+from benchmarks.accuracy import folder_argument
 from benchmarks.scoring import Prediction, load_truth, score_recording, summarize
 from dsp import StepSettings, detect_steps
 from dsp._filters import butter2_lowpass
@@ -254,14 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.lowback_timing", description=__doc__.split("\n\n")[0]
     )
-    shared = REPO_ROOT.parent / "shared" / "datasets"
-    ap.add_argument(
-        "folder",
-        nargs="?",
-        type=Path,
-        default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
-    )
-    ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+    folder_argument(ap)
     args = ap.parse_args(argv)
     if not args.folder.is_dir():
         print(f"error: {args.folder} is not a folder", file=sys.stderr)
