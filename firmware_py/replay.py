@@ -309,7 +309,8 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     Returns
     -------
     dict
-        Counts; cadence statistics (steps/min, both feet); time per gait and per terrain;
+        Counts; cadence statistics (steps/min, both feet); time per gait, per terrain and per
+        grade (``climb``, ``flat``, ``descent``, ``unknown``);
         cadence, stride and share of time on target per terrain; distance (m) and mean moving
         speed (m/s); cue counts by kind; latency.
     """
@@ -317,6 +318,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
     t = np.array([e.t_s for e in ev])
     gait_s = {"walk": 0.0, "run": 0.0}
+    grade_s: dict[str, float] = {}
     per_terrain: dict[str, dict[str, Any]] = {}
     period_limit = 2.2 if result.steps_feet == "one" else 1.1
     for i in range(1, len(ev)):
@@ -324,6 +326,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         if dt > period_limit:
             continue
         gait_s[ev[i].gait] += dt
+        grade_s[ev[i].grade] = grade_s.get(ev[i].grade, 0.0) + dt
         row = per_terrain.setdefault(ev[i].terrain, {"time_s": 0.0, "on_target_s": 0.0, "judged_s": 0.0})
         row["time_s"] += dt
         if ev[i].on_target is not None:
@@ -361,6 +364,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         "distance_m": _finite_or_none(distance, 2) if distance is not None else None,
         "mean_speed_mps": _finite_or_none(distance / moving, 3) if distance and moving > 0 else None,
         "terrain": terrain_summary,
+        "grade": {name: {"time_s": round(sec, 3)} for name, sec in sorted(grade_s.items())},
         "cues": dict(sorted(cue_counts.items())),
         "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
         "repaired_samples": result.repaired_samples,
