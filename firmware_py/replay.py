@@ -697,9 +697,19 @@ def _draw_plot(result: ReplayResult, path: Path) -> None:
 
 
 def find_recordings(root: Path) -> list[Path]:
-    """Every recording below ``root`` (sorted); non-recordings such as ``index.csv`` are skipped."""
+    """Every recording below ``root`` (sorted); non-recordings such as ``index.csv`` are skipped.
+
+    Symbolic links to folders are followed (a subset of datasets is often a folder of links),
+    each real folder once, so that a link back up the tree cannot loop.
+    """
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames.sort()
         for name in sorted(filenames):
             p = Path(dirpath) / name

@@ -7,7 +7,9 @@ test.
 from __future__ import annotations
 
 from dsp.pipeline import StepEvent
-from firmware_py.replay import ReplayResult, summarize
+from firmware_py.cli import main
+from firmware_py.replay import ReplayResult, find_recordings, summarize
+from tests.conftest import FIXTURES
 
 
 def _foot_result(rows: list[tuple[float, str, str]]) -> ReplayResult:
@@ -52,3 +54,20 @@ def test_summary_gives_time_per_grade():
     assert s["grade"] == {"climb": {"time_s": 2.0}, "descent": {"time_s": 1.0}, "flat": {"time_s": 2.0}}
     assert s["moving_time_s"] == 5.0
     assert s["terrain"]["technical"]["time_s"] == 2.0
+
+
+def test_folder_replay_follows_links_to_dataset_folders(tmp_path, capsys):
+    # a subset of the datasets made of links: before, the folder held "no recordings" and the
+    # accuracy command scored every recording of the subset as zero detections
+    sub = tmp_path / "subset"
+    sub.mkdir()
+    (sub / "jog").symlink_to(FIXTURES / "harlab_treadmill_jog", target_is_directory=True)
+    (sub / "loop").symlink_to(sub, target_is_directory=True)  # a link back up: must not loop
+    names = ["S002_jog", "S028_jog", "S033_jog", "S036_jog"]  # the four recordings of that folder
+    assert find_recordings(sub) == [sub / "jog" / f"{n}.csv" for n in names]
+    out = tmp_path / "out"
+    assert main(["replay", str(sub), "--json", str(out), "--jobs", "1", "--quiet"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.json")) == [
+        f"jog/{n}.json" for n in names
+    ]
+    assert "replayed 4 of 4 recordings" in capsys.readouterr().out
