@@ -29,6 +29,26 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
+def _render_cues_wav(result, path, cfg) -> None:
+    """Write a replay's cues as the runner's device plays them (``--cues-wav``, the demo).
+
+    The buzzer kind of ``[pins]``, and only the outputs fitted there: a profile with
+    ``vibration = "none"`` has no rumble, one with ``buzzer = "none"`` no beeps.
+    """
+    from firmware_py.cues_wav import render_wav
+
+    rec = result.recording
+    render_wav(
+        result.cues,
+        path,
+        start_s=float(rec.t_s[0]),
+        duration_s=rec.duration_s,
+        buzzer_kind=cfg.pins.buzzer_kind,
+        buzzer=cfg.pins.buzzer is not None,
+        vibration=cfg.pins.vibration is not None,
+    )
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.config import load_config
     from firmware_py.logs import read_log
@@ -78,16 +98,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     check_outputs_spare_inputs(path, {k: None if v is None else Path(v) for k, v in outputs.items()})
     result = replay_recording(read_log(path), placement=args.placement, config=cfg)
     if args.cues_wav:
-        from firmware_py.cues_wav import render_wav
-
-        rec = result.recording
-        render_wav(
-            result.cues,
-            args.cues_wav,
-            start_s=float(rec.t_s[0]),
-            duration_s=rec.duration_s,
-            buzzer_kind=cfg.pins.buzzer_kind,
-        )
+        _render_cues_wav(result, args.cues_wav, cfg)
     if args.json:
         write_json(result, Path(args.json))
     if args.csv:
@@ -161,7 +172,6 @@ def _simulated_cue_hardware(cfg, cues) -> dict[str, int]:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from firmware_py.config import builtin_config_dir, load_config
-    from firmware_py.cues_wav import render_wav
     from firmware_py.logs import read_log
     from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
 
@@ -195,13 +205,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         stem = Path(name).stem
         write_json(result, out / f"{stem}.json")
         write_csv(result, out / f"{stem}.csv")
-        render_wav(
-            result.cues,
-            out / f"{stem}-cues.wav",
-            start_s=float(rec.t_s[0]),
-            duration_s=rec.duration_s,
-            buzzer_kind=cfg.pins.buzzer_kind,
-        )
+        _render_cues_wav(result, out / f"{stem}-cues.wav", cfg)
         plotted = True
         try:
             write_plot(result, out / f"{stem}.png")

@@ -6,6 +6,12 @@ test.
 
 from __future__ import annotations
 
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
 from dsp.pipeline import StepEvent
 from firmware_py.cli import main
 from firmware_py.replay import ReplayResult, find_recordings, summarize
@@ -71,3 +77,44 @@ def test_folder_replay_follows_links_to_dataset_folders(tmp_path, capsys):
         f"jog/{n}.json" for n in names
     ]
     assert "replayed 4 of 4 recordings" in capsys.readouterr().out
+
+
+WAIST_DEMO = Path(__file__).resolve().parent.parent / "firmware_py" / "data" / "demo_waist_run.csv"
+
+
+def _wav_spectrum(path: Path) -> tuple[int, float, np.ndarray, np.ndarray]:
+    with wave.open(str(path), "rb") as w:
+        sr, n = w.getframerate(), w.getnframes()
+        x = np.frombuffer(w.readframes(n), dtype="<i2").astype(float)
+    mag = np.abs(np.fft.rfft(x))
+    return sr, n / sr, np.fft.rfftfreq(x.size, 1.0 / sr), mag
+
+
+def _band(freq: np.ndarray, mag: np.ndarray, f_hz: float) -> float:
+    return float(mag[np.abs(freq - f_hz) <= 20.0].sum())
+
+
+@pytest.mark.parametrize(
+    ("pins", "hears_beeps", "hears_rumble"),
+    [
+        ('vibration = "none"', True, False),  # the example runner's device: no motor fitted
+        ('buzzer = "none"', False, True),  # a motor only: nothing to hear but its rumble
+    ],
+)
+def test_cues_wav_plays_only_the_outputs_the_profile_fits(tmp_path, pins, hears_beeps, hears_rumble):
+    # a runner fixed at 168 steps/min: the demo's waist recording (~161 spm running) is cued
+    # quicken_steps (passive buzzer: 2000 Hz beeps; the motor rumbles at 150 Hz and 300 Hz)
+    profile = tmp_path / "runner.toml"
+    profile.write_text(
+        '[coach]\nbaseline = "runner"\n[runner]\nheight_m = 1.78\nbaseline_cadence_spm = 168\n'
+        f'baseline_stride_length_m = 2.3\n[pins]\nbuzzer_kind = "passive"\n{pins}\n'
+    )
+    wav = tmp_path / "cues.wav"
+    assert main(["replay", str(WAIST_DEMO), "--config", str(profile), "--cues-wav", str(wav)]) == 0
+    sr, duration_s, freq, mag = _wav_spectrum(wav)
+    assert sr == 16000
+    assert duration_s == pytest.approx(81.88, abs=0.01)  # the recording: 0.00 to 81.88 s
+    beeps, rumble = _band(freq, mag, 2000.0), _band(freq, mag, 150.0) + _band(freq, mag, 300.0)
+    assert beeps + rumble > 0, "the run is cued: the file cannot be silent"
+    assert (beeps > 10 * rumble) == hears_beeps
+    assert (rumble > 10 * beeps) == hears_rumble
