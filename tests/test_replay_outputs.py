@@ -6,6 +6,7 @@ test.
 
 from __future__ import annotations
 
+import json
 import wave
 from pathlib import Path
 
@@ -118,3 +119,30 @@ def test_cues_wav_plays_only_the_outputs_the_profile_fits(tmp_path, pins, hears_
     assert beeps + rumble > 0, "the run is cued: the file cannot be silent"
     assert (beeps > 10 * rumble) == hears_beeps
     assert (rumble > 10 * beeps) == hears_rumble
+
+
+def test_demo_report_says_what_happened(tmp_path):
+    out = tmp_path / "rep"
+    assert main(["demo", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    foot = json.loads((out / "demo_foot_run.json").read_text())
+    waist = json.loads((out / "demo_waist_run.json").read_text())
+    # the example runner's target is 168±5 spm; the foot run has running steps below 163 spm, so
+    # "no cue" must not be explained as "on target throughout" (it was): say the cue delay instead
+    slow = [s for s in foot["steps"] if s["gait"] == "run" and s["cadence_spm"] and s["cadence_spm"] < 163.0]
+    assert foot["cues"] == []
+    assert len(slow) >= 5
+    assert "on target throughout" not in report
+    assert "no off-target stretch reached the cue delay (12 steps and 8 s)" in report
+    # the README promises stride in the report: the table has the median stride of each run
+    header = next(line for line in report.splitlines() if line.startswith("| recording"))
+    col = [c.strip() for c in header.split("|")].index("stride median m")
+    for name, doc in (("demo_waist_run.csv", waist), ("demo_foot_run.csv", foot)):
+        row = next(line for line in report.splitlines() if line.startswith(f"| {name}"))
+        strides = [s["stride_length_m"] for s in doc["steps"] if s["stride_length_m"] is not None]
+        assert float(row.split("|")[col]) == pytest.approx(np.median(strides), abs=0.006)
+    # the simulated pins are named by what is wired there ([pins] buzzer = 17 by default); the
+    # waist run's two quicken_steps cues (levels 1 and 2: 3 and 6 beeps, each followed by the
+    # example runner's 4 metronome beats) switch the buzzer on and off 2 x (9 + 8) times
+    assert [c["level"] for c in waist["cues"]] == [1, 2]
+    assert "buzzer (GPIO17): 34," in report
