@@ -73,6 +73,10 @@ class ReplayResult:
     missed_strides : list of tuple of float
         ``(contact time s, stride length m)`` of the strides a foot sensor walked whose contact
         the step detector missed: counted in the distance covered, listed in no step.
+    cadence_tolerance_spm : float or None
+        Half-width of the coach's cadence band around its target, steps/min (None without a coach).
+    stride_tolerance_pct : float or None
+        Half-width of the coach's stride band, % of the stride target (None without a coach).
     """
 
     source: str
@@ -91,6 +95,8 @@ class ReplayResult:
     recording: Recording | None = None
     cues: list[CueEvent] = field(default_factory=list)
     missed_strides: list[tuple[float, float]] = field(default_factory=list)
+    cadence_tolerance_spm: float | None = None
+    stride_tolerance_pct: float | None = None
 
 
 def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
@@ -272,6 +278,7 @@ def result_from_pipeline(
     events = [e for u in updates for e in u.steps]
     strides = [s for u in updates for s in u.strides]
     flags = pipe.steps.flags
+    coach = getattr(pipe, "coach", None)
     return ReplayResult(
         source=source,
         sampling_rate_hz=sampling_rate_hz,
@@ -289,6 +296,8 @@ def result_from_pipeline(
         frozen_samples=flags.frozen_samples,
         saturated_samples=flags.saturated_samples,
         elapsed_s=elapsed_s,
+        cadence_tolerance_spm=None if coach is None else coach.settings.cadence_tolerance_spm,
+        stride_tolerance_pct=None if coach is None else coach.settings.stride_tolerance_pct,
     )
 
 
@@ -604,9 +613,10 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
 
 
 def write_plot(result: ReplayResult, path: Path) -> None:
-    """Draw the signal with the detected steps, cadence and stride against their targets, to a PNG.
+    """Draw the signal with the detected steps, cadence and stride against their target bands, to a PNG.
 
-    Technical ground is shaded; cues are marked with their kind.
+    The bands are the coach's (target ± tolerance, as it changes with the terrain); technical
+    ground is shaded; cues are marked with their kind.
 
     Raises
     ------
@@ -622,6 +632,30 @@ def write_plot(result: ReplayResult, path: Path) -> None:
 
 
 def _draw_plot(result: ReplayResult, path: Path) -> None:
+    fig = plot_figure(result)
+    import matplotlib.pyplot as plt
+
+    try:
+        fmt = path.suffix[1:].lower() or "png"
+        if fmt not in fig.canvas.get_supported_filetypes():
+            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
+            raise UsageError(
+                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
+
+
+def plot_figure(result: ReplayResult):
+    """Build the replay plot's matplotlib figure (three panels sharing the time axis).
+
+    Raises
+    ------
+    UsageError
+        When matplotlib is not installed or the samples were not kept.
+    """
     try:
         import matplotlib
 
@@ -661,10 +695,31 @@ def _draw_plot(result: ReplayResult, path: Path) -> None:
         ax2.plot(st[~run], cad[~run], ".", color="tab:blue", label="walk")
         ax2.plot(st[run], cad[run], ".", color="tab:orange", label="run")
         if np.isfinite(cad_t).any():
-            ax2.plot(st, cad_t, "-", color="tab:green", lw=1.2, label="target")
+            tol = result.cadence_tolerance_spm
+            band = f" ± {tol:g} spm" if tol else ""
+            ax2.plot(st, cad_t, "-", color="tab:green", lw=1.2, label=f"target{band}", drawstyle="steps-pre")
+            if tol:
+                ax2.fill_between(
+                    st, cad_t - tol, cad_t + tol, step="pre", color="tab:green", alpha=0.15, lw=0
+                )
         ax3.plot(st, stride, ".", color="tab:purple", label="stride")
         if np.isfinite(stride_t).any():
-            ax3.plot(st, stride_t, "-", color="tab:green", lw=1.2, label="target")
+            pct = result.stride_tolerance_pct
+            band = f" ± {pct:g} %" if pct else ""
+            ax3.plot(
+                st, stride_t, "-", color="tab:green", lw=1.2, label=f"target{band}", drawstyle="steps-pre"
+            )
+            if pct:
+                k = pct / 100.0
+                ax3.fill_between(
+                    st,
+                    stride_t * (1 - k),
+                    stride_t * (1 + k),
+                    step="pre",
+                    color="tab:green",
+                    alpha=0.15,
+                    lw=0,
+                )
         along = np.array([np.nan if d is None else d for d in cumulative_distance_m(result)], dtype=float)
         if np.isfinite(along).any():
             ax4 = ax3.twinx()
@@ -680,17 +735,7 @@ def _draw_plot(result: ReplayResult, path: Path) -> None:
     ax3.set_xlabel("time (s)")
     ax3.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    try:
-        fmt = path.suffix[1:].lower() or "png"
-        if fmt not in fig.canvas.get_supported_filetypes():
-            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
-            raise UsageError(
-                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, format=fmt)
-    finally:
-        plt.close(fig)
+    return fig
 
 
 # ---- files and folders ----------------------------------------------------------------------

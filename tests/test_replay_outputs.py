@@ -146,3 +146,27 @@ def test_demo_report_says_what_happened(tmp_path):
     # example runner's 4 metronome beats) switch the buzzer on and off 2 x (9 + 8) times
     assert [c["level"] for c in waist["cues"]] == [1, 2]
     assert "buzzer (GPIO17): 34," in report
+
+
+def test_plot_draws_the_coach_target_bands(tmp_path):
+    # issue 5: "--plot draws cadence and stride against their target bands"; the example runner's
+    # targets are 168 spm and 2.3 m, and the default bands ±5 spm and ±8 % (2.116 to 2.484 m)
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from firmware_py.config import builtin_config_dir, load_config
+    from firmware_py.logs import read_log
+    from firmware_py.replay import plot_figure, replay_recording
+
+    cfg = load_config(builtin_config_dir() / "runner.example.toml")
+    fig = plot_figure(replay_recording(read_log(WAIST_DEMO), config=cfg))
+    try:
+        _, ax_cadence, ax_stride = fig.axes[:3]
+        for ax, lo, hi in ((ax_cadence, 163.0, 173.0), (ax_stride, 2.116, 2.484)):
+            bands = [c for c in ax.collections if isinstance(c, PolyCollection)]
+            assert len(bands) == 1, ax.get_ylabel()
+            y = np.concatenate([p.vertices[:, 1] for p in bands[0].get_paths()])
+            assert (y.min(), y.max()) == (pytest.approx(lo), pytest.approx(hi))
+    finally:
+        plt.close(fig)
