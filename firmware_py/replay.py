@@ -824,6 +824,10 @@ def _tree_outputs(stem: Path, outs: dict[str, Path | None]) -> dict[str, Path | 
     return {f"--{k}": (None if v is None else v / stem.with_suffix(ext[k])) for k, v in outs.items()}
 
 
+#: Warnings of one recording that a folder replay shows before it counts the rest.
+_MAX_WARNINGS = 4
+
+
 def _replay_one(
     args: tuple[Path, Path, dict[str, Path | None], str | None, Config | None],
 ) -> tuple[str, str | None]:
@@ -842,7 +846,14 @@ def _replay_one(
             write_csv(result, outs["csv"] / stem.with_suffix(".csv"))
         if outs["plot"] is not None:
             write_plot(result, outs["plot"] / stem.with_suffix(".png"))
-        note = "\n".join(str(w.message) for w in caught[:3]) or None
+        # the readers already summarise (three gaps, then "N more gaps"): keep a few lines, and
+        # never let the rest vanish without a count
+        lines = [str(w.message) for w in caught[:_MAX_WARNINGS]]
+        if len(caught) > _MAX_WARNINGS:
+            lines.append(
+                f"{len(caught) - _MAX_WARNINGS} more warning(s); replay this recording alone to see them"
+            )
+        note = "\n".join(lines) or None
         return str(src), note
     except (CadenceError, ValueError) as exc:
         return str(src), f"error: {exc}"

@@ -170,3 +170,20 @@ def test_plot_draws_the_coach_target_bands(tmp_path):
             assert (y.min(), y.max()) == (pytest.approx(lo), pytest.approx(hi))
     finally:
         plt.close(fig)
+
+
+def test_folder_replay_does_not_hide_a_recordings_other_gaps(tmp_path, capsys):
+    # six gaps cut into a 100 Hz recording: the reader names three and counts "3 more gaps"; the
+    # folder replay used to show the first three warnings only, so the count was lost
+    src = FIXTURES / "harlab_treadmill_jog" / "S002_jog.csv"
+    lines = src.read_text().splitlines(keepends=True)
+    for k in range(6):  # drop 5 samples (a 0.06 s gap) at lines 1000, 2000, ... 6000
+        del lines[1000 * (k + 1) - 5 * k : 1000 * (k + 1) - 5 * k + 5]
+    folder = tmp_path / "in" / "harlab"
+    folder.mkdir(parents=True)
+    (folder / "gappy.csv").write_text("".join(lines))
+    (folder / "gappy.json").write_text(src.with_suffix(".json").read_text())
+    assert main(["replay", str(tmp_path / "in"), "--json", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("gappy.csv: gap of 0.06 s") == 3
+    assert "gappy.csv: 3 more gaps" in err
