@@ -160,8 +160,15 @@ def join_strides(events: list[StepEvent], strides: list[StrideUpdate]) -> list[S
 
 
 def subject_height_m(rec: Recording) -> float | None:
-    """Return the subject's height from a recording's sidecar, when it gives one, m."""
-    subject = rec.meta.get("subject") if isinstance(rec.meta, dict) else None
+    """Return the subject's height from a recording's sidecar, when it gives one, m.
+
+    A ``.cclog`` converted from a CSV keeps the sidecar under ``csv_sidecar``: its subject
+    counts too, so that the converted log replays like the CSV.
+    """
+    meta = rec.meta if isinstance(rec.meta, dict) else {}
+    subject = meta.get("subject")
+    if subject is None and isinstance(meta.get("csv_sidecar"), dict):
+        subject = meta["csv_sidecar"].get("subject")
     h = subject.get("height_m") if isinstance(subject, dict) else None
     try:
         h = float(h)

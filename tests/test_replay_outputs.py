@@ -187,3 +187,22 @@ def test_folder_replay_does_not_hide_a_recordings_other_gaps(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("gappy.csv: gap of 0.06 s") == 3
     assert "gappy.csv: 3 more gaps" in err
+
+
+def test_a_converted_log_replays_like_its_csv(tmp_path):
+    # the lower back's stride model uses the subject's height from the sidecar (1.7272 m here);
+    # after `convert RUN.csv RUN.cclog` the sidecar sits in the log's header under csv_sidecar,
+    # and the replay of the .cclog used the default height: other step lengths, other distance
+    from firmware_py.logs import read_log
+    from firmware_py.logs.convert import convert
+    from firmware_py.replay import replay_recording, subject_height_m, to_json
+
+    src = FIXTURES / "harlab_treadmill_jog" / "S002_jog.csv"
+    height = json.loads(src.with_suffix(".json").read_text())["subject"]["height_m"]
+    log = tmp_path / "S002_jog.cclog"
+    convert(src, log)
+    assert subject_height_m(read_log(log)) == height
+    from_csv = to_json(replay_recording(read_log(src)))
+    from_log = to_json(replay_recording(read_log(log)))
+    assert from_log["steps"] == from_csv["steps"]
+    assert from_log["summary"]["distance_m"] == from_csv["summary"]["distance_m"]
