@@ -619,6 +619,10 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
             )
 
 
+#: Beyond this many cues the plot stops writing each cue's kind beside it (its legend counts them).
+_MAX_CUE_LABELS = 12
+
+
 def write_plot(result: ReplayResult, path: Path) -> None:
     """Draw the signal with the detected steps, cadence and stride against their target bands, to a PNG.
 
@@ -686,12 +690,15 @@ def plot_figure(result: ReplayResult):
     run = np.array([e.gait == "run" for e in ev], dtype=bool)
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 8), sharex=True)
     for ax in (ax1, ax2, ax3):  # technical ground
+        label = "technical ground" if ax is ax1 else None
         for i in range(1, len(ev)):
             if ev[i].terrain == "technical":
-                ax.axvspan(st[i - 1], st[i], color="tab:brown", alpha=0.15, lw=0)
+                ax.axvspan(st[i - 1], st[i], color="tab:brown", alpha=0.15, lw=0, label=label)
+                label = None
     ax1.plot(t, acc_norm, lw=0.6, color="0.35", label="|a| (m/s²)")
     if st.size:
-        ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=5, label="detected contact")
+        ms = 5 if st.size <= _MAX_CUE_LABELS * 50 else 2  # a long run: small marks, the signal stays visible
+        ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=ms, label="detected contact")
     ax1.set_ylabel("|a| (m/s²)")
     ax1.legend(loc="upper right")
     feet = "one foot" if result.steps_feet == "one" else "both feet"
@@ -732,10 +739,21 @@ def plot_figure(result: ReplayResult):
             ax4 = ax3.twinx()
             ax4.plot(st, along, "-", color="0.45", lw=1.0)
             ax4.set_ylabel(f"distance (m): {np.nanmax(along):.0f}", color="0.45")
+    # cues: a line per cue, one colour per kind; the kind is written beside each line only while
+    # the labels stay readable (a long run has hundreds: the legend counts them instead)
+    kinds = sorted({c.kind for c in result.cues})
+    colour = {k: plt.get_cmap("tab10")((3 + i) % 10) for i, k in enumerate(kinds)}
+    label_each = len(result.cues) <= _MAX_CUE_LABELS
     for c in result.cues:
         for ax in (ax2, ax3):
-            ax.axvline(c.t_s, color="tab:red", lw=0.8, alpha=0.7)
-        ax2.annotate(c.kind, (c.t_s, ax2.get_ylim()[1]), fontsize=7, rotation=90, va="top", color="tab:red")
+            ax.axvline(c.t_s, color=colour[c.kind], lw=0.8, alpha=0.7)
+        if label_each:
+            ax2.annotate(
+                c.kind, (c.t_s, ax2.get_ylim()[1]), fontsize=7, rotation=90, va="top", color=colour[c.kind]
+            )
+    for k in kinds:
+        n = sum(1 for c in result.cues if c.kind == k)
+        ax2.plot([], [], "-", color=colour[k], lw=0.8, label=f"cue {k} ({n})")
     ax2.set_ylabel("cadence (steps/min)")
     ax2.legend(loc="lower right", fontsize=8)
     ax3.set_ylabel("stride (m)")

@@ -206,3 +206,31 @@ def test_a_converted_log_replays_like_its_csv(tmp_path):
     from_log = to_json(replay_recording(read_log(log)))
     assert from_log["steps"] == from_csv["steps"]
     assert from_log["summary"]["distance_m"] == from_csv["summary"]["distance_m"]
+
+
+def test_plot_of_a_long_run_counts_its_cues_instead_of_labelling_each(tmp_path):
+    # a 1-hour run is cued about a hundred times: a rotated label per cue was an unreadable red
+    # wall; each cue keeps its line, and the legend says the kind and how many there were
+    pytest.importorskip("matplotlib")
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from firmware_py.config import builtin_config_dir, load_config
+    from firmware_py.logs import read_log
+    from firmware_py.replay import plot_figure, replay_recording
+
+    cfg = load_config(builtin_config_dir() / "runner.example.toml")
+    result = replay_recording(read_log(WAIST_DEMO), config=cfg)
+    first = result.cues[0]
+    many = [dataclasses.replace(first, t_s=10.0 + 2.0 * k) for k in range(30)]
+    for cues, n_labels in ((result.cues, 2), (many, 0)):
+        fig = plot_figure(dataclasses.replace(result, cues=cues))
+        try:
+            ax_cadence = fig.axes[1]
+            assert len(ax_cadence.texts) == n_labels
+            legend = [t.get_text() for t in ax_cadence.get_legend().get_texts()]
+            assert f"cue quicken_steps ({len(cues)})" in legend
+            assert len(ax_cadence.lines) >= len(cues)  # one line per cue, whatever their number
+        finally:
+            plt.close(fig)
