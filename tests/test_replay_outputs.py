@@ -234,3 +234,20 @@ def test_plot_of_a_long_run_counts_its_cues_instead_of_labelling_each(tmp_path):
             assert len(ax_cadence.lines) >= len(cues)  # one line per cue, whatever their number
         finally:
             plt.close(fig)
+
+
+def test_reference_check_does_not_skip_a_number_the_reference_no_longer_gives():
+    # --check-reference compared only the fields present on both sides: a metric renamed in
+    # score.py would have "agreed" without being compared
+    from benchmarks.accuracy import _STATS_FIELDS, _compare_rows
+    from benchmarks.scoring import Stats
+
+    ours = Stats(**{name: 1 for name in _STATS_FIELDS})
+    theirs = {name: 1 for name in _STATS_FIELDS}
+    assert _compare_rows("g", ours, theirs) == []
+    del theirs["stride_mape_pct"]
+    theirs["f1"] = 0.5
+    assert _compare_rows("g", ours, theirs) == [
+        "g: f1 ours 1 reference 0.5",
+        "g: stride_mape_pct missing from the reference's output",
+    ]
