@@ -99,10 +99,23 @@ class ReplayResult:
     stride_tolerance_pct: float | None = None
 
 
+def native_header(rec: Recording) -> dict[str, Any]:
+    """Return the header of the device's native log that ``rec`` comes from.
+
+    That is the ``.cclog`` header itself, or, for a CSV converted from a ``.cclog``, the header its
+    sidecar keeps under ``cclog_header``: the gyroscope bias, the barometer readings and the
+    sensor ranges then replay as they did from the log.
+    """
+    meta = rec.meta if isinstance(rec.meta, dict) else {}
+    if "events" not in meta and isinstance(meta.get("cclog_header"), dict):
+        return meta["cclog_header"]
+    return meta
+
+
 def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
     """Return the barometer readings a native log stored, ``(t_s, pressure_pa)`` in time order."""
     out = []
-    for item in rec.meta.get("events") or []:
+    for item in native_header(rec).get("events") or []:
         ev = item.get("event") if isinstance(item, dict) else None
         if isinstance(ev, dict) and ev.get("kind") == "pressure":
             out.append((float(item["t_s"]), float(ev["pressure_pa"])))
@@ -111,7 +124,7 @@ def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
 
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
-    for item in rec.meta.get("events") or []:
+    for item in native_header(rec).get("events") or []:
         ev = item.get("event") if isinstance(item, dict) else None
         if isinstance(ev, dict) and ev.get("kind") == "gyro_bias":
             return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
@@ -243,8 +256,8 @@ def replay_recording(
             has_gyro=rec.has_gyro,
             placement_side=rec.placement_side,
             runner_height_m=subject_height_m(rec),
-            accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
-            gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
+            accel_range_g=positive_rate(native_header(rec).get("accel_range_g")),
+            gyro_range_dps=positive_rate(native_header(rec).get("gyro_range_dps")),
         )
     except ValidationError as exc:  # the recording's own values (its rate): name the file
         raise rate_error(rec, exc) from exc

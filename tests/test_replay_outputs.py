@@ -251,3 +251,26 @@ def test_reference_check_does_not_skip_a_number_the_reference_no_longer_gives():
         "g: f1 ours 1 reference 0.5",
         "g: stride_mape_pct missing from the reference's output",
     ]
+
+
+def test_a_device_log_converted_to_csv_replays_like_the_log(tmp_path):
+    # a device log stores the gyroscope bias it removed live and the barometer's readings as
+    # events; `convert run.cclog run.csv` keeps them in the sidecar (cclog_header), but the
+    # replay of the CSV ignored them: every stride and the grade of all 36 steps differed
+    from firmware_py.logs import read_log
+    from firmware_py.logs.convert import convert
+    from firmware_py.replay import recorded_gyro_bias, recorded_pressure, replay_recording, to_json
+
+    foot = WAIST_DEMO.with_name("demo_foot_run.csv")
+    args = ["run", "--bus", f"fake:{foot}", "--chip", "lsm6dsox", "--fast", "--placement", "foot"]
+    assert main([*args, "--side", "right", "--data-dir", str(tmp_path / "logs"), "--pins", "none"]) == 0
+    (log,) = (tmp_path / "logs").glob("*.cclog")
+    csv_path = tmp_path / "run.csv"
+    convert(log, csv_path)
+    from_log, from_csv = read_log(log), read_log(csv_path)
+    assert np.any(recorded_gyro_bias(from_log) != 0)
+    np.testing.assert_array_equal(recorded_gyro_bias(from_csv), recorded_gyro_bias(from_log))
+    assert recorded_pressure(from_csv) == recorded_pressure(from_log)
+    a, b = to_json(replay_recording(from_log)), to_json(replay_recording(from_csv))
+    assert b["steps"] == a["steps"]
+    assert b["summary"] == a["summary"]
