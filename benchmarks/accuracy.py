@@ -231,7 +231,9 @@ def _same(ours: Any, theirs: Any) -> bool:
 def _compare_rows(label: str, ours: Stats, theirs: dict[str, Any]) -> list[str]:
     out = []
     for name in _STATS_FIELDS:
-        if name in theirs and not _same(getattr(ours, name), theirs[name]):
+        if name not in theirs:  # a renamed field must not pass as "agrees" unseen
+            out.append(f"{label}: {name} missing from the reference's output")
+        elif not _same(getattr(ours, name), theirs[name]):
             out.append(f"{label}: {name} ours {getattr(ours, name)!r} reference {theirs[name]!r}")
     return out
 

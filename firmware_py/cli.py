@@ -29,6 +29,26 @@ def _one_line_warnings() -> None:
     warnings.showwarning = show
 
 
+def _render_cues_wav(result, path, cfg) -> None:
+    """Write a replay's cues as the runner's device plays them (``--cues-wav``, the demo).
+
+    The buzzer kind of ``[pins]``, and only the outputs fitted there: a profile with
+    ``vibration = "none"`` has no rumble, one with ``buzzer = "none"`` no beeps.
+    """
+    from firmware_py.cues_wav import render_wav
+
+    rec = result.recording
+    render_wav(
+        result.cues,
+        path,
+        start_s=float(rec.t_s[0]),
+        duration_s=rec.duration_s,
+        buzzer_kind=cfg.pins.buzzer_kind,
+        buzzer=cfg.pins.buzzer is not None,
+        vibration=cfg.pins.vibration is not None,
+    )
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.config import load_config
     from firmware_py.logs import read_log
@@ -78,16 +98,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     check_outputs_spare_inputs(path, {k: None if v is None else Path(v) for k, v in outputs.items()})
     result = replay_recording(read_log(path), placement=args.placement, config=cfg)
     if args.cues_wav:
-        from firmware_py.cues_wav import render_wav
-
-        rec = result.recording
-        render_wav(
-            result.cues,
-            args.cues_wav,
-            start_s=float(rec.t_s[0]),
-            duration_s=rec.duration_s,
-            buzzer_kind=cfg.pins.buzzer_kind,
-        )
+        _render_cues_wav(result, args.cues_wav, cfg)
     if args.json:
         write_json(result, Path(args.json))
     if args.csv:
@@ -137,6 +148,16 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pin_roles(pins) -> dict[int, str]:
+    """BCM pin number -> what is wired there, from ``[pins]`` (outputs and the mode button)."""
+    roles = {pins.buzzer: "buzzer", pins.vibration: "vibration motor", pins.button: "mode button"}
+    if pins.led_kind == "rgb":
+        roles.update(zip(pins.rgb, ("LED red", "LED green", "LED blue"), strict=True))
+    else:
+        roles[pins.led] = "LED"
+    return {k: v for k, v in roles.items() if k is not None}
+
+
 def _simulated_cue_hardware(cfg, cues) -> dict[str, int]:
     """Play cues on gpiozero mock pins (on a simulated clock) and count each pin's changes."""
     from gpiozero.pins.mock import MockFactory, MockPWMPin
@@ -151,17 +172,21 @@ def _simulated_cue_hardware(cfg, cues) -> dict[str, int]:
         for c in cues:
             out.play(c)
             out.wait_idle(10.0)
-        changes = {
-            getattr(info, "name", str(info)): len(pin.states) - 1
-            for info, pin in sorted(factory.pins.items(), key=lambda kv: getattr(kv[0], "number", 0))
-        }
+        roles = _pin_roles(cfg.pins)
+        changes = {}
+        for info, pin in sorted(factory.pins.items(), key=lambda kv: getattr(kv[0], "number", 0)):
+            name = getattr(info, "name", str(info))
+            bcm = next((n for n in getattr(info, "names", ()) if isinstance(n, int)), None)
+            role = roles.get(bcm)
+            changes[f"{role} ({name})" if role else name] = len(pin.states) - 1
     factory.reset()
     return changes
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from firmware_py.config import builtin_config_dir, load_config
-    from firmware_py.cues_wav import render_wav
     from firmware_py.logs import read_log
     from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
 
@@ -183,9 +208,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"coached with the example runner profile `{profile.name}` (baseline 168 steps/min; profile",
         "`brief`), and the cues played on simulated cue hardware (gpiozero mock pins).",
         "",
-        "| recording | placement | steps | cadence median (p10-p90) spm | distance m | speed m/s "
-        "| walking s | running s | cues | max latency s |",
-        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| recording | placement | steps | cadence median (p10-p90) spm | stride median m | distance m "
+        "| speed m/s | walking s | running s | cues | max latency s |",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     details = []
     for name in DEMO_RECORDINGS:
@@ -195,19 +220,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         stem = Path(name).stem
         write_json(result, out / f"{stem}.json")
         write_csv(result, out / f"{stem}.csv")
-        render_wav(
-            result.cues,
-            out / f"{stem}-cues.wav",
-            start_s=float(rec.t_s[0]),
-            duration_s=rec.duration_s,
-            buzzer_kind=cfg.pins.buzzer_kind,
-        )
+        _render_cues_wav(result, out / f"{stem}-cues.wav", cfg)
         plotted = True
         try:
             write_plot(result, out / f"{stem}.png")
         except CadenceError:
             plotted = False
         s = summarize(result)
+        strides = [e.stride_length_m for e in result.events if e.stride_length_m is not None]
+        stride_m = float(np.median(strides)) if strides else None
 
         def num(x, fmt):
             return "-" if x is None else format(x, fmt)
@@ -215,7 +236,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         lines.append(
             f"| {name} | {result.placement} | {s['n_steps']} | "
             f"{num(s['cadence_spm_median'], '.1f')} ({num(s['cadence_spm_p10'], '.0f')}-"
-            f"{num(s['cadence_spm_p90'], '.0f')}) | {num(s['distance_m'], '.1f')} | "
+            f"{num(s['cadence_spm_p90'], '.0f')}) | {num(stride_m, '.2f')} | {num(s['distance_m'], '.1f')} | "
             f"{num(s['mean_speed_mps'], '.2f')} | {s['time_walking_s']:.0f} | {s['time_running_s']:.0f} | "
             f"{len(result.cues)} | {num(s['latency_s_max'], '.3f')} |"
         )
@@ -227,9 +248,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         for c in result.cues or []:
             details.append(f"- {c.t_s:7.2f} s **{c.kind}** (level {c.level}): {c.reason}")
         if not result.cues:
-            details.append("- none: on target throughout")
+            details.append(
+                f"- none: no off-target stretch reached the cue delay ({cfg.coach.min_off_target_steps} "
+                f"steps and {cfg.coach.min_off_target_s:g} s)"
+            )
         details.append(
-            "\nSimulated cue hardware (state changes per pin): "
+            "\nSimulated cue hardware (pin state changes while the cues played): "
             + ", ".join(f"{k}: {v}" for k, v in pins.items())
         )
         print(

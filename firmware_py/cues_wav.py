@@ -59,7 +59,9 @@ class WavInfo:
     n_cues: int
 
 
-def timeline(cues: Iterable[CueEvent], *, vibration: bool = True) -> tuple[list[Segment], int]:
+def timeline(
+    cues: Iterable[CueEvent], *, vibration: bool = True, buzzer: bool = True
+) -> tuple[list[Segment], int]:
     """Place every audible segment of ``cues`` on the run's time line.
 
     Parameters
@@ -68,6 +70,8 @@ def timeline(cues: Iterable[CueEvent], *, vibration: bool = True) -> tuple[list[
         Cues in the order the coach emitted them.
     vibration : bool
         Include the vibration motor's rumble.
+    buzzer : bool
+        Include the buzzer's beeps and tones.
 
     Returns
     -------
@@ -80,7 +84,7 @@ def timeline(cues: Iterable[CueEvent], *, vibration: bool = True) -> tuple[list[
     out = []
     for cue, start in played:
         for s in cue_segments(cue):
-            if s.output == "buzzer" or (vibration and s.output == "vibration"):
+            if (buzzer and s.output == "buzzer") or (vibration and s.output == "vibration"):
                 out.append(Segment(s.output, start + s.start_s, s.duration_s, s.value))
     return out, len(played)
 
@@ -104,6 +108,7 @@ def render_wav(
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     buzzer_kind: str = "passive",
     vibration: bool = True,
+    buzzer: bool = True,
 ) -> WavInfo:
     """Write the cues of a run to a 16-bit mono WAV file.
 
@@ -123,7 +128,9 @@ def render_wav(
     buzzer_kind : str
         ``"passive"``: the pattern's tones; ``"active"``: every beep at :data:`ACTIVE_BUZZER_HZ`.
     vibration : bool
-        Render the vibration motor as a low rumble.
+        Render the vibration motor as a low rumble (false when the device has none).
+    buzzer : bool
+        Render the buzzer (false when the device has none).
 
     Returns
     -------
@@ -141,7 +148,7 @@ def render_wav(
         raise ValueError(f"buzzer_kind={buzzer_kind!r}; allowed: passive, active")
     if not (isinstance(sample_rate_hz, int) and 1000 <= sample_rate_hz <= 192000):
         raise ValueError(f"sample_rate_hz={sample_rate_hz!r}; allowed: an integer from 1000 to 192000")
-    segments, n_cues = timeline(cues, vibration=vibration)
+    segments, n_cues = timeline(cues, vibration=vibration, buzzer=buzzer)
     if duration_s is None:
         end_s = max((s.end_s for s in segments), default=start_s)
         duration_s = max(0.0, end_s - start_s) + 1.0

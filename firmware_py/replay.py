@@ -73,6 +73,10 @@ class ReplayResult:
     missed_strides : list of tuple of float
         ``(contact time s, stride length m)`` of the strides a foot sensor walked whose contact
         the step detector missed: counted in the distance covered, listed in no step.
+    cadence_tolerance_spm : float or None
+        Half-width of the coach's cadence band around its target, steps/min (None without a coach).
+    stride_tolerance_pct : float or None
+        Half-width of the coach's stride band, % of the stride target (None without a coach).
     """
 
     source: str
@@ -91,12 +95,27 @@ class ReplayResult:
     recording: Recording | None = None
     cues: list[CueEvent] = field(default_factory=list)
     missed_strides: list[tuple[float, float]] = field(default_factory=list)
+    cadence_tolerance_spm: float | None = None
+    stride_tolerance_pct: float | None = None
+
+
+def native_header(rec: Recording) -> dict[str, Any]:
+    """Return the header of the device's native log that ``rec`` comes from.
+
+    That is the ``.cclog`` header itself, or, for a CSV converted from a ``.cclog``, the header its
+    sidecar keeps under ``cclog_header``: the gyroscope bias, the barometer readings and the
+    sensor ranges then replay as they did from the log.
+    """
+    meta = rec.meta if isinstance(rec.meta, dict) else {}
+    if "events" not in meta and isinstance(meta.get("cclog_header"), dict):
+        return meta["cclog_header"]
+    return meta
 
 
 def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
     """Return the barometer readings a native log stored, ``(t_s, pressure_pa)`` in time order."""
     out = []
-    for item in rec.meta.get("events") or []:
+    for item in native_header(rec).get("events") or []:
         ev = item.get("event") if isinstance(item, dict) else None
         if isinstance(ev, dict) and ev.get("kind") == "pressure":
             out.append((float(item["t_s"]), float(ev["pressure_pa"])))
@@ -105,7 +124,7 @@ def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
 
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
-    for item in rec.meta.get("events") or []:
+    for item in native_header(rec).get("events") or []:
         ev = item.get("event") if isinstance(item, dict) else None
         if isinstance(ev, dict) and ev.get("kind") == "gyro_bias":
             return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
@@ -154,8 +173,15 @@ def join_strides(events: list[StepEvent], strides: list[StrideUpdate]) -> list[S
 
 
 def subject_height_m(rec: Recording) -> float | None:
-    """Return the subject's height from a recording's sidecar, when it gives one, m."""
-    subject = rec.meta.get("subject") if isinstance(rec.meta, dict) else None
+    """Return the subject's height from a recording's sidecar, when it gives one, m.
+
+    A ``.cclog`` converted from a CSV keeps the sidecar under ``csv_sidecar``: its subject
+    counts too, so that the converted log replays like the CSV.
+    """
+    meta = rec.meta if isinstance(rec.meta, dict) else {}
+    subject = meta.get("subject")
+    if subject is None and isinstance(meta.get("csv_sidecar"), dict):
+        subject = meta["csv_sidecar"].get("subject")
     h = subject.get("height_m") if isinstance(subject, dict) else None
     try:
         h = float(h)
@@ -230,8 +256,8 @@ def replay_recording(
             has_gyro=rec.has_gyro,
             placement_side=rec.placement_side,
             runner_height_m=subject_height_m(rec),
-            accel_range_g=positive_rate(rec.meta.get("accel_range_g")),
-            gyro_range_dps=positive_rate(rec.meta.get("gyro_range_dps")),
+            accel_range_g=positive_rate(native_header(rec).get("accel_range_g")),
+            gyro_range_dps=positive_rate(native_header(rec).get("gyro_range_dps")),
         )
     except ValidationError as exc:  # the recording's own values (its rate): name the file
         raise rate_error(rec, exc) from exc
@@ -272,6 +298,7 @@ def result_from_pipeline(
     events = [e for u in updates for e in u.steps]
     strides = [s for u in updates for s in u.strides]
     flags = pipe.steps.flags
+    coach = getattr(pipe, "coach", None)
     return ReplayResult(
         source=source,
         sampling_rate_hz=sampling_rate_hz,
@@ -289,6 +316,8 @@ def result_from_pipeline(
         frozen_samples=flags.frozen_samples,
         saturated_samples=flags.saturated_samples,
         elapsed_s=elapsed_s,
+        cadence_tolerance_spm=None if coach is None else coach.settings.cadence_tolerance_spm,
+        stride_tolerance_pct=None if coach is None else coach.settings.stride_tolerance_pct,
     )
 
 
@@ -309,7 +338,8 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     Returns
     -------
     dict
-        Counts; cadence statistics (steps/min, both feet); time per gait and per terrain;
+        Counts; cadence statistics (steps/min, both feet); time per gait, per terrain and per
+        grade (``climb``, ``flat``, ``descent``, ``unknown``);
         cadence, stride and share of time on target per terrain; distance (m) and mean moving
         speed (m/s); cue counts by kind; latency.
     """
@@ -317,6 +347,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
     cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
     t = np.array([e.t_s for e in ev])
     gait_s = {"walk": 0.0, "run": 0.0}
+    grade_s: dict[str, float] = {}
     per_terrain: dict[str, dict[str, Any]] = {}
     period_limit = 2.2 if result.steps_feet == "one" else 1.1
     for i in range(1, len(ev)):
@@ -324,6 +355,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         if dt > period_limit:
             continue
         gait_s[ev[i].gait] += dt
+        grade_s[ev[i].grade] = grade_s.get(ev[i].grade, 0.0) + dt
         row = per_terrain.setdefault(ev[i].terrain, {"time_s": 0.0, "on_target_s": 0.0, "judged_s": 0.0})
         row["time_s"] += dt
         if ev[i].on_target is not None:
@@ -361,6 +393,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         "distance_m": _finite_or_none(distance, 2) if distance is not None else None,
         "mean_speed_mps": _finite_or_none(distance / moving, 3) if distance and moving > 0 else None,
         "terrain": terrain_summary,
+        "grade": {name: {"time_s": round(sec, 3)} for name, sec in sorted(grade_s.items())},
         "cues": dict(sorted(cue_counts.items())),
         "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
         "repaired_samples": result.repaired_samples,
@@ -599,10 +632,15 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
             )
 
 
-def write_plot(result: ReplayResult, path: Path) -> None:
-    """Draw the signal with the detected steps, cadence and stride against their targets, to a PNG.
+#: Beyond this many cues the plot stops writing each cue's kind beside it (its legend counts them).
+_MAX_CUE_LABELS = 12
 
-    Technical ground is shaded; cues are marked with their kind.
+
+def write_plot(result: ReplayResult, path: Path) -> None:
+    """Draw the signal with the detected steps, cadence and stride against their target bands, to a PNG.
+
+    The bands are the coach's (target ± tolerance, as it changes with the terrain); technical
+    ground is shaded; cues are marked with their kind.
 
     Raises
     ------
@@ -618,6 +656,30 @@ def write_plot(result: ReplayResult, path: Path) -> None:
 
 
 def _draw_plot(result: ReplayResult, path: Path) -> None:
+    fig = plot_figure(result)
+    import matplotlib.pyplot as plt
+
+    try:
+        fmt = path.suffix[1:].lower() or "png"
+        if fmt not in fig.canvas.get_supported_filetypes():
+            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
+            raise UsageError(
+                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)
+
+
+def plot_figure(result: ReplayResult):
+    """Build the replay plot's matplotlib figure (three panels sharing the time axis).
+
+    Raises
+    ------
+    UsageError
+        When matplotlib is not installed or the samples were not kept.
+    """
     try:
         import matplotlib
 
@@ -641,12 +703,15 @@ def _draw_plot(result: ReplayResult, path: Path) -> None:
     run = np.array([e.gait == "run" for e in ev], dtype=bool)
     fig, (ax1, ax2, ax3) = plt.subplots(3, 1, figsize=(12, 8), sharex=True)
     for ax in (ax1, ax2, ax3):  # technical ground
+        label = "technical ground" if ax is ax1 else None
         for i in range(1, len(ev)):
             if ev[i].terrain == "technical":
-                ax.axvspan(st[i - 1], st[i], color="tab:brown", alpha=0.15, lw=0)
+                ax.axvspan(st[i - 1], st[i], color="tab:brown", alpha=0.15, lw=0, label=label)
+                label = None
     ax1.plot(t, acc_norm, lw=0.6, color="0.35", label="|a| (m/s²)")
     if st.size:
-        ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=5, label="detected contact")
+        ms = 5 if st.size <= _MAX_CUE_LABELS * 50 else 2  # a long run: small marks, the signal stays visible
+        ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=ms, label="detected contact")
     ax1.set_ylabel("|a| (m/s²)")
     ax1.legend(loc="upper right")
     feet = "one foot" if result.steps_feet == "one" else "both feet"
@@ -657,45 +722,77 @@ def _draw_plot(result: ReplayResult, path: Path) -> None:
         ax2.plot(st[~run], cad[~run], ".", color="tab:blue", label="walk")
         ax2.plot(st[run], cad[run], ".", color="tab:orange", label="run")
         if np.isfinite(cad_t).any():
-            ax2.plot(st, cad_t, "-", color="tab:green", lw=1.2, label="target")
+            tol = result.cadence_tolerance_spm
+            band = f" ± {tol:g} spm" if tol else ""
+            ax2.plot(st, cad_t, "-", color="tab:green", lw=1.2, label=f"target{band}", drawstyle="steps-pre")
+            if tol:
+                ax2.fill_between(
+                    st, cad_t - tol, cad_t + tol, step="pre", color="tab:green", alpha=0.15, lw=0
+                )
         ax3.plot(st, stride, ".", color="tab:purple", label="stride")
         if np.isfinite(stride_t).any():
-            ax3.plot(st, stride_t, "-", color="tab:green", lw=1.2, label="target")
+            pct = result.stride_tolerance_pct
+            band = f" ± {pct:g} %" if pct else ""
+            ax3.plot(
+                st, stride_t, "-", color="tab:green", lw=1.2, label=f"target{band}", drawstyle="steps-pre"
+            )
+            if pct:
+                k = pct / 100.0
+                ax3.fill_between(
+                    st,
+                    stride_t * (1 - k),
+                    stride_t * (1 + k),
+                    step="pre",
+                    color="tab:green",
+                    alpha=0.15,
+                    lw=0,
+                )
         along = np.array([np.nan if d is None else d for d in cumulative_distance_m(result)], dtype=float)
         if np.isfinite(along).any():
             ax4 = ax3.twinx()
             ax4.plot(st, along, "-", color="0.45", lw=1.0)
             ax4.set_ylabel(f"distance (m): {np.nanmax(along):.0f}", color="0.45")
+    # cues: a line per cue, one colour per kind; the kind is written beside each line only while
+    # the labels stay readable (a long run has hundreds: the legend counts them instead)
+    kinds = sorted({c.kind for c in result.cues})
+    colour = {k: plt.get_cmap("tab10")((3 + i) % 10) for i, k in enumerate(kinds)}
+    label_each = len(result.cues) <= _MAX_CUE_LABELS
     for c in result.cues:
         for ax in (ax2, ax3):
-            ax.axvline(c.t_s, color="tab:red", lw=0.8, alpha=0.7)
-        ax2.annotate(c.kind, (c.t_s, ax2.get_ylim()[1]), fontsize=7, rotation=90, va="top", color="tab:red")
+            ax.axvline(c.t_s, color=colour[c.kind], lw=0.8, alpha=0.7)
+        if label_each:
+            ax2.annotate(
+                c.kind, (c.t_s, ax2.get_ylim()[1]), fontsize=7, rotation=90, va="top", color=colour[c.kind]
+            )
+    for k in kinds:
+        n = sum(1 for c in result.cues if c.kind == k)
+        ax2.plot([], [], "-", color=colour[k], lw=0.8, label=f"cue {k} ({n})")
     ax2.set_ylabel("cadence (steps/min)")
     ax2.legend(loc="lower right", fontsize=8)
     ax3.set_ylabel("stride (m)")
     ax3.set_xlabel("time (s)")
     ax3.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    try:
-        fmt = path.suffix[1:].lower() or "png"
-        if fmt not in fig.canvas.get_supported_filetypes():
-            allowed = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
-            raise UsageError(
-                f"{path}: --plot cannot draw a '.{fmt}' file; allowed extensions: {allowed} (e.g. .png)"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, format=fmt)
-    finally:
-        plt.close(fig)
+    return fig
 
 
 # ---- files and folders ----------------------------------------------------------------------
 
 
 def find_recordings(root: Path) -> list[Path]:
-    """Every recording below ``root`` (sorted); non-recordings such as ``index.csv`` are skipped."""
+    """Every recording below ``root`` (sorted); non-recordings such as ``index.csv`` are skipped.
+
+    Symbolic links to folders are followed (a subset of datasets is often a folder of links),
+    each real folder once, so that a link back up the tree cannot loop.
+    """
     out = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames.sort()
         for name in sorted(filenames):
             p = Path(dirpath) / name
@@ -765,6 +862,10 @@ def _tree_outputs(stem: Path, outs: dict[str, Path | None]) -> dict[str, Path | 
     return {f"--{k}": (None if v is None else v / stem.with_suffix(ext[k])) for k, v in outs.items()}
 
 
+#: Warnings of one recording that a folder replay shows before it counts the rest.
+_MAX_WARNINGS = 4
+
+
 def _replay_one(
     args: tuple[Path, Path, dict[str, Path | None], str | None, Config | None],
 ) -> tuple[str, str | None]:
@@ -783,7 +884,14 @@ def _replay_one(
             write_csv(result, outs["csv"] / stem.with_suffix(".csv"))
         if outs["plot"] is not None:
             write_plot(result, outs["plot"] / stem.with_suffix(".png"))
-        note = "\n".join(str(w.message) for w in caught[:3]) or None
+        # the readers already summarise (three gaps, then "N more gaps"): keep a few lines, and
+        # never let the rest vanish without a count
+        lines = [str(w.message) for w in caught[:_MAX_WARNINGS]]
+        if len(caught) > _MAX_WARNINGS:
+            lines.append(
+                f"{len(caught) - _MAX_WARNINGS} more warning(s); replay this recording alone to see them"
+            )
+        note = "\n".join(lines) or None
         return str(src), note
     except (CadenceError, ValueError) as exc:
         return str(src), f"error: {exc}"
