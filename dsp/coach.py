@@ -459,6 +459,15 @@ class Coach:
         A fixed baseline from the runner profile, or None to learn it from the first minutes of
         smooth running in this session (no cadence or stride cues until then).
 
+    Attributes
+    ----------
+    last_targets : Targets or None
+        The targets the last step was judged by (those of the terrain in force then).
+    last_on_target : bool or None
+        The verdict on the last step: False when it was running with a cadence below the target's
+        band or a stride above it (what the cadence and stride cues are about), True when running
+        within them, None while walking, without targets or with coaching off.
+
     Notes
     -----
     Deterministic: the same inputs give the same cues; time only comes from the inputs.
@@ -493,6 +502,8 @@ class Coach:
         self._candidate_n = 0
         self._last_t: float | None = None
         self._streak: _Streak | None = None
+        self.last_on_target: bool | None = None
+        self.last_targets: Targets | None = None
         self._last_cue_t = -math.inf
         self._device_last: dict[str, float] = {}
         self._hiked_t: float | None = None
@@ -652,8 +663,12 @@ class Coach:
 
         self._learn(step, terrain)
         self._observe(step)
+        tg = self.last_targets = self.targets(terrain)
+        self.last_on_target = None
         if not s.enabled or step.cadence_spm is None:
             return out
+        if step.gait == "run" and tg.cadence_spm is not None:
+            self.last_on_target = self._off_target(step, tg) is None
         want = self._assess(step, terrain)
         cue = self._policy(want, t, terrain)
         if cue is not None:
@@ -833,19 +848,7 @@ class Coach:
             tg = self.targets(terrain)
             if tg.cadence_spm is None:
                 return None
-            c = step.cadence_spm
-            assert c is not None  # checked by update()
-            if c < tg.cadence_spm - tg.cadence_tolerance_spm:
-                return _Want(
-                    "quicken_steps",
-                    f"cadence {c:.0f} spm below target {tg.cadence_spm:.0f}±{tg.cadence_tolerance_spm:g} spm",
-                )
-            st = step.stride_length_m
-            stride_tol = tg.stride_tolerance_m
-            ts = tg.stride_length_m
-            if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
-                return _Want("shorten_stride", f"stride {st:.2f} m above target {ts:.2f}±{stride_tol:.2f} m")
-            return None
+            return self._off_target(step, tg)
         # Walking: only a hike that has served its purpose calls for running again.
         if self._hiked_t is None or step.t_s - self._hiked_t > s.run_window_s or step.grade == "unknown":
             return None
@@ -861,6 +864,28 @@ class Coach:
                 f"own running {vr:.2f} m/s on a {g:.0f} % climb beats hiking {v:.2f} m/s "
                 f"by more than ×{s.run_speed_ratio:g}",
             )
+        return None
+
+    @staticmethod
+    def _off_target(step: StepInput, tg: Targets) -> _Want | None:
+        """Return the running step's fault against the targets: too slow a cadence, else too long a stride.
+
+        Quicker steps or a shorter stride than the target are never faults: the targets are a
+        floor for cadence and a ceiling for stride.
+        """
+        c = step.cadence_spm
+        assert c is not None  # checked by update()
+        assert tg.cadence_spm is not None  # checked by the callers
+        if c < tg.cadence_spm - tg.cadence_tolerance_spm:
+            return _Want(
+                "quicken_steps",
+                f"cadence {c:.0f} spm below target {tg.cadence_spm:.0f}±{tg.cadence_tolerance_spm:g} spm",
+            )
+        st = step.stride_length_m
+        stride_tol = tg.stride_tolerance_m
+        ts = tg.stride_length_m
+        if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
+            return _Want("shorten_stride", f"stride {st:.2f} m above target {ts:.2f}±{stride_tol:.2f} m")
         return None
 
     def _policy(self, want: _Want | None, t: float, terrain: str) -> CueEvent | None:

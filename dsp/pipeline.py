@@ -69,7 +69,9 @@ class StepEvent:
     target_stride_length_m : float or None
         The coach's stride target here, m.
     on_target : bool or None
-        Cadence (and stride, when known) within the coach's tolerance band; None without targets.
+        The coach's verdict on this running step: False when its cadence is below the target's
+        band or its stride above it (what the coach cues), else True; None while walking, without
+        targets or with coaching off.
     """
 
     t_s: float
@@ -418,12 +420,8 @@ class Pipeline:
             )
             if new_cues:
                 cues.extend(new_cues)
-            tg = coach.targets(ground)
-            on = None
-            if tg.cadence_spm is not None and cadence is not None:
-                on = abs(cadence - tg.cadence_spm) <= tg.cadence_tolerance_spm
-                if on and stride is not None and tg.stride_length_m is not None and tg.stride_tolerance_m:
-                    on = abs(stride - tg.stride_length_m) <= tg.stride_tolerance_m
+            tg = coach.last_targets  # what the coach judged this step by (the terrain in force)
+            on = coach.last_on_target
             steps.append(
                 StepEvent(
                     t,

@@ -465,3 +465,38 @@ def test_from_step_event_and_reset():
     coach.update(StepInput(0.0, 170.0))  # time may start again after reset()
     assert coach.update(StepInput(0.35, 170.0)) == []
     assert CueEvent(1.0, "run", 1, "x").to_dict()["kind"] == "run"
+
+
+@pytest.mark.parametrize(
+    ("cadence_spm", "stride_m", "gait", "verdict"),
+    [
+        (170.0, 2.2, "run", True),  # at the baseline
+        (190.0, 2.2, "run", True),  # quicker than the target: never a fault
+        (170.0, 1.5, "run", True),  # shorter than the target: never a fault
+        (170.0, None, "run", True),  # stride unknown: judged on cadence alone
+        (150.0, 2.2, "run", False),  # below the band (170 - 5)
+        (170.0, 2.7, "run", False),  # above the stride band (2.2 + 8 %)
+        (120.0, 1.4, "walk", None),  # walking is not judged against running targets
+    ],
+)
+def test_the_verdict_on_a_step_is_the_rule_the_cues_follow(cadence_spm, stride_m, gait, verdict):
+    coach = Coach(CoachSettings(), BASE)
+    cues, _ = run(coach, 0.0, 20.0, cadence_spm, stride_m, gait=gait)
+    assert coach.last_on_target is verdict
+    assert coach.last_targets.cadence_spm == 170.0
+    # off target for 20 s is cued; on target (or not judged) never is
+    assert bool([c for c in cues if c.kind in ("quicken_steps", "shorten_stride")]) is (verdict is False)
+
+
+def test_the_targets_of_a_step_are_those_of_the_terrain_in_force():
+    # the detected terrain changes at once; the coach switches after terrain_confirm_steps (4)
+    coach = Coach(CoachSettings(), BASE)
+    run(coach, 0.0, 5.0, 170.0, 2.2, terrain="smooth")
+    seen = []
+    for i in range(6):
+        coach.update(
+            StepInput(t_s=10.0 + 0.35 * i, cadence_spm=170.0, stride_length_m=2.2, terrain="technical")
+        )
+        seen.append(coach.last_targets.cadence_spm)
+    assert seen[0] == 170.0
+    assert seen[-1] == pytest.approx(min(2.0 * 170.0, CoachSettings().cadence_ceiling_spm))
