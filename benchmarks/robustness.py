@@ -405,12 +405,11 @@ def format_table(outcomes: Sequence[Outcome]) -> str:
         for label, s in rows.items():
             b = base.get(label) if oc.pert is not BASELINE else None
             f1 = f"{_num(s.f1, '.3f')}{_delta(s.f1, b.f1 if b else None, '.3f')}"
-            cad = (
-                f"{_num(s.cadence_times_abs_err_median_spm, '.1f')}"
-                f"{_delta(s.cadence_times_abs_err_median_spm, b.cadence_times_abs_err_median_spm if b else None, '.1f')}"
-                f" / {_num(s.cadence_times_abs_err_p95_spm, '.1f')}"
-                f"{_delta(s.cadence_times_abs_err_p95_spm, b.cadence_times_abs_err_p95_spm if b else None, '.1f')}"
-            )
+            med, p95 = s.cadence_times_abs_err_median_spm, s.cadence_times_abs_err_p95_spm
+            b_med = b.cadence_times_abs_err_median_spm if b else None
+            b_p95 = b.cadence_times_abs_err_p95_spm if b else None
+            cad = f"{_num(med, '.1f')}{_delta(med, b_med, '.1f')}"
+            cad += f" / {_num(p95, '.1f')}{_delta(p95, b_p95, '.1f')}"
             stride = "·"
             if s.n_stride_pairs:
                 stride = f"{_num(s.stride_mape_pct, '.1f')}"
@@ -457,7 +456,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=3,
         metavar="N",
-        help="recordings per dataset x placement x activity group, the first by name (0: all; default %(default)s)",
+        help="recordings per dataset x placement x activity group, the first by name "
+        "(0: all; default %(default)s)",
     )
     ap.add_argument("--jobs", type=int, default=2, metavar="N", help="worker processes (default %(default)s)")
     ap.add_argument(
