@@ -20,7 +20,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def _recording(n: int = 1000, fs: float = 200.0, gyro: bool = True) -> Recording:
     rng = np.random.default_rng(0)
     t = np.arange(n) / fs
-    acc = rng.normal(0.0, 1.0, (n, 3)) + [0.0, 0.0, 9.81]
+    acc = rng.normal(0.0, 1.0, (n, 3)) + np.array([0.0, 0.0, 9.81])
     g = rng.normal(0.0, 1.0, (n, 3)) if gyro else None
     return Recording(path="", t_s=t, acc_mps2=acc, gyro_rads=g, sampling_rate_hz=fs, placement="foot")
 
@@ -51,7 +51,8 @@ def test_resampling_sets_rate_times_and_keeps_gravity(target):
     np.testing.assert_allclose(np.diff(out.t_s), 1.0 / out.sampling_rate_hz)
     assert out.t_s[-1] == pytest.approx(rec.t_s[-1], abs=2.0 / target)
     # padtype="line": no edge transient, gravity survives at both ends
-    assert abs(out.acc_mps2[0, 2] - 9.81) < 3.0 and abs(out.acc_mps2[-1, 2] - 9.81) < 3.0
+    assert abs(out.acc_mps2[0, 2] - 9.81) < 3.0
+    assert abs(out.acc_mps2[-1, 2] - 9.81) < 3.0
     assert out.meta["sample_rate_hz"] == out.sampling_rate_hz
 
 
@@ -67,7 +68,8 @@ def test_clip_noise_bias_and_no_gyro():
     biased = R.perturb(rec, R.Perturbation("b", "gyro_bias", 5.0), seed=0)
     np.testing.assert_allclose(np.abs(biased.gyro_rads - rec.gyro_rads), math.radians(5.0))
     bare = R.perturb(rec, R.Perturbation("g", "no_gyro"), seed=0)
-    assert bare.gyro_rads is None and bare.meta["has_gyro"] is False
+    assert bare.gyro_rads is None
+    assert bare.meta["has_gyro"] is False
     assert rec.gyro_rads is not None  # the input is not modified
 
 
@@ -107,7 +109,8 @@ def test_foot_without_gyro_warns_clearly():
 def test_command_on_fixtures(tmp_path, capsys):
     out_json = tmp_path / "rob.json"
     argv = [str(FIXTURES), "--max-per-group", "1", "--jobs", "1", "--quiet"]
-    argv += ["--only", "seed 1", "upside", "rate 100", "--out", str(tmp_path / "out"), "--json", str(out_json)]
+    argv += ["--only", "seed 1", "upside", "rate 100"]
+    argv += ["--out", str(tmp_path / "out"), "--json", str(out_json)]
     assert R.main(argv) == 0
     text = capsys.readouterr().out
     assert "| baseline | pyshoe_vicon / foot / run |" in text
@@ -120,7 +123,8 @@ def test_command_on_fixtures(tmp_path, capsys):
     assert len(base) == 7  # every fixture group, one recording each
     for name in ("rotation seed 1", "upside down"):  # any mounting gives the same steps
         for key, g in by_name[name].items():
-            assert g["tp"] == base[key]["tp"] and g["fp"] == base[key]["fp"], (name, key)
+            assert g["tp"] == base[key]["tp"], (name, key)
+            assert g["fp"] == base[key]["fp"], (name, key)
     assert all(g["f1"] > 0.8 for g in by_name["rate 100 Hz"].values())
 
 
