@@ -45,9 +45,7 @@ FP_CONTACT_LATENCY_S = 18  # contacts arrive at most this long after they happen
 FP_LAG_GAIN = 19  # learning rate of the landing-after-contact lag, 1
 FP_MIN_ALONE_M = 20  # shortest stride reported without a contact, m
 FP_SENSOR_HEIGHT_M = 21  # height of the sensor above the ground point the stance foot rolls on, m
-FP_BIAS_REST_S = 22  # the foot has rested this long before its gyroscope reading is taken as bias, s
-FP_BIAS_DEADBAND_RADS = 23  # learnt bias within this (per axis) is a standing foot's sway: not removed, rad/s
-N_FOOT_PARAMS = 24
+N_FOOT_PARAMS = 22
 
 # ---- state slots ----------------------------------------------------------------------------
 FS_N = 0  # samples received
@@ -77,11 +75,7 @@ FS_REC_DONE = 38  # records settled (claimed by a contact or emitted alone)
 FS_LAND_LAG = 39  # typical delay from contact to landing record, s
 FS_TRAP = 40  # sum over the motion of the trapezoid rule's velocity error variance, (m/s)²
 FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last stance, (m/s)²·s
-FS_BIAS = 42  # gyroscope bias learnt at rest, rad/s, 3 slots (kept across gaps: the sensor's own)
-FS_RESTING = 45  # 1 while the navigated samples are at rest without a break
-FS_REST_T0 = 46  # time of the first sample of that rest, s
-FS_BIAS_N = 47  # samples the gyroscope bias is the mean of (-1: learnt, the first rest is over)
-N_FOOT_STATE = 48
+N_FOOT_STATE = 42
 
 # ---- ring columns (raw samples and the stance statistic) ------------------------------------
 FR_T = 0
@@ -240,7 +234,6 @@ def _foot_reset_segment(state, k):
     state[FS_INIT] = 0.0
     state[FS_HAVE_LAND] = 0.0
     state[FS_MOVING] = 0.0
-    state[FS_RESTING] = 0.0
     for a in range(3):
         state[FS_V + a] = 0.0
         state[FS_S1 + a] = 0.0
@@ -381,42 +374,6 @@ def _foot_nav_step(j, slot, params, state, ring, records):
     wx = ring[slot, FR_W]
     wy = ring[slot, FR_W + 1]
     wz = ring[slot, FR_W + 2]
-    # ---- gyroscope bias, from the first rest (a zero angular-rate update, as the device's start-up
-    # calibration): a foot that has stood for bias_rest_s does not turn, so the gyroscope reads its
-    # bias. The wait keeps out the rolling foot-flat of a walk; later rests are left out, since a
-    # runner standing mid-session shifts weight and pivots the foot slowly enough to pass as rest
-    if still:
-        if state[FS_RESTING] == 0.0:
-            state[FS_RESTING] = 1.0
-            state[FS_REST_T0] = ring[slot, FR_T]
-        elif state[FS_BIAS_N] >= 0.0 and ring[slot, FR_T] - state[FS_REST_T0] >= params[FP_BIAS_REST_S]:
-            # ... and stays at rest as far as the look-ahead sees (the slow start of a motion is not rest)
-            s = slot
-            for _ in range(int(params[FP_DELAY]) - int(params[FP_W]) // 2):
-                s = s + 1 if s < m - 1 else 0
-                if ring[s, FR_E] >= params[FP_GAMMA_STILL]:
-                    state[FS_BIAS_N] = -1.0
-                    break
-        if state[FS_BIAS_N] >= 0.0 and ring[slot, FR_T] - state[FS_REST_T0] >= params[FP_BIAS_REST_S]:
-            state[FS_BIAS_N] += 1.0
-            gain = 1.0 / state[FS_BIAS_N]
-            state[FS_BIAS] += gain * (wx - state[FS_BIAS])
-            state[FS_BIAS + 1] += gain * (wy - state[FS_BIAS + 1])
-            state[FS_BIAS + 2] += gain * (wz - state[FS_BIAS + 2])
-    else:
-        state[FS_RESTING] = 0.0
-        if state[FS_BIAS_N] > 0.0:
-            state[FS_BIAS_N] = -1.0
-    db = params[FP_BIAS_DEADBAND_RADS]
-    for a in range(3):
-        b = state[FS_BIAS + a]
-        b = b - db if b > db else (b + db if b < -db else 0.0)
-        if a == 0:
-            wx -= b
-        elif a == 1:
-            wy -= b
-        else:
-            wz -= b
     if state[FS_INIT] == 0.0:
         # first sample of the segment: attitude from gravity, at rest until the first stance
         _q_from_gravity(state, FS_Q, ax, ay, az)

@@ -122,15 +122,6 @@ class StrideSettings:
         stance: it moves at ``ω × (0, 0, h)``, horizontally, ``h`` times the foot's tilt rate.
         That rolling velocity, not zero, is the zero-velocity update (0 for a sensor at the
         ground contact).  On the forefoot laces or the heel counter, about 0.07 m.
-    gyro_bias_rest_s : float
-        Foot: once the foot has rested this long, it does not turn and its gyroscope reads its
-        bias (a zero angular-rate update), s: the mean reading over the rest of the first such
-        rest is taken as the bias, as the device's start-up calibration does.  Longer than the
-        foot-flat of a slow walk, whose rolling would otherwise be taken for bias.
-    gyro_bias_deadband_rads : float
-        Foot: the part of that bias within this, per axis, is not removed, rad/s: a standing
-        foot sways and shifts weight at about this rate, so a smaller reading is no evidence
-        of bias (and a calibrated gyroscope's residual bias costs little).
     """
 
     stance_window_s: float = 0.03
@@ -166,8 +157,6 @@ class StrideSettings:
     min_stride_without_contact_m: float = 0.3
     landing_lag_s: float = 0.15
     sensor_height_m: float = 0.07
-    gyro_bias_rest_s: float = 1.0
-    gyro_bias_deadband_rads: float = 0.017
 
 
 @dataclass
@@ -469,8 +458,6 @@ class FootStrideEstimator(_StreamingBase):
         p[K.FP_LAG_GAIN] = 0.2
         p[K.FP_MIN_ALONE_M] = s.min_stride_without_contact_m
         p[K.FP_SENSOR_HEIGHT_M] = s.sensor_height_m
-        p[K.FP_BIAS_REST_S] = s.gyro_bias_rest_s
-        p[K.FP_BIAS_DEADBAND_RADS] = s.gyro_bias_deadband_rads
         self._params = p
         self._samples_per_stride = max(1, math.floor(s.min_swing_s * fs))
         self._ring = np.zeros((int(p[K.FP_LOOKBACK] + delay + w + 8), K.N_FOOT_RING))

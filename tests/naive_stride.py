@@ -134,8 +134,6 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
     energy = [math.inf] * n
     landings = []
     g = 9.81
-    bias = np.zeros(3)  # gyroscope bias learnt at rest (a property of the sensor: kept across gaps)
-    n_bias = 0  # samples it is the mean of (-1: learnt, the first rest is over)
     seg = 0
     nav = None
     for k in range(n):
@@ -146,7 +144,6 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             nav = {"init": False, "moving": False, "v": np.zeros(3), "s1": np.zeros(3), "s2": 0.0, "tau": 0.0}
             nav.update({"trap": 0.0, "trap_tau": 0.0})
             nav.update({"p": np.zeros(3), "have_land": False, "p_land": None, "t_land": None})
-            nav["rest_t0"] = None  # start of the current unbroken rest
         # stance statistic (SHOE) of the window centred on c, uses the gravity known now
         c = k - half
         if c - half >= seg:
@@ -168,29 +165,12 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             before = energy[max(j - lookback, seg + half) : j]
             after = energy[j + 1 : j + delay - half + 1]
             anchor = all(x > e for x in before) and all(x >= e for x in after)
-        # a foot at rest for gyro_bias_rest_s does not turn: over the first such rest, its gyroscope
-        # reads the bias (the mean of those readings)
-        if not still:
-            nav["rest_t0"] = None
-            if n_bias > 0:
-                n_bias = -1
-        elif nav["rest_t0"] is None:
-            nav["rest_t0"] = t[j]
-        elif n_bias >= 0 and t[j] - nav["rest_t0"] >= s.gyro_bias_rest_s:
-            if not all(x < s.still_threshold for x in energy[j + 1 : j + delay - half + 1]):
-                n_bias = -1  # the rest ends within the look-ahead: its slow start of motion is not rest
-        if still and n_bias >= 0 and t[j] - nav["rest_t0"] >= s.gyro_bias_rest_s:
-            n_bias += 1
-            bias = bias + (np.array(gyro[j]) - bias) / n_bias
-        # the learnt bias beyond the dead band (within it: a standing foot's sway, not bias)
-        db = s.gyro_bias_deadband_rads
-        w_j = np.array(gyro[j]) - np.sign(bias) * np.maximum(np.abs(bias) - db, 0.0)
         if not nav["init"]:
             nav["R"] = attitude_from_gravity(acc[j])
             nav["init"] = True
             continue
         dt = t[j] - t[j - 1]
-        nav["R"] = gyro_step(nav["R"], w_j, dt)
+        nav["R"] = gyro_step(nav["R"], gyro[j], dt)
         mean = np.mean(np.array(acc[j - half : j + half + 1]), axis=0)
         if anchor and tilt_angle(nav["R"], mean) > max_tilt:
             anchor = False
@@ -215,7 +195,7 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             g += g_gain * (float(np.linalg.norm(mean)) - g)
         # the stance foot rolls on the ground: the sensor, at height h above the ground point,
         # moves at w x (0, 0, h) in the navigation frame (horizontal), not at zero
-        roll_v = np.cross(nav["R"] @ w_j, (0.0, 0.0, s.sensor_height_m))
+        roll_v = np.cross(nav["R"] @ np.array(gyro[j]), (0.0, 0.0, s.sensor_height_m))
         if nav["moving"]:
             tau = nav["tau"]
             # the velocity is known (the rolling one) at both ends: its error e here is split into

@@ -307,51 +307,6 @@ def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rol
     np.testing.assert_allclose(res.speed_mps[2:-1], lengths[2:-1] / stride_time, rtol=0.04)
 
 
-@pytest.mark.parametrize(("gait", "stance_s", "swing_s"), [("walk", 0.6, 0.45), ("run", 0.2, 0.5)])
-def test_synthetic_foot_learns_gyro_bias_at_rest(gait, stance_s, swing_s, rng):
-    # an uncalibrated cheap gyroscope (5 deg/s on each axis) after the runner stands for 4 s: the
-    # resting foot does not turn, so its reading is the bias; without learning it, the attitude
-    # error grows through every swing and leaks gravity into the stride (about 5 % of a walk's)
-    fs = 200.0
-    lengths = rng.uniform(1.0, 1.6, 12) if gait == "walk" else rng.uniform(1.6, 2.6, 12)
-    t, f, w, landings = synthetic_foot(
-        [(x, 0.0) for x in lengths],
-        fs=fs,
-        stance_s=stance_s,
-        swing_s=swing_s,
-        pitch_rad=0.9,
-        mount=_random_rotation(rng),
-    )
-    n0 = round(4.0 * fs)
-    t = np.concatenate([np.arange(n0) / fs, t + n0 / fs])
-    f = np.concatenate([np.repeat(f[:1], n0, axis=0), f]) + rng.normal(0.0, 0.05, (len(t), 3))
-    w = np.concatenate([np.repeat(w[:1], n0, axis=0), w]) + rng.normal(0.0, 0.005, (len(t), 3))
-    bias = np.radians(5.0) * rng.choice([-1.0, 1.0], 3)
-    contacts = landings + n0 / fs - 0.03
-
-    def lengths_with(gyro, settings):
-        res = estimate_strides(t, f, gyro, contacts, sampling_rate_hz=fs, placement="foot", settings=settings)
-        return res.stride_length_m[1:]
-
-    clean = lengths_with(w, StrideSettings())
-    learnt = lengths_with(w + bias, StrideSettings())
-    unlearnt = lengths_with(w + bias, StrideSettings(gyro_bias_rest_s=1e9))  # never rests long enough
-    np.testing.assert_allclose(learnt, lengths[1:], rtol=0.02)
-    # what is left is the dead band's 1 deg/s of the 5
-    assert np.median(np.abs(learnt - clean)) < 0.35 * np.median(np.abs(unlearnt - clean))
-
-
-def test_foot_kernel_matches_naive_reference_with_gyro_bias(foot_walk):
-    t, acc, gyro = _crop(foot_walk, 20.0)
-    gyro = gyro + np.radians([5.0, -5.0, 3.0])
-    steps = _steps(t, acc, gyro, foot_walk)
-    kw = {"sampling_rate_hz": foot_walk.sampling_rate_hz}
-    fast = estimate_strides(t, acc, gyro, steps.t_s, placement="foot", **kw)
-    slow = np.array(naive_foot_strides(t, acc, gyro, steps.t_s, **kw))
-    assert np.isfinite(fast.stride_length_m).sum() >= 8
-    np.testing.assert_allclose(_as_rows(fast), slow, rtol=0, atol=1e-9, equal_nan=True)
-
-
 def test_synthetic_unresolved_impact_is_a_velocity_step(rng):
     # Two walks whose swings carry the same spurious velocity change of 0.4 m/s, 0.1 s before each
     # landing: once as an impact the sampling cannot resolve (three samples, +S -S +S), once spread
