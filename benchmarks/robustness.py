@@ -21,7 +21,8 @@ The perturbations model what unseen recordings differ in (other sensors, rates, 
   (a swap of two axes is a reflection, which no mounting produces);
 * ``rate R Hz``: resampled with :func:`scipy.signal.resample_poly` (its anti-aliasing FIR),
   where R differs from the recording's rate by more than 10 %; the truth (seconds) is unchanged;
-* ``no gyro``: gyroscope removed (lower back and shank; a foot sensor needs it and must say so);
+* ``no gyro``: gyroscope removed (a foot sensor then warns, ``dsp.PlacementWarning``, and detects
+  the contacts of both feet from the accelerometer: scored against one-foot truth, and no stride);
 * ``MEMS noise``: white noise at an MPU-6050's densities (accelerometer 400 ug/sqrt(Hz),
   gyroscope 0.005 deg/s/sqrt(Hz)) over the recording's Nyquist band, and ``MEMS noise x10``;
 * ``gyro bias 5 deg/s``: a constant +-5 deg/s on each gyro axis (random signs), uncalibrated;
@@ -75,6 +76,8 @@ GYRO_BIAS_DPS = 5.0
 CLOCK_ERROR = 0.02
 #: Target rates of the resampling perturbations, Hz.
 DEFAULT_RATES_HZ = (50.0, 100.0, 400.0)
+#: A target rate within this fraction of the recording's own is not a change of rate.
+RATE_SAME = 0.1
 #: Seeds of the random-rotation perturbations.
 DEFAULT_ROTATION_SEEDS = (1, 2, 3)
 
@@ -110,8 +113,16 @@ class Perturbation:
         return "".join(c if c.isalnum() or c in "-_." else "_" for c in self.name)
 
     def applies(self, truth: Truth) -> bool:
-        """Whether the perturbation is run on this recording."""
-        return not self.placements or truth.meta.get("placement") in self.placements
+        """Whether the perturbation is run on this recording (a rate change: not to about its own rate)."""
+        if self.placements and truth.meta.get("placement") not in self.placements:
+            return False
+        if self.kind == "rate":
+            try:
+                fs = float(truth.meta.get("sample_rate_hz"))
+            except (TypeError, ValueError):
+                return True
+            return abs(self.value / fs - 1.0) > RATE_SAME
+        return True
 
 
 BASELINE = Perturbation("baseline", "none")
@@ -188,10 +199,17 @@ def perturb(rec: Any, pert: Perturbation, seed: int) -> Any:
         gyro = None if gyro is None else gyro @ r.T
     elif pert.kind == "rate":
         ratio = rate_ratio(fs, pert.value)
+        n = acc.shape[0]
         acc = _resample(acc, ratio)
         gyro = None if gyro is None else _resample(gyro, ratio)
         fs = fs * float(ratio)
-        t = t[0] + np.arange(acc.shape[0]) / fs
+        # new sample i lies at the original's fractional index i / ratio: its time is read off the
+        # original timestamps (which keep the recording's clock, jitter and dropped samples)
+        index = np.arange(acc.shape[0]) / float(ratio)
+        keep = index <= n - 1
+        acc = acc[keep]
+        gyro = None if gyro is None else gyro[keep]
+        t = np.interp(index[keep], np.arange(n), t)
     elif pert.kind == "no_gyro":
         gyro = None
     elif pert.kind == "noise":
@@ -517,7 +535,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"robustness: error: {exc}", file=sys.stderr)
         return 2
     print(
-        f"## {display_path(args.folder)}: {len(truths)} recordings (at most {args.max_per_group} per group), "
+        f"## {display_path(args.folder)}: {len(truths)} recordings "
+        f"({'all' if args.max_per_group <= 0 else f'at most {args.max_per_group}'} per group), "
         f"{len(outcomes) - 1} perturbations, {time.perf_counter() - t0:.0f} s\n"
     )
     print(format_table(outcomes))
