@@ -56,6 +56,29 @@ def test_resampling_sets_rate_times_and_keeps_gravity(target):
     assert out.meta["sample_rate_hz"] == out.sampling_rate_hz
 
 
+def test_resampling_keeps_the_recordings_own_time_base():
+    # dropped samples (a 0.2 s hole) and a clock 1 % off the nominal rate: the resampled samples
+    # take their times from the original timestamps, so the truth (seconds) still lines up
+    rec = _recording(n=2000, fs=100.0)
+    t = np.arange(2000) * 0.0101
+    t[1000:] += 0.2
+    rec = Recording(path="", t_s=t, acc_mps2=rec.acc_mps2, gyro_rads=rec.gyro_rads, sampling_rate_hz=100.0)
+    out = R.perturb(rec, R.Perturbation("rate", "rate", 50.0), seed=0)
+    assert out.t_s[-1] == pytest.approx(t[-1], abs=0.03)
+    k = int(np.searchsorted(out.t_s, t[1000]))
+    assert out.t_s[k] - out.t_s[k - 1] > 0.1  # the hole is where it was
+    assert np.all(np.diff(out.t_s) > 0)
+
+
+def test_rate_perturbation_skips_a_recordings_own_rate():
+    truth = R.Truth("d", "r", {"placement": "foot", "sample_rate_hz": 100.2})
+    assert not R.Perturbation("rate 100 Hz", "rate", 100.0).applies(truth)
+    assert R.Perturbation("rate 50 Hz", "rate", 50.0).applies(truth)
+    assert not R.Perturbation("clip", "clip", 4.0, ("foot",)).applies(
+        R.Truth("d", "r", {"placement": "shank"})
+    )
+
+
 def test_clip_noise_bias_and_no_gyro():
     rec = _recording()
     rec.acc_mps2[10] = [80.0, -80.0, 0.0]
