@@ -5,7 +5,7 @@ from a live sensor or from a recorded log, and both get the same results.
 """
 
 from dsp.coach import Coach, CoachSettings, CueEvent
-from dsp.exc import DspError, ValidationError
+from dsp.exc import DspError, PlacementWarning, ValidationError
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from dsp.steps import DetectorFlags, StepDetector, Steps, StepSettings, canonical_placement, detect_steps
 from dsp.stride import StrideResults, StrideSettings, estimate_strides
@@ -18,6 +18,7 @@ __all__ = [
     "DspError",
     "Pipeline",
     "PipelineUpdate",
+    "PlacementWarning",
     "StepDetector",
     "StepEvent",
     "StepSettings",

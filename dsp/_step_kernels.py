@@ -349,7 +349,7 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
     q = k
     while q >= valid_from and q > k - m:
         tq = ring[q % m, 0]
-        if tq < t_x:
+        if tq <= t_x:  # from the crossing on: the push-off's own burst ends at its last sample
             break
         if tq <= t_x + params[P_IMPACT_S] and ring[q % m, 1] > imp:
             imp = ring[q % m, 1]

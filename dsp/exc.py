@@ -9,3 +9,7 @@ class DspError(Exception):
 
 class ValidationError(DspError, ValueError):
     """An argument to a ``dsp`` function is out of range or has the wrong shape."""
+
+
+class PlacementWarning(UserWarning):
+    """The sensor's placement and hardware leave part of the output unavailable or degraded."""

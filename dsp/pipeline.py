@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +20,7 @@ from dsp import _step_kernels as KS
 from dsp import _stride_kernels as KR
 from dsp import _terrain_kernels as KT
 from dsp.coach import Coach, CueEvent, StepInput
+from dsp.exc import PlacementWarning
 from dsp.grade import GradeEstimator, GradeSettings
 from dsp.steps import StepDetector, StepSettings, canonical_placement
 from dsp.stride import StrideSettings, _block_arrays, _contact_rows_of, make_stride_estimator
@@ -165,6 +167,12 @@ class Pipeline:
         The sensor's full-scale ranges, when known: clipped samples are counted
         (``steps.flags.saturated_samples``).
 
+    Warns
+    -----
+    dsp.exc.PlacementWarning
+        For a foot sensor without a gyroscope (contacts of both feet from the accelerometer,
+        no stride).
+
     Notes
     -----
     The terrain classifier was fitted and evaluated on shin data only; for other placements it
@@ -189,6 +197,15 @@ class Pipeline:
         gyro_range_rads: float | None = None,
     ) -> None:
         self.placement = canonical_placement(placement)
+        if self.placement == "foot" and not has_gyro:
+            warnings.warn(
+                "foot sensor without a gyroscope: the foot's rotation cannot be tracked, so the "
+                "contacts of both feet are detected from the accelerometer alone (the lower-back "
+                "method, less accurate on a foot) and no stride length, speed or distance is "
+                "given; a foot sensor needs a gyroscope",
+                PlacementWarning,
+                stacklevel=2,
+            )
         self.steps = StepDetector(
             sampling_rate_hz=sampling_rate_hz,
             placement=self.placement,

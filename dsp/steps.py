@@ -147,7 +147,8 @@ class StepSettings:
         A rotation lobe also ends when the pitch rate has stayed within the hysteresis of zero
         this long (a foot that lands softly), s; bounds the foot detector's latency.
     impact_window_s : float
-        The heel-strike impact after a lobe's end is the largest |a| within this time of it, s;
+        The heel-strike impact after a lobe's end is the largest |a| within this time of it
+        (from the zero crossing on: the lobe's last sample may carry the push-off's burst), s;
         of two lobes that meet at a zero crossing, the one followed by the larger impact votes
         for the swing's sign.  A foot contact is decided at least this long after it.
     still_mps2 : float

@@ -155,7 +155,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         # crossing, the one followed by the larger |a| peak votes for the swing's sign
         nonlocal pending, sign_score, prev_imp, prev_rot
         ended, t_x, rot, cand, consec = pending
-        window = [hist_an[q] for q in range(seg_start, k + 1) if t_x <= hist_t[q] <= t_x + s.impact_window_s]
+        window = [hist_an[q] for q in range(seg_start, k + 1) if t_x < hist_t[q] <= t_x + s.impact_window_s]
         imp = max(window, default=0.0)
         if consec and max(rot, prev_rot) >= s.min_swing_rad:
             sign_score = 0.8 * sign_score + (0.2 * ended if imp > prev_imp else -0.2 * ended)

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.signal import lfilter
 
 from dsp import StepDetector, StepSettings, ValidationError, detect_steps
+from dsp._filters import butter2_lowpass
 from tests.naive import naive_detect_steps
 
 
@@ -545,6 +547,31 @@ def test_the_heel_strike_impact_names_the_swing_when_the_foot_never_rests(rng):
     quiet[:, 2] = 9.80665 + rng.normal(0, 0.1, t.size)
     wrong = detect_steps(t, quiet, gyro, sampling_rate_hz=100.0, placement="foot")
     assert _matched_fraction(late, wrong.t_s, 0.05) < 0.5
+
+
+@pytest.mark.parametrize("fs", [50.0, 100.0])
+def test_the_push_off_burst_before_its_lobe_ends_is_not_an_impact(fs, rng):
+    """The toe-off's own acceleration burst ends with the push-off lobe, at its last sample.
+
+    The impact that names the swing is measured from the zero crossing on, i.e. after the lobe's
+    last sample: a burst up to that sample (larger than the heel strike, as in voisard's foot
+    recordings resampled to 50 Hz) belongs to the push-off and must not vote for it.
+    """
+    t, acc, gyro, contacts = _synthetic_foot(fs, 30.0, rng, swing_rads=4.0, other_s=0.3, rest_s=0.0)
+    # the detector's pitch rate is low-passed: the push-off lobe ends at its last positive sample
+    coef = butter2_lowpass(StepSettings().swing_cutoff_hz, fs)
+    pitch = lfilter(coef[:3], [1.0, *coef[3:]], gyro[:, 0])
+    for c in contacts:
+        k = round((c - 0.4) * fs)  # about where the push-off turns into the swing (0.4 s long)
+        last = k - 5 + int(np.flatnonzero(pitch[k - 5 : k + 10] <= 0.0)[0]) - 1
+        acc[last - 1 : last + 1, 2] += 40.0  # its burst, ending there
+    steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
+    late = contacts[contacts > 4.0]
+    found = steps.t_s[steps.t_s > 4.0 - 0.05]
+    assert found.size == late.size
+    np.testing.assert_allclose(found, late, atol=0.03 + 1.0 / fs)
+    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
+    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
 
 
 def test_turning_about_the_vertical_does_not_tilt_the_pitch_axis(rng):
