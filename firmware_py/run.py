@@ -132,8 +132,21 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
     )
 
 
-def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
-    """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``."""
+def _say_dropped(cue: Any, why: str) -> None:
+    """Say on stderr (the journal on the device) that a cue was not played, and why."""
+    print(
+        f"cadence-coach: cue {cue.kind} (level {cue.level}) at {cue.t_s:.1f} s not played ({why}): "
+        f"{cue.reason}",
+        file=sys.stderr,
+    )
+
+
+def _cue_outputs(kind: str, cfg: Any, clock: Clock, pipeline: Pipeline | None = None) -> Any:
+    """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``.
+
+    The mode button's first short press in automatic mode selects the other terrain than the one
+    the coach has in force (``pipeline.coach.terrain``), as docs/cues.md says.
+    """
     if kind == "none":
         return None
     from firmware_py.outputs import CueOutputs
@@ -143,7 +156,14 @@ def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         factory = MockFactory(pin_class=MockPWMPin)
-    return CueOutputs(cfg.pins, pin_factory=factory, clock=clock)
+
+    def current_terrain() -> str | None:
+        coach = pipeline.coach if pipeline is not None else None
+        return coach.terrain if coach is not None else None
+
+    return CueOutputs(
+        cfg.pins, pin_factory=factory, clock=clock, current_terrain=current_terrain, on_drop=_say_dropped
+    )
 
 
 def run_device(args: argparse.Namespace) -> int:
@@ -236,7 +256,7 @@ def run_device(args: argparse.Namespace) -> int:
     if args.fast and args.pins is None:
         pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
     # cue patterns keep their own (real) time: a simulated clock must not be moved by them
-    outputs = _cue_outputs(pins, cfg, SystemClock())
+    outputs = _cue_outputs(pins, cfg, SystemClock(), pipeline)
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
@@ -304,6 +324,8 @@ def run_device(args: argparse.Namespace) -> int:
     if device:
         kinds = ", ".join(dict.fromkeys(device))
         summary += f" (and {len(device)} device cue{'s' if len(device) > 1 else ''}: {kinds})"
+    if outputs is not None and outputs.dropped:
+        summary += f" ({outputs.dropped} not played: stale or queue full, see above)"
     summary += f" from {report.samples} samples"
     if recorder is not None and recorder.path is not None:
         summary += f"; log: {recorder.path}"
