@@ -6,6 +6,13 @@ raw counts with their timestamps. It fsyncs at least every ``fsync_interval_s`` 
 1 s) of the injected clock, so a power cut loses at most the last second. Each session gets
 a new file and nothing is ever overwritten. When the disk fills up the recorder stops,
 says why, and lets the caller keep coaching; it never raises into the live loop.
+
+Sample times are on the monotonic clock, which an NTP sync never moves. The wall clock does move:
+a Raspberry Pi has no real-time clock, boots with the time it saved at its last shutdown
+(``fake-hwclock``) and jumps, often by hours, when NTP syncs mid-run. The header's
+``start_time_utc`` is what the wall clock said at the start; given a ``wall_clock``, the recorder
+watches it at every fsync and writes a ``wall_clock`` event when it jumps, with the new UTC time on
+the log's time line, so the run can still be placed in real time.
 """
 
 from __future__ import annotations
@@ -24,6 +31,10 @@ from firmware_py import __version__
 from firmware_py.clock import Clock
 from firmware_py.exc import LogWriteError
 from firmware_py.logs.cclog import CclogWriter
+
+#: A change of the wall clock against the monotonic clock larger than this is a jump (an NTP step,
+#: a manual ``date -s``), s; NTP's gradual slewing stays far below it.
+WALL_CLOCK_JUMP_S = 2.0
 
 
 class Recorder:
@@ -46,6 +57,14 @@ class Recorder:
         File name prefix; files are ``<prefix>-YYYYmmdd-HHMMSS.cclog`` (UTC).
     writer_factory : callable, optional
         Builds the writer (tests inject faulty disks here).
+    wall_clock : callable, optional
+        Returns the wall-clock time (an aware ``datetime``); default :func:`datetime.datetime.now`
+        in UTC. Watched for jumps only when ``watch_wall_clock`` is true.
+    watch_wall_clock : bool
+        Write a ``wall_clock`` event (``{"kind": "wall_clock", "utc": ISO time, "jump_s": s}`` at
+        the last sample's time) whenever the wall clock moves by more than
+        :data:`WALL_CLOCK_JUMP_S` against ``clock`` (an NTP sync after boot). Only meaningful when
+        ``clock`` is the real monotonic clock.
 
     Attributes
     ----------
@@ -71,8 +90,13 @@ class Recorder:
         min_free_mb: float = 50.0,
         prefix: str = "run",
         writer_factory: Callable[..., CclogWriter] = CclogWriter,
+        wall_clock: Callable[[], _dt.datetime] | None = None,
+        watch_wall_clock: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._wall = wall_clock or (lambda: _dt.datetime.now(_dt.UTC))
+        self._watch_wall = bool(watch_wall_clock)
+        self._last_t_s = float("nan")
         self._clock = clock
         self.fsync_interval_s = float(fsync_interval_s)
         self.path: Path | None = None
@@ -82,7 +106,8 @@ class Recorder:
         self.samples_written = 0
         self._writer: CclogWriter | None = None
         self._last_sync = clock.monotonic()
-        start = _dt.datetime.now(_dt.UTC)
+        start = self._wall()
+        self._wall_offset_s = start.timestamp() - clock.monotonic()
         full_header = {
             "software_version": __version__,
             "start_time_utc": start.isoformat(timespec="seconds"),
@@ -150,6 +175,7 @@ class Recorder:
         def do() -> None:
             self._writer.append(t_s, raw_counts)
             self.samples_written += len(t_s)
+            self._last_t_s = float(t_s[-1])
 
         self._guard(do)
         self.maybe_flush()
@@ -169,9 +195,23 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered blocks and fsync now."""
+        """Write buffered blocks and fsync now (after noting a jump of the wall clock, if any)."""
         self._last_sync = self._clock.monotonic()
+        self._check_wall_clock()
         self._guard(lambda: self._writer.flush(fsync=True))
+
+    def _check_wall_clock(self) -> None:
+        if not self._watch_wall or not self.recording:
+            return
+        wall = self._wall()
+        offset_s = wall.timestamp() - self._clock.monotonic()
+        jump_s = offset_s - self._wall_offset_s
+        if abs(jump_s) <= WALL_CLOCK_JUMP_S:
+            return
+        self._wall_offset_s = offset_s
+        t_s = self._last_t_s if np.isfinite(self._last_t_s) else 0.0
+        utc = wall.astimezone(_dt.UTC).isoformat(timespec="milliseconds")
+        self.event(t_s, {"kind": "wall_clock", "utc": utc, "jump_s": round(jump_s, 3)})
 
     def close(self) -> None:
         """Flush, fsync and close; idempotent."""

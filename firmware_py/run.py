@@ -279,6 +279,8 @@ def run_device(args: argparse.Namespace) -> int:
             clock=clock,
             fsync_interval_s=cfg.recording.fsync_interval_s,
             min_free_mb=cfg.recording.min_free_mb,
+            # no RTC on a Pi: note in the log when NTP (or anyone) steps the wall clock mid-run
+            watch_wall_clock=isinstance(clock, SystemClock),
         )
         if recorder.low_disk:
             print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)

@@ -55,3 +55,60 @@ def test_run_says_which_cue_was_not_played(clock, capsys):
     err = capsys.readouterr().err
     assert "cue quicken_steps (level 1) at 12.5 s not played (stale): cadence 150 spm" in err
     assert "sensor_lost" not in err
+
+
+# ------------------------------------------------------------------ wall clock jumps (no RTC on a Pi)
+def test_recorder_notes_an_ntp_step_of_the_wall_clock_in_the_log(tmp_path):
+    import datetime as dt
+
+    import numpy as np
+
+    from firmware_py.logs.cclog import read_cclog
+    from firmware_py.recorder import Recorder
+
+    mono = FakeClock(50.0)
+    boot_guess = dt.datetime(2026, 12, 6, 18, 0, 0, tzinfo=dt.UTC)  # fake-hwclock: last shutdown
+    wall = {"offset_s": 0.0}
+
+    def wall_clock():
+        return boot_guess + dt.timedelta(seconds=mono.monotonic() - 50.0 + wall["offset_s"])
+
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    rec = Recorder(tmp_path, header, clock=mono, wall_clock=wall_clock, watch_wall_clock=True)
+    raw = np.zeros((100, 6), dtype=np.int16)
+    for k in range(6):  # 6 s of samples, one block a second
+        if k == 3:
+            wall["offset_s"] = 14 * 3600.0 + 0.25  # NTP syncs: the wall clock jumps 14 h ahead
+        rec.write(k + np.arange(100) / 100.0, raw)
+        mono.advance(1.0)
+    rec.close()
+    log = read_cclog(rec.path)
+    assert log.meta["start_time_utc"].startswith("2026-12-06T18:00:00")  # what the clock said
+    jumps = [e for e in log.meta["events"] if e["event"].get("kind") == "wall_clock"]
+    assert len(jumps) == 1  # one jump, noted once; the steady clock afterwards is not a jump
+    ev = jumps[0]
+    assert ev["event"]["jump_s"] == pytest.approx(14 * 3600.0 + 0.25)
+    # the event sits on the samples' time line at the newest sample when the jump was seen (the
+    # block written at mono 53 s); its UTC time is the corrected wall clock then
+    assert ev["t_s"] == pytest.approx(3.99)
+    utc = dt.datetime.fromisoformat(ev["event"]["utc"])
+    assert utc == boot_guess + dt.timedelta(seconds=3.0 + 14 * 3600.0 + 0.25)
+    # sample times themselves are on the monotonic clock: untouched by the jump
+    assert np.all(np.diff(log.t_s) > 0)
+    assert log.t_s[-1] == pytest.approx(5.99)
+
+
+def test_recorder_does_not_watch_the_wall_clock_on_a_simulated_clock(tmp_path):
+    import numpy as np
+
+    from firmware_py.logs.cclog import read_cclog
+    from firmware_py.recorder import Recorder
+
+    mono = FakeClock(0.0)  # a --fast run: the monotonic clock races ahead of the wall clock
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    rec = Recorder(tmp_path, header, clock=mono)
+    for k in range(5):
+        rec.write(k + np.arange(100) / 100.0, np.zeros((100, 6), dtype=np.int16))
+        mono.advance(1000.0)
+    rec.close()
+    assert not [e for e in read_cclog(rec.path).meta["events"] if e["event"].get("kind") == "wall_clock"]
