@@ -141,6 +141,77 @@ def _say_dropped(cue: Any, why: str) -> None:
     )
 
 
+class _CoachRef:
+    """The pipeline's coach, once the pipeline exists (the cue hardware is built before it)."""
+
+    pipeline: Pipeline | None = None
+
+    @property
+    def coach(self) -> Any:
+        return self.pipeline.coach if self.pipeline is not None else None
+
+
+#: Seconds between two attempts to reach an IMU that did not answer at start.
+SENSOR_RETRY_S = 1.0
+
+
+def _wait_for_sensor(
+    open_driver: Any, stop: threading.Event, clock: Clock, outputs: Any, *, wait: bool, repeat_s: float = 60.0
+) -> Any:
+    """Open the IMU; on the device, wait for one that does not answer yet (None: stopped meanwhile).
+
+    Parameters
+    ----------
+    open_driver : callable
+        Builds and sets up the driver (raises OSError or a CadenceError when no IMU answers).
+    stop : threading.Event
+        Set by SIGTERM/SIGINT: give up waiting.
+    clock : Clock
+        Time for the retries.
+    outputs : CueOutputs or None
+        Plays ``sensor_lost`` when the IMU does not answer, again every ``repeat_s``.
+    wait : bool
+        False (a simulated run): the first failure is raised at once, with its fix.
+    repeat_s : float
+        Time between two ``sensor_lost`` cues while waiting, s.
+    """
+    from dsp.coach import DEVICE_EVENT_LEVELS, CueEvent
+    from firmware_py.exc import CadenceError, ConfigError
+
+    try:
+        return open_driver()
+    except ConfigError:
+        raise
+    except (OSError, CadenceError) as exc:
+        if not wait:
+            raise
+        print(f"cadence-coach: {exc}", file=sys.stderr)
+        print(
+            "cadence-coach: waiting for the IMU (retrying every second; SIGTERM or Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        reason = f"no IMU answering at start: {exc}"
+    t0 = clock.monotonic()
+    next_cue = t0
+    while not stop.is_set():
+        now = clock.monotonic()
+        if outputs is not None and now >= next_cue:
+            outputs.play(CueEvent(now - t0, "sensor_lost", DEVICE_EVENT_LEVELS["sensor_lost"], reason))
+            next_cue = now + repeat_s
+        clock.sleep(SENSOR_RETRY_S)
+        if stop.is_set():
+            break
+        try:
+            driver = open_driver()
+        except ConfigError:
+            raise
+        except (OSError, CadenceError):
+            continue
+        print(f"cadence-coach: IMU answering after {clock.monotonic() - t0:.0f} s", file=sys.stderr)
+        return driver
+    return None
+
+
 def _cue_outputs(kind: str, cfg: Any, clock: Clock, pipeline: Pipeline | None = None) -> Any:
     """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``.
 
@@ -246,17 +317,45 @@ def run_device(args: argparse.Namespace) -> int:
 
     if kernel_backend() != "aot":
         warm_up_pipeline(device_pipeline(min(max(rate, 50.0), 1000.0)))  # the rate the driver asks for
-    probe = open_driver()  # fail early, with the fix, when no sensor answers
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
+        # clean stop is stuck, takes the default action at once
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not in the main thread (tests)
+            signal.signal(sig, on_signal)
+    pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
+    if args.fast and args.pins is None:
+        pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
+    # cue patterns keep their own (real) time: a simulated clock must not be moved by them; the
+    # button asks the coach for the terrain in force once the pipeline exists
+    coach_ref = _CoachRef()
+    outputs = _cue_outputs(pins, cfg, SystemClock(), coach_ref)
+    try:
+        # a simulated run fails at once; the device waits for its sensor, saying so (a shoe sensor
+        # not plugged in yet must not leave a silent device restarted every 2 s by systemd)
+        probe = _wait_for_sensor(open_driver, stop, clock, outputs, wait=source is None and not args.fast)
+    except BaseException:
+        if outputs is not None:
+            outputs.close()
+        raise
+    if probe is None:
+        if outputs is not None:
+            outputs.close()
+        print("cadence-coach: stopped while waiting for the IMU; nothing recorded", file=sys.stderr)
+        return 0
     real_rate = probe.sampling_rate_hz
     acc_lsb = float(probe.scale(_unit_raw(0))[0][0, 0])
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
     pipeline = device_pipeline(real_rate)
-    pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
-    if args.fast and args.pins is None:
-        pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
-    # cue patterns keep their own (real) time: a simulated clock must not be moved by them
-    outputs = _cue_outputs(pins, cfg, SystemClock(), pipeline)
+    coach_ref.pipeline = pipeline
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
@@ -286,19 +385,6 @@ def run_device(args: argparse.Namespace) -> int:
             print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)
         if not recorder.recording:
             print(f"cadence-coach: warning: {recorder.stopped_reason}", file=sys.stderr)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
-        # clean stop is stuck, takes the default action at once
-        if stop.is_set():
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not in the main thread (tests)
-            signal.signal(sig, on_signal)
     barometer = _open_barometer(state["bus"], clock)
     battery = _battery_watch(cfg, state["bus"], args, clock, spec.startswith("fake"))
     loop = LiveLoop(

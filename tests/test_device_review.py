@@ -112,3 +112,64 @@ def test_recorder_does_not_watch_the_wall_clock_on_a_simulated_clock(tmp_path):
         mono.advance(1000.0)
     rec.close()
     assert not [e for e in read_cclog(rec.path).meta["events"] if e["event"].get("kind") == "wall_clock"]
+
+
+# ------------------------------------------------------------- no sensor at start on the device
+def _csv(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).parents[1] / "firmware_py" / "data" / "demo_waist_run.csv"
+    dst = tmp_path / "run.csv"
+    shutil.copy(src, dst)
+    return dst
+
+
+def test_run_waits_for_an_imu_that_is_not_plugged_in_at_start_and_cues_it(tmp_path, monkeypatch, capsys):
+    # a real bus whose IMU answers only 1.5 s after start: before, `run` exited with status 2 at
+    # once, silently for the runner (no cue), and systemd restarted it every 2 s
+    from firmware_py import cli, run
+    from firmware_py.bus import open_bus
+
+    played = []
+    real_cue_outputs = run._cue_outputs
+
+    def spy_outputs(kind, cfg, clock, ref):
+        out = real_cue_outputs("mock", cfg, clock, ref)
+        real_play = out.play
+        out.play = lambda c: (played.append(c.kind), real_play(c))[1]
+        return out
+
+    def fake_smbus(spec, **kw):
+        assert spec == "smbus:1"
+        bus = open_bus(f"fake:{_csv(tmp_path)}?chip=lsm6dsox", **kw)
+        imu = next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I")
+        imu.unplug(1.5)
+        return bus
+
+    monkeypatch.setattr(run, "open_bus", fake_smbus)
+    monkeypatch.setattr(run, "_cue_outputs", spy_outputs)
+    rc = cli.main(
+        ["run", "--bus", "smbus:1", "--placement", "lower_back", "--no-record", "--duration", "2.6"]
+    )
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "waiting for the IMU" in err
+    assert "IMU answering after" in err
+    assert played[0] == "sensor_lost"
+    assert "ready" in played
+
+
+def test_a_simulated_run_still_fails_at_once_without_its_sensor(tmp_path, monkeypatch, capsys):
+    from firmware_py import cli, run
+    from firmware_py.bus import open_bus
+
+    def unplugged(spec, **kw):
+        bus = open_bus(spec, **kw)
+        next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I").unplug()
+        return bus
+
+    monkeypatch.setattr(run, "open_bus", unplugged)
+    rc = cli.main(["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "mpu6050", "--fast", "--no-record"])
+    assert rc == 2
+    assert "waiting" not in capsys.readouterr().err
