@@ -173,3 +173,63 @@ def test_a_simulated_run_still_fails_at_once_without_its_sensor(tmp_path, monkey
     rc = cli.main(["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "mpu6050", "--fast", "--no-record"])
     assert rc == 2
     assert "waiting" not in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- FIFO overflow after a stall
+@pytest.mark.parametrize("chip", ["lsm6dsox", "mpu6050", "icm42688"])
+def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, chip):
+    # the loop stalls 5 s (an SD card busy, a CPU hog): the FIFO overflows. Before: two GAP blocks
+    # for one overflow ("overflow", then "restart"), the first ending after the first sample
+    import threading
+
+    import numpy as np
+
+    from tests.test_live_loop import _fake_setup, _loop, _read
+
+    clock = FakeClock()
+    _rec, fake, bus = _fake_setup(tmp_path, clock, chip)
+    loop, recorder = _loop(tmp_path, clock, bus, fake)
+    state = {"stalled": False}
+
+    class Stall:
+        def on_steps(self, events):
+            if not state["stalled"] and clock.monotonic() >= 15.0:
+                state["stalled"] = True
+                clock.advance(5.0)
+
+    loop.listener = Stall()
+    report = loop.run(threading.Event(), duration_s=30.0)
+    assert state["stalled"]
+    assert [g[2] for g in report.gaps] == ["overflow"]
+    log = _read(recorder.path)
+    assert log.gaps == [pytest.approx(g[:2], abs=1e-9) for g in report.gaps]
+    before, after = log.gaps[0]
+    i = int(np.searchsorted(log.t_s, after))
+    assert log.t_s[i] == pytest.approx(after, abs=1e-9)  # the gap ends at the first good sample ...
+    assert log.t_s[i - 1] == pytest.approx(before, abs=1e-9)  # ... and starts at the last one
+    assert 4.0 < after - before < 6.0
+    assert log.n_samples == report.samples
+
+
+def test_a_fifo_that_overflowed_before_the_first_drain_does_not_crash_the_loop(tmp_path):
+    # before: the overflow reported by the first drain had no sample before it, and the loop wrote
+    # a GAP block from t to t: a ValueError out of the live loop (a traceback, exit 1)
+    import threading
+
+    from tests.test_live_loop import _fake_setup, _loop, _read
+
+    clock = FakeClock()
+    _rec, fake, bus = _fake_setup(tmp_path, clock)
+    loop, recorder = _loop(tmp_path, clock, bus, fake)
+    real_open = loop._open_driver
+
+    def slow_start():
+        driver = real_open()
+        clock.advance(10.0)  # something held the loop between the chip's set-up and its first drain
+        return driver
+
+    loop._open_driver = slow_start
+    report = loop.run(threading.Event(), duration_s=20.0)
+    assert report.gaps == []  # nothing before the first sample to mark
+    assert recorder.stopped_reason is None
+    assert _read(recorder.path).n_samples == report.samples > 1500
