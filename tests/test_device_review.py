@@ -233,3 +233,25 @@ def test_a_fifo_that_overflowed_before_the_first_drain_does_not_crash_the_loop(t
     assert report.gaps == []  # nothing before the first sample to mark
     assert recorder.stopped_reason is None
     assert _read(recorder.path).n_samples == report.samples > 1500
+
+
+# ------------------------------------------------------------------------ detect: address clash
+def test_detect_names_an_address_a_kernel_rtc_driver_owns(capsys):
+    # an RTC overlay (PiSugar/PiJuice HAT, DS3231) owns 0x68: i2cdetect shows UU and every read
+    # fails with EBUSY. Before: detect listed nothing at 0x68 and never pointed at the clash
+    import errno
+
+    from firmware_py.imu.detect import format_report, scan
+    from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
+
+    clock = FakeClock()
+    rtc = FAKE_IMUS["mpu6050"](0x68, source=SourceRecording.still(), clock=clock)
+    rtc.inject_faults(1.0, errnos=(errno.EBUSY,))
+    found = scan(FakeI2CBus([rtc], clock=clock))
+    assert [(f.address, f.kind) for f in found] == [(0x68, "busy")]
+    text = format_report(found, "i2c-1")
+    assert "0x68  in use by a kernel driver" in text
+    assert "Something that is not an IMU answers at 0x68: that is the clash in 3." in text
+    # a plain NACK (nothing there) is still nothing
+    rtc.inject_faults(1.0, errnos=(errno.EREMOTEIO,))
+    assert scan(FakeI2CBus([rtc], clock=clock)) == []
