@@ -52,7 +52,10 @@ class Recorder:
     fsync_interval_s : float
         Longest time between two fsyncs, s.
     min_free_mb : float
-        Below this much free space at start the recorder warns (``low_disk``).
+        Below this much free space at start the recorder warns (``low_disk``); when free space
+        falls below it during the run (checked at every fsync) the recorder flushes what it has
+        and stops, so that the card never fills up (the system on it needs some room too).
+        0 (the default): no threshold, only a full disk stops the recording.
     prefix : str
         File name prefix; files are ``<prefix>-YYYYmmdd-HHMMSS.cclog`` (UTC).
     writer_factory : callable, optional
@@ -87,13 +90,16 @@ class Recorder:
         *,
         clock: Clock,
         fsync_interval_s: float = 1.0,
-        min_free_mb: float = 50.0,
+        min_free_mb: float = 0.0,
         prefix: str = "run",
         writer_factory: Callable[..., CclogWriter] = CclogWriter,
         wall_clock: Callable[[], _dt.datetime] | None = None,
         watch_wall_clock: bool = False,
+        free_mb: Callable[[Path], float] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.min_free_mb = float(min_free_mb)
+        self._free_mb = free_mb or (lambda d: shutil.disk_usage(d).free / 1e6)
         self._wall = wall_clock or (lambda: _dt.datetime.now(_dt.UTC))
         self._watch_wall = bool(watch_wall_clock)
         self._last_t_s = float("nan")
@@ -115,7 +121,7 @@ class Recorder:
         }
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            free_mb = shutil.disk_usage(self.data_dir).free / 1e6
+            free_mb = self._free_mb(self.data_dir)
             self.low_disk = free_mb < min_free_mb
             self.path = self._new_path(prefix, start)
             self._writer = writer_factory(self.path, full_header, encoding="i2")
@@ -195,10 +201,27 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
-        """Write buffered blocks and fsync now (after noting a jump of the wall clock, if any)."""
+        """Write buffered blocks and fsync now (after noting a jump of the wall clock, if any).
+
+        Then, with ``min_free_mb``, stop if the free space fell below it.
+        """
         self._last_sync = self._clock.monotonic()
         self._check_wall_clock()
         self._guard(lambda: self._writer.flush(fsync=True))
+        self._check_free_space()
+
+    def _check_free_space(self) -> None:
+        if not self.recording or self.min_free_mb <= 0:
+            return
+        try:
+            free_mb = self._free_mb(self.data_dir)
+        except OSError:
+            return  # a failing statvfs says nothing about the space: the writes will tell
+        if free_mb < self.min_free_mb:
+            self._stop(
+                f"recording stopped: less than {self.min_free_mb:g} MB free in {self.data_dir} "
+                f"({free_mb:.0f} MB; [recording] min_free_mb); samples up to now are safe in {self.path}"
+            )
 
     def _check_wall_clock(self) -> None:
         if not self._watch_wall or not self.recording:

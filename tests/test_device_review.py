@@ -122,6 +122,7 @@ def _csv(tmp_path):
     src = Path(__file__).parents[1] / "firmware_py" / "data" / "demo_waist_run.csv"
     dst = tmp_path / "run.csv"
     shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))  # the sidecar: placement, rate
     return dst
 
 
@@ -255,3 +256,50 @@ def test_detect_names_an_address_a_kernel_rtc_driver_owns(capsys):
     # a plain NACK (nothing there) is still nothing
     rtc.inject_faults(1.0, errnos=(errno.EREMOTEIO,))
     assert scan(FakeI2CBus([rtc], clock=clock)) == []
+
+
+# ------------------------------------------------------------------ the card filling up mid-run
+def test_recording_stops_below_min_free_mb_before_the_card_is_full(tmp_path):
+    # config/default.toml: "Stop recording (and cue recording_stopped) when the disk has less free
+    # space than this". Before: min_free_mb was only a warning at start; the log grew until the
+    # root file system (the Pi's system, its journal) was full
+    import numpy as np
+
+    from firmware_py.logs.cclog import read_cclog
+    from firmware_py.recorder import Recorder
+
+    mono = FakeClock()
+    free = {"mb": 500.0}
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    rec = Recorder(tmp_path, header, clock=mono, min_free_mb=200, free_mb=lambda d: free["mb"])
+    assert not rec.low_disk
+    raw = np.ones((100, 6), dtype=np.int16)
+    for k in range(10):
+        if k == 5:
+            free["mb"] = 150.0  # something else filled the card
+        rec.write(k + np.arange(100) / 100.0, raw)
+        mono.advance(1.0)
+    assert not rec.recording
+    assert "less than 200 MB free" in rec.stopped_reason
+    assert str(rec.path) in rec.stopped_reason
+    rec.close()
+    log = read_cclog(rec.path)
+    # everything written before the check is kept, nothing after it
+    assert log.n_samples == 600
+    assert log.t_s[-1] == pytest.approx(5.99)
+
+
+def test_run_passes_min_free_mb_and_cues_recording_stopped(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from firmware_py import cli
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda d: usage(10**9, 10**9 - 10**6, 10**6))  # 1 MB
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dso", "--fast"]
+    rc = cli.main([*args, "--data-dir", str(tmp_path / "logs"), "--duration", "5"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "little free space" in err
+    assert "recording_stopped" in out  # the device cue, in the summary line
