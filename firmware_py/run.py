@@ -318,6 +318,7 @@ def run_device(args: argparse.Namespace) -> int:
     if kernel_backend() != "aot":
         warm_up_pipeline(device_pipeline(min(max(rate, 50.0), 1000.0)))  # the rate the driver asks for
     stop = threading.Event()
+    stopped_by: list[str] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
         # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
@@ -325,6 +326,7 @@ def run_device(args: argparse.Namespace) -> int:
         if stop.is_set():
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
+        stopped_by.append(signal.Signals(signum).name)
         stop.set()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -417,6 +419,10 @@ def run_device(args: argparse.Namespace) -> int:
     summary += f" from {report.samples} samples"
     if recorder is not None and recorder.path is not None:
         summary += f"; log: {recorder.path}"
+    if stopped_by:
+        # say why the run ended (the journal shows a stop and a crash apart)
+        closed = "log flushed and closed" if recorder is not None and recorder.path is not None else "no log"
+        print(f"cadence-coach: stopped by {stopped_by[0]}: {closed}", file=sys.stderr)
     print(summary)
     if args.json:
         result = result_from_pipeline(

@@ -303,3 +303,30 @@ def test_run_passes_min_free_mb_and_cues_recording_stopped(tmp_path, monkeypatch
     assert rc == 0, err
     assert "little free space" in err
     assert "recording_stopped" in out  # the device cue, in the summary line
+
+
+# ------------------------------------------------------------------ SIGINT on a real-time run
+def test_sigint_says_why_the_run_stopped_and_closes_the_log(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    logs = tmp_path / "logs"
+    cmd = [sys.executable, "-m", "firmware_py.cli", "run", "--bus", f"fake:{_csv(tmp_path)}"]
+    cmd += ["--chip", "icm42688", "--pins", "mock", "--data-dir", str(logs)]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not list(logs.glob("*.cclog")):
+        time.sleep(0.1)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "cadence-coach: stopped by SIGINT: log flushed and closed" in err
+    assert "samples; log: " in out
