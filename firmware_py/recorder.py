@@ -200,15 +200,16 @@ class Recorder:
         if now - self._last_sync >= self.fsync_interval_s:
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, *, check_space: bool = True) -> None:
         """Write buffered blocks and fsync now (after noting a jump of the wall clock, if any).
 
-        Then, with ``min_free_mb``, stop if the free space fell below it.
+        Then, with ``min_free_mb`` and ``check_space``, stop if the free space fell below it.
         """
         self._last_sync = self._clock.monotonic()
         self._check_wall_clock()
         self._guard(lambda: self._writer.flush(fsync=True))
-        self._check_free_space()
+        if check_space:
+            self._check_free_space()
 
     def _check_free_space(self) -> None:
         if not self.recording or self.min_free_mb <= 0:
@@ -239,7 +240,7 @@ class Recorder:
     def close(self) -> None:
         """Flush, fsync and close; idempotent."""
         if self._writer is not None and self.recording:
-            self.flush()
+            self.flush(check_space=False)  # the log ends here anyway: no "recording stopped" now
         if self._writer is not None:
             try:
                 self._writer.close()

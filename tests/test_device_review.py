@@ -330,3 +330,18 @@ def test_sigint_says_why_the_run_stopped_and_closes_the_log(tmp_path):
     assert "Traceback" not in err
     assert "cadence-coach: stopped by SIGINT: log flushed and closed" in err
     assert "samples; log: " in out
+
+
+def test_closing_a_log_on_a_nearly_full_card_is_not_a_recording_stop(tmp_path):
+    import numpy as np
+
+    from firmware_py.recorder import Recorder
+
+    mono = FakeClock()
+    free = {"mb": 500.0}
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    rec = Recorder(tmp_path, header, clock=mono, min_free_mb=200, free_mb=lambda d: free["mb"])
+    rec.write(np.arange(50) / 100.0, np.ones((50, 6), dtype=np.int16))
+    free["mb"] = 100.0  # the last block takes the card below the threshold as the run ends
+    rec.close()
+    assert rec.stopped_reason is None  # a clean end, no recording_stopped cue at shutdown
