@@ -72,8 +72,12 @@ class CueListener:
                 self.outputs.play(c)
 
     def on_device(self, kind: str, t_s: float, reason: str) -> None:
-        """Say battery events on stderr (the journal on the device): they are rare and matter."""
-        if kind.startswith("battery_"):
+        """Say device events on stderr (the journal on the device): they are rare and matter.
+
+        A recording stopped by a full card cannot say why in its own log, and a lost sensor is
+        what a runner asks about after the run; only ``ready`` (every start) is left out.
+        """
+        if kind != "ready":
             print(f"cadence-coach: {kind} at {t_s:.1f} s: {reason}", file=sys.stderr)
 
 

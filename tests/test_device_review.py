@@ -345,3 +345,21 @@ def test_closing_a_log_on_a_nearly_full_card_is_not_a_recording_stop(tmp_path):
     free["mb"] = 100.0  # the last block takes the card below the threshold as the run ends
     rec.close()
     assert rec.stopped_reason is None  # a clean end, no recording_stopped cue at shutdown
+
+
+def test_run_says_a_stopped_recording_and_a_lost_sensor_in_the_journal(capsys):
+    # before: only battery events reached stderr; a card that filled up mid-run (whose log cannot
+    # say why it ends) and a lost sensor left nothing in the journal
+    from firmware_py.run import CueListener
+
+    listener = CueListener(None, SimpleNamespace(coach=None))
+    listener.on_device("recording_stopped", 812.4, "recording stopped: disk full; samples up to ...")
+    listener.on_device("sensor_lost", 900.0, "IMU not answering for 1.0 s: [Errno 121]")
+    listener.on_device("sensor_back", 903.5, "IMU answering again after 3.5 s")
+    listener.on_device("ready", 2.0, "gyro bias measured while still")
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "cadence-coach: recording_stopped at 812.4 s: recording stopped: disk full; samples up to ...",
+        "cadence-coach: sensor_lost at 900.0 s: IMU not answering for 1.0 s: [Errno 121]",
+        "cadence-coach: sensor_back at 903.5 s: IMU answering again after 3.5 s",
+    ]
