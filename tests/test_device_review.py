@@ -143,15 +143,22 @@ def test_run_waits_for_an_imu_that_is_not_plugged_in_at_start_and_cues_it(tmp_pa
 
     def fake_smbus(spec, **kw):
         assert spec == "smbus:1"
-        bus = open_bus(f"fake:{_csv(tmp_path)}?chip=lsm6dsox", **kw)
-        imu = next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I")
-        imu.unplug(1.5)
-        return bus
+        return open_bus(f"fake:{_csv(tmp_path)}?chip=lsm6dsox", **kw)
+
+    real_open_imu = run.open_imu
+
+    def unplugged_at_first_try(bus, *args, **kw):
+        # unplugged from the first attempt on (the kernels' warm-up before it takes a while)
+        if not hasattr(unplugged_at_first_try, "done"):
+            unplugged_at_first_try.done = True
+            next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I").unplug(1.5)
+        return real_open_imu(bus, *args, **kw)
 
     monkeypatch.setattr(run, "open_bus", fake_smbus)
+    monkeypatch.setattr(run, "open_imu", unplugged_at_first_try)
     monkeypatch.setattr(run, "_cue_outputs", spy_outputs)
     rc = cli.main(
-        ["run", "--bus", "smbus:1", "--placement", "lower_back", "--no-record", "--duration", "2.6"]
+        ["run", "--bus", "smbus:1", "--placement", "lower_back", "--no-record", "--duration", "3.0"]
     )
     err = capsys.readouterr().err
     assert rc == 0, err
