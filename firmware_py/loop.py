@@ -229,6 +229,7 @@ class LiveLoop:
         self._pending: list[FifoBatch] = []
         self._pending_s = 0.0
         self._recording_announced = False
+        self._open_gap: tuple[float, str, float] | None = None  # (t_before_s, reason, t_next_s)
 
     # -- events -------------------------------------------------------------------------------
     def _notify(self, method: str, *args: Any) -> None:
@@ -307,19 +308,24 @@ class LiveLoop:
 
     def _handle(self, batch: FifoBatch) -> None:
         rep = self.report
-        if batch.gap is not None:
+        if batch.gap is not None and self._open_gap is None:
+            # written when the first sample after it arrives: the driver's estimate of that
+            # sample's time (gap.t_next_s) may differ from the time it then gives it, and a gap
+            # must end at the first good sample (a batch that reports a gap may hold none)
             gap = batch.gap
             before = gap.t_last_s if np.isfinite(gap.t_last_s) else rep.last_t_s
-            before = before if np.isfinite(before) else gap.t_next_s
-            self._gap(before, gap.t_next_s, gap.reason)
+            self._open_gap = (float(before), gap.reason, float(gap.t_next_s))
         if batch.n_samples == 0:
             return
-        if (
-            batch.gap is None
-            and rep.samples
-            and batch.t_s[0] - rep.last_t_s > 3.0 / max(batch.sampling_rate_hz, 1.0)
-        ):  # a jump in time that the driver did not report (e.g. a rebuilt driver): never stitch
-            self._gap(rep.last_t_s, float(batch.t_s[0]), "restart")
+        first = float(batch.t_s[0])
+        if self._open_gap is not None:
+            before, reason, _ = self._open_gap
+            self._open_gap = None
+            if np.isfinite(before) and first > before:  # nothing to mark before the first sample
+                self._gap(before, first, reason)
+        elif rep.samples and first - rep.last_t_s > 3.0 / max(batch.sampling_rate_hz, 1.0):
+            # a jump in time that the driver did not report (e.g. a rebuilt driver): never stitch
+            self._gap(rep.last_t_s, first, "restart")
         if rep.samples == 0:
             rep.first_t_s = float(batch.t_s[0])
         rep.samples += batch.n_samples
@@ -473,6 +479,11 @@ class LiveLoop:
                 # a last drain, so that what the chip measured before the stop is recorded too
                 with contextlib.suppress(ImuFaultError):
                     self._handle(self._driver.read_fifo())
+            if self._open_gap is not None:  # samples were lost and none came after: mark it too
+                before, reason, t_next = self._open_gap
+                self._open_gap = None
+                if np.isfinite(before) and t_next > before:
+                    self._gap(before, t_next, reason)
             if self._bias is None and self._pending:  # a run shorter than the bias window
                 self._bias = np.zeros(3)
                 pending, self._pending = self._pending, []

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dsp.coach import CUE_KINDS, CueEvent
+from dsp.coach import CUE_KINDS, DEVICE_EVENT_KINDS, CueEvent
 from firmware_py.clock import Clock, SystemClock
 from firmware_py.config import PinsConfig
 from firmware_py.exc import CadenceError, DeviceClosedError
@@ -114,7 +114,10 @@ METRONOME_LEAD_S = 0.3
 LEVELS: dict[int, tuple[int, float]] = {1: (1, 0.8), 2: (2, 0.9), 3: (3, 1.0)}
 #: Pause between repeats of an escalated pattern, s.
 REPEAT_GAP_S = 0.5
-#: A cue that cannot start within this time after it became due is dropped (it is stale), s.
+#: A coaching cue that cannot start within this time after it became due is dropped (it is stale),
+#: s. Device cues (``ready``, ``sensor_lost``, ``recording_stopped``, ``battery_low``) are never
+#: dropped as stale: each is said once (at most every ``device_repeat_s``) and tells the runner
+#: something they must hear, late or not.
 MAX_CUE_DELAY_S = 3.0
 
 #: How the LED shows the terrain mode: mode -> (single LED: "off" / "blink" / "on", RGB colour).
@@ -215,8 +218,9 @@ def cue_duration_s(cue: CueEvent) -> float:
 def schedule(cues: Iterable[CueEvent]) -> list[tuple[CueEvent, float]]:
     """Place cues on the time line the way the device plays them: one after the other.
 
-    A cue starts when it is due (``t_s``) or when the previous one ends, whichever is later; one
-    that would start more than :data:`MAX_CUE_DELAY_S` late is dropped, as :class:`CueOutputs` does.
+    A cue starts when it is due (``t_s``) or when the previous one ends, whichever is later; a
+    coaching cue that would start more than :data:`MAX_CUE_DELAY_S` late is dropped, as
+    :class:`CueOutputs` does (a device cue is played however late).
 
     Parameters
     ----------
@@ -232,7 +236,7 @@ def schedule(cues: Iterable[CueEvent]) -> list[tuple[CueEvent, float]]:
     free_s = float("-inf")
     for cue in cues:
         start = max(cue.t_s, free_s)
-        if start - cue.t_s > MAX_CUE_DELAY_S:
+        if start - cue.t_s > MAX_CUE_DELAY_S and cue.kind not in DEVICE_EVENT_KINDS:
             continue
         out.append((cue, start))
         free_s = start + cue_duration_s(cue)
@@ -280,7 +284,11 @@ class CueOutputs:
         Returns the terrain in force; in automatic mode a short press switches to the other one.
         Without it, the first short press selects ``"technical"``.
     max_pending : int
-        Cues waiting behind the one playing; when full the oldest waiting cue is dropped.
+        Cues waiting behind the one playing; when full the oldest waiting coaching cue is dropped
+        (a device cue only when every waiting cue is one).
+    on_drop : callable, optional
+        Called as ``on_drop(cue, why)`` for every cue that is not played (``why``: ``"stale"`` or
+        ``"queue full"``), from the thread that dropped it; so that no cue is lost silently.
 
     Attributes
     ----------
@@ -290,6 +298,8 @@ class CueOutputs:
         The last 2000 switch actions as ``(time_s, output, value)`` (value None = off).
     dropped : int
         Cues dropped because they were stale or the queue was full.
+    dropped_cues : collections.deque
+        The last 200 of them as ``(cue, why)``.
     last_error : Exception or None
         The last error raised while playing a cue (playback carries on with the next cue).
 
@@ -308,6 +318,7 @@ class CueOutputs:
         on_mode_change: Callable[[str], None] | None = None,
         current_terrain: Callable[[], str | None] | None = None,
         max_pending: int = 4,
+        on_drop: Callable[[CueEvent, str], None] | None = None,
     ) -> None:
         self.pins = pins if pins is not None else PinsConfig()
         self._clock = clock if clock is not None else SystemClock()
@@ -320,6 +331,8 @@ class CueOutputs:
         self.button: Any = None
         self.log: deque[tuple[float, str, Any]] = deque(maxlen=2000)
         self.dropped = 0
+        self.dropped_cues: deque[tuple[CueEvent, str]] = deque(maxlen=200)
+        self._on_drop = on_drop
         self.last_error: Exception | None = None
         self._mode = "auto"
         self._press_t: float | None = None
@@ -392,12 +405,36 @@ class CueOutputs:
         self._check_open()
         if cue.kind not in PATTERNS:
             raise ValueError(f"no cue pattern for kind {cue.kind!r}; allowed: {', '.join(PATTERNS)}")
+        dropped = None
         with self._cv:
             if len(self._pending) >= self.max_pending:
-                self._pending.popleft()
-                self.dropped += 1
-            self._pending.append((cue, self._clock.monotonic()))
-            self._cv.notify_all()
+                # the oldest waiting coaching cue goes first: a device cue (sensor lost, recording
+                # stopped, battery low) is said once and must not be pushed out by coaching
+                coaching = [i for i, (c, _) in enumerate(self._pending) if c.kind not in DEVICE_EVENT_KINDS]
+                if coaching:
+                    dropped = self._pending[coaching[0]][0]
+                    del self._pending[coaching[0]]
+                elif cue.kind not in DEVICE_EVENT_KINDS:
+                    dropped = cue  # only device cues wait: this coaching cue gives way
+                else:
+                    dropped = self._pending.popleft()[0]
+                self._count_drop(dropped, "queue full")
+            if dropped is not cue:
+                self._pending.append((cue, self._clock.monotonic()))
+                self._cv.notify_all()
+        if dropped is not None:
+            self._report_drop(dropped, "queue full")
+
+    def _count_drop(self, cue: CueEvent, why: str) -> None:
+        self.dropped += 1
+        self.dropped_cues.append((cue, why))
+
+    def _report_drop(self, cue: CueEvent, why: str) -> None:
+        if self._on_drop is not None:
+            try:
+                self._on_drop(cue, why)
+            except Exception as exc:  # a failing report must not stop playback
+                self.last_error = exc
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Wait until every queued cue has been played; return False on timeout (real seconds)."""
@@ -413,9 +450,11 @@ class CueOutputs:
                 cue, queued_s = self._pending.popleft()
                 self._busy = True
             try:
-                if self._clock.monotonic() - queued_s > MAX_CUE_DELAY_S:
+                late_s = self._clock.monotonic() - queued_s
+                if late_s > MAX_CUE_DELAY_S and cue.kind not in DEVICE_EVENT_KINDS:
                     with self._cv:
-                        self.dropped += 1
+                        self._count_drop(cue, "stale")
+                    self._report_drop(cue, "stale")
                 else:
                     self._render(cue)
             except Exception as exc:  # a pin error must not silence every later cue

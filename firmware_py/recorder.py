@@ -6,6 +6,13 @@ raw counts with their timestamps. It fsyncs at least every ``fsync_interval_s`` 
 1 s) of the injected clock, so a power cut loses at most the last second. Each session gets
 a new file and nothing is ever overwritten. When the disk fills up the recorder stops,
 says why, and lets the caller keep coaching; it never raises into the live loop.
+
+Sample times are on the monotonic clock, which an NTP sync never moves. The wall clock does move:
+a Raspberry Pi has no real-time clock, boots with the time it saved at its last shutdown
+(``fake-hwclock``) and jumps, often by hours, when NTP syncs mid-run. The header's
+``start_time_utc`` is what the wall clock said at the start; given a ``wall_clock``, the recorder
+watches it at every fsync and writes a ``wall_clock`` event when it jumps, with the new UTC time on
+the log's time line, so the run can still be placed in real time.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ from firmware_py.clock import Clock
 from firmware_py.exc import LogWriteError
 from firmware_py.logs.cclog import CclogWriter
 
+#: A change of the wall clock against the monotonic clock larger than this is a jump (an NTP step,
+#: a manual ``date -s``), s; NTP's gradual slewing stays far below it.
+WALL_CLOCK_JUMP_S = 2.0
+
 
 class Recorder:
     """Append FIFO batches to a new ``.cclog`` in ``data_dir``.
@@ -41,11 +52,22 @@ class Recorder:
     fsync_interval_s : float
         Longest time between two fsyncs, s.
     min_free_mb : float
-        Below this much free space at start the recorder warns (``low_disk``).
+        Below this much free space at start the recorder warns (``low_disk``); when free space
+        falls below it during the run (checked at every fsync) the recorder flushes what it has
+        and stops, so that the card never fills up (the system on it needs some room too).
+        0 (the default): no threshold, only a full disk stops the recording.
     prefix : str
         File name prefix; files are ``<prefix>-YYYYmmdd-HHMMSS.cclog`` (UTC).
     writer_factory : callable, optional
         Builds the writer (tests inject faulty disks here).
+    wall_clock : callable, optional
+        Returns the wall-clock time (an aware ``datetime``); default :func:`datetime.datetime.now`
+        in UTC. Watched for jumps only when ``watch_wall_clock`` is true.
+    watch_wall_clock : bool
+        Write a ``wall_clock`` event (``{"kind": "wall_clock", "utc": ISO time, "jump_s": s}`` at
+        the last sample's time) whenever the wall clock moves by more than
+        :data:`WALL_CLOCK_JUMP_S` against ``clock`` (an NTP sync after boot). Only meaningful when
+        ``clock`` is the real monotonic clock.
 
     Attributes
     ----------
@@ -68,11 +90,19 @@ class Recorder:
         *,
         clock: Clock,
         fsync_interval_s: float = 1.0,
-        min_free_mb: float = 50.0,
+        min_free_mb: float = 0.0,
         prefix: str = "run",
         writer_factory: Callable[..., CclogWriter] = CclogWriter,
+        wall_clock: Callable[[], _dt.datetime] | None = None,
+        watch_wall_clock: bool = False,
+        free_mb: Callable[[Path], float] | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.min_free_mb = float(min_free_mb)
+        self._free_mb = free_mb or (lambda d: shutil.disk_usage(d).free / 1e6)
+        self._wall = wall_clock or (lambda: _dt.datetime.now(_dt.UTC))
+        self._watch_wall = bool(watch_wall_clock)
+        self._last_t_s = float("nan")
         self._clock = clock
         self.fsync_interval_s = float(fsync_interval_s)
         self.path: Path | None = None
@@ -82,7 +112,8 @@ class Recorder:
         self.samples_written = 0
         self._writer: CclogWriter | None = None
         self._last_sync = clock.monotonic()
-        start = _dt.datetime.now(_dt.UTC)
+        start = self._wall()
+        self._wall_offset_s = start.timestamp() - clock.monotonic()
         full_header = {
             "software_version": __version__,
             "start_time_utc": start.isoformat(timespec="seconds"),
@@ -90,7 +121,7 @@ class Recorder:
         }
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            free_mb = shutil.disk_usage(self.data_dir).free / 1e6
+            free_mb = self._free_mb(self.data_dir)
             self.low_disk = free_mb < min_free_mb
             self.path = self._new_path(prefix, start)
             self._writer = writer_factory(self.path, full_header, encoding="i2")
@@ -150,6 +181,7 @@ class Recorder:
         def do() -> None:
             self._writer.append(t_s, raw_counts)
             self.samples_written += len(t_s)
+            self._last_t_s = float(t_s[-1])
 
         self._guard(do)
         self.maybe_flush()
@@ -168,15 +200,47 @@ class Recorder:
         if now - self._last_sync >= self.fsync_interval_s:
             self.flush()
 
-    def flush(self) -> None:
-        """Write buffered blocks and fsync now."""
+    def flush(self, *, check_space: bool = True) -> None:
+        """Write buffered blocks and fsync now (after noting a jump of the wall clock, if any).
+
+        Then, with ``min_free_mb`` and ``check_space``, stop if the free space fell below it.
+        """
         self._last_sync = self._clock.monotonic()
+        self._check_wall_clock()
         self._guard(lambda: self._writer.flush(fsync=True))
+        if check_space:
+            self._check_free_space()
+
+    def _check_free_space(self) -> None:
+        if not self.recording or self.min_free_mb <= 0:
+            return
+        try:
+            free_mb = self._free_mb(self.data_dir)
+        except OSError:
+            return  # a failing statvfs says nothing about the space: the writes will tell
+        if free_mb < self.min_free_mb:
+            self._stop(
+                f"recording stopped: less than {self.min_free_mb:g} MB free in {self.data_dir} "
+                f"({free_mb:.0f} MB; [recording] min_free_mb); samples up to now are safe in {self.path}"
+            )
+
+    def _check_wall_clock(self) -> None:
+        if not self._watch_wall or not self.recording:
+            return
+        wall = self._wall()
+        offset_s = wall.timestamp() - self._clock.monotonic()
+        jump_s = offset_s - self._wall_offset_s
+        if abs(jump_s) <= WALL_CLOCK_JUMP_S:
+            return
+        self._wall_offset_s = offset_s
+        t_s = self._last_t_s if np.isfinite(self._last_t_s) else 0.0
+        utc = wall.astimezone(_dt.UTC).isoformat(timespec="milliseconds")
+        self.event(t_s, {"kind": "wall_clock", "utc": utc, "jump_s": round(jump_s, 3)})
 
     def close(self) -> None:
         """Flush, fsync and close; idempotent."""
         if self._writer is not None and self.recording:
-            self.flush()
+            self.flush(check_space=False)  # the log ends here anyway: no "recording stopped" now
         if self._writer is not None:
             try:
                 self._writer.close()

@@ -72,8 +72,12 @@ class CueListener:
                 self.outputs.play(c)
 
     def on_device(self, kind: str, t_s: float, reason: str) -> None:
-        """Say battery events on stderr (the journal on the device): they are rare and matter."""
-        if kind.startswith("battery_"):
+        """Say device events on stderr (the journal on the device): they are rare and matter.
+
+        A recording stopped by a full card cannot say why in its own log, and a lost sensor is
+        what a runner asks about after the run; only ``ready`` (every start) is left out.
+        """
+        if kind != "ready":
             print(f"cadence-coach: {kind} at {t_s:.1f} s: {reason}", file=sys.stderr)
 
 
@@ -132,8 +136,92 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
     )
 
 
-def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
-    """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``."""
+def _say_dropped(cue: Any, why: str) -> None:
+    """Say on stderr (the journal on the device) that a cue was not played, and why."""
+    print(
+        f"cadence-coach: cue {cue.kind} (level {cue.level}) at {cue.t_s:.1f} s not played ({why}): "
+        f"{cue.reason}",
+        file=sys.stderr,
+    )
+
+
+class _CoachRef:
+    """The pipeline's coach, once the pipeline exists (the cue hardware is built before it)."""
+
+    pipeline: Pipeline | None = None
+
+    @property
+    def coach(self) -> Any:
+        return self.pipeline.coach if self.pipeline is not None else None
+
+
+#: Seconds between two attempts to reach an IMU that did not answer at start.
+SENSOR_RETRY_S = 1.0
+
+
+def _wait_for_sensor(
+    open_driver: Any, stop: threading.Event, clock: Clock, outputs: Any, *, wait: bool, repeat_s: float = 60.0
+) -> Any:
+    """Open the IMU; on the device, wait for one that does not answer yet (None: stopped meanwhile).
+
+    Parameters
+    ----------
+    open_driver : callable
+        Builds and sets up the driver (raises OSError or a CadenceError when no IMU answers).
+    stop : threading.Event
+        Set by SIGTERM/SIGINT: give up waiting.
+    clock : Clock
+        Time for the retries.
+    outputs : CueOutputs or None
+        Plays ``sensor_lost`` when the IMU does not answer, again every ``repeat_s``.
+    wait : bool
+        False (a simulated run): the first failure is raised at once, with its fix.
+    repeat_s : float
+        Time between two ``sensor_lost`` cues while waiting, s.
+    """
+    from dsp.coach import DEVICE_EVENT_LEVELS, CueEvent
+    from firmware_py.exc import CadenceError, ConfigError
+
+    try:
+        return open_driver()
+    except ConfigError:
+        raise
+    except (OSError, CadenceError) as exc:
+        if not wait:
+            raise
+        print(f"cadence-coach: {exc}", file=sys.stderr)
+        print(
+            "cadence-coach: waiting for the IMU (retrying every second; SIGTERM or Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        reason = f"no IMU answering at start: {exc}"
+    t0 = clock.monotonic()
+    next_cue = t0
+    while not stop.is_set():
+        now = clock.monotonic()
+        if outputs is not None and now >= next_cue:
+            outputs.play(CueEvent(now - t0, "sensor_lost", DEVICE_EVENT_LEVELS["sensor_lost"], reason))
+            next_cue = now + repeat_s
+        clock.sleep(SENSOR_RETRY_S)
+        if stop.is_set():
+            break
+        try:
+            driver = open_driver()
+        except ConfigError:
+            raise
+        except (OSError, CadenceError):
+            continue
+        print(f"cadence-coach: IMU answering after {clock.monotonic() - t0:.0f} s", file=sys.stderr)
+        return driver
+    return None
+
+
+def _cue_outputs(kind: str, cfg: Any, clock: Clock, pipeline: Pipeline | None = None) -> Any:
+    """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``.
+
+    The mode button's first short press in automatic mode selects the other terrain than the one
+    the coach has in force (``pipeline.coach.terrain``), as docs/cues.md says.
+    """
     if kind == "none":
         return None
     from firmware_py.outputs import CueOutputs
@@ -143,7 +231,14 @@ def _cue_outputs(kind: str, cfg: Any, clock: Clock) -> Any:
         from gpiozero.pins.mock import MockFactory, MockPWMPin
 
         factory = MockFactory(pin_class=MockPWMPin)
-    return CueOutputs(cfg.pins, pin_factory=factory, clock=clock)
+
+    def current_terrain() -> str | None:
+        coach = pipeline.coach if pipeline is not None else None
+        return coach.terrain if coach is not None else None
+
+    return CueOutputs(
+        cfg.pins, pin_factory=factory, clock=clock, current_terrain=current_terrain, on_drop=_say_dropped
+    )
 
 
 def run_device(args: argparse.Namespace) -> int:
@@ -226,17 +321,47 @@ def run_device(args: argparse.Namespace) -> int:
 
     if kernel_backend() != "aot":
         warm_up_pipeline(device_pipeline(min(max(rate, 50.0), 1000.0)))  # the rate the driver asks for
-    probe = open_driver()  # fail early, with the fix, when no sensor answers
+    stop = threading.Event()
+    stopped_by: list[str] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
+        # clean stop is stuck, takes the default action at once
+        if stop.is_set():
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        stopped_by.append(signal.Signals(signum).name)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(ValueError):  # not in the main thread (tests)
+            signal.signal(sig, on_signal)
+    pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
+    if args.fast and args.pins is None:
+        pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
+    # cue patterns keep their own (real) time: a simulated clock must not be moved by them; the
+    # button asks the coach for the terrain in force once the pipeline exists
+    coach_ref = _CoachRef()
+    outputs = _cue_outputs(pins, cfg, SystemClock(), coach_ref)
+    try:
+        # a simulated run fails at once; the device waits for its sensor, saying so (a shoe sensor
+        # not plugged in yet must not leave a silent device restarted every 2 s by systemd)
+        probe = _wait_for_sensor(open_driver, stop, clock, outputs, wait=source is None and not args.fast)
+    except BaseException:
+        if outputs is not None:
+            outputs.close()
+        raise
+    if probe is None:
+        if outputs is not None:
+            outputs.close()
+        print("cadence-coach: stopped while waiting for the IMU; nothing recorded", file=sys.stderr)
+        return 0
     real_rate = probe.sampling_rate_hz
     acc_lsb = float(probe.scale(_unit_raw(0))[0][0, 0])
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
     pipeline = device_pipeline(real_rate)
-    pins = args.pins or ("mock" if spec.startswith("fake") else "gpio")
-    if args.fast and args.pins is None:
-        pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
-    # cue patterns keep their own (real) time: a simulated clock must not be moved by them
-    outputs = _cue_outputs(pins, cfg, SystemClock())
+    coach_ref.pipeline = pipeline
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
@@ -259,24 +384,13 @@ def run_device(args: argparse.Namespace) -> int:
             clock=clock,
             fsync_interval_s=cfg.recording.fsync_interval_s,
             min_free_mb=cfg.recording.min_free_mb,
+            # no RTC on a Pi: note in the log when NTP (or anyone) steps the wall clock mid-run
+            watch_wall_clock=isinstance(clock, SystemClock),
         )
         if recorder.low_disk:
             print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)
         if not recorder.recording:
             print(f"cadence-coach: warning: {recorder.stopped_reason}", file=sys.stderr)
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: Any) -> None:
-        # the first SIGTERM/SIGINT asks for a clean stop (flush the log); a second one, if the
-        # clean stop is stuck, takes the default action at once
-        if stop.is_set():
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(ValueError):  # not in the main thread (tests)
-            signal.signal(sig, on_signal)
     barometer = _open_barometer(state["bus"], clock)
     battery = _battery_watch(cfg, state["bus"], args, clock, spec.startswith("fake"))
     loop = LiveLoop(
@@ -304,9 +418,15 @@ def run_device(args: argparse.Namespace) -> int:
     if device:
         kinds = ", ".join(dict.fromkeys(device))
         summary += f" (and {len(device)} device cue{'s' if len(device) > 1 else ''}: {kinds})"
+    if outputs is not None and outputs.dropped:
+        summary += f" ({outputs.dropped} not played: stale or queue full, see above)"
     summary += f" from {report.samples} samples"
     if recorder is not None and recorder.path is not None:
         summary += f"; log: {recorder.path}"
+    if stopped_by:
+        # say why the run ended (the journal shows a stop and a crash apart)
+        closed = "log flushed and closed" if recorder is not None and recorder.path is not None else "no log"
+        print(f"cadence-coach: stopped by {stopped_by[0]}: {closed}", file=sys.stderr)
     print(summary)
     if args.json:
         result = result_from_pipeline(

@@ -323,3 +323,51 @@ def test_a_pin_error_does_not_silence_later_cues(clock, factory, monkeypatch):
         monkeypatch.setattr(out.buzzer, "on", real_on)
         played(out, cue("terrain_changed"))
         assert [v for _, o, v in out.log if o == "buzzer"][-3:] == [2000.0, 2800.0, None]
+
+
+# ------------------------------------------------------------- device review: no cue lost silently
+def test_a_device_cue_is_never_dropped_as_stale(clock, factory):
+    # disk full while a level-3 sensor_lost plays (≈ 4.6 s): recording_stopped is said only once,
+    # so it must still play, however late; a coaching cue behind it stays droppable
+    drops = []
+    with CueOutputs(
+        PinsConfig(), pin_factory=factory, clock=clock, on_drop=lambda c, why: drops.append((c.kind, why))
+    ) as out:
+        with out._cv:
+            out.play(cue("sensor_lost", 3))
+            out.play(cue("recording_stopped", 2))
+            out.play(cue("quicken_steps"))
+        assert out.wait_idle(20.0)
+        tones = [v for _, o, v in out.log if o == "buzzer" and v is not None]
+        assert tones.count(523.0) == 4  # recording_stopped, level 2: 2 x 2 pulses
+        assert 2000.0 not in tones  # the stale coaching cue was not played ...
+        assert drops == [("quicken_steps", "stale")]  # ... and said so
+        assert [(c.kind, why) for c, why in out.dropped_cues] == drops
+    played_kinds = [
+        c.kind
+        for c, _ in schedule(
+            [
+                CueEvent(10.0, "sensor_lost", 3, "a"),
+                CueEvent(10.5, "recording_stopped", 2, "b"),
+                CueEvent(10.6, "quicken_steps", 1, "c"),
+            ]
+        )
+    ]
+    assert played_kinds == ["sensor_lost", "recording_stopped"]  # the WAV preview follows the same rule
+
+
+def test_a_full_queue_drops_coaching_cues_before_device_cues(clock, factory):
+    drops = []
+    with CueOutputs(
+        PinsConfig(),
+        pin_factory=factory,
+        clock=clock,
+        max_pending=2,
+        on_drop=lambda c, why: drops.append((c.kind, why)),
+    ) as out:
+        with out._cv:  # hold the player so that every cue waits
+            for k in ("battery_low", "quicken_steps", "shorten_stride", "hike"):
+                out.play(cue(k))
+        assert out.wait_idle(20.0)
+    assert drops == [("quicken_steps", "queue full"), ("shorten_stride", "queue full")]
+    assert out.dropped == 2

@@ -8,6 +8,7 @@ builds and sets up the right driver; ``detect_main`` is ``cadence-coach detect``
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -122,7 +123,8 @@ class Found:
     who_am_i : int or None
         Id read (None when no known id register gave a known value).
     kind : str
-        ``"imu"``, ``"baro"``, ``"battery"`` or ``"unknown"``.
+        ``"imu"``, ``"baro"``, ``"battery"``, ``"unknown"``, or ``"busy"`` (a kernel driver owns the
+        address: ``UU`` in ``i2cdetect``).
     driver : type or None
         The IMU driver class for it, if any.
     """
@@ -153,11 +155,14 @@ def scan(bus: I2CBus, addresses: tuple[int, ...] = SCAN_ADDRESSES) -> list[Found
     found: list[Found] = []
     for address in addresses:
         answered = False
+        busy = False
         ids_read: list[int] = []
         for register, table in _PROBES.get(address, [(MPU_REGISTERS["WHO_AM_I"].address, {})]):
             try:
                 value = bus.read_byte_data(address, register)
-            except OSError:
+            except OSError as exc:
+                # EBUSY: a kernel driver owns the address (i2cdetect shows UU), e.g. an RTC overlay
+                busy = busy or exc.errno == errno.EBUSY
                 continue
             answered = True
             ids_read.append(value)
@@ -168,6 +173,8 @@ def scan(bus: I2CBus, addresses: tuple[int, ...] = SCAN_ADDRESSES) -> list[Found
         else:
             if answered:
                 found.append(Found(address, "unknown device", ids_read[0] if ids_read else None, "unknown"))
+            elif busy:
+                found.append(Found(address, "in use by a kernel driver (UU: an RTC overlay?)", None, "busy"))
     return found
 
 
@@ -206,7 +213,7 @@ def format_report(found: list[Found], bus_label: str = "the I2C bus") -> str:
         "  3. Address clash: battery HATs such as PiSugar and PiJuice put an RTC on 0x68; move an MPU-6050 "
         "or ICM-42688-P to 0x69 (AD0 high) or use an LSM6DS part (0x6A/0x6B)."
     )
-    if any(f.kind == "unknown" and f.address == 0x68 for f in found):
+    if any(f.kind in ("unknown", "busy") and f.address == 0x68 for f in found):
         lines.append("  Something that is not an IMU answers at 0x68: that is the clash in 3.")
     return "\n".join(lines)
 
