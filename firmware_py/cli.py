@@ -55,6 +55,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.replay import (
         check_outputs_spare_inputs,
         find_recordings,
+        recorded_config,
         replay_recording,
         replay_tree,
         summarize,
@@ -65,7 +66,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
     path = Path(args.path)
     args.placement = _check_placement(args.placement)
-    cfg = load_config(args.config, profile=args.profile)
+    # without --config or --profile, each device log is coached as its header recorded
+    cfg = load_config(args.config, profile=args.profile) if args.config or args.profile else None
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
@@ -96,7 +98,9 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         return 0
     outputs = {"--json": args.json, "--csv": args.csv, "--plot": args.plot, "--cues-wav": args.cues_wav}
     check_outputs_spare_inputs(path, {k: None if v is None else Path(v) for k, v in outputs.items()})
-    result = replay_recording(read_log(path), placement=args.placement, config=cfg)
+    rec = read_log(path)
+    cfg = cfg or recorded_config(rec) or load_config()
+    result = replay_recording(rec, placement=args.placement, config=cfg)
     if args.cues_wav:
         _render_cues_wav(result, args.cues_wav, cfg)
     if args.json:

@@ -689,6 +689,57 @@ def load_config(
     return cfg
 
 
+def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
+    """Rebuild the configuration a device ran with from the snapshot its log keeps.
+
+    A ``.cclog`` header stores the effective configuration (:meth:`Config.to_dict`) of the run
+    that wrote it, profile targets included, so that a replay coaches as the device did. Its
+    values are applied over the built-in defaults and checked as usual; the profile it named is
+    not looked up again (its values are already in the snapshot, and its file may exist only on
+    the device).
+
+    Parameters
+    ----------
+    snapshot : mapping
+        Sections -> keys -> values, as :meth:`Config.to_dict` wrote them.
+    source : str
+        Where it comes from, for error messages (the log's path).
+
+    Returns
+    -------
+    Config
+        The configuration of that run.
+
+    Raises
+    ------
+    ConfigError
+        When a value is not valid for this version (e.g. a key that no longer exists); the
+        message names the log and the key.
+    """
+    overrides: dict[str, Any] = {}
+
+    def walk(prefix: str, table: Mapping[str, Any]) -> None:
+        for key, value in table.items():
+            dotted = f"{prefix}.{key}"
+            if isinstance(value, Mapping):
+                walk(dotted, value)
+            elif value is not None and dotted != "coach.profile":
+                overrides[dotted] = value
+
+    for section in _SECTIONS:
+        table = snapshot.get(section)
+        if isinstance(table, Mapping):
+            walk(section, table)
+    try:
+        cfg = load_config(overrides=overrides)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: the configuration recorded in its header: {e}") from None
+    name = (snapshot.get("coach") or {}).get("profile")
+    if isinstance(name, str) and name:  # the profile's name, for reports (its values are in)
+        cfg = replace(cfg, coach=replace(cfg.coach, profile=name), profile_path=snapshot.get("profile_path"))
+    return cfg
+
+
 def _build(merged: dict[str, dict[str, Any]], prof_path: str, sources: tuple[str, ...]) -> Config:
     def make(cls: type, sec: str) -> Any:
         values = dict(merged.get(sec, {}))

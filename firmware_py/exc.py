@@ -86,5 +86,9 @@ class UnitsWarning(CadenceWarning):
     """A CSV's samples look like g or °/s rather than m/s² and rad/s; they are kept as they are."""
 
 
+class ConfigWarning(CadenceWarning):
+    """A configuration could not be used as recorded (e.g. a log's snapshot); the defaults were."""
+
+
 class TimestampRepairWarning(CadenceWarning):
     """Repeated timestamps (a rounded sensor clock) were re-spaced; every sample was kept."""

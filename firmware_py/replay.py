@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +25,8 @@ from dsp.coach import CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
 from firmware_py._jsontext import dumps_indent1
-from firmware_py.config import Config, load_config, make_pipeline
-from firmware_py.exc import LogFormatError, LogWriteError, UsageError
+from firmware_py.config import Config, config_from_snapshot, load_config, make_pipeline
+from firmware_py.exc import ConfigError, ConfigWarning, LogFormatError, LogWriteError, UsageError
 from firmware_py.logs import is_recording_file, read_log
 from firmware_py.logs.csvlog import positive_rate, sidecar_path
 from firmware_py.logs.recording import Recording
@@ -110,6 +111,22 @@ def native_header(rec: Recording) -> dict[str, Any]:
     if "events" not in meta and isinstance(meta.get("cclog_header"), dict):
         return meta["cclog_header"]
     return meta
+
+
+def recorded_config(rec: Recording) -> Config | None:
+    """Return the configuration the device ran with, from its native log's header (None without one).
+
+    A snapshot this version cannot read (a key since removed, a value out of today's range) is
+    not fatal: a :class:`~firmware_py.exc.ConfigWarning` names it and the defaults are used.
+    """
+    snapshot = native_header(rec).get("config")
+    if not isinstance(snapshot, dict) or not snapshot:
+        return None
+    try:
+        return config_from_snapshot(snapshot, str(rec.path))
+    except ConfigError as e:
+        warnings.warn(f"{e}; replaying with the built-in defaults instead", ConfigWarning, stacklevel=2)
+        return None
 
 
 def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
@@ -228,7 +245,9 @@ def replay_recording(
     placement : str, optional
         Overrides the placement stored with the recording.
     config : Config, optional
-        Coach profile, runner and stride calibration (the built-in defaults otherwise).
+        Coach profile, runner and stride calibration. Without it, a device log is coached with
+        the configuration its header recorded (so the replay gives the cues the device gave), and
+        any other recording with the built-in defaults.
 
     Returns
     -------
@@ -247,7 +266,7 @@ def replay_recording(
             "pass --placement lower_back|foot|shank"
         )
     t0 = time.perf_counter()
-    cfg = config or load_config()
+    cfg = config or recorded_config(rec) or load_config()
     try:
         pipe = make_pipeline(
             cfg,
@@ -926,8 +945,9 @@ def replay_tree(
     progress : bool
         Draw a progress bar on stderr and show the recordings' warnings (errors are always shown).
     config : Config, optional
-        Coach profile, runner and stride calibration for every recording (the built-in
-        defaults otherwise).
+        Coach profile, runner and stride calibration for every recording; without it, each
+        device log with the configuration its header recorded, other recordings with the
+        built-in defaults.
 
     Returns
     -------

@@ -17,6 +17,7 @@ import pytest
 from dsp import Pipeline
 from firmware_py.cli import main
 from firmware_py.clock import FakeClock
+from firmware_py.config import load_config
 from firmware_py.imu.detect import open_imu
 from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
 from firmware_py.logs import read_log
@@ -263,3 +264,43 @@ def test_a_sensor_that_never_comes_back_does_not_outlive_the_run(tmp_path):
     assert 20.0 <= clock.monotonic() < 21.0
     assert "sensor_lost" in [k for k, _, _ in listener.device]
     assert report.faults >= 1
+
+
+def test_a_device_log_replays_with_the_configuration_it_was_recorded_with(tmp_path, capsys):
+    # the device ran with the runner's own profile; a developer replays its log on a laptop
+    # without that file: the log's header carries the configuration, so the same cues come out
+    runner = tmp_path / "runner.toml"
+    runner.write_text(
+        '[coach]\nbaseline = "runner"\n[runner]\nbaseline_cadence_spm = 185\nbaseline_stride_length_m = 1.6\n'
+    )
+    live_json, relog_json = tmp_path / "live.json", tmp_path / "relog.json"
+    args = ["run", "--bus", f"fake:{FOOT}", "--chip", "lsm6dsox", "--fast", "--config", str(runner)]
+    assert main([*args, "--json", str(live_json), "--data-dir", str(tmp_path / "logs")]) == 0
+    live = json.loads(live_json.read_text())
+    assert live["cues"], "the runner profile must make this run cue, or the test shows nothing"
+    (log,) = (tmp_path / "logs").glob("*.cclog")
+    runner.unlink()  # the laptop does not have the device's file
+    assert main(["replay", str(log), "--json", str(relog_json)]) == 0
+    relog = json.loads(relog_json.read_text())
+    assert relog["cues"] == live["cues"]
+    assert relog["steps"] == live["steps"]
+    # the built-in defaults (no baseline yet) would not have cued: the snapshot made the difference
+    default = replay_recording(read_log(log), config=load_config())
+    assert [c.kind for c in default.cues if c.kind == "quicken_steps"] == []
+
+
+def test_a_recorded_configuration_this_version_cannot_read_falls_back_to_the_defaults(tmp_path):
+    import dataclasses
+
+    from firmware_py.exc import ConfigWarning
+    from firmware_py.replay import recorded_config
+
+    rec = read_log(FOOT)
+    meta = {"config": {"coach": {"repeat_s": 20.0, "a_key_from_the_future": 1}}}
+    rec = dataclasses.replace(rec, meta=meta)
+    with pytest.warns(ConfigWarning, match="a_key_from_the_future"):
+        assert recorded_config(rec) is None
+    ok = dataclasses.replace(rec, meta={"config": {"coach": {"repeat_s": 20.0, "profile": "gentle"}}})
+    cfg = recorded_config(ok)
+    assert cfg.coach.repeat_s == 20.0
+    assert cfg.coach.profile == "gentle"
