@@ -367,12 +367,13 @@ def rolling_foot(
     """Ideal IMU samples of a foot that rolls on the ground through every stance.
 
     The sensor sits ``height_m`` above a ground point (the pivot) and, during each stance, the
-    foot pitches about that pivot at the rate ``roll_rads`` (its mean; with ``roll_accel_rads2`` it grows
-    through the stance at that rate): the pivot stays put while the sensor moves at the rate times
-    ``height_m``.  Each stance is ``rise_m`` above the one before (a ramp).  Each swing carries the pivot ``length`` further
-    (a quintic that joins position, velocity and acceleration, plus 0.1 m of clearance) and pitches
-    the foot back.  The walk starts and ends at rest, flat.  Returns time, specific force (m/s²,
-    body), angular rate (rad/s, body) and the stance start times (the landings).
+    foot pitches about that pivot at the rate ``roll_rads`` (its mean; with ``roll_accel_rads2``
+    it grows through the stance at that rate): the pivot stays put while the sensor moves at the
+    rate times ``height_m``.  Each stance is ``rise_m`` above the one before (a ramp).  Each swing
+    carries the pivot ``length`` further (a quintic that joins position, velocity and
+    acceleration, plus 0.1 m of clearance) and pitches the foot back.  The walk starts and ends
+    at rest, flat.  Returns time, specific force (m/s², body), angular rate (rad/s, body) and the
+    stance start times (the landings).
     """
     dt = 1.0 / fs
     th_a = -0.5 * roll_rads * stance_s  # pitch at the start of a stance (the same at rest)
