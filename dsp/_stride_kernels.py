@@ -186,12 +186,6 @@ def _tilt_correct(q, i, ax, ay, az, gain):
     'up'), so the heading is left alone.
     """
     ux, uy, uz = _rotate(q, i, ax, ay, az)
-    _tilt_correct_nav(q, i, ux, uy, uz, gain)
-
-
-@kernel
-def _tilt_correct_nav(q, i, ux, uy, uz, gain):
-    """Turn the attitude so that the measured 'up' ``u`` (navigation frame) moves ``gain`` to +z."""
     n = np.sqrt(ux * ux + uy * uy + uz * uz)
     if n < 1e-9:
         return
@@ -455,16 +449,7 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_TRAP] += trap
         state[FS_TRAP_TAU] += trap * tau1
     zupt = still or anchor
-    # a running anchor is not at rest: its specific force holds the foot's deceleration, a bias
-    # that does not average out. The motion it ends measures gravity better: the sensor's velocity
-    # is known at both its ends, so the velocity error over it is g·T times the tilt (below)
-    motion_tilt = (
-        anchor
-        and not still
-        and state[FS_MOVING] == 1.0
-        and params[FP_MIN_SWING_S] <= state[FS_TAU] <= params[FP_MAX_SWING_S]
-    )
-    if zupt and not motion_tilt:
+    if zupt:
         _tilt_correct(state, FS_Q, mx, my, mz, params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN])
         if still:
             gn = np.sqrt(mx * mx + my * my + mz * mz)
@@ -498,18 +483,6 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_P] += state[FS_S1] - ex * lever
         state[FS_P + 1] += state[FS_S1 + 1] - ey * lever
         state[FS_P + 2] += state[FS_S1 + 2] - ez * lever
-        if motion_tilt:
-            # a tilt phi (constant over the motion) turns gravity's g·T into an error phi × g·T z:
-            # the drift part of e over T is the horizontal part of 'up' in this frame
-            share = drift / (drift + trap) if drift + trap > 0.0 else 1.0
-            _tilt_correct_nav(
-                state,
-                FS_Q,
-                share * ex / tau,
-                share * ey / tau,
-                state[FS_G] + share * ez / tau,
-                params[FP_ANCHOR_TILT_GAIN],
-            )
         if tau >= params[FP_MIN_SWING_S]:
             t_land = ring[slot, FR_T]
             if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
