@@ -397,6 +397,26 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         mx /= cnt
         my /= cnt
         mz /= cnt
+        # the rolling sensor is not at rest: it moves at w x r (r = h up, from the ground point),
+        # so its window-mean specific force holds, besides gravity, the mean of d(w x r)/dt =
+        # (w_last - w_first)/T_w x r. Left in, that tangential acceleration (a few m/s² at a
+        # running stance) tilts the attitude at every anchor, and the tilt turns the stride into
+        # a climb. The centripetal w x (w x r) (h w², < 0.1 m/s²) is left out
+        h = params[FP_SENSOR_HEIGHT_M]
+        s_lo = slot - half if slot >= half else slot - half + m
+        s_hi = slot + half if slot + half < m else slot + half - m
+        tw = ring[s_hi, FR_T] - ring[s_lo, FR_T]
+        gn = np.sqrt(mx * mx + my * my + mz * mz)
+        if h > 0.0 and tw > 0.0 and gn > 0.0:
+            dwx = (ring[s_hi, FR_W] - ring[s_lo, FR_W]) / tw
+            dwy = (ring[s_hi, FR_W + 1] - ring[s_lo, FR_W + 1]) / tw
+            dwz = (ring[s_hi, FR_W + 2] - ring[s_lo, FR_W + 2]) / tw
+            rx = h * mx / gn
+            ry = h * my / gn
+            rz = h * mz / gn
+            mx -= dwy * rz - dwz * ry
+            my -= dwz * rx - dwx * rz
+            mz -= dwx * ry - dwy * rx
     if anchor:
         # gate: an anchor must agree with the attitude carried through the swing
         ux, uy, uz = _rotate(state, FS_Q, mx, my, mz)

@@ -89,6 +89,13 @@ class GradeSettings:
         Without a pressure reading for this long, the barometer is considered absent, s.
     foot_strides : int
         Strides summed for the foot-sensor grade.
+    foot_height_noise_m : float
+        Standard error of one stride's height change from a foot sensor, m.  On flat ground the
+        stride estimator's height change per stride scatters by 1-4 cm walking and 5-9 cm running
+        (``docs/terrain.md``, "Grade").  The foot grade over ``n`` strides is uncertain by
+        ``foot_height_noise_m * sqrt(n)`` over their run; it is shrunk towards 0 by two such
+        standard errors before the thresholds see it, so that two or three strides after a
+        start or a pause do not decide a climb.
     stride_timeout_s : float
         Strides older than this are forgotten (a pause), s.
     sea_level_pa : float
@@ -108,6 +115,7 @@ class GradeSettings:
     max_grade_age_s: float = 60.0
     barometer_timeout_s: float = 5.0
     foot_strides: int = 8
+    foot_height_noise_m: float = 0.05
     stride_timeout_s: float = 5.0
     sea_level_pa: float = 101325.0
 
@@ -142,6 +150,8 @@ class GradeSettings:
         for name, value in positive.items():
             if not value > 0.0:
                 raise ValidationError(f"{name}={value:g} must be > 0")
+        if not self.foot_height_noise_m >= 0.0:
+            raise ValidationError(f"foot_height_noise_m={self.foot_height_noise_m:g} must be >= 0")
         if self.foot_strides < 1 or self.min_dwell_s < 0.0:
             raise ValidationError(
                 f"foot_strides={self.foot_strides} must be >= 1 and min_dwell_s={self.min_dwell_s:g} >= 0"
@@ -174,6 +184,17 @@ class GradeState:
     vertical_speed_mps: float
     altitude_m: float
     source: str
+
+
+#: Standard errors by which the foot grade is shrunk towards 0 before the thresholds (one-sided ~98 %).
+_FOOT_Z = 2.0
+
+
+def _shrink(value: float, margin: float) -> float:
+    """``value`` moved ``margin`` towards 0, stopping at 0 (a NaN margin leaves it alone)."""
+    if not margin > 0.0:
+        return value
+    return math.copysign(max(abs(value) - margin, 0.0), value)
 
 
 #: Types :meth:`GradeEstimator.update_stride` takes on its one-stride fast path.
@@ -374,37 +395,43 @@ class GradeEstimator:
                 return 100.0 * (h1 - h0) / run
         return math.nan
 
-    def _foot(self, t: float) -> tuple[float, float]:
-        """Grade (%) and vertical speed (m/s) from the recent strides' height changes."""
+    def _foot(self, t: float) -> tuple[float, float, float, float]:
+        """Grade (%) and vertical speed (m/s) from the recent strides' height changes.
+
+        Also returns the standard errors of both (same units), from ``foot_height_noise_m``.
+        """
         timeout = self.settings.stride_timeout_s
         isfinite = math.isfinite
         rows = [r for r in self._strides if t - r[0] <= timeout and isfinite(r[2])]
         if len(rows) < 2:
-            return math.nan, math.nan
+            return math.nan, math.nan, math.nan, math.nan
         later = rows[1:]
         rise = sum([r[2] for r in later])  # sum() of the same values in the same order as a generator
-        vspeed = rise / (rows[-1][0] - rows[0][0]) if rows[-1][0] > rows[0][0] else math.nan
+        rise_se = self.settings.foot_height_noise_m * math.sqrt(len(later))
+        span = rows[-1][0] - rows[0][0]
+        vspeed, vspeed_se = (rise / span, rise_se / span) if span > 0.0 else (math.nan, math.nan)
         dist = [r[1] for r in later]
-        grade = math.nan
+        grade, grade_se = math.nan, math.nan
         if all(map(isfinite, dist)):
             total = sum(dist)
             if total > 0.0:
                 run = math.sqrt(max(total**2 - rise**2, 1e-9))
-                grade = 100.0 * rise / run
-        return grade, vspeed
+                grade, grade_se = 100.0 * rise / run, 100.0 * rise_se / run
+        return grade, vspeed, grade_se, vspeed_se
 
     def _decide(self, t: float) -> None:
         s = self.settings
         self._t_last = max(self._t_last, t)
         t = self._t_last
         grade_pct, vspeed, alt, source = math.nan, math.nan, math.nan, "none"
+        grade_se, vspeed_se = 0.0, 0.0
         if self._baro_fresh(t):
             alt = self._altitude_at(t)
             vspeed = float(self._x[1])
             grade_pct = self._baro_grade_pct(t)
             source = "barometer+distance" if math.isfinite(grade_pct) else "barometer"
         else:
-            g, v = self._foot(t)
+            g, v, grade_se, vspeed_se = self._foot(t)
             if math.isfinite(g):
                 grade_pct, vspeed, source = g, v, "foot+distance"
             elif math.isfinite(v):
@@ -412,9 +439,11 @@ class GradeEstimator:
         if source == "none":
             new = UNKNOWN
         elif math.isfinite(grade_pct):
-            new = self._threshold(grade_pct, s.climb_grade_pct, s.descent_grade_pct, s.grade_hysteresis_pct)
+            value = _shrink(grade_pct, _FOOT_Z * grade_se)
+            new = self._threshold(value, s.climb_grade_pct, s.descent_grade_pct, s.grade_hysteresis_pct)
         else:
-            new = self._threshold(vspeed, s.climb_vspeed_mps, s.descent_vspeed_mps, s.vspeed_hysteresis_mps)
+            value = _shrink(vspeed, _FOOT_Z * vspeed_se)
+            new = self._threshold(value, s.climb_vspeed_mps, s.descent_vspeed_mps, s.vspeed_hysteresis_mps)
         if new != self._grade:
             from_unknown = self._grade == UNKNOWN or new == UNKNOWN
             if from_unknown or t - self._t_change >= s.min_dwell_s:

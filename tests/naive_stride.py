@@ -172,6 +172,13 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
         dt = t[j] - t[j - 1]
         nav["R"] = gyro_step(nav["R"], gyro[j], dt)
         mean = np.mean(np.array(acc[j - half : j + half + 1]), axis=0)
+        # the rolling sensor's own acceleration, mean of d(w x r)/dt over the window (r = h up),
+        # is not gravity: take it out of the window-mean specific force
+        tw = t[j + half] - t[j - half]
+        norm = float(np.linalg.norm(mean))
+        if s.sensor_height_m > 0.0 and tw > 0.0 and norm > 0.0:
+            alpha = (np.array(gyro[j + half]) - np.array(gyro[j - half])) / tw
+            mean = mean - np.cross(alpha, s.sensor_height_m * mean / norm)
         if anchor and tilt_angle(nav["R"], mean) > max_tilt:
             anchor = False
         zupt = still or anchor

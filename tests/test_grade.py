@@ -130,6 +130,38 @@ def test_foot_height_changes_without_barometer(rng):
     assert math.isnan(states[-1].altitude_m)
 
 
+def _flat_bouts(est, rng, *, noise_m, bouts=80, strides=10, pause_s=6.0):
+    """Flat-ground running in short bouts separated by pauses; the grade state after each stride."""
+    states, t = [], 0.0
+    for _ in range(bouts):
+        for _ in range(strides):
+            t += STRIDE_S
+            states.append(est.update_stride(t, SPEED_MPS * STRIDE_S, rng.normal(0.0, noise_m)).grade)
+        t += pause_s  # longer than stride_timeout_s: the next bout starts from one stride again
+    return states
+
+
+def test_foot_noise_after_a_pause_is_not_a_climb(rng):
+    # a foot sensor's height per stride scatters by 5-9 cm on flat ground when running; two or
+    # three strides after each pause are too few to tell a 6 % grade from that scatter
+    graded = _flat_bouts(GradeEstimator(), rng, noise_m=0.07)
+    assert np.mean([g in (CLIMB, DESCENT) for g in graded]) < 0.015
+    # the same strides judged without the noise margin: the bout starts read climbs and descents
+    raw = _flat_bouts(GradeEstimator(GradeSettings(foot_height_noise_m=0.0)), rng, noise_m=0.07)
+    assert np.mean([g in (CLIMB, DESCENT) for g in raw]) > 0.02
+
+
+def test_foot_noise_margin_keeps_a_real_climb(rng):
+    # 12 % at 2.1 m per stride is +25 cm per stride: far above the margin (~2 % over 6 strides)
+    est, t, states = GradeEstimator(), 0.0, []
+    for _ in range(60):
+        t += STRIDE_S
+        states.append(
+            est.update_stride(t, SPEED_MPS * STRIDE_S, 0.12 * SPEED_MPS * STRIDE_S + rng.normal(0.0, 0.05))
+        )
+    assert all(s.grade == CLIMB for s in states[3:])
+
+
 def test_foot_heights_without_distance_use_vertical_speed(rng):
     ts, truth, states = run([12.0, 0.0], 60.0, rng, baro=False, distance=False, foot=True)
     assert _share(states, truth, 12.0, CLIMB, ts, 60.0, settle_s=10.0) > 0.9

@@ -298,7 +298,9 @@ def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rol
     f = f + rng.normal(0.0, 0.05, f.shape) + rng.normal(0.0, 0.08, 3)  # noise + bias, m/s²
     w = w + rng.normal(0.0, 0.005, w.shape) + rng.normal(0.0, 0.01, 3)  # noise + bias, rad/s
     contacts = landings - 0.03  # the detector fires a little before the foot settles
-    res = estimate_strides(t, f, w, contacts, sampling_rate_hz=fs, placement="foot")
+    # this foot pitches about the sensor itself (no ground point below it): its height is 0
+    settings = StrideSettings(sensor_height_m=0.0)
+    res = estimate_strides(t, f, w, contacts, sampling_rate_hz=fs, placement="foot", settings=settings)
     assert res.has_contact.all()
     got = res.stride_length_m[1:]  # the first contact ends the stride out of the initial rest
     np.testing.assert_allclose(got, lengths[1:], rtol=0.03)
@@ -359,24 +361,29 @@ def _quintic(start, end, duration_s, u):
     )
 
 
-def rolling_foot(lengths, *, fs, height_m, roll_rads, stance_s, swing_s, mount):
+def rolling_foot(
+    lengths, *, fs, height_m, roll_rads, stance_s, swing_s, mount, roll_accel_rads2=0.0, rise_m=0.0
+):
     """Ideal IMU samples of a foot that rolls on the ground through every stance.
 
     The sensor sits ``height_m`` above a ground point (the pivot) and, during each stance, the
-    foot pitches about that pivot at the constant rate ``roll_rads``: the pivot stays put while the
-    sensor moves at ``roll_rads * height_m``.  Each swing carries the pivot ``length`` further
-    (a quintic that joins position, velocity and acceleration, plus 0.1 m of clearance) and pitches
-    the foot back.  The walk starts and ends at rest, flat.  Returns time, specific force (m/s²,
-    body), angular rate (rad/s, body) and the stance start times (the landings).
+    foot pitches about that pivot at the rate ``roll_rads`` (its mean; with ``roll_accel_rads2``
+    it grows through the stance at that rate): the pivot stays put while the sensor moves at the
+    rate times ``height_m``.  Each stance is ``rise_m`` above the one before (a ramp).  Each swing
+    carries the pivot ``length`` further (a quintic that joins position, velocity and
+    acceleration, plus 0.1 m of clearance) and pitches the foot back.  The walk starts and ends
+    at rest, flat.  Returns time, specific force (m/s², body), angular rate (rad/s, body) and the
+    stance start times (the landings).
     """
     dt = 1.0 / fs
     th_a = -0.5 * roll_rads * stance_s  # pitch at the start of a stance (the same at rest)
+    alpha = roll_accel_rads2
 
-    def stance_state(pivot, th, thd):
+    def stance_state(pivot, th, thd, thdd=0.0, ground=0.0):
         """(x, z) of the sensor as (value, rate, acceleration) when pitching about the pivot."""
         s, c = math.sin(th), math.cos(th)
-        x = (pivot + height_m * s, height_m * c * thd, -height_m * s * thd**2)
-        z = (height_m * c, -height_m * s * thd, -height_m * c * thd**2)
+        x = (pivot + height_m * s, height_m * c * thd, height_m * (c * thdd - s * thd**2))
+        z = (ground + height_m * c, -height_m * s * thd, -height_m * (s * thdd + c * thd**2))
         return x, z
 
     t_all, f_all, w_all, landings = [], [], [], []
@@ -392,37 +399,46 @@ def rolling_foot(lengths, *, fs, height_m, roll_rads, stance_s, swing_s, mount):
         w_all.append(w_foot @ mount)
         return t0 + n * dt
 
-    def stance(t0, pivot, rate, duration_s):
+    def stance(t0, pivot, ground, rate, acc, duration_s):
+        """A stance whose pitch rate is ``rate`` at its middle and grows by ``acc`` per second."""
         n = round(duration_s * fs)
-        th = th_a + rate * np.arange(n) * dt
+        tau = np.arange(n) * dt
+        r0 = rate - 0.5 * acc * duration_s
+        th = th_a + r0 * tau + 0.5 * acc * tau**2
+        thd = r0 + acc * tau
         s, c = np.sin(th), np.cos(th)
-        x = (pivot + height_m * s, height_m * c * rate, -height_m * s * rate**2)
-        z = (height_m * c, -height_m * s * rate, -height_m * c * rate**2)
-        return emit(t0, x, z, (th, np.full(n, rate))), th_a + rate * n * dt
+        x = (pivot + height_m * s, height_m * c * thd, height_m * (c * acc - s * thd**2))
+        z = (ground + height_m * c, -height_m * s * thd, -height_m * (s * acc + c * thd**2))
+        te = n * dt
+        return emit(t0, x, z, (th, thd)), (th_a + r0 * te + 0.5 * acc * te**2, r0 + acc * te)
 
-    def swing(t0, pivot0, th0, rate0, pivot1, rate1):
+    def swing(t0, pivot0, ground0, end0, acc0, pivot1, ground1, rate1, acc1):
         n = round(swing_s * fs)
         u = np.arange(n) / n
-        x0, z0 = stance_state(pivot0, th0, rate0)
-        x1, z1 = stance_state(pivot1, th_a, rate1)
+        th0, rate0 = end0
+        r1 = rate1 - 0.5 * acc1 * stance_s  # the rate at the start of the next stance
+        x0, z0 = stance_state(pivot0, th0, rate0, acc0, ground0)
+        x1, z1 = stance_state(pivot1, th_a, r1, acc1, ground1)
         x = _quintic(x0, x1, swing_s, u)
         z = list(_quintic(z0, z1, swing_s, u))
         bump = np.sin(np.pi * u)  # clearance 0.1·sin⁴(πu): smooth at both ends
         cb = np.cos(np.pi * u)
         z[0] = z[0] + 0.1 * bump**4
         z[2] = z[2] + 0.1 * 4 * np.pi**2 * (3 * bump**2 * cb**2 - bump**4) / swing_s**2
-        th = _quintic((th0, rate0, 0.0), (th_a, rate1, 0.0), swing_s, u)
+        th = _quintic((th0, rate0, acc0), (th_a, r1, acc1), swing_s, u)
         return emit(t0, x, z, th)
 
-    t0, th_end = stance(0.0, 0.0, 0.0, 0.6)  # at rest
-    pivot, rate = 0.0, 0.0
+    t0, end = stance(0.0, 0.0, 0.0, 0.0, 0.0, 0.6)  # at rest
+    pivot, ground, acc = 0.0, 0.0, 0.0
     for k, length in enumerate(lengths):
         last = k == len(lengths) - 1
-        t0 = swing(t0, pivot, th_end, rate, pivot + length, 0.0 if last else roll_rads)
+        rate1, acc1 = (0.0, 0.0) if last else (roll_rads, alpha)
+        t0 = swing(t0, pivot, ground, end, acc, pivot + length, ground + rise_m, rate1, acc1)
         pivot += length
-        rate = 0.0 if last else roll_rads
+        ground += rise_m
+        acc = acc1
         landings.append(t0)
-        t0, th_end = stance(t0, pivot, rate, 0.6 if last else stance_s)
+        t0, end = stance(t0, pivot, ground, rate1, acc1, 0.6 if last else stance_s)
     return np.concatenate(t_all), np.concatenate(f_all), np.concatenate(w_all), np.array(landings)
 
 
@@ -468,6 +484,37 @@ def test_synthetic_rolling_stance_lever_arm(height_m, rng):
     # stance anchors (one sample each, so the whole stride)
     short = truth.sum() - got[0.0].sum()
     np.testing.assert_allclose(short, truth.size * height_m * roll_rads * (stance_s + swing_s), rtol=0.15)
+
+
+@pytest.mark.parametrize("rise_m", [0.0, 0.15])
+def test_synthetic_rolling_stance_speeding_up_is_not_a_climb(rise_m, rng):
+    # running on flat ground (and up a ramp of rise_m per stride): through each 0.2 s stance the
+    # foot's roll speeds up from -1 to 5 rad/s about the ground point 0.07 m below the sensor; the
+    # sensor's own acceleration there (h × 30 rad/s² ≈ 2 m/s², tangential) is not gravity, and
+    # taken for it, it tilts the attitude at every stance anchor and reads the stride as a climb
+    fs, h = 200.0, 0.07
+    lengths = rng.uniform(1.8, 2.6, 14)
+    t, f, w, landings = rolling_foot(
+        lengths,
+        fs=fs,
+        height_m=h,
+        roll_rads=2.0,
+        roll_accel_rads2=30.0,
+        stance_s=0.2,
+        swing_s=0.5,
+        mount=_random_rotation(rng),
+        rise_m=rise_m,
+    )
+    f = f + rng.normal(0.0, 0.02, f.shape)
+    w = w + rng.normal(0.0, 0.002, w.shape)
+    res = estimate_strides(t, f, w, landings - 0.03, sampling_rate_hz=fs, placement="foot")
+    assert res.has_contact.all()
+    dz = res.height_change_m[1:-1]
+    # each stride's anchors sit at different phases of the roll (a few cm of sensor height), but
+    # the sum telescopes: no drift of the height per stride
+    assert abs(dz.mean() - rise_m) < 0.01
+    np.testing.assert_allclose(dz, rise_m, atol=0.05)
+    np.testing.assert_allclose(res.stride_length_m[1:-1], lengths[1:-1], rtol=0.03)
 
 
 def test_synthetic_foot_missed_contact_is_reported_alone(rng):
