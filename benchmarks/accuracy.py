@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,24 @@ def folder_argument(ap: argparse.ArgumentParser) -> None:
         default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
     )
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
+
+
+def run_folder_study(
+    args: argparse.Namespace, evaluate: Callable[[Path], Any], format_report: Callable[[Any], str]
+) -> int:
+    """Run a single-folder study as its command line asked (see :func:`folder_argument`).
+
+    Prints ``format_report(evaluate(args.folder))`` and writes the report as JSON to
+    ``args.json`` when given. Returns the exit status: 2 when the folder does not exist.
+    """
+    if not args.folder.is_dir():
+        print(f"error: {args.folder} is not a folder", file=sys.stderr)
+        return 2
+    report = evaluate(args.folder)
+    print(format_report(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=float))
+    return 0
 
 
 def software_version() -> str:

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.accuracy import folder_argument
+from benchmarks.accuracy import folder_argument, run_folder_study
 from dsp import detect_steps
 from dsp.stride import StrideSettings, estimate_strides
 from firmware_py.calibrate import fit_scales
@@ -429,14 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     folder_argument(ap)
     ap.add_argument("--tolerance-s", type=float, default=0.1, help="pairing window around a stride's end, s")
     args = ap.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"error: {args.folder} is not a folder", file=sys.stderr)
-        return 2
-    report = evaluate(args.folder, args.tolerance_s)
-    print(format_report(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=float))
-    return 0
+    return run_folder_study(args, lambda folder: evaluate(folder, args.tolerance_s), format_report)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ for reading, not for tuning: part of the data is held out.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -42,7 +41,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter, lfilter_zi
 
-from benchmarks.accuracy import folder_argument
+from benchmarks.accuracy import folder_argument, run_folder_study
 from benchmarks.scoring import Prediction, load_truth, score_recording, summarize
 from dsp import StepSettings, detect_steps
 from dsp._filters import butter2_lowpass
@@ -256,15 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.lowback_timing", description=__doc__.split("\n\n")[0]
     )
     folder_argument(ap)
-    args = ap.parse_args(argv)
-    if not args.folder.is_dir():
-        print(f"error: {args.folder} is not a folder", file=sys.stderr)
-        return 2
-    report = evaluate(args.folder)
-    print(format_report(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=float))
-    return 0
+    return run_folder_study(ap.parse_args(argv), evaluate, format_report)
 
 
 if __name__ == "__main__":
