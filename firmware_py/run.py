@@ -10,6 +10,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -145,16 +146,6 @@ def _say_dropped(cue: Any, why: str) -> None:
     )
 
 
-class _CoachRef:
-    """The pipeline's coach, once the pipeline exists (the cue hardware is built before it)."""
-
-    pipeline: Pipeline | None = None
-
-    @property
-    def coach(self) -> Any:
-        return self.pipeline.coach if self.pipeline is not None else None
-
-
 #: Seconds between two attempts to reach an IMU that did not answer at start.
 SENSOR_RETRY_S = 1.0
 
@@ -216,11 +207,12 @@ def _wait_for_sensor(
     return None
 
 
-def _cue_outputs(kind: str, cfg: Any, clock: Clock, pipeline: Pipeline | None = None) -> Any:
+def _cue_outputs(kind: str, cfg: Any, clock: Clock, holder: Any = None) -> Any:
     """Build the cue hardware: ``gpio`` (real pins), ``mock`` (gpiozero's mock pins) or ``none``.
 
     The mode button's first short press in automatic mode selects the other terrain than the one
-    the coach has in force (``pipeline.coach.terrain``), as docs/cues.md says.
+    the coach has in force (``holder.coach.terrain``: ``holder`` is the pipeline, or anything whose
+    ``coach`` becomes its coach once it exists), as docs/cues.md says.
     """
     if kind == "none":
         return None
@@ -233,7 +225,7 @@ def _cue_outputs(kind: str, cfg: Any, clock: Clock, pipeline: Pipeline | None = 
         factory = MockFactory(pin_class=MockPWMPin)
 
     def current_terrain() -> str | None:
-        coach = pipeline.coach if pipeline is not None else None
+        coach = holder.coach if holder is not None else None
         return coach.terrain if coach is not None else None
 
     return CueOutputs(
@@ -341,12 +333,19 @@ def run_device(args: argparse.Namespace) -> int:
         pins = "none"  # cue patterns play in real time; a --fast run has nobody to hear them
     # cue patterns keep their own (real) time: a simulated clock must not be moved by them; the
     # button asks the coach for the terrain in force once the pipeline exists
-    coach_ref = _CoachRef()
+    coach_ref = SimpleNamespace(coach=None)
     outputs = _cue_outputs(pins, cfg, SystemClock(), coach_ref)
     try:
         # a simulated run fails at once; the device waits for its sensor, saying so (a shoe sensor
         # not plugged in yet must not leave a silent device restarted every 2 s by systemd)
-        probe = _wait_for_sensor(open_driver, stop, clock, outputs, wait=source is None and not args.fast)
+        probe = _wait_for_sensor(
+            open_driver,
+            stop,
+            clock,
+            outputs,
+            wait=source is None and not args.fast,
+            repeat_s=cfg.coach.device_repeat_s,
+        )
     except BaseException:
         if outputs is not None:
             outputs.close()
@@ -361,7 +360,7 @@ def run_device(args: argparse.Namespace) -> int:
     gyro_lsb = float(probe.scale(_unit_raw(3))[1][0, 0])
     probe.close()
     pipeline = device_pipeline(real_rate)
-    coach_ref.pipeline = pipeline
+    coach_ref.coach = pipeline.coach
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
