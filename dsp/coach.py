@@ -667,9 +667,11 @@ class Coach:
         self.last_on_target = None
         if not s.enabled or step.cadence_spm is None:
             return out
+        off = None  # the running step's fault against the targets, judged once
         if step.gait == "run" and tg.cadence_spm is not None:
-            self.last_on_target = self._off_target(step, tg) is None
-        want = self._assess(step, terrain)
+            off = self._off_target(step, tg)
+            self.last_on_target = off is None
+        want = self._assess(step, off)
         cue = self._policy(want, t, terrain)
         if cue is not None:
             out.append(cue)
@@ -824,7 +826,12 @@ class Coach:
         near = [v for g, v in self._run_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
         return statistics.median(near) if len(near) >= s.hiking_min_steps else None
 
-    def _assess(self, step: StepInput, terrain: str) -> _Want | None:
+    def _assess(self, step: StepInput, off: _Want | None) -> _Want | None:
+        """Return what this step asks for: hiking or running by the grade, else ``off``.
+
+        ``off`` is the running step's fault against the targets (:meth:`_off_target`), judged once
+        by :meth:`update`.
+        """
         s = self.settings
         g = step.grade_pct
         v = speed_mps(step.cadence_spm, step.stride_length_m)
@@ -845,10 +852,7 @@ class Coach:
                             f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than hiking "
                             f"{vh:.2f} m/s ({src})",
                         )
-            tg = self.targets(terrain)
-            if tg.cadence_spm is None:
-                return None
-            return self._off_target(step, tg)
+            return off
         # Walking: only a hike that has served its purpose calls for running again.
         if self._hiked_t is None or step.t_s - self._hiked_t > s.run_window_s or step.grade == "unknown":
             return None
