@@ -133,11 +133,13 @@ def run_folder_study(
     try:
         if args.json:
             check_writable(args.json, "--json")
+        if not any(args.folder.glob("*/*.json")):
+            raise AccuracyError(no_truth_message(args.folder).replace("; skipped", "; nothing to study"))
         report = evaluate(args.folder)
         print(format_report(report))
         if args.json:
             write_output(args.json, json.dumps(report, indent=1, default=float), "--json")
-    except AccuracyError as exc:
+    except (AccuracyError, ScoringError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

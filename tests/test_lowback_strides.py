@@ -97,3 +97,14 @@ def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
     assert main([str(FIXTURES), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["breakdown"]["mobgap_example"]["all"]["n"] == total
     assert "calibrate on one recording" in capsys.readouterr().out
+
+
+def test_the_command_on_a_folder_without_sidecars_says_so(tmp_path, capsys):
+    # it printed nothing and exited 0 (lowback_timing: a traceback)
+    from benchmarks.lowback_timing import main as timing_main
+
+    for run in (main, timing_main):
+        assert run([str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "no recordings with step truth" in err
