@@ -274,3 +274,26 @@ def test_a_device_log_converted_to_csv_replays_like_the_log(tmp_path):
     a, b = to_json(replay_recording(from_log)), to_json(replay_recording(from_csv))
     assert b["steps"] == a["steps"]
     assert b["summary"] == a["summary"]
+
+
+def test_plot_of_a_recording_without_steps_warns_of_nothing(tmp_path):
+    # a replay without steps printed matplotlib's "No artists with labels found to put in
+    # legend" twice through the CLI's warning hook; it now says "no steps detected" in the panels
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from firmware_py.logs import read_log
+    from firmware_py.replay import plot_figure, replay_recording, write_plot
+
+    rows = ["t,ax,ay,az,gx,gy,gz"] + [f"{k / 100:.2f},0.0,0.0,9.81,0.0,0.0,0.0" for k in range(300)]
+    still = tmp_path / "still.csv"
+    still.write_text("\n".join(rows) + "\n")
+    result = replay_recording(read_log(still), placement="lower_back")
+    assert result.events == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_figure(result)
+        write_plot(result, tmp_path / "still.png")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts.count("no steps detected") == 2
+    assert (tmp_path / "still.png").stat().st_size > 0
