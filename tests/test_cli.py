@@ -659,3 +659,33 @@ def test_the_device_rate_range_is_the_drivers():
     assert MIN_SAMPLING_RATE_HZ == 50.0
     with pytest.raises(ConfigError, match="sampling_rate_hz"):
         load_config(overrides={"device.sampling_rate_hz": 40.0})
+
+
+def test_readme_json_example_is_the_demo_waist_run_and_adds_up(tmp_path):
+    # the example's numbers were made up and did not agree with each other (mean speed 2.07 m/s
+    # for 51.5 m in 40.1 s; 240 contacts of both feet in 40 s at 160 spm): it is now an excerpt of
+    # the demo's waist run, checked here against a replay and against its own arithmetic
+    import re
+
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    example = json.loads(re.search(r"```json\n(.*?)```", readme, re.S).group(1))
+    s = example["summary"]
+    assert s["mean_speed_mps"] == pytest.approx(s["distance_m"] / s["moving_time_s"], abs=6e-4)
+    assert s["time_walking_s"] + s["time_running_s"] == pytest.approx(s["moving_time_s"], abs=2e-3)
+    assert sum(v["time_s"] for v in s["terrain"].values()) == pytest.approx(s["moving_time_s"], abs=2e-3)
+    assert sum(v["time_s"] for v in s["grade"].values()) == pytest.approx(s["moving_time_s"], abs=2e-3)
+    feet = 2 if example["steps_feet"] == "one" else 1
+    assert s["n_contacts_both_feet"] == feet * s["n_steps"]
+    step = example["steps"][0]
+    assert step["emitted_at"] - step["t"] <= s["latency_s_max"] + 1e-9
+    assert step["distance_m"] <= s["distance_m"]
+    # the waist demo, as ./run.sh replays it
+    demo = FIXTURES.parent.parent / "firmware_py" / "data" / "demo_waist_run.csv"
+    out = tmp_path / "r.json"
+    assert main(["replay", str(demo), "--json", str(out), "--config", str(_runner_example())]) == 0
+    doc = json.loads(out.read_text())
+    assert example["summary"] == doc["summary"]
+    assert example["cues"][0] == doc["cues"][0]
+    assert step == next(x for x in doc["steps"] if x["t"] == step["t"])
+    for key in ("placement", "placement_side", "sample_rate_hz", "has_gyro", "steps_feet"):
+        assert example[key] == doc[key], key
