@@ -157,7 +157,10 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
                 os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as e:
-        raise ConfigError(f"{path}: cannot write the profile ({e.strerror}); check the permissions") from e
+        raise ConfigError(
+            f"{path}: cannot write the profile ({e.strerror or e}); fix: give --profile a .toml file in a "
+            "folder you can write (sudo for /etc/cadence-coach/config.toml)"
+        ) from e
 
 
 def _filled_sum(values: np.ndarray, mask: np.ndarray) -> float:

@@ -71,6 +71,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
+        for option, value in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
+            if value is not None and Path(value).exists() and not Path(value).is_dir():
+                raise UsageError(
+                    f"{option} {value}: is a file, but for a folder of recordings {option} names a folder "
+                    f"(its outputs mirror {path}'s layout); fix: give a folder name"
+                )
         n_found = len(find_recordings(path))
         if n_found == 0:
             raise UsageError(
@@ -531,9 +537,15 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--placement", default=None, help="overrides the recording's placement")
     cal.set_defaults(func=_cmd_calibrate)
 
-    c = sub.add_parser("convert", help="convert a log between .csv and .cclog (lossless for samples)")
-    c.add_argument("input")
-    c.add_argument("output")
+    c = sub.add_parser(
+        "convert",
+        help="convert a log between .csv and .cclog (lossless for samples)",
+        description="Convert a recording; each file's format comes from its extension (.csv or .cclog). "
+        "Sample values survive both ways bit for bit; a .csv gets a JSON sidecar beside it with the "
+        "placement, side and rate.",
+    )
+    c.add_argument("input", help="the recording to read: a .csv (t,ax,ay,az,gx,gy,gz) or a .cclog device log")
+    c.add_argument("output", help="the file to write: .csv or .cclog (not the input itself)")
     c.set_defaults(func=_cmd_convert)
 
     d = sub.add_parser("demo", help="replay the bundled real recordings and write a report (no Pi needed)")

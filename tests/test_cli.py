@@ -689,3 +689,36 @@ def test_readme_json_example_is_the_demo_waist_run_and_adds_up(tmp_path):
     assert step == next(x for x in doc["steps"] if x["t"] == step["t"])
     for key in ("placement", "placement_side", "sample_rate_hz", "has_gyro", "steps_feet"):
         assert example[key] == doc[key], key
+
+
+def test_convert_help_says_formats_come_from_the_extensions(capsys):
+    # `convert --help` listed "input" and "output" with no word on what they may be
+    with pytest.raises(SystemExit):
+        main(["convert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "from its extension (.csv or .cclog)" in text
+    assert "a .csv (t,ax,ay,az,gx,gy,gz) or a .cclog device log" in text
+    assert "not the input itself" in text
+
+
+def test_folder_replay_into_an_existing_file_is_one_line_up_front(tmp_path, capsys):
+    # it was one error per recording ("afile/ds/RUN.json: ... Not a directory"), each replayed first
+    src = _folder_of(tmp_path, WAIST, FOOT)
+    taken = tmp_path / "out.json"
+    taken.write_text("{}")
+    err = _one_line_error(capsys, ["replay", str(src), "--json", str(taken), "--quiet"])
+    assert "--json" in err
+    assert "names a folder" in err
+    assert taken.read_text() == "{}"
+
+
+def test_calibrate_into_a_profile_that_cannot_be_written_says_how_to_fix_it(tmp_path, capsys):
+    # a missing folder was answered "check the permissions"
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x\n")
+    err = _one_line_error(
+        capsys, ["calibrate", str(WAIST), "--distance-m", "170", "--profile", str(blocker / "runner.toml")]
+    )
+    assert "runner.toml" in err
+    assert "check the permissions" not in err
+    assert "fix: give --profile a .toml file in a folder you can write" in err
