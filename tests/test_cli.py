@@ -722,3 +722,31 @@ def test_calibrate_into_a_profile_that_cannot_be_written_says_how_to_fix_it(tmp_
     assert "runner.toml" in err
     assert "check the permissions" not in err
     assert "fix: give --profile a .toml file in a folder you can write" in err
+
+
+def test_readme_documents_the_csv_columns_as_written(tmp_path):
+    # the README said nothing of the per-step CSV's columns, units or empty cells
+    import csv
+    import re
+
+    readme = (FIXTURES.parent.parent / "README.md").read_text()
+    section = readme.split("### The per-step CSV (`--csv`)")[1].split("\n## ")[0]
+    documented = re.search(r"```\n(.*?)\n```", section, re.S).group(1).split(",")
+    out_csv, out_json = tmp_path / "r.csv", tmp_path / "r.json"
+    assert main(["replay", str(WAIST), "--csv", str(out_csv), "--json", str(out_json)]) == 0
+    rows = list(csv.DictReader(out_csv.open()))
+    assert list(rows[0]) == documented
+    steps = json.loads(out_json.read_text())["steps"]
+    assert len(rows) == len(steps)
+    for row, step in zip(rows, steps, strict=True):
+        for name in documented:
+            key = {"t_s": "t", "emitted_at_s": "emitted_at"}.get(name, name)
+            value = step[key]
+            if value is None:
+                assert row[name] == "", name
+            elif isinstance(value, bool):
+                assert row[name] == ("1" if value else "0"), name
+            elif isinstance(value, float):
+                assert float(row[name]) == pytest.approx(value, abs=6e-4), name
+            else:
+                assert row[name] == str(value), name
