@@ -750,3 +750,17 @@ def test_readme_documents_the_csv_columns_as_written(tmp_path):
                 assert float(row[name]) == pytest.approx(value, abs=6e-4), name
             else:
                 assert row[name] == str(value), name
+
+
+def test_a_replay_with_the_calibrated_profile_reads_the_course_length(tmp_path, capsys):
+    # calibrate estimated with [runner] height_m while replay used the sidecar's subject height:
+    # calibrated on 170 m, the waist demo then replayed 173 m (+1.8 %)
+    demo = FIXTURES.parent.parent / "firmware_py" / "data" / "demo_waist_run.csv"
+    assert json.loads(demo.with_suffix(".json").read_text())["subject"]["height_m"]
+    profile, out = tmp_path / "runner.toml", tmp_path / "r.json"
+    assert main(["calibrate", str(demo), "--distance-m", "170", "--profile", str(profile)]) == 0
+    assert main(["replay", str(demo), "--config", str(profile), "--json", str(out)]) == 0
+    distance_m = json.loads(out.read_text())["summary"]["distance_m"]
+    # within 1 %: the replay leaves out the unknown first step of each bout, which calibrate
+    # counts as a median step
+    assert distance_m == pytest.approx(170.0, rel=0.01)
