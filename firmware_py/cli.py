@@ -507,7 +507,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", help="write the replay JSON here (a folder when PATH is a folder)")
     r.add_argument("--csv", help="write one row per step here (a folder when PATH is a folder)")
     r.add_argument(
-        "--plot", help="draw signal, steps and cadence to this PNG (a folder when PATH is a folder)"
+        "--plot",
+        help="draw the signal with its steps, cadence and stride against their targets, distance and "
+        "cues to this image (.png, .svg, .pdf, ...; a folder when PATH is a folder)",
     )
     r.add_argument(
         "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
@@ -517,7 +519,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
     r.add_argument(
-        "--cues-wav", default=None, help="render the buzzer cues on the run's time line to this WAV"
+        "--cues-wav",
+        default=None,
+        help="render the cues as the profile's buzzer and vibration motor ([pins]) play them, on the "
+        "run's time line, to this WAV (one recording only)",
     )
     r.add_argument(
         "--quiet",

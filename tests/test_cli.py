@@ -764,3 +764,15 @@ def test_a_replay_with_the_calibrated_profile_reads_the_course_length(tmp_path, 
     # within 1 %: the replay leaves out the unknown first step of each bout, which calibrate
     # counts as a median step
     assert distance_m == pytest.approx(170.0, rel=0.01)
+
+
+def test_replay_help_names_what_plot_and_cues_wav_hold(capsys):
+    # --plot said "signal, steps and cadence to this PNG" (it also draws stride, targets, distance
+    # and cues, in any matplotlib format); --cues-wav said "buzzer" (the motor is rendered too)
+    with pytest.raises(SystemExit):
+        main(["replay", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert (
+        "cadence and stride against their targets, distance and cues to this image (.png, .svg, .pdf" in text
+    )
+    assert "buzzer and vibration motor ([pins])" in text
