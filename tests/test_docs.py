@@ -104,3 +104,38 @@ def test_coaching_example_reason_is_the_json_examples():
     reason = example["cues"][0]["reason"]
     quoted = re.search(r"carries its reason with the numbers, e\.g\. `([^`]+)`", " ".join(_prose().split()))
     assert quoted.group(1) == reason
+
+
+def _command_lines(prefix: str) -> list[tuple[str, str]]:
+    """Every line of a fenced code block in the docs that runs ``prefix``, with its document."""
+    found = []
+    for doc in DOCS:
+        fence = None  # the language of the block we are in, or None outside blocks
+        for raw in doc.read_text().splitlines():
+            if raw.lstrip().startswith("```"):
+                fence = raw.strip()[3:] if fence is None else None
+                continue
+            if fence not in ("bash", "sh", "console", ""):
+                continue
+            line = raw.split(" #")[0].strip().removeprefix("sudo ").removeprefix("$ ")
+            if line.startswith(prefix + " "):
+                found.append((str(doc.relative_to(REPO)), line))
+        # and inline: `cadence-coach ...` in the prose (a span may wrap; elided ones are skipped)
+        prose = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for span in re.findall(r"`((?:sudo )?" + re.escape(prefix) + r" [^`]+)`", prose):
+            line = " ".join(span.split()).removeprefix("sudo ")
+            if "…" not in line and "..." not in line and len(line.split()) > 2:
+                found.append((str(doc.relative_to(REPO)), line))
+    return found
+
+
+@pytest.mark.parametrize(("where", "line"), _command_lines("cadence-coach"))
+def test_every_documented_cadence_coach_command_parses(where: str, line: str) -> None:
+    import shlex
+
+    from firmware_py.cli import build_parser
+
+    try:
+        build_parser().parse_args(shlex.split(line)[1:])
+    except SystemExit as exc:  # pragma: no cover - the failure message is the point
+        pytest.fail(f"{where}: `{line}` is refused by the parser (status {exc.code})")
