@@ -525,7 +525,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
         "source": result.source,
         "placement": result.placement,
         "placement_side": result.placement_side,
-        "sample_rate_hz": result.sampling_rate_hz,
+        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
         "has_gyro": result.has_gyro,
         "steps_feet": result.steps_feet,
         "steps": _steps_json(result),

@@ -336,3 +336,13 @@ def test_demo_report_gives_time_per_terrain_and_grade_and_the_ground_truth(tmp_p
         assert term in report
     assert "mode button" not in report
     assert "buzzer (GPIO17): 34," in report
+
+
+def test_json_rate_of_a_csv_without_sidecar_is_rounded(tmp_path):
+    # the rate estimated from float timestamps came out as 199.99999999999983 in the contract
+    rows = ["t,ax,ay,az,gx,gy,gz"] + [f"{k * 0.005:.3f},0.0,0.0,9.81,,," for k in range(400)]
+    rec = tmp_path / "still.csv"
+    rec.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r.json"
+    assert main(["replay", str(rec), "--placement", "lower_back", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["sample_rate_hz"] == 200.0
