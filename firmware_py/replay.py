@@ -973,6 +973,17 @@ def replay_tree(
     outs = {"json": json_out, "csv": csv_out, "plot": plot_out}
     for src, stem in plan:
         check_outputs_spare_inputs(src, _tree_outputs(stem, outs))
+    if any(v is not None for v in outs.values()):
+        # RUN.csv beside RUN.cclog (a log and its conversion) both map to <dataset>/RUN: the second
+        # would overwrite the first's outputs without a word
+        first: dict[Path, Path] = {}
+        for src, stem in plan:
+            other = first.setdefault(stem, src)
+            if other != src:
+                raise UsageError(
+                    f"{other} and {src} would write the same outputs ({stem}.json, .csv, .png); fix: "
+                    "rename one, or move it out (a log and its converted copy side by side?)"
+                )
     work = [(src, stem, outs, placement, config) for src, stem in plan]
     jobs = jobs or os.cpu_count() or 1
     done: list[Path] = []

@@ -776,3 +776,18 @@ def test_replay_help_names_what_plot_and_cues_wav_hold(capsys):
         "cadence and stride against their targets, distance and cues to this image (.png, .svg, .pdf" in text
     )
     assert "buzzer and vibration motor ([pins])" in text
+
+
+def test_folder_replay_refuses_two_recordings_with_one_output_name(tmp_path, capsys):
+    # RUN.csv beside its conversion RUN.cclog: both were replayed into out/<dataset>/RUN.json, the
+    # second silently overwriting the first ("replayed 2 of 2", one file written)
+    src = _folder_of(tmp_path, FOOT)
+    csv_path = next((src / FOOT.parent.name).glob("*.csv"))
+    assert main(["convert", str(csv_path), str(csv_path.with_suffix(".cclog"))]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    err = _one_line_error(capsys, ["replay", str(src), "--json", str(out), "--quiet"])
+    assert csv_path.name in err
+    assert csv_path.with_suffix(".cclog").name in err
+    assert "fix: rename one" in err
+    assert not out.exists()
