@@ -77,7 +77,20 @@ def _cmd_replay(args: argparse.Namespace) -> int:
                     f"{option} {value}: is a file, but for a folder of recordings {option} names a folder "
                     f"(its outputs mirror {path}'s layout); fix: give a folder name"
                 )
-        n_found = len(find_recordings(path))
+        found = find_recordings(path)
+        n_found = len(found)
+        # a device log that is empty or does not start with the .cclog magic (a power cut before
+        # its first write, a copy gone wrong) is not a recording: say so instead of skipping it
+        # without a word (a .csv without a t,ax,ay,az header, such as index.csv, is skipped quietly)
+        skipped = sorted(set(path.rglob("*.[cC][cC][lL][oO][gG]")) - set(found))
+        if skipped and not args.quiet:
+            names = ", ".join(str(p.relative_to(path)) for p in skipped[:5])
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            print(
+                f"cadence-coach: warning: {path}: {len(skipped)} .cclog file(s) skipped, not device logs "
+                f"(empty, or no .cclog magic): {names}{more}; replay one alone to see why",
+                file=sys.stderr,
+            )
         if n_found == 0:
             raise UsageError(
                 f"{path}: no recordings in this folder or below it; fix: give a folder holding "

@@ -791,3 +791,20 @@ def test_folder_replay_refuses_two_recordings_with_one_output_name(tmp_path, cap
     assert csv_path.with_suffix(".cclog").name in err
     assert "fix: rename one" in err
     assert not out.exists()
+
+
+def test_folder_replay_names_the_cclog_files_it_skips(tmp_path, capsys):
+    # an empty .cclog (power cut before its first write) or one without the magic was skipped
+    # without a word: "replayed 1 of 1" while the folder held two device logs
+    src = _folder_of(tmp_path, WAIST)
+    (src / WAIST.parent.name / "cut.cclog").write_bytes(b"")
+    (src / WAIST.parent.name / "index.csv").write_text("dataset,recording_id\nx,y\n")
+    assert main(["replay", str(src), "--json", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "replayed 1 of 1" in captured.out
+    warning = [line for line in captured.err.splitlines() if "skipped" in line]
+    assert len(warning) == 1
+    assert "cut.cclog" in warning[0]
+    assert "index.csv" not in captured.err
+    assert main(["replay", str(src), "--json", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "skipped" not in capsys.readouterr().err  # --quiet: no warnings for a folder
