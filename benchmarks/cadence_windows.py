@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,9 @@ from dsp.steps import cadence_of_contacts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRUTH = REPO_ROOT.parent / "shared" / "datasets"
-DEFAULT_PRED = Path("/tmp/cadence-coach-accuracy/datasets")
+#: Where ``python -m benchmarks.accuracy`` puts the predictions of ``../shared/datasets`` (its
+#: default ``--out`` is in the system's temporary folder, which is not /tmp everywhere).
+DEFAULT_PRED = Path(tempfile.gettempdir()) / "cadence-coach-accuracy" / "datasets"
 #: A window's pace changes when its halves' truth cadences differ by more than this fraction.
 PACE_CHANGE = 0.05
 CAUSES = ("detection", "bout edge", "pace change", "other")

@@ -107,3 +107,24 @@ def test_the_command_without_predictions_or_truth_says_so_in_one_line(tmp_path, 
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "sidecars" in err
+
+
+def test_default_predictions_are_where_the_accuracy_command_writes_them(tmp_path):
+    # the default was a literal /tmp path, while the accuracy command writes to the system's
+    # temporary folder (TMPDIR, or another folder on macOS and Windows)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "from benchmarks import accuracy, cadence_windows as cw; "
+        "print(accuracy._parser().parse_args([]).out / 'datasets'); print(cw.DEFAULT_PRED)"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    where_written, default = out.stdout.split()
+    assert where_written == str(tmp_path / "cadence-coach-accuracy" / "datasets")
+    assert default == where_written
