@@ -115,6 +115,8 @@ def folder_argument(ap: argparse.ArgumentParser) -> None:
         nargs="?",
         type=Path,
         default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
+        help="truth folder <dataset>/<recording>.{csv,json} (default: ../shared/datasets when it "
+        "exists, else tests/fixtures)",
     )
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
 

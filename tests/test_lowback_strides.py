@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks.lowback_strides import (
     Rec,
@@ -108,3 +109,14 @@ def test_the_command_on_a_folder_without_sidecars_says_so(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1
         assert "no recordings with step truth" in err
+
+
+def test_the_studies_help_says_what_folder_they_read(capsys):
+    # `folder` was listed with no word on what it holds or its default
+    from benchmarks.lowback_timing import main as timing_main
+
+    for run in (main, timing_main):
+        with pytest.raises(SystemExit):
+            run(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "truth folder <dataset>/<recording>.{csv,json}" in text
