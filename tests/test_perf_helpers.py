@@ -170,3 +170,46 @@ def test_contact_rows_from_lists_are_those_from_arrays(contacts):
     got = _contact_rows_of(t, run)
     assert got.shape == expected.shape
     assert got.tobytes() == expected.tobytes()
+
+
+def test_shipped_terrain_arrays_are_checked_once_and_copied_per_classifier():
+    from dsp import terrain as T
+
+    model = T.TerrainModel.shipped()
+    a = T.TerrainClassifier(sampling_rate_hz=100.0, placement="shank", has_gyro=True)
+    b = T.TerrainClassifier(sampling_rate_hz=200.0, placement="shank", has_gyro=True)
+    assert a.model == model
+    for mine, ref in zip((a._mu, a._scale, a._w, a._b), model.arrays(), strict=True):
+        np.testing.assert_array_equal(mine, ref)
+        assert mine.flags.c_contiguous
+        assert mine.dtype == np.float64
+    trans, prior = model.class_hmm_arrays(a.settings.switch_p)
+    k = T.K.N_CLASSES
+    np.testing.assert_array_equal(a._params[T.K.P_TRANS : T.K.P_TRANS + k * k], trans)
+    np.testing.assert_array_equal(a._params[T.K.P_CLASS_PRIOR : T.K.P_CLASS_PRIOR + k], prior)
+    a._w[0, 0] += 1.0  # one classifier's arrays are its own
+    np.testing.assert_array_equal(b._w, model.arrays()[2])
+    other = T.TerrainClassifier(
+        sampling_rate_hz=100.0, placement="shank", has_gyro=True, settings=T.TerrainSettings(switch_p=0.2)
+    )
+    trans2, _ = model.class_hmm_arrays(0.2)
+    np.testing.assert_array_equal(other._params[T.K.P_TRANS : T.K.P_TRANS + k * k], trans2)
+
+
+def test_make_pipeline_reuses_coach_settings_only_for_the_same_configuration():
+    import dataclasses
+
+    from firmware_py.config import coach_settings, load_config, make_pipeline
+
+    cfg = load_config()
+
+    def settings_of(c):
+        return make_pipeline(c, sampling_rate_hz=100.0, placement="lower_back", has_gyro=False).coach.settings
+
+    first = settings_of(cfg)
+    assert first == coach_settings(cfg)
+    assert settings_of(cfg) is first
+    changed = dataclasses.replace(cfg, coach=dataclasses.replace(cfg.coach, min_off_target_steps=3))
+    assert settings_of(changed).min_off_target_steps == 3
+    assert settings_of(changed) == coach_settings(changed)
+    assert settings_of(cfg) == first
