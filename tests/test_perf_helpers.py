@@ -8,6 +8,7 @@ numpy checks of contact times. Each is checked against the obvious standard-libr
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -139,22 +140,40 @@ def test_grade_one_stride_as_floats_is_the_array_path(rows, with_pressure):
         one.update_stride(float(t[-1]) - 1.0, 1.0, 0.0)
 
 
+_contact_and_flag = st.tuples(
+    st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])), st.sampled_from([0.0, 1.0])
+)
+
+
+_increasing_contacts = st.lists(
+    st.tuples(st.floats(1e-3, 10.0), st.sampled_from([0.0, 1.0])), min_size=17, max_size=40
+).map(
+    lambda rows: [
+        (t, run) for t, (_, run) in zip(itertools.accumulate(r[0] for r in rows), rows, strict=True)
+    ]
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])),
-            st.sampled_from([0.0, 1.0]),
-        ),
-        max_size=10,
-    )
+    st.one_of(
+        st.lists(_contact_and_flag, max_size=10),
+        st.lists(_contact_and_flag, min_size=17, max_size=40),  # the batch path
+        _increasing_contacts,  # the batch path, accepted
+    ),
+    st.booleans(),
 )
-def test_contact_rows_from_lists_are_those_from_arrays(contacts):
-    """The pipeline's contact rows (plain lists of times and run flags) equal ``_contact_rows`` of arrays."""
+def test_contact_rows_from_lists_are_those_from_arrays(contacts, in_order):
+    """The pipeline's contact rows (plain lists of times and run flags) equal ``_contact_rows`` of arrays.
+
+    Up to 16 contacts (a live block) they are built row by row, more (a batch) column by column.
+    """
     from dsp.exc import ValidationError
     from dsp.stride import _contact_rows, _contact_rows_of
 
     t = [c[0] for c in contacts]
+    if in_order:  # mostly increasing (NaN stays where it is), so that long lists are also accepted
+        t = sorted(t)
     run = [c[1] for c in contacts]
     arr = np.array(t, dtype=float)
     with np.errstate(over="ignore"):  # huge finite times: their difference may overflow to inf
