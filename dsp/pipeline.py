@@ -399,11 +399,9 @@ class Pipeline:
             cols = rows.T.tolist()  # plain Python floats once (the same values as float() of each)
             contacts_t = cols[KS.O_T]
             contacts_run = cols[KS.O_RUN]
-            contacts = np.array(contacts_t)
         else:
             cols = None
             contacts_t = contacts_run = []
-            contacts = _NO_CONTACTS
         strides: list[StrideUpdate] = []
         if self.stride is not None:
             srows = self.stride._update_rows(
@@ -417,6 +415,7 @@ class Pipeline:
                         heapq.heappush(self._for_grade, (st.ready_at_s, self._n_queued, st))
                         self._n_queued += 1
         if self.terrain.model_applies:
+            contacts = rows[:, KS.O_T].copy() if cols is not None else _NO_CONTACTS
             trows = self.terrain._update_rows(t, acc, gyro if self.steps.has_gyro else None, contacts)
             terrain_list = trows[:, KT.O_TERRAIN].tolist()
         else:  # the shipped model does not apply here: the state stays smooth, nothing to compute
