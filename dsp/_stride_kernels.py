@@ -228,20 +228,27 @@ def _integrate_gyro(q, i, wx, wy, wz, dt):
 
 
 @kernel
+def _foot_reset_motion(state):
+    """Start a new motion: not moving, and its integrals (S1, S2, TAU, TRAP, TRAP_TAU) at zero."""
+    state[FS_MOVING] = 0.0
+    for a in range(3):
+        state[FS_S1 + a] = 0.0
+    state[FS_S2] = 0.0
+    state[FS_TAU] = 0.0
+    state[FS_TRAP] = 0.0
+    state[FS_TRAP_TAU] = 0.0
+
+
+@kernel
 def _foot_reset_segment(state, k):
     """Start a new segment at sample index ``k`` (first sample, or after a gap in time)."""
     state[FS_VALID_FROM] = float(k)
     state[FS_INIT] = 0.0
     state[FS_HAVE_LAND] = 0.0
-    state[FS_MOVING] = 0.0
     for a in range(3):
         state[FS_V + a] = 0.0
-        state[FS_S1 + a] = 0.0
         state[FS_P + a] = 0.0
-    state[FS_S2] = 0.0
-    state[FS_TAU] = 0.0
-    state[FS_TRAP] = 0.0
-    state[FS_TRAP_TAU] = 0.0
+    _foot_reset_motion(state)
 
 
 @kernel
@@ -387,7 +394,8 @@ def _foot_nav_step(j, slot, params, state, ring, records):
     my = 0.0
     mz = 0.0
     if still or anchor:
-        s = slot - half if slot >= half else slot - half + m
+        s_lo = slot - half if slot >= half else slot - half + m
+        s = s_lo
         for _ in range(2 * half + 1):
             mx += ring[s, FR_A]
             my += ring[s, FR_A + 1]
@@ -403,7 +411,6 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         # running stance) tilts the attitude at every anchor, and the tilt turns the stride into
         # a climb. The centripetal w x (w x r) (h w², < 0.1 m/s²) is left out
         h = params[FP_SENSOR_HEIGHT_M]
-        s_lo = slot - half if slot >= half else slot - half + m
         s_hi = slot + half if slot + half < m else slot + half - m
         tw = ring[s_hi, FR_T] - ring[s_lo, FR_T]
         gn = np.sqrt(mx * mx + my * my + mz * mz)
@@ -501,13 +508,7 @@ def _foot_nav_step(j, slot, params, state, ring, records):
             state[FS_TLAND] = t_land
             for a in range(3):
                 state[FS_PLAND + a] = state[FS_P + a]
-        for a in range(3):
-            state[FS_S1 + a] = 0.0
-        state[FS_S2] = 0.0
-        state[FS_TAU] = 0.0
-        state[FS_TRAP] = 0.0
-        state[FS_TRAP_TAU] = 0.0
-        state[FS_MOVING] = 0.0
+        _foot_reset_motion(state)
     else:
         # stance continues: the sensor rolls with the foot (trapezoid of the rolling velocity)
         state[FS_P] += 0.5 * (state[FS_V] + vlx) * dt

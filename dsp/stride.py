@@ -314,6 +314,14 @@ def _contact_rows_of(contacts_t_s: list[float], contacts_run: list[float]) -> np
     """
     n = len(contacts_t_s)
     rows = np.empty((n, K.N_CONTACT_COLS))
+    if n > 16:  # a batch (a whole recording in one block): columns at once, checked by numpy
+        rows[:, K.C_T] = contacts_t_s
+        rows[:, K.C_RUN] = np.greater(contacts_run, 0.5)  # 1.0 running, 0.0 walking
+        c = rows[:, K.C_T]
+        finite = bool(np.isfinite(c).all())
+        if not (finite and bool((c[1:] > c[:-1]).all())):
+            _refuse_contact_times(finite)
+        return rows
     for i in range(n):
         rows[i, K.C_T] = contacts_t_s[i]
         rows[i, K.C_RUN] = 1.0 if contacts_run[i] > 0.5 else 0.0  # 1.0 running, 0.0 walking

@@ -377,6 +377,21 @@ class TerrainModel:
         return np.ascontiguousarray(a.ravel()), np.ascontiguousarray(prior)
 
 
+#: The shipped model and its checked arrays, per switch probability: ``dsp/_terrain_model.py`` holds
+#: constants, so they are built and checked once per process, not once per classifier (that was
+#: about a third of building a pipeline, which a replay does per recording).
+_SHIPPED: dict[float, tuple[TerrainModel, tuple[np.ndarray, ...], np.ndarray, np.ndarray]] = {}
+
+
+def _shipped_arrays(switch_p: float) -> tuple[TerrainModel, tuple[np.ndarray, ...], np.ndarray, np.ndarray]:
+    """Return the shipped model, its ``arrays()`` and ``class_hmm_arrays(switch_p)`` (cached: read only)."""
+    hit = _SHIPPED.get(switch_p)
+    if hit is None:
+        model = TerrainModel.shipped()
+        hit = _SHIPPED[switch_p] = (model, model.arrays(), *model.class_hmm_arrays(switch_p))
+    return hit
+
+
 class TerrainClassifier:
     """Streaming terrain classifier: feed blocks of samples with the contacts decided in them.
 
@@ -444,11 +459,15 @@ class TerrainClassifier:
         p[K.P_EVIDENCE] = s.evidence_weight
         self._params = p
         self._coef = butter2_lowpass(M.FEATURE_CUTOFF_HZ, fs)
-        self.model = model or TerrainModel.shipped()
-        self._mu, self._scale, self._w, self._b = self.model.arrays()
+        if model is None:  # the shipped model: its arrays checked once per process, copied per classifier
+            self.model, arrays, trans, class_prior = _shipped_arrays(s.switch_p)
+            self._mu, self._scale, self._w, self._b = (a.copy() for a in arrays)
+        else:
+            self.model = model
+            self._mu, self._scale, self._w, self._b = model.arrays()
+            trans, class_prior = model.class_hmm_arrays(s.switch_p)
         self._params[K.P_BASELINE] = 0.0 if self.model.baseline_prior is None else 1.0
         self._params[K.P_WINDOW] = float(self.model.window)
-        trans, class_prior = self.model.class_hmm_arrays(s.switch_p)
         self._params[K.P_TRANS : K.P_TRANS + K.N_CLASSES * K.N_CLASSES] = trans
         self._params[K.P_CLASS_PRIOR : K.P_CLASS_PRIOR + K.N_CLASSES] = class_prior
         self._ring = np.zeros((int((s.max_stride_s + s.max_contact_delay_s) * fs) + 16, K.N_RING))

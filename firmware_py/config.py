@@ -881,6 +881,23 @@ def runner_baseline(cfg: Config) -> Baseline | None:
     return Baseline(r.baseline_cadence_spm, r.baseline_stride_length_m, "runner", 0)
 
 
+#: The configuration of the last :func:`make_pipeline` and its coach settings: a replay builds one
+#: pipeline per recording, nearly always from the same (frozen) configuration, and checking the
+#: settings again each time was a quarter of building a pipeline.
+_last_coach_settings: tuple[Config, CoachSettings] | None = None
+
+
+def _coach_settings_of(cfg: Config) -> CoachSettings:
+    """:func:`coach_settings` of ``cfg``, reused while the same configuration object comes back."""
+    global _last_coach_settings
+    last = _last_coach_settings
+    if last is not None and last[0] is cfg:
+        return last[1]
+    settings = coach_settings(cfg)
+    _last_coach_settings = (cfg, settings)
+    return settings
+
+
 def make_pipeline(
     cfg: Config,
     *,
@@ -923,7 +940,7 @@ def make_pipeline(
     from dsp.stride import StrideSettings
     from firmware_py.imu.base import STANDARD_GRAVITY_MPS2
 
-    coach = Coach(coach_settings(cfg), runner_baseline(cfg)) if cfg.coach.enabled else None
+    coach = Coach(_coach_settings_of(cfg), runner_baseline(cfg)) if cfg.coach.enabled else None
     return Pipeline(
         sampling_rate_hz=sampling_rate_hz,
         placement=placement,

@@ -110,6 +110,11 @@ def out_row(t, stride, step, dz, speed, ready, run, has_contact):
 # ------------------------------------------------------------------------------------------
 # foot
 # ------------------------------------------------------------------------------------------
+def new_motion() -> dict:
+    """The navigation state of a motion about to start: not moving, every integral at zero."""
+    return {"moving": False, "s1": np.zeros(3), "s2": 0.0, "tau": 0.0, "trap": 0.0, "trap_tau": 0.0}
+
+
 def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
     """Every landing (end of a stride) found by the strapdown navigation with zero-velocity updates.
 
@@ -141,9 +146,8 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             seg = k
             nav = None
         if nav is None:
-            nav = {"init": False, "moving": False, "v": np.zeros(3), "s1": np.zeros(3), "s2": 0.0, "tau": 0.0}
-            nav.update({"trap": 0.0, "trap_tau": 0.0})
-            nav.update({"p": np.zeros(3), "have_land": False, "p_land": None, "t_land": None})
+            nav = {"init": False, "v": np.zeros(3), "p": np.zeros(3), "have_land": False, "p_land": None}
+            nav.update(new_motion(), t_land=None)
         # stance statistic (SHOE) of the window centred on c, uses the gravity known now
         c = k - half
         if c - half >= seg:
@@ -228,8 +232,7 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
                         }
                     )
                 nav["have_land"], nav["t_land"], nav["p_land"] = True, t[j], nav["p"].copy()
-            nav["s1"], nav["s2"], nav["tau"], nav["moving"] = np.zeros(3), 0.0, 0.0, False
-            nav["trap"], nav["trap_tau"] = 0.0, 0.0
+            nav.update(new_motion())
         else:
             nav["p"] = nav["p"] + 0.5 * (nav["v"] + roll_v) * dt  # still in stance: rolling
             if not nav["have_land"]:

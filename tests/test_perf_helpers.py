@@ -8,6 +8,7 @@ numpy checks of contact times. Each is checked against the obvious standard-libr
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import statistics
@@ -139,22 +140,40 @@ def test_grade_one_stride_as_floats_is_the_array_path(rows, with_pressure):
         one.update_stride(float(t[-1]) - 1.0, 1.0, 0.0)
 
 
+_contact_and_flag = st.tuples(
+    st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])), st.sampled_from([0.0, 1.0])
+)
+
+
+_increasing_contacts = st.lists(
+    st.tuples(st.floats(1e-3, 10.0), st.sampled_from([0.0, 1.0])), min_size=17, max_size=40
+).map(
+    lambda rows: [
+        (t, run) for t, (_, run) in zip(itertools.accumulate(r[0] for r in rows), rows, strict=True)
+    ]
+)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.tuples(
-            st.one_of(finite, st.sampled_from([math.nan, math.inf, -math.inf, 0.0, 1.0])),
-            st.sampled_from([0.0, 1.0]),
-        ),
-        max_size=10,
-    )
+    st.one_of(
+        st.lists(_contact_and_flag, max_size=10),
+        st.lists(_contact_and_flag, min_size=17, max_size=40),  # the batch path
+        _increasing_contacts,  # the batch path, accepted
+    ),
+    st.booleans(),
 )
-def test_contact_rows_from_lists_are_those_from_arrays(contacts):
-    """The pipeline's contact rows (plain lists of times and run flags) equal ``_contact_rows`` of arrays."""
+def test_contact_rows_from_lists_are_those_from_arrays(contacts, in_order):
+    """The pipeline's contact rows (plain lists of times and run flags) equal ``_contact_rows`` of arrays.
+
+    Up to 16 contacts (a live block) they are built row by row, more (a batch) column by column.
+    """
     from dsp.exc import ValidationError
     from dsp.stride import _contact_rows, _contact_rows_of
 
     t = [c[0] for c in contacts]
+    if in_order:  # mostly increasing (NaN stays where it is), so that long lists are also accepted
+        t = sorted(t)
     run = [c[1] for c in contacts]
     arr = np.array(t, dtype=float)
     with np.errstate(over="ignore"):  # huge finite times: their difference may overflow to inf
@@ -170,3 +189,46 @@ def test_contact_rows_from_lists_are_those_from_arrays(contacts):
     got = _contact_rows_of(t, run)
     assert got.shape == expected.shape
     assert got.tobytes() == expected.tobytes()
+
+
+def test_shipped_terrain_arrays_are_checked_once_and_copied_per_classifier():
+    from dsp import terrain as T
+
+    model = T.TerrainModel.shipped()
+    a = T.TerrainClassifier(sampling_rate_hz=100.0, placement="shank", has_gyro=True)
+    b = T.TerrainClassifier(sampling_rate_hz=200.0, placement="shank", has_gyro=True)
+    assert a.model == model
+    for mine, ref in zip((a._mu, a._scale, a._w, a._b), model.arrays(), strict=True):
+        np.testing.assert_array_equal(mine, ref)
+        assert mine.flags.c_contiguous
+        assert mine.dtype == np.float64
+    trans, prior = model.class_hmm_arrays(a.settings.switch_p)
+    k = T.K.N_CLASSES
+    np.testing.assert_array_equal(a._params[T.K.P_TRANS : T.K.P_TRANS + k * k], trans)
+    np.testing.assert_array_equal(a._params[T.K.P_CLASS_PRIOR : T.K.P_CLASS_PRIOR + k], prior)
+    a._w[0, 0] += 1.0  # one classifier's arrays are its own
+    np.testing.assert_array_equal(b._w, model.arrays()[2])
+    other = T.TerrainClassifier(
+        sampling_rate_hz=100.0, placement="shank", has_gyro=True, settings=T.TerrainSettings(switch_p=0.2)
+    )
+    trans2, _ = model.class_hmm_arrays(0.2)
+    np.testing.assert_array_equal(other._params[T.K.P_TRANS : T.K.P_TRANS + k * k], trans2)
+
+
+def test_make_pipeline_reuses_coach_settings_only_for_the_same_configuration():
+    import dataclasses
+
+    from firmware_py.config import coach_settings, load_config, make_pipeline
+
+    cfg = load_config()
+
+    def settings_of(c):
+        return make_pipeline(c, sampling_rate_hz=100.0, placement="lower_back", has_gyro=False).coach.settings
+
+    first = settings_of(cfg)
+    assert first == coach_settings(cfg)
+    assert settings_of(cfg) is first
+    changed = dataclasses.replace(cfg, coach=dataclasses.replace(cfg.coach, min_off_target_steps=3))
+    assert settings_of(changed).min_off_target_steps == 3
+    assert settings_of(changed) == coach_settings(changed)
+    assert settings_of(cfg) == first

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import pickle
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dsp.coach import Baseline, Coach, CoachSettings
+from dsp import pipeline as pipeline_mod
+from dsp.coach import Baseline, Coach, CoachSettings, StepInput
 from dsp.exc import ValidationError
 from dsp.pipeline import Pipeline
 from dsp.terrain import TerrainSettings
@@ -179,3 +184,67 @@ def test_terrain_where_the_model_does_not_apply_is_the_classifiers_smooth(which,
     res = alone.update(rec.t_s, rec.acc_mps2, rec.gyro_rads, np.array([e.t_s for e in steps]))
     assert [e.terrain for e in steps] == ["technical" if x else "smooth" for x in res.terrain]
     assert np.isnan(res.p_technical).all()
+
+
+# -- the per-step records built without the frozen dataclasses' __init__ -------------------------------
+_opt_float = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+_text = st.sampled_from(["run", "walk", "smooth", "technical", "climb", "unknown"])
+
+
+@pytest.mark.parametrize(
+    ("builder", "cls"),
+    [
+        (pipeline_mod._step_event, pipeline_mod.StepEvent),
+        (pipeline_mod._stride_update, pipeline_mod.StrideUpdate),
+        (pipeline_mod._step_input, StepInput),
+    ],
+)
+def test_record_builders_take_every_field_of_a_plain_frozen_dataclass(builder, cls):
+    # the builders fill __dict__ directly: only right for a frozen dataclass without slots or
+    # __post_init__ (its checks would be skipped), and only while they name every field
+    params = cls.__dataclass_params__
+    assert params.frozen
+    assert not hasattr(cls, "__post_init__")
+    assert not hasattr(cls, "__slots__")
+    names = [f.name for f in dataclasses.fields(cls)]
+    built = builder(*range(len(inspect.signature(builder).parameters)))
+    assert list(built.__dict__) == names
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.t_s = 0.0
+
+
+@given(
+    t=st.floats(allow_nan=False),
+    nums=st.lists(_opt_float, min_size=8, max_size=8),
+    words=st.lists(_text, min_size=3, max_size=3),
+    side=st.sampled_from([None, "L", "R"]),
+    on=st.sampled_from([None, True, False]),
+)
+def test_record_builders_equal_the_class_call(t, nums, words, side, on):
+    a, b, c, d, e, f, g, h = nums
+    gait, terrain, grade = words
+    ev = pipeline_mod._step_event(t, a, side, b, gait, terrain, grade, c, d, on)
+    ref = pipeline_mod.StepEvent(
+        t,
+        a,
+        side,
+        b,
+        gait,
+        terrain=terrain,
+        grade=grade,
+        target_cadence_spm=c,
+        target_stride_length_m=d,
+        on_target=on,
+    )
+    assert pickle.dumps(ev) == pickle.dumps(ref)
+    assert repr(ev) == repr(ref)
+    su = pipeline_mod._stride_update(t, e, f, g, h, a)
+    su_ref = pipeline_mod.StrideUpdate(t, e, f, g, h, a)
+    assert pickle.dumps(su) == pickle.dumps(su_ref)
+    joined = ev.with_stride(su)
+    assert pickle.dumps(joined) == pickle.dumps(
+        dataclasses.replace(ref, stride_length_m=e, step_length_m=f, speed_mps=g, height_change_m=h)
+    )
+    assert pickle.dumps(ev) == pickle.dumps(ref)  # the original is left alone
+    si = pipeline_mod._step_input(t, a, b, gait, terrain, grade, c)
+    assert pickle.dumps(si) == pickle.dumps(StepInput(t, a, b, gait, terrain, grade, c))
