@@ -621,6 +621,8 @@ class TrunkStrideEstimator(_StreamingBase):
 
     def reset(self) -> None:
         """Forget everything seen so far (attitude, steps, queued contacts)."""
+        self._held: np.ndarray | None = None  # a bout's first contact, waiting for its second step
+        self._last_contact_t = -math.inf  # the newest contact answered by the kernel, s
         self._state = np.zeros(K.N_TRUNK_STATE)
         self._state[K.TS_Q] = 1.0
         self._state[K.TS_PREV_C] = -1e9
@@ -636,8 +638,8 @@ class TrunkStrideEstimator(_StreamingBase):
 
     @property
     def pending_contacts(self) -> int:
-        """Contacts received whose step is not known yet."""
-        return int(self._pending.shape[0])
+        """Contacts received whose step is not known yet (a bout's first waits for its second)."""
+        return int(self._pending.shape[0]) + (self._held is not None)
 
     @property
     def flags(self) -> StrideFlags:
@@ -652,7 +654,77 @@ class TrunkStrideEstimator(_StreamingBase):
         head, n_out = K._trunk_block(
             t, acc, gyro, self.has_gyro, queue, self._params, self._coef, self._state, self._ring, out, final
         )
-        return self._finish(queue, head, out, n_out)
+        rows = self._finish(queue, head, out, n_out)
+        if not rows.shape[0] and not (final and self._held is not None):
+            return rows  # most blocks: nothing answered, nothing held
+        return self._first_steps(rows, final)
+
+    def _first_steps(self, rows: np.ndarray, final: bool) -> np.ndarray:
+        """Give each bout's first contact a step length, from its second step (one step later).
+
+        The kernel measures a step from the trunk's motion since the previous contact, so the
+        first contact after a pause (no contact within ``max_step_s`` before it) has no step.
+        That row is held back until the next contact is answered: if the next step is measured
+        (it started at the held contact), the first step is taken to be as long as the second one,
+        with the factor ``K`` of its own gait, and the second contact's stride becomes the sum of
+        the two steps like every other stride (no turn correction, as for any stride without a
+        step before it: see ``docs/stride.md``).  Otherwise (a bout of one step, or the end of the
+        input) the held row is released unchanged.  The rows stay one per contact, in order, and
+        depend only on the kernel's rows, so any chunking gives the batch result.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            The rows the kernel answered now (columns ``_stride_kernels.O_*``).
+        final : bool
+            End of the input: release a held row.
+
+        Returns
+        -------
+        numpy.ndarray
+            The rows to report now.
+        """
+        max_step_s = self._params[K.TP_MAX_STEP_S]
+        out = []
+        for r in rows:
+            t = r[K.O_T]
+            starts_bout = t - self._last_contact_t > max_step_s
+            self._last_contact_t = t
+            held = self._held
+            if held is not None:
+                self._held = None
+                if math.isfinite(r[K.O_STEP]):
+                    self._fill_first_step(held, r)
+                out.append(held)
+            if starts_bout and not math.isfinite(r[K.O_STEP]):
+                self._held = r.copy()
+            else:
+                out.append(r)
+        if final and self._held is not None:
+            out.append(self._held)
+            self._held = None
+        if not out:
+            return rows[:0]
+        return np.ascontiguousarray(np.vstack(out))
+
+    def _fill_first_step(self, first: np.ndarray, second: np.ndarray) -> None:
+        """Set the held first row's step and the second row's stride (both edited in place)."""
+        p = self._params
+        run2 = second[K.O_RUN] == 1.0
+        run1 = first[K.O_RUN] == 1.0 if math.isfinite(first[K.O_RUN]) else run2
+        # the second step is K(gait 2) * chord (no turn correction without a step before it):
+        # the first step gets the same chord with the factor of its own gait
+        k1 = p[K.TP_K_RUN] if run1 else p[K.TP_K_WALK]
+        k2 = p[K.TP_K_RUN] if run2 else p[K.TP_K_WALK]
+        step1 = second[K.O_STEP] * (k1 / k2)
+        first[K.O_STEP] = step1
+        first[K.O_READY] = second[K.O_READY]
+        if not math.isfinite(first[K.O_RUN]):
+            first[K.O_RUN] = second[K.O_RUN]
+        stride = second[K.O_STEP] + step1
+        second[K.O_STRIDE] = stride
+        # the first step's duration is taken as the second's, like its length
+        second[K.O_SPEED] = stride / (2.0 * (second[K.O_T] - first[K.O_T]))
 
     def update(
         self,

@@ -163,15 +163,6 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
         ) from e
 
 
-def _filled_sum(values: np.ndarray, mask: np.ndarray) -> float:
-    """Sum of ``values[mask]`` with NaN entries counted as the median of the finite ones."""
-    v = values[mask]
-    finite = v[np.isfinite(v)]
-    if finite.size == 0:
-        return 0.0
-    return float(finite.sum() + np.median(finite) * np.count_nonzero(~np.isfinite(v)))
-
-
 def fit_scales(
     step_length_m: np.ndarray,
     is_run: np.ndarray,
@@ -185,8 +176,9 @@ def fit_scales(
     Parameters
     ----------
     step_length_m : numpy.ndarray
-        Step lengths estimated with the factors ``scale_walk`` and ``scale_run``, m (NaN unknown:
-        counted as the median step of its gait).
+        Step lengths estimated with the factors ``scale_walk`` and ``scale_run``, m; NaN (unknown)
+        adds nothing, as in the replay's ``distance_m`` (a bout's first step already carries the
+        estimator's own estimate).
     is_run : numpy.ndarray
         True for running steps.
     distance_m : float
@@ -207,8 +199,9 @@ def fit_scales(
     """
     steps = np.asarray(step_length_m, dtype=float)
     run = np.asarray(is_run, dtype=bool)
-    d_walk = _filled_sum(steps, ~run)
-    d_run = _filled_sum(steps, run)
+    # exactly what the replay sums (firmware_py.replay.cumulative_distance_m): the known steps
+    d_walk = float(np.nansum(steps[~run]))
+    d_run = float(np.nansum(steps[run]))
     est = d_walk + d_run
     if est <= 0:
         raise ValueError("no step length could be estimated")
@@ -282,8 +275,8 @@ def calibrate(
 
     Notes
     -----
-    At the lower back the estimated distance is the sum of the step lengths; a step whose
-    length is unknown (the first after a pause) counts as the median step of its gait.  When
+    At the lower back the estimated distance is the sum of the step lengths, the same sum as the
+    replay's ``distance_m`` (a bout's first step counts with the estimator's estimate).  When
     one gait carries at least 80 % of the distance only its factor changes; otherwise both
     change by the same ratio.
     """
