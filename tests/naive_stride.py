@@ -437,5 +437,7 @@ def naive_trunk_strides(
             speed2 = stride2 / (2.0 * (second[0] - first[0]))
             run_first = second[6] if math.isnan(first[6]) else first[6]
             rows[i] = out_row(first[0], first[1], step1, first[3], first[4], second[5], run_first, True)
-            rows[i + 1] = out_row(second[0], stride2, second[2], second[3], speed2, second[5], second[6], True)
+            rows[i + 1] = out_row(
+                second[0], stride2, second[2], second[3], speed2, second[5], second[6], True
+            )
     return rows

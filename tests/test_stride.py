@@ -588,6 +588,126 @@ def test_synthetic_trunk_pendulum_steps(use_gyro, rng):
     assert np.isnan(res.height_change_m).all()
 
 
+def _two_bouts(rng, *, fs=100.0, step_s=0.55, pause_s=2.0, leg_m=0.53 * 1.8, k=1.25):
+    """Two synthetic walking bouts (6 and 5 steps) with a standstill between them.
+
+    Returns the samples (sensor upright, light noise), the contacts, the true step lengths of
+    each bout (the step that ends at each bout's second, third, ... contact) and the index of
+    each bout's first contact.
+    """
+    steps_a = rng.uniform(0.6, 0.8, 6)
+    steps_b = rng.uniform(0.6, 0.8, 5)
+    t_a, az_a, c_a = synthetic_trunk(steps_a, fs=fs, step_s=step_s, leg_m=leg_m, scale=k)
+    t_b, az_b, c_b = synthetic_trunk(steps_b, fs=fs, step_s=step_s, leg_m=leg_m, scale=k)
+    shift = t_a[-1] + 1.0 / fs + pause_s  # bout b starts after standing still (its 0.5 s lead-in too)
+    gap = np.arange(round(pause_s * fs)) / fs + t_a[-1] + 1.0 / fs
+    t = np.concatenate([t_a, gap, t_b + shift])
+    az = np.concatenate([az_a, np.zeros_like(gap), az_b])
+    acc = np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81])
+    acc += rng.normal(0, 0.02, (len(t), 3))
+    contacts = np.concatenate([c_a, c_b + shift])
+    return t, acc, contacts, steps_a, steps_b, (0, len(c_a))
+
+
+def test_a_bouts_first_step_is_its_second_steps_length(rng):
+    fs = 100.0
+    t, acc, contacts, steps_a, steps_b, firsts = _two_bouts(rng)
+    kw = {"sampling_rate_hz": fs, "placement": "lower_back", "runner_height_m": 1.8}
+    walk = np.zeros(len(contacts), bool)
+    res = estimate_strides(t, acc, None, contacts, contacts_is_run=walk, **kw)
+    assert res.n_strides == len(contacts)  # still one row per contact
+    for i, true_steps in zip(firsts, (steps_a, steps_b), strict=True):
+        # the pendulum measures the second step; the first is taken as long (same gait, same K)
+        assert res.step_length_m[i + 1] == pytest.approx(true_steps[0], rel=0.03)
+        assert res.step_length_m[i] == res.step_length_m[i + 1]
+        # no step before the first: its stride stays unknown; the second's is the sum of two steps
+        assert np.isnan(res.stride_length_m[i])
+        assert res.stride_length_m[i + 1] == pytest.approx(2 * true_steps[0], rel=0.03)
+        # ... over twice the second step's time (0.55 s)
+        assert res.speed_mps[i + 1] == pytest.approx(2 * true_steps[0] / 1.1, rel=0.03)
+        # answered with the second contact: within one step of its own contact
+        assert res.ready_at_s[i] == res.ready_at_s[i + 1]
+        assert 0.5 <= res.ready_at_s[i] - contacts[i] <= 0.56
+    # the distance of each bout counts every step: the first one as long as the second
+    bout_a = slice(0, firsts[1])
+    assert np.nansum(res.step_length_m[bout_a]) == pytest.approx(steps_a[0] + steps_a.sum(), rel=0.03)
+    # a first step flagged as running takes the running factor: K_run·scale_run / (K_walk·scale_walk)
+    gait = walk.copy()
+    gait[firsts[1]] = True
+    cfg = StrideSettings(scale_walk=1.0, scale_run=1.3)
+    mixed = estimate_strides(t, acc, None, contacts, contacts_is_run=gait, settings=cfg, **kw)
+    j = firsts[1]
+    assert mixed.step_length_m[j] == pytest.approx(1.3 * mixed.step_length_m[j + 1], rel=1e-12)
+    assert mixed.is_run[j] == 1.0
+    assert mixed.step_length_m[j + 1] == res.step_length_m[j + 1]  # the measured step is untouched
+
+
+def test_first_step_only_after_a_pause_and_a_lone_step_stays_unknown(rng):
+    fs = 100.0
+    t, acc, contacts, _, _, firsts = _two_bouts(rng)
+    kw = {"sampling_rate_hz": fs, "placement": "lower_back", "runner_height_m": 1.8}
+    plain = estimate_strides(t, acc, None, contacts, **kw)
+    # a lone contact in the standstill (no contact within max_step_s either side): a bout of one
+    # step keeps no length; a double contact 0.1 s after a step (shorter than min_step_s) is not a
+    # bout's first, so it is not lent the next step's length
+    lone = contacts[firsts[1] - 1] + 1.4
+    double = contacts[2] + 0.1
+    extra = np.sort(np.concatenate([contacts, [lone, double]]))
+    res = estimate_strides(t, acc, None, extra, **kw)
+    i_lone = int(np.flatnonzero(extra == lone)[0])
+    i_double = int(np.flatnonzero(extra == double)[0])
+    for i in (i_lone, i_double):
+        assert np.isnan(res.step_length_m[i])
+        assert np.isnan(res.stride_length_m[i])
+    # the next bout's first contact (1.4 s after the lone one) still gets its second step's length
+    assert extra[i_lone + 1] - lone > StrideSettings().max_step_s
+    assert np.isfinite(res.step_length_m[i_lone + 2])
+    assert res.step_length_m[i_lone + 1] == res.step_length_m[i_lone + 2]
+    # the step after the double contact is measured from it (short), and is not copied back
+    assert np.isfinite(res.step_length_m[i_double + 1])
+    np.testing.assert_array_equal(res.step_length_m[: i_double - 1], plain.step_length_m[: i_double - 1])
+    assert res.ready_at_s[i_lone] == pytest.approx(lone, abs=0.011)  # released when the next is answered
+    # a recording that ends on a lone contact: flush() answers it, unknown
+    n = int(np.searchsorted(t, lone + 0.05))
+    bout_a = contacts[: firsts[1]]
+    last = estimate_strides(t[:n], acc[:n], None, np.append(bout_a, lone), **kw)
+    assert np.isnan(last.step_length_m[-1])
+    assert np.isnan(last.stride_length_m[-1])
+    np.testing.assert_array_equal(last.step_length_m[:-1], plain.step_length_m[: firsts[1]])
+
+
+def test_first_step_streaming_equals_batch_for_any_cut(rng):
+    fs = 100.0
+    t, acc, contacts, _, _, firsts = _two_bouts(rng)
+    kw = {"sampling_rate_hz": fs, "placement": "lower_back", "runner_height_m": 1.8}
+    batch = estimate_strides(t, acc, None, contacts, **kw)
+    c1 = int(np.searchsorted(t, contacts[firsts[1]]))
+    c2 = int(np.searchsorted(t, contacts[firsts[1] + 1]))
+    # every cut from just before the second bout's first contact to just after its second
+    for cut in range(c1 - 3, c2 + 4, 4):
+        est = make_stride_estimator(has_gyro=False, **kw)
+        parts = []
+        for a, b in ((0, cut), (cut, len(t))):
+            # each block carries the contacts at or before its last sample
+            sel = (contacts > (t[a - 1] if a else -1.0)) & (contacts <= t[b - 1])
+            parts.append(est.update(t[a:b], acc[a:b], None, contacts[sel]))
+            if b == cut and c1 < cut < c2:
+                assert est.pending_contacts == 1  # the first contact waits for its second step
+        parts.append(est.flush())
+        _assert_same(StrideResults.concatenate(parts), batch)
+    # and one sample at a time
+    est = make_stride_estimator(has_gyro=False, **kw)
+    parts = []
+    j = 0
+    for q in range(len(t)):
+        n = int(np.searchsorted(contacts, t[q], side="right"))
+        parts.append(est.update(t[q : q + 1], acc[q : q + 1], None, contacts[j:n]))
+        j = n
+    parts.append(est.flush())
+    _assert_same(StrideResults.concatenate(parts), batch)
+    assert np.isfinite(batch.step_length_m[list(firsts)]).all()
+
+
 def _yawing(t, az, yaw_rate_rads, tilt):
     """Lower-back samples of a body turning about the vertical at ``yaw_rate_rads`` (per sample)."""
     acc = np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81]) @ tilt
@@ -925,3 +1045,25 @@ def test_calibrate_foot_reports_the_ratio_only(tmp_path):
     assert not out["written"]
     assert out["ratio"] == pytest.approx(1.0, abs=0.06)  # a foot needs no calibration
     assert not profile.exists()
+
+
+def test_calibrate_sums_exactly_what_replay_sums(tmp_path):
+    from firmware_py.calibrate import calibrate
+    from firmware_py.config import load_config
+    from firmware_py.logs import read_log
+    from firmware_py.replay import cumulative_distance_m, replay_recording, total_distance_m
+
+    rec_path, distance = _synthetic_back_recording(tmp_path, StrideSettings().pendulum_k_walk * 1.1)
+    profile = tmp_path / "runner.toml"
+    profile.write_text(PROFILE)
+    before = replay_recording(read_log(rec_path), config=load_config(profile))
+    out = calibrate(rec_path, distance, profile_path=profile)
+    # one model in one place: the distance calibrate fitted on is the replay's distance_m
+    assert out["estimated_distance_m"] == pytest.approx(total_distance_m(before), rel=1e-12, abs=1e-9)
+    # the first contact (after 0.5 s standing) counts a step, as long as the second one
+    steps = [e.step_length_m for e in before.events]
+    assert steps[0] is not None
+    assert steps[0] == steps[1]
+    assert cumulative_distance_m(before)[0] == steps[0]
+    after = replay_recording(read_log(rec_path), config=load_config(profile))
+    assert total_distance_m(after) == pytest.approx(distance, rel=1e-3)  # rounding of the factor
