@@ -170,7 +170,8 @@ class StrideResults:
     stride_length_m : numpy.ndarray
         Horizontal length of the stride that ends at this contact, m; NaN when unknown.
     step_length_m : numpy.ndarray
-        Length of the step that ends at this contact, m (lower back); NaN for a foot sensor.
+        Length of the step that ends at this contact, m (lower back); NaN for a foot sensor.  At a
+        bout's first contact an estimate: the bout's second step (see ``TrunkStrideEstimator``).
     height_change_m : numpy.ndarray
         Height gained over the stride, m (+ up; foot sensor); NaN at the lower back.
     speed_mps : numpy.ndarray
@@ -568,7 +569,10 @@ class TrunkStrideEstimator(_StreamingBase):
     Notes
     -----
     A contact's step is known as soon as the samples up to it have arrived, so the answer
-    comes with the contact itself (no extra latency).  Heights change nothing here
+    comes with the contact itself (no extra latency), except for a bout's first contact (none
+    within ``max_step_s`` before it): it has no trunk motion to measure, and is answered with the
+    bout's second contact, with the second step's length as its estimate (``docs/stride.md``,
+    "A bout's first step").  Heights change nothing here
     (``height_change_m`` is NaN: a constant vertical velocity is invisible to an accelerometer).
     """
 
