@@ -248,3 +248,31 @@ def test_record_builders_equal_the_class_call(t, nums, words, side, on):
     assert pickle.dumps(ev) == pickle.dumps(ref)  # the original is left alone
     si = pipeline_mod._step_input(t, a, b, gait, terrain, grade, c)
     assert pickle.dumps(si) == pickle.dumps(StepInput(t, a, b, gait, terrain, grade, c))
+
+
+def test_a_bouts_first_step_is_the_same_in_any_blocks(back_walk):
+    # a bout's first contact at the lower back is answered with the bout's second contact (its
+    # step is the second step's length): one-sample blocks around every bout start, 37-sample
+    # blocks elsewhere, give the batch events and the batch distance
+    from firmware_py.replay import cumulative_distance_m
+
+    rec = back_walk
+    batch = _run(rec, [])
+    ev = batch.events
+    firsts = [i for i in range(1, len(ev) - 1) if ev[i].t_s - ev[i - 1].t_s > 1.2]
+    assert len(firsts) >= 5
+    filled = [i for i in firsts if ev[i].step_length_m is not None]
+    assert filled  # the test has teeth: bout starts that got a length
+    for i in filled:
+        assert ev[i].stride_length_m is None  # no step before the bout's first
+        assert ev[i + 1].stride_length_m is not None  # the second's stride is two steps
+    t = rec.t_s
+    fine = set()
+    for i in firsts:
+        lo, hi = np.searchsorted(t, [ev[i].t_s - 0.2, ev[i + 1].t_s + 0.4])
+        fine.update(range(int(lo), int(hi)))
+    cuts = sorted(fine | set(range(37, rec.n_samples, 37)))
+    chunked = _run(rec, cuts)
+    assert chunked.events == batch.events
+    assert chunked.cues == batch.cues
+    assert cumulative_distance_m(chunked) == cumulative_distance_m(batch)
