@@ -410,10 +410,12 @@ def cumulative_distance_m(result: ReplayResult) -> list[float | None]:
     """Distance covered from the start of the recording up to each contact, m.
 
     Each stride is counted once: a foot sensor lists one contact per stride (its
-    ``stride_length_m``), a lower-back sensor one per step (its ``step_length_m``).  A contact
-    whose length is unknown adds nothing.  The strides a foot sensor walked whose contact the step
-    detector missed (``result.missed_strides``) count from their own contact time on.  All None
-    when the placement gives no lengths.
+    ``stride_length_m``), a lower-back sensor one per step (its ``step_length_m``; a bout's first
+    step counts with the estimator's estimate, the bout's second step, see ``docs/stride.md``).
+    A contact whose length is unknown adds nothing; ``calibrate`` sums the same steps.  The
+    strides a foot sensor walked whose contact the step detector missed
+    (``result.missed_strides``) count from their own contact time on.  All None when the
+    placement gives no lengths.
 
     Parameters
     ----------
