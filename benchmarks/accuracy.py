@@ -115,6 +115,8 @@ def folder_argument(ap: argparse.ArgumentParser) -> None:
         nargs="?",
         type=Path,
         default=shared if shared.is_dir() else REPO_ROOT / "tests" / "fixtures",
+        help="truth folder <dataset>/<recording>.{csv,json} (default: ../shared/datasets when it "
+        "exists, else tests/fixtures)",
     )
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON")
 
@@ -130,10 +132,18 @@ def run_folder_study(
     if not args.folder.is_dir():
         print(f"error: {args.folder} is not a folder", file=sys.stderr)
         return 2
-    report = evaluate(args.folder)
-    print(format_report(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=float))
+    try:
+        if args.json:
+            check_writable(args.json, "--json")
+        if not any(args.folder.glob("*/*.json")):
+            raise AccuracyError(no_truth_message(args.folder).replace("; skipped", "; nothing to study"))
+        report = evaluate(args.folder)
+        print(format_report(report))
+        if args.json:
+            write_output(args.json, json.dumps(report, indent=1, default=float), "--json")
+    except (AccuracyError, ScoringError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -155,12 +165,80 @@ def display_path(path: Path) -> str:
 
 
 def truth_with_steps(folder: Path) -> tuple[list[Truth], int]:
-    """Return the sidecars of ``folder`` with step truth, and the number of sidecars in total."""
+    """Return the sidecars of ``folder`` with step truth, and the number of sidecars in total.
+
+    Raises
+    ------
+    ScoringError
+        When a sidecar is there but cannot be read (it is named; the folder is not skipped).
+    """
     try:
         truths = load_truth(folder)
     except ScoringError:
+        if any(folder.glob("*/*.json")):
+            raise
         return [], 0
     return [t for t in truths if t.has_step_truth], len(truths)
+
+
+def no_truth_message(folder: Path) -> str:
+    """Say why ``folder`` gave nothing to score, and what to give instead."""
+    own = [p for p in sorted(folder.glob("*.json")) if p.with_suffix(".csv").is_file()]
+    if own:
+        return (
+            f"{display_path(folder)}: no <dataset>/<recording>.json sidecars below it, but it holds "
+            f"recordings itself ({own[0].name}, ...); fix: give the folder above it "
+            f"({display_path(folder.parent)}), whose sub-folders are the datasets"
+        )
+    return f"{display_path(folder)}: no recordings with step truth; skipped"
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Fail before any work when the output file ``path`` of ``option`` cannot be written.
+
+    A file that was not there is created and removed again; missing folders are made.
+
+    Raises
+    ------
+    AccuracyError
+        Naming the option, the file and the fix.
+    """
+    if path.is_dir():
+        raise AccuracyError(f"{option} {path}: it is a folder; fix: give a file name")
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a"):
+            pass
+    except OSError as exc:
+        raise AccuracyError(
+            f"{option} {path}: cannot write there ({exc.strerror or exc}); fix: give a file in a "
+            "writable folder"
+        ) from exc
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def write_output(path: Path, text: str, option: str) -> None:
+    """Write an output file, turning an OS error (disk full, ...) into a one-line error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise AccuracyError(
+            f"{option} {path}: cannot write ({exc.strerror or exc}); fix: check the folder"
+        ) from exc
+
+
+def positive_int(text: str) -> int:
+    """Parse a count option: a whole number of at least 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return n
 
 
 #: File types that hold a recording (the replay reads these).
@@ -479,12 +557,18 @@ def _parser() -> argparse.ArgumentParser:
         default=Path(tempfile.gettempdir()) / "cadence-coach-accuracy",
         help="where predictions go, as <out>/<folder name>/<dataset>/<recording>.json (default: %(default)s)",
     )
-    ap.add_argument("--jobs", type=int, default=None, metavar="N", help="replay worker processes")
+    ap.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="replay worker processes (default: all cores)",
+    )
     ap.add_argument("--write-readme", type=Path, metavar="README.md", help="update the accuracy block there")
     ap.add_argument("--json", type=Path, metavar="FILE", help="write every report as JSON")
     ap.add_argument(
         "--per-recording",
-        type=int,
+        type=positive_int,
         nargs="?",
         const=15,
         default=None,
@@ -496,6 +580,7 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         const="all",
         default=None,
+        choices=("all", "foot", "lower_back", "shank"),
         metavar="PLACEMENT",
         help="also list every missed event and false positive with its time, per recording "
         "(optionally only one placement: foot, lower_back, shank)",
@@ -553,6 +638,9 @@ def run(args: argparse.Namespace, command: str) -> int:
             raise AccuracyError(f"{args.write_readme}: no such README")
         readme_text = args.write_readme.read_text()
         replace_readme_block(readme_text, "")  # fail on missing markers before any work
+        check_writable(args.write_readme, "--write-readme")
+    if args.json is not None:
+        check_writable(args.json, "--json")
     if args.check_reference and not args.reference.is_file():
         raise AccuracyError(f"reference scorer not found at {args.reference} (use --reference PATH)")
     folders: list[Path] = list(args.folders) or default_folders()
@@ -565,9 +653,16 @@ def run(args: argparse.Namespace, command: str) -> int:
     for folder, name in zip(folders, _unique_names(folders), strict=True):
         truths, n_sidecars = truth_with_steps(folder)
         if not truths:
-            print(f"{display_path(folder)}: no recordings with step truth; skipped", file=sys.stderr)
+            print(no_truth_message(folder), file=sys.stderr)
             continue
         pred_dir = args.out / name
+        if args.no_replay and not any(
+            (pred_dir / t.dataset / f"{t.recording_id}.json").is_file() for t in truths
+        ):
+            raise AccuracyError(
+                f"--no-replay: no predictions for {display_path(folder)} in {pred_dir}; fix: run once "
+                "without --no-replay, or give the --out of the run that replayed it"
+            )
         replay_s = 0.0
         if not args.no_replay:
             t0 = time.perf_counter()
@@ -607,11 +702,12 @@ def run(args: argparse.Namespace, command: str) -> int:
     date = dt.date.today().isoformat()
     version = software_version()
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json_ready(results, command, date, version), indent=1) + "\n")
+        write_output(
+            args.json, json.dumps(_json_ready(results, command, date, version), indent=1) + "\n", "--json"
+        )
     if readme_text is not None:
         block = readme_block(results, command, date, version)
-        args.write_readme.write_text(replace_readme_block(readme_text, block))
+        write_output(args.write_readme, replace_readme_block(readme_text, block), "--write-readme")
         print(f"\nupdated the accuracy block of {args.write_readme}")
     return 1 if failed else 0
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +38,7 @@ import numpy as np
 
 from benchmarks.scoring import (
     Prediction,
+    ScoringError,
     Truth,
     _merge_intervals,
     _pred_feet,
@@ -49,7 +52,9 @@ from dsp.steps import cadence_of_contacts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_TRUTH = REPO_ROOT.parent / "shared" / "datasets"
-DEFAULT_PRED = Path("/tmp/cadence-coach-accuracy/datasets")
+#: Where ``python -m benchmarks.accuracy`` puts the predictions of ``../shared/datasets`` (its
+#: default ``--out`` is in the system's temporary folder, which is not /tmp everywhere).
+DEFAULT_PRED = Path(tempfile.gettempdir()) / "cadence-coach-accuracy" / "datasets"
 #: A window's pace changes when its halves' truth cadences differ by more than this fraction.
 PACE_CHANGE = 0.05
 CAUSES = ("detection", "bout edge", "pace change", "other")
@@ -244,10 +249,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="also list every such window")
     args = ap.parse_args(argv)
     rows: list[WindowRow] = []
-    for truth in load_truth(args.truth):
-        if truth.has_step_truth:
-            pred = load_prediction(args.pred / truth.dataset / f"{truth.recording_id}.json")
-            rows.extend(window_rows(truth, pred))
+    try:
+        truths = [t for t in load_truth(args.truth) if t.has_step_truth]
+        paths = [args.pred / t.dataset / f"{t.recording_id}.json" for t in truths]
+        if not any(p.is_file() for p in paths):
+            raise ScoringError(
+                f"{args.pred}: no predictions for the recordings of {args.truth}; fix: run "
+                "`python -m benchmarks.accuracy` first (it replays into --out, by default "
+                f"{DEFAULT_PRED.parent}), or give its <out>/<folder name> and the matching --truth"
+            )
+        for truth, path in zip(truths, paths, strict=True):
+            rows.extend(window_rows(truth, load_prediction(path)))
+    except ScoringError as exc:
+        print(f"cadence_windows: error: {exc}", file=sys.stderr)
+        return 2
     print(format_table(rows, args.threshold))
     if args.list:
         print(format_list(rows, args.threshold))

@@ -117,6 +117,14 @@ def main(argv: list[str] | None = None, *, runner: Callable[..., list[Any]] | No
                 file=sys.stderr,
             )
             return 2
+    if args.json:
+        from benchmarks.accuracy import AccuracyError, check_writable
+
+        try:  # a 9-minute campaign must not end in a traceback over its output file
+            check_writable(Path(args.json), "--json")
+        except AccuracyError as exc:
+            print(f"benchmarks.reliability: {exc}", file=sys.stderr)
+            return 2
     if args.atheris:
         import importlib.util
 

@@ -59,7 +59,16 @@ import numpy as np
 from scipy.signal import resample_poly
 from scipy.spatial.transform import Rotation
 
-from benchmarks.accuracy import GROUP_BY, SHARED_ROOT, display_path, recording_file, truth_with_steps
+from benchmarks.accuracy import (
+    GROUP_BY,
+    SHARED_ROOT,
+    AccuracyError,
+    check_writable,
+    display_path,
+    recording_file,
+    truth_with_steps,
+    write_output,
+)
 from benchmarks.scoring import Report, Stats, Truth, score_folder
 
 #: The repository root (the folder holding ``benchmarks/``).
@@ -455,6 +464,17 @@ def _json_ready(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
+def _rate_hz(text: str) -> float:
+    """Parse one ``--rates`` value: a sampling rate in Hz, above 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        x = math.nan
+    if not (math.isfinite(x) and x > 0.0):
+        raise argparse.ArgumentTypeError(f"{text!r}: give a sampling rate in Hz, above 0")
+    return x
+
+
 def _parser() -> argparse.ArgumentParser:
     shared = SHARED_ROOT / "datasets"
     ap = argparse.ArgumentParser(
@@ -486,7 +506,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--rates",
-        type=float,
+        type=_rate_hz,
         nargs="+",
         default=list(DEFAULT_RATES_HZ),
         metavar="HZ",
@@ -509,12 +529,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not args.folder.is_dir():
             raise RobustnessError(f"{args.folder}: not a folder")
+        if args.json is not None:
+            check_writable(args.json, "--json")
+        perts = default_perturbations(args.rates)
+        if args.only:
+            unknown = [s for s in args.only if not any(s.lower() in p.name.lower() for p in perts)]
+            if unknown:
+                raise RobustnessError(
+                    f"--only {' '.join(unknown)}: no perturbation's name contains it; names: "
+                    + ", ".join(p.name for p in perts)
+                )
+            perts = [p for p in perts if any(s.lower() in p.name.lower() for s in args.only)]
         truths = select_truths(args.folder, args.max_per_group)
         if not truths:
             raise RobustnessError(f"{args.folder}: no recordings with step truth")
-        perts = default_perturbations(args.rates)
-        if args.only:
-            perts = [p for p in perts if any(s.lower() in p.name.lower() for s in args.only)]
         t0 = time.perf_counter()
 
         def progress(msg: str) -> None:
@@ -531,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if not args.quiet:
             print(file=sys.stderr)
-    except RobustnessError as exc:
+    except (RobustnessError, AccuracyError) as exc:
         print(f"robustness: error: {exc}", file=sys.stderr)
         return 2
     print(
@@ -541,8 +569,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(format_table(outcomes))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(_json_ready(outcomes), indent=1) + "\n")
+        try:
+            write_output(args.json, json.dumps(_json_ready(outcomes), indent=1) + "\n", "--json")
+        except AccuracyError as exc:
+            print(f"robustness: error: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

@@ -157,7 +157,10 @@ def write_profile_table(profile_path: str | os.PathLike[str], table: str, values
                 os.chown(tmp, st.st_uid, st.st_gid)
         os.replace(tmp, path)
     except OSError as e:
-        raise ConfigError(f"{path}: cannot write the profile ({e.strerror}); check the permissions") from e
+        raise ConfigError(
+            f"{path}: cannot write the profile ({e.strerror or e}); fix: give --profile a .toml file in a "
+            "folder you can write (sudo for /etc/cadence-coach/config.toml)"
+        ) from e
 
 
 def _filled_sum(values: np.ndarray, mask: np.ndarray) -> float:
@@ -301,7 +304,12 @@ def calibrate(
     # the profile is read as replay and run --config will read it: an unknown key or a bad value
     # is refused now, with the config's own one-line error, before anything is written to it
     cfg = load_config(profile_path if Path(profile_path).exists() else None)
-    height = cfg.runner.height_m
+    # the height replay and run will use: a sidecar's subject height before [runner] height_m
+    # (replay's make_pipeline does the same); with another height the fitted scales would be off
+    # by the ratio of the two leg lengths in every later replay of this runner
+    from firmware_py.replay import subject_height_m
+
+    height = subject_height_m(rec) or cfg.runner.height_m
     scale_walk = cfg.stride.scale_walk
     scale_run = cfg.stride.scale_run
     settings = StrideSettings(

@@ -71,7 +71,26 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
-        n_found = len(find_recordings(path))
+        for option, value in (("--json", args.json), ("--csv", args.csv), ("--plot", args.plot)):
+            if value is not None and Path(value).exists() and not Path(value).is_dir():
+                raise UsageError(
+                    f"{option} {value}: is a file, but for a folder of recordings {option} names a folder "
+                    f"(its outputs mirror {path}'s layout); fix: give a folder name"
+                )
+        found = find_recordings(path)
+        n_found = len(found)
+        # a device log that is empty or does not start with the .cclog magic (a power cut before
+        # its first write, a copy gone wrong) is not a recording: say so instead of skipping it
+        # without a word (a .csv without a t,ax,ay,az header, such as index.csv, is skipped quietly)
+        skipped = sorted(set(path.rglob("*.[cC][cC][lL][oO][gG]")) - set(found))
+        if skipped and not args.quiet:
+            names = ", ".join(str(p.relative_to(path)) for p in skipped[:5])
+            more = f" and {len(skipped) - 5} more" if len(skipped) > 5 else ""
+            print(
+                f"cadence-coach: warning: {path}: {len(skipped)} .cclog file(s) skipped, not device logs "
+                f"(empty, or no .cclog magic): {names}{more}; replay one alone to see why",
+                file=sys.stderr,
+            )
         if n_found == 0:
             raise UsageError(
                 f"{path}: no recordings in this folder or below it; fix: give a folder holding "
@@ -182,6 +201,8 @@ def _simulated_cue_hardware(cfg, cues) -> dict[str, int]:
             name = getattr(info, "name", str(info))
             bcm = next((n for n in getattr(info, "names", ()) if isinstance(n, int)), None)
             role = roles.get(bcm)
+            if bcm is not None and bcm == cfg.pins.button:
+                continue  # an input: the runner presses it, no cue drives it
             changes[f"{role} ({name})" if role else name] = len(pin.states) - 1
     factory.reset()
     return changes
@@ -204,17 +225,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ) from exc
     profile = builtin_config_dir() / "runner.example.toml"
     cfg = load_config(profile)
+    baseline = cfg.runner.baseline_cadence_spm
     lines = [
         "# cadence-coach demo report",
         "",
         f"Software {__version__}. No sensor attached: bundled real recordings were replayed through the",
         "same pipeline the device runs live (see firmware_py/data/ATTRIBUTION.md for their sources),",
-        f"coached with the example runner profile `{profile.name}` (baseline 168 steps/min; profile",
-        "`brief`), and the cues played on simulated cue hardware (gpiozero mock pins).",
+        f"coached with the example runner profile `{profile.name}` (baseline "
+        + (f"{baseline:g} steps/min" if baseline is not None else "learnt in the run")
+        + f"; profile `{cfg.coach.profile}`),",
+        "and the cues played on simulated cue hardware (gpiozero mock pins).",
         "",
         "| recording | placement | steps | cadence median (p10-p90) spm | stride median m | distance m "
         "| speed m/s | walking s | running s | cues | max latency s |",
         "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    table2 = [
+        "",
+        "| recording | moving s | on target % of judged time, per terrain | time per terrain s "
+        "| time per grade s |",
+        "|---|---:|---|---|---|",
     ]
     details = []
     for name in DEMO_RECORDINGS:
@@ -244,10 +274,29 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             f"{num(s['mean_speed_mps'], '.2f')} | {s['time_walking_s']:.0f} | {s['time_running_s']:.0f} | "
             f"{len(result.cues)} | {num(s['latency_s_max'], '.3f')} |"
         )
+        table2.append(
+            f"| {name} | {s['moving_time_s']:.1f} | "
+            + (
+                ", ".join(
+                    f"{k} {100.0 * v['on_target_share']:.0f}"
+                    for k, v in s["terrain"].items()
+                    if v["on_target_share"] is not None
+                )
+                or "-"
+            )
+            + " | "
+            + (", ".join(f"{k} {v['time_s']:.1f}" for k, v in s["terrain"].items()) or "-")
+            + " | "
+            + (", ".join(f"{k} {v['time_s']:.1f}" for k, v in s["grade"].items()) or "-")
+            + " |"
+        )
         pins = _simulated_cue_hardware(cfg, result.cues)
         details.append(f"\n## {name}\n")
         if plotted:
             details.append(f"![{stem}]({stem}.png)\n")
+        truth = _demo_truth_line(src.with_suffix(".json"), s, result)
+        if truth:
+            details.append(truth + "\n")
         details.append(f"Cues (hear them: `{stem}-cues.wav`):\n")
         for c in result.cues or []:
             details.append(f"- {c.t_s:7.2f} s **{c.kind}** (level {c.level}): {c.reason}")
@@ -257,13 +306,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                 f"steps and {cfg.coach.min_off_target_s:g} s)"
             )
         details.append(
-            "\nSimulated cue hardware (pin state changes while the cues played): "
-            + ", ".join(f"{k}: {v}" for k, v in pins.items())
+            "\nSimulated cue hardware (state changes of each output pin, set-up included: the LED's "
+            "first is the mode display): " + ", ".join(f"{k}: {v}" for k, v in pins.items())
         )
         print(
             f"{name}: {s['n_steps']} steps, cadence median {num(s['cadence_spm_median'], '.1f')} spm, "
             f"{len(result.cues)} cues"
         )
+    lines += [*table2, "", *_DEMO_LEGEND]
     try:
         (out / "report.md").write_text("\n".join(lines + details) + "\n")
     except OSError as exc:
@@ -272,6 +322,69 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         ) from exc
     print(f"report written to {out / 'report.md'}")
     return 0
+
+
+#: How to read the demo report's tables (every number, and where it comes from in the JSON).
+_DEMO_LEGEND = (
+    "How to read these tables (each number is in the recording's JSON, `summary` unless said):",
+    "",
+    "- **steps**: the contacts listed (`n_steps`); a foot sensor lists its own foot's, one per stride,",
+    "  a lower-back sensor both feet's.",
+    "- **cadence**: median, 10th and 90th percentile of the steps' `cadence_spm` (steps per minute,",
+    "  both feet; walking included).",
+    "- **stride median**: median of the steps' `stride_length_m` (two steps).",
+    "- **distance**: `distance_m`, the sum of the strides (foot) or steps (lower back) from the start.",
+    "- **speed**: `mean_speed_mps` = distance / moving time.",
+    "- **moving, walking, running, time per terrain and grade**: the intervals between contacts,",
+    "  each counted to the contact that ends it, pauses longer than a stride left out (1.1 s between",
+    "  the steps of a lower-back sensor, 2.2 s between the contacts of one foot). Grade is `unknown`",
+    "  where nothing measures height (the lower back without a barometer) and until a foot's first",
+    "  strides are in.",
+    "- **on target**: the share of the judged running time (`on_target` not null) whose steps were",
+    "  on target: cadence not below the target band, stride not above it.",
+    "- **max latency**: the largest `emitted_at - t`, contact to the sample that decided it.",
+)
+
+
+def _demo_truth_line(sidecar: Path, s: dict, result) -> str:
+    """One line comparing a bundled recording's replay with the ground truth of its sidecar."""
+    import json
+
+    import numpy as np
+
+    try:
+        gt = json.loads(sidecar.read_text()).get("ground_truth") or {}
+    except (OSError, ValueError):
+        return ""
+    parts = []
+    if gt.get("steps_t"):
+        spans = gt.get("gt_intervals") or [[-math.inf, math.inf]]
+        ours = sum(any(a <= e.t_s <= b for a, b in spans) for e in result.events)
+        where = "; ".join(f"{a:.1f}-{b:.1f} s" for a, b in spans)
+        n = len(gt["steps_t"])
+        if gt.get("steps_feet_code") == "one" and result.steps_feet == "both":
+            parts.append(
+                f"{n} contacts of one foot in {where}, about {2 * n} steps of both feet (here {ours})"
+            )
+        else:
+            parts.append(f"{n} contacts in {where} (here {ours})")
+    if gt.get("cadence_steps_per_min_median") is not None:
+        parts.append(
+            f"cadence median {gt['cadence_steps_per_min_median']:.1f} spm "
+            f"(here {s['cadence_spm_median']:.1f}, the whole recording)"
+        )
+    if gt.get("distance_m") is not None and s["distance_m"] is not None:
+        parts.append(f"distance {gt['distance_m']:.1f} m (here {s['distance_m']:.1f} m)")
+    if gt.get("speed_mps_protocol") is not None:
+        run = [e.speed_mps for e in result.events if e.gait == "run" and e.speed_mps is not None]
+        here = f"{float(np.median(run)):.2f}" if run else "-"
+        parts.append(
+            f"treadmill belt {gt['speed_mps_protocol']:.2f} m/s (here the running steps' median "
+            f"`speed_mps` {here} m/s)"
+        )
+    if not parts:
+        return ""
+    return "Ground truth of the recording (its sidecar, `" + sidecar.name + "`): " + "; ".join(parts) + "."
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -407,7 +520,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", help="write the replay JSON here (a folder when PATH is a folder)")
     r.add_argument("--csv", help="write one row per step here (a folder when PATH is a folder)")
     r.add_argument(
-        "--plot", help="draw signal, steps and cadence to this PNG (a folder when PATH is a folder)"
+        "--plot",
+        help="draw the signal with its steps, cadence and stride against their targets, distance and "
+        "cues to this image (.png, .svg, .pdf, ...; a folder when PATH is a folder)",
     )
     r.add_argument(
         "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
@@ -417,7 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--profile", default=None, help="coaching profile: brief, gentle, or a TOML file")
     r.add_argument(
-        "--cues-wav", default=None, help="render the buzzer cues on the run's time line to this WAV"
+        "--cues-wav",
+        default=None,
+        help="render the cues as the profile's buzzer and vibration motor ([pins]) play them, on the "
+        "run's time line, to this WAV (one recording only)",
     )
     r.add_argument(
         "--quiet",
@@ -437,9 +555,15 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--placement", default=None, help="overrides the recording's placement")
     cal.set_defaults(func=_cmd_calibrate)
 
-    c = sub.add_parser("convert", help="convert a log between .csv and .cclog (lossless for samples)")
-    c.add_argument("input")
-    c.add_argument("output")
+    c = sub.add_parser(
+        "convert",
+        help="convert a log between .csv and .cclog (lossless for samples)",
+        description="Convert a recording; each file's format comes from its extension (.csv or .cclog). "
+        "Sample values survive both ways bit for bit; a .csv gets a JSON sidecar beside it with the "
+        "placement, side and rate.",
+    )
+    c.add_argument("input", help="the recording to read: a .csv (t,ax,ay,az,gx,gy,gz) or a .cclog device log")
+    c.add_argument("output", help="the file to write: .csv or .cclog (not the input itself)")
     c.set_defaults(func=_cmd_convert)
 
     d = sub.add_parser("demo", help="replay the bundled real recordings and write a report (no Pi needed)")

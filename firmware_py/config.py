@@ -66,6 +66,8 @@ _I2C_GPIOS = (2, 3)
 _PROFILE_SECTIONS = ("coach", "targets")
 #: Name shown as the "file" of errors in programmatic overrides.
 OVERRIDES = "<overrides>"
+#: Name shown as the "file" of errors in the ``profile`` argument (the command line's ``--profile``).
+PROFILE_ARGUMENT = "--profile"
 
 
 # ----------------------------------------------------------------------------------- key schema
@@ -655,8 +657,8 @@ def load_config(
         if lay is not None and "profile" in lay[1].get("coach", {}):
             name, name_file = lay[1]["coach"]["profile"], lay[0]
     if profile is not None:
-        name = _check_value(OVERRIDES, "coach.profile", _specs(CoachConfig)["profile"], profile)
-        name_file = OVERRIDES
+        name = _check_value(PROFILE_ARGUMENT, "coach.profile", _specs(CoachConfig)["profile"], profile)
+        name_file = PROFILE_ARGUMENT
     prof_path = _resolve_profile(name, name_file, user_dir, builtin)
     prof_raw = _read_toml(prof_path)
     for sec in prof_raw:
@@ -682,7 +684,7 @@ def load_config(
                 origin[f"{sec}.{key}"] = file
     if profile is not None:
         merged["coach"]["profile"] = name
-        origin["coach.profile"] = OVERRIDES
+        origin["coach.profile"] = PROFILE_ARGUMENT
 
     cfg = _build(merged, str(prof_path), tuple(f for f, _ in layers))
     _cross_check(cfg, origin, str(default_file))

@@ -525,7 +525,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
         "source": result.source,
         "placement": result.placement,
         "placement_side": result.placement_side,
-        "sample_rate_hz": result.sampling_rate_hz,
+        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
         "has_gyro": result.has_gyro,
         "steps_feet": result.steps_feet,
         "steps": _steps_json(result),
@@ -732,7 +732,7 @@ def plot_figure(result: ReplayResult):
         ms = 5 if st.size <= _MAX_CUE_LABELS * 50 else 2  # a long run: small marks, the signal stays visible
         ax1.plot(st, np.interp(st, t, acc_norm), "v", color="tab:red", ms=ms, label="detected contact")
     ax1.set_ylabel("|a| (m/s²)")
-    ax1.legend(loc="upper right")
+    _legend(ax1, loc="upper right")
     feet = "one foot" if result.steps_feet == "one" else "both feet"
     ax1.set_title(
         f"{Path(rec.path).name}: {len(ev)} steps ({result.placement}, {feet}), {len(result.cues)} cues"
@@ -786,13 +786,22 @@ def plot_figure(result: ReplayResult):
     for k in kinds:
         n = sum(1 for c in result.cues if c.kind == k)
         ax2.plot([], [], "-", color=colour[k], lw=0.8, label=f"cue {k} ({n})")
+    if not st.size:
+        for ax in (ax2, ax3):
+            ax.text(0.5, 0.5, "no steps detected", transform=ax.transAxes, ha="center", va="center")
     ax2.set_ylabel("cadence (steps/min)")
-    ax2.legend(loc="lower right", fontsize=8)
+    _legend(ax2, loc="lower right", fontsize=8)
     ax3.set_ylabel("stride (m)")
     ax3.set_xlabel("time (s)")
-    ax3.legend(loc="lower right", fontsize=8)
+    _legend(ax3, loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _legend(ax, **kwargs) -> None:
+    """Add a legend to ``ax`` when something in it is labelled (else matplotlib warns)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
 
 
 # ---- files and folders ----------------------------------------------------------------------
@@ -964,6 +973,17 @@ def replay_tree(
     outs = {"json": json_out, "csv": csv_out, "plot": plot_out}
     for src, stem in plan:
         check_outputs_spare_inputs(src, _tree_outputs(stem, outs))
+    if any(v is not None for v in outs.values()):
+        # RUN.csv beside RUN.cclog (a log and its conversion) both map to <dataset>/RUN: the second
+        # would overwrite the first's outputs without a word
+        first: dict[Path, Path] = {}
+        for src, stem in plan:
+            other = first.setdefault(stem, src)
+            if other != src:
+                raise UsageError(
+                    f"{other} and {src} would write the same outputs ({stem}.json, .csv, .png); fix: "
+                    "rename one, or move it out (a log and its converted copy side by side?)"
+                )
     work = [(src, stem, outs, placement, config) for src, stem in plan]
     jobs = jobs or os.cpu_count() or 1
     done: list[Path] = []

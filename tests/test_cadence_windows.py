@@ -85,3 +85,46 @@ def test_the_command_prints_the_table(tmp_path, capsys, listing):
     out = capsys.readouterr().out
     assert "| synth / lower_back / walk | 2 |" in out  # two windows, both 10 spm off
     assert ("field 130.0" in out) == listing
+
+
+def test_the_command_without_predictions_or_truth_says_so_in_one_line(tmp_path, capsys):
+    import json
+
+    tr = _truth(np.arange(0.0, 20.01, 0.5), [[0.0, 20.0]])
+    (tmp_path / "truth" / "synth").mkdir(parents=True)
+    (tmp_path / "truth" / "synth" / "rec.json").write_text(json.dumps(dict(tr.meta)))
+    # no prediction at all (accuracy not run): not a table of every window scored as missed
+    assert main([str(tmp_path / "no_pred"), "--truth", str(tmp_path / "truth")]) == 2
+    captured = capsys.readouterr()
+    assert "| synth" not in captured.out
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no predictions" in err
+    assert "benchmarks.accuracy" in err
+    # a truth folder without sidecars: one line, no traceback
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "no_pred"), "--truth", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "sidecars" in err
+
+
+def test_default_predictions_are_where_the_accuracy_command_writes_them(tmp_path):
+    # the default was a literal /tmp path, while the accuracy command writes to the system's
+    # temporary folder (TMPDIR, or another folder on macOS and Windows)
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "from benchmarks import accuracy, cadence_windows as cw; "
+        "print(accuracy._parser().parse_args([]).out / 'datasets'); print(cw.DEFAULT_PRED)"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    repo = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=repo, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    where_written, default = out.stdout.split()
+    assert where_written == str(tmp_path / "cadence-coach-accuracy" / "datasets")
+    assert default == where_written

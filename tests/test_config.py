@@ -334,6 +334,12 @@ def test_bad_overrides_name_the_overrides():
     with pytest.raises(ConfigError, match=r"^<overrides>: repeat_s = 1: not a dotted key"):
         load_config(overrides={"repeat_s": 1})
     with pytest.raises(ConfigError, match=r"^<overrides>: coach\.profile = \"nope\": no such profile"):
+        load_config(overrides={"coach.profile": "nope"})
+
+
+def test_a_missing_profile_argument_is_named_as_the_command_line_option():
+    # `cadence-coach replay --profile nosuch` named "<overrides>", which the user never typed.
+    with pytest.raises(ConfigError, match=r"^--profile: coach\.profile = \"nope\": no such profile"):
         load_config(profile="nope")
 
 

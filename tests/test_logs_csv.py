@@ -16,6 +16,7 @@ from firmware_py.exc import (
     LogExistsError,
     LogFormatError,
     LogNotFoundError,
+    LogTruncatedWarning,
 )
 from firmware_py.logs import csvlog
 from firmware_py.logs.csvlog import format_csv, read_csv, sidecar_path, write_csv
@@ -338,6 +339,42 @@ def test_bad_csv_gives_one_line_error_naming_file_and_line(tmp_path, case):
     prefix = f"{path}:{line}: " if line is not None else f"{path}: "
     assert msg.startswith(prefix), msg
     assert fragment in msg, msg
+
+
+@pytest.mark.parametrize("gyro", [True, False])
+def test_a_last_row_cut_short_is_left_out_with_a_warning(tmp_path, gyro, monkeypatch):
+    # A power loss while a CSV is written leaves a last line without its line end. The README
+    # promises that a log cut short keeps every whole row, with a warning; it was a hard error.
+    rec = make_rec(3000, gyro=gyro)
+    full = tmp_path / "full.csv"
+    write_csv(rec, full)
+    raw = full.read_bytes()
+    last_start = raw.rstrip(b"\n").rfind(b"\n") + 1
+    last_commas = [i for i in range(last_start, len(raw)) if raw[i : i + 1] == b","]
+    slow_calls = []
+    real_slow = csvlog._parse_slow
+    monkeypatch.setattr(csvlog, "_parse_slow", lambda *a, **k: slow_calls.append(1) or real_slow(*a, **k))
+    # cut just after each comma of the last row: never a whole row (too few cells or empty cells)
+    for cut in [last_start + 1, *[c + 1 for c in last_commas]]:
+        if not gyro and cut > last_commas[2] + 1:
+            continue  # "t,ax,ay,az,,," cut inside the empty gyro cells: the row is whole
+        path = tmp_path / f"cut{cut}.csv"
+        path.write_bytes(raw[:cut])
+        with pytest.warns(LogTruncatedWarning, match=rf"^{path}:3001: the last line is cut short"):
+            got = read_csv(path)
+        assert got.n_samples == 2999
+        assert (bits(got.t_s) == bits(rec.t_s[:2999])).all()
+        assert (bits(got.acc_mps2) == bits(rec.acc_mps2[:2999])).all()
+        if gyro:
+            assert (bits(got.gyro_rads) == bits(rec.gyro_rads[:2999])).all()
+    assert not slow_calls  # the rows before the cut still take the fast path
+
+
+def test_a_short_last_row_with_its_line_end_is_still_an_error(tmp_path):
+    # A row the writer ended itself was not cut by a power loss: it is reported, not dropped.
+    path = write_text(tmp_path / "short.csv", HEAD + "0,1,2,3,,,\n0.1,1,2,3\n")
+    with pytest.raises(LogFormatError, match="4 cells but the header has 7"):
+        read_quiet(path)
 
 
 def test_bad_row_deep_in_a_big_file_is_located(tmp_path):

@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 from benchmarks.lowback_strides import (
     Rec,
@@ -97,3 +98,25 @@ def test_evaluate_on_the_mobgap_fixtures(tmp_path, capsys):
     assert main([str(FIXTURES), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["breakdown"]["mobgap_example"]["all"]["n"] == total
     assert "calibrate on one recording" in capsys.readouterr().out
+
+
+def test_the_command_on_a_folder_without_sidecars_says_so(tmp_path, capsys):
+    # it printed nothing and exited 0 (lowback_timing: a traceback)
+    from benchmarks.lowback_timing import main as timing_main
+
+    for run in (main, timing_main):
+        assert run([str(tmp_path)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1
+        assert "no recordings with step truth" in err
+
+
+def test_the_studies_help_says_what_folder_they_read(capsys):
+    # `folder` was listed with no word on what it holds or its default
+    from benchmarks.lowback_timing import main as timing_main
+
+    for run in (main, timing_main):
+        with pytest.raises(SystemExit):
+            run(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "truth folder <dataset>/<recording>.{csv,json}" in text

@@ -6,6 +6,7 @@ test.
 
 from __future__ import annotations
 
+import itertools
 import json
 import wave
 from pathlib import Path
@@ -274,3 +275,74 @@ def test_a_device_log_converted_to_csv_replays_like_the_log(tmp_path):
     a, b = to_json(replay_recording(from_log)), to_json(replay_recording(from_csv))
     assert b["steps"] == a["steps"]
     assert b["summary"] == a["summary"]
+
+
+def test_plot_of_a_recording_without_steps_warns_of_nothing(tmp_path):
+    # a replay without steps printed matplotlib's "No artists with labels found to put in
+    # legend" twice through the CLI's warning hook; it now says "no steps detected" in the panels
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from firmware_py.logs import read_log
+    from firmware_py.replay import plot_figure, replay_recording, write_plot
+
+    rows = ["t,ax,ay,az,gx,gy,gz"] + [f"{k / 100:.2f},0.0,0.0,9.81,0.0,0.0,0.0" for k in range(300)]
+    still = tmp_path / "still.csv"
+    still.write_text("\n".join(rows) + "\n")
+    result = replay_recording(read_log(still), placement="lower_back")
+    assert result.events == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_figure(result)
+        write_plot(result, tmp_path / "still.png")
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert texts.count("no steps detected") == 2
+    assert (tmp_path / "still.png").stat().st_size > 0
+
+
+def test_demo_report_gives_time_per_terrain_and_grade_and_the_ground_truth(tmp_path):
+    # the report left out terrain, grade and moving time, counted the mode button (an input) among
+    # the cue pins, and did not say what its numbers are; the bundled recordings carry ground truth
+    out = tmp_path / "rep"
+    assert main(["demo", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    data = Path(__file__).resolve().parent.parent / "firmware_py" / "data"
+    for stem, limit_s in (("demo_waist_run", 1.1), ("demo_foot_run", 2.2)):
+        steps = json.loads((out / f"{stem}.json").read_text())["steps"]
+        # moving time and time per grade, by hand: intervals between contacts, to the contact that
+        # ends them, pauses beyond a stride left out
+        moving, per_grade = 0.0, {}
+        for a, b in itertools.pairwise(steps):
+            dt = b["t"] - a["t"]
+            if dt <= limit_s:
+                moving += dt
+                per_grade[b["grade"]] = per_grade.get(b["grade"], 0.0) + dt
+        row = next(
+            line for line in report.splitlines() if line.startswith(f"| {stem}.csv | ") and "smooth" in line
+        )
+        cells = [c.strip() for c in row.split("|")]
+        assert float(cells[2]) == pytest.approx(moving, abs=0.051)
+        shown = {k: float(v) for k, v in (item.split() for item in cells[5].split(", "))}
+        assert shown.keys() == per_grade.keys()
+        for grade, secs in per_grade.items():
+            assert shown[grade] == pytest.approx(secs, abs=0.051)
+        truth = json.loads((data / f"{stem}.json").read_text())["ground_truth"]
+        line = next(x for x in report.splitlines() if x.startswith("Ground truth") and f"`{stem}.json`" in x)
+        assert f"{len(truth['steps_t'])} contacts" in line
+        assert f"cadence median {truth['cadence_steps_per_min_median']:.1f} spm" in line
+    foot_truth = json.loads((data / "demo_foot_run.json").read_text())["ground_truth"]
+    assert f"distance {foot_truth['distance_m']:.1f} m" in report
+    for term in ("**steps**", "**cadence**", "**distance**", "**speed**", "**on target**", "**max latency**"):
+        assert term in report
+    assert "mode button" not in report
+    assert "buzzer (GPIO17): 34," in report
+
+
+def test_json_rate_of_a_csv_without_sidecar_is_rounded(tmp_path):
+    # the rate estimated from float timestamps came out as 199.99999999999983 in the contract
+    rows = ["t,ax,ay,az,gx,gy,gz"] + [f"{k * 0.005:.3f},0.0,0.0,9.81,,," for k in range(400)]
+    rec = tmp_path / "still.csv"
+    rec.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "r.json"
+    assert main(["replay", str(rec), "--placement", "lower_back", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["sample_rate_hz"] == 200.0

@@ -156,3 +156,28 @@ def test_command_errors(tmp_path, capsys):
     assert "not a folder" in capsys.readouterr().err
     assert R.main([str(tmp_path), "--quiet"]) == 2
     assert "no recordings with step truth" in capsys.readouterr().err
+
+
+def test_command_refuses_bad_options_before_any_replay(tmp_path, capsys):
+    out = tmp_path / "out"
+    # a perturbation name that matches nothing (it used to run the baseline alone and exit 0)
+    assert R.main([str(FIXTURES), "--quiet", "--out", str(out), "--only", "rotaton"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--only rotaton" in err
+    assert "rotation seed 1" in err
+    # a --json that cannot be written fails before the replays, not after them with a traceback
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x\n")
+    assert R.main([str(FIXTURES), "--quiet", "--out", str(out), "--json", str(blocker / "r.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--json" in err
+    assert not out.exists()
+    # a resampling target must be a rate
+    for bad in ("-5", "0", "nan"):
+        with pytest.raises(SystemExit) as exc:
+            R.main([str(FIXTURES), "--quiet", "--out", str(out), "--rates", bad])
+        assert exc.value.code == 2
+        assert "--rates" in capsys.readouterr().err
+    assert not out.exists()

@@ -793,3 +793,90 @@ def test_accuracy_cli_nothing_to_score(tmp_path: Path, capsys: pytest.CaptureFix
     (tmp_path / "empty").mkdir()
     assert accuracy.main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
     assert "nothing scored" in capsys.readouterr().err
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    """The command's stderr, which must be exactly one line."""
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_accuracy_cli_unwritable_json_fails_before_replay(
+    tmp_path: Path, stand_in_replay: ReplayCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = small_truth_folder(tmp_path / "truth")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    rc = accuracy.main([str(folder), "--out", str(tmp_path / "out"), "--json", str(blocker / "acc.json")])
+    assert rc == 2
+    err = one_line_error(capsys)
+    assert "--json" in err
+    assert "acc.json" in err
+    assert "fix:" in err
+    assert stand_in_replay.names == []  # nothing was replayed for an output that cannot be written
+
+
+def test_accuracy_cli_no_replay_without_predictions_is_an_error(
+    tmp_path: Path, stand_in_replay: ReplayCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = small_truth_folder(tmp_path / "truth")
+    rc = accuracy.main([str(folder), "--out", str(tmp_path / "never_written"), "--no-replay"])
+    assert rc == 2
+    err = one_line_error(capsys)
+    assert "--no-replay" in err
+    assert "never_written" in err
+    assert "without --no-replay" in err
+    assert "| synth_lb" not in capsys.readouterr().out  # no table of zeros
+
+
+def test_accuracy_cli_dataset_folder_names_its_parent(
+    tmp_path: Path, stand_in_replay: ReplayCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = small_truth_folder(tmp_path / "truth")
+    assert accuracy.main([str(folder / "synth_lb"), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "walk1.json" in err
+    assert "give the folder above it" in err
+    assert str(folder.name) in err
+
+
+def test_accuracy_cli_unreadable_sidecar_is_named_not_skipped(
+    tmp_path: Path, stand_in_replay: ReplayCalls, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = small_truth_folder(tmp_path / "truth")
+    (folder / "synth_lb" / "broken.json").write_text("{not json")
+    assert accuracy.main([str(folder), "--out", str(tmp_path / "out")]) == 2
+    err = one_line_error(capsys)
+    assert "broken.json" in err
+    assert "not valid JSON" in err
+    assert stand_in_replay.names == []
+
+
+@pytest.mark.parametrize(
+    "option", [["--jobs", "0"], ["--jobs", "-2"], ["--per-recording", "-3"], ["--misses", "hand"]]
+)
+def test_accuracy_cli_refuses_bad_option_values(
+    tmp_path: Path, stand_in_replay: ReplayCalls, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    folder = small_truth_folder(tmp_path / "truth")
+    with pytest.raises(SystemExit) as exc:
+        accuracy.main([str(folder), "--out", str(tmp_path / "out"), *option])
+    assert exc.value.code == 2
+    assert option[0] in capsys.readouterr().err
+    assert stand_in_replay.names == []
+
+
+def test_folder_study_unwritable_json_fails_before_the_study(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder\n")
+    args = argparse.Namespace(folder=tmp_path, json=blocker / "study.json")
+    studied: list[Path] = []
+    rc = accuracy.run_folder_study(args, lambda f: studied.append(f) or {}, str)
+    assert rc == 2
+    assert "--json" in one_line_error(capsys)
+    assert studied == []

@@ -12,6 +12,7 @@ warnings about gaps and bad samples).
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -28,6 +29,7 @@ from firmware_py.exc import (
     LogExistsError,
     LogFormatError,
     LogNotFoundError,
+    LogTruncatedWarning,
     LogWriteError,
     TimestampRepairWarning,
     UnitsWarning,
@@ -444,8 +446,50 @@ def _column_indices(path: str, names: list[str]) -> tuple[list[int], list[int] |
 _Parsed = tuple[np.ndarray, np.ndarray, np.ndarray | None, Callable[[int], int]]
 
 
+def _drop_cut_last_line(
+    path: str, raw: bytes, body_start: int, ncols: int, acc_idx: list[int], gyro_idx: list[int] | None
+) -> bytes:
+    """Leave out a last row that a power loss or a killed writer cut short, with a warning.
+
+    Only a final line without its line end can be a cut row; it is left out when it cannot be a whole
+    row (too few cells, an acceleration cell empty or not a number, gyro cells partly filled). A
+    row that ends with a line end is the writer's own and stays subject to the usual checks.
+    """
+    if raw.endswith(b"\n") or len(raw) <= body_start:
+        return raw
+    cut = raw.rfind(b"\n") + 1
+    if cut <= body_start - 1:  # the header itself is the last line
+        return raw
+    line = raw[cut:].decode("utf-8", errors="replace").rstrip("\r")
+    if not line.strip():
+        return raw
+    cells = line.split(",")
+    whole = len(cells) == ncols and all(
+        _to_float(cells[j].strip()) is not None for j in acc_idx if j < len(cells)
+    )
+    if whole and gyro_idx is not None:
+        filled = sum(cells[j].strip() != "" for j in gyro_idx)
+        whole = filled in (0, len(gyro_idx))
+    if whole:
+        return raw
+    line_no = raw.count(b"\n", 0, cut) + 1
+    warnings.warn(
+        LogTruncatedWarning(
+            f"{path}:{line_no}: the last line is cut short ({len(cells)} of {ncols} cells, no line end); "
+            "the file was cut off while being written: that row is left out, every row before it kept"
+        ),
+        stacklevel=3,
+    )
+    return raw[:cut]
+
+
 def _parse_fast(
-    path: Path, raw: bytes, body_start: int, ncols: int, acc_idx: list[int], gyro_idx: list[int] | None
+    path: Path | io.BytesIO,
+    raw: bytes,
+    body_start: int,
+    ncols: int,
+    acc_idx: list[int],
+    gyro_idx: list[int] | None,
 ) -> _Parsed | None:
     """Parse a well-formed body with numpy; return None when anything looks unusual.
 
@@ -631,6 +675,9 @@ def read_csv(path: str | os.PathLike[str]) -> Recording:
         For each gap in time (the samples on both sides are kept).
     BadSampleWarning
         Once, when acc/gyro cells hold NaN or infinity (the samples are kept).
+    LogTruncatedWarning
+        When the last line was cut short while being written (no line end, not a whole row): that
+        row is left out and every row before it kept.
     """
     p = Path(path)
     name = str(path)
@@ -649,7 +696,10 @@ def read_csv(path: str | os.PathLike[str]) -> Recording:
 
     names, body_start = _parse_header(name, raw)
     acc_idx, gyro_idx = _column_indices(name, names)
-    parsed = _parse_fast(p, raw, body_start, len(names), acc_idx, gyro_idx)
+    whole_raw = _drop_cut_last_line(name, raw, body_start, len(names), acc_idx, gyro_idx)
+    source: Path | io.BytesIO = p if whole_raw is raw else io.BytesIO(whole_raw)
+    raw = whole_raw
+    parsed = _parse_fast(source, raw, body_start, len(names), acc_idx, gyro_idx)
     if parsed is None:
         parsed = _parse_slow(name, raw, names, acc_idx, gyro_idx)
     t, acc, gyro, line_of = parsed

@@ -56,3 +56,16 @@ def test_missing_markers_are_one_line_and_run_nothing(tmp_path, capsys):
 def test_replace_between_markers_refuses_reversed_markers():
     with pytest.raises(ValueError, match="not found"):
         C.replace_between_markers(f"{B.MARK_END}\n{B.MARK_START}\n", "x")
+
+
+def test_an_unwritable_json_is_one_line_and_runs_nothing(tmp_path, capsys):
+    # the campaigns ran for minutes, then writing --json ended in a FileNotFoundError traceback
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x\n")
+    ran = []
+    rc = B.main(["--quick", "--json", str(blocker / "rel.json")], runner=lambda *a, **k: ran.append(1) or [])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--json" in err
+    assert not ran

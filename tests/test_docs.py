@@ -1,0 +1,141 @@
+"""README and docs as a reader checks them: links resolve, prose agrees with the generated blocks.
+
+The figures compared here are read from the documents themselves (the generated tables and the
+prose that quotes them); nothing is produced by the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+README = REPO / "README.md"
+#: Every Markdown file a reader of the repository opens.
+DOCS = sorted(
+    [README, *(REPO / "docs").glob("*.md"), *(REPO / "hardware").glob("*.md")]
+    + [p for p in REPO.glob("*/ATTRIBUTION.md")]
+    + [p for p in (REPO / "firmware_py" / "data").glob("*.md")]
+    + [p for p in (REPO / "tests" / "fixtures").glob("*.md")]
+)
+
+
+def _readme() -> str:
+    return README.read_text()
+
+
+def _block(name: str) -> str:
+    text = _readme()
+    return text[text.index(f"<!-- {name}:start -->") : text.index(f"<!-- {name}:end -->")]
+
+
+def _prose() -> str:
+    """The README without its generated blocks."""
+    text = _readme()
+    for name in ("accuracy", "terrain", "speed", "reliability"):
+        start, end = text.find(f"<!-- {name}:start -->"), text.find(f"<!-- {name}:end -->")
+        if start >= 0 and end > start:
+            text = text[:start] + text[end:]
+    return text
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_relative_link_resolves(doc: Path) -> None:
+    text = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)  # code blocks hold no links
+    broken = []
+    for m in re.finditer(r"\]\(([^)\s]+)\)", text):
+        target = m.group(1).split("#")[0]
+        if not target or re.match(r"[a-z]+:", target):
+            continue
+        if not (doc.parent / target).exists():
+            broken.append(m.group(1))
+    assert broken == [], f"{doc.relative_to(REPO)}: links to nothing: {broken}"
+
+
+def test_known_gaps_foot_stride_mape_range_is_the_tables():
+    # prose said 1.2-1.9 % while the table's gdind and pyshoe rows read 1.2-1.8 %
+    datasets = _block("accuracy").split("**`../shared/datasets`**")[1]
+    mapes = [
+        float(m.group(1))
+        for m in re.finditer(
+            r"^\| (?:gdind_footprints|pyshoe_vicon) / foot / \w+ \|.*?\| [\d.]+ / ([\d.]+)% \(",
+            datasets,
+            re.M,
+        )
+    ]
+    assert len(mapes) == 4
+    low, high = re.search(r"foot stride MAPE is ([\d.]+)–([\d.]+) % on gdind and pyshoe", _prose()).groups()
+    assert (float(low), float(high)) == (min(mapes), max(mapes))
+
+
+def test_known_gaps_jit_floor_is_the_speed_blocks():
+    # prose said 138 MB, the generated speed block 139 MB
+    block = re.search(r"trivial numba kernel from a warm cache peaks at (\d+) MB", _block("speed")).group(1)
+    prose = re.search(r"one trivial cached kernel alone peaks\s+at (\d+) MB", _prose()).group(1)
+    assert prose == block
+
+
+def test_known_gaps_peer_ratios_are_the_speed_blocks():
+    # prose said 82-90x and 1-5x where the table read 84x and 1-3x
+    rows = {
+        m.group(1): (m.group(2), m.group(3))
+        for m in re.finditer(
+            r"^\| ([\w/-]+) \| \w+ \| [^|]+\| [^|]+\| [^|]+\| (\d+)x / (\d+)x \|", _block("speed"), re.M
+        )
+    }
+    gaitmap = rows["gaitmap"]
+    assert f"is {gaitmap[0]}× gaitmap's stride pipeline and its steps alone {gaitmap[1]}×" in " ".join(
+        _prose().split()
+    )
+    mobgap = [v for k, v in rows.items() if k.startswith("mg-")]
+    steps = sorted(int(s) for _, s in mobgap)
+    whole = sorted(int(w) for w, _ in mobgap)
+    text = " ".join(_prose().split())
+    assert f"our step detector alone is {steps[0]}-{steps[-1]}× mobgap's" in text
+    assert f"and the whole pipeline {whole[0]}-{whole[-1]}×" in text
+
+
+def test_coaching_example_reason_is_the_json_examples():
+    # the Coaching section quoted the demo's first cue with 19 steps, the JSON example with 23
+    example = json.loads(re.search(r"```json\n(.*?)```", _readme(), re.S).group(1))
+    reason = example["cues"][0]["reason"]
+    quoted = re.search(r"carries its reason with the numbers, e\.g\. `([^`]+)`", " ".join(_prose().split()))
+    assert quoted.group(1) == reason
+
+
+def _command_lines(prefix: str) -> list[tuple[str, str]]:
+    """Every line of a fenced code block in the docs that runs ``prefix``, with its document."""
+    found = []
+    for doc in DOCS:
+        fence = None  # the language of the block we are in, or None outside blocks
+        for raw in doc.read_text().splitlines():
+            if raw.lstrip().startswith("```"):
+                fence = raw.strip()[3:] if fence is None else None
+                continue
+            if fence not in ("bash", "sh", "console", ""):
+                continue
+            line = raw.split(" #")[0].strip().removeprefix("sudo ").removeprefix("$ ")
+            if line.startswith(prefix + " "):
+                found.append((str(doc.relative_to(REPO)), line))
+        # and inline: `cadence-coach ...` in the prose (a span may wrap; elided ones are skipped)
+        prose = re.sub(r"```.*?```", "", doc.read_text(), flags=re.S)
+        for span in re.findall(r"`((?:sudo )?" + re.escape(prefix) + r" [^`]+)`", prose):
+            line = " ".join(span.split()).removeprefix("sudo ")
+            if "…" not in line and "..." not in line and len(line.split()) > 2:
+                found.append((str(doc.relative_to(REPO)), line))
+    return found
+
+
+@pytest.mark.parametrize(("where", "line"), _command_lines("cadence-coach"))
+def test_every_documented_cadence_coach_command_parses(where: str, line: str) -> None:
+    import shlex
+
+    from firmware_py.cli import build_parser
+
+    try:
+        build_parser().parse_args(shlex.split(line)[1:])
+    except SystemExit as exc:  # pragma: no cover - the failure message is the point
+        pytest.fail(f"{where}: `{line}` is refused by the parser (status {exc.code})")
