@@ -544,8 +544,9 @@ def test_synthetic_sole_shear_tilts_the_anchor_not_the_height(rise_m, rng):
     # through each 0.2 s stance, and its sole shears 1 mm forward and back (accelerating by up to
     # 1 m/s², the foot's own motion, not gravity). A stance anchor's window mean takes that for
     # gravity and tilts the attitude by up to 6°. The tilt, held through the swing, turns the
-    # stride's 2 m forward into height (before the tilt coupling: +9 cm per stride on the flat,
-    # sd 2.6 cm); it also drifts the horizontal velocity by g·tilt·T, which the stance measures.
+    # stride's 2 m forward into height (before the tilt coupling: +6 to +9 cm per stride on the
+    # flat, with a few cm of scatter); it also drifts the horizontal velocity by g·tilt·T, which the
+    # stance measures.
     fs = 200.0
     lengths = rng.uniform(1.8, 2.6, 14)
     t, f, w, landings = rolling_foot(
