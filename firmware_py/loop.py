@@ -13,6 +13,7 @@ clean way with ``recording_stopped`` (reason "battery critical").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 from collections.abc import Callable
@@ -193,6 +194,12 @@ class LiveLoop:
     battery : firmware_py.battery.BatteryWatch, optional
         Polled every ``battery.poll_s``: ``battery_low`` device events (cued), and a clean stop
         of the run when the battery is critical. Its readings go into the log.
+    time_origin_s : float
+        The time on ``clock`` that is 0 on the run's time base, s: every sample, gap, event and
+        cue is timed ``clock`` time minus this (the start of the run, when the recorder read the
+        wall clock for its header), not the host's time since boot. The driver keeps its own
+        clock's times; the loop shifts what it hands on, so the log and the pipeline see the
+        same numbers and a replay of the log equals the live run.
     """
 
     def __init__(
@@ -208,8 +215,10 @@ class LiveLoop:
         keep_events: bool = True,
         barometer: Any = None,
         battery: Any = None,
+        time_origin_s: float = 0.0,
     ) -> None:
         self._open_driver = open_driver
+        self.time_origin_s = float(time_origin_s)
         self._reopen_bus = reopen_bus
         self.pipeline = pipeline
         self.recorder = recorder
@@ -306,8 +315,19 @@ class LiveLoop:
         if self.recorder is not None:
             self.recorder.gap(before, after, reason)
 
+    def _to_run_time(self, batch: FifoBatch) -> FifoBatch:
+        """Return the batch with its times (samples, gap) on the run's time base (0 at the start)."""
+        t0 = self.time_origin_s
+        if t0 == 0.0:
+            return batch
+        gap = batch.gap
+        if gap is not None:
+            gap = dataclasses.replace(gap, t_last_s=gap.t_last_s - t0, t_next_s=gap.t_next_s - t0)
+        return dataclasses.replace(batch, t_s=batch.t_s - t0, gap=gap)
+
     def _handle(self, batch: FifoBatch) -> None:
         rep = self.report
+        batch = self._to_run_time(batch)
         if batch.gap is not None and self._open_gap is None:
             # written when the first sample after it arrives: the driver's estimate of that
             # sample's time (gap.t_next_s) may differ from the time it then gives it, and a gap

@@ -273,6 +273,7 @@ def run_device(args: argparse.Namespace) -> int:
         if "address" in query:
             address = int(query["address"][0], 0)
     # a fake bus here simulates the device: no test reads its transaction log or its chip's truth
+    bus_opened_s = clock.monotonic()  # a fake chip plays its recording from here on
     state: dict[str, Any] = {"bus": open_bus(spec, clock=clock, keep_history=False)}
 
     def open_driver():
@@ -361,6 +362,12 @@ def run_device(args: argparse.Namespace) -> int:
     probe.close()
     pipeline = device_pipeline(real_rate)
     coach_ref.coach = pipeline.coach
+    # the run's time base, not the host's boot (which the monotonic clock counts from): t = 0 now,
+    # as the recorder reads the wall clock for its header; on a fake bus, when its chip started
+    # playing the recording, so that a simulated run's times are the recording's. The driver
+    # keeps the host's times; the loop shifts what it hands to the log and the pipeline, so live
+    # and a replay of the log read the same numbers
+    time_origin_s = bus_opened_s if spec.startswith("fake") else clock.monotonic()
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
@@ -385,6 +392,7 @@ def run_device(args: argparse.Namespace) -> int:
             min_free_mb=cfg.recording.min_free_mb,
             # no RTC on a Pi: note in the log when NTP (or anyone) steps the wall clock mid-run
             watch_wall_clock=isinstance(clock, SystemClock),
+            time_origin_s=time_origin_s,
         )
         if recorder.low_disk:
             print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)
@@ -402,6 +410,7 @@ def run_device(args: argparse.Namespace) -> int:
         reopen_bus=reopen_bus,
         listener=CueListener(outputs, pipeline),
         keep_events=bool(args.json),
+        time_origin_s=time_origin_s,
     )
     try:
         report = loop.run(stop, duration_s=duration)

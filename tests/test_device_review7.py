@@ -1,0 +1,110 @@
+"""Regression tests from the device-side review of session 6 (devrev7): a user's run on the fake bus."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+from firmware_py.clock import FakeClock
+
+DATA = Path(__file__).parents[1] / "firmware_py" / "data"
+
+#: What the host's monotonic clock read at the start of a real-time run in the review (s since boot).
+HOST_UPTIME_S = 12670.0
+
+
+def _csv(tmp_path: Path, name: str = "demo_foot_run") -> Path:
+    src = DATA / f"{name}.csv"
+    dst = tmp_path / "run.csv"
+    shutil.copy(src, dst)
+    shutil.copy(src.with_suffix(".json"), dst.with_suffix(".json"))  # the sidecar: placement, rate
+    return dst
+
+
+def _read(path: Path):
+    from firmware_py.logs import read_log
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return read_log(path)
+
+
+# ------------------------------------------------------------------ the run's time base
+def test_a_device_log_counts_time_from_the_run_start_and_replays_as_live(tmp_path, monkeypatch, capsys):
+    # the host's monotonic clock counts from boot: before, a real-time run's JSON and log read
+    # t = 12670 s for the first steps of a run, with nothing in the header to relate it to
+    from firmware_py import cli, run
+
+    monkeypatch.setattr(run, "FakeClock", lambda: FakeClock(HOST_UPTIME_S))
+    logs = tmp_path / "logs"
+    live = tmp_path / "live.json"
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dsox", "--fast", "--duration", "30"]
+    assert cli.main([*args, "--data-dir", str(logs), "--json", str(live)]) == 0
+    (log_path,) = logs.glob("*.cclog")
+    log = _read(log_path)
+    assert 0.0 <= log.t_s[0] < 0.1  # the first sample, at the start of the run
+    assert log.t_s[-1] < 31.0
+    assert log.meta["time_base"] == "start"
+    assert log.meta["monotonic_origin_s"] == pytest.approx(HOST_UPTIME_S, abs=5.0)
+    dt.datetime.fromisoformat(log.meta["start_time_utc"])  # the wall-clock time of t = 0
+    ready = [e["t_s"] for e in log.meta["events"] if e["event"].get("kind") == "ready"]
+    assert ready
+    assert 1.9 < ready[0] < 3.0  # ready after the 2 s bias window, on the same base
+    got = json.loads(live.read_text())
+    assert got["steps"], "the demo run has steps in 30 s"
+    assert all(0.0 < s["t"] < 31.0 for s in got["steps"])
+    # the replay of the device's log gives exactly what the device decided live
+    replayed = tmp_path / "replay.json"
+    capsys.readouterr()
+    assert cli.main(["replay", str(log_path), "--json", str(replayed)]) == 0
+    again = json.loads(replayed.read_text())
+    assert again["steps"] == got["steps"]
+    assert again["cues"] == got["cues"]
+
+
+def test_a_log_on_the_hosts_boot_time_base_still_replays(tmp_path):
+    # logs written before the run's time base (no time_base key: times since the host's boot)
+    import numpy as np
+
+    from firmware_py.logs.cclog import read_cclog
+    from firmware_py.recorder import Recorder
+
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    rec = Recorder(tmp_path, header, clock=FakeClock(HOST_UPTIME_S))
+    raw = np.zeros((300, 6), dtype=np.int16)
+    raw[:, 2] = 9807
+    rec.write(HOST_UPTIME_S + np.arange(300) / 100.0, raw)
+    rec.close()
+    log = read_cclog(rec.path)
+    assert "time_base" not in log.meta
+    assert log.t_s[0] == HOST_UPTIME_S
+    assert log.n_samples == 300
+
+
+def test_the_headers_start_time_is_the_wall_clock_time_of_t_zero(tmp_path):
+    import numpy as np
+
+    from firmware_py.logs.cclog import read_cclog
+    from firmware_py.recorder import Recorder
+
+    mono = FakeClock(500.0)
+    wall0 = dt.datetime(2026, 12, 7, 8, 0, 0, tzinfo=dt.UTC)
+
+    def wall_clock():
+        return wall0 + dt.timedelta(seconds=mono.monotonic() - 500.0)
+
+    header = {"sampling_rate_hz": 100.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001}
+    origin = mono.monotonic()
+    mono.advance(0.25)  # the recorder starts a quarter of a second after the run's t = 0
+    rec = Recorder(tmp_path, header, clock=mono, wall_clock=wall_clock, time_origin_s=origin)
+    rec.write(np.arange(10) / 100.0 + 0.3, np.zeros((10, 6), dtype=np.int16))
+    rec.close()
+    meta = read_cclog(rec.path).meta
+    assert meta["start_time_utc"] == "2026-12-07T08:00:00.000+00:00"
+    assert meta["monotonic_origin_s"] == 500.0
+    assert meta["time_base"] == "start"
