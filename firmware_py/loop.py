@@ -256,13 +256,20 @@ class LiveLoop:
                 )
         self._notify("on_cues", cues)
 
-    def _device(self, kind: str, t_s: float, reason: str) -> None:
+    def _device(self, kind: str, t_s: float, reason: str, *, only_if_cued: bool = False) -> None:
+        """Log and announce a device event and cue it (the coach rate-limits device cues).
+
+        With ``only_if_cued`` (a reminder of a state already announced) nothing is logged or
+        announced unless the coach cues it now: the coach alone decides how often it repeats.
+        """
+        coach = self.pipeline.coach
+        cues = coach.on_event(kind, t_s, reason) if coach is not None and kind in DEVICE_EVENT_KINDS else []
+        if only_if_cued and not cues:
+            return
         if self.recorder is not None:
             self.recorder.event(t_s, {"kind": kind, "reason": reason})
         self._notify("on_device", kind, t_s, reason)
-        coach = self.pipeline.coach
-        if coach is not None and kind in DEVICE_EVENT_KINDS:
-            self._cues(coach.on_event(kind, t_s, reason))
+        self._cues(cues)
 
     def _check_recorder(self, t_s: float) -> None:
         rec = self.recorder
@@ -383,12 +390,14 @@ class LiveLoop:
             return
         t = self.report.last_t_s  # on the samples' time base, like the barometer
         readings = watch.readings
-        events = watch.poll(self.clock.monotonic(), t)
+        events = watch.poll(self.clock.monotonic())
         self.report.battery_errors = watch.errors
         if watch.readings > readings:
             self._record_battery(watch.last)
         for ev in events:
-            self._device(ev.kind, t, ev.reason)
+            # a reminder that the battery is still low is the coach's to cue (or not), like every
+            # repeated device event: said and logged only when it is cued
+            self._device(ev.kind, t, ev.reason, only_if_cued=ev.reminder)
             if ev.kind == "battery_critical":
                 self._battery_stop = ev.reason
 

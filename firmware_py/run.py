@@ -133,7 +133,6 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
         low_percent=bat.low_percent,
         critical_percent=bat.critical_percent,
         poll_s=bat.poll_s,
-        repeat_s=cfg.coach.device_repeat_s,
     )
 
 

@@ -108,3 +108,47 @@ def test_the_headers_start_time_is_the_wall_clock_time_of_t_zero(tmp_path):
     assert meta["start_time_utc"] == "2026-12-07T08:00:00.000+00:00"
     assert meta["monotonic_origin_s"] == 500.0
     assert meta["time_base"] == "start"
+
+
+# ------------------------------------------------------------------ battery_low: one owner of the repeat
+def test_the_coach_alone_decides_how_often_battery_low_repeats(tmp_path):
+    # before, BatteryWatch repeated battery_low every its own repeat_s for the log and stderr while
+    # the coach rate-limited the cue with device_repeat_s: two timers that had to be kept equal.
+    # Now the coach's device_repeat_s decides, and the log says exactly the cues that were played.
+    import dataclasses
+    import threading
+
+    import numpy as np
+
+    from firmware_py.battery import BatteryWatch, open_battery
+    from firmware_py.config import load_config, make_pipeline
+    from firmware_py.imu.detect import open_imu
+    from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
+    from firmware_py.imu.fake_battery import FakePiSugar3
+    from firmware_py.loop import LiveLoop
+    from firmware_py.recorder import Recorder
+
+    clock = FakeClock()
+    rec = _read(_csv(tmp_path))
+    source = SourceRecording(rec.t_s, rec.acc_mps2, rec.gyro_rads, rec.sampling_rate_hz)
+    sugar = FakePiSugar3(clock=clock)
+    sugar.drain(12.0, 0.0)  # low all along, never critical
+    bus = FakeI2CBus([FAKE_IMUS["lsm6dsox"](source=source, clock=clock), sugar], clock=clock)
+
+    def open_driver():
+        return open_imu(bus, "auto", sampling_rate_hz=200.0, accel_range_g=16, clock=clock)
+
+    cfg = load_config()
+    cfg = dataclasses.replace(cfg, coach=dataclasses.replace(cfg.coach, device_repeat_s=30.0))
+    pipe = make_pipeline(cfg, sampling_rate_hz=200.0, placement="foot", has_gyro=True, placement_side="right")
+    header = {"sampling_rate_hz": 200.0, "acc_lsb_mps2": 0.001, "gyro_lsb_rads": 0.001, "placement": "foot"}
+    recorder = Recorder(tmp_path / "logs", header, clock=clock)
+    watch = BatteryWatch(open_battery("pisugar3", bus, sysfs_root=None), poll_s=5.0)
+    loop = LiveLoop(open_driver=open_driver, pipeline=pipe, recorder=recorder, clock=clock, battery=watch)
+    report = loop.run(threading.Event(), duration_s=130.0)
+    cued = [c.t_s for c in report.cues if c.kind == "battery_low"]
+    assert len(cued) == 5  # at ~0, 30, 60, 90, 120 s
+    assert np.all(np.diff(cued) >= 30.0)
+    assert np.all(np.diff(cued) < 35.0)  # the next reading (every 5 s) after device_repeat_s
+    logged = [e["t_s"] for e in _read(recorder.path).meta["events"] if e["event"]["kind"] == "battery_low"]
+    assert logged == cued  # said in the log exactly when cued
