@@ -152,3 +152,61 @@ def test_the_coach_alone_decides_how_often_battery_low_repeats(tmp_path):
     assert np.all(np.diff(cued) < 35.0)  # the next reading (every 5 s) after device_repeat_s
     logged = [e["t_s"] for e in _read(recorder.path).meta["events"] if e["event"]["kind"] == "battery_low"]
     assert logged == cued  # said in the log exactly when cued
+
+
+# ------------------------------------------------------------------ live equals replay across an unplug
+RUNNER_OFF_TARGET = """\
+[coach]
+baseline = "runner"
+min_off_target_steps = 12
+min_off_target_s = 8.0
+repeat_s = 20.0
+[runner]
+height_m = 1.75
+baseline_cadence_spm = 185
+baseline_stride_length_m = 1.8
+[targets]
+stride_tolerance_pct = 40
+"""
+
+
+def test_an_unplug_during_an_off_target_stretch_gives_the_same_cues_live_and_in_replay(
+    tmp_path, monkeypatch, capsys
+):
+    # a runner 20 steps/min under target; the sensor drops out for 2 s at 30 s. Before, the live
+    # coach restarted its off-target stretch on `sensor_lost`, which a replay of the log never
+    # sees: live cued at 17.5, 40.7 (level 1 again), 60.7 s; the replay at 17.5, 37.8, 58.1 s
+    from firmware_py import cli, run
+    from firmware_py.bus import open_bus
+    from tests.conftest import FIXTURES
+
+    jog = FIXTURES / "harlab_treadmill_jog" / "S028_jog.csv"
+    config = tmp_path / "runner.toml"
+    config.write_text(RUNNER_OFF_TARGET)
+
+    def unplugged_at_30_s(spec, **kw):
+        bus = open_bus(spec, **kw)
+        imu = next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I")
+        rdwr = bus.i2c_rdwr
+
+        def i2c_rdwr(*msgs):
+            if not hasattr(imu, "_review_unplugged") and bus.clock.monotonic() >= 30.0:
+                imu._review_unplugged = True
+                imu.unplug(2.0)
+            return rdwr(*msgs)
+
+        bus.i2c_rdwr = i2c_rdwr
+        return bus
+
+    monkeypatch.setattr(run, "open_bus", unplugged_at_30_s)
+    logs, live = tmp_path / "logs", tmp_path / "live.json"
+    args = ["run", "--bus", f"fake:{jog}", "--chip", "lsm6dsox", "--fast", "--duration", "75"]
+    assert cli.main([*args, "--config", str(config), "--data-dir", str(logs), "--json", str(live)]) == 0
+    assert "sensor_lost" in capsys.readouterr().err
+    (log_path,) = logs.glob("*.cclog")
+    replayed = tmp_path / "replay.json"
+    assert cli.main(["replay", str(log_path), "--json", str(replayed)]) == 0
+    got, again = json.loads(live.read_text()), json.loads(replayed.read_text())
+    assert len(got["cues"]) >= 3  # cued before and after the unplug
+    assert again["steps"] == got["steps"]
+    assert again["cues"] == got["cues"]
