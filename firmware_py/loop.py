@@ -423,11 +423,17 @@ class LiveLoop:
         announced = False
         reopened = False
         last_t = rep.last_t_s if np.isfinite(rep.last_t_s) else 0.0
+
+        def now_t() -> float:
+            # when it happens on the run's time base (no sample to time it by meanwhile), never
+            # before the last sample
+            return max(last_t, self.clock.monotonic() - self.time_origin_s)
+
         while not stop.is_set() and self.clock.monotonic() < deadline:
             waited = self.clock.monotonic() - start
             if not announced and waited >= self.settings.sensor_lost_after_s:
                 announced = True
-                self._device("sensor_lost", last_t, f"IMU not answering for {waited:.1f} s: {fault}")
+                self._device("sensor_lost", now_t(), f"IMU not answering for {waited:.1f} s: {fault}")
             if not reopened and self._reopen_bus is not None and waited >= self.settings.reopen_bus_after_s:
                 reopened = True
                 try:
@@ -444,7 +450,7 @@ class LiveLoop:
                     self._driver = self._open_driver()
                 rep.restarts += 1
                 if announced:
-                    self._device("sensor_back", last_t, f"IMU answering again after {waited:.1f} s")
+                    self._device("sensor_back", now_t(), f"IMU answering again after {waited:.1f} s")
                 return True
             except (OSError, CadenceError) as exc:
                 fault = exc

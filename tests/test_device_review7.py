@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import warnings
 from pathlib import Path
@@ -154,6 +155,51 @@ def test_the_coach_alone_decides_how_often_battery_low_repeats(tmp_path):
     assert logged == cued  # said in the log exactly when cued
 
 
+# ------------------------------------------------------------------ unplug and replug mid-run
+def _unplugging_bus(at_s: float, for_s: float):
+    """Make ``run`` open a fake bus whose IMU is unplugged at ``at_s`` of the bus clock for ``for_s``."""
+    from firmware_py.bus import open_bus
+
+    def opener(spec, **kw):
+        bus = open_bus(spec, **kw)
+        imu = next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I")
+        rdwr = bus.i2c_rdwr
+        done = []
+
+        def i2c_rdwr(*msgs):
+            if not done and bus.clock.monotonic() >= at_s:
+                done.append(True)
+                imu.unplug(for_s)
+            return rdwr(*msgs)
+
+        bus.i2c_rdwr = i2c_rdwr
+        return bus
+
+    return opener
+
+
+def test_sensor_lost_and_back_are_timed_when_they_happen(tmp_path, monkeypatch, capsys):
+    # before, both were stamped with the last sample before the fault: "sensor_back at 20.0 s:
+    # IMU answering again after 5.0 s" in the journal and the log, for a replug at 25 s
+    from firmware_py import cli, run
+
+    monkeypatch.setattr(run, "open_bus", _unplugging_bus(at_s=20.0, for_s=5.0))
+    logs = tmp_path / "logs"
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "icm42688", "--fast", "--duration", "40"]
+    assert cli.main([*args, "--data-dir", str(logs)]) == 0
+    err = capsys.readouterr().err
+    assert "sensor_lost at 21.0 s: IMU not answering for 1.0 s" in err
+    assert re.search(r"sensor_back at 25\.[01] s: IMU answering again after 5\.[01] s", err), err
+    log = _read(next(logs.glob("*.cclog")))
+    when = {
+        e["event"]["kind"]: e["t_s"] for e in log.meta["events"] if e["event"]["kind"].startswith("sensor")
+    }
+    assert 20.9 <= when["sensor_lost"] <= 21.1
+    assert 24.9 <= when["sensor_back"] <= 25.2
+    (gap,) = log.meta["gap_blocks"]  # every sample the chip delivered is kept around one gap
+    assert gap["t_before_s"] < 20.0 < 25.0 < gap["t_after_s"] < 25.2
+
+
 # ------------------------------------------------------------------ live equals replay across an unplug
 RUNNER_OFF_TARGET = """\
 [coach]
@@ -177,28 +223,13 @@ def test_an_unplug_during_an_off_target_stretch_gives_the_same_cues_live_and_in_
     # coach restarted its off-target stretch on `sensor_lost`, which a replay of the log never
     # sees: live cued at 17.5, 40.7 (level 1 again), 60.7 s; the replay at 17.5, 37.8, 58.1 s
     from firmware_py import cli, run
-    from firmware_py.bus import open_bus
     from tests.conftest import FIXTURES
 
     jog = FIXTURES / "harlab_treadmill_jog" / "S028_jog.csv"
     config = tmp_path / "runner.toml"
     config.write_text(RUNNER_OFF_TARGET)
 
-    def unplugged_at_30_s(spec, **kw):
-        bus = open_bus(spec, **kw)
-        imu = next(d for d in bus.devices.values() if d.ID_REGISTER == "WHO_AM_I")
-        rdwr = bus.i2c_rdwr
-
-        def i2c_rdwr(*msgs):
-            if not hasattr(imu, "_review_unplugged") and bus.clock.monotonic() >= 30.0:
-                imu._review_unplugged = True
-                imu.unplug(2.0)
-            return rdwr(*msgs)
-
-        bus.i2c_rdwr = i2c_rdwr
-        return bus
-
-    monkeypatch.setattr(run, "open_bus", unplugged_at_30_s)
+    monkeypatch.setattr(run, "open_bus", _unplugging_bus(at_s=30.0, for_s=2.0))
     logs, live = tmp_path / "logs", tmp_path / "live.json"
     args = ["run", "--bus", f"fake:{jog}", "--chip", "lsm6dsox", "--fast", "--duration", "75"]
     assert cli.main([*args, "--config", str(config), "--data-dir", str(logs), "--json", str(live)]) == 0
