@@ -241,3 +241,72 @@ def test_an_unplug_during_an_off_target_stretch_gives_the_same_cues_live_and_in_
     assert len(got["cues"]) >= 3  # cued before and after the unplug
     assert again["steps"] == got["steps"]
     assert again["cues"] == got["cues"]
+
+
+# ------------------------------------------------------- the chip or address set is not the one wired
+def test_a_wrong_chip_in_the_config_is_a_config_error_not_a_wait_for_the_sensor(tmp_path):
+    # [device] chip = "mpu6050" on a board with an LSM6DSOX at 0x6a: before, the device waited
+    # for ever ("no MPU-6050/6500/9250 answered ... check wiring"), cueing sensor_lost every minute
+    import threading
+
+    from firmware_py.bus import open_bus
+    from firmware_py.exc import ConfigError
+    from firmware_py.imu.detect import open_imu
+    from firmware_py.run import _wait_for_sensor
+
+    clock = FakeClock()
+    bus = open_bus(f"fake:{_csv(tmp_path)}?chip=lsm6dsox", clock=clock)
+    stop = threading.Event()
+    timer = threading.Timer(5.0, stop.set)  # before the fix: gives up waiting instead of hanging
+    timer.start()
+    try:
+        with pytest.raises(
+            ConfigError, match=r"no MPU-6050/6500/9250 answers at 0x68 .* LSM6DSO/LSM6DSOX at 0x6a"
+        ):
+            _wait_for_sensor(lambda: open_imu(bus, "mpu6050", clock=clock), stop, clock, None, wait=True)
+    finally:
+        timer.cancel()
+
+
+def test_a_wrong_address_names_the_imu_found_and_the_fix(tmp_path, capsys):
+    from firmware_py import cli
+
+    args = [
+        "run",
+        "--bus",
+        f"fake:{_csv(tmp_path)}?chip=icm42688",
+        "--address",
+        "0x69",
+        "--fast",
+        "--no-record",
+    ]
+    assert cli.main(args) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "no IMU answers at 0x69" in line
+    assert "ICM-42688-P at 0x68" in line
+    assert 'chip = "auto" and leave address out' in line
+
+
+def test_an_imu_that_misses_a_transfer_at_its_address_is_not_a_config_error(tmp_path):
+    # a transient fault while the named chip is probed must stay a sensor fault (retried), not
+    # become "wrong chip in the config"
+    from firmware_py.bus import open_bus
+    from firmware_py.exc import ConfigError, ImuNotFoundError
+    from firmware_py.imu.detect import open_imu
+
+    clock = FakeClock()
+    bus = open_bus(f"fake:{_csv(tmp_path)}?chip=lsm6dsox", clock=clock)
+    imu = bus.devices[0x6A]
+    read = imu.read
+    calls = []
+
+    def first_probe_fails(length):
+        if not calls:
+            calls.append(True)
+            raise OSError(121, "injected")
+        return read(length)
+
+    imu.read = first_probe_fails
+    with pytest.raises(ImuNotFoundError) as err:
+        open_imu(bus, "lsm6dsox", clock=clock)
+    assert not isinstance(err.value, ConfigError)
