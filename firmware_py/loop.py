@@ -43,7 +43,8 @@ class DeviceEvents(Protocol):
         """Receive a device event.
 
         Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
-        ``battery_ok``, ``battery_critical``.
+        ``battery_ok``, ``battery_critical``, ``gyro_constant`` (the gyroscope's counts did not
+        move during the start-up window: off or broken).
         """
 
 
@@ -163,6 +164,15 @@ def gyro_bias_if_still(
     moving = np.abs(gyro_rads - bias).max() > settings.still_gyro_rads
     shaking = np.linalg.norm(acc_mps2, axis=1).std() > settings.still_acc_std_mps2
     return None if (moving or shaking) else bias
+
+
+def _gyro_constant(batches: list[FifoBatch]) -> bool:
+    """Tell whether the gyroscope's raw counts never changed while the accelerometer's did."""
+    raw = np.concatenate([b.raw for b in batches])
+    if raw.shape[0] < 10 or raw.shape[1] < 6:
+        return False
+    span = raw.max(axis=0).astype(np.int32) - raw.min(axis=0)
+    return bool(np.all(span[3:6] == 0) and np.any(span[0:3] > 0))
 
 
 class LiveLoop:
@@ -297,7 +307,20 @@ class LiveLoop:
                     t0, {"kind": "gyro_bias", "gyro_bias_rads": [float(v) for v in self._bias]}
                 )
             note = "gyro bias measured while still" if bias is not None else "runner moving: no gyro bias"
-            self._device("ready", float(self._pending[-1].t_s[-1]), note)
+            t_ready = float(self._pending[-1].t_s[-1])
+            if self.pipeline.steps.has_gyro and _gyro_constant(self._pending):
+                # a real gyroscope always has a few counts of noise: this one is off or broken (on
+                # a fake bus, the recording has none); a foot or shank sensor needs it for steps
+                counts = [int(v) for v in self._pending[0].raw[0, 3:6]]
+                self._device(
+                    "gyro_constant",
+                    t_ready,
+                    f"the gyroscope read the same counts {counts} on all three axes for "
+                    f"{self._pending_s:.1f} s while the accelerometer moved: it is off or broken "
+                    "(on a fake bus: the recording has no gyroscope); a foot or shank sensor detects "
+                    "no steps without it: replace the sensor, or wear it at the lower back",
+                )
+            self._device("ready", t_ready, note)
             pending, self._pending = self._pending, []
             for b in pending:
                 self._feed(b)

@@ -310,3 +310,36 @@ def test_an_imu_that_misses_a_transfer_at_its_address_is_not_a_config_error(tmp_
     with pytest.raises(ImuNotFoundError) as err:
         open_imu(bus, "lsm6dsox", clock=clock)
     assert not isinstance(err.value, ConfigError)
+
+
+# ------------------------------------------------------------------ no gyroscope
+def test_a_gyroscope_that_never_moves_is_flagged_at_start(tmp_path, capsys):
+    # a foot recording without gyroscope on a fake bus (or a chip whose gyro is off or broken):
+    # before, the run detected 0 steps and said nothing about why
+    import csv
+
+    from firmware_py import cli
+
+    src = _csv(tmp_path)
+    rows = list(csv.reader(src.open()))
+    with src.open("w", newline="") as f:
+        csv.writer(f).writerows([rows[0], *([*r[:4], "", "", ""] for r in rows[1:])])
+    sidecar = json.loads(src.with_suffix(".json").read_text())
+    sidecar["has_gyro"] = False
+    src.with_suffix(".json").write_text(json.dumps(sidecar))
+    logs = tmp_path / "logs"
+    args = ["run", "--bus", f"fake:{src}", "--chip", "lsm6dso", "--fast", "--duration", "10"]
+    assert cli.main([*args, "--data-dir", str(logs)]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "gyro_constant" in x]
+    assert "the gyroscope read the same counts [0, 0, 0] on all three axes" in line
+    assert "replace the sensor" in line
+    kinds = [e["event"]["kind"] for e in _read(next(logs.glob("*.cclog"))).meta["events"]]
+    assert "gyro_constant" in kinds
+
+
+def test_a_live_gyroscope_is_not_flagged(tmp_path, capsys):
+    from firmware_py import cli
+
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dso", "--fast", "--duration", "10"]
+    assert cli.main([*args, "--no-record"]) == 0
+    assert "gyro_constant" not in capsys.readouterr().err
