@@ -343,3 +343,19 @@ def test_a_live_gyroscope_is_not_flagged(tmp_path, capsys):
     args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dso", "--fast", "--duration", "10"]
     assert cli.main([*args, "--no-record"]) == 0
     assert "gyro_constant" not in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ hardware docs against the config
+def test_wiring_names_the_config_key_of_every_alternative_part_and_each_is_valid(tmp_path):
+    # before, wiring.md told a user with a passive piezo or a common-anode RGB LED to set "the
+    # software" without naming a key: a piezo wired as documented only clicked
+    from firmware_py.config import load_config
+
+    text = (Path(__file__).parents[1] / "hardware" / "wiring.md").read_text()
+    settings = set(re.findall(r"`\[pins\] (\w+) = ([^`]+)`", text))
+    assert {("buzzer_kind", '"passive"'), ("led_kind", '"rgb"'), ("led_active_high", "false")} <= settings
+    for key, value in settings:
+        path = tmp_path / f"{key}.toml"
+        path.write_text(f"[pins]\n{key} = {value}\n")
+        load_config(path)  # a key and value the config accepts
+    assert "software set to active-low" not in text
