@@ -359,3 +359,21 @@ def test_wiring_names_the_config_key_of_every_alternative_part_and_each_is_valid
         path.write_text(f"[pins]\n{key} = {value}\n")
         load_config(path)  # a key and value the config accepts
     assert "software set to active-low" not in text
+
+
+def test_every_config_setting_the_hardware_docs_quote_is_accepted_and_the_shoe_names_its_placement(tmp_path):
+    # before, mounting.md never said that a shoe sensor needs [device] placement = "foot" (the
+    # installed config says "lower_back": the wrong detector), and sent the sensor height to "the
+    # profile" instead of the device's config file
+    from firmware_py.config import load_config
+
+    hardware = Path(__file__).parents[1] / "hardware"
+    quoted = []
+    for doc in sorted(hardware.glob("*.md")):
+        quoted += re.findall(r"`\[(\w+)\] (\w+) = ([^`]+)`", doc.read_text())
+    assert ("device", "placement", '"foot"') in quoted
+    assert ("device", "placement_side", '"right"') in quoted
+    for section, key, value in quoted:
+        path = tmp_path / "quoted.toml"
+        path.write_text(f"[{section}]\n{key} = {value}\n")
+        load_config(path)
