@@ -112,6 +112,14 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
 
     bat = cfg.battery
     fake_spec = getattr(args, "fake_battery", None)
+    if simulated and bat.source == "hwmon":
+        # the Pi's own under-voltage flag: the host running a simulation is not the device
+        print(
+            'cadence-coach: note: [battery] source = "hwmon" reads the Pi\'s under-voltage flag, which a '
+            'simulated run does not; no battery is read (--fake-battery with source = "auto" simulates one)',
+            file=sys.stderr,
+        )
+        return None
     if fake_spec is not None:
         from firmware_py.imu.fake_battery import FakePiSugar3, parse_fake_battery
 
@@ -244,6 +252,11 @@ def run_device(args: argparse.Namespace) -> int:
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
     if getattr(args, "fake_battery", None) is not None and not spec.startswith("fake"):
         raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
+    if getattr(args, "fake_battery", None) is not None and cfg.battery.source not in ("auto", "pisugar3"):
+        raise UsageError(
+            f'--fake-battery simulates a PiSugar 3, which [battery] source = "{cfg.battery.source}" does '
+            'not read: set source = "auto" or "pisugar3" (or leave --fake-battery out)'
+        )
     placement = args.placement or (cfg.device.placement if source is None else None)
     side = args.side or (cfg.device.placement_side if source is None else None)
     duration = args.duration

@@ -377,3 +377,31 @@ def test_every_config_setting_the_hardware_docs_quote_is_accepted_and_the_shoe_n
         path = tmp_path / "quoted.toml"
         path.write_text(f"[{section}]\n{key} = {value}\n")
         load_config(path)
+
+
+# ------------------------------------------------------------------ battery options on a simulated run
+def test_fake_battery_with_a_source_that_does_not_read_it_is_a_usage_error(tmp_path, capsys):
+    # before, `--fake-battery 10,1` with [battery] source = "none" was silently never read
+    from firmware_py import cli
+
+    config = tmp_path / "none.toml"
+    config.write_text('[battery]\nsource = "none"\n')
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--fast", "--no-record", "--duration", "5"]
+    assert cli.main([*args, "--fake-battery", "10,1", "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert '[battery] source = "none"' in line
+    assert 'set source = "auto" or "pisugar3"' in line
+
+
+def test_the_pis_under_voltage_flag_is_not_read_on_a_simulated_run(tmp_path, capsys):
+    # before: "battery.source = "hwmon": no rpi_volt hwmon device under None/class/hwmon" and exit 2
+    # for the device's own config tried on a laptop
+    from firmware_py import cli
+
+    config = tmp_path / "hwmon.toml"
+    config.write_text('[battery]\nsource = "hwmon"\n')
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--fast", "--no-record", "--duration", "5"]
+    assert cli.main([*args, "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "None/class/hwmon" not in err
+    assert 'source = "hwmon" reads the Pi\'s under-voltage flag, which a simulated run does not' in err
