@@ -405,3 +405,27 @@ def test_the_pis_under_voltage_flag_is_not_read_on_a_simulated_run(tmp_path, cap
     err = capsys.readouterr().err
     assert "None/class/hwmon" not in err
     assert 'source = "hwmon" reads the Pi\'s under-voltage flag, which a simulated run does not' in err
+
+
+# ------------------------------------------------------------------ a pin error is said
+def test_a_cue_cut_short_by_a_pin_error_is_said(monkeypatch):
+    # before, a GPIO error while a cue played was kept in CueOutputs.last_error only: the cue was
+    # lost without a word in the journal
+    from gpiozero.pins.mock import MockFactory, MockPWMPin
+
+    from dsp.coach import CueEvent
+    from firmware_py.config import PinsConfig
+    from firmware_py.outputs import CueOutputs
+
+    said = []
+    factory = MockFactory(pin_class=MockPWMPin)
+    try:
+        with CueOutputs(
+            PinsConfig(), pin_factory=factory, on_drop=lambda c, why: said.append((c.kind, why))
+        ) as out:
+            monkeypatch.setattr(out.buzzer, "on", lambda: (_ for _ in ()).throw(OSError("GPIO busy")))
+            out.play(CueEvent(3.0, "run", 1, "running pays again"))
+            assert out.wait_idle(10.0)
+    finally:
+        factory.reset()
+    assert said == [("run", "pin error: GPIO busy")]
