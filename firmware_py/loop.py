@@ -204,6 +204,11 @@ class LiveLoop:
     battery : firmware_py.battery.BatteryWatch, optional
         Polled every ``battery.poll_s``: ``battery_low`` device events (cued), and a clean stop
         of the run when the battery is critical. Its readings go into the log.
+    device_cues : dsp.coach.Coach, optional
+        Decides the device's own cues (``ready``, ``sensor_lost``, ``recording_stopped``,
+        ``battery_low``, each at most every ``device_repeat_s``) when the pipeline has no coach
+        (``[coach] enabled = false``: no coaching, but the runner must still hear that the sensor
+        is lost or the battery low). Default: the pipeline's coach.
     time_origin_s : float
         The time on ``clock`` that is 0 on the run's time base, s: every sample, gap, event and
         cue is timed ``clock`` time minus this (the start of the run, when the recorder read the
@@ -226,8 +231,10 @@ class LiveLoop:
         barometer: Any = None,
         battery: Any = None,
         time_origin_s: float = 0.0,
+        device_cues: Any = None,
     ) -> None:
         self._open_driver = open_driver
+        self.device_cues = device_cues
         self.time_origin_s = float(time_origin_s)
         self._reopen_bus = reopen_bus
         self.pipeline = pipeline
@@ -272,7 +279,7 @@ class LiveLoop:
         With ``only_if_cued`` (a reminder of a state already announced) nothing is logged or
         announced unless the coach cues it now: the coach alone decides how often it repeats.
         """
-        coach = self.pipeline.coach
+        coach = self.device_cues if self.device_cues is not None else self.pipeline.coach
         cues = coach.on_event(kind, t_s, reason) if coach is not None and kind in DEVICE_EVENT_KINDS else []
         if only_if_cued and not cues:
             return

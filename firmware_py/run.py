@@ -153,6 +153,19 @@ def _say_dropped(cue: Any, why: str) -> None:
     )
 
 
+def _device_cue_policy(cfg: Any) -> Any:
+    """Build a coach that only decides the device's own cues (a run with ``[coach] enabled = false``).
+
+    It is never fed a step, so it never coaches; it plays ``ready``, ``sensor_lost``,
+    ``recording_stopped`` and ``battery_low`` with the same rule as a coaching run (the same
+    event at most every ``[coach] device_repeat_s``).
+    """
+    from dsp.coach import Coach
+    from firmware_py.config import coach_settings
+
+    return Coach(coach_settings(cfg))
+
+
 #: Seconds between two attempts to reach an IMU that did not answer at start.
 SENSOR_RETRY_S = 1.0
 
@@ -423,6 +436,7 @@ def run_device(args: argparse.Namespace) -> int:
         listener=CueListener(outputs, pipeline),
         keep_events=bool(args.json),
         time_origin_s=time_origin_s,
+        device_cues=_device_cue_policy(cfg) if pipeline.coach is None else None,
     )
     try:
         report = loop.run(stop, duration_s=duration)

@@ -429,3 +429,17 @@ def test_a_cue_cut_short_by_a_pin_error_is_said(monkeypatch):
     finally:
         factory.reset()
     assert said == [("run", "pin error: GPIO busy")]
+
+
+# ------------------------------------------------------------------ coaching off: the device still speaks
+def test_with_coaching_off_the_device_still_cues_its_own_events(tmp_path, capsys):
+    # [coach] enabled = false ("only record and report device events"): before, no device cue
+    # played at all, so a runner recording without coaching never heard the battery run low
+    from firmware_py import cli
+
+    config = tmp_path / "record_only.toml"
+    config.write_text("[coach]\nenabled = false\n")
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--fast", "--no-record", "--duration", "20"]
+    assert cli.main([*args, "--fake-battery", "14,0", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "0 cues (and 2 device cues: battery_low, ready)" in out
