@@ -108,7 +108,11 @@ class LoopReport:
     samples : int
         Samples read from the sensor.
     gaps : list of tuple
-        ``(t_before_s, t_after_s, reason)`` for every stretch of samples lost.
+        ``(t_before_s, t_after_s, reason)`` for every stretch of samples lost (kept only when the
+        loop was asked to keep its events: on the device the log has them, and hours of a flaky
+        connector must not grow the memory).
+    n_gaps : int
+        Stretches of samples lost, kept or not.
     faults : int
         Failed FIFO drains (each retried).
     restarts : int
@@ -131,6 +135,7 @@ class LoopReport:
     cues: list[CueEvent] = field(default_factory=list)
     samples: int = 0
     gaps: list[tuple[float, float, str]] = field(default_factory=list)
+    n_gaps: int = 0
     faults: int = 0
     restarts: int = 0
     gyro_bias_rads: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -348,7 +353,9 @@ class LiveLoop:
         self._cues(update.cues)
 
     def _gap(self, before: float, after: float, reason: str) -> None:
-        self.report.gaps.append((float(before), float(after), reason))
+        self.report.n_gaps += 1
+        if self.keep_events:
+            self.report.gaps.append((float(before), float(after), reason))
         if self.recorder is not None:
             self.recorder.gap(before, after, reason)
 

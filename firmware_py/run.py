@@ -470,7 +470,7 @@ def run_device(args: argparse.Namespace) -> int:
             sampling_rate_hz=real_rate,
             placement_side=side,
             duration_s=(report.last_t_s - report.first_t_s) if report.samples else 0.0,
-            extra_gaps=len(report.gaps),
+            extra_gaps=report.n_gaps,
         )
         write_json(result, Path(args.json))
     if report.battery_critical is not None:

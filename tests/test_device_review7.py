@@ -443,3 +443,34 @@ def test_with_coaching_off_the_device_still_cues_its_own_events(tmp_path, capsys
     assert cli.main([*args, "--fake-battery", "14,0", "--config", str(config)]) == 0
     out = capsys.readouterr().out
     assert "0 cues (and 2 device cues: battery_low, ready)" in out
+
+
+# ------------------------------------------------------------------ memory: no list grows on the device
+def test_the_device_loop_counts_gaps_without_keeping_them(tmp_path):
+    # before, LoopReport.gaps grew by one tuple per lost stretch even on the device
+    # (keep_events=False): hours of a flaky connector grew the memory for a list nobody reads
+    import threading
+
+    from firmware_py.config import load_config, make_pipeline
+    from firmware_py.imu.detect import open_imu
+    from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
+    from firmware_py.loop import LiveLoop
+
+    clock = FakeClock()
+    rec = _read(_csv(tmp_path))
+    imu = FAKE_IMUS["lsm6dsox"](
+        source=SourceRecording(rec.t_s, rec.acc_mps2, rec.gyro_rads, rec.sampling_rate_hz), clock=clock
+    )
+    bus = FakeI2CBus([imu], clock=clock)
+
+    def open_driver():
+        driver = open_imu(bus, "lsm6dsox", sampling_rate_hz=200.0, accel_range_g=16, clock=clock)
+        if not imu.fault_rate:
+            imu.inject_faults(0.1, seed=5)  # a storm from the first drain on
+        return driver
+
+    pipe = make_pipeline(load_config(), sampling_rate_hz=200.0, placement="foot", has_gyro=True)
+    loop = LiveLoop(open_driver=open_driver, pipeline=pipe, recorder=None, clock=clock, keep_events=False)
+    report = loop.run(threading.Event(), duration_s=60.0)
+    assert report.n_gaps > 10  # a 10 % storm loses many stretches ...
+    assert report.gaps == []  # ... which the device counts without keeping
