@@ -44,7 +44,8 @@ class DeviceEvents(Protocol):
 
         Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
         ``battery_ok``, ``battery_critical``, ``gyro_constant`` (the gyroscope's counts did not
-        move during the start-up window: off or broken).
+        move during the start-up window: off or broken), ``barometer_lost`` (it failed 20
+        readings in a row and is no longer read).
         """
 
 
@@ -409,10 +410,16 @@ class LiveLoop:
         self._baro_next = now + self.settings.barometer_interval_s
         try:
             p_pa = float(self.barometer.read_pressure_pa())
-        except (OSError, CadenceError):
+        except (OSError, CadenceError) as exc:
             self._baro_faults += 1
             if self._baro_faults >= 20:  # keep coaching without the grade from pressure
                 self.barometer = None
+                self._device(
+                    "barometer_lost",
+                    self.report.last_t_s,
+                    f"the barometer failed 20 readings in a row ({exc}); the run goes on without it: "
+                    "grade from the foot's height change, or unknown at the lower back",
+                )
             return
         self._baro_faults = 0
         t = self.report.last_t_s  # on the samples' time base: the newest sample so far

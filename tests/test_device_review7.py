@@ -474,3 +474,36 @@ def test_the_device_loop_counts_gaps_without_keeping_them(tmp_path):
     report = loop.run(threading.Event(), duration_s=60.0)
     assert report.n_gaps > 10  # a 10 % storm loses many stretches ...
     assert report.gaps == []  # ... which the device counts without keeping
+
+
+# ------------------------------------------------------------------ a barometer that dies mid-run
+def test_a_barometer_that_stops_answering_is_said_when_it_is_dropped(tmp_path, monkeypatch, capsys):
+    # before, after 20 failed readings the loop dropped the barometer without a word: the grade
+    # fell back to the foot's height (or unknown) and nobody knew why
+    from firmware_py import cli, run
+    from firmware_py.bus import open_bus
+
+    def dying_barometer(spec, **kw):
+        bus = open_bus(spec, **kw)
+        baro = next(d for d in bus.devices.values() if type(d).__name__ == "FakeBmp280")
+        rdwr = bus.i2c_rdwr
+
+        def i2c_rdwr(*msgs):  # the IMU's drains: unplug the barometer at 10 s, for good
+            if bus.clock.monotonic() >= 10.0 and baro.plugged:
+                baro.unplug()
+            return rdwr(*msgs)
+
+        bus.i2c_rdwr = i2c_rdwr
+        return bus
+
+    monkeypatch.setattr(run, "open_bus", dying_barometer)
+    logs = tmp_path / "logs"
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dsox", "--fast", "--duration", "20"]
+    assert cli.main([*args, "--data-dir", str(logs)]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "barometer_lost" in x]
+    assert "the barometer failed 20 readings in a row" in line
+    events = _read(next(logs.glob("*.cclog"))).meta["events"]
+    lost = [e["t_s"] for e in events if e["event"]["kind"] == "barometer_lost"]
+    assert len(lost) == 1
+    assert 10.0 < lost[0] < 16.0  # 20 readings every 0.25 s after the unplug at 10 s
+    assert max(e["t_s"] for e in events if e["event"]["kind"] == "pressure") < 10.1
