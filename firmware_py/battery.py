@@ -310,6 +310,8 @@ class BatteryWatch:
         Good readings so far.
     errors : int
         Failed or implausible readings (absorbed).
+    last_error : OSError or None
+        Why the latest failed reading failed.
     """
 
     def __init__(
@@ -338,6 +340,7 @@ class BatteryWatch:
         self.last: BatteryReading | None = None
         self.readings = 0
         self.errors = 0
+        self.last_error: OSError | None = None
         self._next_poll = -math.inf
         self._critical_in_row = 0
 
@@ -363,8 +366,9 @@ class BatteryWatch:
         self._next_poll = now_s + self.poll_s
         try:
             reading = self.monitor.read()
-        except OSError:
+        except OSError as exc:
             self.errors += 1
+            self.last_error = exc
             return []
         self.readings += 1
         self.last = reading

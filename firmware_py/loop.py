@@ -29,6 +29,9 @@ from firmware_py.exc import CadenceError, ImuFaultError
 from firmware_py.imu.base import FifoBatch, ImuDriver
 from firmware_py.recorder import Recorder
 
+#: Failed battery readings in a row after which the loop says that the battery is not being read.
+BATTERY_MISSES_SAID = 4
+
 
 class DeviceEvents(Protocol):
     """What the loop tells the cue hardware and any observer (every method optional)."""
@@ -45,7 +48,8 @@ class DeviceEvents(Protocol):
         Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
         ``battery_ok``, ``battery_critical``, ``gyro_constant`` (the gyroscope's counts did not
         move during the start-up window: off or broken), ``barometer_lost`` (it failed 20
-        readings in a row and is no longer read).
+        readings in a row and is no longer read), ``battery_unread`` and ``battery_read`` (the
+        battery failed :data:`BATTERY_MISSES_SAID` readings in a row; it answers again).
         """
 
 
@@ -254,6 +258,7 @@ class LiveLoop:
         self._baro_faults = 0
         self.battery = battery
         self._battery_stop: str | None = None
+        self._battery_misses = 0
         self._retries = 0
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
@@ -433,10 +438,27 @@ class LiveLoop:
         if watch is None or not np.isfinite(self.report.last_t_s) or not watch.due(self.clock.monotonic()):
             return
         t = self.report.last_t_s  # on the samples' time base, like the barometer
-        readings = watch.readings
+        readings, errors = watch.readings, watch.errors
         events = watch.poll(self.clock.monotonic())
         self.report.battery_errors = watch.errors
+        if watch.errors > errors:
+            # failures are absorbed, but while they last neither battery_low nor the critical stop
+            # can work: say so once a streak is long enough, and again when readings come back
+            self._battery_misses += 1
+            if self._battery_misses == BATTERY_MISSES_SAID:
+                name = getattr(watch.monitor, "name", "the battery")
+                self._device(
+                    "battery_unread",
+                    t,
+                    f"{name} failed {BATTERY_MISSES_SAID} readings in a row ({watch.last_error}): "
+                    "battery_low and the critical stop wait until it answers again; check the HAT",
+                )
         if watch.readings > readings:
+            if self._battery_misses >= BATTERY_MISSES_SAID:
+                self._device(
+                    "battery_read", t, f"battery read again after {self._battery_misses} failed readings"
+                )
+            self._battery_misses = 0
             self._record_battery(watch.last)
         for ev in events:
             # a reminder that the battery is still low is the coach's to cue (or not), like every

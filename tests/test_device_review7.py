@@ -507,3 +507,39 @@ def test_a_barometer_that_stops_answering_is_said_when_it_is_dropped(tmp_path, m
     assert len(lost) == 1
     assert 10.0 < lost[0] < 16.0  # 20 readings every 0.25 s after the unplug at 10 s
     assert max(e["t_s"] for e in events if e["event"]["kind"] == "pressure") < 10.1
+
+
+# ------------------------------------------------------------------ a battery HAT that stops answering
+def test_a_battery_that_stops_answering_is_said_and_so_is_its_return(tmp_path, monkeypatch, capsys):
+    # before, failed battery readings were only counted (LoopReport.battery_errors, printed nowhere):
+    # a HAT whose connector came loose left the run without battery_low or the critical stop, silently
+    from firmware_py import cli, run
+    from firmware_py.bus import open_bus
+
+    def loose_hat(spec, **kw):
+        bus = open_bus(spec, **kw)
+        rdwr = bus.i2c_rdwr
+        away = []
+
+        def i2c_rdwr(*msgs):  # the IMU's drains: the HAT (0x57) is away from 20 s to 110 s
+            if not away and bus.clock.monotonic() >= 20.0:
+                away.append(True)
+                bus.devices[0x57].unplug(90.0)
+            return rdwr(*msgs)
+
+        bus.i2c_rdwr = i2c_rdwr
+        return bus
+
+    monkeypatch.setattr(run, "open_bus", loose_hat)
+    logs = tmp_path / "logs"
+    args = ["run", "--bus", f"fake:{_csv(tmp_path)}", "--chip", "lsm6dsox", "--fast", "--duration", "150"]
+    assert cli.main([*args, "--fake-battery", "50,0", "--data-dir", str(logs)]) == 0
+    err = capsys.readouterr().err
+    (unread,) = [x for x in err.splitlines() if "battery_unread" in x]
+    assert "PiSugar 3 at 0x57 failed 4 readings in a row" in unread
+    assert "battery_low and the critical stop wait until it answers again" in unread
+    (back,) = [x for x in err.splitlines() if "battery_read at" in x]
+    assert "battery read again after 6 failed readings" in back
+    kinds = [e["event"]["kind"] for e in _read(next(logs.glob("*.cclog"))).meta["events"]]
+    assert kinds.count("battery_unread") == 1
+    assert kinds.count("battery_read") == 1
