@@ -347,7 +347,15 @@ class LiveLoop:
 
     def _feed(self, batch: FifoBatch) -> None:
         gyro = batch.gyro_rads - self._bias if self.pipeline.steps.has_gyro else None
+        mode = self.pipeline.terrain_mode
         self._absorb(self.pipeline.process(batch.t_s, batch.acc_mps2, gyro))
+        if self.pipeline.terrain_mode != mode and self.recorder is not None:
+            # the mode button set the terrain by hand (the listener applied it after this batch's
+            # steps): log it at the batch's last sample, so that a replay that sets the same mode
+            # after the same sample decides the same targets and cues as the device did
+            self.recorder.event(
+                float(batch.t_s[-1]), {"kind": "terrain_mode", "mode": self.pipeline.terrain_mode}
+            )
 
     def _absorb(self, update: PipelineUpdate) -> None:
         if self.keep_events and (update.steps or update.strides or update.cues or update.missed_strides):

@@ -543,3 +543,75 @@ def test_a_battery_that_stops_answering_is_said_and_so_is_its_return(tmp_path, m
     kinds = [e["event"]["kind"] for e in _read(next(logs.glob("*.cclog"))).meta["events"]]
     assert kinds.count("battery_unread") == 1
     assert kinds.count("battery_read") == 1
+
+
+# ------------------------------------------------------------------ the mode button, in the log
+def test_a_terrain_set_with_the_button_is_logged_where_a_replay_must_apply_it(tmp_path):
+    # before, a press of the mode button changed the live targets and cues but left no trace in the
+    # log, so no replay of it could give what the device gave. Now the log says which mode, after
+    # which sample; a replay that sets it there gives exactly the live steps and cues
+    import threading
+
+    import numpy as np
+
+    from firmware_py.config import load_config, make_pipeline
+    from firmware_py.imu.detect import open_imu
+    from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
+    from firmware_py.loop import LiveLoop
+    from firmware_py.recorder import Recorder
+    from firmware_py.replay import recorded_gyro_bias
+
+    config = tmp_path / "runner.toml"
+    config.write_text(RUNNER_OFF_TARGET)
+    cfg = load_config(config)
+    clock = FakeClock()
+    rec = _read(Path(__file__).parent / "fixtures" / "harlab_treadmill_jog" / "S028_jog.csv")
+    source = SourceRecording(rec.t_s, rec.acc_mps2, rec.gyro_rads, rec.sampling_rate_hz)
+    bus = FakeI2CBus([FAKE_IMUS["lsm6dsox"](source=source, clock=clock)], clock=clock)
+
+    def open_driver():
+        return open_imu(bus, "lsm6dsox", sampling_rate_hz=100.0, accel_range_g=8, clock=clock)
+
+    probe = open_driver()
+    rate, acc_lsb = probe.sampling_rate_hz, float(probe.scale(np.eye(6, dtype=np.int16)[:1])[0][0, 0])
+    gyro_lsb = float(probe.scale(np.eye(6, dtype=np.int16)[3:4])[1][0, 0])
+    probe.close()
+
+    def pipeline():
+        return make_pipeline(cfg, sampling_rate_hz=rate, placement="lower_back", has_gyro=True)
+
+    live = pipeline()
+
+    class Button:  # pressed once at 30 s (a short press: technical by hand), as CueListener applies it
+        def on_steps(self, events):
+            if events[-1].t_s >= 30.0 and live.terrain_mode == "auto":
+                live.set_terrain_mode("technical")
+
+    header = {"sampling_rate_hz": rate, "acc_lsb_mps2": acc_lsb, "gyro_lsb_rads": gyro_lsb}
+    recorder = Recorder(tmp_path / "logs", header, clock=clock)
+    loop = LiveLoop(open_driver=open_driver, pipeline=live, recorder=recorder, clock=clock, listener=Button())
+    report = loop.run(threading.Event(), duration_s=60.0)
+    log = _read(recorder.path)
+    modes = [
+        (e["t_s"], e["event"]["mode"]) for e in log.meta["events"] if e["event"]["kind"] == "terrain_mode"
+    ]
+    assert len(modes) == 1
+    assert modes[0][1] == "technical"
+    assert 30.0 <= modes[0][0] < 31.0
+    # a replay that applies the logged mode after the logged sample equals the device
+    again = pipeline()
+    gyro = log.gyro_rads - recorded_gyro_bias(log)
+    k = int(np.searchsorted(log.t_s, modes[0][0], side="right"))
+    first = again.process(log.t_s[:k], log.acc_mps2[:k], gyro[:k])
+    again.set_terrain_mode(modes[0][1])
+    rest = again.process(log.t_s[k:], log.acc_mps2[k:], gyro[k:])
+    end = again.finish()
+    replayed = first.steps + rest.steps + end.steps
+    assert [(e.t_s, e.terrain, e.target_cadence_spm) for e in replayed] == [
+        (e.t_s, e.terrain, e.target_cadence_spm) for e in report.events
+    ]
+    assert any(e.terrain == "technical" for e in replayed)
+    live_cues = [c for c in report.cues if c.kind not in ("ready",)]
+    assert [(c.t_s, c.kind, c.reason) for c in first.cues + rest.cues + end.cues] == [
+        (c.t_s, c.kind, c.reason) for c in live_cues
+    ]
