@@ -109,7 +109,10 @@ class LoopReport:
     n_steps : int
         Contacts detected.
     cues : list of dsp.coach.CueEvent
-        Every cue played (also written to the log with its reason).
+        Every cue played (also written to the log with its reason); kept only when the loop was
+        asked to keep its events, like ``gaps``.
+    cue_counts : dict
+        Cues played per kind, in the order each kind first came (kept or not).
     samples : int
         Samples read from the sensor.
     gaps : list of tuple
@@ -138,6 +141,7 @@ class LoopReport:
     updates: list[PipelineUpdate] = field(default_factory=list)
     n_steps: int = 0
     cues: list[CueEvent] = field(default_factory=list)
+    cue_counts: dict[str, int] = field(default_factory=dict)
     samples: int = 0
     gaps: list[tuple[float, float, str]] = field(default_factory=list)
     n_gaps: int = 0
@@ -276,7 +280,10 @@ class LiveLoop:
     def _cues(self, cues: list[CueEvent]) -> None:
         if not cues:
             return
-        self.report.cues.extend(cues)
+        for c in cues:
+            self.report.cue_counts[c.kind] = self.report.cue_counts.get(c.kind, 0) + 1
+        if self.keep_events:
+            self.report.cues.extend(cues)
         if self.recorder is not None:
             for c in cues:
                 self.recorder.event(

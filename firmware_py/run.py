@@ -447,11 +447,12 @@ def run_device(args: argparse.Namespace) -> int:
             outputs.wait_idle(5.0)
             outputs.close()
     # the coaching cues, as the replay JSON lists them; the device's own (ready, ...) apart
-    device = [c.kind for c in report.cues if c.kind in DEVICE_EVENT_KINDS]
-    summary = f"{report.n_steps} steps, {len(report.cues) - len(device)} cues"
-    if device:
-        kinds = ", ".join(dict.fromkeys(device))
-        summary += f" (and {len(device)} device cue{'s' if len(device) > 1 else ''}: {kinds})"
+    counts = report.cue_counts
+    n_device = sum(n for kind, n in counts.items() if kind in DEVICE_EVENT_KINDS)
+    summary = f"{report.n_steps} steps, {sum(counts.values()) - n_device} cues"
+    if n_device:
+        kinds = ", ".join(kind for kind in counts if kind in DEVICE_EVENT_KINDS)
+        summary += f" (and {n_device} device cue{'s' if n_device > 1 else ''}: {kinds})"
     if outputs is not None and outputs.dropped:
         summary += f" ({outputs.dropped} not played: stale or queue full, see above)"
     summary += f" from {report.samples} samples"

@@ -447,8 +447,8 @@ def test_with_coaching_off_the_device_still_cues_its_own_events(tmp_path, capsys
 
 # ------------------------------------------------------------------ memory: no list grows on the device
 def test_the_device_loop_counts_gaps_without_keeping_them(tmp_path):
-    # before, LoopReport.gaps grew by one tuple per lost stretch even on the device
-    # (keep_events=False): hours of a flaky connector grew the memory for a list nobody reads
+    # before, LoopReport.gaps and .cues grew by one item per lost stretch and per cue even on the
+    # device (keep_events=False): hours of a flaky connector grew the memory for lists nobody reads
     import threading
 
     from firmware_py.config import load_config, make_pipeline
@@ -474,6 +474,8 @@ def test_the_device_loop_counts_gaps_without_keeping_them(tmp_path):
     report = loop.run(threading.Event(), duration_s=60.0)
     assert report.n_gaps > 10  # a 10 % storm loses many stretches ...
     assert report.gaps == []  # ... which the device counts without keeping
+    assert report.cue_counts["ready"] == 1  # and so are the cues
+    assert report.cues == []
 
 
 # ------------------------------------------------------------------ a barometer that dies mid-run
