@@ -561,7 +561,7 @@ def test_a_terrain_set_with_the_button_is_logged_where_a_replay_must_apply_it(tm
     from firmware_py.imu.fake import FAKE_IMUS, FakeI2CBus, SourceRecording
     from firmware_py.loop import LiveLoop
     from firmware_py.recorder import Recorder
-    from firmware_py.replay import recorded_gyro_bias
+    from firmware_py.replay import recorded_gyro_bias, replay_recording
 
     config = tmp_path / "runner.toml"
     config.write_text(RUNNER_OFF_TARGET)
@@ -617,3 +617,30 @@ def test_a_terrain_set_with_the_button_is_logged_where_a_replay_must_apply_it(tm
     assert [(c.t_s, c.kind, c.reason) for c in first.cues + rest.cues + end.cues] == [
         (c.t_s, c.kind, c.reason) for c in live_cues
     ]
+    # and `cadence-coach replay` of the log applies the logged press itself
+    result = replay_recording(log, placement="lower_back", config=cfg)
+    assert [(e.t_s, e.terrain, e.target_cadence_spm) for e in result.events] == [
+        (e.t_s, e.terrain, e.target_cadence_spm) for e in report.events
+    ]
+    assert [(c.t_s, c.kind, c.reason) for c in result.cues] == [(c.t_s, c.kind, c.reason) for c in live_cues]
+
+
+def test_a_log_with_an_unknown_terrain_mode_is_one_line_naming_the_file_and_time(tmp_path):
+    import numpy as np
+
+    from firmware_py.exc import LogFormatError
+    from firmware_py.logs.cclog import CclogWriter
+    from firmware_py.replay import replay_recording
+
+    path = tmp_path / "run.cclog"
+    t = np.arange(400) / 100.0
+    acc = np.tile([0.0, 0.0, 9.81], (400, 1))
+    with CclogWriter(path, {"sampling_rate_hz": 100.0, "has_gyro": False, "placement": "lower_back"}) as w:
+        w.append(t[:200], acc[:200])
+        w.append_event(1.99, {"kind": "terrain_mode", "mode": "muddy"})
+        w.append(t[200:], acc[200:])
+    with pytest.raises(LogFormatError) as info:
+        replay_recording(_read(path))
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: terrain_mode event at t=1.99 s holds 'muddy'")
+    assert "\n" not in msg
