@@ -500,14 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers-max", type=int, default=None, help="at most this many recordings per placement")
     ap.add_argument("--arm64-result", default=str(DEFAULT_ARM64), help="result of benchmarks/arm64/run.sh")
     args = ap.parse_args(argv)
-    if args.json:
-        from benchmarks.accuracy import AccuracyError, check_writable
+    from benchmarks.accuracy import refuse_unwritable
 
-        try:  # a 10-minute run must not end in a traceback over its output file
-            check_writable(Path(args.json), "--json")
-        except AccuracyError as exc:
-            print(f"benchmarks: {exc}", file=sys.stderr)
-            return 2
+    if refuse_unwritable(args.json, "--json", "benchmarks"):  # before the 10-minute run, not after
+        return 2
     if args.write_readme:
         try:
             text = Path(args.write_readme).read_text()

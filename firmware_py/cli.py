@@ -465,8 +465,8 @@ def _number_in(lo: float, hi: float, unit: str, *, above: bool = False):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    """Parse ``--jobs``: a whole number of at least 1."""
+def positive_int(text: str) -> int:
+    """Parse a count option (``--jobs``): a whole number of at least 1."""
     try:
         n = int(text)
     except ValueError:
@@ -530,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cues to this image (.png, .svg, .pdf, ...; a folder when PATH is a folder)",
     )
     r.add_argument(
-        "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
+        "--jobs", type=positive_int, default=None, help="worker processes for a folder (default: all cores)"
     )
     r.add_argument(
         "--config", default=None, help="configuration file (TOML): coach, runner, stride calibration"
