@@ -500,8 +500,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peers-max", type=int, default=None, help="at most this many recordings per placement")
     ap.add_argument("--arm64-result", default=str(DEFAULT_ARM64), help="result of benchmarks/arm64/run.sh")
     args = ap.parse_args(argv)
+    from benchmarks.accuracy import refuse_unwritable
+
+    if refuse_unwritable(args.json, "--json", "benchmarks"):  # before the 10-minute run, not after
+        return 2
     if args.write_readme:
-        text = Path(args.write_readme).read_text()
+        try:
+            text = Path(args.write_readme).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            print(
+                f"benchmarks: --write-readme {args.write_readme}: cannot read it ({exc}); fix: give the "
+                "project's README.md",
+                file=sys.stderr,
+            )
+            return 2
         if MARK_START not in text or MARK_END not in text:
             print(
                 f"benchmarks: add {MARK_START} and {MARK_END} to {args.write_readme} first", file=sys.stderr

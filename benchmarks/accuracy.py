@@ -51,6 +51,7 @@ from benchmarks.scoring import (
     load_truth,
     score_folder,
 )
+from firmware_py.cli import positive_int
 
 #: The repository root (the folder holding ``benchmarks/``).
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -219,6 +220,24 @@ def check_writable(path: Path, option: str) -> None:
         path.unlink(missing_ok=True)
 
 
+def refuse_unwritable(path: str | Path | None, option: str, prog: str) -> bool:
+    """Say in one line on stderr, before a long run, that ``option``'s file cannot be written.
+
+    Returns
+    -------
+    bool
+        True when the caller should stop (exit status 2); False when ``path`` is None or writable.
+    """
+    if path is None:
+        return False
+    try:
+        check_writable(Path(path), option)
+    except AccuracyError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return True
+    return False
+
+
 def write_output(path: Path, text: str, option: str) -> None:
     """Write an output file, turning an OS error (disk full, ...) into a one-line error."""
     try:
@@ -228,17 +247,6 @@ def write_output(path: Path, text: str, option: str) -> None:
         raise AccuracyError(
             f"{option} {path}: cannot write ({exc.strerror or exc}); fix: check the folder"
         ) from exc
-
-
-def positive_int(text: str) -> int:
-    """Parse a count option: a whole number of at least 1."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
-    return n
 
 
 #: File types that hold a recording (the replay reads these).

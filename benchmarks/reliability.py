@@ -117,14 +117,10 @@ def main(argv: list[str] | None = None, *, runner: Callable[..., list[Any]] | No
                 file=sys.stderr,
             )
             return 2
-    if args.json:
-        from benchmarks.accuracy import AccuracyError, check_writable
+    from benchmarks.accuracy import refuse_unwritable
 
-        try:  # a 9-minute campaign must not end in a traceback over its output file
-            check_writable(Path(args.json), "--json")
-        except AccuracyError as exc:
-            print(f"benchmarks.reliability: {exc}", file=sys.stderr)
-            return 2
+    if refuse_unwritable(args.json, "--json", "benchmarks.reliability"):  # before the 9-minute campaigns
+        return 2
     if args.atheris:
         import importlib.util
 

@@ -75,7 +75,8 @@ FS_REC_DONE = 38  # records settled (claimed by a contact or emitted alone)
 FS_LAND_LAG = 39  # typical delay from contact to landing record, s
 FS_TRAP = 40  # sum over the motion of the trapezoid rule's velocity error variance, (m/s)²
 FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last stance, (m/s)²·s
-N_FOOT_STATE = 42
+FS_TILT_LEFT = 42  # share of the attitude's tilt error that no sample at rest has measured since, 1
+N_FOOT_STATE = 43
 
 # ---- ring columns (raw samples and the stance statistic) ------------------------------------
 FR_T = 0
@@ -386,6 +387,7 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         _q_from_gravity(state, FS_Q, ax, ay, az)
         state[FS_INIT] = 1.0
         state[FS_MOVING] = 0.0
+        state[FS_TILT_LEFT] = 1.0  # one sample's gravity: not a measurement at rest
         return
     _integrate_gyro(state, FS_Q, wx, wy, wz, dt)
     # window-mean specific force: 'up' when the foot is at rest
@@ -456,8 +458,14 @@ def _foot_nav_step(j, slot, params, state, ring, records):
         state[FS_TRAP] += trap
         state[FS_TRAP_TAU] += trap * tau1
     zupt = still or anchor
+    # the tilt error the motion ending here started with, that no sample at rest had measured
+    tilt_left = state[FS_TILT_LEFT]
     if zupt:
-        _tilt_correct(state, FS_Q, mx, my, mz, params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN])
+        gain = params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN]
+        _tilt_correct(state, FS_Q, mx, my, mz, gain)
+        # a sample at rest measures gravity; an anchor's window mean holds the foot's own
+        # acceleration (sole shear, deceleration): what it sets is not a measurement of the tilt
+        state[FS_TILT_LEFT] = tilt_left * (1.0 - gain) + (0.0 if still else gain)
         if still:
             gn = np.sqrt(mx * mx + my * my + mz * mz)
             state[FS_G] += params[FP_G_GAIN] * (gn - state[FS_G])
@@ -487,9 +495,18 @@ def _foot_nav_step(j, slot, params, state, ring, records):
             lever = (drift * state[FS_S2] / tau + trap * tau - state[FS_TRAP_TAU]) / (drift + trap)
         else:
             lever = state[FS_S2] / tau
-        state[FS_P] += state[FS_S1] - ex * lever
-        state[FS_P + 1] += state[FS_S1 + 1] - ey * lever
-        state[FS_P + 2] += state[FS_S1 + 2] - ez * lever
+        dpx = state[FS_S1] - ex * lever
+        dpy = state[FS_S1 + 1] - ey * lever
+        # a tilt error (the apparent 'up' leaning by u) held through the motion leaks gravity into
+        # a horizontal drift g·u·T, the drift share of (ex, ey), which the de-drift removes from
+        # the horizontal; it also reads the horizontal displacement d as a height change -u·d,
+        # which nothing removes (the vertical error of a running stride). Only the tilt no sample
+        # at rest measured is taken from it: after a stance at rest the error is impact, not tilt
+        share = drift / (drift + trap) if drift + trap > 0.0 else 1.0
+        dz_tilt = tilt_left * share * (ex * dpx + ey * dpy) / (state[FS_G] * tau)
+        state[FS_P] += dpx
+        state[FS_P + 1] += dpy
+        state[FS_P + 2] += state[FS_S1 + 2] - ez * lever + dz_tilt
         if tau >= params[FP_MIN_SWING_S]:
             t_land = ring[slot, FR_T]
             if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:

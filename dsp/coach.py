@@ -703,8 +703,9 @@ class Coach:
             raise ValidationError(f"device event {kind!r} is not one of {', '.join(DEVICE_EVENT_KINDS)}")
         if not math.isfinite(t_s):
             raise ValidationError(f"device event {kind!r} has a non-finite time t_s={t_s!r}")
-        if kind == "sensor_lost":
-            self._streak = None
+        # a device event never changes the coaching state: a replay of the device's log, which
+        # feeds the same steps but no device events, must decide the same cues (a sensor lost for
+        # longer than gap_reset_s restarts every stretch through the pause in the steps anyway)
         last = self._device_last.get(kind)
         if last is not None and 0.0 <= t_s - last < self.settings.device_repeat_s:
             return []

@@ -7,9 +7,10 @@ Sources, best first:
    the grade is the altitude change over the last ``grade_distance_m`` of horizontal distance,
    the distance coming from the stride estimator as per-stride increments.
 2. **Barometer alone.**  The filtered vertical speed against speed thresholds.
-3. **Foot sensor.**  The per-stride height change from the stride estimator, summed over the last
-   strides and divided by their horizontal distance (or by their duration, as a vertical speed,
-   when no distance is known).
+3. **Foot sensor.**  The per-stride height change from the stride estimator, summed over the
+   strides of the last ``grade_distance_m`` and divided by their horizontal distance (or, when no
+   distance is known, over the last strides' duration, as a vertical speed).  A foot grade counts
+   only once it stands ``3`` standard errors of the per-stride height noise clear of flat ground.
 4. Otherwise ``unknown``.
 
 The state changes only when the grade (or vertical speed) crosses its threshold, leaves it by
@@ -19,6 +20,7 @@ second: plain Python and numpy, no kernel.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -82,22 +84,24 @@ class GradeSettings:
     vertical_accel_noise_mps2 : float
         How fast the vertical speed may wander (process noise of the filter), m/s².
     grade_distance_m : float
-        Horizontal distance over which the barometric grade is measured, m.
+        Horizontal distance over which the grade is measured (barometer and foot), m.
     max_grade_age_s : float
-        Distance and altitude points older than this are not used for the grade, s.
+        Distance, altitude and stride points older than this are not used for the grade, s.
     barometer_timeout_s : float
         Without a pressure reading for this long, the barometer is considered absent, s.
     foot_strides : int
-        Strides summed for the foot-sensor grade.
+        Strides summed for the foot's vertical speed when no distance is known (the grade itself
+        is summed over ``grade_distance_m``).
     foot_height_noise_m : float
         Standard error of one stride's height change from a foot sensor, m.  On flat ground the
-        stride estimator's height change per stride scatters by 1-4 cm walking and 5-9 cm running
+        stride estimator's height change per stride scatters by 1-4 cm, walking or running
         (``docs/terrain.md``, "Grade").  The foot grade over ``n`` strides is uncertain by
-        ``foot_height_noise_m * sqrt(n)`` over their run; it is shrunk towards 0 by two such
-        standard errors before the thresholds see it, so that two or three strides after a
-        start or a pause do not decide a climb.
+        ``foot_height_noise_m * sqrt(n)`` over their run; a foot grade (or vertical speed) less
+        than three such standard errors from 0 is taken as flat, so that the few strides after a
+        start do not decide a climb.
     stride_timeout_s : float
-        Strides older than this are forgotten (a pause), s.
+        Without a distance, strides older than this are left out of the foot's vertical speed
+        (a pause), s.
     sea_level_pa : float
         Reference pressure of the altitude, Pa.
     """
@@ -186,15 +190,16 @@ class GradeState:
     source: str
 
 
-#: Standard errors by which the foot grade is shrunk towards 0 before the thresholds (one-sided ~98 %).
-_FOOT_Z = 2.0
+#: Standard errors a foot grade must stand clear of 0 before the thresholds see it (one-sided 99.9 %:
+#: the decision is made again at every stride).
+_FOOT_Z = 3.0
 
 
-def _shrink(value: float, margin: float) -> float:
-    """``value`` moved ``margin`` towards 0, stopping at 0 (a NaN margin leaves it alone)."""
-    if not margin > 0.0:
+def _significant(value: float, margin: float) -> float:
+    """``value`` if it is at least ``margin`` from 0, else 0 (a NaN or zero margin leaves it alone)."""
+    if not margin > 0.0 or abs(value) >= margin:
         return value
-    return math.copysign(max(abs(value) - margin, 0.0), value)
+    return 0.0
 
 
 #: Types :meth:`GradeEstimator.update_stride` takes on its one-stride fast path.
@@ -236,6 +241,7 @@ class GradeEstimator:
         self._cum_d = 0.0
         self._track: deque[tuple[float, float, float]] = deque()  # (t, cumulative distance, altitude)
         self._strides: deque[tuple[float, float, float]] = deque()  # (t, distance or NaN, height change)
+        self._foot_d = 0.0  # summed finite distances of those strides, m
         self._grade = UNKNOWN
         self._t_change = -math.inf
         self._last = GradeState(math.nan, UNKNOWN, math.nan, math.nan, math.nan, "none")
@@ -349,11 +355,23 @@ class GradeEstimator:
 
     # ---- internals -----------------------------------------------------------------------
     def _add_stride(self, ti: float, di: float, hi: float) -> None:
+        s = self.settings
         self._t_stride = ti
         strides = self._strides
         strides.append((ti, di, hi))
-        if len(strides) > self.settings.foot_strides:  # one stride at a time: at most one too many
+        if math.isfinite(di):
+            self._foot_d += di
+        # keep the strides that cover the last grade_distance_m (and at least foot_strides), none
+        # older than max_grade_age_s
+        while strides:
+            t0, d0, _h0 = strides[0]
+            d0 = d0 if math.isfinite(d0) else 0.0
+            old = ti - t0 > s.max_grade_age_s
+            covered = len(strides) > s.foot_strides and self._foot_d - d0 >= s.grade_distance_m
+            if not (old or covered):
+                break
             strides.popleft()
+            self._foot_d -= d0
         if math.isfinite(di):
             self._cum_d += di
             alt = self._altitude_at(ti)
@@ -398,25 +416,41 @@ class GradeEstimator:
     def _foot(self, t: float) -> tuple[float, float, float, float]:
         """Grade (%) and vertical speed (m/s) from the recent strides' height changes.
 
-        Also returns the standard errors of both (same units), from ``foot_height_noise_m``.
+        The grade is the height gained over the last ``grade_distance_m`` of strides (those with
+        both a distance and a height; none older than ``max_grade_age_s``) over their run; the
+        vertical speed, the height gained over the time spanned by the last ``foot_strides``
+        strides within ``stride_timeout_s``.  Also returns the standard errors of both (same
+        units), from ``foot_height_noise_m``.
         """
-        timeout = self.settings.stride_timeout_s
+        s = self.settings
         isfinite = math.isfinite
-        rows = [r for r in self._strides if t - r[0] <= timeout and isfinite(r[2])]
-        if len(rows) < 2:
-            return math.nan, math.nan, math.nan, math.nan
-        later = rows[1:]
-        rise = sum([r[2] for r in later])  # sum() of the same values in the same order as a generator
-        rise_se = self.settings.foot_height_noise_m * math.sqrt(len(later))
-        span = rows[-1][0] - rows[0][0]
-        vspeed, vspeed_se = (rise / span, rise_se / span) if span > 0.0 else (math.nan, math.nan)
-        dist = [r[1] for r in later]
+        noise = s.foot_height_noise_m
+        strides = self._strides
+        # vertical speed: the last foot_strides strides, a pause (stride_timeout_s) forgets them
+        rows = list(itertools.islice(reversed(strides), s.foot_strides))
+        rows = [r for r in reversed(rows) if t - r[0] <= s.stride_timeout_s and isfinite(r[2])]
+        vspeed, vspeed_se = math.nan, math.nan
+        if len(rows) >= 2:
+            span = rows[-1][0] - rows[0][0]
+            if span > 0.0:
+                later = rows[1:]
+                vspeed = sum([r[2] for r in later]) / span
+                vspeed_se = noise * math.sqrt(len(later)) / span
+        # grade: the height over the last grade_distance_m, newest stride first
+        rise, total, n = 0.0, 0.0, 0
+        for ti, di, hi in reversed(strides):
+            if t - ti > s.max_grade_age_s:
+                break
+            if isfinite(di) and isfinite(hi):
+                rise += hi
+                total += di
+                n += 1
+                if total >= s.grade_distance_m:
+                    break
         grade, grade_se = math.nan, math.nan
-        if all(map(isfinite, dist)):
-            total = sum(dist)
-            if total > 0.0:
-                run = math.sqrt(max(total**2 - rise**2, 1e-9))
-                grade, grade_se = 100.0 * rise / run, 100.0 * rise_se / run
+        if n >= 2 and total > 0.0:
+            run = math.sqrt(max(total**2 - rise**2, 1e-9))
+            grade, grade_se = 100.0 * rise / run, 100.0 * noise * math.sqrt(n) / run
         return grade, vspeed, grade_se, vspeed_se
 
     def _decide(self, t: float) -> None:
@@ -439,10 +473,10 @@ class GradeEstimator:
         if source == "none":
             new = UNKNOWN
         elif math.isfinite(grade_pct):
-            value = _shrink(grade_pct, _FOOT_Z * grade_se)
+            value = _significant(grade_pct, _FOOT_Z * grade_se)
             new = self._threshold(value, s.climb_grade_pct, s.descent_grade_pct, s.grade_hysteresis_pct)
         else:
-            value = _shrink(vspeed, _FOOT_Z * vspeed_se)
+            value = _significant(vspeed, _FOOT_Z * vspeed_se)
             new = self._threshold(value, s.climb_vspeed_mps, s.descent_vspeed_mps, s.vspeed_hysteresis_mps)
         if new != self._grade:
             from_unknown = self._grade == UNKNOWN or new == UNKNOWN

@@ -20,14 +20,16 @@ Sources (``[battery] source`` in the config):
 - ``auto`` probes the PiSugar 3 (``VERSION`` = 3 at 0x57), then the hwmon flag; ``none`` reads nothing.
 
 :class:`BatteryWatch` turns readings into decisions, polled by the live loop every ``poll_s``
-(15 s by default; never per block): below ``low_percent`` a ``battery_low`` event, repeated at
-most every ``repeat_s``, and cleared only above ``low_percent`` + :data:`HYSTERESIS_PERCENT` so a
-reading that wobbles at the threshold does not flap; below ``critical_percent`` (a charge
-reading only) on :data:`CONFIRM_READINGS` polls in a row, ``battery_critical``: the loop then
-flushes and closes the recording and the run ends with :data:`EXIT_BATTERY_CRITICAL`. While external power is
-plugged in nothing is low. A failed or implausible reading is counted (``errors``) and skipped,
-never fatal. The bus and the sysfs root are injected; :class:`firmware_py.imu.fake_battery.FakePiSugar3`
-is the register-level fake.
+(15 s by default; never per block): below ``low_percent`` a ``battery_low`` event, then a
+``battery_low`` reminder at every reading while it lasts, cleared only above ``low_percent`` +
+:data:`HYSTERESIS_PERCENT` so a reading that wobbles at the threshold does not flap. How often a
+reminder is cued (and said in the log) is the coach's decision alone, the one that rate-limits
+every device cue (``[coach] device_repeat_s``); the watch keeps no second timer. Below
+``critical_percent`` (a charge reading only) on :data:`CONFIRM_READINGS` polls in a row,
+``battery_critical``: the loop then flushes and closes the recording and the run ends with
+:data:`EXIT_BATTERY_CRITICAL`. While external power is plugged in nothing is low. A failed or
+implausible reading is counted (``errors``) and skipped, never fatal. The bus and the sysfs root
+are injected; :class:`firmware_py.imu.fake_battery.FakePiSugar3` is the register-level fake.
 """
 
 from __future__ import annotations
@@ -269,10 +271,15 @@ class BatteryEvent:
         (recovered, or external power plugged in: no cue).
     reason : str
         For the log and people, e.g. ``"battery 14 % (3.62 V), PiSugar 3 at 0x57"``.
+    reminder : bool
+        A ``battery_low`` that was already reported and still holds: the coach decides whether
+        it is cued again (at most every ``[coach] device_repeat_s``), and it is written to the
+        log and said only when it is.
     """
 
     kind: str
     reason: str
+    reminder: bool = False
 
 
 class BatteryWatch:
@@ -288,8 +295,6 @@ class BatteryWatch:
         Below this, % (on ``confirm_readings`` polls in a row): ``battery_critical``.
     poll_s : float
         Time between two readings, s.
-    repeat_s : float
-        While low, ``battery_low`` again at most this often, s (the config's ``device_repeat_s``).
     hysteresis_percent : float
         Low ends only at ``low_percent`` + this, %.
     confirm_readings : int
@@ -305,6 +310,8 @@ class BatteryWatch:
         Good readings so far.
     errors : int
         Failed or implausible readings (absorbed).
+    last_error : OSError or None
+        Why the latest failed reading failed.
     """
 
     def __init__(
@@ -314,7 +321,6 @@ class BatteryWatch:
         low_percent: float = 15.0,
         critical_percent: float = 5.0,
         poll_s: float = 15.0,
-        repeat_s: float = 60.0,
         hysteresis_percent: float = HYSTERESIS_PERCENT,
         confirm_readings: int = CONFIRM_READINGS,
     ) -> None:
@@ -322,39 +328,33 @@ class BatteryWatch:
             raise ValueError(
                 f"need 0 <= critical_percent < low_percent <= 100; got {critical_percent}, {low_percent}"
             )
-        if poll_s <= 0 or repeat_s < 0 or hysteresis_percent < 0 or confirm_readings < 1:
-            raise ValueError(
-                "poll_s must be > 0, repeat_s and hysteresis_percent >= 0, confirm_readings >= 1"
-            )
+        if poll_s <= 0 or hysteresis_percent < 0 or confirm_readings < 1:
+            raise ValueError("poll_s must be > 0, hysteresis_percent >= 0, confirm_readings >= 1")
         self.monitor = monitor
         self.low_percent = float(low_percent)
         self.critical_percent = float(critical_percent)
         self.poll_s = float(poll_s)
-        self.repeat_s = float(repeat_s)
         self.hysteresis_percent = float(hysteresis_percent)
         self.confirm_readings = int(confirm_readings)
         self.state = "ok"
         self.last: BatteryReading | None = None
         self.readings = 0
         self.errors = 0
+        self.last_error: OSError | None = None
         self._next_poll = -math.inf
-        self._last_low_s = -math.inf
         self._critical_in_row = 0
 
     def due(self, now_s: float) -> bool:
         """Tell whether a reading is due at ``now_s`` (monotonic clock, s)."""
         return now_s >= self._next_poll
 
-    def poll(self, now_s: float, t_s: float | None = None) -> list[BatteryEvent]:
+    def poll(self, now_s: float) -> list[BatteryEvent]:
         """Read the battery if a reading is due and return what to do about it.
 
         Parameters
         ----------
         now_s : float
             Monotonic clock, s: schedules the readings.
-        t_s : float, optional
-            Time of the events, s, on the time base the cues use (the samples'); ``repeat_s`` is
-            counted on it, as the coach counts ``device_repeat_s``. Default: ``now_s``.
 
         Returns
         -------
@@ -366,14 +366,15 @@ class BatteryWatch:
         self._next_poll = now_s + self.poll_s
         try:
             reading = self.monitor.read()
-        except OSError:
+        except OSError as exc:
             self.errors += 1
+            self.last_error = exc
             return []
         self.readings += 1
         self.last = reading
-        return self._decide(reading, now_s if t_s is None else t_s)
+        return self._decide(reading)
 
-    def _decide(self, r: BatteryReading, now_s: float) -> list[BatteryEvent]:
+    def _decide(self, r: BatteryReading) -> list[BatteryEvent]:
         reason = r.describe()
         if r.external_power:  # charging: the battery cannot run out now
             self._critical_in_row = 0
@@ -391,7 +392,6 @@ class BatteryWatch:
         low = critical or r.under_voltage or (r.percent is not None and r.percent < self.low_percent)
         if self.state == "ok" and low:
             self.state = "low"
-            self._last_low_s = now_s
             return [BatteryEvent("battery_low", reason)]
         if self.state == "low":
             recovered = (
@@ -402,7 +402,5 @@ class BatteryWatch:
             if recovered:
                 self.state = "ok"
                 return [BatteryEvent("battery_ok", reason)]
-            if now_s - self._last_low_s >= self.repeat_s:
-                self._last_low_s = now_s
-                return [BatteryEvent("battery_low", reason)]
+            return [BatteryEvent("battery_low", reason, reminder=True)]
         return []

@@ -390,7 +390,12 @@ def _demo_truth_line(sidecar: Path, s: dict, result) -> str:
 def _cmd_detect(args: argparse.Namespace) -> int:
     from firmware_py.imu.detect import detect_main
 
-    return detect_main(args.bus)
+    bus = args.bus
+    if bus is None:  # the bus the device runs on: [device] bus of --config (smbus:1 by default)
+        from firmware_py.config import load_config
+
+        bus = load_config(args.config).device.bus if args.config else "smbus:1"
+    return detect_main(bus)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -460,8 +465,8 @@ def _number_in(lo: float, hi: float, unit: str, *, above: bool = False):
     return parse
 
 
-def _positive_int(text: str) -> int:
-    """Parse ``--jobs``: a whole number of at least 1."""
+def positive_int(text: str) -> int:
+    """Parse a count option (``--jobs``): a whole number of at least 1."""
     try:
         n = int(text)
     except ValueError:
@@ -525,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
         "cues to this image (.png, .svg, .pdf, ...; a folder when PATH is a folder)",
     )
     r.add_argument(
-        "--jobs", type=_positive_int, default=None, help="worker processes for a folder (default: all cores)"
+        "--jobs", type=positive_int, default=None, help="worker processes for a folder (default: all cores)"
     )
     r.add_argument(
         "--config", default=None, help="configuration file (TOML): coach, runner, stride calibration"
@@ -629,7 +634,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     det = sub.add_parser("detect", help="scan the I2C bus and name the sensors found")
     det.add_argument(
-        "--bus", default="smbus:1", help="smbus:N (default smbus:1), or fake for a simulated sensor"
+        "--bus",
+        default=None,
+        help="smbus:N, or fake for a simulated sensor (default: [device] bus of --config, else smbus:1)",
+    )
+    det.add_argument(
+        "--config",
+        default=None,
+        help="the device's configuration file (e.g. /etc/cadence-coach/config.toml): scan its [device] bus",
     )
     det.set_defaults(func=_cmd_detect)
 

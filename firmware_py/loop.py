@@ -13,6 +13,7 @@ clean way with ``recording_stopped`` (reason "battery critical").
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from firmware_py.exc import CadenceError, ImuFaultError
 from firmware_py.imu.base import FifoBatch, ImuDriver
 from firmware_py.recorder import Recorder
 
+#: Failed battery readings in a row after which the loop says that the battery is not being read.
+BATTERY_MISSES_SAID = 4
+
 
 class DeviceEvents(Protocol):
     """What the loop tells the cue hardware and any observer (every method optional)."""
@@ -42,7 +46,10 @@ class DeviceEvents(Protocol):
         """Receive a device event.
 
         Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
-        ``battery_ok``, ``battery_critical``.
+        ``battery_ok``, ``battery_critical``, ``gyro_constant`` (the gyroscope's counts did not
+        move during the start-up window: off or broken), ``barometer_lost`` (it failed 20
+        readings in a row and is no longer read), ``battery_unread`` and ``battery_read`` (the
+        battery failed :data:`BATTERY_MISSES_SAID` readings in a row; it answers again).
         """
 
 
@@ -102,11 +109,18 @@ class LoopReport:
     n_steps : int
         Contacts detected.
     cues : list of dsp.coach.CueEvent
-        Every cue played (also written to the log with its reason).
+        Every cue played (also written to the log with its reason); kept only when the loop was
+        asked to keep its events, like ``gaps``.
+    cue_counts : dict
+        Cues played per kind, in the order each kind first came (kept or not).
     samples : int
         Samples read from the sensor.
     gaps : list of tuple
-        ``(t_before_s, t_after_s, reason)`` for every stretch of samples lost.
+        ``(t_before_s, t_after_s, reason)`` for every stretch of samples lost (kept only when the
+        loop was asked to keep its events: on the device the log has them, and hours of a flaky
+        connector must not grow the memory).
+    n_gaps : int
+        Stretches of samples lost, kept or not.
     faults : int
         Failed FIFO drains (each retried).
     restarts : int
@@ -127,8 +141,10 @@ class LoopReport:
     updates: list[PipelineUpdate] = field(default_factory=list)
     n_steps: int = 0
     cues: list[CueEvent] = field(default_factory=list)
+    cue_counts: dict[str, int] = field(default_factory=dict)
     samples: int = 0
     gaps: list[tuple[float, float, str]] = field(default_factory=list)
+    n_gaps: int = 0
     faults: int = 0
     restarts: int = 0
     gyro_bias_rads: np.ndarray = field(default_factory=lambda: np.zeros(3))
@@ -164,6 +180,15 @@ def gyro_bias_if_still(
     return None if (moving or shaking) else bias
 
 
+def _gyro_constant(batches: list[FifoBatch]) -> bool:
+    """Tell whether the gyroscope's raw counts never changed while the accelerometer's did."""
+    raw = np.concatenate([b.raw for b in batches])
+    if raw.shape[0] < 10 or raw.shape[1] < 6:
+        return False
+    span = raw.max(axis=0).astype(np.int32) - raw.min(axis=0)
+    return bool(np.all(span[3:6] == 0) and np.any(span[0:3] > 0))
+
+
 class LiveLoop:
     """Run the device: read, record, detect, coach.
 
@@ -193,6 +218,17 @@ class LiveLoop:
     battery : firmware_py.battery.BatteryWatch, optional
         Polled every ``battery.poll_s``: ``battery_low`` device events (cued), and a clean stop
         of the run when the battery is critical. Its readings go into the log.
+    device_cues : dsp.coach.Coach, optional
+        Decides the device's own cues (``ready``, ``sensor_lost``, ``recording_stopped``,
+        ``battery_low``, each at most every ``device_repeat_s``) when the pipeline has no coach
+        (``[coach] enabled = false``: no coaching, but the runner must still hear that the sensor
+        is lost or the battery low). Default: the pipeline's coach.
+    time_origin_s : float
+        The time on ``clock`` that is 0 on the run's time base, s: every sample, gap, event and
+        cue is timed ``clock`` time minus this (the start of the run, when the recorder read the
+        wall clock for its header), not the host's time since boot. The driver keeps its own
+        clock's times; the loop shifts what it hands on, so the log and the pipeline see the
+        same numbers and a replay of the log equals the live run.
     """
 
     def __init__(
@@ -208,8 +244,12 @@ class LiveLoop:
         keep_events: bool = True,
         barometer: Any = None,
         battery: Any = None,
+        time_origin_s: float = 0.0,
+        device_cues: Any = None,
     ) -> None:
         self._open_driver = open_driver
+        self.device_cues = device_cues
+        self.time_origin_s = float(time_origin_s)
         self._reopen_bus = reopen_bus
         self.pipeline = pipeline
         self.recorder = recorder
@@ -222,6 +262,7 @@ class LiveLoop:
         self._baro_faults = 0
         self.battery = battery
         self._battery_stop: str | None = None
+        self._battery_misses = 0
         self._retries = 0
         self.report = LoopReport()
         self._driver: ImuDriver | None = None
@@ -239,7 +280,10 @@ class LiveLoop:
     def _cues(self, cues: list[CueEvent]) -> None:
         if not cues:
             return
-        self.report.cues.extend(cues)
+        for c in cues:
+            self.report.cue_counts[c.kind] = self.report.cue_counts.get(c.kind, 0) + 1
+        if self.keep_events:
+            self.report.cues.extend(cues)
         if self.recorder is not None:
             for c in cues:
                 self.recorder.event(
@@ -247,13 +291,20 @@ class LiveLoop:
                 )
         self._notify("on_cues", cues)
 
-    def _device(self, kind: str, t_s: float, reason: str) -> None:
+    def _device(self, kind: str, t_s: float, reason: str, *, only_if_cued: bool = False) -> None:
+        """Log and announce a device event and cue it (the coach rate-limits device cues).
+
+        With ``only_if_cued`` (a reminder of a state already announced) nothing is logged or
+        announced unless the coach cues it now: the coach alone decides how often it repeats.
+        """
+        coach = self.device_cues if self.device_cues is not None else self.pipeline.coach
+        cues = coach.on_event(kind, t_s, reason) if coach is not None and kind in DEVICE_EVENT_KINDS else []
+        if only_if_cued and not cues:
+            return
         if self.recorder is not None:
             self.recorder.event(t_s, {"kind": kind, "reason": reason})
         self._notify("on_device", kind, t_s, reason)
-        coach = self.pipeline.coach
-        if coach is not None and kind in DEVICE_EVENT_KINDS:
-            self._cues(coach.on_event(kind, t_s, reason))
+        self._cues(cues)
 
     def _check_recorder(self, t_s: float) -> None:
         rec = self.recorder
@@ -281,7 +332,20 @@ class LiveLoop:
                     t0, {"kind": "gyro_bias", "gyro_bias_rads": [float(v) for v in self._bias]}
                 )
             note = "gyro bias measured while still" if bias is not None else "runner moving: no gyro bias"
-            self._device("ready", float(self._pending[-1].t_s[-1]), note)
+            t_ready = float(self._pending[-1].t_s[-1])
+            if self.pipeline.steps.has_gyro and _gyro_constant(self._pending):
+                # a real gyroscope always has a few counts of noise: this one is off or broken (on
+                # a fake bus, the recording has none); a foot or shank sensor needs it for steps
+                counts = [int(v) for v in self._pending[0].raw[0, 3:6]]
+                self._device(
+                    "gyro_constant",
+                    t_ready,
+                    f"the gyroscope read the same counts {counts} on all three axes for "
+                    f"{self._pending_s:.1f} s while the accelerometer moved: it is off or broken "
+                    "(on a fake bus: the recording has no gyroscope); a foot or shank sensor detects "
+                    "no steps without it: replace the sensor, or wear it at the lower back",
+                )
+            self._device("ready", t_ready, note)
             pending, self._pending = self._pending, []
             for b in pending:
                 self._feed(b)
@@ -290,7 +354,15 @@ class LiveLoop:
 
     def _feed(self, batch: FifoBatch) -> None:
         gyro = batch.gyro_rads - self._bias if self.pipeline.steps.has_gyro else None
+        mode = self.pipeline.terrain_mode
         self._absorb(self.pipeline.process(batch.t_s, batch.acc_mps2, gyro))
+        if self.pipeline.terrain_mode != mode and self.recorder is not None:
+            # the mode button set the terrain by hand (the listener applied it after this batch's
+            # steps): log it at the batch's last sample, so that a replay that sets the same mode
+            # after the same sample decides the same targets and cues as the device did
+            self.recorder.event(
+                float(batch.t_s[-1]), {"kind": "terrain_mode", "mode": self.pipeline.terrain_mode}
+            )
 
     def _absorb(self, update: PipelineUpdate) -> None:
         if self.keep_events and (update.steps or update.strides or update.cues or update.missed_strides):
@@ -302,12 +374,25 @@ class LiveLoop:
         self._cues(update.cues)
 
     def _gap(self, before: float, after: float, reason: str) -> None:
-        self.report.gaps.append((float(before), float(after), reason))
+        self.report.n_gaps += 1
+        if self.keep_events:
+            self.report.gaps.append((float(before), float(after), reason))
         if self.recorder is not None:
             self.recorder.gap(before, after, reason)
 
+    def _to_run_time(self, batch: FifoBatch) -> FifoBatch:
+        """Return the batch with its times (samples, gap) on the run's time base (0 at the start)."""
+        t0 = self.time_origin_s
+        if t0 == 0.0:
+            return batch
+        gap = batch.gap
+        if gap is not None:
+            gap = dataclasses.replace(gap, t_last_s=gap.t_last_s - t0, t_next_s=gap.t_next_s - t0)
+        return dataclasses.replace(batch, t_s=batch.t_s - t0, gap=gap)
+
     def _handle(self, batch: FifoBatch) -> None:
         rep = self.report
+        batch = self._to_run_time(batch)
         if batch.gap is not None and self._open_gap is None:
             # written when the first sample after it arrives: the driver's estimate of that
             # sample's time (gap.t_next_s) may differ from the time it then gives it, and a gap
@@ -345,10 +430,16 @@ class LiveLoop:
         self._baro_next = now + self.settings.barometer_interval_s
         try:
             p_pa = float(self.barometer.read_pressure_pa())
-        except (OSError, CadenceError):
+        except (OSError, CadenceError) as exc:
             self._baro_faults += 1
             if self._baro_faults >= 20:  # keep coaching without the grade from pressure
                 self.barometer = None
+                self._device(
+                    "barometer_lost",
+                    self.report.last_t_s,
+                    f"the barometer failed 20 readings in a row ({exc}); the run goes on without it: "
+                    "grade from the foot's height change, or unknown at the lower back",
+                )
             return
         self._baro_faults = 0
         t = self.report.last_t_s  # on the samples' time base: the newest sample so far
@@ -362,13 +453,32 @@ class LiveLoop:
         if watch is None or not np.isfinite(self.report.last_t_s) or not watch.due(self.clock.monotonic()):
             return
         t = self.report.last_t_s  # on the samples' time base, like the barometer
-        readings = watch.readings
-        events = watch.poll(self.clock.monotonic(), t)
+        readings, errors = watch.readings, watch.errors
+        events = watch.poll(self.clock.monotonic())
         self.report.battery_errors = watch.errors
+        if watch.errors > errors:
+            # failures are absorbed, but while they last neither battery_low nor the critical stop
+            # can work: say so once a streak is long enough, and again when readings come back
+            self._battery_misses += 1
+            if self._battery_misses == BATTERY_MISSES_SAID:
+                name = getattr(watch.monitor, "name", "the battery")
+                self._device(
+                    "battery_unread",
+                    t,
+                    f"{name} failed {BATTERY_MISSES_SAID} readings in a row ({watch.last_error}): "
+                    "battery_low and the critical stop wait until it answers again; check the HAT",
+                )
         if watch.readings > readings:
+            if self._battery_misses >= BATTERY_MISSES_SAID:
+                self._device(
+                    "battery_read", t, f"battery read again after {self._battery_misses} failed readings"
+                )
+            self._battery_misses = 0
             self._record_battery(watch.last)
         for ev in events:
-            self._device(ev.kind, t, ev.reason)
+            # a reminder that the battery is still low is the coach's to cue (or not), like every
+            # repeated device event: said and logged only when it is cued
+            self._device(ev.kind, t, ev.reason, only_if_cued=ev.reminder)
             if ev.kind == "battery_critical":
                 self._battery_stop = ev.reason
 
@@ -394,11 +504,17 @@ class LiveLoop:
         announced = False
         reopened = False
         last_t = rep.last_t_s if np.isfinite(rep.last_t_s) else 0.0
+
+        def now_t() -> float:
+            # when it happens on the run's time base (no sample to time it by meanwhile), never
+            # before the last sample
+            return max(last_t, self.clock.monotonic() - self.time_origin_s)
+
         while not stop.is_set() and self.clock.monotonic() < deadline:
             waited = self.clock.monotonic() - start
             if not announced and waited >= self.settings.sensor_lost_after_s:
                 announced = True
-                self._device("sensor_lost", last_t, f"IMU not answering for {waited:.1f} s: {fault}")
+                self._device("sensor_lost", now_t(), f"IMU not answering for {waited:.1f} s: {fault}")
             if not reopened and self._reopen_bus is not None and waited >= self.settings.reopen_bus_after_s:
                 reopened = True
                 try:
@@ -415,7 +531,7 @@ class LiveLoop:
                     self._driver = self._open_driver()
                 rep.restarts += 1
                 if announced:
-                    self._device("sensor_back", last_t, f"IMU answering again after {waited:.1f} s")
+                    self._device("sensor_back", now_t(), f"IMU answering again after {waited:.1f} s")
                 return True
             except (OSError, CadenceError) as exc:
                 fault = exc

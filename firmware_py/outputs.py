@@ -288,7 +288,8 @@ class CueOutputs:
         (a device cue only when every waiting cue is one).
     on_drop : callable, optional
         Called as ``on_drop(cue, why)`` for every cue that is not played (``why``: ``"stale"`` or
-        ``"queue full"``), from the thread that dropped it; so that no cue is lost silently.
+        ``"queue full"``) or not played to its end (``"pin error: ..."``, a GPIO that failed), from
+        the thread that dropped it; so that no cue is lost silently.
 
     Attributes
     ----------
@@ -459,6 +460,7 @@ class CueOutputs:
                     self._render(cue)
             except Exception as exc:  # a pin error must not silence every later cue
                 self.last_error = exc
+                self._report_drop(cue, f"pin error: {exc}")  # nor this one, silently
             finally:
                 with self._cv:
                     self._busy = False

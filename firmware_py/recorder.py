@@ -7,12 +7,16 @@ raw counts with their timestamps. It fsyncs at least every ``fsync_interval_s`` 
 a new file and nothing is ever overwritten. When the disk fills up the recorder stops,
 says why, and lets the caller keep coaching; it never raises into the live loop.
 
-Sample times are on the monotonic clock, which an NTP sync never moves. The wall clock does move:
+Sample times are on the monotonic clock, which an NTP sync never moves. Given a
+``time_origin_s`` (what ``run`` does), they count from the start of the run: the header's
+``time_base`` is ``"start"``, ``start_time_utc`` is the wall-clock time of t = 0 (to the
+millisecond) and ``monotonic_origin_s`` the monotonic clock's reading there (seconds since boot
+on Linux, as ``journalctl -o short-monotonic`` shows). Older logs have no ``time_base``: their
+times are the host's monotonic clock itself. The wall clock does move:
 a Raspberry Pi has no real-time clock, boots with the time it saved at its last shutdown
-(``fake-hwclock``) and jumps, often by hours, when NTP syncs mid-run. The header's
-``start_time_utc`` is what the wall clock said at the start; given a ``wall_clock``, the recorder
-watches it at every fsync and writes a ``wall_clock`` event when it jumps, with the new UTC time on
-the log's time line, so the run can still be placed in real time.
+(``fake-hwclock``) and jumps, often by hours, when NTP syncs mid-run. Given a ``wall_clock``, the
+recorder watches it at every fsync and writes a ``wall_clock`` event when it jumps, with the new
+UTC time on the log's time line, so the run can still be placed in real time.
 """
 
 from __future__ import annotations
@@ -68,6 +72,11 @@ class Recorder:
         the last sample's time) whenever the wall clock moves by more than
         :data:`WALL_CLOCK_JUMP_S` against ``clock`` (an NTP sync after boot). Only meaningful when
         ``clock`` is the real monotonic clock.
+    time_origin_s : float, optional
+        The time on ``clock`` that is t = 0 of the samples the caller will write (the start of the
+        run), s. The header then says so (``time_base = "start"``, ``monotonic_origin_s``) and its
+        ``start_time_utc`` is the wall-clock time at that instant. None: the caller's times are
+        ``clock``'s own and the header has no time base (as logs before it had).
 
     Attributes
     ----------
@@ -96,6 +105,7 @@ class Recorder:
         wall_clock: Callable[[], _dt.datetime] | None = None,
         watch_wall_clock: bool = False,
         free_mb: Callable[[Path], float] | None = None,
+        time_origin_s: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.min_free_mb = float(min_free_mb)
@@ -113,10 +123,18 @@ class Recorder:
         self._writer: CclogWriter | None = None
         self._last_sync = clock.monotonic()
         start = self._wall()
-        self._wall_offset_s = start.timestamp() - clock.monotonic()
+        now_s = clock.monotonic()
+        self._wall_offset_s = start.timestamp() - now_s
+        time_base: dict[str, Any] = {}
+        if time_origin_s is not None:
+            # the header's start is the wall-clock time of t = 0 itself, so that t + start_time_utc
+            # places every sample in real time (until a wall_clock event corrects the wall clock)
+            start = start - _dt.timedelta(seconds=now_s - float(time_origin_s))
+            time_base = {"time_base": "start", "monotonic_origin_s": float(time_origin_s)}
         full_header = {
             "software_version": __version__,
-            "start_time_utc": start.isoformat(timespec="seconds"),
+            "start_time_utc": start.isoformat(timespec="milliseconds"),
+            **time_base,
             **header,
         }
         try:

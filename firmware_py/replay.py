@@ -139,6 +139,20 @@ def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
     return sorted(out)
 
 
+def recorded_terrain_modes(rec: Recording) -> list[tuple[float, str]]:
+    """Return the terrain modes the runner set with the mode button, ``(t_s, mode)`` in time order.
+
+    The device logs a ``terrain_mode`` event at the last sample of the block after which it applied
+    the press; a replay applies it after the same sample.
+    """
+    out = []
+    for item in native_header(rec).get("events") or []:
+        ev = item.get("event") if isinstance(item, dict) else None
+        if isinstance(ev, dict) and ev.get("kind") == "terrain_mode" and isinstance(ev.get("mode"), str):
+            out.append((float(item["t_s"]), ev["mode"]))
+    return sorted(out, key=lambda x: x[0])
+
+
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
     for item in native_header(rec).get("events") or []:
@@ -270,11 +284,30 @@ def replay_recording(
         gyro = gyro - bias  # exactly what the live loop fed the pipeline
     for t_p, p_pa in recorded_pressure(rec):
         pipe.add_pressure(t_p, p_pa)
-    out = pipe.process(rec.t_s, rec.acc_mps2, gyro)
-    tail = pipe.finish()
+    updates = []
+    done = 0
+    for t_mode, mode in recorded_terrain_modes(rec):  # the mode button, where the device applied it
+        upto = int(np.searchsorted(rec.t_s, t_mode, side="right"))
+        if upto > done:
+            g = gyro[done:upto] if gyro is not None else None
+            updates.append(pipe.process(rec.t_s[done:upto], rec.acc_mps2[done:upto], g))
+            done = upto
+        try:
+            pipe.set_terrain_mode(mode)
+        except ValueError as exc:
+            raise LogFormatError(
+                f"{rec.path}: terrain_mode event at t={t_mode} s holds {mode!r}: {exc}; fix: delete the "
+                "event or replay with a version that knows the mode"
+            ) from exc
+    if done == 0:
+        updates.append(pipe.process(rec.t_s, rec.acc_mps2, gyro))
+    elif done < rec.t_s.shape[0]:
+        g = gyro[done:] if gyro is not None else None
+        updates.append(pipe.process(rec.t_s[done:], rec.acc_mps2[done:], g))
+    updates.append(pipe.finish())
     return result_from_pipeline(
         pipe,
-        [out, tail],
+        updates,
         source=rec.path,
         sampling_rate_hz=rec.sampling_rate_hz,
         placement_side=rec.placement_side,

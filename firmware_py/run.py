@@ -112,6 +112,14 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
 
     bat = cfg.battery
     fake_spec = getattr(args, "fake_battery", None)
+    if simulated and bat.source == "hwmon":
+        # the Pi's own under-voltage flag: the host running a simulation is not the device
+        print(
+            'cadence-coach: note: [battery] source = "hwmon" reads the Pi\'s under-voltage flag, which a '
+            'simulated run does not; no battery is read (--fake-battery with source = "auto" simulates one)',
+            file=sys.stderr,
+        )
+        return None
     if fake_spec is not None:
         from firmware_py.imu.fake_battery import FakePiSugar3, parse_fake_battery
 
@@ -133,7 +141,6 @@ def _battery_watch(cfg: Any, bus: Any, args: argparse.Namespace, clock: Clock, s
         low_percent=bat.low_percent,
         critical_percent=bat.critical_percent,
         poll_s=bat.poll_s,
-        repeat_s=cfg.coach.device_repeat_s,
     )
 
 
@@ -144,6 +151,19 @@ def _say_dropped(cue: Any, why: str) -> None:
         f"{cue.reason}",
         file=sys.stderr,
     )
+
+
+def _device_cue_policy(cfg: Any) -> Any:
+    """Build a coach that only decides the device's own cues (a run with ``[coach] enabled = false``).
+
+    It is never fed a step, so it never coaches; it plays ``ready``, ``sensor_lost``,
+    ``recording_stopped`` and ``battery_low`` with the same rule as a coaching run (the same
+    event at most every ``[coach] device_repeat_s``).
+    """
+    from dsp.coach import Coach
+    from firmware_py.config import coach_settings
+
+    return Coach(coach_settings(cfg))
 
 
 #: Seconds between two attempts to reach an IMU that did not answer at start.
@@ -245,6 +265,11 @@ def run_device(args: argparse.Namespace) -> int:
         raise UsageError("--fast runs on a simulated clock and needs a fake bus (--bus fake:RECORDING.csv)")
     if getattr(args, "fake_battery", None) is not None and not spec.startswith("fake"):
         raise UsageError("--fake-battery needs a fake bus (--bus fake:RECORDING.csv)")
+    if getattr(args, "fake_battery", None) is not None and cfg.battery.source not in ("auto", "pisugar3"):
+        raise UsageError(
+            f'--fake-battery simulates a PiSugar 3, which [battery] source = "{cfg.battery.source}" does '
+            'not read: set source = "auto" or "pisugar3" (or leave --fake-battery out)'
+        )
     placement = args.placement or (cfg.device.placement if source is None else None)
     side = args.side or (cfg.device.placement_side if source is None else None)
     duration = args.duration
@@ -273,6 +298,7 @@ def run_device(args: argparse.Namespace) -> int:
         if "address" in query:
             address = int(query["address"][0], 0)
     # a fake bus here simulates the device: no test reads its transaction log or its chip's truth
+    bus_opened_s = clock.monotonic()  # a fake chip plays its recording from here on
     state: dict[str, Any] = {"bus": open_bus(spec, clock=clock, keep_history=False)}
 
     def open_driver():
@@ -361,6 +387,12 @@ def run_device(args: argparse.Namespace) -> int:
     probe.close()
     pipeline = device_pipeline(real_rate)
     coach_ref.coach = pipeline.coach
+    # the run's time base, not the host's boot (which the monotonic clock counts from): t = 0 now,
+    # as the recorder reads the wall clock for its header; on a fake bus, when its chip started
+    # playing the recording, so that a simulated run's times are the recording's. The driver
+    # keeps the host's times; the loop shifts what it hands to the log and the pipeline, so live
+    # and a replay of the log read the same numbers
+    time_origin_s = bus_opened_s if spec.startswith("fake") else clock.monotonic()
     recorder = None
     if not args.no_record and cfg.recording.enabled:
         header = {
@@ -385,6 +417,7 @@ def run_device(args: argparse.Namespace) -> int:
             min_free_mb=cfg.recording.min_free_mb,
             # no RTC on a Pi: note in the log when NTP (or anyone) steps the wall clock mid-run
             watch_wall_clock=isinstance(clock, SystemClock),
+            time_origin_s=time_origin_s,
         )
         if recorder.low_disk:
             print(f"cadence-coach: warning: little free space in {data_dir}", file=sys.stderr)
@@ -402,6 +435,8 @@ def run_device(args: argparse.Namespace) -> int:
         reopen_bus=reopen_bus,
         listener=CueListener(outputs, pipeline),
         keep_events=bool(args.json),
+        time_origin_s=time_origin_s,
+        device_cues=_device_cue_policy(cfg) if pipeline.coach is None else None,
     )
     try:
         report = loop.run(stop, duration_s=duration)
@@ -412,11 +447,12 @@ def run_device(args: argparse.Namespace) -> int:
             outputs.wait_idle(5.0)
             outputs.close()
     # the coaching cues, as the replay JSON lists them; the device's own (ready, ...) apart
-    device = [c.kind for c in report.cues if c.kind in DEVICE_EVENT_KINDS]
-    summary = f"{report.n_steps} steps, {len(report.cues) - len(device)} cues"
-    if device:
-        kinds = ", ".join(dict.fromkeys(device))
-        summary += f" (and {len(device)} device cue{'s' if len(device) > 1 else ''}: {kinds})"
+    counts = report.cue_counts
+    n_device = sum(n for kind, n in counts.items() if kind in DEVICE_EVENT_KINDS)
+    summary = f"{report.n_steps} steps, {sum(counts.values()) - n_device} cues"
+    if n_device:
+        kinds = ", ".join(kind for kind in counts if kind in DEVICE_EVENT_KINDS)
+        summary += f" (and {n_device} device cue{'s' if n_device > 1 else ''}: {kinds})"
     if outputs is not None and outputs.dropped:
         summary += f" ({outputs.dropped} not played: stale or queue full, see above)"
     summary += f" from {report.samples} samples"
@@ -435,7 +471,7 @@ def run_device(args: argparse.Namespace) -> int:
             sampling_rate_hz=real_rate,
             placement_side=side,
             duration_s=(report.last_t_s - report.first_t_s) if report.samples else 0.0,
-            extra_gaps=len(report.gaps),
+            extra_gaps=report.n_gaps,
         )
         write_json(result, Path(args.json))
     if report.battery_critical is not None:

@@ -172,6 +172,7 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
         if not nav["init"]:
             nav["R"] = attitude_from_gravity(acc[j])
             nav["init"] = True
+            nav["tilt_left"] = 1.0  # share of the tilt error no sample at rest has measured
             continue
         dt = t[j] - t[j - 1]
         nav["R"] = gyro_step(nav["R"], gyro[j], dt)
@@ -201,7 +202,10 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
             nav["trap_tau"] += trap * nav["tau"]
         if not zupt:
             continue
-        nav["R"] = tilt_step(nav["R"], mean, tilt_gain if still else s.anchor_tilt_gain)
+        gain = tilt_gain if still else s.anchor_tilt_gain
+        nav["R"] = tilt_step(nav["R"], mean, gain)
+        tilt_left = nav["tilt_left"]  # as the motion ending here started
+        nav["tilt_left"] = tilt_left * (1.0 - gain) + (0.0 if still else gain)
         if still:
             g += g_gain * (float(np.linalg.norm(mean)) - g)
         # the stance foot rolls on the ground: the sensor, at height h above the ground point,
@@ -218,7 +222,12 @@ def naive_foot_landings(t, acc, gyro, *, sampling_rate_hz, settings=None):
                 lever = (drift * tau / 2.0 + nav["trap"] * tau - nav["trap_tau"]) / (drift + nav["trap"])
             else:
                 lever = tau / 2.0
-            nav["p"] = nav["p"] + nav["s1"] - e * lever
+            d = nav["s1"] - e * lever
+            # a tilt u of the apparent 'up', held over the motion, drifts the horizontal velocity by
+            # g·u·T (the drift share of e) and reads the horizontal displacement as a height -u·d
+            share = drift / (drift + nav["trap"]) if drift + nav["trap"] > 0.0 else 1.0
+            u = tilt_left * share * e[:2] / (g * tau)
+            nav["p"] = nav["p"] + d + np.array([0.0, 0.0, float(u @ d[:2])])
             if tau >= s.min_swing_s:
                 if nav["have_land"] and tau <= s.max_swing_s:
                     d = nav["p"] - nav["p_land"]

@@ -77,6 +77,11 @@ def kinds(events):
     return [e.kind for e in events]
 
 
+def announced(events):
+    """Kinds of the events that are said whatever the coach decides (not reminders)."""
+    return [e.kind for e in events if not e.reminder]
+
+
 # -------------------------------------------------------------------------- register decoding
 def test_pisugar3_known_answers_from_register_bytes():
     # VH 0x0E, VL 0x2E -> 0x0E2E = 3630 mV; 0x2A = 14 %; CTR1 0xC0: bit 7 power plugged
@@ -173,10 +178,10 @@ def test_under_voltage_warns_but_never_stops_the_run(tmp_path):
     # the flag cannot tell a dying power bank from a thin cable: a warning, repeated while it
     # lasts, never the critical stop that would end a recording the Pi may keep powering
     root = _sysfs(tmp_path, "1")
-    watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0, repeat_s=60.0)
+    watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0)
     seen = [k for i in range(20) for k in kinds(watch.poll(10.0 * i))]
     assert "battery_critical" not in seen
-    assert seen.count("battery_low") >= 3
+    assert seen.count("battery_low") == 20  # announced once, then a reminder at every reading
     assert watch.state == "low"
     # and one under-voltage between good readings is only a warning, then OK
     watch = BatteryWatch(open_battery("hwmon", None, sysfs_root=root), poll_s=10.0)
@@ -205,17 +210,22 @@ def test_source_choice(tmp_path):
 
 
 # --------------------------------------------------------------------------------- decisions
-def test_low_has_hysteresis_and_repeats_no_more_often_than_repeat_s():
-    watch = BatteryWatch(
-        Scripted([20, 14.9, 15.5, 16, 17.9, 18.0, 14]), low_percent=15, poll_s=10, repeat_s=60
-    )
-    got = [kinds(watch.poll(t)) for t in (0, 10, 20, 30, 40, 50, 60)]
-    # 14.9 enters low; 15.5..17.9 wobble above the threshold but below 15 + 3: still low, and no
-    # repeat before 60 s; 18.0 clears it; 14 enters low again
-    assert got == [[], ["battery_low"], [], [], [], ["battery_ok"], ["battery_low"]]
-    watch = BatteryWatch(Scripted([14, 13, 13, 12, 12]), poll_s=15, repeat_s=60)
-    got = [kinds(watch.poll(t)) for t in (0, 15, 30, 45, 60)]
-    assert got == [["battery_low"], [], [], [], ["battery_low"]]
+def test_low_has_hysteresis_and_reminds_while_low():
+    watch = BatteryWatch(Scripted([20, 14.9, 15.5, 16, 17.9, 18.0, 14]), low_percent=15, poll_s=10)
+    events = [watch.poll(t) for t in (0, 10, 20, 30, 40, 50, 60)]
+    # 14.9 enters low; 15.5..17.9 wobble above the threshold but below 15 + 3: still low (a
+    # reminder, which the coach cues at most every device_repeat_s); 18.0 clears it; 14 enters low
+    assert [announced(e) for e in events] == [
+        [],
+        ["battery_low"],
+        [],
+        [],
+        [],
+        ["battery_ok"],
+        ["battery_low"],
+    ]
+    assert [kinds(e) for e in events][2:5] == [["battery_low"]] * 3
+    assert all(e.reminder for ev in events[2:5] for e in ev)
 
 
 def test_poll_reads_only_when_due():
@@ -232,7 +242,7 @@ def test_poll_reads_only_when_due():
 
 def test_critical_needs_two_readings_in_a_row_and_then_stops_reading():
     watch = BatteryWatch(Scripted([4, 6, 4, 4, 50]), poll_s=1, low_percent=15, critical_percent=5)
-    got = [kinds(watch.poll(t)) for t in (0, 1, 2, 3, 4)]
+    got = [announced(watch.poll(t)) for t in (0, 1, 2, 3, 4)]
     assert got == [["battery_low"], [], [], ["battery_critical"], []]
     assert watch.state == "critical"
     assert watch.readings == 4
@@ -337,9 +347,7 @@ def _live(tmp_path, clock, sugar, outputs=None):
         "placement": "foot",
     }
     recorder = Recorder(tmp_path / "logs", header, clock=clock)
-    watch = BatteryWatch(
-        open_battery("auto", bus, sysfs_root=None), poll_s=5.0, repeat_s=cfg.coach.device_repeat_s
-    )
+    watch = BatteryWatch(open_battery("auto", bus, sysfs_root=None), poll_s=5.0)
     loop = LiveLoop(
         open_driver=open_driver,
         pipeline=pipe,

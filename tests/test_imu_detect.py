@@ -117,3 +117,17 @@ def test_detect_main_with_no_imu(capsys, monkeypatch):
     monkeypatch.setattr(detect, "open_bus", lambda spec: FakeI2CBus([]))
     assert detect_main("smbus:1") == 1
     assert "No supported IMU found" in capsys.readouterr().out
+
+
+def test_detect_scans_the_bus_the_device_config_names(tmp_path, monkeypatch):
+    # `cadence-coach detect` scanned smbus:1 even where the device's config says another bus.
+    from firmware_py import cli
+
+    seen = []
+    monkeypatch.setattr(detect, "detect_main", lambda spec: seen.append(spec) or 0)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[device]\nbus = "smbus:3"\n')
+    assert cli.main(["detect", "--config", str(cfg)]) == 0
+    assert cli.main(["detect"]) == 0
+    assert cli.main(["detect", "--config", str(cfg), "--bus", "fake"]) == 0
+    assert seen == ["smbus:3", "smbus:1", "fake"]

@@ -669,3 +669,43 @@ def test_header_only_file_is_an_empty_recording(tmp_path):
     assert rec.n_samples == 0
     assert rec.acc_mps2.shape == (0, 3)
     assert rec.gyro_rads.shape == (0, 3)
+
+
+def test_convert_writes_one_second_blocks_so_a_flipped_byte_costs_at_most_a_second(tmp_path):
+    # write_cclog (convert) used 64 KiB blocks: 1170 float samples, 5.8 s at 200 Hz lost to one bad byte.
+    from firmware_py.logs.cclog import write_cclog
+    from firmware_py.logs.recording import Recording
+
+    rate = 200.0
+    n = 6000
+    rng = np.random.default_rng(3)
+    rec = Recording(
+        path="",
+        t_s=np.arange(n) / rate,
+        acc_mps2=rng.normal(0, 5, (n, 3)),
+        gyro_rads=rng.normal(0, 2, (n, 3)),
+        sampling_rate_hz=rate,
+        placement="foot",
+    )
+    path = tmp_path / "conv.cclog"
+    write_cclog(rec, path)
+    blocks = [b for b in iter_cclog_blocks(path) if b.kind == "samples"]
+    assert [b.t_s.shape[0] for b in blocks] == [200] * 30
+    raw = bytearray(path.read_bytes())
+    mid = blocks[15]
+    raw[mid.offset + mid.size // 2] ^= 0xFF
+    bad = tmp_path / "bad.cclog"
+    bad.write_bytes(bytes(raw))
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        got = read_cclog(bad)
+    assert any(issubclass(w.category, LogCorruptWarning) for w in seen)
+    assert any("gap of 1.01 s at t=14.99 s" in str(w.message) for w in seen)
+    assert got.n_samples == n - 200
+    kept = np.concatenate([rec.t_s[: 15 * 200], rec.t_s[16 * 200 :]])
+    assert (got.t_s == kept).all()
+
+
+def test_writer_block_s_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="block_s must be a positive number of seconds"):
+        CclogWriter(tmp_path / "x.cclog", {"sampling_rate_hz": 100.0}, block_s=0.0)

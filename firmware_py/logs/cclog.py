@@ -275,6 +275,10 @@ class CclogWriter:
         ``gyro_lsb_rads``; any other JSON-serialisable key is stored too.
     encoding : {"f8", "i2"}
         ``f8``: values are float64 in SI units; ``i2``: values are the chip's int16 counts.
+    block_s : float, optional
+        Seal a SAMPLES block after this many seconds of samples (at the header's rate) even when no
+        ``flush`` comes, so that a damaged block costs at most that much; a block is never larger
+        than 64 KiB.  Without it, blocks end at each ``flush`` or at 64 KiB.
 
     Raises
     ------
@@ -286,7 +290,14 @@ class CclogWriter:
         When the header is invalid.
     """
 
-    def __init__(self, path: str | os.PathLike[str], header: dict[str, Any], *, encoding: str = "f8") -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        header: dict[str, Any],
+        *,
+        encoding: str = "f8",
+        block_s: float | None = None,
+    ) -> None:
         self._path = Path(path)
         self._header = complete_header(header, encoding)
         self._encoding = encoding
@@ -294,6 +305,11 @@ class CclogWriter:
         self._n_values = 6 if self._has_gyro else 3
         self._dtype = record_dtype(encoding, self._has_gyro)
         self._block_samples = max(1, WRITER_BLOCK_PAYLOAD_BYTES // self._dtype.itemsize)
+        if block_s is not None:
+            if not (block_s > 0 and math.isfinite(block_s)):
+                raise ValueError(f"block_s must be a positive number of seconds, got {block_s!r}")
+            per_block = round(block_s * float(self._header["sampling_rate_hz"]))
+            self._block_samples = max(1, min(self._block_samples, per_block))
         try:
             head_json = json.dumps(self._header, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except (TypeError, ValueError) as exc:
@@ -1188,7 +1204,8 @@ def write_cclog(rec: Recording, path: str | os.PathLike[str]) -> None:
     if rec.gyro_rads is not None:
         values = np.hstack([values, np.asarray(rec.gyro_rads, dtype=np.float64)])
     t = np.asarray(rec.t_s, dtype=np.float64)
-    writer = CclogWriter(p, header_from_recording(rec), encoding="f8")
+    # one-second blocks, as the device's flushes make them: a damaged block loses 1 s, not 64 KiB
+    writer = CclogWriter(p, header_from_recording(rec), encoding="f8", block_s=1.0)
     try:
         with writer:
             done = 0

@@ -1943,7 +1943,7 @@ def long_run(
         rss_end_mb=rss_end,
         live_steps=list(s.listener.step_times),
         replay_steps=[e.t_s for e in replay.events],
-        gaps=len(rep.gaps),
+        gaps=rep.n_gaps,
     )
 
 
