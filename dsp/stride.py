@@ -670,9 +670,8 @@ class TrunkStrideEstimator(_StreamingBase):
         first contact after a pause (no contact within ``max_step_s`` before it) has no step.
         That row is held back until the next contact is answered: if the next step is measured
         (it started at the held contact), the first step is taken to be as long as the second one,
-        with the factor ``K`` of its own gait, and the second contact's stride becomes the sum of
-        the two steps like every other stride (no turn correction, as for any stride without a
-        step before it: see ``docs/stride.md``).  Otherwise (a bout of one step, or the end of the
+        with the factor ``K`` of its own gait, so that the distance counts it; the second
+        contact's stride stays unknown (half of it would be the estimate).  Otherwise (a bout of one step, or the end of the
         input) the held row is released unchanged.  The rows stay one per contact, in order, and
         depend only on the kernel's rows, so any chunking gives the batch result.
 
@@ -712,7 +711,7 @@ class TrunkStrideEstimator(_StreamingBase):
         return np.ascontiguousarray(np.vstack(out))
 
     def _fill_first_step(self, first: np.ndarray, second: np.ndarray) -> None:
-        """Set the held first row's step and the second row's stride (both edited in place)."""
+        """Set the held first row's step (edited in place) from the second row's."""
         p = self._params
         run2 = second[K.O_RUN] == 1.0
         run1 = first[K.O_RUN] == 1.0 if math.isfinite(first[K.O_RUN]) else run2
@@ -725,10 +724,9 @@ class TrunkStrideEstimator(_StreamingBase):
         first[K.O_READY] = second[K.O_READY]
         if not math.isfinite(first[K.O_RUN]):
             first[K.O_RUN] = second[K.O_RUN]
-        stride = second[K.O_STEP] + step1
-        second[K.O_STRIDE] = stride
-        # the first step's duration is taken as the second's, like its length
-        second[K.O_SPEED] = stride / (2.0 * (second[K.O_T] - first[K.O_T]))
+        # The second contact's stride is left unknown, as before: half of it would be this guess,
+        # and a stride is a measurement (the coach, the grade and the scores read it). The estimate
+        # only gives the step its share of the distance.
 
     def update(
         self,

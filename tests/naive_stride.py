@@ -431,9 +431,8 @@ def naive_trunk_strides(
         prev2, prev, prev_step = prev, c, step
         psi_prev2, psi_prev = psi_prev, psi_c
     # a bout's first contact (none within max_step_s before it) has no step: when the next step is
-    # measured, the first is as long as the second, with the factor K of its own gait; the second
-    # contact's stride is then the plain sum of the two (no turn correction at a bout's second
-    # contact), and its speed that stride over twice the second step's time
+    # measured, the first is as long as the second, with the factor K of its own gait (for the
+    # distance); the second contact's stride stays unknown
     k_of = {True: s.pendulum_k_run * s.scale_run, False: s.pendulum_k_walk * s.scale_walk}
     for i in range(len(rows) - 1):
         first, second = rows[i], rows[i + 1]
@@ -442,11 +441,6 @@ def naive_trunk_strides(
             run2 = second[6] == 1.0
             run1 = run2 if math.isnan(first[6]) else first[6] == 1.0
             step1 = second[2] / k_of[run2] * k_of[run1]
-            stride2 = second[2] + step1
-            speed2 = stride2 / (2.0 * (second[0] - first[0]))
             run_first = second[6] if math.isnan(first[6]) else first[6]
             rows[i] = out_row(first[0], first[1], step1, first[3], first[4], second[5], run_first, True)
-            rows[i + 1] = out_row(
-                second[0], stride2, second[2], second[3], speed2, second[5], second[6], True
-            )
     return rows
