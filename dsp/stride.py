@@ -671,9 +671,10 @@ class TrunkStrideEstimator(_StreamingBase):
         That row is held back until the next contact is answered: if the next step is measured
         (it started at the held contact), the first step is taken to be as long as the second one,
         with the factor ``K`` of its own gait, so that the distance counts it; the second
-        contact's stride stays unknown (half of it would be the estimate).  Otherwise (a bout of one step, or the end of the
-        input) the held row is released unchanged.  The rows stay one per contact, in order, and
-        depend only on the kernel's rows, so any chunking gives the batch result.
+        contact's stride stays unknown (half of it would be the estimate).  Otherwise (a bout of
+        one step, or the end of the input) the held row is released unchanged.  The rows stay one
+        per contact, in order, and depend only on the kernel's rows, so any chunking gives the
+        batch result.
 
         Parameters
         ----------
