@@ -491,12 +491,16 @@ class Pipeline:
         while self._pressure and self._pressure[0][0] < t_s:
             t_p, p_pa = heapq.heappop(self._pressure)
             self.grade.update_pressure(t_p, p_pa)
-        due = []
-        while self._for_grade and self._for_grade[0][0] <= t_s:
-            due.append(heapq.heappop(self._for_grade)[2])
-        if not due:
+        for_grade = self._for_grade
+        if not for_grade or for_grade[0][0] > t_s:
             return
-        if len(due) > 1:
+        first = heapq.heappop(for_grade)[2]
+        if not for_grade or for_grade[0][0] > t_s:  # the usual case: one stride became known
+            due = (first,)
+        else:
+            due = [first]
+            while for_grade and for_grade[0][0] <= t_s:
+                due.append(heapq.heappop(for_grade)[2])
             due.sort(key=_contact_time)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
         update_stride = self.grade.update_stride
