@@ -269,14 +269,20 @@ class GradeEstimator:
         self._n_heights = 0  # strides among those with a finite height change
         self._grade = UNKNOWN
         self._t_change = -math.inf
-        self._last = GradeState(math.nan, UNKNOWN, math.nan, math.nan, math.nan, "none")
+        # the latest estimate's fields; its GradeState is built when asked for (``state``)
+        self._last_fields = (math.nan, UNKNOWN, math.nan, math.nan, math.nan, "none")
+        self._last: GradeState | None = None
+        self._grade_pct = math.nan  # the latest estimate's grade_pct (the pipeline reads it per step)
         #: Pressure readings skipped as invalid.
         self.bad_pressure = 0
 
     @property
     def state(self) -> GradeState:
         """The estimate after the latest update."""
-        return self._last
+        st = self._last
+        if st is None:
+            st = self._last = _grade_state(*self._last_fields)
+        return st
 
     # ---- inputs --------------------------------------------------------------------------
     def update_pressure(self, t_s, pressure_pa) -> GradeState:
@@ -328,7 +334,7 @@ class GradeEstimator:
                 self._p = self._p - np.outer(k, h @ self._p)
             self._t_baro = ti
             self._decide(ti)
-        return self._last
+        return self.state
 
     def update_stride(self, t_s, distance_m=None, height_change_m=None) -> GradeState:
         """Feed one or more strides from the stride estimator.
@@ -354,15 +360,8 @@ class GradeEstimator:
         """
         if type(t_s) is float and type(distance_m) in _SCALAR and type(height_change_m) in _SCALAR:
             # one stride as plain floats (the pipeline's case): the same checks, without arrays
-            d = math.nan if distance_m is None else distance_m
-            if d < 0.0:
-                raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
-            if not math.isfinite(t_s) or t_s < self._t_stride:
-                raise ValidationError(
-                    f"stride times must be finite and non-decreasing (last was {self._t_stride:.3f} s)"
-                )
-            self._add_stride(t_s, d, math.nan if height_change_m is None else height_change_m)
-            return self._last
+            self._one_stride(t_s, distance_m, height_change_m)
+            return self.state
         t = _as_1d("t_s", t_s)
         nan = np.full(t.shape, np.nan)
         d = nan if distance_m is None else _as_1d("distance_m", distance_m)
@@ -376,7 +375,22 @@ class GradeEstimator:
         self._check_time(t, self._t_stride, "stride")
         for ti, di, hi in zip(t, d, dh, strict=True):
             self._add_stride(ti, di, hi)
-        return self._last
+        return self.state
+
+    def _one_stride(self, t_s: float, distance_m: float | None, height_change_m: float | None) -> None:
+        """:meth:`update_stride` of one stride as Python floats (or None), without the state.
+
+        The pipeline's per-stride call: it reads the grade of each step from ``_grade`` and
+        ``_grade_pct`` (the state's ``grade`` and ``grade_pct``), so no :class:`GradeState` is built.
+        """
+        d = math.nan if distance_m is None else distance_m
+        if d < 0.0:
+            raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
+        if not math.isfinite(t_s) or t_s < self._t_stride:
+            raise ValidationError(
+                f"stride times must be finite and non-decreasing (last was {self._t_stride:.3f} s)"
+            )
+        self._add_stride(t_s, d, math.nan if height_change_m is None else height_change_m)
 
     # ---- internals -----------------------------------------------------------------------
     def _add_stride(self, ti: float, di: float, hi: float) -> None:
@@ -518,7 +532,9 @@ class GradeEstimator:
             if from_unknown or t - self._t_change >= s.min_dwell_s:
                 self._grade = new
                 self._t_change = t
-        self._last = _grade_state(t, self._grade, grade_pct, vspeed, alt, source)
+        self._last_fields = (t, self._grade, grade_pct, vspeed, alt, source)
+        self._last = None
+        self._grade_pct = grade_pct
 
     def _threshold(self, value: float, up: float, down: float, band: float) -> str:
         cur = self._grade
