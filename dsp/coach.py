@@ -440,12 +440,77 @@ class _Streak:
     last_cue_s: float = -math.inf
 
 
-@dataclass(frozen=True, slots=True)
 class _Want:
-    """What this step asks for: a cue kind and the sentence that explains it (minus the duration)."""
+    """What this step asks for: a cue kind and the sentence that explains it (minus the duration).
 
-    kind: str
-    what: str
+    The sentence is ``fmt.format(*args)``, formatted only when a cue is given (:attr:`what`): most
+    off-target steps never become a cue, and formatting their numbers was most of their cost.
+    """
+
+    __slots__ = ("args", "fmt", "kind")
+
+    def __init__(self, kind: str, fmt: str, *args: object) -> None:
+        self.kind = kind
+        self.fmt = fmt
+        self.args = args
+
+    @property
+    def what(self) -> str:
+        """The sentence, with the numbers."""
+        return self.fmt.format(*self.args) if self.args else self.fmt
+
+
+_new = object.__new__
+
+
+def _targets(
+    terrain: str | None,
+    cadence_spm: float | None,
+    cadence_tolerance_spm: float,
+    stride_length_m: float | None,
+    stride_tolerance_m: float | None,
+    cadence_clamped: bool,
+    baseline: Baseline | None,
+) -> Targets:
+    """Build a :class:`Targets` of these fields without ``object.__setattr__`` per field.
+
+    Fills the new instance's ``__dict__``, every field in field order: equal to the class call
+    (same repr and pickle, still frozen), as ``dsp.pipeline``'s record builders do. A learned
+    baseline moves at every step, and so do the targets.
+    """
+    tg = _new(Targets)
+    d = tg.__dict__
+    d["terrain"] = terrain
+    d["cadence_spm"] = cadence_spm
+    d["cadence_tolerance_spm"] = cadence_tolerance_spm
+    d["stride_length_m"] = stride_length_m
+    d["stride_tolerance_m"] = stride_tolerance_m
+    d["cadence_clamped"] = cadence_clamped
+    d["baseline"] = baseline
+    return tg
+
+
+def _learned_baseline(cadence_spm: float, stride_length_m: float | None, n_steps: int) -> Baseline:
+    """``Baseline(cadence_spm, stride_length_m, "learned", n_steps)``, its checks inline.
+
+    Values that pass :meth:`Baseline.__post_init__`'s checks are stored in the new instance's
+    ``__dict__`` directly (equal to the class call); any other goes through the class call, which
+    raises the same error as before.
+    """
+    isfinite = math.isfinite
+    if (
+        isfinite(cadence_spm)
+        and 60.0 <= cadence_spm <= 300.0
+        and (stride_length_m is None or (isfinite(stride_length_m) and 0.1 <= stride_length_m <= 6.0))
+    ):
+        b = _new(Baseline)
+        d = b.__dict__
+        d["cadence_spm"] = cadence_spm
+        d["stride_length_m"] = stride_length_m
+        d["source"] = "learned"
+        d["n_steps"] = n_steps
+        return b
+    return Baseline(cadence_spm, stride_length_m, "learned", n_steps)
 
 
 class Coach:
@@ -581,7 +646,7 @@ class Coach:
     @staticmethod
     def _compute_targets(terrain: str | None, b: Baseline | None, s: CoachSettings) -> Targets:
         if b is None:
-            return Targets(terrain, None, s.cadence_tolerance_spm, None, None, False, None)
+            return _targets(terrain, None, s.cadence_tolerance_spm, None, None, False, None)
         tt = s.for_terrain(terrain or "smooth")
         cadence = b.cadence_spm
         clamped = False
@@ -596,7 +661,7 @@ class Coach:
             if tt.stride_factor != 1.0:
                 stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
             stride_tol = stride * s.stride_tolerance_pct / 100.0
-        return Targets(terrain, cadence, s.cadence_tolerance_spm, stride, stride_tol, clamped, b)
+        return _targets(terrain, cadence, s.cadence_tolerance_spm, stride, stride_tol, clamped, b)
 
     def hiking_speed_mps(self, grade_pct: float) -> tuple[float, str]:
         """Return the runner's hiking speed on ``grade_pct`` and where the number comes from.
@@ -654,27 +719,38 @@ class Coach:
             self._streak = None
         self._last_t = t
 
-        changed = self._track_terrain(step)
-        terrain = self._terrain or "smooth"
-        if changed is not None:
-            self._streak = None
-            if s.enabled and s.terrain_changed_cue:
-                out.append(self._terrain_cue(t, changed))
+        if self._mode == "auto" and step.terrain == self._terrain:
+            # the usual step: same automatic terrain (what _track_terrain does for it, inline)
+            self._manual = False
+            self._candidate, self._candidate_n = None, 0
+            terrain = self._terrain
+        else:
+            changed = self._track_terrain(step)
+            terrain = self._terrain or "smooth"
+            if changed is not None:
+                self._streak = None
+                if s.enabled and s.terrain_changed_cue:
+                    out.append(self._terrain_cue(t, changed))
 
-        self._learn(step, terrain)
-        self._observe(step)
+        if self._fixed_baseline is None:
+            self._learn(step, terrain)
+        gait = step.gait
+        if step.grade == "climb":
+            self._observe(step)
         tg = self.last_targets = self.targets(terrain)
         self.last_on_target = None
         if not s.enabled or step.cadence_spm is None:
             return out
         off = None  # the running step's fault against the targets, judged once
-        if step.gait == "run" and tg.cadence_spm is not None:
+        if gait == "run" and tg.cadence_spm is not None:
             off = self._off_target(step, tg)
             self.last_on_target = off is None
-        want = self._assess(step, off)
-        cue = self._policy(want, t, terrain)
-        if cue is not None:
-            out.append(cue)
+        # a running step off a climb asks for ``off`` only (what _assess returns for it)
+        want = off if gait == "run" and step.grade != "climb" else self._assess(step, off)
+        if want is not None or self._streak is not None:
+            cue = self._policy(want, t, terrain)
+            if cue is not None:
+                out.append(cue)
         return out
 
     def on_event(self, kind: str, t_s: float, reason: str = "") -> list[CueEvent]:
@@ -784,9 +860,10 @@ class Coach:
         if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None:
             self._learn_last_t = None
             return
+        t = step.t_s
         if self._learn_last_t is not None:
-            self._learn_s += min(step.t_s - self._learn_last_t, _LEARN_MAX_DT_S)
-        self._learn_last_t = step.t_s
+            self._learn_s += min(t - self._learn_last_t, _LEARN_MAX_DT_S)
+        self._learn_last_t = t
         self._learn_n += 1
         self._learn_cad.append(step.cadence_spm)
         if step.stride_length_m is not None:
@@ -806,7 +883,7 @@ class Coach:
         if self._learn_stride:
             med = self._learn_stride.median()
             stride = med if stride is None else stride + a * (med - stride)
-        self._baseline = Baseline(cad, stride, "learned", self._learn_n)
+        self._baseline = _learned_baseline(cad, stride, self._learn_n)
 
     def _observe(self, step: StepInput) -> None:
         s = self.settings
@@ -884,13 +961,16 @@ class Coach:
         if c < tg.cadence_spm - tg.cadence_tolerance_spm:
             return _Want(
                 "quicken_steps",
-                f"cadence {c:.0f} spm below target {tg.cadence_spm:.0f}±{tg.cadence_tolerance_spm:g} spm",
+                "cadence {:.0f} spm below target {:.0f}±{:g} spm",
+                c,
+                tg.cadence_spm,
+                tg.cadence_tolerance_spm,
             )
         st = step.stride_length_m
         stride_tol = tg.stride_tolerance_m
         ts = tg.stride_length_m
         if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
-            return _Want("shorten_stride", f"stride {st:.2f} m above target {ts:.2f}±{stride_tol:.2f} m")
+            return _Want("shorten_stride", "stride {:.2f} m above target {:.2f}±{:.2f} m", st, ts, stride_tol)
         return None
 
     def _policy(self, want: _Want | None, t: float, terrain: str) -> CueEvent | None:

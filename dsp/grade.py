@@ -190,6 +190,29 @@ class GradeState:
     source: str
 
 
+_new = object.__new__
+
+
+def _grade_state(
+    t_s: float, grade: str, grade_pct: float, vertical_speed_mps: float, altitude_m: float, source: str
+) -> GradeState:
+    """Build a :class:`GradeState` of these fields: the class call without ``object.__setattr__``.
+
+    A frozen dataclass's ``__init__`` stores each field through ``object.__setattr__``; this fills
+    the new instance's ``__dict__``, every field in field order (equal, same repr and pickle, still
+    frozen), as ``dsp.pipeline``'s record builders do. One is built per stride and per reading.
+    """
+    st = _new(GradeState)
+    d = st.__dict__
+    d["t_s"] = t_s
+    d["grade"] = grade
+    d["grade_pct"] = grade_pct
+    d["vertical_speed_mps"] = vertical_speed_mps
+    d["altitude_m"] = altitude_m
+    d["source"] = source
+    return st
+
+
 #: Standard errors a foot grade must stand clear of 0 before the thresholds see it (one-sided 99.9 %:
 #: the decision is made again at every stride).
 _FOOT_Z = 3.0
@@ -240,18 +263,26 @@ class GradeEstimator:
         self._t_stride = -math.inf
         self._cum_d = 0.0
         self._track: deque[tuple[float, float, float]] = deque()  # (t, cumulative distance, altitude)
-        self._strides: deque[tuple[float, float, float]] = deque()  # (t, distance or NaN, height change)
+        # (t, distance or NaN, height change or NaN, distance or 0, height finite, both finite)
+        self._strides: deque[tuple[float, float, float, float, bool, bool]] = deque()
         self._foot_d = 0.0  # summed finite distances of those strides, m
+        self._n_heights = 0  # strides among those with a finite height change
         self._grade = UNKNOWN
         self._t_change = -math.inf
-        self._last = GradeState(math.nan, UNKNOWN, math.nan, math.nan, math.nan, "none")
+        # the latest estimate's fields; its GradeState is built when asked for (``state``)
+        self._last_fields = (math.nan, UNKNOWN, math.nan, math.nan, math.nan, "none")
+        self._last: GradeState | None = None
+        self._grade_pct = math.nan  # the latest estimate's grade_pct (the pipeline reads it per step)
         #: Pressure readings skipped as invalid.
         self.bad_pressure = 0
 
     @property
     def state(self) -> GradeState:
         """The estimate after the latest update."""
-        return self._last
+        st = self._last
+        if st is None:
+            st = self._last = _grade_state(*self._last_fields)
+        return st
 
     # ---- inputs --------------------------------------------------------------------------
     def update_pressure(self, t_s, pressure_pa) -> GradeState:
@@ -303,7 +334,7 @@ class GradeEstimator:
                 self._p = self._p - np.outer(k, h @ self._p)
             self._t_baro = ti
             self._decide(ti)
-        return self._last
+        return self.state
 
     def update_stride(self, t_s, distance_m=None, height_change_m=None) -> GradeState:
         """Feed one or more strides from the stride estimator.
@@ -329,15 +360,8 @@ class GradeEstimator:
         """
         if type(t_s) is float and type(distance_m) in _SCALAR and type(height_change_m) in _SCALAR:
             # one stride as plain floats (the pipeline's case): the same checks, without arrays
-            d = math.nan if distance_m is None else distance_m
-            if d < 0.0:
-                raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
-            if not math.isfinite(t_s) or t_s < self._t_stride:
-                raise ValidationError(
-                    f"stride times must be finite and non-decreasing (last was {self._t_stride:.3f} s)"
-                )
-            self._add_stride(t_s, d, math.nan if height_change_m is None else height_change_m)
-            return self._last
+            self._one_stride(t_s, distance_m, height_change_m)
+            return self.state
         t = _as_1d("t_s", t_s)
         nan = np.full(t.shape, np.nan)
         d = nan if distance_m is None else _as_1d("distance_m", distance_m)
@@ -351,32 +375,54 @@ class GradeEstimator:
         self._check_time(t, self._t_stride, "stride")
         for ti, di, hi in zip(t, d, dh, strict=True):
             self._add_stride(ti, di, hi)
-        return self._last
+        return self.state
+
+    def _one_stride(self, t_s: float, distance_m: float | None, height_change_m: float | None) -> None:
+        """:meth:`update_stride` of one stride as Python floats (or None), without the state.
+
+        The pipeline's per-stride call: it reads the grade of each step from ``_grade`` and
+        ``_grade_pct`` (the state's ``grade`` and ``grade_pct``), so no :class:`GradeState` is built.
+        """
+        d = math.nan if distance_m is None else distance_m
+        if d < 0.0:
+            raise ValidationError("distance_m must be >= 0 (the distance covered by each stride)")
+        if not math.isfinite(t_s) or t_s < self._t_stride:
+            raise ValidationError(
+                f"stride times must be finite and non-decreasing (last was {self._t_stride:.3f} s)"
+            )
+        self._add_stride(t_s, d, math.nan if height_change_m is None else height_change_m)
 
     # ---- internals -----------------------------------------------------------------------
     def _add_stride(self, ti: float, di: float, hi: float) -> None:
         s = self.settings
         self._t_stride = ti
         strides = self._strides
-        strides.append((ti, di, hi))
-        if math.isfinite(di):
+        isfinite = math.isfinite
+        d_ok = isfinite(di)
+        h_ok = isfinite(hi)
+        strides.append((ti, di, hi, di if d_ok else 0.0, h_ok, d_ok and h_ok))
+        if d_ok:
             self._foot_d += di
+        if h_ok:
+            self._n_heights += 1
         # keep the strides that cover the last grade_distance_m (and at least foot_strides), none
         # older than max_grade_age_s
         while strides:
-            t0, d0, _h0 = strides[0]
-            d0 = d0 if math.isfinite(d0) else 0.0
+            t0, _d0, _h0, d0, h0_ok, _both = strides[0]
             old = ti - t0 > s.max_grade_age_s
             covered = len(strides) > s.foot_strides and self._foot_d - d0 >= s.grade_distance_m
             if not (old or covered):
                 break
             strides.popleft()
             self._foot_d -= d0
-        if math.isfinite(di):
+            if h0_ok:
+                self._n_heights -= 1
+        if d_ok:
             self._cum_d += di
-            alt = self._altitude_at(ti)
-            if math.isfinite(alt):
-                self._track.append((ti, self._cum_d, alt))
+            if self._x is not None:  # else no altitude (what _altitude_at says)
+                alt = self._altitude_at(ti)
+                if isfinite(alt):
+                    self._track.append((ti, self._cum_d, alt))
         self._decide(ti)
 
     @staticmethod
@@ -422,13 +468,15 @@ class GradeEstimator:
         strides within ``stride_timeout_s``.  Also returns the standard errors of both (same
         units), from ``foot_height_noise_m``.
         """
+        if not self._n_heights:
+            # no stride with a height (a lower-back sensor): nothing below would find a row
+            return math.nan, math.nan, math.nan, math.nan
         s = self.settings
-        isfinite = math.isfinite
         noise = s.foot_height_noise_m
         strides = self._strides
         # vertical speed: the last foot_strides strides, a pause (stride_timeout_s) forgets them
         rows = list(itertools.islice(reversed(strides), s.foot_strides))
-        rows = [r for r in reversed(rows) if t - r[0] <= s.stride_timeout_s and isfinite(r[2])]
+        rows = [r for r in reversed(rows) if t - r[0] <= s.stride_timeout_s and r[4]]
         vspeed, vspeed_se = math.nan, math.nan
         if len(rows) >= 2:
             span = rows[-1][0] - rows[0][0]
@@ -438,10 +486,11 @@ class GradeEstimator:
                 vspeed_se = noise * math.sqrt(len(later)) / span
         # grade: the height over the last grade_distance_m, newest stride first
         rise, total, n = 0.0, 0.0, 0
-        for ti, di, hi in reversed(strides):
-            if t - ti > s.max_grade_age_s:
+        max_age_s = s.max_grade_age_s
+        for ti, di, hi, _d, _h_ok, both in reversed(strides):
+            if t - ti > max_age_s:
                 break
-            if isfinite(di) and isfinite(hi):
+            if both:
                 rise += hi
                 total += di
                 n += 1
@@ -464,7 +513,7 @@ class GradeEstimator:
             vspeed = float(self._x[1])
             grade_pct = self._baro_grade_pct(t)
             source = "barometer+distance" if math.isfinite(grade_pct) else "barometer"
-        else:
+        elif self._n_heights:  # else _foot finds nothing: no source
             g, v, grade_se, vspeed_se = self._foot(t)
             if math.isfinite(g):
                 grade_pct, vspeed, source = g, v, "foot+distance"
@@ -483,7 +532,9 @@ class GradeEstimator:
             if from_unknown or t - self._t_change >= s.min_dwell_s:
                 self._grade = new
                 self._t_change = t
-        self._last = GradeState(t, self._grade, grade_pct, vspeed, alt, source)
+        self._last_fields = (t, self._grade, grade_pct, vspeed, alt, source)
+        self._last = None
+        self._grade_pct = grade_pct
 
     def _threshold(self, value: float, up: float, down: float, band: float) -> str:
         cur = self._grade

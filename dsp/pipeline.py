@@ -491,18 +491,22 @@ class Pipeline:
         while self._pressure and self._pressure[0][0] < t_s:
             t_p, p_pa = heapq.heappop(self._pressure)
             self.grade.update_pressure(t_p, p_pa)
-        due = []
-        while self._for_grade and self._for_grade[0][0] <= t_s:
-            due.append(heapq.heappop(self._for_grade)[2])
-        if not due:
+        for_grade = self._for_grade
+        if not for_grade or for_grade[0][0] > t_s:
             return
-        if len(due) > 1:
+        first = heapq.heappop(for_grade)[2]
+        if not for_grade or for_grade[0][0] > t_s:  # the usual case: one stride became known
+            due = (first,)
+        else:
+            due = [first]
+            while for_grade and for_grade[0][0] <= t_s:
+                due.append(heapq.heappop(for_grade)[2])
             due.sort(key=_contact_time)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
-        update_stride = self.grade.update_stride
+        one_stride = self.grade._one_stride  # update_stride() of one stride, without its GradeState
         for st in due:  # one at a time: the same as one call with the arrays, without them
             dz = st.height_change_m
-            update_stride(st.t_contact_s, st.stride_length_m, math.nan if dz is None else dz)
+            one_stride(st.t_contact_s, st.stride_length_m, math.nan if dz is None else dz)
 
     def _finish_block(self, out: PipelineUpdate, cols: list[list[float]], terrain_list: list[float]) -> None:
         """Build each new contact's event from what was known when it was decided, and coach it.
@@ -536,14 +540,14 @@ class Pipeline:
             ground = mode if mode != "auto" else ("technical" if terrain_list[i] == 1 else "smooth")
             gait = "run" if run_list[i] > 0.5 else "walk"
             t = t_list[i]
-            state = grade.state
+            grade_now = grade._grade  # grade.state.grade, without building the state
             if coach is None:
                 steps.append(
-                    _step_event(t, emitted, side, cadence, gait, ground, state.grade, None, None, None)
+                    _step_event(t, emitted, side, cadence, gait, ground, grade_now, None, None, None)
                 )
                 continue
             stride = self._last_stride_m  # the latest stride known when this step was decided
-            gp = state.grade_pct
+            gp = grade._grade_pct  # grade.state.grade_pct
             new_cues = coach.update(
                 _step_input(
                     t,
@@ -551,7 +555,7 @@ class Pipeline:
                     stride,
                     gait,
                     ground,
-                    state.grade,
+                    grade_now,
                     float(gp) if gp is not None and isfinite(gp) else None,
                 )
             )
@@ -566,7 +570,7 @@ class Pipeline:
                     cadence,
                     gait,
                     ground,
-                    state.grade,
+                    grade_now,
                     tg.cadence_spm,
                     tg.stride_length_m,
                     coach.last_on_target,

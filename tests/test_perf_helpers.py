@@ -232,3 +232,146 @@ def test_make_pipeline_reuses_coach_settings_only_for_the_same_configuration():
     assert settings_of(changed).min_off_target_steps == 3
     assert settings_of(changed) == coach_settings(changed)
     assert settings_of(cfg) == first
+
+
+# -- the grade's and the coach's per-step shortcuts (issue 6, perf8) -----------------------------------
+def _naive_foot(strides, t, s):
+    """The foot grade of ``GradeEstimator._foot`` written out plainly over (t, distance, height) rows."""
+    rows = [r for r in strides[-s.foot_strides :] if t - r[0] <= s.stride_timeout_s and math.isfinite(r[2])]
+    vspeed = vspeed_se = math.nan
+    if len(rows) >= 2 and rows[-1][0] - rows[0][0] > 0.0:
+        span = rows[-1][0] - rows[0][0]
+        vspeed = sum([r[2] for r in rows[1:]]) / span
+        vspeed_se = s.foot_height_noise_m * math.sqrt(len(rows) - 1) / span
+    rise, total, n = 0.0, 0.0, 0
+    for ti, di, hi in reversed(strides):
+        if t - ti > s.max_grade_age_s:
+            break
+        if math.isfinite(di) and math.isfinite(hi):
+            rise, total, n = rise + hi, total + di, n + 1
+            if total >= s.grade_distance_m:
+                break
+    grade = grade_se = math.nan
+    if n >= 2 and total > 0.0:
+        run = math.sqrt(max(total**2 - rise**2, 1e-9))
+        grade, grade_se = 100.0 * rise / run, 100.0 * s.foot_height_noise_m * math.sqrt(n) / run
+    return grade, vspeed, grade_se, vspeed_se
+
+
+def _same(a, b):
+    return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a, b, strict=True))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0.0, 20.0),  # long pauses too: strides age out of the window
+            st.one_of(st.just(math.nan), st.floats(0.0, 3.0)),
+            st.one_of(st.just(math.nan), st.just(math.inf), st.floats(-0.5, 0.5)),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_grade_counts_heights_and_its_foot_grade_is_the_plain_one(rows):
+    """The count of strides with a height (lower back: none, so no foot grade) and the foot grade."""
+    from dsp.grade import GradeEstimator
+
+    est = GradeEstimator()
+    t = 0.0
+    for dt, d, h in rows:
+        t += dt
+        est.update_stride(t, d, h)
+        kept = [r[:3] for r in est._strides]
+        assert est._n_heights == sum(math.isfinite(r[2]) for r in kept)
+        assert _same(est._foot(t), _naive_foot(kept, t, est.settings))
+        # what the pipeline reads per step instead of building the state
+        assert est._grade == est.state.grade
+        assert _same([est._grade_pct], [est.state.grade_pct])
+        if est._n_heights == 0:
+            assert est.state.source == "none"
+            assert est.state.grade == "unknown"
+
+
+def test_grade_state_builder_is_the_class_call():
+    import dataclasses
+    import inspect
+    import pickle
+
+    from dsp.grade import GradeState, _grade_state
+
+    assert GradeState.__dataclass_params__.frozen
+    assert not hasattr(GradeState, "__post_init__")
+    assert not hasattr(GradeState, "__slots__")
+    names = [f.name for f in dataclasses.fields(GradeState)]
+    assert list(inspect.signature(_grade_state).parameters) == names
+    args = (1.5, "climb", 7.25, math.nan, 12.0, "foot+distance")
+    built = _grade_state(*args)
+    assert list(built.__dict__) == names
+    assert pickle.dumps(built) == pickle.dumps(GradeState(*args))
+    assert repr(built) == repr(GradeState(*args))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.t_s = 0.0
+
+
+_opt = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.floats(50.0, 310.0), st.sampled_from([60.0, 300.0]), st.floats()),
+    st.one_of(st.none(), st.floats(0.05, 6.5), st.sampled_from([0.1, 6.0]), st.floats()),
+    st.integers(0, 10**6),
+)
+def test_learned_baseline_builder_is_the_class_call_or_its_error(cad, stride, n):
+    import pickle
+    import re
+
+    from dsp.coach import Baseline, _learned_baseline
+    from dsp.exc import ValidationError
+
+    valid = 60.0 <= cad <= 300.0 and (stride is None or 0.1 <= stride <= 6.0)  # NaN compares False
+    if not valid:
+        with pytest.raises(ValidationError) as want:
+            Baseline(cad, stride, "learned", n)
+        with pytest.raises(ValidationError, match=re.escape(str(want.value))):
+            _learned_baseline(cad, stride, n)
+        return
+    ref = Baseline(cad, stride, "learned", n)
+    built = _learned_baseline(cad, stride, n)
+    assert pickle.dumps(built) == pickle.dumps(ref)
+    assert repr(built) == repr(ref)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from([None, "smooth", "technical"]), _opt, finite, _opt, _opt, st.booleans())
+def test_targets_builder_is_the_class_call(terrain, cad, tol, stride, stride_tol, clamped):
+    import dataclasses
+    import pickle
+
+    from dsp.coach import Baseline, Targets, _targets
+
+    assert Targets.__dataclass_params__.frozen
+    assert not hasattr(Targets, "__post_init__")
+    assert not hasattr(Targets, "__slots__")
+    b = Baseline(170.0, 2.0)
+    built = _targets(terrain, cad, tol, stride, stride_tol, clamped, b)
+    assert list(built.__dict__) == [f.name for f in dataclasses.fields(Targets)]
+    assert pickle.dumps(built) == pickle.dumps(Targets(terrain, cad, tol, stride, stride_tol, clamped, b))
+
+
+@settings(max_examples=300, deadline=None)
+@given(finite, finite, finite)
+def test_coach_reasons_formatted_late_are_the_f_strings(c, ts, tol):
+    from dsp.coach import _Want
+
+    assert (
+        _Want("quicken_steps", "cadence {:.0f} spm below target {:.0f}±{:g} spm", c, ts, tol).what
+        == f"cadence {c:.0f} spm below target {ts:.0f}±{tol:g} spm"
+    )
+    assert (
+        _Want("shorten_stride", "stride {:.2f} m above target {:.2f}±{:.2f} m", c, ts, tol).what
+        == f"stride {c:.2f} m above target {ts:.2f}±{tol:.2f} m"
+    )
+    assert _Want("run", "grade {eased} to 5 %").what == "grade {eased} to 5 %"  # no args: as given
