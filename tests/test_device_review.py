@@ -184,10 +184,15 @@ def test_a_simulated_run_still_fails_at_once_without_its_sensor(tmp_path, monkey
 
 
 # ----------------------------------------------------------------- FIFO overflow after a stall
-@pytest.mark.parametrize("chip", ["lsm6dsox", "mpu6050", "icm42688"])
-def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, chip):
+@pytest.mark.parametrize(
+    ("chip", "n_kept"),
+    # the LSM6DS parts keep the newest samples their FIFO holds; the others reset it
+    [("lsm6dsox", 256), ("lsm6ds3", 682), ("mpu6050", 0), ("icm42688", 0)],
+)
+def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, chip, n_kept):
     # the loop stalls 5 s (an SD card busy, a CPU hog): the FIFO overflows. Before: two GAP blocks
-    # for one overflow ("overflow", then "restart"), the first ending after the first sample
+    # for one overflow ("overflow", then "restart"), the first ending after the first sample; and
+    # (fifo8) the samples an LSM6DS FIFO still held after the overflow were thrown away with it
     import threading
 
     import numpy as np
@@ -203,6 +208,7 @@ def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, 
         def on_steps(self, events):
             if not state["stalled"] and clock.monotonic() >= 15.0:
                 state["stalled"] = True
+                state["rate_hz"] = fake.rate_hz  # the chip's real rate
                 clock.advance(5.0)
 
     loop.listener = Stall()
@@ -215,8 +221,15 @@ def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, 
     i = int(np.searchsorted(log.t_s, after))
     assert log.t_s[i] == pytest.approx(after, abs=1e-9)  # the gap ends at the first good sample ...
     assert log.t_s[i - 1] == pytest.approx(before, abs=1e-9)  # ... and starts at the last one
-    assert 4.0 < after - before < 6.0
+    # the stall, from the last read before it, less what the FIFO kept
+    kept_s = n_kept / state["rate_hz"]
+    assert 5.0 - kept_s - 0.01 < after - before < 5.0 - kept_s + 0.1
     assert log.n_samples == report.samples
+    # live equals the replay of the log, across the gap
+    from firmware_py.replay import replay_recording
+
+    replayed = replay_recording(log, placement="foot").events
+    assert [e.t_s for e in replayed] == [e.t_s for e in report.events]
 
 
 def test_a_fifo_that_overflowed_before_the_first_drain_does_not_crash_the_loop(tmp_path):

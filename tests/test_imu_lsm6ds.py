@@ -158,3 +158,31 @@ def test_close_powers_down_both_sensors():
     assert bus.last_write(ADDR, 0x10) >> 4 == 0
     assert bus.last_write(ADDR, 0x11) >> 4 == 0
     assert chip.rate_hz is None
+
+
+def test_after_an_overflow_a_word_whose_partner_was_overwritten_is_dropped():
+    # continuous mode overwrites word by word: the oldest word left may be the accel half of a
+    # time slot whose gyro word is gone; the whole samples after it are kept, in order
+    _, chip, _, imu = rig(FakeLsm6dso, Lsm6dso)
+    orphan = bytes([ACCEL_TAG | 1 << 1]) + le(9, 9, 9)
+    chip.inject_fifo_bytes(
+        orphan
+        + sample_bytes(FakeLsm6dso, (1, 2, 3), (4, 5, 6), cnt=2)
+        + sample_bytes(FakeLsm6dso, (7, 8, 9), (1, 1, 1), cnt=3)
+    )
+    chip._ovr = chip._ovr_latched = True  # the chip flags the overwrite
+    batch = imu.read_fifo()
+    assert batch.overflow
+    assert batch.gap is not None
+    assert batch.gap.reason == "overflow"
+    assert batch.raw.tolist() == [[1, 2, 3, 4, 5, 6], [7, 8, 9, 1, 1, 1]]
+
+
+def test_without_an_overflow_a_lone_accel_word_is_still_out_of_step():
+    _, chip, _, imu = rig(FakeLsm6dso, Lsm6dso)
+    orphan = bytes([ACCEL_TAG | 1 << 1]) + le(9, 9, 9)
+    chip.inject_fifo_bytes(orphan + sample_bytes(FakeLsm6dso, (1, 2, 3), (4, 5, 6), cnt=2))
+    batch = imu.read_fifo()
+    assert batch.gap is not None
+    assert batch.gap.reason == "misaligned"
+    assert batch.n_samples == 0

@@ -3,7 +3,9 @@
 A driver receives the bus (it never opens one), probes the chip at :meth:`ImuDriver.setup`, and
 then hands out the FIFO contents as :class:`FifoBatch` objects in SI units, each sample with a
 host-clock timestamp reconstructed from the FIFO count and the chip's real (estimated) rate. A FIFO
-overflow is never stitched over: the FIFO is reset and the batch reports a :class:`Gap`.
+overflow is never stitched over: the batch reports a :class:`Gap`. Chips whose FIFO keeps the newest
+samples whole and in order when it overflows (:attr:`ImuDriver.KEEPS_NEWEST_ON_OVERFLOW`: the ST
+parts in continuous mode) deliver what it still holds, after the gap; the others reset the FIFO.
 
 Wiring: see ``hardware/wiring.md``.
 """
@@ -234,6 +236,9 @@ class ImuDriver(ChipLifecycle):
     ACCEL_RANGES_G: ClassVar[tuple[float, ...]] = (2, 4, 8, 16)
     #: Gyroscope ranges, ±°/s.
     GYRO_RANGES_DPS: ClassVar[tuple[float, ...]] = (250, 500, 1000, 2000)
+    #: On overflow the chip overwrites its oldest samples and keeps the newest readable, whole and
+    #: in order: :meth:`read_fifo` then delivers them after the gap instead of resetting the FIFO.
+    KEEPS_NEWEST_ON_OVERFLOW: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -359,8 +364,11 @@ class ImuDriver(ChipLifecycle):
         Returns
         -------
         FifoBatch
-            Possibly empty. On an overflow the FIFO is reset, the batch is empty with
-            ``overflow=True`` and its ``gap`` says which samples were lost.
+            Possibly empty. On an overflow ``overflow=True`` and ``gap`` says which samples were
+            lost. A chip that keeps its newest samples (:attr:`KEEPS_NEWEST_ON_OVERFLOW`) delivers
+            them in this batch, the gap ending at the first of them (its index is the count of
+            samples written by the time the FIFO count was latched, from the chip's estimated rate,
+            minus those read); any other chip has its FIFO reset and the batch is empty.
 
         Raises
         ------
@@ -380,7 +388,7 @@ class ImuDriver(ChipLifecycle):
             if self._fifo_suspect:
                 return self._restart_fifo("bus_error")
             status = self._read_status()
-            if status.overflow:
+            if status.overflow and not self.KEEPS_NEWEST_ON_OVERFLOW:
                 return self._restart_fifo("overflow")
             raw = self._empty_raw()
             if status.n_samples:
@@ -394,8 +402,11 @@ class ImuDriver(ChipLifecycle):
             raise self._fault("stopped answering", e) from e
 
         n = raw.shape[0]
+        if status.overflow:
+            return self._keep_after_overflow(status, raw)
         k0 = self._k_next
         self._k_next += n
+        self._delivered(k0, n)
         # An empty read is news only while a sample could not yet be due; beyond that the chip is
         # not sampling as modelled (reset, unplugged) and must not bend the rate estimate.
         if n or status.t_lo_s - self._t_progress_s < 2.0 * timing.period_s:
@@ -542,6 +553,38 @@ class ImuDriver(ChipLifecycle):
         return self._batch(
             np.empty(0), self._empty_raw(), overflow=reason in ("overflow", "misaligned"), gap=gap
         )
+
+    def _keep_after_overflow(self, status: FifoStatus, raw: np.ndarray) -> FifoBatch:
+        """Deliver the samples an overflowed FIFO kept, after a gap for those it overwrote."""
+        timing = self._timing
+        assert timing is not None
+        n = raw.shape[0]
+        if n == 0:  # nothing whole was left: start again from an empty FIFO
+            return self._restart_fifo("overflow")
+        # The FIFO held the newest samples: the last one read is the last the chip had written when
+        # it latched the count (overwriting needs a full FIFO, so at least one sample was lost).
+        k_written = timing.first_index_after(status.t_s)
+        k_first = max(self._overflow_first_index(k_written - n), self._k_next + 1)
+        t_s = timing.times(k_first, n)
+        if t_s[0] <= self._t_last_s:
+            t_s = np.maximum(t_s, self._t_last_s + 0.5 * timing.period_s * np.arange(1, n + 1))
+        gap = Gap(self._t_last_s, float(t_s[0]), k_first - self._k_next, "overflow")
+        self._k_next = k_first + n
+        self._delivered(k_first, n)
+        self._t_progress_s = status.t_s
+        self._t_last_s = float(t_s[-1])
+        self._pending_gap = None
+        return self._batch(t_s, raw, overflow=True, gap=gap)
+
+    def _overflow_first_index(self, k_estimate: int) -> int:
+        """Return the grid index of the first sample kept after an overflow, from its estimate.
+
+        Chips that number their samples (the tagged FIFO's time-slot counter) pin it down here.
+        """
+        return k_estimate
+
+    def _delivered(self, k0: int, n: int) -> None:
+        """Note that the samples just read (by :meth:`_read_samples`) are ``k0 .. k0 + n - 1``."""
 
     def _fault(self, what: str, e: OSError) -> ImuFaultError:
         return ImuFaultError(

@@ -40,7 +40,9 @@ class Icm42688(ImuDriver):
     (GYRO_CONFIG0, ACCEL_CONFIG0; rates 50, 100, 200, 500, 1000 Hz), puts accel, gyro and
     temperature in the FIFO (packet 3: header, accel, gyro, temperature, timestamp) in stream
     mode, and turns both sensors on in low-noise mode. FIFO_FULL_INT (clear on read) together with
-    FIFO_LOST_PKT counts an overflow; the driver then flushes the FIFO.
+    FIFO_LOST_PKT counts an overflow; the driver then flushes the FIFO, losing the packets it
+    still held: what stream mode keeps after an overflow was not confirmed from the datasheet, so
+    they are not relied on (``docs/reliability.md``, "FIFO overflow").
     """
 
     CHIP = "ICM-42688-P"

@@ -73,9 +73,16 @@ class _UntaggedLsm6ds(_Lsm6ds):
     """LSM6DS3 / LSM6DSL: FIFO of 16-bit words, gyro x/y/z then accel x/y/z per sample.
 
     The FIFO runs in continuous mode at the output rate: when full, the newest sample overwrites
-    the oldest and FIFO_STATUS2.OVER_RUN is set. FIFO_STATUS1/2 give the unread words,
-    FIFO_STATUS3/4 which word of the pattern comes next.
+    the oldest and FIFO_STATUS2.OVER_RUN is set (LSM6DSL datasheet DocID028475 §5.5.3
+    "Continuous mode"; the LSM6DS3's FIFO chapter describes the same modes). FIFO_STATUS1/2 give the unread
+    words, FIFO_STATUS3/4 which word of the pattern comes next. After an overflow the FIFO still
+    holds the newest samples, so the driver reads them (:attr:`KEEPS_NEWEST_ON_OVERFLOW`) while
+    the pattern says the next word is a gyro X; when it does not (the overwrite left the FIFO in
+    the middle of a data set) the FIFO is reset as out of step. Nothing in the FIFO counts the
+    overwritten samples: their number comes from the time of the count and the chip's rate.
     """
+
+    KEEPS_NEWEST_ON_OVERFLOW = True
 
     _WORDS_PER_SAMPLE = LSM6DS_FIFO_DATA_SET.itemsize // 2
     #: FIFO size, 16-bit words.
@@ -146,8 +153,15 @@ class Lsm6dso(_Lsm6ds):
     Gyro and accel are batched at the output rate (FIFO_CTRL3 BDR_GY = BDR_XL) in continuous mode.
     Each word is FIFO_DATA_OUT_TAG (sensor in bits 7:3, a 2-bit time-slot counter in bits 2:1)
     and six data bytes; a sample is the gyro word and the accel word of one time slot. When the
-    FIFO is full the newest word overwrites the oldest and FIFO_STATUS2.FIFO_OVR_IA is set.
+    FIFO is full the newest word overwrites the oldest and FIFO_STATUS2.FIFO_OVR_IA is set
+    (LSM6DSO datasheet §6.5 "FIFO", continuous mode, and §6.5.7 "FIFO reading
+    procedure"). Every word names its sensor and time slot, so the words an overflow left are
+    read (:attr:`KEEPS_NEWEST_ON_OVERFLOW`): a leading word whose partner was overwritten is
+    dropped, and the time slot counter of the first whole sample pins its index among the four
+    nearest the rate's estimate (the counter's offset is learnt from every read).
     """
+
+    KEEPS_NEWEST_ON_OVERFLOW = True
 
     CHIP = "LSM6DSO/LSM6DSOX"
     REGISTERS = LSM6DSO_REGISTERS
@@ -160,6 +174,8 @@ class Lsm6dso(_Lsm6ds):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._carry = np.empty(0, dtype=LSM6DSO_FIFO_WORD)  # a half sample left by the last read
+        self._first_cnt = 0  # TAG_CNT of the first sample of the last read
+        self._cnt_offset: int | None = None  # (TAG_CNT - grid index) mod 4, once learnt
 
     @property
     def fifo_capacity_samples(self) -> int:
@@ -174,6 +190,7 @@ class Lsm6dso(_Lsm6ds):
 
     def _reset_fifo_hw(self) -> None:
         self._carry = self._carry[:0]
+        self._cnt_offset = None  # the counter may restart with the FIFO: learn it again
         self.regs.set("FIFO_CTRL4", fifo_mode="bypass")  # bypass empties the FIFO
         self._resume_write("FIFO_CTRL4", fifo_mode="continuous")
 
@@ -186,9 +203,13 @@ class Lsm6dso(_Lsm6ds):
     def _read_samples(self, status: FifoStatus) -> np.ndarray:
         word_bytes = LSM6DSO_FIFO_WORD.itemsize
         data = self.regs.read_fifo("FIFO_DATA_OUT_TAG", status.info * word_bytes, unit=word_bytes)
-        words = np.concatenate([self._carry, np.frombuffer(data, dtype=LSM6DSO_FIFO_WORD)])
+        words = np.frombuffer(data, dtype=LSM6DSO_FIFO_WORD)
+        if not status.overflow:  # after an overflow the carried word's partner may be overwritten
+            words = np.concatenate([self._carry, words])
         sensor = self._TAG.field("tag_sensor").extract(words["tag"])
         words = words[(sensor == self._GYRO) | (sensor == self._ACCEL)]  # skip timestamp / config words
+        if status.overflow and len(words) >= 2 and not self._is_pair(words[0], words[1]):
+            words = words[1:]  # the oldest word left lost its partner to the overwrite
         n = len(words) // 2
         self._carry = words[2 * n :].copy()
         first, second = words[0 : 2 * n : 2], words[1 : 2 * n : 2]
@@ -197,10 +218,29 @@ class Lsm6dso(_Lsm6ds):
         cnt = self._TAG.field("tag_cnt")
         if not (np.all(s1 != s2) and np.all(cnt.extract(first["tag"]) == cnt.extract(second["tag"]))):
             raise FifoMisaligned  # every pair must be one gyro and one accel word of the same time slot
+        if n:
+            self._first_cnt = int(cnt.extract(first["tag"][0]))
         gyro_first = (s1 == self._GYRO)[:, None]
         gyro = np.where(gyro_first, first["data"], second["data"])
         acc = np.where(gyro_first, second["data"], first["data"])
         return np.hstack([acc, gyro]).astype(np.int16)
+
+    def _is_pair(self, a: np.void, b: np.void) -> bool:
+        """Tell whether words ``a`` and ``b`` are the gyro and accel words of one time slot."""
+        sensor, cnt = self._TAG.field("tag_sensor"), self._TAG.field("tag_cnt")
+        return sensor.extract(a["tag"]) != sensor.extract(b["tag"]) and cnt.extract(a["tag"]) == cnt.extract(
+            b["tag"]
+        )
+
+    def _delivered(self, k0: int, n: int) -> None:
+        if n:
+            self._cnt_offset = (self._first_cnt - k0) % 4
+
+    def _overflow_first_index(self, k_estimate: int) -> int:
+        if self._cnt_offset is None:
+            return k_estimate
+        # the index nearest the estimate (from -2 to +1) whose time slot counter is the one read
+        return k_estimate + (self._first_cnt - self._cnt_offset - k_estimate + 2) % 4 - 2
 
 
 class Lsm6dsox(Lsm6dso):

@@ -49,7 +49,12 @@ class Mpu6050(ImuDriver):
     PLL, sets SMPLRT_DIV for ``1 kHz / (1 + SMPLRT_DIV)`` with the DLPF on (bandwidth below half the
     rate), and puts accel x/y/z and gyro x/y/z in the FIFO (12 big-endian bytes per sample, no
     temperature). An overflow overwrites the oldest bytes (so the frames lose alignment) and sets
-    INT_STATUS.FIFO_OFLOW_INT, which clears on read; the driver then resets the FIFO.
+    INT_STATUS.FIFO_OFLOW_INT, which clears on read; the driver then resets the FIFO
+    (RM-MPU-6000A-00 rev 4.2 §4.31 FIFO_R_W: "the oldest data will be lost and new data will be
+    written"; frames carry no marker and 1024 or 512 bytes are not whole 12-byte frames, so what
+    is left cannot be realigned: the samples it holds are lost with those overwritten). The
+    MPU-6500 family's CONFIG.FIFO_MODE = 1 (stop when full, RM-MPU-9250A-00 §4.37) would keep the
+    oldest frames instead; it is not used.
     """
 
     CHIP = "MPU-6050/6500/9250"
