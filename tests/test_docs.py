@@ -139,3 +139,44 @@ def test_every_documented_cadence_coach_command_parses(where: str, line: str) ->
         build_parser().parse_args(shlex.split(line)[1:])
     except SystemExit as exc:  # pragma: no cover - the failure message is the point
         pytest.fail(f"{where}: `{line}` is refused by the parser (status {exc.code})")
+
+
+def _cue_table() -> dict[str, list[str]]:
+    """The README's cue table: kind -> [meaning, buzzer, vibration, LED] cells."""
+    rows = re.findall(r"^\| `([a-z_]+)` \| (.*) \|$", _readme(), re.M)
+    return {kind: [c.strip() for c in rest.split(" | ")] for kind, rest in rows}
+
+
+#: Tones the README names as notes instead of in Hz (the ``ready`` triple), Hz -> note.
+_NOTES = {1047.0: "C6", 1319.0: "E6", 1568.0: "G6"}
+
+
+def _numbers(cell: str) -> set[float]:
+    """Every number written in a table cell."""
+    return {float(x) for x in re.findall(r"\d+(?:\.\d+)?", cell)}
+
+
+def test_readme_cue_table_is_the_patterns_played_on_the_pins():
+    # issue #5 asks that every cue pattern be documented with its meaning; the patterns the pins
+    # play live in firmware_py.outputs.PATTERNS, and nothing tied the README's table to them
+    from firmware_py.outputs import PATTERNS
+
+    table = _cue_table()
+    assert set(table) == set(PATTERNS)
+    for kind, pattern in PATTERNS.items():
+        meaning, buzzer, vibration, led = table[kind]
+        assert meaning, kind
+        said = _numbers(buzzer)
+        chirp_ms = round(sum(p[0] for p in pattern["buzzer"]) * 1000)  # a chirp is one sweep
+        for on_s, off_s, tone in pattern["buzzer"]:
+            assert tone in said or _NOTES.get(tone, "?") in buzzer, (kind, tone, buzzer)
+            assert round(on_s * 1000) in said or chirp_ms in said, (kind, on_s, buzzer)
+            assert not off_s or round(off_s * 1000) in said, (kind, off_s, buzzer)
+        if vibration == "same rhythm":
+            assert [p[:2] for p in pattern["vibration"]] == [p[:2] for p in pattern["buzzer"]], kind
+        elif "vibration" in pattern:
+            for _on_s, _off_s, value in pattern["vibration"]:
+                assert value in _numbers(vibration), (kind, value, vibration)
+        else:
+            assert vibration.startswith("none"), (kind, vibration)
+        assert (led != "–") == ("led" in pattern), (kind, led)
