@@ -64,6 +64,12 @@ DEVICE_EVENT_KINDS = tuple(DEVICE_EVENT_LEVELS)
 #: Tobler's hiking function on the flat: 6 exp(-3.5 * 0.05) km/h = 5.04 km/h, in m/s.
 TOBLER_FLAT_SPEED_MPS = 6.0 * math.exp(-3.5 * 0.05) / 3.6
 
+#: A repeated device event this much earlier than ``device_repeat_s`` still counts as due, s.
+#: Reminders that come on a schedule (the battery is read every 15 s) are stamped with the latest
+#: sample's time, which jitters by a drain period; without the slack the fourth reading after a
+#: 60 s repeat fell 2 ms short, and the reminder came after 75 s.
+DEVICE_REPEAT_SLACK_S = 0.5
+
 # Cue kinds that share one off-target streak: cadence and stride are two views of one running
 # form, so alternating between them must not restart the count.
 _CHANNEL = {"quicken_steps": "form", "shorten_stride": "form", "hike": "hike", "run": "run"}
@@ -170,7 +176,10 @@ class CoachSettings:
     gap_reset_s : float
         A pause between steps longer than this restarts every off-target stretch, s.
     device_repeat_s : float
-        The same device event is cued at most once per this many seconds, s.
+        The same device event is cued at most once per this many seconds, s (less
+        ``DEVICE_REPEAT_SLACK_S``: a reminder that comes on its own schedule, such as the battery's
+        readings every 15 s, is stamped with the latest sample's time and may fall a few
+        milliseconds short of the repeat; it still counts as due).
     baseline_learn_s : float
         Smooth running needed before a learned baseline is set, s.
     baseline_min_steps : int
@@ -783,7 +792,7 @@ class Coach:
         # feeds the same steps but no device events, must decide the same cues (a sensor lost for
         # longer than gap_reset_s restarts every stretch through the pause in the steps anyway)
         last = self._device_last.get(kind)
-        if last is not None and 0.0 <= t_s - last < self.settings.device_repeat_s:
+        if last is not None and 0.0 <= t_s - last < self.settings.device_repeat_s - DEVICE_REPEAT_SLACK_S:
             return []
         self._device_last[kind] = t_s
         text = reason.strip() or kind.replace("_", " ")

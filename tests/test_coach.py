@@ -415,6 +415,20 @@ def test_device_events_are_cued_with_their_level_and_not_repeated_too_often():
         coach.on_event("low_fuel", 1.0)
 
 
+def test_a_reminder_on_its_own_schedule_is_not_put_off_by_jitter():
+    # battery readings every 15 s are stamped with the latest sample's time: the reading due at the
+    # 60 s repeat came 2 ms short of it, and the reminder waited for the next reading (75 s)
+    coach = Coach(CoachSettings(device_repeat_s=60.0), BASE)
+    said = [
+        t
+        for t in (0.0, 15.02, 30.05, 45.03, 60.1015, 75.1, 90.08, 105.1, 120.0992)
+        if coach.on_event("battery_low", t)
+    ]
+    assert said == [0.0, 60.1015, 120.0992]
+    assert coach.on_event("sensor_lost", 200.0)
+    assert coach.on_event("sensor_lost", 258.0) == []  # a repeat is still about a minute, not 30 s
+
+
 def test_cue_kinds_are_all_covered():
     assert set(CUE_KINDS) == {
         "quicken_steps",

@@ -149,7 +149,10 @@ def test_the_coach_alone_decides_how_often_battery_low_repeats(tmp_path):
     report = loop.run(threading.Event(), duration_s=130.0)
     cued = [c.t_s for c in report.cues if c.kind == "battery_low"]
     assert len(cued) == 5  # at ~0, 30, 60, 90, 120 s
-    assert np.all(np.diff(cued) >= 30.0)
+    from dsp.coach import DEVICE_REPEAT_SLACK_S
+
+    # a reading that falls a few ms short of the repeat (sample-time jitter) is still due
+    assert np.all(np.diff(cued) >= 30.0 - DEVICE_REPEAT_SLACK_S)
     assert np.all(np.diff(cued) < 35.0)  # the next reading (every 5 s) after device_repeat_s
     logged = [e["t_s"] for e in _read(recorder.path).meta["events"] if e["event"]["kind"] == "battery_low"]
     assert logged == cued  # said in the log exactly when cued
