@@ -337,13 +337,19 @@ class LiveLoop:
                 # a real gyroscope always has a few counts of noise: this one is off or broken (on
                 # a fake bus, the recording has none); a foot or shank sensor needs it for steps
                 counts = [int(v) for v in self._pending[0].raw[0, 3:6]]
+                if self.pipeline.placement == "lower_back":  # steps from the accelerometer alone
+                    advice = "the lower-back detector does not need it; replace the sensor for the turn rate"
+                else:
+                    advice = (
+                        "a foot or shank sensor detects no steps without it: replace the sensor, or "
+                        "wear it at the lower back"
+                    )
                 self._device(
                     "gyro_constant",
                     t_ready,
                     f"the gyroscope read the same counts {counts} on all three axes for "
                     f"{self._pending_s:.1f} s while the accelerometer moved: it is off or broken "
-                    "(on a fake bus: the recording has no gyroscope); a foot or shank sensor detects "
-                    "no steps without it: replace the sensor, or wear it at the lower back",
+                    f"(on a fake bus: the recording has no gyroscope); {advice}",
                 )
             self._device("ready", t_ready, note)
             pending, self._pending = self._pending, []

@@ -340,6 +340,19 @@ def test_a_gyroscope_that_never_moves_is_flagged_at_start(tmp_path, capsys):
     assert "gyro_constant" in kinds
 
 
+def test_a_constant_gyroscope_at_the_lower_back_is_not_told_to_move_there(tmp_path, capsys):
+    # the advice "wear it at the lower back" was given to a sensor already worn there, whose step
+    # detector works from the accelerometer alone
+    from firmware_py import cli
+
+    src = Path(__file__).parent / "fixtures" / "harlab_treadmill_jog" / "S028_jog.csv"
+    args = ["run", "--bus", f"fake:{src}", "--chip", "lsm6dso", "--fast", "--duration", "10"]
+    assert cli.main([*args, "--no-record", "--placement", "lower_back"]) == 0
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "gyro_constant" in x]
+    assert "the lower-back detector does not need it" in line
+    assert "wear it at the lower back" not in line
+
+
 def test_a_live_gyroscope_is_not_flagged(tmp_path, capsys):
     from firmware_py import cli
 
