@@ -39,9 +39,14 @@ def validate_rate(sampling_rate_hz: float) -> float:
     Raises
     ------
     ValidationError
-        Outside 40–1000 Hz.
+        Not a number, or outside 40–1000 Hz.
     """
-    fs = float(sampling_rate_hz)
+    try:
+        fs = float(sampling_rate_hz)
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"sampling_rate_hz={sampling_rate_hz!r} is not a number; pass the rate in Hz as a float"
+        ) from None
     if not (MIN_RATE_HZ <= fs <= MAX_RATE_HZ):
         raise ValidationError(
             f"sampling_rate_hz={fs:g} is outside {MIN_RATE_HZ:g}-{MAX_RATE_HZ:g} Hz; "
@@ -84,6 +89,44 @@ def finite_and_increasing(x: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(x)) and not np.any(np.diff(x) <= 0.0))
 
 
+def as_float64(x: object, name: str) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float64 array, or raise naming the argument.
+
+    Integer, boolean and float32 arrays (and nested lists of numbers) are converted; strings,
+    objects and complex numbers are refused rather than silently mangled.
+
+    Parameters
+    ----------
+    x : array_like
+        The argument.
+    name : str
+        Its name, for the message.
+
+    Returns
+    -------
+    numpy.ndarray
+        The values as float64 (``x`` itself when it already is one, contiguous).
+
+    Raises
+    ------
+    ValidationError
+        When ``x`` does not hold real numbers.
+    """
+    if type(x) is np.ndarray and x.dtype.kind in "fiub":  # the usual case: no extra work
+        return np.ascontiguousarray(x, dtype=np.float64)
+    try:
+        a = np.asarray(x)
+        if a.dtype.kind not in "fiub":
+            raise TypeError
+        return np.ascontiguousarray(a, dtype=np.float64)
+    except (TypeError, ValueError):
+        dtype = getattr(x, "dtype", None)
+        what = f"dtype {dtype}" if dtype is not None else type(x).__name__
+        raise ValidationError(
+            f"{name} must hold real numbers (got {what}); pass a float array (numpy.float64)"
+        ) from None
+
+
 def check_block(
     t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None, has_gyro: bool, what: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -107,20 +150,28 @@ def check_block(
     Raises
     ------
     ValidationError
-        When the shapes do not match, or a gyroscope is expected and missing.
+        When an array does not hold real numbers, a time is NaN or infinite, the shapes do not
+        match, or a gyroscope is expected and missing.
     """
-    t = np.ascontiguousarray(t_s, dtype=np.float64)
-    acc = np.ascontiguousarray(acc_mps2, dtype=np.float64)
-    n = t.shape[0]
+    t = as_float64(t_s, "t_s")
+    acc = as_float64(acc_mps2, "acc_mps2")
+    n = t.shape[0] if t.ndim else 0
     if t.ndim != 1 or acc.shape != (n, 3):
         raise ValidationError(
             f"block shapes t_s{t.shape} and acc_mps2{acc.shape} do not match; expected (n,) and (n, 3)"
+        )
+    # one cheap test per block (a sum); bad samples are repaired by the kernels, bad times cannot be
+    if not math.isfinite(t.sum()) and not (finite := np.isfinite(t)).all():
+        bad = int(np.argmin(finite))
+        raise ValidationError(
+            f"t_s[{bad}] is {t[bad]}: sample times must be finite; drop those samples "
+            "(the detector bridges the gap)"
         )
     if not has_gyro:
         return t, acc, None
     if gyro_rads is None:
         raise ValidationError(f"this {what} was built with has_gyro=True; pass gyro_rads")
-    gyro = np.ascontiguousarray(gyro_rads, dtype=np.float64)
+    gyro = as_float64(gyro_rads, "gyro_rads")
     if gyro.shape != (n, 3):
         raise ValidationError(f"gyro_rads has shape {gyro.shape}; expected ({n}, 3)")
     return t, acc, gyro

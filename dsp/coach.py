@@ -270,7 +270,18 @@ class CoachSettings:
             )
 
     def for_terrain(self, terrain: str) -> TerrainTargets:
-        """Return the target factors of ``terrain`` (``smooth`` or ``technical``)."""
+        """Return the target factors of a terrain.
+
+        Parameters
+        ----------
+        terrain : str
+            ``technical``; anything else gets the ``smooth`` factors.
+
+        Returns
+        -------
+        TerrainTargets
+            The factors of that terrain.
+        """
         return self.technical if terrain == "technical" else self.smooth
 
 
@@ -349,8 +360,12 @@ class StepInput:
         ----------
         event : StepEvent
             Anything with ``t_s``, ``cadence_spm``, ``gait`` and ``stride_length_m``.
-        terrain, grade, grade_pct
+        terrain : str
+            ``smooth`` or ``technical``, as in the class parameters.
+        grade : str
             As in the class parameters.
+        grade_pct : float or None
+            As in the class parameters, %.
 
         Returns
         -------

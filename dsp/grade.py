@@ -40,7 +40,9 @@ _ISA_SCALE_M = 44330.77
 _ISA_EXPONENT = 0.190263
 
 
-def pressure_to_altitude_m(pressure_pa: float | np.ndarray, sea_level_pa: float = 101325.0):
+def pressure_to_altitude_m(
+    pressure_pa: float | np.ndarray, sea_level_pa: float = 101325.0
+) -> float | np.ndarray:
     """Altitude of a pressure in the standard atmosphere.
 
     Parameters
@@ -229,8 +231,13 @@ def _significant(value: float, margin: float) -> float:
 _SCALAR = (float, type(None))
 
 
-def _as_1d(name: str, x) -> np.ndarray:
-    a = np.atleast_1d(np.asarray(x, dtype=float))
+def _as_1d(name: str, x: object) -> np.ndarray:
+    try:  # None (in a list too) becomes NaN: unknown
+        a = np.atleast_1d(np.asarray(x, dtype=float))
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"{name}={x!r} does not hold numbers; pass floats (NaN where unknown)"
+        ) from None
     if a.ndim != 1:
         raise ValidationError(f"{name} must be a scalar or a 1-D array, got shape {a.shape}")
     return a
@@ -285,7 +292,7 @@ class GradeEstimator:
         return st
 
     # ---- inputs --------------------------------------------------------------------------
-    def update_pressure(self, t_s, pressure_pa) -> GradeState:
+    def update_pressure(self, t_s: float | np.ndarray, pressure_pa: float | np.ndarray) -> GradeState:
         """Feed one or more barometer readings.
 
         Parameters
@@ -336,7 +343,12 @@ class GradeEstimator:
             self._decide(ti)
         return self.state
 
-    def update_stride(self, t_s, distance_m=None, height_change_m=None) -> GradeState:
+    def update_stride(
+        self,
+        t_s: float | np.ndarray,
+        distance_m: float | np.ndarray | None = None,
+        height_change_m: float | np.ndarray | None = None,
+    ) -> GradeState:
         """Feed one or more strides from the stride estimator.
 
         Parameters

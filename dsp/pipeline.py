@@ -20,7 +20,7 @@ from dsp import _step_kernels as KS
 from dsp import _stride_kernels as KR
 from dsp import _terrain_kernels as KT
 from dsp.coach import Coach, CueEvent, StepInput
-from dsp.exc import PlacementWarning
+from dsp.exc import PlacementWarning, ValidationError
 from dsp.grade import GradeEstimator, GradeSettings
 from dsp.steps import StepDetector, StepSettings, canonical_placement
 from dsp.stride import StrideSettings, _block_arrays, _contact_rows_of, make_stride_estimator
@@ -357,9 +357,22 @@ class Pipeline:
         return self.steps.steps_feet
 
     def set_terrain_mode(self, mode: str) -> None:
-        """Set the terrain by hand (``smooth``, ``technical``) or give it back (``auto``)."""
+        """Set the terrain by hand (``smooth``, ``technical``) or give it back (``auto``).
+
+        Parameters
+        ----------
+        mode : str
+            ``"auto"``, ``"smooth"`` or ``"technical"``.
+
+        Raises
+        ------
+        ValidationError
+            For any other value (a ``ValueError``).
+        """
         if mode not in ("auto", "smooth", "technical"):
-            raise ValueError(f"terrain mode {mode!r}; allowed: auto, smooth, technical")
+            raise ValidationError(
+                f"terrain mode {mode!r} is not supported; use one of auto, smooth, technical"
+            )
         self.terrain_mode = mode
         if self.coach is not None:
             self.coach.set_terrain_mode(mode)
@@ -367,7 +380,27 @@ class Pipeline:
     def update(
         self, t_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None
     ) -> list[StepEvent]:
-        """Feed one block and return only the new contacts (see :meth:`process` for the rest)."""
+        """Feed one block and return only the new contacts (see :meth:`process` for the rest).
+
+        Parameters
+        ----------
+        t_s : numpy.ndarray
+            Sample times, shape ``(n,)``, s.
+        acc_mps2 : numpy.ndarray
+            Accelerometer, shape ``(n, 3)``, m/s².
+        gyro_rads : numpy.ndarray, optional
+            Gyroscope, shape ``(n, 3)``, rad/s; required when built with ``has_gyro=True``.
+
+        Returns
+        -------
+        list of StepEvent
+            The contacts decided in this block.
+
+        Raises
+        ------
+        ValidationError
+            As :meth:`process`.
+        """
         return self.process(t_s, acc_mps2, gyro_rads).steps
 
     def process(
@@ -382,12 +415,18 @@ class Pipeline:
         acc_mps2 : numpy.ndarray
             Accelerometer, shape ``(n, 3)``, m/s².
         gyro_rads : numpy.ndarray, optional
-            Gyroscope, shape ``(n, 3)``, rad/s.
+            Gyroscope, shape ``(n, 3)``, rad/s; required when built with ``has_gyro=True``.
 
         Returns
         -------
         PipelineUpdate
-            New contacts, strides that became known, and cues.
+            New contacts, strides that became known, and cues (all empty for a zero-length block).
+
+        Raises
+        ------
+        ValidationError
+            When an array does not hold real numbers, the shapes do not match, or the gyroscope
+            block is missing although one was promised.
         """
         # Each block is checked once, and the kernels' output rows are read directly (no result
         # objects per block): the same values as through the public update() of each part.
@@ -438,12 +477,31 @@ class Pipeline:
         t_s : float
             Time of the reading on the samples' time base, s.
         pressure_pa : float
-            Pressure, Pa.
+            Pressure, Pa (a NaN or non-positive reading is counted in ``grade.bad_pressure`` and
+            skipped).
+
+        Raises
+        ------
+        ValidationError
+            When ``t_s`` or ``pressure_pa`` is not a number.
         """
-        heapq.heappush(self._pressure, (float(t_s), float(pressure_pa)))
+        try:
+            reading = (float(t_s), float(pressure_pa))
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"add_pressure(t_s={t_s!r}, pressure_pa={pressure_pa!r}): both must be numbers (s, Pa)"
+            ) from None
+        heapq.heappush(self._pressure, reading)
 
     def finish(self) -> PipelineUpdate:
-        """End of the input: the strides still waiting for their next stance."""
+        """End of the input: the strides still waiting for their next stance.
+
+        Returns
+        -------
+        PipelineUpdate
+            The strides answered now (unknown ones without a length) and the strides missed since
+            the last block; empty on a second call.
+        """
         if self.stride is None:
             return PipelineUpdate()
         rows = self.stride._flush_rows()

@@ -454,9 +454,11 @@ class StepDetector:
         Parameters
         ----------
         t_s : numpy.ndarray
-            Sample times, shape ``(n,)``, s, increasing (continuing the previous block).
+            Sample times, shape ``(n,)``, s, finite and increasing (continuing the previous
+            block); a jump back or forward in time restarts the detector (``flags.gaps``).
         acc_mps2 : numpy.ndarray
-            Accelerometer, shape ``(n, 3)``, m/s², gravity included.
+            Accelerometer, shape ``(n, 3)``, m/s², gravity included; NaN, infinite or all-zero
+            samples are repaired (``flags.repaired_samples``).
         gyro_rads : numpy.ndarray, optional
             Gyroscope, shape ``(n, 3)``, rad/s; required when the detector was built with
             ``has_gyro=True``.
@@ -464,12 +466,13 @@ class StepDetector:
         Returns
         -------
         Steps
-            Contacts decided within this block (possibly none).
+            Contacts decided within this block (possibly none; none for a zero-length block).
 
         Raises
         ------
         ValidationError
-            On wrong shapes, or a gyroscope block missing when one was promised.
+            On wrong shapes, arrays that do not hold real numbers, NaN or infinite times, or a
+            gyroscope block missing when one was promised.
         """
         return Steps._from_rows(self._block_rows(*self._check_block(t_s, acc_mps2, gyro_rads)))
 
@@ -541,6 +544,11 @@ def detect_steps(
     -------
     Steps
         Every contact; identical to feeding the same samples to a :class:`StepDetector` in blocks.
+
+    Raises
+    ------
+    ValidationError
+        As :class:`StepDetector` and :meth:`StepDetector.update`.
     """
     det = StepDetector(
         sampling_rate_hz=sampling_rate_hz,

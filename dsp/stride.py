@@ -29,7 +29,7 @@ from typing import NoReturn
 import numpy as np
 
 from dsp import _stride_kernels as K
-from dsp._common import check_block, concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import as_float64, check_block, concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -278,7 +278,10 @@ def _no_contacts(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -
 
 
 def _contact_rows(contacts_t_s: np.ndarray, contacts_is_run: np.ndarray | None) -> np.ndarray:
-    c = np.ascontiguousarray(contacts_t_s, dtype=np.float64).reshape(-1)
+    c = as_float64(contacts_t_s, "contacts_t_s")
+    if c.ndim > 1:
+        raise ValidationError(f"contacts_t_s has shape {c.shape}; expected (c,), one time per contact")
+    c = c.reshape(-1)
     n = c.shape[0]
     r = None
     if contacts_is_run is not None:
@@ -404,7 +407,7 @@ class _StreamingBase:
         Returns
         -------
         StrideResults
-            The remaining rows.
+            The remaining rows (none on a second call: the queue is empty).
         """
         return StrideResults._from_rows(self._flush_rows())
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
-from dsp._common import check_block, concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import as_float64, check_block, concatenate_results, finite_and_increasing, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -542,7 +542,7 @@ class TerrainClassifier:
             On wrong shapes, a missing gyroscope block, or contacts out of order or in the future.
         """
         t, acc, gyro = self._check_block(t_s, acc_mps2, gyro_rads)
-        c = np.ascontiguousarray(_EMPTY if contacts_t_s is None else contacts_t_s, dtype=np.float64)
+        c = _EMPTY if contacts_t_s is None else as_float64(contacts_t_s, "contacts_t_s")
         if c.ndim != 1:
             raise ValidationError(f"contacts_t_s has shape {c.shape}; expected (c,)")
         return TerrainResults._from_rows(self._update_rows(t, acc, gyro, c))

@@ -21,8 +21,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from dsp.pipeline import Pipeline
 
 __all__ = [
     "KernelTiming",
@@ -258,7 +262,7 @@ def _feed_pipeline(placement: str, has_gyro: bool, fs: float) -> None:
     warm_up_pipeline(pipe)
 
 
-def warm_up_pipeline(pipeline) -> None:
+def warm_up_pipeline(pipeline: Pipeline) -> None:
     """Load (or compile) the kernels one pipeline calls, by feeding it 4 s of synthetic strides.
 
     ``cadence-coach run`` calls it with a throwaway pipeline built like the device's own (same
