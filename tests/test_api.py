@@ -294,3 +294,38 @@ def test_reset_makes_a_streaming_object_as_new(placement, has_gyro):
     np.testing.assert_array_equal(first.t_s, second.t_s)
     np.testing.assert_array_equal(first.cadence_spm, second.cadence_spm)
     assert det.flags.samples == t.size
+
+
+# ---- the docs' code sketches ----------------------------------------------------------------------
+DOC_BLOCKS = [
+    (md, i, block)
+    for md in [DSP_DIR.parent / "README.md", *sorted((DSP_DIR.parent / "docs").glob("*.md"))]
+    for i, block in enumerate(re.findall(r"```python\n(.*?)```", md.read_text(encoding="utf-8"), re.S))
+]
+
+
+@pytest.mark.parametrize(("md", "i", "block"), DOC_BLOCKS, ids=[f"{b[0].name}-{b[1]}" for b in DOC_BLOCKS])
+def test_doc_code_sketches_name_real_dsp_objects_and_arguments(md, i, block):
+    # the sketches use the reader's own data (step_events, feature_mean...), so they cannot run;
+    # what they import from dsp must exist, and every call of it must bind to its signature
+    tree = ast.parse(block)
+    names = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "dsp":
+            module = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(module, alias.name), f"{md.name}: {node.module} has no {alias.name}"
+                names[alias.asname or alias.name] = getattr(module, alias.name)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Name) and f.id in names:
+            obj = names[f.id]
+        elif isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id in names:
+            assert hasattr(names[f.value.id], f.attr), f"{md.name}: {f.value.id} has no {f.attr}"
+            obj = getattr(names[f.value.id], f.attr)
+        else:
+            continue
+        kwargs = {k.arg: None for k in node.keywords if k.arg}
+        inspect.signature(obj).bind_partial(*[None] * len(node.args), **kwargs)  # TypeError if wrong
