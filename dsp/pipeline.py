@@ -344,6 +344,7 @@ class Pipeline:
         )
         self.grade = GradeEstimator(grade_settings)
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
+        self._finished = False  # finish() ends the input: a later block would be mis-joined
         self._last_stride_m: float | None = None
         self._missed: list[StrideUpdate] = []
         # heaps by the time each input became known: strides (ready_at_s) and barometer readings
@@ -425,9 +426,14 @@ class Pipeline:
         Raises
         ------
         ValidationError
-            When an array does not hold real numbers, the shapes do not match, or the gyroscope
-            block is missing although one was promised.
+            When an array does not hold real numbers, the shapes do not match, the gyroscope
+            block is missing although one was promised, or :meth:`finish` was called already.
         """
+        if self._finished:
+            raise ValidationError(
+                "process() after finish(): the pipeline's input has ended; make a new Pipeline "
+                "(make_pipeline) for a new recording"
+            )
         # Each block is checked once, and the kernels' output rows are read directly (no result
         # objects per block): the same values as through the public update() of each part.
         t, acc, gyro = self.steps._check_block(t_s, acc_mps2, gyro_rads)
@@ -500,8 +506,10 @@ class Pipeline:
         -------
         PipelineUpdate
             The strides answered now (unknown ones without a length) and the strides missed since
-            the last block; empty on a second call.
+            the last block; empty on a second call. Afterwards :meth:`process` refuses more
+            samples: a new recording needs a new pipeline.
         """
+        self._finished = True
         if self.stride is None:
             return PipelineUpdate()
         rows = self.stride._flush_rows()

@@ -269,6 +269,9 @@ def test_finish_and_flush_twice_give_nothing_the_second_time(placement, has_gyro
     pipe.finish()
     again = pipe.finish()
     assert (again.steps, again.strides, again.missed_strides) == ([], [], [])
+    # more samples after the end were taken silently and joined to strides already flushed
+    with pytest.raises(ValidationError, match=r"process\(\) after finish\(\).*make a new Pipeline"):
+        pipe.process(t[:10], acc[:10], None if g is None else g[:10])
     contacts = detect_steps(t, acc, g, sampling_rate_hz=FS, placement=placement).t_s
     est = make_stride_estimator(sampling_rate_hz=FS, placement=placement, has_gyro=has_gyro)
     n = 600  # cut mid-recording: the next contact arrives in a zero-length block and waits for samples
