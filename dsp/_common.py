@@ -55,6 +55,31 @@ def validate_rate(sampling_rate_hz: float) -> float:
     return fs
 
 
+def validate_flag(name: str, value: object) -> bool:
+    """Return a yes/no argument as a bool, or raise naming it (``"no"`` is not False).
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the message.
+    value : object
+        ``True``/``False`` (numpy's bools and the integers 0 and 1 too).
+
+    Returns
+    -------
+    bool
+        The flag.
+
+    Raises
+    ------
+    ValidationError
+        For anything else: ``bool()`` of a string such as ``"no"`` or ``"false"`` is True.
+    """
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        return bool(value)
+    raise ValidationError(f"{name}={value!r} is not True or False; pass a bool")
+
+
 def concatenate_results(cls: type[R], parts: list[R]) -> R:
     """Join per-block results (dataclasses of parallel arrays) in time order.
 

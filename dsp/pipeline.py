@@ -259,7 +259,9 @@ class Pipeline:
     has_gyro : bool
         Whether blocks carry gyroscope data.
     placement_side : str, optional
-        ``left`` or ``right`` for a foot or shank sensor (labels its contacts).
+        ``left`` or ``right`` (``L``, ``R``) for a foot or shank sensor (labels its contacts).
+        Any other text (a sidecar's "not documented") means the side is unknown: contacts get
+        ``side`` None.
     step_settings : StepSettings, optional
         Step detector constants.
     stride_settings : StrideSettings, optional

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dsp import _step_kernels as K
-from dsp._common import check_block, concatenate_results, validate_rate
+from dsp._common import check_block, concatenate_results, validate_flag, validate_rate
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 
@@ -343,7 +343,7 @@ class StepDetector:
     ) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
-        self.has_gyro = bool(has_gyro)
+        self.has_gyro = validate_flag("has_gyro", has_gyro)
         self.settings = settings or StepSettings()
         s = self.settings
         fs = self.sampling_rate_hz

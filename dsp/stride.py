@@ -29,7 +29,14 @@ from typing import NoReturn
 import numpy as np
 
 from dsp import _stride_kernels as K
-from dsp._common import as_float64, check_block, concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import (
+    as_float64,
+    check_block,
+    concatenate_results,
+    finite_and_increasing,
+    validate_flag,
+    validate_rate,
+)
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -592,7 +599,7 @@ class TrunkStrideEstimator(_StreamingBase):
     ) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.settings = settings or StrideSettings()
-        self.has_gyro = bool(has_gyro)
+        self.has_gyro = validate_flag("has_gyro", has_gyro)
         s = self.settings
         fs = self.sampling_rate_hz
         if leg_length_m is None:
@@ -854,6 +861,7 @@ def make_stride_estimator(
         For a shank, or a foot without gyroscope.
     """
     where = canonical_placement(placement)
+    has_gyro = validate_flag("has_gyro", has_gyro)
     if where == "foot":
         if not has_gyro:
             raise ValidationError(

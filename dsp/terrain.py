@@ -29,7 +29,14 @@ import numpy as np
 
 from dsp import _terrain_kernels as K
 from dsp import _terrain_model as M
-from dsp._common import as_float64, check_block, concatenate_results, finite_and_increasing, validate_rate
+from dsp._common import (
+    as_float64,
+    check_block,
+    concatenate_results,
+    finite_and_increasing,
+    validate_flag,
+    validate_rate,
+)
 from dsp._filters import butter2_lowpass
 from dsp.exc import ValidationError
 from dsp.steps import canonical_placement
@@ -430,7 +437,7 @@ class TerrainClassifier:
     ) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
-        self.has_gyro = bool(has_gyro)
+        self.has_gyro = validate_flag("has_gyro", has_gyro)
         self.settings = settings or TerrainSettings()
         s = self.settings
         fs = self.sampling_rate_hz

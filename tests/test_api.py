@@ -14,6 +14,7 @@ import inspect
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -332,3 +333,31 @@ def test_doc_code_sketches_name_real_dsp_objects_and_arguments(md, i, block):
             continue
         kwargs = {k.arg: None for k in node.keywords if k.arg}
         inspect.signature(obj).bind_partial(*[None] * len(node.args), **kwargs)  # TypeError if wrong
+
+
+def test_has_gyro_must_be_a_bool():
+    # bool("no") is True: a notebook passing has_gyro="no" got a detector waiting for a gyroscope
+    from dsp.stride import make_stride_estimator
+
+    for make in (
+        lambda v: StepDetector(sampling_rate_hz=FS, placement="foot", has_gyro=v),
+        lambda v: Pipeline(sampling_rate_hz=FS, placement="foot", has_gyro=v).steps,
+        lambda v: make_stride_estimator(sampling_rate_hz=FS, placement="lower_back", has_gyro=v),
+    ):
+        with pytest.raises(ValidationError, match=r"^has_gyro='no' is not True or False; pass a bool$"):
+            make("no")
+        assert make(np.bool_(True)).has_gyro is True
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a foot without gyroscope warns
+            assert make(0).has_gyro is False
+    with pytest.raises(ValidationError, match=r"^has_gyro='no' is not True or False"):
+        make_stride_estimator(sampling_rate_hz=FS, placement="foot", has_gyro="no")
+
+
+def test_an_undocumented_side_means_unknown():
+    # sidecars say "not documented (one foot)": the side is unknown, not an error
+    t, acc, gyro = _walk()
+    pipe = Pipeline(sampling_rate_hz=FS, placement="foot", has_gyro=True, placement_side="not documented")
+    assert {e.side for e in pipe.process(t, acc, gyro).steps} == {None}
+    pipe = Pipeline(sampling_rate_hz=FS, placement="foot", has_gyro=True, placement_side="L")
+    assert {e.side for e in pipe.process(t, acc, gyro).steps} == {"L"}
