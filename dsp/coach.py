@@ -743,24 +743,16 @@ class Coach:
             self._streak = None
         self._last_t = t
 
-        if self._mode == "auto" and step.terrain == self._terrain:
-            # the usual step: same automatic terrain (what _track_terrain does for it, inline)
-            self._manual = False
-            self._candidate, self._candidate_n = None, 0
-            terrain = self._terrain
-        else:
-            changed = self._track_terrain(step)
-            terrain = self._terrain or "smooth"
-            if changed is not None:
-                self._streak = None
-                if s.enabled and s.terrain_changed_cue:
-                    out.append(self._terrain_cue(t, changed))
+        changed = self._track_terrain(step)
+        terrain = self._terrain or "smooth"
+        if changed is not None:
+            self._streak = None
+            if s.enabled and s.terrain_changed_cue:
+                out.append(self._terrain_cue(t, changed))
 
-        if self._fixed_baseline is None:
-            self._learn(step, terrain)
+        self._learn(step, terrain)
+        self._observe(step)
         gait = step.gait
-        if step.grade == "climb":
-            self._observe(step)
         tg = self.last_targets = self.targets(terrain)
         self.last_on_target = None
         if not s.enabled or step.cadence_spm is None:
@@ -769,8 +761,7 @@ class Coach:
         if gait == "run" and tg.cadence_spm is not None:
             off = self._off_target(step, tg)
             self.last_on_target = off is None
-        # a running step off a climb asks for ``off`` only (what _assess returns for it)
-        want = off if gait == "run" and step.grade != "climb" else self._assess(step, off)
+        want = self._assess(step, off)
         if want is not None or self._streak is not None:
             cue = self._policy(want, t, terrain)
             if cue is not None:
@@ -843,6 +834,10 @@ class Coach:
     def _track_terrain(self, step: StepInput) -> tuple[str, str, bool] | None:
         """Update the terrain in force; return (old, new, manual) when it changed."""
         old = self._terrain
+        if self._mode == "auto" and step.terrain == old:  # the usual step: nothing to decide
+            self._manual = False
+            self._candidate, self._candidate_n = None, 0
+            return None
         was_manual, self._manual = self._manual, self._mode != "auto"
         if self._mode != "auto":
             new, manual = self._mode, True
@@ -936,9 +931,9 @@ class Coach:
         """
         s = self.settings
         g = step.grade_pct
-        v = speed_mps(step.cadence_spm, step.stride_length_m)
         if step.gait == "run":
             if step.grade == "climb" and g is not None and g >= s.hike_min_grade_pct:
+                v = speed_mps(step.cadence_spm, step.stride_length_m)
                 if v is None:
                     if g >= s.hike_no_speed_grade_pct:
                         return _Want(
@@ -961,6 +956,7 @@ class Coach:
         if step.grade != "climb" or (g is not None and g < s.run_max_grade_pct):
             where = f"{g:.0f} % ({step.grade})" if g is not None else step.grade
             return _Want("run", f"grade eased to {where} after hiking: running pays")
+        v = speed_mps(step.cadence_spm, step.stride_length_m)
         if g is None or v is None:
             return None
         vr = self._own_running_mps(g)

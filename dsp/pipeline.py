@@ -562,13 +562,10 @@ class Pipeline:
         for_grade = self._for_grade
         if not for_grade or for_grade[0][0] > t_s:
             return
-        first = heapq.heappop(for_grade)[2]
-        if not for_grade or for_grade[0][0] > t_s:  # the usual case: one stride became known
-            due = (first,)
-        else:
-            due = [first]
-            while for_grade and for_grade[0][0] <= t_s:
-                due.append(heapq.heappop(for_grade)[2])
+        due = []
+        while for_grade and for_grade[0][0] <= t_s:
+            due.append(heapq.heappop(for_grade)[2])
+        if len(due) > 1:
             due.sort(key=_contact_time)  # the grade takes strides in time order
         self._last_stride_m = due[-1].stride_length_m
         one_stride = self.grade._one_stride  # update_stride() of one stride, without its GradeState
