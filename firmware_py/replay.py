@@ -129,14 +129,19 @@ def recorded_config(rec: Recording) -> Config | None:
         return None
 
 
-def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
-    """Return the barometer readings a native log stored, ``(t_s, pressure_pa)`` in time order."""
+def _recorded_events(rec: Recording, kind: str) -> list[tuple[float, dict[str, Any]]]:
+    """Return the events of one ``kind`` a native log stored, ``(t_s, event)`` in file order."""
     out = []
     for item in native_header(rec).get("events") or []:
         ev = item.get("event") if isinstance(item, dict) else None
-        if isinstance(ev, dict) and ev.get("kind") == "pressure":
-            out.append((float(item["t_s"]), float(ev["pressure_pa"])))
-    return sorted(out)
+        if isinstance(ev, dict) and ev.get("kind") == kind:
+            out.append((float(item["t_s"]), ev))
+    return out
+
+
+def recorded_pressure(rec: Recording) -> list[tuple[float, float]]:
+    """Return the barometer readings a native log stored, ``(t_s, pressure_pa)`` in time order."""
+    return sorted((t, float(ev["pressure_pa"])) for t, ev in _recorded_events(rec, "pressure"))
 
 
 def recorded_terrain_modes(rec: Recording) -> list[tuple[float, str]]:
@@ -145,20 +150,16 @@ def recorded_terrain_modes(rec: Recording) -> list[tuple[float, str]]:
     The device logs a ``terrain_mode`` event at the last sample of the block after which it applied
     the press; a replay applies it after the same sample.
     """
-    out = []
-    for item in native_header(rec).get("events") or []:
-        ev = item.get("event") if isinstance(item, dict) else None
-        if isinstance(ev, dict) and ev.get("kind") == "terrain_mode" and isinstance(ev.get("mode"), str):
-            out.append((float(item["t_s"]), ev["mode"]))
-    return sorted(out, key=lambda x: x[0])
+    modes = [
+        (t, ev["mode"]) for t, ev in _recorded_events(rec, "terrain_mode") if isinstance(ev.get("mode"), str)
+    ]
+    return sorted(modes, key=lambda x: x[0])
 
 
 def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     """Return the gyroscope bias the device removed live (a ``gyro_bias`` event in a native log), rad/s."""
-    for item in native_header(rec).get("events") or []:
-        ev = item.get("event") if isinstance(item, dict) else None
-        if isinstance(ev, dict) and ev.get("kind") == "gyro_bias":
-            return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
+    for _, ev in _recorded_events(rec, "gyro_bias"):
+        return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
     return None
 
 
