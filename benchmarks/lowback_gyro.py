@@ -55,6 +55,8 @@ STILL_ACC_STD_MPS2 = 0.05
 TURN_PAD_S = 0.3
 #: The gyro-aided variant whose step signal is compared with the accelerometer's at the U-turn events.
 REFERENCE = f"gyro, bias removed, tau={TAUS_S[1]:g} s"
+#: Humps below this count as this in the alternation measure (|log| of consecutive humps' ratio), m/s².
+ALT_MIN_MPS2 = 0.05
 #: A U-turn event's hump is the step signal's largest value this long before to ... s
 HUMP_BEFORE_S = 0.05
 #: ... this long after it, s.
@@ -260,8 +262,12 @@ def evaluate(folder: Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"groups": {group: {variant: {"f1", "tp", "fp", "fn", "n_events", "turn_misses",
-        "turn_events"}}}, "tilt": {group: {"turn": [median, p95], "straight": [median, p95]}}}``.
+        ``"groups"``: per group and variant, ``f1``, ``tp``, ``fp``, ``fn``, ``n_events`` and the
+        U-turn counts (``turn_misses``, ``turn_events``, ``turn_misses_shared``: also missed with
+        the accelerometer's vertical); ``"tilt"``: per group, ``"turn"`` and ``"straight"``, the
+        median and 95th percentile of :func:`detector_tilt_deg`; ``"turn_humps"``: per group with
+        U-turns, the humps at the U-turn events (:data:`REFERENCE` against the accelerometer);
+        ``"bias_known"``: per group, recordings with a standing second and recordings.
     """
     scores: dict[str, dict[str, list[Any]]] = {}
     turn: dict[str, dict[str, list[int]]] = {}
@@ -307,9 +313,10 @@ def evaluate(folder: Path) -> dict[str, Any]:
             missed = np.asarray(rs.missed_t_s, float)
             missed_turn[name] = in_turn_ev & np.isin(np.round(events, 4), np.round(missed, 4))
             n_turn_miss = int(missed_turn[name].sum())
-            cnt = turn.setdefault(group, {}).setdefault(name, [0, 0])
+            cnt = turn.setdefault(group, {}).setdefault(name, [0, 0, 0])
             cnt[0] += n_turn_miss
             cnt[1] += int(in_turn_ev.sum())
+            cnt[2] += int(np.sum(missed_turn[name] & missed_turn["accelerometer"]))
         if in_turn_ev.any():
             hp = humps.setdefault(group, {"accelerometer": [], REFERENCE: [], "missed": []})
             for name in ("accelerometer", REFERENCE):
@@ -338,6 +345,7 @@ def evaluate(folder: Path) -> dict[str, Any]:
                 "n_events": st.n_gt,
                 "turn_misses": turn[group][name][0],
                 "turn_events": turn[group][name][1],
+                "turn_misses_shared": turn[group][name][2],
             }
     tilt_stats = {}
     for group, parts in tilts.items():
@@ -351,6 +359,14 @@ def evaluate(folder: Path) -> dict[str, Any]:
         h_acc = np.concatenate(hp["accelerometer"])
         h_gyro = np.concatenate(hp[REFERENCE])
         miss = np.concatenate(hp["missed"])
+        # alternation: how much a U-turn step's hump differs from the one before (same recording)
+        alt = {
+            name: np.concatenate(
+                [np.abs(np.diff(np.log(np.maximum(h, ALT_MIN_MPS2)))) for h in hp[name] if h.size > 1]
+                or [np.zeros(0)]
+            )
+            for name in ("accelerometer", REFERENCE)
+        }
         hump_stats[group] = {
             "n_events": int(h_acc.size),
             "median_accelerometer": float(np.median(h_acc)),
@@ -363,6 +379,10 @@ def evaluate(folder: Path) -> dict[str, Any]:
             "missed_median_gyro": float(np.median(h_gyro[miss])) if miss.any() else float("nan"),
             "missed_below_floor_accelerometer": int(np.sum(h_acc[miss] < floor)),
             "missed_below_floor_gyro": int(np.sum(h_gyro[miss] < floor)),
+            "alternation_accelerometer": float(np.median(alt["accelerometer"]))
+            if alt["accelerometer"].size
+            else float("nan"),
+            "alternation_gyro": float(np.median(alt[REFERENCE])) if alt[REFERENCE].size else float("nan"),
         }
     return {"groups": groups, "tilt": tilt_stats, "bias_known": n_biased, "turn_humps": hump_stats}
 
@@ -370,12 +390,16 @@ def evaluate(folder: Path) -> dict[str, Any]:
 def format_report(report: dict[str, Any]) -> str:
     """Markdown tables of :func:`evaluate`'s result."""
     lines = [
-        "| group | variant | F1 | tp / fp / misses | U-turn misses (of events) |",
+        "| group | variant | F1 | tp / fp / misses | U-turn misses (events; shared with the accelerometer) |",
         "|---|---|---:|---|---|",
     ]
     for group, per in sorted(report["groups"].items()):
         for name, r in per.items():
-            turn = f"{r['turn_misses']} ({r['turn_events']})" if r["turn_events"] else "·"
+            turn = (
+                f"{r['turn_misses']} ({r['turn_events']}; {r['turn_misses_shared']})"
+                if r["turn_events"]
+                else "·"
+            )
             lines.append(f"| {group} | {name} | {r['f1']:.4f} | {r['tp']} / {r['fp']} / {r['fn']} | {turn} |")
     lines.append("")
     lines.append(
@@ -396,17 +420,22 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         "| group | events | median hump | median of the difference | below the floor "
-        "| the accelerometer's misses: median hump, below the floor |"
+        "| the accelerometer's misses: median hump, below the floor | alternation |"
     )
-    lines.append("|---|---:|---|---:|---|---|")
+    lines.append("|---|---:|---|---:|---|---|---|")
     for group, h in sorted(report["turn_humps"].items()):
         lines.append(
             f"| {group} | {h['n_events']} | {h['median_accelerometer']:.2f} / {h['median_gyro']:.2f} | "
             f"{h['median_gyro_minus_accelerometer']:+.3f} | {h['below_floor_accelerometer']} / "
             f"{h['below_floor_gyro']} | {h['n_missed']} misses: {h['missed_median_accelerometer']:.2f} / "
             f"{h['missed_median_gyro']:.2f}, {h['missed_below_floor_accelerometer']} / "
-            f"{h['missed_below_floor_gyro']} |"
+            f"{h['missed_below_floor_gyro']} | "
+            f"{h['alternation_accelerometer']:.2f} / {h['alternation_gyro']:.2f} |"
         )
+    lines.append("")
+    lines.append(
+        "Alternation: median |log(h[k+1] / h[k])| of consecutive U-turn humps (0.69: one twice the other)."
+    )
     lines.append("")
     for group, (nb, nr) in sorted(report["bias_known"].items()):
         lines.append(f"{group}: gyroscope bias from a standing second in {nb} of {nr} recordings.")
