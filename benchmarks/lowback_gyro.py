@@ -227,7 +227,7 @@ def standing_gyro_bias(
 
 def _variants(
     t: np.ndarray, acc: np.ndarray, gyro: np.ndarray, fs: float
-) -> tuple[dict[str, np.ndarray], np.ndarray, bool]:
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
     """Return the accelerometer blocks fed to the detector, by variant name.
 
     Returns
@@ -237,8 +237,8 @@ def _variants(
     tilt : numpy.ndarray
         The tilt of the detector's gravity from the gyro-aided vertical (``TAUS_S[1]``, bias
         removed where known), degrees.
-    has_bias : bool
-        Whether a standing second gave the gyroscope's bias.
+    bias : numpy.ndarray or None
+        The gyroscope's bias from a standing second, rad/s (None without one).
     """
     out = {"accelerometer": acc}
     bias = standing_gyro_bias(t, acc, gyro, fs)
@@ -253,7 +253,7 @@ def _variants(
             if label and tau == TAUS_S[1]:
                 out[f"gyro, {label}tau={tau:g} s, horizontal kept"] = world
                 tilt = detector_tilt_deg(acc, up, fs)
-    return out, tilt, bias is not None
+    return out, tilt, bias
 
 
 def evaluate(folder: Path) -> dict[str, Any]:
@@ -267,12 +267,14 @@ def evaluate(folder: Path) -> dict[str, Any]:
         the accelerometer's vertical); ``"tilt"``: per group, ``"turn"`` and ``"straight"``, the
         median and 95th percentile of :func:`detector_tilt_deg`; ``"turn_humps"``: per group with
         U-turns, the humps at the U-turn events (:data:`REFERENCE` against the accelerometer);
-        ``"bias_known"``: per group, recordings with a standing second and recordings.
+        ``"bias_known"``: per group, recordings with a standing second and recordings;
+        ``"bias_dps"``: per group, the median, 90th percentile and largest |bias| found, °/s.
     """
     scores: dict[str, dict[str, list[Any]]] = {}
     turn: dict[str, dict[str, list[int]]] = {}
     tilts: dict[str, dict[str, list[np.ndarray]]] = {}
     n_biased: dict[str, list[int]] = {}
+    bias_dps: dict[str, list[float]] = {}
     humps: dict[str, dict[str, list[np.ndarray]]] = {}
     for truth in load_truth(folder):
         if truth.placement != "lower_back" or not truth.has_step_truth or not truth.meta.get("has_gyro"):
@@ -294,10 +296,12 @@ def evaluate(folder: Path) -> dict[str, Any]:
         if u:
             in_turn_ev = (events >= u[0] - TURN_PAD_S) & (events <= u[1] + TURN_PAD_S)
             in_turn_t = (log.t_s >= u[0]) & (log.t_s <= u[1])
-        feeds, tilt, has_bias = _variants(log.t_s, log.acc_mps2, log.gyro_rads, fs)
+        feeds, tilt, bias = _variants(log.t_s, log.acc_mps2, log.gyro_rads, fs)
         n_bias = n_biased.setdefault(group, [0, 0])
-        n_bias[0] += int(has_bias)
+        n_bias[0] += int(bias is not None)
         n_bias[1] += 1
+        if bias is not None:
+            bias_dps.setdefault(group, []).append(math.degrees(float(np.linalg.norm(bias))))
         tl = tilts.setdefault(group, {"turn": [], "straight": []})
         tl["turn"].append(tilt[in_turn_t])
         tl["straight"].append(tilt[~in_turn_t & (log.t_s > 3.0)])
@@ -384,7 +388,17 @@ def evaluate(folder: Path) -> dict[str, Any]:
             else float("nan"),
             "alternation_gyro": float(np.median(alt[REFERENCE])) if alt[REFERENCE].size else float("nan"),
         }
-    return {"groups": groups, "tilt": tilt_stats, "bias_known": n_biased, "turn_humps": hump_stats}
+    bias_stats = {
+        group: [float(np.median(v)), float(np.percentile(v, 90)), float(np.max(v))]
+        for group, v in bias_dps.items()
+    }
+    return {
+        "groups": groups,
+        "tilt": tilt_stats,
+        "bias_known": n_biased,
+        "bias_dps": bias_stats,
+        "turn_humps": hump_stats,
+    }
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -438,7 +452,11 @@ def format_report(report: dict[str, Any]) -> str:
     )
     lines.append("")
     for group, (nb, nr) in sorted(report["bias_known"].items()):
-        lines.append(f"{group}: gyroscope bias from a standing second in {nb} of {nr} recordings.")
+        line = f"{group}: gyroscope bias from a standing second in {nb} of {nr} recordings"
+        b = report["bias_dps"].get(group)
+        if b:
+            line += f" (|bias| median {b[0]:.2f} °/s, 90th percentile {b[1]:.2f}, largest {b[2]:.2f})"
+        lines.append(line + ".")
     return "\n".join(lines)
 
 
