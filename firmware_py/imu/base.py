@@ -5,7 +5,8 @@ then hands out the FIFO contents as :class:`FifoBatch` objects in SI units, each
 host-clock timestamp reconstructed from the FIFO count and the chip's real (estimated) rate. A FIFO
 overflow is never stitched over: the batch reports a :class:`Gap`. Chips whose FIFO keeps the newest
 samples whole and in order when it overflows (:attr:`ImuDriver.KEEPS_NEWEST_ON_OVERFLOW`: the ST
-parts in continuous mode) deliver what it still holds, after the gap; the others reset the FIFO.
+parts in continuous mode, the ICM-42688-P in stream mode) deliver what it still holds, after the
+gap; the others reset the FIFO.
 
 Wiring: see ``hardware/wiring.md``.
 """

@@ -61,7 +61,15 @@ class Icm42688(ImuDriver):
     is unknown (saturated at 0xFFFF, or no base since a flush other than setup's) or does not fit
     the timestamps, the index near the rate's estimate whose timestamp fits is taken; when none
     does (the chip kept its oldest packets, or the data are out of step) the FIFO is reset as
-    "misaligned", losing what it held (``docs/reliability.md``, "FIFO overflow").
+    "misaligned", losing what it held (``docs/reliability.md``, "FIFO overflow"). The first packet
+    after any flush is pinned the same way (its index otherwise comes from the rate's estimate of
+    when the FIFO restarted).
+
+    Assumed, not stated by the datasheet: FIFO_LOST_PKT counts on between flushes (read-only, not
+    clear-on-read like INT_STATUS), and a flush does not reset the timestamp counter (the chip's
+    timer, not the FIFO's). Were the first wrong, the timestamps and the rate's estimate would
+    place the kept packets instead of the count; were the second, a flush's first packet would fit
+    none of the indices near the estimate (kept at the estimate) but about once in 1000 flushes.
     """
 
     CHIP = "ICM-42688-P"
