@@ -203,7 +203,8 @@ class Icm42688(ImuDriver):
     def _place_kept(self, status: FifoStatus, tmst: np.ndarray) -> tuple[int, bool]:
         """Return the grid index of the first packet an overflowed FIFO kept, and if it was counted.
 
-        Counted: from FIFO_LOST_PKT or the timestamps, not from the rate's extrapolation alone.
+        Counted: exact (from FIFO_LOST_PKT or the timestamps, not the rate's extrapolation alone)
+        and the last packet read the last one written when the count was latched.
 
         Raises
         ------
@@ -228,7 +229,9 @@ class Icm42688(ImuDriver):
         fitting = self._fitting(int(tmst[0]), k_estimate, k_next + 1)
         if len(fitting) != 1:
             raise FifoMisaligned  # not the newest packets (or out of step): start again
-        return int(fitting[0]), True
+        # A count that does not fit may mean a packet was written (and the oldest one dropped)
+        # between the count's read and the data's: the data then end after the count's latch.
+        return int(fitting[0]), k_counted is None
 
     def _overflow_first_index(self, k_estimate: int) -> int:
         return self._kept_first
