@@ -1268,7 +1268,9 @@ class FakeIcm42688(FakeImu):
             return self._pop(1, fill=0x80)[0]
         lost = regs["FIFO_LOST_PKT0"].address
         if reg in (lost, lost + 1):
-            return min(self.lost_packets, 0xFFFF).to_bytes(2, "little")[reg - lost]
+            counter = regs["FIFO_LOST_PKT0"]
+            shown = min(self.lost_packets, counter.field("fifo_lost_pkt_cnt").max_code)  # saturates
+            return counter.to_bytes(shown)[reg - lost]
         return self.regs[reg]
 
     def _next_address(self, reg: int) -> int:

@@ -27,10 +27,10 @@ __all__ = ["Icm42688"]
 #: Data byte order the driver configures (INTF_CONFIG0; big endian is also the reset value).
 _ENDIAN = "big"
 _PACKET = ICM42688_FIFO_PACKET3[_ENDIAN]
-#: The FIFO timestamp field and FIFO_LOST_PKT are 16 bits wide.
-_WRAP = 1 << 16
-#: FIFO_LOST_PKT's largest value: a counter that reads it may have saturated.
-_LOST_MAX = _WRAP - 1
+#: The packets' timestamp field wraps at this many ticks (16 bits).
+_WRAP = 1 << (8 * _PACKET["timestamp"].itemsize)
+#: FIFO_LOST_PKT's largest value (0xFFFF): a counter that reads it may have saturated.
+_LOST_MAX = ICM42688_REGISTERS["FIFO_LOST_PKT0"].field("fifo_lost_pkt_cnt").max_code
 #: Ticks a packet's timestamp may differ from the expected one (a period is a half-integer number
 #: of ticks, which the counter rounds one way or the other at either end).
 _TMST_TOLERANCE = 2.0
@@ -151,7 +151,7 @@ class Icm42688(ImuDriver):
             elif lost == base:  # nothing counted, unless the counter is stuck at its top
                 n_lost = None if full and lost == _LOST_MAX else 0
             else:
-                n_lost = None if lost == _LOST_MAX else (lost - base) % _WRAP
+                n_lost = None if lost == _LOST_MAX else (lost - base) % (_LOST_MAX + 1)
             self._lost_base = lost
         return FifoStatus(n_bytes // _PACKET.itemsize, n_lost != 0, t_lo, t_hi, n_lost)
 
