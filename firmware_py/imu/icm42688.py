@@ -68,8 +68,10 @@ class Icm42688(ImuDriver):
     Assumed, not stated by the datasheet: FIFO_LOST_PKT counts on between flushes (read-only, not
     clear-on-read like INT_STATUS), and a flush does not reset the timestamp counter (the chip's
     timer, not the FIFO's). Were the first wrong, the timestamps and the rate's estimate would
-    place the kept packets instead of the count; were the second, a flush's first packet would fit
-    none of the indices near the estimate (kept at the estimate) but about once in 1000 flushes.
+    place the kept packets instead of the count. Were the second, the first packet after a flush
+    would mostly fit none of the indices near the estimate and stay at the estimate, as before,
+    but about once in 1000 flushes one would fit by chance; an overflow after a flush, before any
+    packet was delivered, would be reset as "misaligned".
     """
 
     CHIP = "ICM-42688-P"
