@@ -186,8 +186,8 @@ def test_a_simulated_run_still_fails_at_once_without_its_sensor(tmp_path, monkey
 # ----------------------------------------------------------------- FIFO overflow after a stall
 @pytest.mark.parametrize(
     ("chip", "n_kept"),
-    # the LSM6DS parts keep the newest samples their FIFO holds; the others reset it
-    [("lsm6dsox", 256), ("lsm6ds3", 682), ("mpu6050", 0), ("icm42688", 0)],
+    # the LSM6DS parts and the ICM-42688-P keep the newest samples their FIFO holds; the MPU resets it
+    [("lsm6dsox", 256), ("lsm6ds3", 682), ("mpu6050", 0), ("icm42688", 128)],
 )
 def test_a_stall_gives_one_gap_that_ends_at_the_first_sample_after_it(tmp_path, chip, n_kept):
     # the loop stalls 5 s (an SD card busy, a CPU hog): the FIFO overflows. Before: two GAP blocks

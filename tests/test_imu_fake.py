@@ -20,6 +20,7 @@ from firmware_py.imu.fake import (
     FakeMpu6050,
     SourceRecording,
 )
+from firmware_py.imu.registers import ICM42688_FIFO_PACKET3
 
 
 def mpu(**kw):
@@ -248,6 +249,45 @@ def test_icm_packets_endianness_count_units_overflow_and_flush():
     bus.write_byte_data(0x68, 0x4B, 0x02)  # FIFO_FLUSH
     assert bus.read_i2c_block_data(0x68, 0x2E, 2) == [0, 0]
     assert bus.read_byte_data(0x68, 0x4B) == 0  # self-clearing
+
+
+def icm_packets(bus, n):
+    """Read ``n`` big-endian packet-3s from the FIFO (INTF_CONFIG0 = 0x30)."""
+    return np.frombuffer(read_stream(bus, 0x68, 0x30, 16 * n), dtype=ICM42688_FIFO_PACKET3["big"])
+
+
+@pytest.mark.parametrize("clock_error", [0.97, 1.0, 1.03])
+def test_icm_timestamps_count_the_chips_own_clock_at_30_32_tick_per_us(clock_error):
+    # Datasheet section 12.7: one ODR period at 1 kHz is 937 or 938 in the FIFO (937.5 x 32/30 =
+    # 1000 µs); at 200 Hz 4687 or 4688. The counter runs on the chip's oscillator like the ODR,
+    # so the ticks per period do not depend on the oscillator's error.
+    clock = FakeClock()
+    chip = FakeIcm42688(clock=clock, clock_error=clock_error)
+    bus = FakeI2CBus([chip])
+    start_icm(bus)
+    clock.advance(0.5)
+    packets = icm_packets(bus, 90)
+    steps = np.diff(packets["timestamp"].astype(np.int64)) % 65536
+    assert set(steps.tolist()) == {4687, 4688}
+    assert steps.mean() == pytest.approx(4687.5, abs=0.02)
+
+
+def test_icm_stream_mode_loses_the_oldest_or_the_newest_packets_as_asked():
+    for mode, kept in (("drop_oldest", "newest"), ("drop_newest", "oldest")):
+        clock = FakeClock()
+        chip = FakeIcm42688(clock=clock, source=SourceRecording.noise(seed=1), stream_overflow=mode)
+        bus = FakeI2CBus([chip])
+        start_icm(bus)
+        clock.advance(1.0)  # 200 packets for a FIFO of 128
+        assert bus.read_byte_data(0x68, 0x2D) & 0x02  # FIFO_FULL_INT
+        assert bus.read_i2c_block_data(0x68, 0x2E, 2) == [0x08, 0x00]  # 2048 bytes
+        lost = int.from_bytes(bytes(bus.read_i2c_block_data(0x68, 0x6C, 2)), "little")
+        assert lost == chip.produced - 128 == chip.lost_packets
+        packets = icm_packets(bus, 128)
+        truth = chip.produced_raw[-128:] if kept == "newest" else chip.produced_raw[:128]
+        np.testing.assert_array_equal(packets["acc"], truth[:, :3])
+    with pytest.raises(ValueError, match=r"stream_overflow='drop_some'.*'drop_oldest', 'drop_newest'"):
+        FakeIcm42688(stream_overflow="drop_some")
 
 
 # -- faults ---------------------------------------------------------------------------------------------

@@ -107,3 +107,15 @@ def test_close_turns_the_sensors_off():
     imu.close()
     assert bus.last_write(ADDR, 0x4E) & 0x0F == 0
     assert chip.rate_hz is None
+
+
+def test_a_count_one_packet_over_2048_bytes_is_no_overflow():
+    # Datasheet section 6.3: with the read cache the FIFO holds up to 2048 bytes plus one packet;
+    # only FIFO_LOST_PKT says packets were lost (before: a count over 2048 reset the FIFO).
+    _, chip, _, imu = rig()
+    chip.inject_fifo_bytes(b"".join(packet((i, 0, 0), (0, 0, -i)) for i in range(129)))
+    batch = imu.read_fifo()
+    assert batch.n_samples == 129
+    assert batch.raw[:, 0].tolist() == list(range(129))
+    assert not batch.overflow
+    assert batch.gap is None

@@ -5,7 +5,8 @@ then hands out the FIFO contents as :class:`FifoBatch` objects in SI units, each
 host-clock timestamp reconstructed from the FIFO count and the chip's real (estimated) rate. A FIFO
 overflow is never stitched over: the batch reports a :class:`Gap`. Chips whose FIFO keeps the newest
 samples whole and in order when it overflows (:attr:`ImuDriver.KEEPS_NEWEST_ON_OVERFLOW`: the ST
-parts in continuous mode) deliver what it still holds, after the gap; the others reset the FIFO.
+parts in continuous mode, the ICM-42688-P in stream mode) deliver what it still holds, after the
+gap; the others reset the FIFO.
 
 Wiring: see ``hardware/wiring.md``.
 """
@@ -565,6 +566,8 @@ class ImuDriver(ChipLifecycle):
         # it latched the count (overwriting needs a full FIFO, so at least one sample was lost).
         k_written = timing.first_index_after(status.t_s)
         k_first = max(self._overflow_first_index(k_written - n), self._k_next + 1)
+        if self._overflow_index_counted():  # a count as good as a normal read's: the grid learns from it
+            timing.observe(k_first + n, status.t_s, status.t_lo_s, status.t_hi_s)
         t_s = timing.times(k_first, n)
         if t_s[0] <= self._t_last_s:
             t_s = np.maximum(t_s, self._t_last_s + 0.5 * timing.period_s * np.arange(1, n + 1))
@@ -582,6 +585,14 @@ class ImuDriver(ChipLifecycle):
         Chips that number their samples (the tagged FIFO's time-slot counter) pin it down here.
         """
         return k_estimate
+
+    def _overflow_index_counted(self) -> bool:
+        """Tell whether the last :meth:`_overflow_first_index` came from the chip's own count.
+
+        Then the samples written by the time of the count are known exactly (the first kept one's
+        index plus those read), as after any read, and the rate estimate learns from them.
+        """
+        return False
 
     def _delivered(self, k0: int, n: int) -> None:
         """Note that the samples just read (by :meth:`_read_samples`) are ``k0 .. k0 + n - 1``."""

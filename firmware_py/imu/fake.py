@@ -11,8 +11,9 @@ clock at the configured rate times ``clock_error`` (the chip's oscillator error,
 :class:`SourceRecording`, quantised at the configured range and saturated at ±32767. FIFO size and
 overflow behaviour follow the datasheets: the MPU-6050 overwrites its oldest BYTES (frames lose
 alignment) and sets FIFO_OFLOW_INT; ST parts in continuous mode overwrite the oldest data and set
-the overrun flag; the ICM-42688-P in stream mode drops the oldest packets, counts them in
-FIFO_LOST_PKT and sets FIFO_FULL_INT. Chips power up asleep and produce nothing until woken.
+the overrun flag; the ICM-42688-P in stream mode drops whole packets, counts them in
+FIFO_LOST_PKT and sets FIFO_FULL_INT (the oldest by default; which ones the datasheet does not say,
+see :class:`FakeIcm42688`). Chips power up asleep and produce nothing until woken.
 
 Faults: :meth:`FakeDevice.inject_faults` (OSError 121 / 5 on a fraction of transactions, seeded),
 a wrong WHO_AM_I (``who_am_i=``), :meth:`FakeDevice.unplug` / :meth:`FakeDevice.replug` (every
@@ -48,6 +49,7 @@ from firmware_py.imu.registers import (
     ICM42688_FIFO_CAPACITY_BYTES,
     ICM42688_FIFO_HEADER,
     ICM42688_FIFO_PACKET3,
+    ICM42688_FIFO_TMST_TICKS_PER_US,
     ICM42688_GYRO_LSB_PER_DPS,
     ICM42688_REGISTERS,
     LSM6DS3_FIFO_CAPACITY_WORDS,
@@ -1146,10 +1148,25 @@ class FakeIcm42688(FakeImu):
     """Fake ICM-42688-P (WHO_AM_I 0x47), 2 KiB FIFO of 16-byte packets.
 
     Sensors off at power-up (PWR_MGMT0 = 0). Packet 3 (header 0x68, accel, gyro, temperature,
-    16-bit timestamp in µs) in the byte order of INTF_CONFIG0; the FIFO count is in bytes or
-    records, in the byte order INTF_CONFIG0 says. In stream mode a full FIFO drops its oldest
-    packets, counts them in FIFO_LOST_PKT0/1 and sets INT_STATUS.FIFO_FULL_INT (every INT_STATUS
-    bit clears when read). SIGNAL_PATH_RESET.FIFO_FLUSH empties the FIFO.
+    timestamp) in the byte order of INTF_CONFIG0; the timestamp is the low 16 bits of the chip's
+    timestamp counter, which runs on the chip's own oscillator at 30/32 tick per µs (datasheet
+    section 12.7). The FIFO count is in bytes or records, in the byte order INTF_CONFIG0 says.
+    SIGNAL_PATH_RESET.FIFO_FLUSH empties the FIFO.
+
+    A full FIFO sets INT_STATUS.FIFO_FULL_INT (every INT_STATUS bit clears when read) and counts
+    each packet it loses in FIFO_LOST_PKT0/1 (read-only, 0 at reset; here saturating at 0xFFFF and
+    cleared by a flush, which the datasheet does not say either way). Which packets stream mode
+    loses, the datasheet does not say: ``stream_overflow="drop_oldest"`` (default: the newest
+    packet takes the place of the oldest, as in the InvenSense parts' "stream" FIFO mode) or
+    ``"drop_newest"`` (the FIFO keeps its oldest packets and the new ones are lost), so that
+    drivers can be tried against both. STOP-on-FULL mode keeps the oldest and counts nothing.
+
+    Parameters
+    ----------
+    stream_overflow : str
+        ``"drop_oldest"`` or ``"drop_newest"``.
+    *args, **kwargs
+        As for :class:`FakeImu`.
     """
 
     REGISTERS = ICM42688_REGISTERS
@@ -1160,7 +1177,10 @@ class FakeIcm42688(FakeImu):
     SAMPLE_BYTES = ICM42688_FIFO_PACKET3["big"].itemsize
     _HEADER = ICM42688_FIFO_HEADER.encode(0, header_accel=1, header_gyro=1, header_timestamp_fsync=0b10)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, stream_overflow: str = "drop_oldest", **kwargs: Any) -> None:
+        if stream_overflow not in ("drop_oldest", "drop_newest"):
+            raise ValueError(f"stream_overflow={stream_overflow!r}; allowed: 'drop_oldest', 'drop_newest'")
+        self.stream_overflow = stream_overflow
         self.lost_packets = 0
         super().__init__(*args, **kwargs)
 
@@ -1202,13 +1222,27 @@ class FakeIcm42688(FakeImu):
         packets["acc"] = raw[:, :3]
         packets["gyro"] = raw[:, 3:]
         packets["temp"] = 0  # 25 °C: T = temp / 2.07 + 25
-        packets["timestamp"] = (np.rint(t * 1e6).astype(np.int64) & 0xFFFF).astype(np.uint16)
+        # The counter counts the chip's own (oscillator) time since power-up.
+        chip_us = (t - self.t_origin_s) * self.clock_error * 1e6
+        ticks = np.floor(chip_us * ICM42688_FIFO_TMST_TICKS_PER_US).astype(np.int64)
+        packets["timestamp"] = (ticks & 0xFFFF).astype(np.uint16)
         return packets.tobytes()
 
     def _push(self, t: np.ndarray, raw: np.ndarray, k: np.ndarray) -> None:
-        if self.field("FIFO_CONFIG", "fifo_mode") == "stop_on_full":
-            room = max(self.fifo_capacity_bytes - len(self._fifo), 0) // self.SAMPLE_BYTES
+        mode = self.field("FIFO_CONFIG", "fifo_mode")
+        room = max(self.fifo_capacity_bytes - len(self._fifo), 0) // self.SAMPLE_BYTES
+        if mode == "stop_on_full":
             t, raw, k = t[:room], raw[:room], k[:room]
+        elif self.stream_overflow == "drop_newest" and len(t) > room:
+            super()._push(t[:room], raw[:room], k[:room])
+            lost = len(t) - room  # sampled (part of the truth) but never in the FIFO
+            if self.keep_produced:
+                self._chunks_t.append(t[room:])
+                self._chunks_raw.append(raw[room:])
+            self.produced += lost
+            self.overflows += 1
+            self.lost_packets += lost
+            t, raw, k = t[:0], raw[:0], k[:0]
         super()._push(t, raw, k)
         if len(self._fifo) + self.SAMPLE_BYTES > self.fifo_capacity_bytes:
             self.regs[self.REGISTERS["INT_STATUS"].address] |= (
@@ -1234,7 +1268,9 @@ class FakeIcm42688(FakeImu):
             return self._pop(1, fill=0x80)[0]
         lost = regs["FIFO_LOST_PKT0"].address
         if reg in (lost, lost + 1):
-            return min(self.lost_packets, 0xFFFF).to_bytes(2, "little")[reg - lost]
+            counter = regs["FIFO_LOST_PKT0"]
+            shown = min(self.lost_packets, counter.field("fifo_lost_pkt_cnt").max_code)  # saturates
+            return counter.to_bytes(shown)[reg - lost]
         return self.regs[reg]
 
     def _next_address(self, reg: int) -> int:

@@ -45,6 +45,7 @@ __all__ = [
     "ICM42688_FIFO_CAPACITY_BYTES",
     "ICM42688_FIFO_HEADER",
     "ICM42688_FIFO_PACKET3",
+    "ICM42688_FIFO_TMST_TICKS_PER_US",
     "ICM42688_GYRO_LSB_PER_DPS",
     "ICM42688_REGISTERS",
     "LSM6DS3_FIFO_CAPACITY_WORDS",
@@ -902,7 +903,8 @@ ICM42688_GYRO_LSB_PER_DPS: dict[float, float] = {
     31.25: 1048.6,
     15.625: 2097.2,
 }
-#: FIFO size, bytes (section 6.1): 128 packets of 16 bytes.
+#: FIFO size, bytes (section 6.3): 128 packets of 16 bytes. With the read cache the count may reach
+#: one packet more (2064) without any loss; the lost-packet counter, not the count, says what was lost.
 ICM42688_FIFO_CAPACITY_BYTES = 2048
 # ODR codes shared by GYRO_CONFIG0.GYRO_ODR and ACCEL_CONFIG0.ACCEL_ODR, Hz (accel adds 6.25 ..).
 _ICM_ODR = {
@@ -934,6 +936,12 @@ ICM42688_FIFO_PACKET3 = {
     )
     for order, c in (("big", ">"), ("little", "<"))
 }
+#: FIFO timestamp counter ticks per microsecond of the chip's own clock (section 12.7, RTC off, TMST_RES
+#: = 1 µs at reset): the counter runs at 30/32 of the nominal 1 µs, so one 5 ms period at 200 Hz is
+#: 4687.5 ticks (the field toggles 4687 / 4688). ODR and counter share the chip's oscillator, so the
+#: ticks per period do not drift with it. TMST_CONFIG.TMST_DELTA_EN = 0 at reset: the field holds the
+#: counter's low 16 bits, not a delta.
+ICM42688_FIFO_TMST_TICKS_PER_US = 30.0 / 32.0
 #: The header byte opening every FIFO packet (section 6.2).
 ICM42688_FIFO_HEADER = Register(
     "FIFO_HEADER",
@@ -1103,11 +1111,11 @@ ICM42688_REGISTERS = RegisterMap(
         Register(
             "FIFO_LOST_PKT0",
             0x6C,
-            (BitField("fifo_lost_pkt_cnt", 0xFFFF, doc="packets lost to a full FIFO"),),
+            (BitField("fifo_lost_pkt_cnt", 0xFFFF, doc="packets lost in the FIFO (sections 14.55, 14.56)"),),
             n_bytes=2,
             byteorder="little",
             access="r",
-            doc="FIFO_LOST_PKT0 (low byte) and FIFO_LOST_PKT1 (high byte)",
+            doc="FIFO_LOST_PKT0 (low byte) and FIFO_LOST_PKT1 (high byte); read-only, 0 at reset",
         ),
         Register("WHO_AM_I", 0x75, (BitField("who_am_i", 0xFF, doc="0x47"),), access="r"),
         Register("REG_BANK_SEL", 0x76, (BitField("bank_sel", 0x07, doc="register bank 0..4"),)),
