@@ -78,12 +78,14 @@ FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last st
 FS_TILT_LEFT = 42  # share of the attitude's tilt error that no sample at rest has measured since, 1
 N_FOOT_STATE = 43
 
-# ---- ring columns (raw samples and the stance statistic) ------------------------------------
+# ---- ring columns (raw samples, the stance statistic and its window sums) -------------------
 FR_T = 0
 FR_A = 1  # 3 columns
 FR_W = 4  # 3 columns
 FR_E = 7  # stance statistic of the window centred on this sample
-N_FOOT_RING = 8
+FR_W2 = 8  # |w|² of this sample, (rad/s)²: each sample's term of the statistic's gyroscope sum
+FR_SUM_A = 9  # sum of the specific force over the window centred on this sample, m/s², 3 columns
+N_FOOT_RING = 12
 
 # ---- record columns (one per landing that ends a stride) ------------------------------------
 RC_TLAND = 0  # time of the first stance sample, s
@@ -439,7 +441,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     state : numpy.ndarray
         Estimator state (slots ``FS_*``), updated in place.
     ring : numpy.ndarray
-        Raw-sample ring, shape ``(m, 8)`` (columns ``FR_*``).
+        Raw-sample ring, shape ``(m, N_FOOT_RING)`` (columns ``FR_*``).
     records : numpy.ndarray
         Ring of the last landings, shape ``(N_RECORDS, 5)`` (columns ``RC_*``).
     out : numpy.ndarray
@@ -520,6 +522,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
         ring[slot, FR_W] = gx
         ring[slot, FR_W + 1] = gy
         ring[slot, FR_W + 2] = gz
+        ring[slot, FR_W2] = gx**2 + gy**2 + gz**2
         ring[slot, FR_E] = 1e300
         state[FS_N] = k + 1.0
         valid_from = int(state[FS_VALID_FROM])
@@ -537,8 +540,12 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
                 mx += ring[s, FR_A]
                 my += ring[s, FR_A + 1]
                 mz += ring[s, FR_A + 2]
-                ww += ring[s, FR_W] ** 2 + ring[s, FR_W + 1] ** 2 + ring[s, FR_W + 2] ** 2
+                ww += ring[s, FR_W2]
                 s = s + 1 if s < m - 1 else 0
+            # kept for the navigation of sample c, whose window mean is this sum over w
+            ring[sc, FR_SUM_A] = mx
+            ring[sc, FR_SUM_A + 1] = my
+            ring[sc, FR_SUM_A + 2] = mz
             mn = np.sqrt(mx * mx + my * my + mz * mz)
             if mn < 1e-9:
                 mn = 1e-9
@@ -591,17 +598,12 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
             my = 0.0
             mz = 0.0
             if still or anchor:
-                s_lo = sj - half if sj >= half else sj - half + m
-                s = s_lo
-                for _ in range(2 * half + 1):
-                    mx += ring[s, FR_A]
-                    my += ring[s, FR_A + 1]
-                    mz += ring[s, FR_A + 2]
-                    s = s + 1 if s < m - 1 else 0
+                # the sum over the window centred on j, made with its stance statistic
                 cnt = 2.0 * half + 1.0
-                mx /= cnt
-                my /= cnt
-                mz /= cnt
+                mx = ring[sj, FR_SUM_A] / cnt
+                my = ring[sj, FR_SUM_A + 1] / cnt
+                mz = ring[sj, FR_SUM_A + 2] / cnt
+                s_lo = sj - half if sj >= half else sj - half + m
                 # the rolling sensor is not at rest: it moves at w x r (r = h up, from the ground
                 # point), so its window-mean specific force holds, besides gravity, the mean of
                 # d(w x r)/dt = (w_last - w_first)/T_w x r. Left in, that tangential acceleration (a
