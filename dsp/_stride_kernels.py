@@ -481,9 +481,15 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     g_gain = params[FP_G_GAIN]
     h = params[FP_SENSOR_HEIGHT_M]
     after = params[FP_MATCH_AFTER_S]
+    gap_s = params[FP_GAP_S]
     head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    # the sample count, its ring row and the segment's first sample live in locals through the block
+    k0 = int(state[FS_N])
+    slot = (k0 + m - 1) % m  # ring row of the sample before the block's first
+    valid_from = int(state[FS_VALID_FROM])
     for i in range(n):
-        k = int(state[FS_N])
+        k = k0 + i
+        slot = slot + 1 if slot < m - 1 else 0  # k % m, without an integer division per sample
         ti = t[i]
         ax = acc[i, 0]
         ay = acc[i, 1]
@@ -508,13 +514,13 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
             state[FS_GOOD_W] = gx
             state[FS_GOOD_W + 1] = gy
             state[FS_GOOD_W + 2] = gz
-        if k == 0 or ti - state[FS_LAST_T] > params[FP_GAP_S]:
+        if k == 0 or ti - state[FS_LAST_T] > gap_s:
             if k > 0:
                 state[FS_N_GAPS] += 1.0
             _foot_reset_segment(state, k)
+            valid_from = k
         state[FS_LAST_T] = ti
         state[FS_T_NOW] = ti
-        slot = k % m
         ring[slot, FR_T] = ti
         ring[slot, FR_A] = ax
         ring[slot, FR_A + 1] = ay
@@ -524,8 +530,6 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
         ring[slot, FR_W + 2] = gz
         ring[slot, FR_W2] = gx**2 + gy**2 + gz**2
         ring[slot, FR_E] = 1e300
-        state[FS_N] = k + 1.0
-        valid_from = int(state[FS_VALID_FROM])
         # ---- stance statistic of the window centred on c = k - half (SHOE, Skog et al. 2010)
         c = k - half
         sc = slot - half if slot >= half else slot - half + m  # c % m
@@ -694,6 +698,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
             head < n_contacts and state[FS_T_NAV] > contacts[head, C_T] + after
         ):
             head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    state[FS_N] = float(k0 + n)
     if final:
         head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, True)
     return head, n_out
