@@ -458,7 +458,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     -----
     The navigation of a sample is written out in the loop rather than in a helper that takes the
     arrays: numba's reference-count pruning left such a helper (``_foot_nav_step``, before) an
-    atomic increment and decrement of each of its four arrays per call, about a fifth of the
+    atomic increment and decrement of each of its four arrays per call, about a quarter of the
     kernel's time (docs/performance.md, "Foot stride kernel").  The helpers called per sample
     are small enough to be pruned (or inlined); ``_foot_end_motion`` runs once per motion.
     """
