@@ -78,12 +78,14 @@ FS_TRAP_TAU = 41  # the same, each sample weighted by its time since the last st
 FS_TILT_LEFT = 42  # share of the attitude's tilt error that no sample at rest has measured since, 1
 N_FOOT_STATE = 43
 
-# ---- ring columns (raw samples and the stance statistic) ------------------------------------
+# ---- ring columns (raw samples, the stance statistic and its window sums) -------------------
 FR_T = 0
 FR_A = 1  # 3 columns
 FR_W = 4  # 3 columns
 FR_E = 7  # stance statistic of the window centred on this sample
-N_FOOT_RING = 8
+FR_W2 = 8  # |w|² of this sample, (rad/s)²: each sample's term of the statistic's gyroscope sum
+FR_SUM_A = 9  # sum of the specific force over the window centred on this sample, m/s², 3 columns
+N_FOOT_RING = 12
 
 # ---- record columns (one per landing that ends a stride) ------------------------------------
 RC_TLAND = 0  # time of the first stance sample, s
@@ -342,204 +344,81 @@ def _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out
 
 
 @kernel
-def _foot_nav_step(j, slot, params, state, ring, records):
-    """Navigate sample ``j`` (ring row ``slot = j % len(ring)``; the samples up to ``j + delay`` are in)."""
+def _foot_is_anchor(ring, slot, ej, n_back, n_ahead):
+    """Whether ring row ``slot`` (statistic ``ej``) is the quietest sample of its neighbourhood.
+
+    No quieter-or-equal statistic in the ``n_back`` rows before it, and no strictly quieter one in
+    the ``n_ahead`` rows after it.  The look-back is scanned nearest first (a neighbour usually
+    refuses), and the rows are stepped without an integer division per sample.
+    """
     m = ring.shape[0]
-    prev = slot - 1 if slot > 0 else m - 1
-    valid_from = int(state[FS_VALID_FROM])
-    ej = ring[slot, FR_E]
-    # actual sample interval: timestamp jitter telescopes out of the integrals, dropped samples count
-    dt = ring[slot, FR_T] - ring[prev, FR_T]
-    state[FS_T_NAV] = ring[slot, FR_T]
-    # ---- stance test: at rest, or the quietest sample of its neighbourhood (running)
-    still = ej < params[FP_GAMMA_STILL]
-    anchor = False
-    if not still and ej < params[FP_GAMMA_ANCHOR]:
-        anchor = True
-        half = int(params[FP_W]) // 2
-        lo = j - int(params[FP_LOOKBACK])
-        if lo < valid_from + half:
-            lo = valid_from + half
-        # no quieter-or-equal sample in [lo, j): scanned nearest first (a neighbour usually refuses),
-        # ring slots stepped without an integer division per sample
-        s = prev
-        for _ in range(j - lo):
-            if ring[s, FR_E] <= ej:
-                anchor = False
-                break
-            s = s - 1 if s > 0 else m - 1
-        if anchor:
-            # no strictly quieter sample in (j, j + delay - half]
-            s = slot
-            for _ in range(int(params[FP_DELAY]) - half):
-                s = s + 1 if s < m - 1 else 0
-                if ring[s, FR_E] < ej:
-                    anchor = False
-                    break
-    ax = ring[slot, FR_A]
-    ay = ring[slot, FR_A + 1]
-    az = ring[slot, FR_A + 2]
-    wx = ring[slot, FR_W]
-    wy = ring[slot, FR_W + 1]
-    wz = ring[slot, FR_W + 2]
-    if state[FS_INIT] == 0.0:
-        # first sample of the segment: attitude from gravity, at rest until the first stance
-        _q_from_gravity(state, FS_Q, ax, ay, az)
-        state[FS_INIT] = 1.0
-        state[FS_MOVING] = 0.0
-        state[FS_TILT_LEFT] = 1.0  # one sample's gravity: not a measurement at rest
-        return
-    _integrate_gyro(state, FS_Q, wx, wy, wz, dt)
-    # window-mean specific force: 'up' when the foot is at rest
-    half = int(params[FP_W]) // 2
-    mx = 0.0
-    my = 0.0
-    mz = 0.0
-    if still or anchor:
-        s_lo = slot - half if slot >= half else slot - half + m
-        s = s_lo
-        for _ in range(2 * half + 1):
-            mx += ring[s, FR_A]
-            my += ring[s, FR_A + 1]
-            mz += ring[s, FR_A + 2]
-            s = s + 1 if s < m - 1 else 0
-        cnt = 2.0 * half + 1.0
-        mx /= cnt
-        my /= cnt
-        mz /= cnt
-        # the rolling sensor is not at rest: it moves at w x r (r = h up, from the ground point),
-        # so its window-mean specific force holds, besides gravity, the mean of d(w x r)/dt =
-        # (w_last - w_first)/T_w x r. Left in, that tangential acceleration (a few m/s² at a
-        # running stance) tilts the attitude at every anchor, and the tilt turns the stride into
-        # a climb. The centripetal w x (w x r) (h w², < 0.1 m/s²) is left out
-        h = params[FP_SENSOR_HEIGHT_M]
-        s_hi = slot + half if slot + half < m else slot + half - m
-        tw = ring[s_hi, FR_T] - ring[s_lo, FR_T]
-        gn = np.sqrt(mx * mx + my * my + mz * mz)
-        if h > 0.0 and tw > 0.0 and gn > 0.0:
-            dwx = (ring[s_hi, FR_W] - ring[s_lo, FR_W]) / tw
-            dwy = (ring[s_hi, FR_W + 1] - ring[s_lo, FR_W + 1]) / tw
-            dwz = (ring[s_hi, FR_W + 2] - ring[s_lo, FR_W + 2]) / tw
-            rx = h * mx / gn
-            ry = h * my / gn
-            rz = h * mz / gn
-            mx -= dwy * rz - dwz * ry
-            my -= dwz * rx - dwx * rz
-            mz -= dwx * ry - dwy * rx
-    if anchor:
-        # gate: an anchor must agree with the attitude carried through the swing
-        ux, uy, uz = _rotate(state, FS_Q, mx, my, mz)
-        if np.arctan2(np.sqrt(ux * ux + uy * uy), uz) > params[FP_ANCHOR_MAX_TILT_RAD]:
-            anchor = False
-    # ---- strapdown: specific force to the navigation frame, gravity removed
-    nx, ny, nz = _rotate(state, FS_Q, ax, ay, az)
-    nz -= state[FS_G]
-    if state[FS_MOVING] == 1.0 or not (still or anchor):
-        tau0 = state[FS_TAU]
-        tau1 = tau0 + dt
-        for a in range(3):
-            v0 = state[FS_V + a]
-            acc_n = nx if a == 0 else (ny if a == 1 else nz)
-            v1 = v0 + acc_n * dt
-            state[FS_V + a] = v1
-            state[FS_S1 + a] += 0.5 * (v0 + v1) * dt
-        state[FS_S2] += 0.5 * (tau0 + tau1) * dt
-        state[FS_TAU] = tau1
-        state[FS_MOVING] = 1.0
-        # how wrong the trapezoid can be over this interval: its local error dt³/12 · a'', with a''
-        # the second difference over dt², i.e. dt · |Δ²a| / 12 (m/s). Small on a smooth signal; a
-        # sharp impact that the sampling cuts to one or two samples leaves a velocity step there,
-        # which the swing's drift does not explain
-        nxt = slot + 1 if slot < m - 1 else 0
-        d2x = ring[nxt, FR_A] - 2.0 * ax + ring[prev, FR_A]
-        d2y = ring[nxt, FR_A + 1] - 2.0 * ay + ring[prev, FR_A + 1]
-        d2z = ring[nxt, FR_A + 2] - 2.0 * az + ring[prev, FR_A + 2]
-        trap = (dt / 12.0) ** 2 * (d2x * d2x + d2y * d2y + d2z * d2z)
-        state[FS_TRAP] += trap
-        state[FS_TRAP_TAU] += trap * tau1
-    zupt = still or anchor
-    # the tilt error the motion ending here started with, that no sample at rest had measured
-    tilt_left = state[FS_TILT_LEFT]
-    if zupt:
-        gain = params[FP_TILT_GAIN] if still else params[FP_ANCHOR_TILT_GAIN]
-        _tilt_correct(state, FS_Q, mx, my, mz, gain)
-        # a sample at rest measures gravity; an anchor's window mean holds the foot's own
-        # acceleration (sole shear, deceleration): what it sets is not a measurement of the tilt
-        state[FS_TILT_LEFT] = tilt_left * (1.0 - gain) + (0.0 if still else gain)
-        if still:
-            gn = np.sqrt(mx * mx + my * my + mz * mz)
-            state[FS_G] += params[FP_G_GAIN] * (gn - state[FS_G])
-        state[FS_N_ZUPT] += 1.0
-    if not zupt:
-        return
-    # the stance foot rolls on the ground (heel, then ball): the sensor, at height h above the
-    # ground point, moves at w x (h z): horizontal, h times the tilt rate, not zero
-    wnx, wny, _ = _rotate(state, FS_Q, wx, wy, wz)
-    h = params[FP_SENSOR_HEIGHT_M]
-    vlx = h * wny
-    vly = -h * wnx
-    if state[FS_MOVING] == 1.0:
-        # end of a motion: its velocity is known at both ends, so its velocity error e here is known.
-        # Split e² into the trapezoid's errors (steps at their samples, at most their variance)
-        # and a drift that grew linearly over the motion (the rest); the position error is then
-        # e times the variance-weighted time from where each part arose to now
-        tau = state[FS_TAU]
-        ex = state[FS_V] - vlx
-        ey = state[FS_V + 1] - vly
-        ez = state[FS_V + 2]
-        trap = state[FS_TRAP]
-        drift = ex * ex + ey * ey + ez * ez - trap
-        if drift < 0.0:
-            drift = 0.0
-        if drift + trap > 0.0:
-            lever = (drift * state[FS_S2] / tau + trap * tau - state[FS_TRAP_TAU]) / (drift + trap)
-        else:
-            lever = state[FS_S2] / tau
-        dpx = state[FS_S1] - ex * lever
-        dpy = state[FS_S1 + 1] - ey * lever
-        # a tilt error (the apparent 'up' leaning by u) held through the motion leaks gravity into
-        # a horizontal drift g·u·T, the drift share of (ex, ey), which the de-drift removes from
-        # the horizontal; it also reads the horizontal displacement d as a height change -u·d,
-        # which nothing removes (the vertical error of a running stride). Only the tilt no sample
-        # at rest measured is taken from it: after a stance at rest the error is impact, not tilt
-        share = drift / (drift + trap) if drift + trap > 0.0 else 1.0
-        dz_tilt = tilt_left * share * (ex * dpx + ey * dpy) / (state[FS_G] * tau)
-        state[FS_P] += dpx
-        state[FS_P + 1] += dpy
-        state[FS_P + 2] += state[FS_S1 + 2] - ez * lever + dz_tilt
-        if tau >= params[FP_MIN_SWING_S]:
-            t_land = ring[slot, FR_T]
-            if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
-                dx = state[FS_P] - state[FS_PLAND]
-                dy = state[FS_P + 1] - state[FS_PLAND + 1]
-                dz = state[FS_P + 2] - state[FS_PLAND + 2]
-                nr = records.shape[0]
-                r = int(state[FS_N_REC]) % nr
-                records[r, RC_TLAND] = t_land
-                records[r, RC_LEN] = np.sqrt(dx * dx + dy * dy)
-                records[r, RC_DZ] = dz
-                records[r, RC_DT] = t_land - state[FS_TLAND]
-                records[r, RC_TREADY] = state[FS_T_NOW]
-                state[FS_N_REC] += 1.0
-            state[FS_HAVE_LAND] = 1.0
-            state[FS_TLAND] = t_land
-            for a in range(3):
-                state[FS_PLAND + a] = state[FS_P + a]
-        _foot_reset_motion(state)
+    s = slot
+    for _ in range(n_back):
+        s = s - 1 if s > 0 else m - 1
+        if ring[s, FR_E] <= ej:
+            return False
+    s = slot
+    for _ in range(n_ahead):
+        s = s + 1 if s < m - 1 else 0
+        if ring[s, FR_E] < ej:
+            return False
+    return True
+
+
+@kernel
+def _foot_end_motion(slot, tilt_left, vlx, vly, params, state, ring, records):
+    """Close the motion that ends at the stance sample in ring row ``slot``; write its landing.
+
+    Its velocity is known at both ends (the rolling velocity ``(vlx, vly, 0)`` here), so its
+    velocity error ``e`` here is known.  ``e²`` is split into the trapezoid's errors (steps at
+    their samples, at most their variance) and a drift that grew linearly over the motion (the
+    rest); the position error is then ``e`` times the variance-weighted time from where each part
+    arose to now.  ``tilt_left`` is the share of the attitude's tilt that no sample at rest had
+    measured when the motion started.  Called once per motion, not per sample.
+    """
+    tau = state[FS_TAU]
+    ex = state[FS_V] - vlx
+    ey = state[FS_V + 1] - vly
+    ez = state[FS_V + 2]
+    trap = state[FS_TRAP]
+    drift = ex * ex + ey * ey + ez * ez - trap
+    if drift < 0.0:
+        drift = 0.0
+    if drift + trap > 0.0:
+        lever = (drift * state[FS_S2] / tau + trap * tau - state[FS_TRAP_TAU]) / (drift + trap)
     else:
-        # stance continues: the sensor rolls with the foot (trapezoid of the rolling velocity)
-        state[FS_P] += 0.5 * (state[FS_V] + vlx) * dt
-        state[FS_P + 1] += 0.5 * (state[FS_V + 1] + vly) * dt
-        if state[FS_HAVE_LAND] == 0.0:
-            # at rest before the first stride of the segment: this is where it starts
-            state[FS_HAVE_LAND] = 1.0
-            state[FS_TLAND] = -1e9
-            for a in range(3):
-                state[FS_PLAND + a] = state[FS_P + a]
-    # the motion that follows starts at the rolling velocity
-    state[FS_V] = vlx
-    state[FS_V + 1] = vly
-    state[FS_V + 2] = 0.0
+        lever = state[FS_S2] / tau
+    dpx = state[FS_S1] - ex * lever
+    dpy = state[FS_S1 + 1] - ey * lever
+    # a tilt error (the apparent 'up' leaning by u) held through the motion leaks gravity into
+    # a horizontal drift g·u·T, the drift share of (ex, ey), which the de-drift removes from
+    # the horizontal; it also reads the horizontal displacement d as a height change -u·d,
+    # which nothing removes (the vertical error of a running stride). Only the tilt no sample
+    # at rest measured is taken from it: after a stance at rest the error is impact, not tilt
+    share = drift / (drift + trap) if drift + trap > 0.0 else 1.0
+    dz_tilt = tilt_left * share * (ex * dpx + ey * dpy) / (state[FS_G] * tau)
+    state[FS_P] += dpx
+    state[FS_P + 1] += dpy
+    state[FS_P + 2] += state[FS_S1 + 2] - ez * lever + dz_tilt
+    if tau >= params[FP_MIN_SWING_S]:
+        t_land = ring[slot, FR_T]
+        if state[FS_HAVE_LAND] == 1.0 and tau <= params[FP_MAX_SWING_S]:
+            dx = state[FS_P] - state[FS_PLAND]
+            dy = state[FS_P + 1] - state[FS_PLAND + 1]
+            dz = state[FS_P + 2] - state[FS_PLAND + 2]
+            nr = records.shape[0]
+            r = int(state[FS_N_REC]) % nr
+            records[r, RC_TLAND] = t_land
+            records[r, RC_LEN] = np.sqrt(dx * dx + dy * dy)
+            records[r, RC_DZ] = dz
+            records[r, RC_DT] = t_land - state[FS_TLAND]
+            records[r, RC_TREADY] = state[FS_T_NOW]
+            state[FS_N_REC] += 1.0
+        state[FS_HAVE_LAND] = 1.0
+        state[FS_TLAND] = t_land
+        for a in range(3):
+            state[FS_PLAND + a] = state[FS_P + a]
+    _foot_reset_motion(state)
 
 
 @kernel
@@ -562,7 +441,7 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     state : numpy.ndarray
         Estimator state (slots ``FS_*``), updated in place.
     ring : numpy.ndarray
-        Raw-sample ring, shape ``(m, 8)`` (columns ``FR_*``).
+        Raw-sample ring, shape ``(m, N_FOOT_RING)`` (columns ``FR_*``).
     records : numpy.ndarray
         Ring of the last landings, shape ``(N_RECORDS, 5)`` (columns ``RC_*``).
     out : numpy.ndarray
@@ -574,6 +453,14 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     -------
     tuple of int
         Number of queued contacts resolved (from the head), and of rows written to ``out``.
+
+    Notes
+    -----
+    The navigation of a sample is written out in the loop rather than in a helper that takes the
+    arrays: numba's reference-count pruning left such a helper (``_foot_nav_step``, before) an
+    atomic increment and decrement of each of its four arrays per call, about a quarter of the
+    kernel's time (docs/performance.md, "Foot stride kernel").  The helpers called per sample
+    are small enough to be pruned (or inlined); ``_foot_end_motion`` runs once per motion.
     """
     n = t.shape[0]
     m = ring.shape[0]
@@ -583,12 +470,26 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
     w = int(params[FP_W])
     half = w // 2
     delay = int(params[FP_DELAY])
+    lookback = int(params[FP_LOOKBACK])
     inv_a = params[FP_INV_VAR_A]
     inv_w = params[FP_INV_VAR_W]
+    gamma_still = params[FP_GAMMA_STILL]
+    gamma_anchor = params[FP_GAMMA_ANCHOR]
+    tilt_gain = params[FP_TILT_GAIN]
+    anchor_tilt_gain = params[FP_ANCHOR_TILT_GAIN]
+    max_tilt = params[FP_ANCHOR_MAX_TILT_RAD]
+    g_gain = params[FP_G_GAIN]
+    h = params[FP_SENSOR_HEIGHT_M]
     after = params[FP_MATCH_AFTER_S]
+    gap_s = params[FP_GAP_S]
     head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    # the sample count, its ring row and the segment's first sample live in locals through the block
+    k0 = int(state[FS_N])
+    slot = (k0 + m - 1) % m  # ring row of the sample before the block's first
+    valid_from = int(state[FS_VALID_FROM])
     for i in range(n):
-        k = int(state[FS_N])
+        k = k0 + i
+        slot = slot + 1 if slot < m - 1 else 0  # k % m, without an integer division per sample
         ti = t[i]
         ax = acc[i, 0]
         ay = acc[i, 1]
@@ -613,13 +514,13 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
             state[FS_GOOD_W] = gx
             state[FS_GOOD_W + 1] = gy
             state[FS_GOOD_W + 2] = gz
-        if k == 0 or ti - state[FS_LAST_T] > params[FP_GAP_S]:
+        if k == 0 or ti - state[FS_LAST_T] > gap_s:
             if k > 0:
                 state[FS_N_GAPS] += 1.0
             _foot_reset_segment(state, k)
+            valid_from = k
         state[FS_LAST_T] = ti
         state[FS_T_NOW] = ti
-        slot = k % m
         ring[slot, FR_T] = ti
         ring[slot, FR_A] = ax
         ring[slot, FR_A + 1] = ay
@@ -627,9 +528,8 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
         ring[slot, FR_W] = gx
         ring[slot, FR_W + 1] = gy
         ring[slot, FR_W + 2] = gz
+        ring[slot, FR_W2] = gx**2 + gy**2 + gz**2
         ring[slot, FR_E] = 1e300
-        state[FS_N] = k + 1.0
-        valid_from = int(state[FS_VALID_FROM])
         # ---- stance statistic of the window centred on c = k - half (SHOE, Skog et al. 2010)
         c = k - half
         sc = slot - half if slot >= half else slot - half + m  # c % m
@@ -644,8 +544,12 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
                 mx += ring[s, FR_A]
                 my += ring[s, FR_A + 1]
                 mz += ring[s, FR_A + 2]
-                ww += ring[s, FR_W] ** 2 + ring[s, FR_W + 1] ** 2 + ring[s, FR_W + 2] ** 2
+                ww += ring[s, FR_W2]
                 s = s + 1 if s < m - 1 else 0
+            # kept for the navigation of sample c, whose window mean is this sum over w
+            ring[sc, FR_SUM_A] = mx
+            ring[sc, FR_SUM_A + 1] = my
+            ring[sc, FR_SUM_A + 2] = mz
             mn = np.sqrt(mx * mx + my * my + mz * mz)
             if mn < 1e-9:
                 mn = 1e-9
@@ -661,19 +565,140 @@ def _foot_block(t, acc, gyro, contacts, params, state, ring, records, out, final
                 )
                 s = s + 1 if s < m - 1 else 0
             ring[sc, FR_E] = (aa * inv_a + ww * inv_w) / w
-        # ---- navigate the sample `delay` behind (its stance test needs the look-ahead)
+        # ---- navigate sample j, `delay` behind (its stance test needs the look-ahead), ring row sj
         j = k - delay
-        if j >= valid_from + half:
-            sj = slot - delay if slot >= delay else slot - delay + m  # j % m
-            _foot_nav_step(j, sj, params, state, ring, records)
-            # most samples settle nothing: call the resolver only when it has something to decide (an
-            # unsettled record, or a queued contact whose window has closed); otherwise it returns at once
-            if state[FS_REC_DONE] < state[FS_N_REC] or (
-                head < n_contacts and state[FS_T_NAV] > contacts[head, C_T] + after
-            ):
-                head, n_out = _foot_resolve(
-                    contacts, n_contacts, head, records, params, state, out, n_out, False
-                )
+        if j < valid_from + half:
+            continue
+        sj = slot - delay if slot >= delay else slot - delay + m  # j % m
+        prev = sj - 1 if sj > 0 else m - 1
+        # actual sample interval: timestamp jitter telescopes out of the integrals, dropped samples count
+        dt = ring[sj, FR_T] - ring[prev, FR_T]
+        state[FS_T_NAV] = ring[sj, FR_T]
+        fx = ring[sj, FR_A]
+        fy = ring[sj, FR_A + 1]
+        fz = ring[sj, FR_A + 2]
+        wx = ring[sj, FR_W]
+        wy = ring[sj, FR_W + 1]
+        wz = ring[sj, FR_W + 2]
+        if state[FS_INIT] == 0.0:
+            # first sample of the segment: attitude from gravity, at rest until the first stance
+            _q_from_gravity(state, FS_Q, fx, fy, fz)
+            state[FS_INIT] = 1.0
+            state[FS_MOVING] = 0.0
+            state[FS_TILT_LEFT] = 1.0  # one sample's gravity: not a measurement at rest
+        else:
+            # ---- stance test: at rest, or the quietest sample of its neighbourhood (running)
+            ej = ring[sj, FR_E]
+            still = ej < gamma_still
+            anchor = False
+            if not still and ej < gamma_anchor:
+                lo = j - lookback
+                if lo < valid_from + half:
+                    lo = valid_from + half
+                anchor = _foot_is_anchor(ring, sj, ej, j - lo, delay - half)
+            _integrate_gyro(state, FS_Q, wx, wy, wz, dt)
+            # window-mean specific force: 'up' when the foot is at rest
+            mx = 0.0
+            my = 0.0
+            mz = 0.0
+            if still or anchor:
+                # the sum over the window centred on j, made with its stance statistic
+                cnt = 2.0 * half + 1.0
+                mx = ring[sj, FR_SUM_A] / cnt
+                my = ring[sj, FR_SUM_A + 1] / cnt
+                mz = ring[sj, FR_SUM_A + 2] / cnt
+                s_lo = sj - half if sj >= half else sj - half + m
+                # the rolling sensor is not at rest: it moves at w x r (r = h up, from the ground
+                # point), so its window-mean specific force holds, besides gravity, the mean of
+                # d(w x r)/dt = (w_last - w_first)/T_w x r. Left in, that tangential acceleration (a
+                # few m/s² at a running stance) tilts the attitude at every anchor, and the tilt
+                # turns the stride into a climb. The centripetal w x (w x r) (h w², < 0.1 m/s²) is
+                # left out
+                s_hi = sj + half if sj + half < m else sj + half - m
+                tw = ring[s_hi, FR_T] - ring[s_lo, FR_T]
+                gn = np.sqrt(mx * mx + my * my + mz * mz)
+                if h > 0.0 and tw > 0.0 and gn > 0.0:
+                    dwx = (ring[s_hi, FR_W] - ring[s_lo, FR_W]) / tw
+                    dwy = (ring[s_hi, FR_W + 1] - ring[s_lo, FR_W + 1]) / tw
+                    dwz = (ring[s_hi, FR_W + 2] - ring[s_lo, FR_W + 2]) / tw
+                    rx = h * mx / gn
+                    ry = h * my / gn
+                    rz = h * mz / gn
+                    mx -= dwy * rz - dwz * ry
+                    my -= dwz * rx - dwx * rz
+                    mz -= dwx * ry - dwy * rx
+            if anchor:
+                # gate: an anchor must agree with the attitude carried through the swing
+                ux, uy, uz = _rotate(state, FS_Q, mx, my, mz)
+                if np.arctan2(np.sqrt(ux * ux + uy * uy), uz) > max_tilt:
+                    anchor = False
+            # ---- strapdown: specific force to the navigation frame, gravity removed
+            nx, ny, nz = _rotate(state, FS_Q, fx, fy, fz)
+            nz -= state[FS_G]
+            if state[FS_MOVING] == 1.0 or not (still or anchor):
+                tau0 = state[FS_TAU]
+                tau1 = tau0 + dt
+                for a in range(3):
+                    v0 = state[FS_V + a]
+                    acc_n = nx if a == 0 else (ny if a == 1 else nz)
+                    v1 = v0 + acc_n * dt
+                    state[FS_V + a] = v1
+                    state[FS_S1 + a] += 0.5 * (v0 + v1) * dt
+                state[FS_S2] += 0.5 * (tau0 + tau1) * dt
+                state[FS_TAU] = tau1
+                state[FS_MOVING] = 1.0
+                # how wrong the trapezoid can be over this interval: its local error dt³/12 · a'',
+                # with a'' the second difference over dt², i.e. dt · |Δ²a| / 12 (m/s). Small on a
+                # smooth signal; a sharp impact that the sampling cuts to one or two samples leaves
+                # a velocity step there, which the swing's drift does not explain
+                nxt = sj + 1 if sj < m - 1 else 0
+                d2x = ring[nxt, FR_A] - 2.0 * fx + ring[prev, FR_A]
+                d2y = ring[nxt, FR_A + 1] - 2.0 * fy + ring[prev, FR_A + 1]
+                d2z = ring[nxt, FR_A + 2] - 2.0 * fz + ring[prev, FR_A + 2]
+                trap = (dt / 12.0) ** 2 * (d2x * d2x + d2y * d2y + d2z * d2z)
+                state[FS_TRAP] += trap
+                state[FS_TRAP_TAU] += trap * tau1
+            if still or anchor:
+                # ---- stance (zero-velocity update)
+                # the tilt error the motion ending here started with, that no sample at rest had measured
+                tilt_left = state[FS_TILT_LEFT]
+                gain = tilt_gain if still else anchor_tilt_gain
+                _tilt_correct(state, FS_Q, mx, my, mz, gain)
+                # a sample at rest measures gravity; an anchor's window mean holds the foot's own
+                # acceleration (sole shear, deceleration): what it sets is not a measurement of the tilt
+                state[FS_TILT_LEFT] = tilt_left * (1.0 - gain) + (0.0 if still else gain)
+                if still:
+                    gn = np.sqrt(mx * mx + my * my + mz * mz)
+                    state[FS_G] += g_gain * (gn - state[FS_G])
+                state[FS_N_ZUPT] += 1.0
+                # the stance foot rolls on the ground (heel, then ball): the sensor, at height h
+                # above the ground point, moves at w x (h z): horizontal, h times the tilt rate, not zero
+                wnx, wny, _wnz = _rotate(state, FS_Q, wx, wy, wz)
+                vlx = h * wny
+                vly = -h * wnx
+                if state[FS_MOVING] == 1.0:
+                    _foot_end_motion(sj, tilt_left, vlx, vly, params, state, ring, records)
+                else:
+                    # stance continues: the sensor rolls with the foot (trapezoid of the rolling velocity)
+                    state[FS_P] += 0.5 * (state[FS_V] + vlx) * dt
+                    state[FS_P + 1] += 0.5 * (state[FS_V + 1] + vly) * dt
+                    if state[FS_HAVE_LAND] == 0.0:
+                        # at rest before the first stride of the segment: this is where it starts
+                        state[FS_HAVE_LAND] = 1.0
+                        state[FS_TLAND] = -1e9
+                        for a in range(3):
+                            state[FS_PLAND + a] = state[FS_P + a]
+                # the motion that follows starts at the rolling velocity
+                state[FS_V] = vlx
+                state[FS_V + 1] = vly
+                state[FS_V + 2] = 0.0
+        # most samples settle nothing: call the resolver only when it has something to decide (an
+        # unsettled record, or a queued contact whose window has closed); otherwise it returns at once
+        if state[FS_REC_DONE] < state[FS_N_REC] or (
+            head < n_contacts and state[FS_T_NAV] > contacts[head, C_T] + after
+        ):
+            head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, False)
+    state[FS_N] = float(k0 + n)
     if final:
         head, n_out = _foot_resolve(contacts, n_contacts, head, records, params, state, out, n_out, True)
     return head, n_out
