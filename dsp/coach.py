@@ -73,6 +73,8 @@ DEVICE_REPEAT_SLACK_S = 0.5
 # Cue kinds that share one off-target streak: cadence and stride are two views of one running
 # form, so alternating between them must not restart the count.
 _CHANNEL = {"quicken_steps": "form", "shorten_stride": "form", "hike": "hike", "run": "run"}
+# Grades whose running does not teach the smooth-ground baseline.
+_SLOPES = ("climb", "descent")
 # Longest time step counted towards the smooth-running time of baseline learning, s.
 _LEARN_MAX_DT_S = 2.0
 
@@ -876,7 +878,9 @@ class Coach:
         s = self.settings
         if self._fixed_baseline is not None:
             return
-        if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None:
+        # Only level running teaches the baseline: uphill the stride shortens, downhill the cadence
+        # rises, and neither is the runner's smooth-ground form (an unknown grade cannot be told).
+        if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None or step.grade in _SLOPES:
             self._learn_last_t = None
             return
         t = step.t_s
