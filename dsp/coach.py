@@ -749,7 +749,9 @@ class Coach:
         terrain = self._terrain or "smooth"
         if changed is not None:
             self._streak = None
-            if s.enabled and s.terrain_changed_cue:
+            # announced when the targets change with it (none are known while the baseline is being
+            # learned), and always after a press of the mode button (the runner asked)
+            if s.enabled and s.terrain_changed_cue and (changed[2] or self._baseline is not None):
                 out.append(self._terrain_cue(t, changed))
 
         self._learn(step, terrain)

@@ -58,3 +58,29 @@ def test_without_a_grade_the_baseline_is_learned_as_before():
     run(coach, 0.0, 70.0, 168.0, 2.0, grade="unknown")
     assert coach.baseline is not None
     assert coach.baseline.cadence_spm == 168.0
+
+
+# ------------------------------------------------------------------------------------- terrain
+def test_no_terrain_chirp_while_there_are_no_targets_to_change():
+    # A run that starts on technical ground: the baseline is not known yet, so the targets of both
+    # terrains are "none" and a detected change of terrain changes no target. The chirp means "new
+    # terrain, new targets" ([coach] terrain_changed_cue: "when the targets change with it"):
+    # without targets it is noise. A press of the mode button is still acknowledged.
+    coach = Coach(CoachSettings(baseline_learn_s=120.0, baseline_min_steps=100), None)
+    cues = []
+    t = 0.0
+    for k in range(6):  # 40 s technical, 40 s smooth, ...
+        c, t = run(coach, t, 40.0, 175.0, 1.6, terrain="technical" if k % 2 == 0 else "smooth")
+        cues += c
+    assert coach.learning
+    assert cues == []
+    coach.set_terrain_mode("technical")
+    pressed = coach.update(StepInput(t, 175.0, 1.6, "run", "smooth"))
+    assert [c.kind for c in pressed] == ["terrain_changed"]
+    assert "(mode button)" in pressed[0].reason
+    coach.set_terrain_mode("auto")
+    # once the baseline is known, a detected change brings new targets and is announced
+    _, t = run(coach, t + 0.35, 130.0, 170.0, 2.2, terrain="smooth")
+    assert not coach.learning
+    tech, _ = run(coach, t, 5.0, 230.0, 0.8, terrain="technical")
+    assert [c.kind for c in tech] == ["terrain_changed"]
