@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 
 from dsp._rolling import RollingMedian
@@ -475,7 +476,7 @@ class _Want:
 
     __slots__ = ("args", "fmt", "kind")
 
-    def __init__(self, kind: str, fmt: str, *args: object) -> None:
+    def __init__(self, kind: str, fmt: str | Callable[..., str], *args: object) -> None:
         self.kind = kind
         self.fmt = fmt
         self.args = args
@@ -483,7 +484,31 @@ class _Want:
     @property
     def what(self) -> str:
         """The sentence, with the numbers."""
-        return self.fmt.format(*self.args) if self.args else self.fmt
+        fmt = self.fmt
+        if callable(fmt):
+            return fmt(*self.args)
+        return fmt.format(*self.args) if self.args else fmt
+
+
+def _cadence_fault(cadence_spm: float, target_spm: float, tolerance_spm: float) -> str:
+    """``cadence C spm below target T±tol spm``, with as few decimals as show C below T - tol.
+
+    Whole numbers as a rule; a cadence a fraction of a step/min below the band's edge would read
+    as on it ("163 below 168±5"), so it gets the decimals that show the fault (163.3 below 168.4±5).
+    """
+    for d in range(4):
+        if float(f"{cadence_spm:.{d}f}") < float(f"{target_spm:.{d}f}") - tolerance_spm:
+            break
+    return f"cadence {cadence_spm:.{d}f} spm below target {target_spm:.{d}f}±{tolerance_spm:g} spm"
+
+
+def _stride_fault(stride_m: float, target_m: float, tolerance_m: float) -> str:
+    """``stride S m above target T±tol m``, with as few decimals (2 at least) as show S above T + tol."""
+    for d in range(2, 6):
+        shown, target, tol = (float(f"{x:.{d}f}") for x in (stride_m, target_m, tolerance_m))
+        if shown > target + tol:
+            break
+    return f"stride {stride_m:.{d}f} m above target {target_m:.{d}f}±{tolerance_m:.{d}f} m"
 
 
 _new = object.__new__
@@ -985,18 +1010,12 @@ class Coach:
         assert c is not None  # checked by update()
         assert tg.cadence_spm is not None  # checked by the callers
         if c < tg.cadence_spm - tg.cadence_tolerance_spm:
-            return _Want(
-                "quicken_steps",
-                "cadence {:.0f} spm below target {:.0f}±{:g} spm",
-                c,
-                tg.cadence_spm,
-                tg.cadence_tolerance_spm,
-            )
+            return _Want("quicken_steps", _cadence_fault, c, tg.cadence_spm, tg.cadence_tolerance_spm)
         st = step.stride_length_m
         stride_tol = tg.stride_tolerance_m
         ts = tg.stride_length_m
         if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
-            return _Want("shorten_stride", "stride {:.2f} m above target {:.2f}±{:.2f} m", st, ts, stride_tol)
+            return _Want("shorten_stride", _stride_fault, st, ts, stride_tol)
         return None
 
     def _policy(self, want: _Want | None, t: float, terrain: str) -> CueEvent | None:

@@ -7,7 +7,11 @@ running; the expected values never come from the coach's own output.
 
 from __future__ import annotations
 
-from dsp.coach import Coach, CoachSettings, StepInput
+import re
+
+import pytest
+
+from dsp.coach import Baseline, Coach, CoachSettings, StepInput
 
 FORM = ("quicken_steps", "shorten_stride")
 
@@ -84,3 +88,50 @@ def test_no_terrain_chirp_while_there_are_no_targets_to_change():
     assert not coach.learning
     tech, _ = run(coach, t, 5.0, 230.0, 0.8, terrain="technical")
     assert [c.kind for c in tech] == ["terrain_changed"]
+
+
+# ------------------------------------------------------------------------------------- reasons
+@pytest.mark.parametrize(
+    ("baseline", "tolerance_spm", "cadence_spm"),
+    [
+        (168.4, 5.0, 163.3),  # 0.1 below the band's edge 163.4: "163 below 168±5" read as on it
+        (163.3, 4.0, 159.2),  # the gentle profile on adept run25min_part2: "159 below 163±4"
+        (170.0, 5.0, 164.96),
+    ],
+)
+def test_a_cadence_reason_shows_the_cadence_below_the_band_it_names(baseline, tolerance_spm, cadence_spm):
+    # off target means below target - tolerance (docs/cues.md); the reason carries the numbers the
+    # cue was decided on, so read as written they must say so
+    coach = Coach(CoachSettings(cadence_tolerance_spm=tolerance_spm), Baseline(baseline, 2.2))
+    cues, _ = run(coach, 0.0, 12.0, cadence_spm, 2.2)
+    assert cues
+    m = re.match(r"cadence ([\d.]+) spm below target ([\d.]+)±([\d.]+) spm for ", cues[0].reason)
+    assert m, cues[0].reason
+    shown, target, tol = (float(x) for x in m.groups())
+    assert shown < target - tol
+    assert abs(shown - cadence_spm) < 0.051
+    assert abs(target - baseline) < 0.051
+
+
+@pytest.mark.parametrize(("baseline_m", "stride_m"), [(2.2, 2.38), (2.2, 2.3765), (1.9, 2.0525)])
+def test_a_stride_reason_shows_the_stride_above_the_band_it_names(baseline_m, stride_m):
+    # the band is target + 8 %: 2.2 m -> 2.376 m, shown "2.20±0.18"; a stride of 2.38 m is above it
+    # but "2.38 m above target 2.20±0.18 m" reads as on the edge
+    coach = Coach(CoachSettings(), Baseline(170.0, baseline_m))
+    cues, _ = run(coach, 0.0, 12.0, 170.0, stride_m)
+    assert cues
+    m = re.match(r"stride ([\d.]+) m above target ([\d.]+)±([\d.]+) m for ", cues[0].reason)
+    assert m, cues[0].reason
+    shown, target, tol = (float(x) for x in m.groups())
+    assert shown > target + tol
+    assert abs(shown - stride_m) < 0.0051
+    assert abs(target - baseline_m) < 0.0051
+
+
+def test_reasons_keep_whole_numbers_when_they_tell_the_story():
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    cues, _ = run(coach, 0.0, 12.0, 150.0, 2.2)
+    assert cues[0].reason.startswith("cadence 150 spm below target 170±5 spm for ")
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    cues, _ = run(coach, 0.0, 12.0, 170.0, 2.6)
+    assert cues[0].reason.startswith("stride 2.60 m above target 2.20±0.18 m for ")
