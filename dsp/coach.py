@@ -727,15 +727,15 @@ class Coach:
         speed_mps : float
             Hiking speed, m/s.
         source : str
-            ``"own hiking at G±B %, N steps"``, ``"Tobler model × F from own hiking"`` or
+            ``"own hiking at G±B %, last N steps"``, ``"Tobler model × F from own hiking"`` or
             ``"Tobler model"``.
         """
         s = self.settings
-        near = [v for g, v in self._hike_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
+        near = self._latest_near(self._hike_obs, grade_pct)
         if len(near) >= s.hiking_min_steps:
             return (
                 statistics.median(near),
-                f"own hiking at {grade_pct:.0f}±{s.hiking_grade_bin_pct:g} %, {len(near)} steps",
+                f"own hiking at {grade_pct:.0f}±{s.hiking_grade_bin_pct:g} %, last {len(near)} steps",
             )
         model = tobler_speed_mps(grade_pct, s.hiking_speed_flat_mps)
         if len(self._hike_obs) >= s.hiking_min_steps:
@@ -949,10 +949,25 @@ class Coach:
         elif v is not None and step.grade_pct is not None:
             self._run_obs.append((step.grade_pct, v))
 
-    def _own_running_mps(self, grade_pct: float) -> float | None:
+    def _latest_near(self, obs: deque[tuple[float, float]], grade_pct: float) -> list[float]:
+        """Speeds of the latest ``hiking_min_steps`` observations within the grade bin of ``grade_pct``.
+
+        The latest, not the whole session's: a runner slows over a long day, and the fresh running
+        (or hiking) of an hour ago would make "hike" and "run" contradict each other on one climb.
+        """
         s = self.settings
-        near = [v for g, v in self._run_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
-        return statistics.median(near) if len(near) >= s.hiking_min_steps else None
+        n, bin_pct = s.hiking_min_steps, s.hiking_grade_bin_pct
+        near: list[float] = []
+        for g, v in reversed(obs):
+            if abs(g - grade_pct) <= bin_pct:
+                near.append(v)
+                if len(near) == n:
+                    break
+        return near
+
+    def _own_running_mps(self, grade_pct: float) -> float | None:
+        near = self._latest_near(self._run_obs, grade_pct)
+        return statistics.median(near) if len(near) >= self.settings.hiking_min_steps else None
 
     def _assess(self, step: StepInput, off: _Want | None) -> _Want | None:
         """Return what this step asks for: hiking or running by the grade, else ``off``.

@@ -135,3 +135,54 @@ def test_reasons_keep_whole_numbers_when_they_tell_the_story():
     coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
     cues, _ = run(coach, 0.0, 12.0, 170.0, 2.6)
     assert cues[0].reason.startswith("stride 2.60 m above target 2.20±0.18 m for ")
+
+
+# ---------------------------------------------------------------------------------------- hiking
+def _hike_run(cues):
+    return [c.kind for c in cues if c.kind in ("hike", "run")]
+
+
+def test_no_hike_run_ping_pong_on_a_climb_when_running_has_slowed():
+    # Fresh, the runner ran a 17 % climb at 170 spm × 1.6 m = 2.27 m/s. An hour later on the same
+    # grade they hike at 105 × 1.3 = 1.14 m/s and their running has slowed to 140 × 0.9 = 1.05 m/s:
+    # running is no faster than hiking, so "hike" is right, and once the runner's running here has
+    # been seen to be slower than their hiking, "run" (which says running beats hiking by ×1.2) is
+    # contradicted by the latest evidence. The session's fresh running must not make the coach
+    # alternate "run" / "hike" every minute.
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 120.0, 170.0, 1.6, grade="climb", grade_pct=17.0)
+    _, t = run(coach, t, 300.0, 170.0, 2.2, grade="flat", grade_pct=0.0)
+    cues = []
+    for _ in range(3):
+        c, t = run(coach, t, 60.0, 105.0, 1.3, gait="walk", grade="climb", grade_pct=17.0)
+        cues += c
+        c, t = run(coach, t, 60.0, 140.0, 0.9, grade="climb", grade_pct=17.0)
+        cues += c
+    kinds = _hike_run(cues)
+    assert "hike" in kinds
+    first_hike = kinds.index("hike")
+    assert "run" not in kinds[first_hike:]
+
+
+def test_no_hike_run_ping_pong_when_hiking_has_slowed():
+    # Early on a 20 % climb the runner hiked fast (110 × 1.64 m = 1.5 m/s). Later, tired, they
+    # run it at 1.25 m/s: slower than that hiking, so "hike". They hike, but now at 1.0 m/s
+    # (100 × 1.2 m): their running (1.25) beats it by 1.25 (≥ ×1.2), so "run" is right. Running
+    # again at 1.25 m/s is faster than their hiking now: "hike" again would contradict the cue
+    # just given (the hysteresis between ×1.0 and ×1.2 exists to prevent exactly that).
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 90.0, 110.0, 60.0 * 1.5 * 2 / 110.0, gait="walk", grade="climb", grade_pct=20.0)
+    _, t = run(coach, t, 300.0, 170.0, 2.2, grade="flat", grade_pct=0.0)
+    stride_run = 60.0 * 1.25 * 2 / 150.0  # 1.0 m at 150 spm: 1.25 m/s
+    cues = []
+    c, t = run(coach, t, 60.0, 150.0, stride_run, grade="climb", grade_pct=20.0)
+    cues += c
+    for _ in range(2):
+        c, t = run(coach, t, 60.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=20.0)
+        cues += c
+        c, t = run(coach, t, 60.0, 150.0, stride_run, grade="climb", grade_pct=20.0)
+        cues += c
+    kinds = _hike_run(cues)
+    assert kinds[0] == "hike"
+    assert "run" in kinds
+    assert "hike" not in kinds[kinds.index("run") :]
