@@ -614,6 +614,7 @@ class Coach:
         self._learn_last_t: float | None = None
         self._learn_n = 0
         self._terrain: str | None = None
+        self._announced: str | None = None  # the terrain the runner last heard of (or started on)
         self._candidate: str | None = None
         self._candidate_n = 0
         self._last_t: float | None = None
@@ -770,14 +771,19 @@ class Coach:
             self._streak = None
         self._last_t = t
 
+        was_manual = self._manual
         changed = self._track_terrain(step)
         terrain = self._terrain or "smooth"
         if changed is not None:
             self._streak = None
-            # announced when the targets change with it (none are known while the baseline is being
-            # learned), and always after a press of the mode button (the runner asked)
-            if s.enabled and s.terrain_changed_cue and (changed[2] or self._baseline is not None):
+            if (changed[2] or was_manual) and s.enabled and s.terrain_changed_cue:
+                # a press of the mode button (or the long press back to automatic) is acknowledged
+                # at once: the runner asked, and silence would have them press again
                 out.append(self._terrain_cue(t, changed))
+                self._announced = terrain
+                self._last_cue_t = t
+        if terrain != self._announced:
+            self._announce_detected(t, terrain, out)
 
         self._learn(step, terrain)
         self._observe(step)
@@ -886,6 +892,24 @@ class Coach:
         if old is None or old == new:
             return None
         return old, new, manual
+
+    def _announce_detected(self, t: float, terrain: str, out: list[CueEvent]) -> None:
+        """Chirp the detected terrain in force when it is not the one the runner last heard of.
+
+        Only when the targets change with it (none are known while the baseline is being learned),
+        and, as every coaching cue, at least ``min_cue_gap_s`` after the last one: a change that
+        comes sooner is said once the gap allows, and not at all if the terrain flips back first
+        (patchy ground chirped every 2 s).
+        """
+        s = self.settings
+        if self._announced is None or self._baseline is None or not (s.enabled and s.terrain_changed_cue):
+            self._announced = terrain  # the first step, no targets to change, or no chirps wanted
+            return
+        if t - self._last_cue_t < s.min_cue_gap_s:
+            return
+        out.append(self._terrain_cue(t, (self._announced, terrain, False)))
+        self._announced = terrain
+        self._last_cue_t = t
 
     def _terrain_cue(self, t: float, change: tuple[str, str, bool]) -> CueEvent:
         old, new, manual = change

@@ -7,6 +7,7 @@ running; the expected values never come from the coach's own output.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -186,3 +187,71 @@ def test_no_hike_run_ping_pong_when_hiking_has_slowed():
     assert kinds[0] == "hike"
     assert "run" in kinds
     assert "hike" not in kinds[kinds.index("run") :]
+
+
+# ----------------------------------------------------------------------------- terrain spacing
+def _coaching_gaps_ok(cues, gap_s):
+    kinds = ("quicken_steps", "shorten_stride", "hike", "run", "terrain_changed")
+    coaching = [c for c in cues if c.kind in kinds]
+    return all(b.t_s - a.t_s >= gap_s for a, b in itertools.pairwise(coaching))
+
+
+def test_terrain_flickering_every_few_steps_keeps_the_cue_spacing():
+    # Patchy ground (rock, dirt, rock...): the detected terrain changes every 6 steps (~2 s). Rule 4
+    # of docs/cues.md: two coaching cues, terrain_changed among them, are at least min_cue_gap_s
+    # (3 s) apart; a chirp every 2 s is a storm the runner cannot act on.
+    s = CoachSettings()
+    coach = Coach(s, Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 30.0, 180.0, 1.4)
+    cues = []
+    for k in range(30):
+        c, t = run(coach, t, 2.0, 180.0, 1.4, terrain="technical" if k % 2 == 0 else "smooth")
+        cues += c
+    chirps = [c for c in cues if c.kind == "terrain_changed"]
+    assert chirps
+    assert _coaching_gaps_ok(cues, s.min_cue_gap_s)
+    assert len(chirps) <= 60.0 / s.min_cue_gap_s + 1
+
+
+def test_a_terrain_change_right_after_a_cue_is_announced_once_the_gap_allows():
+    # Cued "quicken steps" on smooth ground, the runner reaches technical ground a second later.
+    # The new targets hold at once; the chirp waits for the spacing (3 s) and then says it, so the
+    # runner is not left with the old terrain in mind.
+    s = CoachSettings()
+    coach = Coach(s, Baseline(170.0, 2.2))
+    cues, t = run(coach, 0.0, 8.5, 150.0, 2.2)
+    assert [c.kind for c in cues] == ["quicken_steps"]
+    t_cue = cues[0].t_s
+    tech, _ = run(coach, t, 6.0, 200.0, 1.0, terrain="technical")
+    chirps = [c for c in tech if c.kind == "terrain_changed"]
+    assert len(chirps) == 1
+    assert chirps[0].t_s - t_cue >= s.min_cue_gap_s
+    assert chirps[0].t_s - t_cue < s.min_cue_gap_s + 0.3 + 1e-9  # the first step the gap allows
+    assert chirps[0].reason.startswith("terrain smooth → technical (detected): target cadence 230")
+    assert coach.last_targets.cadence_spm == 230.0
+
+
+def test_a_terrain_that_flips_back_before_it_could_be_announced_is_not_announced():
+    s = CoachSettings()
+    coach = Coach(s, Baseline(170.0, 2.2))
+    cues, t = run(coach, 0.0, 8.5, 150.0, 2.2)
+    assert [c.kind for c in cues] == ["quicken_steps"]
+    # 5 technical steps (confirmed after 4), then smooth again within the 3 s gap
+    tech, t = run(coach, t, 5 * 0.3, 200.0, 1.0, terrain="technical")
+    back, _ = run(coach, t, 6.0, 170.0, 2.2)
+    assert [c.kind for c in tech + back if c.kind == "terrain_changed"] == []
+
+
+def test_a_mode_button_press_is_acknowledged_at_once_even_right_after_a_cue():
+    # the runner pressed: without an answer they would press again, and a second press toggles back
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    cues, t = run(coach, 0.0, 8.5, 150.0, 2.2)
+    assert [c.kind for c in cues] == ["quicken_steps"]
+    coach.set_terrain_mode("technical")
+    pressed = coach.update(StepInput(t, 150.0, 2.2))
+    assert [c.kind for c in pressed] == ["terrain_changed"]
+    assert "(mode button)" in pressed[0].reason
+    coach.set_terrain_mode("auto")  # the long press, a second later
+    back = coach.update(StepInput(t + 1.0, 150.0, 2.2))
+    assert [c.kind for c in back] == ["terrain_changed"]
+    assert coach.terrain == "smooth"
