@@ -709,9 +709,8 @@ class Coach:
         stride = None
         stride_tol = None
         if b.stride_length_m is not None:
-            stride = b.stride_length_m
-            if tt.stride_factor != 1.0:
-                stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
+            # the floor holds on every terrain (the cadence's clamp only where the factor is not 1)
+            stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
             stride_tol = stride * s.stride_tolerance_pct / 100.0
         return _targets(terrain, cadence, s.cadence_tolerance_spm, stride, stride_tol, clamped, b)
 

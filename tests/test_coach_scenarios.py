@@ -255,3 +255,17 @@ def test_a_mode_button_press_is_acknowledged_at_once_even_right_after_a_cue():
     back = coach.update(StepInput(t + 1.0, 150.0, 2.2))
     assert [c.kind for c in back] == ["terrain_changed"]
     assert coach.terrain == "smooth"
+
+
+# --------------------------------------------------------------------------------------- targets
+def test_no_target_stride_under_the_stride_floor_on_any_terrain():
+    # docs/cues.md: "target stride = baseline stride × stride_factor, at least stride_floor_m" (the
+    # cadence's clamp is "when the factor is not 1", the stride floor has no such exception). A
+    # baseline stride under the floor (a slow shuffle taken for running, a stride estimate gone
+    # wrong) must not give a smooth target under it, nor one shorter than the technical target.
+    s = CoachSettings(stride_floor_m=0.5)
+    coach = Coach(s, Baseline(170.0, 0.45))
+    smooth, technical = coach.targets("smooth"), coach.targets("technical")
+    assert smooth.stride_length_m == 0.5
+    assert technical.stride_length_m == 0.5
+    assert smooth.stride_tolerance_m == 0.5 * s.stride_tolerance_pct / 100.0
