@@ -1013,9 +1013,10 @@ class Coach:
                 else:
                     vh, src = self.hiking_speed_mps(g)
                     if v <= vh * s.hike_speed_ratio:
+                        ratio = "" if s.hike_speed_ratio == 1.0 else f"{s.hike_speed_ratio:g} × "
                         return _Want(
                             "hike",
-                            f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than hiking "
+                            f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than {ratio}hiking "
                             f"{vh:.2f} m/s ({src})",
                         )
             return off

@@ -269,3 +269,21 @@ def test_no_target_stride_under_the_stride_floor_on_any_terrain():
     assert smooth.stride_length_m == 0.5
     assert technical.stride_length_m == 0.5
     assert smooth.stride_tolerance_m == 0.5 * s.stride_tolerance_pct / 100.0
+
+
+def test_a_hike_reason_states_the_ratio_it_was_decided_by():
+    # hike_speed_ratio = 1.1: hike while running is at most 1.1 × hiking. Running 1.45 m/s against
+    # hiking 1.38 m/s qualifies, but "running 1.45 m/s ... is no faster than hiking 1.38 m/s" is false
+    # as written: the reason must carry the ratio.
+    coach = Coach(CoachSettings(hike_speed_ratio=1.1), Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 30.0, 110.0, 1.5, gait="walk", grade="climb", grade_pct=20.0)  # 1.375 m/s
+    cues, _ = run(coach, t + 5.0, 20.0, 145.0, 1.2, grade="climb", grade_pct=20.0)  # 1.45 m/s
+    hikes = [c for c in cues if c.kind == "hike"]
+    assert hikes
+    m = re.match(
+        r"running ([\d.]+) m/s on a 20 % climb is no faster than (?:([\d.]+) × )?hiking ([\d.]+) m/s",
+        hikes[0].reason,
+    )
+    assert m, hikes[0].reason
+    running, ratio, hiking = float(m[1]), float(m[2] or 1.0), float(m[3])
+    assert running <= ratio * hiking
