@@ -953,9 +953,12 @@ class Coach:
         a = 1.0 / max(s.baseline_update_steps, 1.0)
         cad = b.cadence_spm + a * (self._learn_cad.median() - b.cadence_spm)
         stride = b.stride_length_m
-        if self._learn_stride:
-            med = self._learn_stride.median()
-            stride = med if stride is None else stride + a * (med - stride)
+        if stride is not None:
+            stride += a * (self._learn_stride.median() - stride)
+        elif len(self._learn_stride) >= s.baseline_min_steps:
+            # strides came only after the baseline was learned: one is set as the first baseline
+            # is, from the median of many (a first stride read short became the target)
+            stride = self._learn_stride.median()
         self._baseline = _learned_baseline(cad, stride, self._learn_n)
 
     def _observe(self, step: StepInput) -> None:

@@ -287,3 +287,19 @@ def test_a_hike_reason_states_the_ratio_it_was_decided_by():
     assert m, hikes[0].reason
     running, ratio, hiking = float(m[1]), float(m[2] or 1.0), float(m[3])
     assert running <= ratio * hiking
+
+
+def test_a_stride_baseline_that_comes_late_rests_on_many_strides_not_the_first():
+    # The baseline was learned while no stride estimate came (cadence only). When strides come, the
+    # stride baseline is the median of many of them, as the first baseline is (docs/cues.md:
+    # "robust to the odd mis-detected step"): a first stride read at 1.0 m must not become the
+    # target and have the runner told "shorten stride" at their usual 2.2 m for minutes.
+    s = CoachSettings(baseline_learn_s=120.0, baseline_min_steps=100)
+    coach = Coach(s, None)
+    _, t = run(coach, 0.0, 150.0, 170.0, None)
+    assert coach.baseline is not None
+    assert coach.baseline.stride_length_m is None
+    cues, t = run(coach, t, 0.36, 170.0, 1.0)
+    more, _ = run(coach, t, 300.0, 170.0, 2.2)
+    assert [c for c in cues + more if c.kind in FORM] == []
+    assert coach.baseline.stride_length_m == 2.2
