@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 
 from dsp._rolling import RollingMedian
@@ -73,6 +74,8 @@ DEVICE_REPEAT_SLACK_S = 0.5
 # Cue kinds that share one off-target streak: cadence and stride are two views of one running
 # form, so alternating between them must not restart the count.
 _CHANNEL = {"quicken_steps": "form", "shorten_stride": "form", "hike": "hike", "run": "run"}
+# Grades whose running does not teach the smooth-ground baseline.
+_SLOPES = ("climb", "descent")
 # Longest time step counted towards the smooth-running time of baseline learning, s.
 _LEARN_MAX_DT_S = 2.0
 
@@ -473,7 +476,7 @@ class _Want:
 
     __slots__ = ("args", "fmt", "kind")
 
-    def __init__(self, kind: str, fmt: str, *args: object) -> None:
+    def __init__(self, kind: str, fmt: str | Callable[..., str], *args: object) -> None:
         self.kind = kind
         self.fmt = fmt
         self.args = args
@@ -481,7 +484,31 @@ class _Want:
     @property
     def what(self) -> str:
         """The sentence, with the numbers."""
-        return self.fmt.format(*self.args) if self.args else self.fmt
+        fmt = self.fmt
+        if callable(fmt):
+            return fmt(*self.args)
+        return fmt.format(*self.args) if self.args else fmt
+
+
+def _cadence_fault(cadence_spm: float, target_spm: float, tolerance_spm: float) -> str:
+    """``cadence C spm below target T±tol spm``, with as few decimals as show C below T - tol.
+
+    Whole numbers as a rule; a cadence a fraction of a step/min below the band's edge would read
+    as on it ("163 below 168±5"), so it gets the decimals that show the fault (163.3 below 168.4±5).
+    """
+    for d in range(4):
+        if float(f"{cadence_spm:.{d}f}") < float(f"{target_spm:.{d}f}") - tolerance_spm:
+            break
+    return f"cadence {cadence_spm:.{d}f} spm below target {target_spm:.{d}f}±{tolerance_spm:g} spm"
+
+
+def _stride_fault(stride_m: float, target_m: float, tolerance_m: float) -> str:
+    """``stride S m above target T±tol m``, with as few decimals (2 at least) as show S above T + tol."""
+    for d in range(2, 6):
+        shown, target, tol = (float(f"{x:.{d}f}") for x in (stride_m, target_m, tolerance_m))
+        if shown > target + tol:
+            break
+    return f"stride {stride_m:.{d}f} m above target {target_m:.{d}f}±{tolerance_m:.{d}f} m"
 
 
 _new = object.__new__
@@ -587,6 +614,7 @@ class Coach:
         self._learn_last_t: float | None = None
         self._learn_n = 0
         self._terrain: str | None = None
+        self._announced: str | None = None  # the terrain the runner last heard of (or started on)
         self._candidate: str | None = None
         self._candidate_n = 0
         self._last_t: float | None = None
@@ -681,9 +709,8 @@ class Coach:
         stride = None
         stride_tol = None
         if b.stride_length_m is not None:
-            stride = b.stride_length_m
-            if tt.stride_factor != 1.0:
-                stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
+            # the floor holds on every terrain (the cadence's clamp only where the factor is not 1)
+            stride = max(b.stride_length_m * tt.stride_factor, s.stride_floor_m)
             stride_tol = stride * s.stride_tolerance_pct / 100.0
         return _targets(terrain, cadence, s.cadence_tolerance_spm, stride, stride_tol, clamped, b)
 
@@ -700,15 +727,15 @@ class Coach:
         speed_mps : float
             Hiking speed, m/s.
         source : str
-            ``"own hiking at G±B %, N steps"``, ``"Tobler model × F from own hiking"`` or
+            ``"own hiking at G±B %, last N steps"``, ``"Tobler model × F from own hiking"`` or
             ``"Tobler model"``.
         """
         s = self.settings
-        near = [v for g, v in self._hike_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
+        near = self._latest_near(self._hike_obs, grade_pct)
         if len(near) >= s.hiking_min_steps:
             return (
                 statistics.median(near),
-                f"own hiking at {grade_pct:.0f}±{s.hiking_grade_bin_pct:g} %, {len(near)} steps",
+                f"own hiking at {grade_pct:.0f}±{s.hiking_grade_bin_pct:g} %, last {len(near)} steps",
             )
         model = tobler_speed_mps(grade_pct, s.hiking_speed_flat_mps)
         if len(self._hike_obs) >= s.hiking_min_steps:
@@ -743,12 +770,19 @@ class Coach:
             self._streak = None
         self._last_t = t
 
+        was_manual = self._manual
         changed = self._track_terrain(step)
         terrain = self._terrain or "smooth"
         if changed is not None:
             self._streak = None
-            if s.enabled and s.terrain_changed_cue:
+            if (changed[2] or was_manual) and s.enabled and s.terrain_changed_cue:
+                # a press of the mode button (or the long press back to automatic) is acknowledged
+                # at once: the runner asked, and silence would have them press again
                 out.append(self._terrain_cue(t, changed))
+                self._announced = terrain
+                self._last_cue_t = t
+        if terrain != self._announced:
+            self._announce_detected(t, terrain, out)
 
         self._learn(step, terrain)
         self._observe(step)
@@ -858,6 +892,24 @@ class Coach:
             return None
         return old, new, manual
 
+    def _announce_detected(self, t: float, terrain: str, out: list[CueEvent]) -> None:
+        """Chirp the detected terrain in force when it is not the one the runner last heard of.
+
+        Only when the targets change with it (none are known while the baseline is being learned),
+        and, as every coaching cue, at least ``min_cue_gap_s`` after the last one: a change that
+        comes sooner is said once the gap allows, and not at all if the terrain flips back first
+        (patchy ground chirped every 2 s).
+        """
+        s = self.settings
+        if self._announced is None or self._baseline is None or not (s.enabled and s.terrain_changed_cue):
+            self._announced = terrain  # the first step, no targets to change, or no chirps wanted
+            return
+        if t - self._last_cue_t < s.min_cue_gap_s:
+            return
+        out.append(self._terrain_cue(t, (self._announced, terrain, False)))
+        self._announced = terrain
+        self._last_cue_t = t
+
     def _terrain_cue(self, t: float, change: tuple[str, str, bool]) -> CueEvent:
         old, new, manual = change
         tg = self.targets(new)
@@ -876,7 +928,9 @@ class Coach:
         s = self.settings
         if self._fixed_baseline is not None:
             return
-        if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None:
+        # Only level running teaches the baseline: uphill the stride shortens, downhill the cadence
+        # rises, and neither is the runner's smooth-ground form (an unknown grade cannot be told).
+        if step.gait != "run" or terrain != "smooth" or step.cadence_spm is None or step.grade in _SLOPES:
             self._learn_last_t = None
             return
         t = step.t_s
@@ -899,9 +953,12 @@ class Coach:
         a = 1.0 / max(s.baseline_update_steps, 1.0)
         cad = b.cadence_spm + a * (self._learn_cad.median() - b.cadence_spm)
         stride = b.stride_length_m
-        if self._learn_stride:
-            med = self._learn_stride.median()
-            stride = med if stride is None else stride + a * (med - stride)
+        if stride is not None:
+            stride += a * (self._learn_stride.median() - stride)
+        elif len(self._learn_stride) >= s.baseline_min_steps:
+            # strides came only after the baseline was learned: one is set as the first baseline
+            # is, from the median of many (a first stride read short became the target)
+            stride = self._learn_stride.median()
         self._baseline = _learned_baseline(cad, stride, self._learn_n)
 
     def _observe(self, step: StepInput) -> None:
@@ -918,10 +975,25 @@ class Coach:
         elif v is not None and step.grade_pct is not None:
             self._run_obs.append((step.grade_pct, v))
 
-    def _own_running_mps(self, grade_pct: float) -> float | None:
+    def _latest_near(self, obs: deque[tuple[float, float]], grade_pct: float) -> list[float]:
+        """Speeds of the latest ``hiking_min_steps`` observations within the grade bin of ``grade_pct``.
+
+        The latest, not the whole session's: a runner slows over a long day, and the fresh running
+        (or hiking) of an hour ago would make "hike" and "run" contradict each other on one climb.
+        """
         s = self.settings
-        near = [v for g, v in self._run_obs if abs(g - grade_pct) <= s.hiking_grade_bin_pct]
-        return statistics.median(near) if len(near) >= s.hiking_min_steps else None
+        n, bin_pct = s.hiking_min_steps, s.hiking_grade_bin_pct
+        near: list[float] = []
+        for g, v in reversed(obs):
+            if abs(g - grade_pct) <= bin_pct:
+                near.append(v)
+                if len(near) == n:
+                    break
+        return near
+
+    def _own_running_mps(self, grade_pct: float) -> float | None:
+        near = self._latest_near(self._run_obs, grade_pct)
+        return statistics.median(near) if len(near) >= self.settings.hiking_min_steps else None
 
     def _assess(self, step: StepInput, off: _Want | None) -> _Want | None:
         """Return what this step asks for: hiking or running by the grade, else ``off``.
@@ -944,9 +1016,10 @@ class Coach:
                 else:
                     vh, src = self.hiking_speed_mps(g)
                     if v <= vh * s.hike_speed_ratio:
+                        ratio = "" if s.hike_speed_ratio == 1.0 else f"{s.hike_speed_ratio:g} × "
                         return _Want(
                             "hike",
-                            f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than hiking "
+                            f"running {v:.2f} m/s on a {g:.0f} % climb is no faster than {ratio}hiking "
                             f"{vh:.2f} m/s ({src})",
                         )
             return off
@@ -979,18 +1052,12 @@ class Coach:
         assert c is not None  # checked by update()
         assert tg.cadence_spm is not None  # checked by the callers
         if c < tg.cadence_spm - tg.cadence_tolerance_spm:
-            return _Want(
-                "quicken_steps",
-                "cadence {:.0f} spm below target {:.0f}±{:g} spm",
-                c,
-                tg.cadence_spm,
-                tg.cadence_tolerance_spm,
-            )
+            return _Want("quicken_steps", _cadence_fault, c, tg.cadence_spm, tg.cadence_tolerance_spm)
         st = step.stride_length_m
         stride_tol = tg.stride_tolerance_m
         ts = tg.stride_length_m
         if st is not None and ts is not None and stride_tol is not None and st > ts + stride_tol:
-            return _Want("shorten_stride", "stride {:.2f} m above target {:.2f}±{:.2f} m", st, ts, stride_tol)
+            return _Want("shorten_stride", _stride_fault, st, ts, stride_tol)
         return None
 
     def _policy(self, want: _Want | None, t: float, terrain: str) -> CueEvent | None:

@@ -344,7 +344,7 @@ def test_hike_on_a_steep_climb_where_running_is_no_faster_than_own_hiking():
     assert [c.kind for c in cues] == ["hike"]
     assert re.fullmatch(
         r"running 1\.25 m/s on a 20 % climb is no faster than hiking 1\.38 m/s "
-        r"\(own hiking at 20±3 %, \d+ steps\) for \d+ steps / \d+\.\d s on smooth ground",
+        r"\(own hiking at 20±3 %, last 20 steps\) for \d+ steps / \d+\.\d s on smooth ground",
         cues[0].reason,
     )
     assert s.min_off_target_s <= cues[0].t_s - t < s.min_off_target_s + 0.4
