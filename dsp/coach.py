@@ -163,7 +163,8 @@ class CoachSettings:
     min_off_target_steps, min_off_target_s : int, float
         A cue needs the runner off target for at least this many steps AND this long, s.
     repeat_s : float
-        While still off target, at most one cue per this many seconds, s (while escalating).
+        While still off target, at most one cue per this many seconds, s, up to the cue at
+        ``max_level``; less often after it (``repeat_backoff``).
     max_level : int
         Escalation stops at this level (1 = no escalation).
     repeat_backoff : float
