@@ -938,7 +938,8 @@ def measure_memory(minutes: float = 10.0) -> dict:
 # ---------------------------------------------------------------------------------------------
 #: The benchmark's runner profile: config/runner.example.toml's runner (baseline 168 steps/min,
 #: fixed) and pins (passive buzzer, RGB LED, no vibration motor), with the cue policy sped up so
-#: that a few minutes give many cues, each shorter than the gap to the next (none waits in the queue).
+#: that a few minutes give many cues, each shorter than the gap to the next (none waits in the queue);
+#: no back-off of the repeats (``repeat_backoff = 1``): a cue every second for the whole run.
 CUE_PROFILE = """
 [coach]
 profile = "brief"
@@ -946,6 +947,7 @@ baseline = "runner"
 min_off_target_steps = 2
 min_off_target_s = 0.0
 repeat_s = 1.0
+repeat_backoff = 1.0
 min_cue_gap_s = 1.0
 max_level = 1
 metronome_beats = 0

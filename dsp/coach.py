@@ -163,9 +163,17 @@ class CoachSettings:
     min_off_target_steps, min_off_target_s : int, float
         A cue needs the runner off target for at least this many steps AND this long, s.
     repeat_s : float
-        While still off target, at most one cue per this many seconds, s.
+        While still off target, at most one cue per this many seconds, s, up to the cue at
+        ``max_level``; less often after it (``repeat_backoff``).
     max_level : int
         Escalation stops at this level (1 = no escalation).
+    repeat_backoff : float
+        Once a stretch's cue has reached ``max_level``, each further repeat waits this many times
+        as long as the one before (≥ 1; 1 = every ``repeat_s``, as before the back-off): a runner
+        who does not or cannot follow the cue is not told the same thing every ``repeat_s`` for
+        as long as the stretch lasts.
+    max_repeat_s : float
+        The longest wait between two repeats of the back-off, s (≥ ``repeat_s``).
     settle_steps : int
         Consecutive on-target steps that end an off-target stretch (shorter blips do not reset it).
     min_cue_gap_s : float
@@ -225,6 +233,8 @@ class CoachSettings:
     min_off_target_s: float = 8.0
     repeat_s: float = 20.0
     max_level: int = 3
+    repeat_backoff: float = 2.0
+    max_repeat_s: float = 300.0
     settle_steps: int = 4
     min_cue_gap_s: float = 3.0
     metronome_beats: int = 0
@@ -266,6 +276,15 @@ class CoachSettings:
         for name in ("max_level", "min_off_target_steps", "settle_steps", "terrain_confirm_steps"):
             if getattr(self, name) < 1:
                 raise ValidationError(f"CoachSettings.{name}={getattr(self, name)!r} must be ≥ 1")
+        if self.repeat_backoff < 1.0:
+            raise ValidationError(
+                f"CoachSettings.repeat_backoff={self.repeat_backoff!r} must be ≥ 1 (1 = no back-off)"
+            )
+        if self.max_repeat_s < self.repeat_s:
+            raise ValidationError(
+                f"CoachSettings: max_repeat_s={self.max_repeat_s:g} must not be below "
+                f"repeat_s={self.repeat_s:g}"
+            )
         if self.run_max_grade_pct > self.hike_min_grade_pct:
             raise ValidationError(
                 f"CoachSettings: run_max_grade_pct={self.run_max_grade_pct:g} must not exceed "
@@ -457,10 +476,15 @@ class Targets:
 
 @dataclass(slots=True)
 class _Streak:
-    """An off-target stretch on one channel."""
+    """An off-target stretch on one channel.
+
+    ``wait_s`` is the least time from its last cue to the next: ``repeat_s`` while the cues
+    escalate, then × ``repeat_backoff`` after each cue at ``max_level``, up to ``max_repeat_s``.
+    """
 
     channel: str
     t0_s: float
+    wait_s: float
     n_off: int = 1
     n_on: int = 0
     n_cues: int = 0
@@ -1071,19 +1095,23 @@ class Coach:
             return None
         channel = _CHANNEL[want.kind]
         if st is None or st.channel != channel:
-            st = self._streak = _Streak(channel, t)
+            st = self._streak = _Streak(channel, t, s.repeat_s)
         else:
             st.n_off += 1
             st.n_on = 0
         duration_s = t - st.t0_s
         if st.n_off < s.min_off_target_steps or duration_s < s.min_off_target_s:
             return None
-        if t - st.last_cue_s < s.repeat_s or t - self._last_cue_t < s.min_cue_gap_s:
+        if t - st.last_cue_s < st.wait_s or t - self._last_cue_t < s.min_cue_gap_s:
             return None
         st.n_cues += 1
         st.last_cue_s = t
         self._last_cue_t = t
         level = min(st.n_cues, s.max_level)
+        if level == s.max_level:
+            # escalation is exhausted: the runner heard the strongest cue and did not (or could
+            # not) follow it; saying it every repeat_s for the rest of the stretch is a nag
+            st.wait_s = min(st.wait_s * s.repeat_backoff, s.max_repeat_s)
         reason = f"{want.what} for {st.n_off} steps / {duration_s:.1f} s on {terrain} ground"
         tg = self.targets(terrain)
         beats, interval = 0, None

@@ -152,6 +152,8 @@ class CoachConfig:
     min_off_target_s: float = _k(8.0, "float", 0, 600, unit="s")
     repeat_s: float = _k(20.0, "float", 1, 3600, unit="s")
     max_level: int = _k(3, "int", 1, 3)
+    repeat_backoff: float = _k(2.0, "float", 1, 10)
+    max_repeat_s: float = _k(300.0, "float", 1, 3600, unit="s")
     settle_steps: int = _k(4, "int", 1, 100, unit="steps")
     min_cue_gap_s: float = _k(3.0, "float", 0, 600, unit="s")
     metronome_beats: int = _k(0, "int", 0, 32, unit="beats")
@@ -698,7 +700,9 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
     that wrote it, profile targets included, so that a replay coaches as the device did. Its
     values are applied over the built-in defaults and checked as usual; the profile it named is
     not looked up again (its values are already in the snapshot, and its file may exist only on
-    the device).
+    the device). A snapshot without ``coach.repeat_backoff`` was written before the back-off of
+    repeated cues existed: it replays with ``repeat_backoff = 1`` (a repeat every ``repeat_s``),
+    as that device cued.
 
     Parameters
     ----------
@@ -732,6 +736,12 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
         table = snapshot.get(section)
         if isinstance(table, Mapping):
             walk(section, table)
+    coach = snapshot.get("coach")
+    if isinstance(coach, Mapping) and "repeat_backoff" not in coach:
+        # written before the back-off existed: that device repeated a cue every repeat_s for as
+        # long as the stretch lasted, and its repeat_s may exceed today's default max_repeat_s
+        overrides["coach.repeat_backoff"] = 1.0
+        overrides.setdefault("coach.max_repeat_s", _specs(CoachConfig)["max_repeat_s"].hi)
     try:
         cfg = load_config(overrides=overrides)
     except ConfigError as e:
@@ -794,6 +804,23 @@ def _cross_check(cfg: Config, origin: dict[str, str], default_file: str) -> None
             c.run_max_grade_pct,
             f"above coach.hike_min_grade_pct = {c.hike_min_grade_pct:g}",
             "a number ≤ coach.hike_min_grade_pct (the gap is the hysteresis)",
+        )
+    if c.max_repeat_s < c.repeat_s:
+        # blame the key the user set, not the default it meets (a repeat_s of 600 s meets the
+        # default ceiling of the back-off, 300 s)
+        max_in = origin.get("coach.max_repeat_s", default_file)
+        if origin.get("coach.repeat_s", default_file) != default_file and max_in == default_file:
+            raise err(
+                "coach.repeat_s",
+                c.repeat_s,
+                f"above coach.max_repeat_s = {c.max_repeat_s:g} (set in {max_in})",
+                f"a number ≤ coach.max_repeat_s, or raise coach.max_repeat_s to at least {c.repeat_s:g}",
+            )
+        raise err(
+            "coach.max_repeat_s",
+            c.max_repeat_s,
+            f"below coach.repeat_s = {c.repeat_s:g} (set in {origin.get('coach.repeat_s', default_file)})",
+            "a number ≥ coach.repeat_s (the back-off only lengthens the wait between repeats)",
         )
     if c.baseline == "runner" and cfg.runner.baseline_cadence_spm is None:
         raise err(

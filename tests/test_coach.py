@@ -96,7 +96,7 @@ def test_on_target_stream_gives_no_cues(rng):
 
 
 def test_sustained_off_target_cues_after_the_delay_and_no_more_often_than_allowed():
-    s = CoachSettings()
+    s = CoachSettings(repeat_backoff=1.0)  # every repeat_s, the rule before the back-off
     coach = Coach(s, BASE)
     cues, _ = run(coach, 100.0, 120.0, 200.0, 1.1, terrain="technical")
     assert [c.kind for c in cues] == ["quicken_steps"] * 6
@@ -119,12 +119,114 @@ def test_the_step_count_also_has_to_be_reached():
 
 
 def test_escalation_levels():
-    coach = Coach(CoachSettings(), BASE)
+    coach = Coach(CoachSettings(repeat_backoff=1.0), BASE)
     cues, _ = run(coach, 0.0, 100.0, 200.0, 1.1, terrain="technical")
     assert [c.level for c in cues] == [1, 2, 3, 3, 3]
-    coach = Coach(CoachSettings(max_level=2), BASE)
+    coach = Coach(CoachSettings(max_level=2, repeat_backoff=1.0), BASE)
     cues, _ = run(coach, 0.0, 100.0, 200.0, 1.1, terrain="technical")
     assert [c.level for c in cues] == [1, 2, 2, 2, 2]
+    # with the back-off (default): 8, 28 (level 2, the last), 68 s; the next would be at 148 s
+    coach = Coach(CoachSettings(max_level=2), BASE)
+    cues, _ = run(coach, 0.0, 100.0, 200.0, 1.1, terrain="technical")
+    assert [c.level for c in cues] == [1, 2, 2]
+
+
+# ---------------------------------------------------------------------------- back-off of repeats
+def _waits(s):
+    """The least waits after cues 1, 2, ... of a stretch, from the rule in docs/cues.md.
+
+    ``repeat_s`` while the cues escalate; from the cue at ``max_level`` on, each wait is
+    ``repeat_backoff`` times the one before, at most ``max_repeat_s``.
+    """
+    w = s.repeat_s
+    for k in itertools.count(1):
+        if k >= s.max_level:
+            w = min(w * s.repeat_backoff, s.max_repeat_s)
+        yield w
+
+
+def test_the_worked_example_of_the_docs():
+    # docs/cues.md: a runner who stays 10 steps/min below target hears the cue at 8, 28, 48 s
+    # (levels 1, 2, 3), then 88, 168, 328 s (waits of 40, 80, 160 s), then at most every 300 s.
+    # Steps every 0.375 s (160 spm against 170): each cue comes on the first step once its wait
+    # has passed, so it may come up to one step late, and the next wait counts from it.
+    s = CoachSettings()
+    assert (s.repeat_backoff, s.max_repeat_s) == (2.0, 300.0)
+    coach = Coach(s, BASE)
+    cues, _ = run(coach, 0.0, 1250.0, 160.0, 2.2)
+    dt = 0.375
+    times = [c.t_s for c in cues]
+    assert [c.kind for c in cues] == ["quicken_steps"] * 9
+    assert [c.level for c in cues] == [1, 2, 3, 3, 3, 3, 3, 3, 3]
+    nominal = [8.0, 28.0, 48.0, 88.0, 168.0, 328.0, 628.0, 928.0, 1228.0]
+    for k, (t, t_nom) in enumerate(zip(times, nominal, strict=True)):
+        assert t_nom <= t < t_nom + (k + 1) * dt  # each cue at most one step late
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    for g, w in zip(gaps, [20.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0], strict=True):
+        assert w <= g < w + dt
+    # the first two minutes: four cues, not six as with a repeat every 20 s
+    assert sum(t < 120.0 for t in times) == 4
+
+
+def test_the_gentle_profile_backs_off_after_its_last_level():
+    # gentle: 20 steps and 15 s before a cue, repeats every 45 s, escalates once (max_level 2):
+    # cues at 15, 60 (level 2), then waits of 90, 180, 300 s: 150, 330, 630 s
+    s = CoachSettings(min_off_target_steps=20, min_off_target_s=15.0, repeat_s=45.0, max_level=2)
+    cues, _ = run(Coach(s, BASE), 0.0, 700.0, 160.0, 2.2)
+    assert [c.level for c in cues] == [1, 2, 2, 2, 2]
+    for t, t_nom in zip([c.t_s for c in cues], [15.0, 60.0, 150.0, 330.0, 630.0], strict=True):
+        assert t_nom <= t < t_nom + 5 * 0.375
+
+
+def test_repeat_backoff_one_gives_a_cue_every_repeat_s_as_before():
+    # the rule before the back-off, for an hour off target: steps every 0.375 s from 0 (exact in
+    # binary), each cue on the first step once its wait has passed: the first at 22 × 0.375 =
+    # 8.25 s (8 s), then every 54 steps = 20.25 s (20 s); the last step is at 3599.625 s
+    s = CoachSettings(repeat_backoff=1.0)
+    cues, _ = run(Coach(s, BASE), 0.0, 3600.0, 160.0, 2.2)
+    expected = [8.25 + 20.25 * k for k in range(178)]
+    assert expected[-1] <= 3599.625 < expected[-1] + 20.25
+    assert [c.t_s for c in cues] == expected
+    assert [c.level for c in cues] == [1, 2] + [3] * 176
+    # the same hour with the back-off (default): 8, 28, 48, 88, 168, 328 s, then every 300 s
+    backed_off, _ = run(Coach(CoachSettings(), BASE), 0.0, 3600.0, 160.0, 2.2)
+    assert len(backed_off) == 6 + math.floor((3600.0 - 328.0) / 300.0)  # 16
+
+
+def test_the_back_off_starts_afresh_with_every_new_stretch():
+    # a new stretch (after a settle, a pause or a change of terrain) starts at level 1 with repeat_s
+    s = CoachSettings()
+    for between in ("settle", "pause", "terrain"):
+        coach = Coach(s, BASE)
+        first, t = run(coach, 0.0, 200.0, 160.0, 2.2)  # 8, 28, 48, 88, 168 s
+        assert [c.level for c in first] == [1, 2, 3, 3, 3], between
+        if between == "settle":
+            quiet, t = run(coach, t, 10.0, 170.0, 2.2)  # on target: 28 steps >= settle_steps
+            assert quiet == []
+        elif between == "pause":
+            t += s.gap_reset_s + 1.0
+        else:
+            quiet, t = run(coach, t, 10.0, 230.0, 1.1, terrain="technical")  # on its targets
+            assert [c.kind for c in quiet] == ["terrain_changed"]
+            t += 0.0
+        again, _ = run(coach, t, 200.0, 160.0, 2.2)
+        again = coaching(again)
+        assert [c.level for c in again] == [1, 2, 3, 3, 3], between
+        gaps = [b.t_s - a.t_s for a, b in itertools.pairwise(again)]
+        for g, w in zip(gaps, [20.0, 20.0, 40.0, 80.0], strict=True):
+            assert w <= g < w + 0.375, between
+
+
+def test_a_blip_shorter_than_settle_steps_does_not_reset_the_back_off():
+    s = CoachSettings(settle_steps=4)
+    coach = Coach(s, BASE)
+    first, t = run(coach, 0.0, 100.0, 160.0, 2.2)  # 8, 28, 48, 88 s; the next is due at 168 s
+    assert len(first) == 4
+    blip, t = run(coach, t, 3 * 0.375, 170.0, 2.2)  # three steps on target
+    rest, _ = run(coach, t, 100.0, 160.0, 2.2)
+    assert blip == []
+    assert [c.level for c in rest] == [3]
+    assert 168.0 <= rest[0].t_s < 168.0 + 0.375 * 5
 
 
 def test_back_on_target_silences_and_restarts_the_count():
@@ -206,8 +308,13 @@ def test_a_pause_restarts_the_count():
     repeat_s=st.floats(1.0, 60.0),
 )
 def test_policy_bounds_hold_for_any_off_target_stretch(off_s, cadence, n_steps, min_s, repeat_s):
+    # repeat_backoff = 1: a repeat every repeat_s (the rule before the back-off)
     s = CoachSettings(
-        min_off_target_steps=n_steps, min_off_target_s=min_s, repeat_s=repeat_s, min_cue_gap_s=0.0
+        min_off_target_steps=n_steps,
+        min_off_target_s=min_s,
+        repeat_s=repeat_s,
+        min_cue_gap_s=0.0,
+        repeat_backoff=1.0,
     )
     coach = Coach(s, BASE)
     cues, _ = run(coach, 0.0, off_s, cadence, 1.1, terrain="technical")
@@ -219,6 +326,49 @@ def test_policy_bounds_hold_for_any_off_target_stretch(off_s, cadence, n_steps, 
     for a, b in itertools.pairwise(cues):
         assert b.t_s - a.t_s >= repeat_s
     assert [c.level for c in cues] == [min(i + 1, s.max_level) for i in range(len(cues))]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    off_s=st.floats(1.0, 4000.0),
+    cadence=st.floats(150.0, 224.0),
+    n_steps=st.integers(1, 30),
+    min_s=st.floats(0.0, 20.0),
+    repeat_s=st.floats(1.0, 60.0),
+    max_level=st.integers(1, 3),
+    backoff=st.floats(1.0, 4.0),
+    max_repeat_extra_s=st.floats(0.0, 600.0),
+)
+def test_the_number_of_cues_in_a_stretch_of_any_length_is_bounded_by_the_back_off(
+    off_s, cadence, n_steps, min_s, repeat_s, max_level, backoff, max_repeat_extra_s
+):
+    s = CoachSettings(
+        min_off_target_steps=n_steps,
+        min_off_target_s=min_s,
+        repeat_s=repeat_s,
+        max_level=max_level,
+        repeat_backoff=backoff,
+        max_repeat_s=repeat_s + max_repeat_extra_s,
+        min_cue_gap_s=0.0,
+    )
+    cues, _ = run(Coach(s, BASE), 0.0, off_s, cadence, 1.1, terrain="technical")
+    # each repeat waits at least what the rule asks after the cue before it
+    for (a, b), w in zip(itertools.pairwise(cues), _waits(s), strict=False):
+        assert b.t_s - a.t_s >= w * (1 - 1e-12)
+    # hence the count: the first cue after min_s, then one more only while the waits fit
+    bound, t = 0, min_s
+    for w in _waits(s):
+        if t > off_s:
+            break
+        bound += 1
+        t += w
+    assert len(cues) <= bound
+    # in closed form, with a back-off: the escalation, the doublings up to max_repeat_s, then one
+    # per max_repeat_s
+    if backoff > 1.0:
+        n_double = math.ceil(math.log(s.max_repeat_s / repeat_s, backoff)) if s.max_repeat_s > repeat_s else 0
+        assert len(cues) <= max_level + n_double + 1 + max(0.0, off_s - min_s) // s.max_repeat_s
+    assert [c.level for c in cues] == [min(i + 1, max_level) for i in range(len(cues))]
 
 
 def test_deterministic(rng):
@@ -464,6 +614,10 @@ def test_bad_inputs_are_rejected_with_the_value():
         coach.update(StepInput(6.0, math.nan))
     with pytest.raises(ValidationError, match="floor"):
         CoachSettings(cadence_floor_spm=240.0)
+    with pytest.raises(ValidationError, match=r"repeat_backoff=0\.5 must be ≥ 1"):
+        CoachSettings(repeat_backoff=0.5)
+    with pytest.raises(ValidationError, match="max_repeat_s=10 must not be below repeat_s=20"):
+        CoachSettings(max_repeat_s=10.0)
     with pytest.raises(ValidationError, match="cadence_spm"):
         Baseline(cadence_spm=0.0)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from firmware_py.config import load_config
@@ -66,3 +68,38 @@ def test_sustained_off_target_cadence_is_cued_in_time_and_not_more(tmp_path):
     assert len(quicken) <= 1 + span // 20.0
     assert "below target 185" in quicken[0].reason
     assert "spm" in quicken[0].reason
+
+
+def test_a_cue_the_runner_does_not_follow_backs_off_on_a_real_run(tmp_path):
+    # The treadmill jog against a target of 185 steps/min: every running step is off target, so
+    # the cue is never followed. With repeat_s = 5 s (so that the jog's minute shows the back-off),
+    # the rule before the back-off (repeat_backoff = 1) said it 11 times, at 17.1, 22.3, 27.5, 32.6,
+    # 37.8, 42.9, 48.1, 53.3, 58.5, 63.7, 68.9 s; with the back-off (2, the default) 5 times: at
+    # 17.1, 22.3, 27.5 s (levels 1, 2, 3), then after waits of 10 and 20 s at 37.8 and 58.1 s.
+    rec = read_log(JOG)
+    before = replay_recording(rec, config=_runner(tmp_path, 185, repeat_s=5.0, repeat_backoff=1.0))
+    after = replay_recording(rec, config=_runner(tmp_path, 185, repeat_s=5.0))
+    assert after.cues != before.cues
+    # the steps, their targets and verdicts do not change: only how often a cue is repeated
+    for field in ("t_s", "cadence_spm", "gait", "target_cadence_spm", "target_stride_length_m", "on_target"):
+        assert [getattr(e, field) for e in after.events] == [getattr(e, field) for e in before.events]
+    running = [e.t_s for e in before.events if e.gait == "run"]
+    assert all(e.on_target is False for e in before.events if e.gait == "run")
+    step_s = max(b - a for a, b in itertools.pairwise(running))  # the longest step, s
+    old = [c for c in before.cues if c.kind == "quicken_steps"]
+    new = [c for c in after.cues if c.kind == "quicken_steps"]
+    assert len(old) == len(before.cues)
+    assert len(new) == len(after.cues)
+    # before: a cue every repeat_s (each on the first step once 5 s have passed), to the jog's end
+    for a, b in itertools.pairwise(old):
+        assert 5.0 <= b.t_s - a.t_s < 5.0 + step_s
+    assert running[-1] < old[-1].t_s + 5.0 + step_s
+    # after: the same escalation (levels 1, 2, 3), then waits of 10, 20, 40 s ...
+    assert new[:3] == old[:3]
+    assert [c.level for c in new] == [1, 2, 3] + [3] * (len(new) - 3)
+    waits = [5.0 * 2.0**k for k in range(1, len(new) - 2)]
+    for (a, b), w in zip(itertools.pairwise(new[2:]), waits, strict=True):
+        assert w <= b.t_s - a.t_s < w + step_s
+    # ... until the jog ends before the next wait has passed
+    assert running[-1] < new[-1].t_s + 5.0 * 2.0 ** (len(new) - 2)
+    assert len(new) < len(old)

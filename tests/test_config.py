@@ -16,6 +16,7 @@ from firmware_py.config import (
     ConfigError,
     builtin_config_dir,
     coach_settings,
+    config_from_snapshot,
     list_profiles,
     load_config,
     runner_baseline,
@@ -153,6 +154,28 @@ def test_coach_settings_carry_targets_and_policy():
     assert runner_baseline(cfg) is None  # "learn"
 
 
+def test_the_back_off_of_repeats_reaches_the_coach():
+    s = coach_settings(load_config(overrides={"coach.repeat_backoff": 1.5, "coach.max_repeat_s": 120}))
+    assert (s.repeat_backoff, s.max_repeat_s) == (1.5, 120.0)
+    d = coach_settings(load_config())
+    assert (d.repeat_backoff, d.max_repeat_s) == (2.0, 300.0)
+    # gentle repeats every 45 s and backs off after its last level as brief does
+    g = coach_settings(load_config(profile="gentle"))
+    assert (g.repeat_s, g.max_level, g.repeat_backoff, g.max_repeat_s) == (45.0, 2, 2.0, 300.0)
+
+
+def test_a_log_from_before_the_back_off_replays_as_its_device_cued():
+    # a snapshot without coach.repeat_backoff was written when a cue repeated every repeat_s for
+    # the whole stretch (and a repeat_s above today's max_repeat_s was allowed)
+    old = config_from_snapshot({"coach": {"repeat_s": 600.0, "max_level": 3}}, "old.cclog")
+    assert (old.coach.repeat_s, old.coach.repeat_backoff) == (600.0, 1.0)
+    assert old.coach.max_repeat_s >= old.coach.repeat_s
+    new = config_from_snapshot(Config().to_dict(), "new.cclog")
+    assert (new.coach.repeat_backoff, new.coach.max_repeat_s) == (2.0, 300.0)
+    mine = config_from_snapshot({"coach": {"repeat_backoff": 1.5, "max_repeat_s": 100.0}}, "new.cclog")
+    assert (mine.coach.repeat_backoff, mine.coach.max_repeat_s) == (1.5, 100.0)
+
+
 def test_builtin_dir_of_an_installed_wheel(tmp_path):
     pkg = tmp_path / "site-packages" / "firmware_py"
     shutil.copytree(REPO / "config", pkg / "data" / "config")
@@ -257,6 +280,27 @@ ERRORS = [
         "20.0",
         "above",
         "≤ coach.hike_min_grade_pct",
+    ),
+    (
+        "[coach]\nrepeat_backoff = 0.5\n",
+        "coach.repeat_backoff",
+        "0.5",
+        "out of range",
+        "a number from 1 to 10",
+    ),
+    (
+        "[coach]\nmax_repeat_s = 10\n",
+        "coach.max_repeat_s",
+        "10.0",
+        "below coach.repeat_s = 20 (set in",
+        "a number ≥ coach.repeat_s",
+    ),
+    (  # the user's repeat_s is blamed, not the default ceiling of the back-off it meets
+        "[coach]\nrepeat_s = 600\n",
+        "coach.repeat_s",
+        "600.0",
+        "above coach.max_repeat_s = 300 (set in",
+        "raise coach.max_repeat_s to at least 600",
     ),
 ]
 
