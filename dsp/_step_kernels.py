@@ -160,36 +160,28 @@ N_OUT = 5
 
 
 @kernel
-def _biquad(x, coef, z, i1, i2):
-    """One sample of a transposed direct-form-II biquad.
+def _biquad(x, c, z1, z2):
+    """One sample of a transposed direct-form-II biquad whose delays the caller keeps.
+
+    Scalars only: the caller keeps the delays (in locals through a block, where a delay stored to
+    and loaded from the state array on each sample would lengthen the loop's dependency chain).
 
     Parameters
     ----------
     x : float
         Input sample.
-    coef : numpy.ndarray
-        ``[b0, b1, b2, a1, a2]``.
-    z : numpy.ndarray
-        State vector holding the two delay values at ``z[i1]`` and ``z[i2]``.
-    i1, i2 : int
-        Slots of the delays in ``z``.
+    c : tuple of float
+        ``(b0, b1, b2, a1, a2)``.
+    z1, z2 : float
+        The two delays.
 
     Returns
     -------
-    float
-        Output sample.
+    tuple of float
+        Output sample and the new ``z1``, ``z2``.
     """
-    y = coef[0] * x + z[i1]
-    z[i1] = coef[1] * x - coef[3] * y + z[i2]
-    z[i2] = coef[2] * x - coef[4] * y
-    return y
-
-
-@kernel
-def _biquad_settle(x, coef, z, i1, i2):
-    """Set a unity-DC-gain biquad's delays so that a constant input ``x`` passes unchanged."""
-    z[i1] = x * (1.0 - coef[0])
-    z[i2] = x * (coef[2] - coef[4])
+    y = c[0] * x + z1
+    return y, c[1] * x - c[3] * y + z2, c[2] * x - c[4] * y
 
 
 @kernel
@@ -422,9 +414,20 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     if look < 1:
         look = 1
     n_out = 0
-    cg = coefs[0]
-    cs = coefs[1]
-    cw = coefs[2]
+    # biquad coefficients (gravity, step signal, pitch rate) in locals during the block, and the
+    # delays of the gravity and step-signal filters (stored back at its end); the pitch rate's stay
+    # in the state (in locals too, the foot loop measured slower)
+    cg = (coefs[0, 0], coefs[0, 1], coefs[0, 2], coefs[0, 3], coefs[0, 4])
+    cs = (coefs[1, 0], coefs[1, 1], coefs[1, 2], coefs[1, 3], coefs[1, 4])
+    cw = (coefs[2, 0], coefs[2, 1], coefs[2, 2], coefs[2, 3], coefs[2, 4])
+    gx1 = state[S_GZ1]
+    gy1 = state[S_GZ1 + 1]
+    gz1 = state[S_GZ1 + 2]
+    gx2 = state[S_GZ2]
+    gy2 = state[S_GZ2 + 1]
+    gz2 = state[S_GZ2 + 2]
+    sz1 = state[S_SZ1]
+    sz2 = state[S_SZ2]
     # the quality checks' memory lives in locals during the block (stored back at its end)
     rax = state[S_RAW]
     ray = state[S_RAW + 1]
@@ -522,15 +525,21 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             _reset_timing(state, params, k)
         state[S_LAST_T] = ti
         if state[S_INIT] == 0.0:
-            _biquad_settle(ax, cg, state, S_GZ1, S_GZ2)
-            _biquad_settle(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
-            _biquad_settle(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
-            _biquad_settle(0.0, cs, state, S_SZ1, S_SZ2)
-            _biquad_settle(0.0, cw, state, S_WZ1, S_WZ2)
+            # settle each unity-DC-gain biquad so that a constant input passes unchanged
+            gx1 = ax * (1.0 - cg[0])
+            gx2 = ax * (cg[2] - cg[4])
+            gy1 = ay * (1.0 - cg[0])
+            gy2 = ay * (cg[2] - cg[4])
+            gz1 = az * (1.0 - cg[0])
+            gz2 = az * (cg[2] - cg[4])
+            sz1 = 0.0 * (1.0 - cs[0])
+            sz2 = 0.0 * (cs[2] - cs[4])
+            state[S_WZ1] = 0.0 * (1.0 - cw[0])
+            state[S_WZ2] = 0.0 * (cw[2] - cw[4])
             state[S_INIT] = 1.0
-        grx = _biquad(ax, cg, state, S_GZ1, S_GZ2)
-        gry = _biquad(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
-        grz = _biquad(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
+        grx, gx1, gx2 = _biquad(ax, cg, gx1, gx2)
+        gry, gy1, gy2 = _biquad(ay, cg, gy1, gy2)
+        grz, gz1, gz2 = _biquad(az, cg, gz1, gz2)
         gn = np.sqrt(grx * grx + gry * gry + grz * grz)
         if gn < 1e-9:
             gn = 1e-9
@@ -565,8 +574,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_AXIS] = vx / vn
                 state[S_AXIS + 1] = vy / vn
                 state[S_AXIS + 2] = vz / vn
-            pr = _biquad(
-                gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2], cw, state, S_WZ1, S_WZ2
+            pr, state[S_WZ1], state[S_WZ2] = _biquad(
+                gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2],
+                cw,
+                state[S_WZ1],
+                state[S_WZ2],
             )
             # |a|, for the impact that follows a lobe's end; a lobe end waits for its impact window
             ring[slot, 1] = np.sqrt(ax * ax + ay * ay + az * az)
@@ -652,7 +664,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
-        s = _biquad(av, cs, state, S_SZ1, S_SZ2)
+        s, sz1, sz2 = _biquad(av, cs, sz1, sz2)
         ring[slot, 1] = s
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
@@ -771,5 +783,13 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     state[S_RAW + 5] = rgz
     state[S_SAME_RUN] = same_run
     state[S_DEAD_RUN] = dead_run
+    state[S_GZ1] = gx1
+    state[S_GZ1 + 1] = gy1
+    state[S_GZ1 + 2] = gz1
+    state[S_GZ2] = gx2
+    state[S_GZ2 + 1] = gy2
+    state[S_GZ2 + 2] = gz2
+    state[S_SZ1] = sz1
+    state[S_SZ2] = sz2
     state[S_N] = k + 1.0
     return n_out
