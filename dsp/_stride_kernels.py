@@ -1022,6 +1022,19 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
     # no integer division per sample); state[TS_N] is kept current for _trunk_resolve
     k = int(state[TS_N]) - 1
     slot = k % m
+    # the gravity low-pass's delays (accelerometer-only mode) live in locals through the block too:
+    # they are the loop's dependency chain, which a store to and a load from the state lengthens
+    c0 = coef[0]
+    c1 = coef[1]
+    c2 = coef[2]
+    c3 = coef[3]
+    c4 = coef[4]
+    zx1 = state[TS_GZ1]
+    zy1 = state[TS_GZ1 + 1]
+    zz1 = state[TS_GZ1 + 2]
+    zx2 = state[TS_GZ2]
+    zy2 = state[TS_GZ2 + 1]
+    zz2 = state[TS_GZ2 + 2]
     for i in range(n):
         k += 1
         slot += 1
@@ -1062,10 +1075,12 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             state[TS_SEG_T0] = ti
             state[TS_PSI] = 0.0
             _q_from_gravity(state, TS_Q, ax, ay, az)
-            for a in range(3):
-                g = ax if a == 0 else (ay if a == 1 else az)
-                state[TS_GZ1 + a] = g * (1.0 - coef[0])
-                state[TS_GZ2 + a] = g * (coef[2] - coef[4])
+            zx1 = ax * (1.0 - c0)
+            zx2 = ax * (c2 - c4)
+            zy1 = ay * (1.0 - c0)
+            zy2 = ay * (c2 - c4)
+            zz1 = az * (1.0 - c0)
+            zz2 = az * (c2 - c4)
             state[TS_INIT] = 1.0
             dt = 0.0
         else:
@@ -1081,20 +1096,16 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             state[TS_PSI] += yaw_rate * dt
         else:
             # gravity = low-passed accelerometer; vertical = projection on it
-            gxx = 0.0
-            gyy = 0.0
-            gzz = 0.0
-            for a in range(3):
-                x = ax if a == 0 else (ay if a == 1 else az)
-                y = coef[0] * x + state[TS_GZ1 + a]
-                state[TS_GZ1 + a] = coef[1] * x - coef[3] * y + state[TS_GZ2 + a]
-                state[TS_GZ2 + a] = coef[2] * x - coef[4] * y
-                if a == 0:
-                    gxx = y
-                elif a == 1:
-                    gyy = y
-                else:
-                    gzz = y
+            # (transposed direct-form-II biquads, one per axis)
+            gxx = c0 * ax + zx1
+            zx1 = c1 * ax - c3 * gxx + zx2
+            zx2 = c2 * ax - c4 * gxx
+            gyy = c0 * ay + zy1
+            zy1 = c1 * ay - c3 * gyy + zy2
+            zy2 = c2 * ay - c4 * gyy
+            gzz = c0 * az + zz1
+            zz1 = c1 * az - c3 * gzz + zz2
+            zz2 = c2 * az - c4 * gzz
             grav = np.sqrt(gxx * gxx + gyy * gyy + gzz * gzz)
             if grav < 1e-9:
                 grav = 1e-9
@@ -1105,6 +1116,12 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
         state[TS_N] = k + 1.0
         if head < n_contacts and not state[TS_T_NOW] < contacts[head, C_T]:  # else it would return at once
             head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+    state[TS_GZ1] = zx1
+    state[TS_GZ1 + 1] = zy1
+    state[TS_GZ1 + 2] = zz1
+    state[TS_GZ2] = zx2
+    state[TS_GZ2 + 1] = zy2
+    state[TS_GZ2 + 2] = zz2
     if final:
         head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, True)
     return head, n_out
