@@ -139,7 +139,8 @@ S_PEND_ROT = 76  # foot: its rotation, rad
 S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
-N_STATE = 81
+S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
+N_STATE = 89  # S_SORTED + N_INTERVALS
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -159,79 +160,36 @@ N_OUT = 5
 
 
 @kernel
-def _biquad(x, coef, z, i1, i2):
-    """One sample of a transposed direct-form-II biquad.
+def _biquad(x, c, z1, z2):
+    """One sample of a transposed direct-form-II biquad whose delays the caller keeps.
+
+    Scalars only: the caller keeps the delays (in locals through a block, where a delay stored to
+    and loaded from the state array on each sample would lengthen the loop's dependency chain).
 
     Parameters
     ----------
     x : float
         Input sample.
-    coef : numpy.ndarray
-        ``[b0, b1, b2, a1, a2]``.
-    z : numpy.ndarray
-        State vector holding the two delay values at ``z[i1]`` and ``z[i2]``.
-    i1, i2 : int
-        Slots of the delays in ``z``.
+    c : tuple of float
+        ``(b0, b1, b2, a1, a2)``.
+    z1, z2 : float
+        The two delays.
 
     Returns
     -------
-    float
-        Output sample.
+    tuple of float
+        Output sample and the new ``z1``, ``z2``.
     """
-    y = coef[0] * x + z[i1]
-    z[i1] = coef[1] * x - coef[3] * y + z[i2]
-    z[i2] = coef[2] * x - coef[4] * y
-    return y
-
-
-@kernel
-def _biquad_settle(x, coef, z, i1, i2):
-    """Set a unity-DC-gain biquad's delays so that a constant input ``x`` passes unchanged."""
-    z[i1] = x * (1.0 - coef[0])
-    z[i2] = x * (coef[2] - coef[4])
-
-
-@kernel
-def _median_period(intervals, n_int, default):
-    """Robust mean of the stored intervals: the mean of those within 0.6-1.6 × their median.
-
-    The band leaves out pauses, missed steps (about 2 ×) and extra steps (about 0.5 ×), and the
-    mean averages out the quantisation of intervals to whole samples that a plain median keeps
-    (±2 steps/min at 100 Hz and 160 steps/min).
-
-    Parameters
-    ----------
-    intervals : numpy.ndarray
-        The most recent intervals, s (their order does not matter).
-    n_int : int
-        How many of them to use (from the start of the array).
-    default : float
-        Returned when no interval is stored, s.
-
-    Returns
-    -------
-    float
-        Robust interval, s.
-    """
-    if n_int == 0:
-        return default
-    m = n_int
-    v = np.sort(intervals[:m])
-    med = v[(m - 1) // 2] if m % 2 == 1 else 0.5 * (v[m // 2 - 1] + v[m // 2])
-    total = 0.0
-    cnt = 0
-    for q in range(m):
-        if 0.6 * med <= v[q] <= 1.6 * med:
-            total += v[q]
-            cnt += 1
-    if cnt == 0:  # two very different intervals: nothing near their median
-        return med
-    return total / cnt
+    y = c[0] * x + z1
+    return y, c[1] * x - c[3] * y + z2, c[2] * x - c[4] * y
 
 
 @kernel
 def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
-    """Store one detected contact and update the cadence estimate.
+    """Store one detected contact and update the period and cadence estimates.
+
+    Called once per contact; it allocates nothing (the sort of the intervals in use is done in
+    the state's scratch slots ``S_SORTED``).
 
     Returns
     -------
@@ -257,15 +215,50 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     n_cad = min(int(state[S_N_BOUT]), int(state[S_N_INT]), int(params[P_CADENCE_N]))
     if params[P_FEET_FACTOR] == 1.0 and n_cad >= 2:
         n_cad -= n_cad % 2
-    recent = np.empty(max(n_use, n_cad))
+    # robust mean of the newest `n` intervals, for n = n_use (the period) then n_cad (the cadence):
+    # the mean of those within 0.6-1.6 × their median. The band leaves out pauses, missed steps
+    # (about 2 ×) and extra steps (about 0.5 ×), and the mean averages out the quantisation of
+    # intervals to whole samples that a plain median keeps (±2 steps/min at 100 Hz and 160
+    # steps/min). They are sorted by insertion into the state's scratch slots (`S_SORTED`, no
+    # allocation per step), and summed in ascending order.
     pos = int(state[S_INT_POS])
     size = intervals.shape[0]
-    for q in range(recent.shape[0]):
-        recent[q] = intervals[(pos - 1 - q) % size]
-    state[S_PERIOD] = _median_period(recent, n_use, params[P_DEFAULT_PERIOD_S])
+    default = params[P_DEFAULT_PERIOD_S]
     cadence = np.nan
-    if n_cad >= 1:
-        cadence = 60.0 * params[P_FEET_FACTOR] / _median_period(recent, n_cad, params[P_DEFAULT_PERIOD_S])
+    for which in range(2):
+        n_take = n_use if which == 0 else n_cad
+        if which == 1 and n_take < 1:
+            break
+        robust = default
+        if n_take > 0:
+            j = pos
+            for q in range(n_take):  # newest first
+                j -= 1
+                if j < 0:
+                    j = size - 1
+                x = intervals[j]
+                r = q
+                while r > 0 and state[S_SORTED + r - 1] > x:
+                    state[S_SORTED + r] = state[S_SORTED + r - 1]
+                    r -= 1
+                state[S_SORTED + r] = x
+            if n_take % 2 == 1:
+                med = state[S_SORTED + (n_take - 1) // 2]
+            else:
+                med = 0.5 * (state[S_SORTED + n_take // 2 - 1] + state[S_SORTED + n_take // 2])
+            total = 0.0
+            cnt = 0
+            for q in range(n_take):
+                v = state[S_SORTED + q]
+                if 0.6 * med <= v <= 1.6 * med:
+                    total += v
+                    cnt += 1
+            # two very different intervals: nothing near their median
+            robust = med if cnt == 0 else total / cnt
+        if which == 0:
+            state[S_PERIOD] = robust
+        else:
+            cadence = 60.0 * params[P_FEET_FACTOR] / robust
     run = 0.0
     if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
         run = 1.0
@@ -283,8 +276,10 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
 
 
 @kernel
-def _in_rhythm(since, period, params, state):
+def _in_rhythm(since, period, n_int, lo, hi):
     """Whether a contact ``since`` s after the last one is where the step rhythm expects the next.
+
+    Scalars only: a helper that takes arrays pays numba's reference counting of them per call.
 
     Parameters
     ----------
@@ -292,15 +287,17 @@ def _in_rhythm(since, period, params, state):
         Time from the last contact, s.
     period : float
         Current step (or stride) period, s.
-    params, state : numpy.ndarray
-        Parameter and state vectors.
+    n_int : float
+        Stored intervals (``state[S_N_INT]``).
+    lo, hi : float
+        The rhythm's window, in periods after the last contact (``P_RHYTHM_LO``, ``P_RHYTHM_HI``).
 
     Returns
     -------
     bool
-        True once an interval is known and ``since`` lies within ``rhythm_window`` periods.
+        True once an interval is known and ``since`` lies within ``[lo, hi]`` periods.
     """
-    return state[S_N_INT] >= 1.0 and params[P_RHYTHM_LO] * period <= since <= params[P_RHYTHM_HI] * period
+    return n_int >= 1.0 and lo * period <= since <= hi * period
 
 
 @kernel
@@ -327,7 +324,7 @@ def _reset_standing(state):
 
 
 @kernel
-def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
+def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out):
     """Decide whether the pending foot lobe (``S_PEND_*``) ended in a contact.
 
     The heel strike's impact follows the end of the swing lobe, not the end of push-off or
@@ -335,6 +332,7 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
     larger peak of |a| (over ``impact_window_s``, kept in ``ring[:, 1]``) votes for the swing's
     sign, alongside the push-off votes.  A lobe whose rotation is only large enough for where the
     rhythm expects a contact (``S_PEND_CAND`` 2) counts when its own impact names it the swing.
+    Called once per lobe; ``slot`` is the ring row of sample ``k`` (the look-back steps it down).
 
     Returns
     -------
@@ -345,15 +343,20 @@ def _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out):
     t_x = state[S_PEND_T]
     rot = state[S_PEND_ROT]
     m = ring.shape[0]
+    t_end = t_x + params[P_IMPACT_S]
     imp = 0.0
     q = k
+    r = slot
     while q >= valid_from and q > k - m:
-        tq = ring[q % m, 0]
+        tq = ring[r, 0]
         if tq <= t_x:  # from the crossing on: the push-off's own burst ends at its last sample
             break
-        if tq <= t_x + params[P_IMPACT_S] and ring[q % m, 1] > imp:
-            imp = ring[q % m, 1]
+        if tq <= t_end and ring[r, 1] > imp:
+            imp = ring[r, 1]
         q -= 1
+        r -= 1
+        if r < 0:
+            r = m - 1
     confirmed = state[S_PEND_CONSEC] == 1.0 and imp > state[S_PREV_IMP]
     if state[S_PEND_CONSEC] == 1.0 and max(rot, state[S_PREV_ROT]) >= params[P_MIN_SWING_RAD]:
         vote = 0.2 * sign if imp > state[S_PREV_IMP] else -0.2 * sign
@@ -411,9 +414,20 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     if look < 1:
         look = 1
     n_out = 0
-    cg = coefs[0]
-    cs = coefs[1]
-    cw = coefs[2]
+    # biquad coefficients (gravity, step signal, pitch rate) in locals during the block, and the
+    # delays of the gravity and step-signal filters (stored back at its end); the pitch rate's stay
+    # in the state (in locals too, the foot loop measured slower)
+    cg = (coefs[0, 0], coefs[0, 1], coefs[0, 2], coefs[0, 3], coefs[0, 4])
+    cs = (coefs[1, 0], coefs[1, 1], coefs[1, 2], coefs[1, 3], coefs[1, 4])
+    cw = (coefs[2, 0], coefs[2, 1], coefs[2, 2], coefs[2, 3], coefs[2, 4])
+    gx1 = state[S_GZ1]
+    gy1 = state[S_GZ1 + 1]
+    gz1 = state[S_GZ1 + 2]
+    gx2 = state[S_GZ2]
+    gy2 = state[S_GZ2 + 1]
+    gz2 = state[S_GZ2 + 2]
+    sz1 = state[S_SZ1]
+    sz2 = state[S_SZ2]
     # the quality checks' memory lives in locals during the block (stored back at its end)
     rax = state[S_RAW]
     ray = state[S_RAW + 1]
@@ -428,6 +442,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
     rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
     n_dead = DEAD_GAP_S * fs
+    rhythm_lo = params[P_RHYTHM_LO]
+    rhythm_hi = params[P_RHYTHM_HI]
     # the sample count and its ring slot live in locals too (stored back at the block's end); the
     # slot steps and wraps instead of an integer division per sample
     k = int(state[S_N]) - 1
@@ -509,15 +525,21 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             _reset_timing(state, params, k)
         state[S_LAST_T] = ti
         if state[S_INIT] == 0.0:
-            _biquad_settle(ax, cg, state, S_GZ1, S_GZ2)
-            _biquad_settle(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
-            _biquad_settle(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
-            _biquad_settle(0.0, cs, state, S_SZ1, S_SZ2)
-            _biquad_settle(0.0, cw, state, S_WZ1, S_WZ2)
+            # settle each unity-DC-gain biquad so that a constant input passes unchanged
+            gx1 = ax * (1.0 - cg[0])
+            gx2 = ax * (cg[2] - cg[4])
+            gy1 = ay * (1.0 - cg[0])
+            gy2 = ay * (cg[2] - cg[4])
+            gz1 = az * (1.0 - cg[0])
+            gz2 = az * (cg[2] - cg[4])
+            sz1 = 0.0 * (1.0 - cs[0])
+            sz2 = 0.0 * (cs[2] - cs[4])
+            state[S_WZ1] = 0.0 * (1.0 - cw[0])
+            state[S_WZ2] = 0.0 * (cw[2] - cw[4])
             state[S_INIT] = 1.0
-        grx = _biquad(ax, cg, state, S_GZ1, S_GZ2)
-        gry = _biquad(ay, cg, state, S_GZ1 + 1, S_GZ2 + 1)
-        grz = _biquad(az, cg, state, S_GZ1 + 2, S_GZ2 + 2)
+        grx, gx1, gx2 = _biquad(ax, cg, gx1, gx2)
+        gry, gy1, gy2 = _biquad(ay, cg, gy1, gy2)
+        grz, gz1, gz2 = _biquad(az, cg, gz1, gz2)
         gn = np.sqrt(grx * grx + gry * gry + grz * grz)
         if gn < 1e-9:
             gn = 1e-9
@@ -552,8 +574,11 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_AXIS] = vx / vn
                 state[S_AXIS + 1] = vy / vn
                 state[S_AXIS + 2] = vz / vn
-            pr = _biquad(
-                gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2], cw, state, S_WZ1, S_WZ2
+            pr, state[S_WZ1], state[S_WZ2] = _biquad(
+                gx * state[S_AXIS] + gy * state[S_AXIS + 1] + gz * state[S_AXIS + 2],
+                cw,
+                state[S_WZ1],
+                state[S_WZ2],
             )
             # |a|, for the impact that follows a lobe's end; a lobe end waits for its impact window
             ring[slot, 1] = np.sqrt(ax * ax + ay * ay + az * az)
@@ -571,7 +596,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 state[S_AFTER_STANCE] = 0.0
                 state[S_SIGN_SCORE] = 0.8 * state[S_SIGN_SCORE] + (-0.2 if pr > 0.0 else 0.2)
             if state[S_PEND_SIGN] != 0.0 and ti >= state[S_PEND_T] + params[P_IMPACT_S]:
-                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
+                n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             # lobes of the pitch rate: the contact is the end of a swing lobe
             lobe = state[S_LOBE_SIGN]
             dt = 1.0 / fs
@@ -599,7 +624,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             integral = state[S_LOBE_INT]
             t_x = state[S_LOBE_T] if crossed else state[S_LOBE_T_ACT]
             if state[S_PEND_SIGN] != 0.0:  # the lobe before was short: decide it on what was seen
-                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
+                n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             slot_pos = S_LOBE_POS if lobe > 0.0 else S_LOBE_NEG
             peak_same = state[slot_pos]
             state[slot_pos] = max(integral, params[P_LOBE_DECAY] * peak_same)
@@ -615,7 +640,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             period = state[S_PERIOD]
             since = t_x - state[S_LAST_STEP_T]
             # a swing that ends where the rhythm expects a contact may be smaller (turns, last steps)
-            if _in_rhythm(since, period, params, state):
+            if _in_rhythm(since, period, state[S_N_INT], rhythm_lo, rhythm_hi):
                 min_rot = params[P_MIN_SWING_RHYTHM]
                 rel = params[P_SWING_REL_RHYTHM]
             else:
@@ -636,10 +661,10 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             state[S_PEND_ROT] = integral
             state[S_PEND_CONSEC] = consec
             if ti >= t_x + params[P_IMPACT_S]:
-                n_out = _decide_lobe(ti, k, valid_from, params, state, ring, intervals, out, n_out)
+                n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
-        s = _biquad(av, cs, state, S_SZ1, S_SZ2)
+        s, sz1, sz2 = _biquad(av, cs, sz1, sz2)
         ring[slot, 1] = s
         if s < state[S_MIN_S]:
             state[S_MIN_S] = s
@@ -698,20 +723,30 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             continue
         # contact time: where the step signal, climbing from its trough before the hump (over the
         # same look-back), first passes halfway up to the hump; at most refine_s before the hump
+        # (r is now the ring slot of sample lo: the look-back above ran down to it)
         q_tr = c
+        r_tr = cs_slot
         v_tr = vc
         for q in range(lo, c + 1):
-            v = ring[q % m, 1]
+            v = ring[r, 1]
             if v < v_tr:
                 v_tr = v
                 q_tr = q
+                r_tr = r
+            r += 1
+            if r == m:
+                r = 0
         frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
         half = v_tr + frac * (vc - v_tr)
         best_q = c
+        r = r_tr
         for q in range(q_tr, c + 1):
-            if ring[q % m, 1] >= half:
+            if ring[r, 1] >= half:
                 best_q = q
                 break
+            r += 1
+            if r == m:
+                r = 0
         q0 = c - int(params[P_REFINE_S] * fs + 0.5)
         if q0 < valid_from + 1:
             q0 = valid_from + 1
@@ -721,7 +756,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
             continue
         # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
-        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, params, state):
+        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, state[S_N_INT], rhythm_lo, rhythm_hi):
             if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
                 continue
         elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
@@ -748,5 +783,13 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     state[S_RAW + 5] = rgz
     state[S_SAME_RUN] = same_run
     state[S_DEAD_RUN] = dead_run
+    state[S_GZ1] = gx1
+    state[S_GZ1 + 1] = gy1
+    state[S_GZ1 + 2] = gz1
+    state[S_GZ2] = gx2
+    state[S_GZ2 + 1] = gy2
+    state[S_GZ2 + 2] = gz2
+    state[S_SZ1] = sz1
+    state[S_SZ2] = sz2
     state[S_N] = k + 1.0
     return n_out

@@ -779,52 +779,76 @@ def _vertical_excursion(ring, n_ring, c0, c1):
     first = n_ring - m
     if first < 0:
         first = 0
-    # first sample at or after c0, last at or before c1
+    # first sample at or after c0, last at or before c1 (r0, r1: their ring rows). The ring row of
+    # sample q is q % m; the loops step it and wrap instead of dividing per sample.
     i0 = -1
     i1 = -1
-    for q in range(n_ring - 1, first - 1, -1):
-        tq = ring[q % m, TR_T]
+    r0 = 0
+    r1 = 0
+    r = (n_ring - 1) % m
+    for _q in range(n_ring - 1, first - 1, -1):
+        tq = ring[r, TR_T]
         if i1 < 0 and tq <= c1:
-            i1 = q
+            i1 = _q
+            r1 = r
         if tq >= c0:
-            i0 = q
+            i0 = _q
+            r0 = r
         else:
             break
+        r -= 1
+        if r < 0:
+            r = m - 1
     if i0 < 0 or i1 < 0 or i1 - i0 < 4 or ring[first % m, TR_T] > c0:
         return np.nan, np.nan
-    t0 = ring[i0 % m, TR_T]
-    span = ring[i1 % m, TR_T] - t0
+    t0 = ring[r0, TR_T]
+    span = ring[r1, TR_T] - t0
     mean = 0.0
-    a_min = ring[i0 % m, TR_AV]
-    for q in range(i0 + 1, i1 + 1):
-        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
-        mean += 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV]) * dt
-        if ring[q % m, TR_AV] < a_min:
-            a_min = ring[q % m, TR_AV]
+    a_min = ring[r0, TR_AV]
+    rp = r0  # row of the sample before
+    for _q in range(i0 + 1, i1 + 1):
+        r = rp + 1
+        if r == m:
+            r = 0
+        dt = ring[r, TR_T] - ring[rp, TR_T]
+        mean += 0.5 * (ring[r, TR_AV] + ring[rp, TR_AV]) * dt
+        if ring[r, TR_AV] < a_min:
+            a_min = ring[r, TR_AV]
+        rp = r
     mean /= span
     # double integration of the zero-mean acceleration; p at the end gives the trend
     v = 0.0
     p = 0.0
-    for q in range(i0 + 1, i1 + 1):
-        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
-        v1 = v + 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV] - 2.0 * mean) * dt
+    rp = r0
+    for _q in range(i0 + 1, i1 + 1):
+        r = rp + 1
+        if r == m:
+            r = 0
+        dt = ring[r, TR_T] - ring[rp, TR_T]
+        v1 = v + 0.5 * (ring[r, TR_AV] + ring[rp, TR_AV] - 2.0 * mean) * dt
         p += 0.5 * (v + v1) * dt
         v = v1
+        rp = r
     slope = p / span
     v = 0.0
     p = 0.0
     lo = 0.0
     hi = 0.0
-    for q in range(i0 + 1, i1 + 1):
-        dt = ring[q % m, TR_T] - ring[(q - 1) % m, TR_T]
-        v1 = v + 0.5 * (ring[q % m, TR_AV] + ring[(q - 1) % m, TR_AV] - 2.0 * mean) * dt
+    rp = r0
+    for _q in range(i0 + 1, i1 + 1):
+        r = rp + 1
+        if r == m:
+            r = 0
+        dt = ring[r, TR_T] - ring[rp, TR_T]
+        v1 = v + 0.5 * (ring[r, TR_AV] + ring[rp, TR_AV] - 2.0 * mean) * dt
         p += 0.5 * (v + v1) * dt
         v = v1
-        d = p - slope * (ring[q % m, TR_T] - t0)
+        d = p - slope * (ring[r, TR_T] - t0)
         if d < lo:
             lo = d
         if d > hi:
             hi = d
+        rp = r
     return hi - lo, a_min
 
 
@@ -852,9 +876,13 @@ def _heading_at(ring, n_ring, c):
     first = n_ring - m
     if first < 0:
         first = 0
-    for q in range(n_ring - 1, first - 1, -1):
-        if ring[q % m, TR_T] <= c:
-            return ring[q % m, TR_PSI]
+    r = (n_ring - 1) % m  # ring row of the newest sample, stepped down
+    for _q in range(n_ring - 1, first - 1, -1):
+        if ring[r, TR_T] <= c:
+            return ring[r, TR_PSI]
+        r -= 1
+        if r < 0:
+            r = m - 1
     return np.nan
 
 
@@ -882,11 +910,15 @@ def _first_time_at_or_after(ring, n_ring, c):
     if first < 0:
         first = 0
     best = c
-    for q in range(n_ring - 1, first - 1, -1):
-        tq = ring[q % m, TR_T]
+    r = (n_ring - 1) % m  # ring row of the newest sample, stepped down
+    for _q in range(n_ring - 1, first - 1, -1):
+        tq = ring[r, TR_T]
         if tq < c:
             break
         best = tq
+        r -= 1
+        if r < 0:
+            r = m - 1
     return best
 
 
@@ -986,8 +1018,28 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
     head = 0
     n_out = 0
     head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+    # the sample count and its ring row live in locals through the block (the row steps and wraps:
+    # no integer division per sample); state[TS_N] is kept current for _trunk_resolve
+    k = int(state[TS_N]) - 1
+    slot = k % m
+    # the gravity low-pass's delays (accelerometer-only mode) live in locals through the block too:
+    # they are the loop's dependency chain, which a store to and a load from the state lengthens
+    c0 = coef[0]
+    c1 = coef[1]
+    c2 = coef[2]
+    c3 = coef[3]
+    c4 = coef[4]
+    zx1 = state[TS_GZ1]
+    zy1 = state[TS_GZ1 + 1]
+    zz1 = state[TS_GZ1 + 2]
+    zx2 = state[TS_GZ2]
+    zy2 = state[TS_GZ2 + 1]
+    zz2 = state[TS_GZ2 + 2]
     for i in range(n):
-        k = int(state[TS_N])
+        k += 1
+        slot += 1
+        if slot == m:
+            slot = 0
         ti = t[i]
         ax = acc[i, 0]
         ay = acc[i, 1]
@@ -1023,10 +1075,12 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             state[TS_SEG_T0] = ti
             state[TS_PSI] = 0.0
             _q_from_gravity(state, TS_Q, ax, ay, az)
-            for a in range(3):
-                g = ax if a == 0 else (ay if a == 1 else az)
-                state[TS_GZ1 + a] = g * (1.0 - coef[0])
-                state[TS_GZ2 + a] = g * (coef[2] - coef[4])
+            zx1 = ax * (1.0 - c0)
+            zx2 = ax * (c2 - c4)
+            zy1 = ay * (1.0 - c0)
+            zy2 = ay * (c2 - c4)
+            zz1 = az * (1.0 - c0)
+            zz2 = az * (c2 - c4)
             state[TS_INIT] = 1.0
             dt = 0.0
         else:
@@ -1042,31 +1096,32 @@ def _trunk_block(t, acc, gyro, has_gyro, contacts, params, coef, state, ring, ou
             state[TS_PSI] += yaw_rate * dt
         else:
             # gravity = low-passed accelerometer; vertical = projection on it
-            gxx = 0.0
-            gyy = 0.0
-            gzz = 0.0
-            for a in range(3):
-                x = ax if a == 0 else (ay if a == 1 else az)
-                y = coef[0] * x + state[TS_GZ1 + a]
-                state[TS_GZ1 + a] = coef[1] * x - coef[3] * y + state[TS_GZ2 + a]
-                state[TS_GZ2 + a] = coef[2] * x - coef[4] * y
-                if a == 0:
-                    gxx = y
-                elif a == 1:
-                    gyy = y
-                else:
-                    gzz = y
+            # (transposed direct-form-II biquads, one per axis)
+            gxx = c0 * ax + zx1
+            zx1 = c1 * ax - c3 * gxx + zx2
+            zx2 = c2 * ax - c4 * gxx
+            gyy = c0 * ay + zy1
+            zy1 = c1 * ay - c3 * gyy + zy2
+            zy2 = c2 * ay - c4 * gyy
+            gzz = c0 * az + zz1
+            zz1 = c1 * az - c3 * gzz + zz2
+            zz2 = c2 * az - c4 * gzz
             grav = np.sqrt(gxx * gxx + gyy * gyy + gzz * gzz)
             if grav < 1e-9:
                 grav = 1e-9
             av = (ax * gxx + ay * gyy + az * gzz) / grav
-        slot = k % m
         ring[slot, TR_T] = ti
         ring[slot, TR_AV] = av  # specific force along the vertical: gravity goes with the per-step mean
         ring[slot, TR_PSI] = state[TS_PSI]
         state[TS_N] = k + 1.0
         if head < n_contacts and not state[TS_T_NOW] < contacts[head, C_T]:  # else it would return at once
             head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, False)
+    state[TS_GZ1] = zx1
+    state[TS_GZ1 + 1] = zy1
+    state[TS_GZ1 + 2] = zz1
+    state[TS_GZ2] = zx2
+    state[TS_GZ2 + 1] = zy2
+    state[TS_GZ2 + 2] = zz2
     if final:
         head, n_out = _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, True)
     return head, n_out
