@@ -174,8 +174,12 @@ class CoachSettings:
         as long as the stretch lasts.
     max_repeat_s : float
         The longest wait between two repeats of the back-off, s (≥ ``repeat_s``).
-    settle_steps : int
-        Consecutive on-target steps that end an off-target stretch (shorter blips do not reset it).
+    settle_steps, settle_s : int, float
+        An off-target stretch ends after this many consecutive on-target steps; once it has been
+        cued, only after this many AND this long on target, s (from the first of them). Shorter
+        blips back into the band do not end it, so a runner hovering at the band's edge stays in
+        the one stretch whose repeats back off. ``settle_s`` = 0: the steps alone (the rule before
+        ``settle_s``).
     min_cue_gap_s : float
         Least time between any two coaching cues, s.
     metronome_beats : int
@@ -236,6 +240,7 @@ class CoachSettings:
     repeat_backoff: float = 2.0
     max_repeat_s: float = 300.0
     settle_steps: int = 4
+    settle_s: float = 8.0
     min_cue_gap_s: float = 3.0
     metronome_beats: int = 0
     terrain_changed_cue: bool = True
@@ -480,6 +485,8 @@ class _Streak:
 
     ``wait_s`` is the least time from its last cue to the next: ``repeat_s`` while the cues
     escalate, then × ``repeat_backoff`` after each cue at ``max_level``, up to ``max_repeat_s``.
+    ``n_on`` counts the on-target steps since its last off-target one, the first of them at
+    ``on_t0_s``.
     """
 
     channel: str
@@ -487,6 +494,7 @@ class _Streak:
     wait_s: float
     n_off: int = 1
     n_on: int = 0
+    on_t0_s: float = math.nan
     n_cues: int = 0
     last_cue_s: float = -math.inf
 
@@ -1089,8 +1097,17 @@ class Coach:
         st = self._streak
         if want is None:
             if st is not None:
+                if st.n_on == 0:
+                    st.on_t0_s = t
                 st.n_on += 1
-                if st.n_on >= s.settle_steps:
+                # once cued, back on target is held to the standard of off target (rule 1): steps
+                # AND time, so that a runner hovering at the band's edge, back in it for a few
+                # steps now and then, stays in the one stretch whose repeats back off. Before
+                # the first cue the steps alone end it: rule 1 counts off-target steps across
+                # blips, and with settle_s it would gather the odd step of a runner who is
+                # mostly on target (a cue at 167 against 170±5 in a fatigue drift)
+                settle_s = s.settle_s if st.n_cues else 0.0
+                if st.n_on >= s.settle_steps and t - st.on_t0_s >= settle_s:
                     self._streak = None
             return None
         channel = _CHANNEL[want.kind]

@@ -155,6 +155,7 @@ class CoachConfig:
     repeat_backoff: float = _k(2.0, "float", 1, 10)
     max_repeat_s: float = _k(300.0, "float", 1, 3600, unit="s")
     settle_steps: int = _k(4, "int", 1, 100, unit="steps")
+    settle_s: float = _k(8.0, "float", 0, 600, unit="s")
     min_cue_gap_s: float = _k(3.0, "float", 0, 600, unit="s")
     metronome_beats: int = _k(0, "int", 0, 32, unit="beats")
     terrain_changed_cue: bool = _k(True, "bool")
@@ -702,7 +703,9 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
     not looked up again (its values are already in the snapshot, and its file may exist only on
     the device). A snapshot without ``coach.repeat_backoff`` was written before the back-off of
     repeated cues existed: it replays with ``repeat_backoff = 1`` (a repeat every ``repeat_s``),
-    as that device cued.
+    as that device cued. Likewise a snapshot without ``coach.settle_s`` was written when
+    ``settle_steps`` on-target steps alone ended an off-target stretch: it replays with
+    ``settle_s = 0``.
 
     Parameters
     ----------
@@ -742,6 +745,9 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
         # long as the stretch lasted, and its repeat_s may exceed today's default max_repeat_s
         overrides["coach.repeat_backoff"] = 1.0
         overrides.setdefault("coach.max_repeat_s", _specs(CoachConfig)["max_repeat_s"].hi)
+    if isinstance(coach, Mapping) and "settle_s" not in coach:
+        # written before settle_s existed: settle_steps on-target steps alone ended a stretch
+        overrides["coach.settle_s"] = 0.0
     try:
         cfg = load_config(overrides=overrides)
     except ConfigError as e:

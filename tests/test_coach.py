@@ -6,6 +6,7 @@ import itertools
 import math
 import re
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -252,6 +253,198 @@ def test_a_short_blip_on_target_does_not_reset_the_stretch():
         t += 0.3
     assert [c.kind for c in cues] == ["quicken_steps"]
     assert cues[0].t_s == pytest.approx(8.1)
+
+
+# ------------------------------------------------------------------------ settling back on target
+# Rule 3 of docs/cues.md: a stretch ends after settle_steps consecutive on-target steps; once it
+# has been cued, only after settle_steps AND settle_s seconds on target (from the first of them).
+OFF_SPM, ON_SPM = 160.0, 170.0  # against BASE: 170 ± 5 steps/min; strides on target
+
+
+def feed(coach, runs, t0_s=0.0):
+    """Feed runs of ``(cadence_spm, n_steps)``, one step every 60 / cadence s; return (cues, t)."""
+    cues, t = [], t0_s
+    for cadence, n in runs:
+        for _ in range(n):
+            cues += coach.update(StepInput(t, cadence, 2.2, "run", "smooth"))
+            t += 60.0 / cadence
+    return cues, t
+
+
+def _reference_cues(runs, s):
+    """The cues of rules 1-4 for one channel on one terrain, slow and obvious: [(t_s, level)]."""
+    out, t, last_any = [], 0.0, -math.inf
+    stretch = None
+    for cadence, n in runs:
+        off = cadence < BASE.cadence_spm - s.cadence_tolerance_spm
+        for _ in range(n):
+            if not off:
+                if stretch is not None:
+                    if stretch["n_on"] == 0:
+                        stretch["t_on"] = t
+                    stretch["n_on"] += 1
+                    need_s = s.settle_s if stretch["cues"] > 0 else 0.0
+                    if stretch["n_on"] >= s.settle_steps and t - stretch["t_on"] >= need_s:
+                        stretch = None
+            else:
+                if stretch is None:
+                    stretch = {
+                        "t0": t,
+                        "n_off": 0,
+                        "n_on": 0,
+                        "cues": 0,
+                        "last": -math.inf,
+                        "wait": s.repeat_s,
+                    }
+                stretch["n_off"] += 1
+                stretch["n_on"] = 0
+                due = stretch["n_off"] >= s.min_off_target_steps and t - stretch["t0"] >= s.min_off_target_s
+                if due and t - stretch["last"] >= stretch["wait"] and t - last_any >= s.min_cue_gap_s:
+                    stretch["cues"] += 1
+                    level = min(stretch["cues"], s.max_level)
+                    if level == s.max_level:
+                        stretch["wait"] = min(stretch["wait"] * s.repeat_backoff, s.max_repeat_s)
+                    stretch["last"] = last_any = t
+                    out.append((t, level))
+            t += 60.0 / cadence
+    return out
+
+
+def _hovering(rng, seconds, blip_steps=(4, 20)):
+    """Off target (160) for 5-40 s at a time, back in the band (170) for a few steps between.
+
+    Blips of 4-20 steps at 170 steps/min last at most 19 × 0.353 = 6.7 s from their first step
+    to their last: at least settle_steps (4), shorter than settle_s (8 s).
+    """
+    runs, t = [], 0.0
+    while t < seconds:
+        n_off = int(rng.integers(14, 107))  # 5-40 s at 0.375 s a step
+        n_on = int(rng.integers(blip_steps[0], blip_steps[1] + 1))
+        runs += [(OFF_SPM, n_off), (ON_SPM, n_on)]
+        t += n_off * 60.0 / OFF_SPM + n_on * 60.0 / ON_SPM
+    return runs
+
+
+def test_a_runner_hovering_at_the_edge_gets_the_backed_off_cues_of_one_stretch(rng):
+    s = CoachSettings()
+    assert (s.settle_steps, s.settle_s) == (4, 8.0)
+    runs = _hovering(rng, 1200.0)
+    cues, _ = feed(Coach(s, BASE), runs)
+    # one stretch: cues at 8, 28, 48 (levels 1, 2, 3), then waits of 40, 80, 160, 300, 300 s
+    assert [c.level for c in cues] == [1, 2, 3, 3, 3, 3, 3, 3]
+    assert 8.0 <= cues[0].t_s < 8.0 + 0.375
+    # a repeat comes on the first off-target step once its wait has passed: at most one blip
+    # (6.7 s) and a step late
+    late_s = 19 * 60.0 / ON_SPM + 60.0 / OFF_SPM
+    for (a, b), w in zip(
+        itertools.pairwise(cues), [20.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0], strict=True
+    ):
+        assert w <= b.t_s - a.t_s < w + late_s
+    # the rule before settle_s (settle_s = 0): every blip of 4 steps or more ended the stretch,
+    # and every off-target run of at least 8 s (23 steps at 0.375 s) began with a level-1 cue
+    today, _ = feed(Coach(CoachSettings(settle_s=0.0), BASE), runs)
+    n_long = sum(1 for c, n in runs if c == OFF_SPM and n >= 23)
+    assert [c.level for c in today].count(1) == n_long > 20
+    assert len(today) > 3 * len(cues)
+
+
+def test_back_on_target_for_settle_s_ends_the_stretch_and_the_next_starts_at_level_1():
+    s = CoachSettings()
+    # back in the band at 240 steps/min: a step every 0.25 s, exact in binary as the 0.375 s of
+    # 160 steps/min are, so the 33rd step comes exactly settle_s (8 s) after the first
+    on_spm = 240.0
+    for n_on, ended in ((33, True), (32, False), (5, False)):
+        coach = Coach(s, BASE)
+        first, t = feed(coach, [(OFF_SPM, 140)])  # 52.5 s: cues at 8, 28, 48 s
+        assert [c.level for c in first] == [1, 2, 3]
+        assert ((n_on - 1) * 60.0 / on_spm >= s.settle_s) == ended
+        quiet, t_back = feed(coach, [(on_spm, n_on)], t)
+        again, _ = feed(coach, [(OFF_SPM, 300)], t_back)
+        assert quiet == []
+        if ended:  # a new stretch: level 1 once rule 1's delay has passed again
+            assert [c.level for c in again][:3] == [1, 2, 3]
+            assert s.min_off_target_s <= again[0].t_s - t_back < s.min_off_target_s + 0.375
+        else:  # the same stretch: its next repeat at level 3, 40 s after the one at 48 s
+            assert again[0].level == 3
+            assert first[-1].t_s + 40.0 <= again[0].t_s < first[-1].t_s + 40.0 + 0.375
+
+
+def test_before_the_first_cue_settle_steps_alone_end_a_stretch():
+    # rule 1 is unchanged: off target for 5.6 s at a time (15 steps), back in the band for 5
+    # steps (1.4 s) between: each stretch ends before it has lasted min_off_target_s, no cue.
+    # (With settle_s before the first cue, the off-target steps of a runner mostly on target
+    # would be gathered into one stretch and cued.)
+    cues, _ = feed(Coach(CoachSettings(), BASE), [(OFF_SPM, 15), (ON_SPM, 5)] * 60)
+    assert cues == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    runs=st.lists(
+        st.tuples(st.sampled_from([150.0, 162.0, 164.9, 165.0, 168.0, 190.0]), st.integers(1, 60)),
+        min_size=1,
+        max_size=40,
+    ),
+    settle_steps=st.integers(1, 8),
+    settle_s=st.sampled_from([0.0, 0.5, 3.0, 8.0, 20.0]),
+    n_steps=st.integers(1, 30),
+    min_s=st.floats(0.0, 20.0),
+    repeat_s=st.floats(1.0, 60.0),
+    max_level=st.integers(1, 3),
+    backoff=st.floats(1.0, 4.0),
+    min_gap_s=st.floats(0.0, 5.0),
+)
+def test_the_cues_of_any_stream_follow_the_rules(
+    runs, settle_steps, settle_s, n_steps, min_s, repeat_s, max_level, backoff, min_gap_s
+):
+    s = CoachSettings(
+        settle_steps=settle_steps,
+        settle_s=settle_s,
+        min_off_target_steps=n_steps,
+        min_off_target_s=min_s,
+        repeat_s=repeat_s,
+        max_level=max_level,
+        repeat_backoff=backoff,
+        max_repeat_s=repeat_s * 5.0,
+        min_cue_gap_s=min_gap_s,
+    )
+    cues, _ = feed(Coach(s, BASE), runs)
+    assert [(c.t_s, c.level) for c in cues] == _reference_cues(runs, s)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    seconds=st.floats(30.0, 2000.0),
+    repeat_s=st.floats(1.0, 60.0),
+    max_level=st.integers(1, 3),
+    backoff=st.floats(1.0, 4.0),
+    max_repeat_extra_s=st.floats(0.0, 600.0),
+)
+def test_the_number_of_cues_of_a_hovering_runner_is_bounded_by_the_back_off(
+    seed, seconds, repeat_s, max_level, backoff, max_repeat_extra_s
+):
+    # the bound of one stretch (test_the_number_of_cues_in_a_stretch_of_any_length_is_bounded_by_the_back_off)
+    # holds for a runner back in the band now and then for less than settle_s: it is one stretch
+    s = CoachSettings(
+        repeat_s=repeat_s,
+        max_level=max_level,
+        repeat_backoff=backoff,
+        max_repeat_s=repeat_s + max_repeat_extra_s,
+        min_cue_gap_s=0.0,
+    )
+    runs = _hovering(np.random.default_rng(seed), seconds)
+    cues, t_end = feed(Coach(s, BASE), runs)
+    for (a, b), w in zip(itertools.pairwise(cues), _waits(s), strict=False):
+        assert b.t_s - a.t_s >= w * (1 - 1e-12)
+    bound, t = 0, s.min_off_target_s
+    for w in _waits(s):
+        if t > t_end:
+            break
+        bound += 1
+        t += w
+    assert len(cues) <= bound
+    assert [c.level for c in cues] == [min(i + 1, max_level) for i in range(len(cues))]
 
 
 def test_stride_cue_when_cadence_is_on_target():
@@ -616,6 +809,8 @@ def test_bad_inputs_are_rejected_with_the_value():
         CoachSettings(cadence_floor_spm=240.0)
     with pytest.raises(ValidationError, match=r"repeat_backoff=0\.5 must be ≥ 1"):
         CoachSettings(repeat_backoff=0.5)
+    with pytest.raises(ValidationError, match=r"settle_s=-1\.0 must be a finite number ≥ 0"):
+        CoachSettings(settle_s=-1.0)
     with pytest.raises(ValidationError, match="max_repeat_s=10 must not be below repeat_s=20"):
         CoachSettings(max_repeat_s=10.0)
     with pytest.raises(ValidationError, match="cadence_spm"):

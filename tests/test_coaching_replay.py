@@ -103,3 +103,42 @@ def test_a_cue_the_runner_does_not_follow_backs_off_on_a_real_run(tmp_path):
     # ... until the jog ends before the next wait has passed
     assert running[-1] < new[-1].t_s + 5.0 * 2.0 ** (len(new) - 2)
     assert len(new) < len(old)
+
+
+def test_a_runner_hovering_at_the_band_edge_on_a_real_run_stays_in_one_stretch(tmp_path):
+    # A treadmill jog at ~167 steps/min against a target of 173 ± 5: the cadence hovers at the
+    # band's edge, about 4 steps in 10 on target. settle_s = 0 (the rule before it): a few steps
+    # back in the band ended the stretch and the next cue started again at level 1; with settle_s
+    # (8 s) the runner is back on target only after 8 s there, and the second cue is the level-2
+    # repeat of the first stretch.
+    rec = read_log(FIXTURES / "harlab_treadmill_jog" / "S036_jog.csv")
+    before = replay_recording(rec, config=_runner(tmp_path, 173, settle_s=0.0))
+    cfg = _runner(tmp_path, 173)
+    assert cfg.coach.settle_s == 8.0  # the default
+    after = replay_recording(rec, config=cfg)
+    # the steps, their targets and verdicts do not change: only when a stretch ends
+    for field in ("t_s", "cadence_spm", "gait", "target_cadence_spm", "target_stride_length_m", "on_target"):
+        assert [getattr(e, field) for e in after.events] == [getattr(e, field) for e in before.events]
+    old = [c for c in before.cues if c.kind == "quicken_steps"]
+    new = [c for c in after.cues if c.kind == "quicken_steps"]
+    assert len(old) == len(before.cues)
+    assert len(new) == len(after.cues)
+    assert new[0] == old[0]  # before the first cue the steps alone end a stretch, as before
+    assert [c.level for c in old] == [1, 1]
+    assert [c.level for c in new] == [1, 2]
+    assert new[1].t_s - new[0].t_s >= 20.0  # repeat_s
+    # why, from the steps' verdicts: between the two cues every run of on-target steps is shorter
+    # than settle_s (one stretch), and one of them is settle_steps (4) or more (two stretches then);
+    # a step without a verdict (not running) is not off target either
+    runs, cur = [], []
+    for e in after.events:
+        if not new[0].t_s < e.t_s < new[1].t_s:
+            continue
+        if e.on_target is not False:
+            cur.append(e.t_s)
+        elif cur:
+            runs.append(cur)
+            cur = []
+    assert runs
+    assert all(r[-1] - r[0] < 8.0 for r in runs)
+    assert max(len(r) for r in runs) >= 4

@@ -176,6 +176,21 @@ def test_a_log_from_before_the_back_off_replays_as_its_device_cued():
     assert (mine.coach.repeat_backoff, mine.coach.max_repeat_s) == (1.5, 100.0)
 
 
+def test_the_time_to_settle_reaches_the_coach():
+    assert coach_settings(load_config()).settle_s == 8.0  # as long as min_off_target_s
+    assert coach_settings(load_config(profile="gentle")).settle_s == 8.0
+    assert coach_settings(load_config(overrides={"coach.settle_s": 0})).settle_s == 0.0
+
+
+def test_a_log_from_before_settle_s_replays_as_its_device_cued():
+    # a snapshot without coach.settle_s was written when settle_steps on-target steps alone
+    # ended a stretch; one that has it keeps its own
+    old = config_from_snapshot({"coach": {"settle_steps": 4, "repeat_backoff": 2.0}}, "old.cclog")
+    assert (old.coach.settle_steps, old.coach.settle_s, old.coach.repeat_backoff) == (4, 0.0, 2.0)
+    assert config_from_snapshot(Config().to_dict(), "new.cclog").coach.settle_s == 8.0
+    assert config_from_snapshot({"coach": {"settle_s": 3.0}}, "new.cclog").coach.settle_s == 3.0
+
+
 def test_builtin_dir_of_an_installed_wheel(tmp_path):
     pkg = tmp_path / "site-packages" / "firmware_py"
     shutil.copytree(REPO / "config", pkg / "data" / "config")
@@ -287,6 +302,13 @@ ERRORS = [
         "0.5",
         "out of range",
         "a number from 1 to 10",
+    ),
+    (
+        "[coach]\nsettle_s = -1\n",
+        "coach.settle_s",
+        "-1",
+        "out of range",
+        "a number from 0 to 600 (s)",
     ),
     (
         "[coach]\nmax_repeat_s = 10\n",
