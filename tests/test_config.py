@@ -177,8 +177,10 @@ def test_a_log_from_before_the_back_off_replays_as_its_device_cued():
 
 
 def test_the_time_to_settle_reaches_the_coach():
-    assert coach_settings(load_config()).settle_s == 8.0  # as long as min_off_target_s
-    assert coach_settings(load_config(profile="gentle")).settle_s == 8.0
+    # back on target needs as long as going off did: settle_s = min_off_target_s, in each profile
+    assert coach_settings(load_config()).settle_s == 8.0 == coach_settings(load_config()).min_off_target_s
+    gentle = coach_settings(load_config(profile="gentle"))
+    assert gentle.settle_s == 15.0 == gentle.min_off_target_s
     assert coach_settings(load_config(overrides={"coach.settle_s": 0})).settle_s == 0.0
 
 
