@@ -13,19 +13,9 @@ import re
 import pytest
 
 from dsp.coach import Baseline, Coach, CoachSettings, StepInput
+from tests.test_coach import run
 
 FORM = ("quicken_steps", "shorten_stride")
-
-
-def run(coach, t0_s, duration_s, cadence_spm, stride_m=None, **kw):
-    """Feed steps at ``cadence_spm`` for ``duration_s``; return (cues, time after the last step)."""
-    cues = []
-    dt = 60.0 / cadence_spm
-    n = int(duration_s / dt)
-    for i in range(n):
-        t = t0_s + i * dt
-        cues += coach.update(StepInput(t_s=t, cadence_spm=cadence_spm, stride_length_m=stride_m, **kw))
-    return cues, t0_s + n * dt
 
 
 # ------------------------------------------------------------------------------------ baseline
