@@ -523,15 +523,26 @@ def test_bus_errors_never_corrupt_the_stream_on_any_chip_and_seed(name):
         assert_intact_through_bus_errors(rig, batches, t0)
 
 
+#: Fault seeds whose first restart came early in the run (0.4 s), before the rate estimate knew the
+#: grid's phase to half a period: the timed write still put what followed a sample off, the reads
+#: after it contradicted the earlier ones, and the grid stayed about half a period off (timestamps
+#: 1.5-2.5 ms off for the rest of the run, and later restarts slipped further).
+EARLY_RESTART_SEEDS = [("mpu6050", 23), ("mpu6050", 26), ("mpu6500", 37), ("lsm6ds3", 59), ("lsm6dso", 54)]
+
+
+@pytest.mark.parametrize(("name", "seed"), EARLY_RESTART_SEEDS)
+def test_an_early_bus_error_restart_starts_a_new_grid(name, seed):
+    rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="known defect: a restart early in a run placed a sample off "
-    "leaves the grid's phase about half a period off, and later restarts slip further "
-    "(docs/reliability.md, 'I2C errors mid-read')",
+    reason="known defect: after a run's first read failed (0.2 s) the restarted grid's timestamps "
+    "are still 1.007 ms off 5 s into the run (docs/reliability.md, 'Known defects')",
 )
-@pytest.mark.parametrize(("name", "seed"), [("mpu6050", 26), ("lsm6ds3", 59)])
-def test_known_defect_a_restart_placed_a_sample_off_shifts_the_grid(name, seed):
-    rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+def test_known_defect_a_grid_restarted_at_the_first_read_settles_late():
+    rig, batches, _, t0 = read_through_bus_errors("mpu6050", 57, 157)
     assert_intact_through_bus_errors(rig, batches, t0)
 
 
