@@ -140,6 +140,7 @@ def check_stream(
     settled_after_s: float,
     first_k: int | None = 0,
     kept_from: tuple[int, ...] = (),
+    kept_after_overflow: bool = False,
 ) -> int:
     """Assert the delivered stream is the chip's, exactly; return the number of samples delivered.
 
@@ -150,7 +151,9 @@ def check_stream(
     fake's own count), and the gaps before it must start at the last sample delivered and count
     exactly the chip's samples in between (on its own sample grid, FIFO running or not; within
     ``EARLY_COUNT_SLACK`` before ``settled_after_s``). A segment is placed by its data (the nearest
-    sample in time may be a neighbour before the rate estimate has settled). Timestamps
+    sample in time may be a neighbour before the rate estimate has settled). With
+    ``kept_after_overflow`` (a chip that keeps its newest samples) a segment after an ``overflow``
+    gap may start at any sample: the gap's count says nothing was skipped. Timestamps
     must be within ``TOL_S`` of the truth after ``settled_after_s`` and strictly increasing
     throughout.
     """
@@ -173,7 +176,8 @@ def check_stream(
                 assert k0 == first_k, "samples lost before the first one delivered"
         else:
             assert gaps, "a new segment without a gap"
-            assert k0 in (*chip.fifo_resets, *kept_from), (
+            kept = kept_after_overflow and any(g.reason == "overflow" for g in gaps)
+            assert kept or k0 in (*chip.fifo_resets, *kept_from), (
                 f"segment starts at sample {k0}, not at a FIFO reset"
             )
             if delivered or first_k is not None:
@@ -477,7 +481,9 @@ def assert_intact_through_bus_errors(rig: Rig, batches: list[FifoBatch], t0: flo
     # Reads failing back to back can leave a small FIFO (the MPU-6500's 42 samples: 0.2 s) unread
     # for longer than it lasts: a real overflow, reported as such.
     assert reasons <= ({"bus_error", "overflow"} if rig.chip.overflows else {"bus_error"})
-    delivered = check_stream(rig.chip, batches, settled_after_s=t0 + SETTLE_S)
+    delivered = check_stream(
+        rig.chip, batches, settled_after_s=t0 + SETTLE_S, kept_after_overflow=rig.imu.KEEPS_NEWEST_ON_OVERFLOW
+    )
     assert delivered > 0.8 * rig.chip.produced
 
 
