@@ -17,7 +17,7 @@ import pytest
 
 from firmware_py.clock import FakeClock
 from firmware_py.exc import DeviceClosedError, ImuFaultError, ImuNotFoundError
-from firmware_py.imu import FifoBatch, Icm42688, ImuDriver, Lsm6ds3, Lsm6dsl, Lsm6dso, Lsm6dsox, Mpu6050
+from firmware_py.imu import FifoBatch, Gap, Icm42688, ImuDriver, Lsm6ds3, Lsm6dsl, Lsm6dso, Lsm6dsox, Mpu6050
 from firmware_py.imu.fake import (
     FakeI2CBus,
     FakeIcm42688,
@@ -46,6 +46,7 @@ FAMILIES = ["mpu6050", "lsm6ds3", "lsm6dso", "icm42688"]
 CLOCK_ERROR = 1.02  # the chips run 2 % fast
 TOL_S = 1e-3  # timestamps within 1 ms of the truth ...
 SETTLE_S = 5.0  # ... once the rate estimate has settled
+EARLY_COUNT_SLACK = 2  # a gap's count before that may be this many samples off
 
 
 @dataclass
@@ -87,19 +88,49 @@ def drain(rig: Rig, duration_s: float, rng: np.random.Generator, interval_s=(0.0
     return batches
 
 
-def segments_of(batches: list[FifoBatch]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split the delivered stream at every reported gap: [(t_s, raw), ...]."""
-    segments, t_parts, raw_parts = [], [], []
+def segments_of(batches: list[FifoBatch]) -> list[tuple[list[Gap], np.ndarray, np.ndarray]]:
+    """Split the delivered stream at every reported gap: [(gaps before it, t_s, raw), ...].
+
+    A stream that ends with a gap and no sample after it ends with ``(gaps, empty, empty)``.
+    """
+    segments, gaps, t_parts, raw_parts = [], [], [], []
     for batch in batches:
-        if batch.gap is not None and t_parts:
-            segments.append((np.concatenate(t_parts), np.concatenate(raw_parts)))
-            t_parts, raw_parts = [], []
+        if batch.gap is not None:
+            if t_parts:
+                segments.append((gaps, np.concatenate(t_parts), np.concatenate(raw_parts)))
+                gaps, t_parts, raw_parts = [], [], []
+            gaps.append(batch.gap)
         if batch.n_samples:
             t_parts.append(batch.t_s)
             raw_parts.append(batch.raw)
-    if t_parts:
-        segments.append((np.concatenate(t_parts), np.concatenate(raw_parts)))
+    if t_parts or gaps:
+        segments.append(
+            (
+                gaps,
+                np.concatenate(t_parts) if t_parts else np.empty(0),
+                np.concatenate(raw_parts) if raw_parts else np.empty((0, 6), dtype=np.int16),
+            )
+        )
     return segments
+
+
+def _chip_index(chip: FakeImu, t_s: np.ndarray, raw: np.ndarray) -> int:
+    """Return which of the chip's samples a delivered segment starts at.
+
+    The sample nearest in time, or the nearest to it (within 2) whose counts match the whole
+    segment: before the rate estimate settles a timestamp may be half a period off, and the data
+    say which sample it is (the time is checked separately).
+    """
+    produced_t, produced_raw = chip.produced_t_s, chip.produced_raw
+    k_near = int(np.argmin(np.abs(produced_t - t_s[0])))
+    for k in (k_near, k_near - 1, k_near + 1, k_near - 2, k_near + 2):
+        if (
+            k >= 0
+            and k + len(raw) <= len(produced_raw)
+            and np.array_equal(raw, produced_raw[k : k + len(raw)])
+        ):
+            return k
+    return k_near
 
 
 def check_stream(
@@ -109,27 +140,57 @@ def check_stream(
     settled_after_s: float,
     first_k: int | None = 0,
     kept_from: tuple[int, ...] = (),
+    kept_after_overflow: bool = False,
 ) -> int:
     """Assert the delivered stream is the chip's, exactly; return the number of samples delivered.
 
     Within a segment the samples must be consecutive samples of the chip (no loss, no duplicate)
-    with equal raw counts; a segment after a gap must start exactly at a FIFO reset of the chip
-    (nothing silently skipped) or at one of ``kept_from`` (the first sample an overflowed FIFO
-    kept, from the fake's own count); timestamps must be within ``TOL_S`` of the truth after
-    ``settled_after_s`` and strictly increasing throughout.
+    with equal raw counts. The first segment starts at sample ``first_k`` unless gaps were reported
+    before it. A segment after a gap must start exactly at a FIFO reset of the chip (nothing
+    silently skipped) or at one of ``kept_from`` (the first sample an overflowed FIFO kept, from the
+    fake's own count), and the gaps before it must start at the last sample delivered and count
+    exactly the chip's samples in between (on its own sample grid, FIFO running or not; within
+    ``EARLY_COUNT_SLACK`` before ``settled_after_s``). A segment is placed by its data (the nearest
+    sample in time may be a neighbour before the rate estimate has settled). With
+    ``kept_after_overflow`` (a chip that keeps its newest samples) a segment after an ``overflow``
+    gap may start at any sample: the gap's count says nothing was skipped. Timestamps
+    must be within ``TOL_S`` of the truth after ``settled_after_s`` and strictly increasing
+    throughout.
     """
     produced_t, produced_raw = chip.produced_t_s, chip.produced_raw
     all_t = np.concatenate([b.t_s for b in batches])
     assert np.all(np.diff(all_t) > 0), "timestamps must be strictly increasing across batches"
     delivered, k_end = 0, 0
-    for i, (t_s, raw) in enumerate(segments_of(batches)):
-        k0 = int(np.argmin(np.abs(produced_t - t_s[0])))
-        if i == 0 and first_k is not None:
-            assert k0 == first_k, "samples lost before the first one delivered"
+    t_last = math.nan
+    for i, (gaps, t_s, raw) in enumerate(segments_of(batches)):
+        for gap in gaps:
+            if delivered:
+                assert gap.t_last_s == t_last, "a gap must start at the last sample delivered"
+            elif first_k is not None:
+                assert math.isnan(gap.t_last_s), "a gap before the first sample has no last sample"
+        if not len(t_s):
+            break  # gaps at the very end: nothing delivered after them
+        k0 = _chip_index(chip, t_s, raw)
+        if i == 0 and not gaps:
+            if first_k is not None:
+                assert k0 == first_k, "samples lost before the first one delivered"
         else:
-            assert k0 in (*chip.fifo_resets, *kept_from), (
+            assert gaps, "a new segment without a gap"
+            kept = kept_after_overflow and any(g.reason == "overflow" for g in gaps)
+            assert kept or k0 in (*chip.fifo_resets, *kept_from), (
                 f"segment starts at sample {k0}, not at a FIFO reset"
             )
+            if delivered or first_k is not None:
+                # The chip's samples in between, on its own grid (written to the FIFO or not).
+                t_before = produced_t[k_end - 1] if delivered else produced_t[first_k] - 1.0 / chip.rate_hz
+                n_between = round((produced_t[k0] - t_before) * chip.rate_hz) - 1
+                n_lost = sum(g.n_lost for g in gaps)
+                # Exact once the rate estimate has settled; before, a count-only FIFO's count rests
+                # on the rate's extrapolation over the gap, as the timestamps do.
+                slack = 0 if delivered and t_last >= settled_after_s else EARLY_COUNT_SLACK
+                assert abs(n_lost - n_between) <= slack, (
+                    f"gaps before sample {k0} count {n_lost} lost samples, the chip wrote {n_between}"
+                )
         assert k0 >= k_end, "a segment overlaps the previous one (duplicates)"
         k = np.arange(k0, k0 + len(t_s))
         assert k[-1] < len(produced_t), "more samples delivered than produced"
@@ -140,6 +201,7 @@ def check_stream(
             assert err_s.max() < TOL_S, f"timestamp off by {err_s.max() * 1e3:.3f} ms"
         delivered += len(t_s)
         k_end = k[-1] + 1
+        t_last = float(t_s[-1])
     return delivered
 
 
@@ -200,14 +262,17 @@ def test_overflow_resets_the_fifo_and_reports_the_gap(name):
     assert rig.chip.overflows >= 1
     first_after = rig.chip.fifo_resets[-1]  # the chip's first sample after the driver's reset
     assert gap.t_last_s == pytest.approx(rig.chip.produced_t_s[n_before - 1], abs=TOL_S)
-    assert gap.n_lost == first_after - n_before
     after = drain(rig, 3.0, rng)
+    # The chip's samples in between on its grid (the driver may wait a fraction of a period, FIFO
+    # stopped, to time its resuming write: those samples never reach the FIFO but are lost too).
+    t_first_after = rig.chip.produced_t_s[first_after]
+    assert gap.n_lost == round((t_first_after - rig.chip.produced_t_s[n_before - 1]) * rig.chip.rate_hz) - 1
     assert gap.t_next_s == pytest.approx(rig.chip.produced_t_s[first_after], abs=TOL_S)
     first = next(b for b in after if b.n_samples)
     assert first.t_s[0] == pytest.approx(gap.t_next_s, abs=TOL_S)
     assert (
         check_stream(rig.chip, [*before, batch, *after], settled_after_s=t0 + SETTLE_S)
-        == rig.chip.produced - gap.n_lost
+        == rig.chip.produced - (first_after - n_before)  # every sample that reached the FIFO but those reset
     )
 
 
@@ -389,26 +454,120 @@ def test_bus_errors_raise_imu_fault_error(name, code):
     assert rig.imu.read_fifo().n_samples > 0  # a transient fault: the next read works
 
 
-@pytest.mark.parametrize("name", FAMILIES)
-def test_intermittent_bus_errors_never_corrupt_the_stream(name):
+def read_through_bus_errors(
+    name: str, fault_seed: int, timing_seed: int, *, duration_s: float = 20.0
+) -> tuple[Rig, list[FifoBatch], list[int], float]:
+    """Read for ``duration_s`` at random 20-100 ms intervals with 3 % of the transactions failing.
+
+    Returns the rig, the batches, the errnos of the faults raised and the time the reads began.
+    """
     rig = make_rig(name)
     t0 = rig.clock.monotonic()
-    rig.chip.inject_faults(0.03, seed=7)
-    rng = np.random.default_rng(4)
-    batches, faults, codes = [], 0, set()
-    end_s = t0 + 20.0
-    while rig.clock.monotonic() < end_s:
+    rig.chip.inject_faults(0.03, seed=fault_seed)
+    rng = np.random.default_rng(timing_seed)
+    batches, codes = [], []
+    while rig.clock.monotonic() < t0 + duration_s:
         rig.clock.advance(rng.uniform(0.02, min(0.1, 0.5 * rig.fifo_seconds)))
         try:
             batches.append(rig.imu.read_fifo())
         except ImuFaultError as e:
-            codes.add(e.errno)
-            faults += 1
-    assert faults > 10
-    assert codes == {errno.EREMOTEIO, errno.EIO}
-    assert {b.gap.reason for b in batches if b.gap is not None} <= {"bus_error"}
-    delivered = check_stream(rig.chip, batches, settled_after_s=t0 + SETTLE_S)
+            codes.append(e.errno)
+    return rig, batches, codes, t0
+
+
+def assert_intact_through_bus_errors(rig: Rig, batches: list[FifoBatch], t0: float) -> None:
+    """Every delivered sample is the chip's, every loss a gap; ``overflow`` only if the FIFO overflowed."""
+    reasons = {b.gap.reason for b in batches if b.gap is not None}
+    # Reads failing back to back can leave a small FIFO (the MPU-6500's 42 samples: 0.2 s) unread
+    # for longer than it lasts: a real overflow, reported as such.
+    assert reasons <= ({"bus_error", "overflow"} if rig.chip.overflows else {"bus_error"})
+    delivered = check_stream(
+        rig.chip, batches, settled_after_s=t0 + SETTLE_S, kept_after_overflow=rig.imu.KEEPS_NEWEST_ON_OVERFLOW
+    )
     assert delivered > 0.8 * rig.chip.produced
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_intermittent_bus_errors_never_corrupt_the_stream(name):
+    rig, batches, codes, t0 = read_through_bus_errors(name, 7, 4)
+    assert len(codes) > 10
+    assert set(codes) == {errno.EREMOTEIO, errno.EIO}
+    assert {b.gap.reason for b in batches if b.gap is not None} <= {"bus_error"}
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
+#: Fault seeds (timing seed: fault seed + 100) whose first read failed: the first sample delivered
+#: follows a gap (nothing before it to compare with), which the stream check used to refuse.
+@pytest.mark.parametrize(("name", "seed"), [("lsm6ds3", 15), ("lsm6dso", 15), ("icm42688", 15)])
+def test_a_first_read_that_fails_is_a_gap_before_the_first_sample(name, seed):
+    rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+    first = next(b for b in batches if b.gap is not None or b.n_samples)
+    assert first.gap is not None
+    assert first.gap.reason == "bus_error"
+    assert math.isnan(first.gap.t_last_s)
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
+#: Fault seeds (timing seed: fault seed + 100) whose stream was corrupted before the FIFO restart
+#: timed its resuming write: the write fell within the rate estimate's error of a sample, the
+#: grid put the first sample after it one sample off, and every timestamp after it was a period
+#: off (one segment of mpu6050 seed 5 started at sample 2656 instead of 2657, 13 s into the run).
+RESTART_SEEDS = [("mpu6050", 5), ("mpu6050", 10), ("mpu6500", 2), ("lsm6ds3", 5), ("lsm6dso", 9)]
+
+
+@pytest.mark.parametrize(("name", "seed"), RESTART_SEEDS)
+def test_bus_error_restarts_that_once_shifted_the_stream(name, seed):
+    rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
+@pytest.mark.parametrize("name", list(CHIPS))
+def test_bus_errors_never_corrupt_the_stream_on_any_chip_and_seed(name):
+    # 12 fault seeds a chip (about 0.4 s each); docs/reliability.md has the 60-seed sweep.
+    for seed in range(12):
+        rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+        assert_intact_through_bus_errors(rig, batches, t0)
+
+
+#: Fault seeds whose first restart came early in the run (0.4 s), before the rate estimate knew the
+#: grid's phase to half a period: the timed write still put what followed a sample off, the reads
+#: after it contradicted the earlier ones, and the grid stayed about half a period off (timestamps
+#: 1.5-2.5 ms off for the rest of the run, and later restarts slipped further).
+EARLY_RESTART_SEEDS = [("mpu6050", 23), ("mpu6050", 26), ("mpu6500", 37), ("lsm6ds3", 59), ("lsm6dso", 54)]
+
+
+@pytest.mark.parametrize(("name", "seed"), EARLY_RESTART_SEEDS)
+def test_an_early_bus_error_restart_starts_a_new_grid(name, seed):
+    rig, batches, _, t0 = read_through_bus_errors(name, seed, seed + 100)
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect: after a run's first read failed (0.2 s) the restarted grid's timestamps "
+    "are still 1.007 ms off 5 s into the run (docs/reliability.md, 'Known defects')",
+)
+def test_known_defect_a_grid_restarted_at_the_first_read_settles_late():
+    rig, batches, _, t0 = read_through_bus_errors("mpu6050", 57, 157)
+    assert_intact_through_bus_errors(rig, batches, t0)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_fifo_restart_resumes_halfway_between_two_samples(name):
+    # The chip's first sample after the restart is the first it writes after the resuming write:
+    # timed halfway between two samples, the rate estimate's error cannot make it the neighbour.
+    rig = make_rig(name)
+    rng = np.random.default_rng(9)
+    drain(rig, 6.0, rng)
+    for _ in range(10):
+        rig.clock.advance(rng.uniform(0.0, 0.05))
+        rig.imu.reset_fifo()
+        t_write = rig.bus.log[-1].t_s  # the resuming write is the reset's last transaction
+        assert rig.bus.log[-1].kind == "write"
+        period_s = 1.0 / rig.chip.rate_hz
+        phase = ((t_write - rig.chip._anchor_s) / period_s) % 1.0  # 0: a sample is written
+        assert 0.3 < phase < 0.7
+        drain(rig, 0.3, rng)
 
 
 @pytest.mark.parametrize("name", list(CHIPS))

@@ -95,3 +95,18 @@ def test_misuse():
         SampleClock(200.0).times(0, 1)
     with pytest.raises(RuntimeError, match="observe"):
         SampleClock(200.0).first_index_after(1.0)
+
+
+def test_span_counts_from_the_first_read_since_the_last_restart():
+    sc = SampleClock(200.0)
+    assert sc.span_s == 0.0
+    sc.observe(0, 10.0)
+    assert sc.span_s == 0.0
+    sc.observe(40, 10.2)
+    sc.observe(90, 10.45)
+    assert sc.span_s == pytest.approx(0.45)
+    sc.restart(keep_rate=True)
+    assert sc.span_s == 0.0
+    sc.observe(0, 11.0)
+    sc.observe(20, 11.1)
+    assert sc.span_s == pytest.approx(0.1)

@@ -82,6 +82,7 @@ class Icm42688(ImuDriver):
     GYRO_RANGES_DPS = tuple(ICM42688_GYRO_LSB_PER_DPS)
     FIFO_CAPACITY_BYTES = ICM42688_FIFO_CAPACITY_BYTES
     KEEPS_NEWEST_ON_OVERFLOW = True
+    _PINS_FIRST_AFTER_RESTART = True
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -90,6 +90,7 @@ class SampleClock:
         self._cxx = 0.0  # weighted co-moments about the means
         self._cxy = 0.0
         self._t_last_s: float | None = None
+        self._t_first_s: float | None = None
         self._ring = np.full((3, _RING), np.nan)
         self._ring_i = 0
         self._theta_s = math.nan  # time of sample 0
@@ -142,6 +143,8 @@ class SampleClock:
             self._cxx *= decay
             self._cxy *= decay
         self._t_last_s = t_s
+        if self._t_first_s is None:
+            self._t_first_s = t_s
         x = float(n_written)
         w = self._w + 1.0
         dx = x - self._mx
@@ -177,6 +180,13 @@ class SampleClock:
             theta = min(max(theta, lower), upper)
         self._period_s = period
         self._theta_s = theta
+
+    @property
+    def span_s(self) -> float:
+        """Host time from the first read observed since :meth:`restart` to the last, seconds."""
+        if self._t_first_s is None or self._t_last_s is None:
+            return 0.0
+        return self._t_last_s - self._t_first_s
 
     @property
     def period_s(self) -> float:
