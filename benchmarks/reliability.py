@@ -36,9 +36,9 @@ MARK_END = "<!-- reliability:end -->"
 
 
 def _open_defects() -> int:
-    """Count the strict-xfail markers in tests/reliability/ (each one names a known defect)."""
-    folder = Path(__file__).resolve().parent.parent / "tests" / "reliability"
-    return sum(p.read_text().count("mark.xfail(") for p in folder.glob("*.py"))
+    """Count the strict-xfail markers in tests/ (each one names a known defect)."""
+    folder = Path(__file__).resolve().parent.parent / "tests"
+    return sum(p.read_text().count("mark.xfail(") for p in folder.rglob("*.py"))
 
 
 def _campaigns() -> Any:
@@ -74,7 +74,7 @@ def render(rows: list[Any], args: argparse.Namespace, elapsed_s: float) -> str:
         "beyond what is documented (after a power cut, the samples after the last fsync, at most the "
         "last second; after a sensor fault, the samples inside the GAP block it writes). _crashes_: an "
         "exception or a process death the product should have turned into a message. Known defects are "
-        f"strict-xfail tests in `tests/reliability/` ({_open_defects()} open; see docs/reliability.md)."
+        f"strict-xfail tests in `tests/` ({_open_defects()} open; see docs/reliability.md)."
     )
     return f"{head}\n\n{c.format_table(rows)}\n\n{legend}\n"
 
