@@ -613,9 +613,8 @@ class Coach:
         The targets the last step was judged by (those of the terrain in force then).
     last_on_target : bool or None
         The verdict on the last step: False when it was running with a cadence below the target's
-        band, or a stride above its band with the cadence within its band (what the cadence and
-        stride cues are about), True otherwise when running (a cadence above its band is on
-        target whatever the stride), None while walking, without targets or with coaching off.
+        band or a stride above it (what the cadence and stride cues are about), True when running
+        within them, None while walking, without targets or with coaching off.
 
     Notes
     -----
@@ -1079,18 +1078,13 @@ class Coach:
         """Return the running step's fault against the targets: too slow a cadence, else too long a stride.
 
         Quicker steps or a shorter stride than the target are never faults: the targets are a
-        floor for cadence and a ceiling for stride. A stride above its band is a fault only with
-        the cadence within its band (overstriding: a longer stride *instead of* quicker steps);
-        with the cadence above its band the steps are already quicker than asked, and the stride
-        is long because the runner is faster.
+        floor for cadence and a ceiling for stride.
         """
         c = step.cadence_spm
         assert c is not None  # checked by update()
         assert tg.cadence_spm is not None  # checked by the callers
         if c < tg.cadence_spm - tg.cadence_tolerance_spm:
             return _Want("quicken_steps", _cadence_fault, c, tg.cadence_spm, tg.cadence_tolerance_spm)
-        if c > tg.cadence_spm + tg.cadence_tolerance_spm:
-            return None
         st = step.stride_length_m
         stride_tol = tg.stride_tolerance_m
         ts = tg.stride_length_m

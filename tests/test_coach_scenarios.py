@@ -81,28 +81,6 @@ def test_no_terrain_chirp_while_there_are_no_targets_to_change():
     assert [c.kind for c in tech] == ["terrain_changed"]
 
 
-# ---------------------------------------------------------------------------------- stride rule
-@pytest.mark.parametrize(
-    ("cadence_spm", "kinds"),
-    [
-        (186.0, []),  # above the band's 182.5: quicker steps than asked, the long stride is speed
-        (178.5, ["shorten_stride"]),  # at the target: the same stride is overstriding
-        (170.0, ["quicken_steps"]),  # at the baseline: below the band, cadence first
-    ],
-)
-def test_the_gentle_profile_judges_the_stride_by_the_same_rule(cadence_spm, kinds):
-    # gentle on smooth ground, baseline 170 × 2.2 m: cadence × 1.05 = 178.5 ± 4 steps/min, stride
-    # × 0.90 = 1.98 m ± 6 % (up to 2.099 m). A 2.2 m stride is above its band in every case.
-    from firmware_py.config import coach_settings, load_config
-
-    coach = Coach(coach_settings(load_config(profile="gentle")), Baseline(170.0, 2.2))
-    tg = coach.targets("smooth")
-    assert tg.cadence_spm == pytest.approx(178.5)
-    assert tg.stride_length_m + tg.stride_tolerance_m == pytest.approx(1.98 * 1.06)
-    cues, _ = run(coach, 0.0, 40.0, cadence_spm, 2.2)
-    assert [c.kind for c in cues if c.kind in FORM][:1] == kinds
-
-
 # ------------------------------------------------------------------------------------- reasons
 @pytest.mark.parametrize(
     ("baseline", "tolerance_spm", "cadence_spm"),
