@@ -81,6 +81,35 @@ def test_no_terrain_chirp_while_there_are_no_targets_to_change():
     assert [c.kind for c in tech] == ["terrain_changed"]
 
 
+# ---------------------------------------------------------------------------------- stride rule
+@pytest.mark.parametrize("grade", ["descent", "unknown"])
+def test_a_fast_descent_in_a_long_stride_is_told_to_shorten_it_though_the_cadence_is_up(grade):
+    # Letting the speed run down a smooth descent: 182 spm x 2.7 m against 170 x 2.2 m. Downhill
+    # the cadence rises by itself, so a cadence above the band (175) says nothing of quicker steps
+    # taken as asked; the stride is 23 % longer, above its band (2.376 m), where every step's impact
+    # and braking are highest. The rule (docs/cues.md: stride above the band, cadence not below it)
+    # asks for a shorter stride, with the grade known or not (a lower-back sensor without a
+    # barometer cannot tell a descent from a speed-up on the flat).
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    cues, _ = run(coach, 0.0, 60.0, 182.0, 2.7, grade=grade, grade_pct=-10.0 if grade == "descent" else None)
+    assert [c.kind for c in cues if c.kind in FORM][:1] == ["shorten_stride"]
+    assert coach.last_on_target is False
+
+
+def test_a_gentle_technical_descent_in_a_long_stride_is_told_to_shorten_it():
+    # gentle's technical targets are not high (cadence x 1.10 = 187 +/- 4 for a 170 baseline, stride
+    # x 0.80 = 1.76 m +/- 6 %): on a technical descent the cadence passes the band (193) while a
+    # 2.0 m stride is above 1.866 m, on ground where a long stride costs the footing
+    from firmware_py.config import coach_settings, load_config
+
+    coach = Coach(coach_settings(load_config(profile="gentle")), Baseline(170.0, 2.2))
+    tg = coach.targets("technical")
+    assert tg.cadence_spm + tg.cadence_tolerance_spm == pytest.approx(191.0)
+    assert tg.stride_length_m + tg.stride_tolerance_m == pytest.approx(1.76 * 1.06)
+    cues, _ = run(coach, 0.0, 40.0, 193.0, 2.0, terrain="technical", grade="descent", grade_pct=-12.0)
+    assert [c.kind for c in cues if c.kind in FORM][:1] == ["shorten_stride"]
+
+
 # ------------------------------------------------------------------------------------- reasons
 @pytest.mark.parametrize(
     ("baseline", "tolerance_spm", "cadence_spm"),
