@@ -151,6 +151,16 @@ def _gaitmap(acc, gyro, fs: float, side: str | None) -> tuple[list[float], list[
     return ics, []
 
 
+def _sample_times(t, idx) -> list[float]:
+    """Return the times of sample indices, read from the recording's own timestamps.
+
+    Some recordings have gaps (dropped packets) or a sidecar rate that differs from their
+    timestamps, where ``t[0] + i / fs`` drifts by seconds. Indices are rounded and clipped.
+    """
+    last = len(t) - 1
+    return [float(t[min(max(round(i), 0), last)]) for i in idx]
+
+
 def worker(manifest: Path, out: Path) -> int:
     """Run every peer method on the manifest's recordings; write predictions and timings."""
     import warnings
@@ -183,10 +193,7 @@ def worker(manifest: Path, out: Path) -> int:
                 ics = _mobgap(method, _body_frame(acc, it.get("vertical")), fs, it.get("intervals") or [])
                 return [float(t[0] + i / fs) for i in ics]
             ics, _ = _gaitmap(acc, gyro, fs, it.get("side"))
-            # the recording's own timestamps: some have gaps (dropped packets) or a sidecar rate
-            # that differs from their timestamps, where t[0] + i / fs drifts by seconds
-            last = t.shape[0] - 1
-            return [float(t[min(max(round(i), 0), last)]) for i in ics]
+            return _sample_times(t, ics)
 
         entry = {"recordings": len(mine), "samples": 0, "warm_s": 0.0, "errors": []}
         c0 = time.perf_counter()
