@@ -17,9 +17,11 @@ Methods (as ``../shared/datasets/PEERS.md`` ran them):
 * ``mg-Ion``: mobgap 1.2 ``GsdIluz`` gait sequences, then ``IcdIonescu`` in each (lower back);
 * ``mg-Ion/whole``: ``IcdIonescu`` on the whole recording, no gait-sequence detector;
 * ``mg-Ion/orc``: ``IcdIonescu`` in the labelled intervals (``gt_intervals``: an oracle);
-* ``gaitmap``: gaitmap 2.6 + gaitmap_mad: gravity and PCA alignment to the foot sensor frame,
-  ``BarthDtw`` stride segmentation, ``RamppEventDetection`` (initial contacts), ``RtsKalman``
-  trajectory per stride (foot, with gyroscope).
+* ``gaitmap``: gaitmap 2.6 + gaitmap_mad: gravity, PCA and forward-sign alignment to gaitmap's
+  foot sensor frame, ``BarthDtw`` stride segmentation (original template on ``gyr_ml`` only, which
+  matches turning strides), ``RamppEventDetection`` (initial contacts of every segmented stride),
+  ``RtsKalman`` trajectory per stride (foot, with gyroscope); contact times are the recording's
+  own timestamps at the detected samples.
 
 Body frame for mobgap: ``acc_is`` is the sidecar's ``vertical_axis_when_still`` (sign so that it
 reads +g standing); of the two other axes the one with the larger variance is ``acc_pa``.
@@ -110,11 +112,22 @@ def _mobgap(method: str, df, fs: float, intervals) -> list[float]:
 
 
 def _gaitmap(acc, gyro, fs: float, side: str | None) -> tuple[list[float], list[float]]:
+    """Run gaitmap's foot pipeline; return initial contacts as sample indices (and no strides).
+
+    As gaitmap's documentation intends: gyroscope in deg/s; the automatic sensor-to-foot alignment
+    (gravity, PCA, forward-direction sign) into gaitmap's foot sensor frame (x forward, y left,
+    z up, the same for both feet); the sidecar's side picks the left/right body-frame conversion
+    (right when undocumented). ``BarthDtw`` uses the original template on ``gyr_ml`` only: with all
+    three gyroscope axes (the default) the template "will not match turning strides" (its
+    docstring), and every recording here turns (U-turns, VICON-room loops). Contacts come from the
+    segmented strides (every matched stride): the min-vel list drops the last stride of every run
+    of consecutive strides. ``RtsKalman`` then reconstructs every min-vel stride, as a user would.
+    """
     import numpy as np
     import pandas as pd
     from gaitmap.event_detection import RamppEventDetection
     from gaitmap.preprocessing import sensor_alignment as sa
-    from gaitmap.stride_segmentation import BarthDtw
+    from gaitmap.stride_segmentation import BarthDtw, BarthOriginalTemplate
     from gaitmap.trajectory_reconstruction import RtsKalman, StrideLevelTrajectory
     from gaitmap.utils.coordinate_conversion import convert_to_fbf
 
@@ -128,14 +141,24 @@ def _gaitmap(acc, gyro, fs: float, side: str | None) -> tuple[list[float], list[
     data = sa.PcaAlignment(target_axis="y", pca_plane_axis=("gyr_x", "gyr_y")).align(data).aligned_data_
     data = sa.ForwardDirectionSignAlignment().align(data, sampling_rate_hz=fs).aligned_data_
     bf = convert_to_fbf(data, left_like="left_", right_like="right_")
-    dtw = BarthDtw().segment(data=bf, sampling_rate_hz=fs)
+    dtw = BarthDtw(template=BarthOriginalTemplate(use_cols=("gyr_ml",))).segment(data=bf, sampling_rate_hz=fs)
     ed = RamppEventDetection().detect(data=bf, stride_list=dtw.stride_list_, sampling_rate_hz=fs)
-    events = ed.min_vel_event_list_[name]
     traj = StrideLevelTrajectory(trajectory_method=RtsKalman())
-    if len(events):
+    if len(ed.min_vel_event_list_[name]):
         traj.estimate(data=data, stride_event_list=ed.min_vel_event_list_, sampling_rate_hz=fs)
-    ics = sorted(float(i) for i in events["ic"].to_numpy()) if len(events) else []
+    events = ed.segmented_event_list_[name]
+    ics = sorted(float(i) for i in events["ic"].dropna().to_numpy()) if len(events) else []
     return ics, []
+
+
+def _sample_times(t, idx) -> list[float]:
+    """Return the times of sample indices, read from the recording's own timestamps.
+
+    Some recordings have gaps (dropped packets) or a sidecar rate that differs from their
+    timestamps, where ``t[0] + i / fs`` drifts by seconds. Indices are rounded and clipped.
+    """
+    last = len(t) - 1
+    return [float(t[min(max(round(i), 0), last)]) for i in idx]
 
 
 def worker(manifest: Path, out: Path) -> int:
@@ -166,11 +189,11 @@ def worker(manifest: Path, out: Path) -> int:
         def run(it, method=method):
             t, acc, gyro = loaded[it["key"]]
             fs = float(it["fs"])
-            if method in FOOT_METHODS:
-                ics, _ = _gaitmap(acc, gyro, fs, it.get("side"))
-            else:
+            if method not in FOOT_METHODS:
                 ics = _mobgap(method, _body_frame(acc, it.get("vertical")), fs, it.get("intervals") or [])
-            return [float(t[0] + i / fs) for i in ics]
+                return [float(t[0] + i / fs) for i in ics]
+            ics, _ = _gaitmap(acc, gyro, fs, it.get("side"))
+            return _sample_times(t, ics)
 
         entry = {"recordings": len(mine), "samples": 0, "warm_s": 0.0, "errors": []}
         c0 = time.perf_counter()
