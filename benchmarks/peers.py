@@ -85,7 +85,12 @@ def _body_frame(acc, vertical: str | None):
     )
 
 
-def _mobgap(method: str, df, fs: float, intervals) -> list[float]:
+def _mobgap(method: str, df, fs: float, intervals, t) -> list[float]:
+    """Run a mobgap method; return the contacts as sample indices.
+
+    ``intervals`` (``/orc``) are times in s, found in the recording's own timestamps ``t`` (a
+    recording with dropped samples is not sampled at ``fs`` all through).
+    """
     import numpy as np
     from mobgap.gait_sequences import GsdIluz
     from mobgap.initial_contacts import IcdIonescu
@@ -102,7 +107,7 @@ def _mobgap(method: str, df, fs: float, intervals) -> list[float]:
     elif method == "mg-Ion/orc":
         idx = []
         for a, b in intervals:
-            idx += icd(max(0, int(np.floor(a * fs))), min(len(df), int(np.ceil(b * fs)) + 1))
+            idx += icd(int(np.searchsorted(t, a, side="left")), int(np.searchsorted(t, b, side="right")))
     else:
         gs = GsdIluz().detect(df, sampling_rate_hz=fs).gs_list_
         idx = []
@@ -190,8 +195,8 @@ def worker(manifest: Path, out: Path) -> int:
             t, acc, gyro = loaded[it["key"]]
             fs = float(it["fs"])
             if method not in FOOT_METHODS:
-                ics = _mobgap(method, _body_frame(acc, it.get("vertical")), fs, it.get("intervals") or [])
-                return [float(t[0] + i / fs) for i in ics]
+                ics = _mobgap(method, _body_frame(acc, it.get("vertical")), fs, it.get("intervals") or [], t)
+                return _sample_times(t, ics)
             ics, _ = _gaitmap(acc, gyro, fs, it.get("side"))
             return _sample_times(t, ics)
 
