@@ -216,6 +216,12 @@ class CoachSettings:
         this many times faster than their hiking now.
     run_window_s : float
         Suggest running again only within this time after hiking a steep climb, s.
+    run_cue_repeats : bool
+        False: ``run`` is a one-shot, said once (at level 1) per hike and not repeated or escalated
+        while the runner keeps walking (they have a reason: eating at the aid station, a steep
+        rocky descent); it can be said again only after a new hike, that is steep hiking after the
+        runner left the climb (a known grade off the climb or below ``run_max_grade_pct``). True:
+        it repeats and escalates as every other coaching cue (the rule before the one-shot).
     hiking_speed_flat_mps : float
         The runner's walking speed on the flat, m/s: scales Tobler's model until the session has
         the runner's own hiking.
@@ -257,6 +263,7 @@ class CoachSettings:
     run_max_grade_pct: float = 10.0
     run_speed_ratio: float = 1.2
     run_window_s: float = 120.0
+    run_cue_repeats: bool = False
     hiking_speed_flat_mps: float = TOBLER_FLAT_SPEED_MPS
     hiking_grade_bin_pct: float = 3.0
     hiking_min_steps: int = 20
@@ -656,6 +663,9 @@ class Coach:
         self._last_cue_t = -math.inf
         self._device_last: dict[str, float] = {}
         self._hiked_t: float | None = None
+        # the one-shot run cue: said for the current hike; the runner left the climb since it
+        self._run_said = False
+        self._left_climb = False
         self._hike_obs: deque[tuple[float, float]] = deque(maxlen=2000)
         self._run_obs: deque[tuple[float, float]] = deque(maxlen=2000)
         self._targets_cache: dict[str | None, Targets] = {}
@@ -832,6 +842,8 @@ class Coach:
             cue = self._policy(want, t, terrain)
             if cue is not None:
                 out.append(cue)
+                if cue.kind == "run":
+                    self._run_said = True
         return out
 
     def on_event(self, kind: str, t_s: float, reason: str = "") -> list[CueEvent]:
@@ -995,13 +1007,22 @@ class Coach:
 
     def _observe(self, step: StepInput) -> None:
         s = self.settings
-        if step.grade != "climb":
-            return
+        g = step.grade_pct
+        if step.grade != "climb" or (g is not None and g < s.run_max_grade_pct):
+            # off the climb (the grade that calls for running): steep hiking after this is a new
+            # hike; an unknown grade says nothing, and the hysteresis gap up to hike_min_grade_pct
+            # keeps a climb whose grade wavers one hike
+            if step.grade != "unknown":
+                self._left_climb = True
+            if step.grade != "climb":
+                return
         v = speed_mps(step.cadence_spm, step.stride_length_m)
-        steep = step.grade_pct is None or step.grade_pct >= s.hike_min_grade_pct
+        steep = g is None or g >= s.hike_min_grade_pct
         if step.gait == "walk":
             if steep:
                 self._hiked_t = step.t_s
+                if self._left_climb:  # a new hike: its run cue is still to be said
+                    self._run_said = self._left_climb = False
             if v is not None and step.grade_pct is not None:
                 self._hike_obs.append((step.grade_pct, v))
         elif v is not None and step.grade_pct is not None:
@@ -1055,8 +1076,11 @@ class Coach:
                             f"{vh:.2f} m/s ({src})",
                         )
             return off
-        # Walking: only a hike that has served its purpose calls for running again.
+        # Walking: only a hike that has served its purpose calls for running again, once per hike
+        # (unless run_cue_repeats): a runner who heard it and keeps walking has a reason.
         if self._hiked_t is None or step.t_s - self._hiked_t > s.run_window_s or step.grade == "unknown":
+            return None
+        if self._run_said and not s.run_cue_repeats:
             return None
         if step.grade != "climb" or (g is not None and g < s.run_max_grade_pct):
             where = f"{g:.0f} % ({step.grade})" if g is not None else step.grade

@@ -168,6 +168,7 @@ class CoachConfig:
     run_max_grade_pct: float = _k(10.0, "float", 0, 100, unit="%")
     run_speed_ratio: float = _k(1.2, "float", 1.0, 3.0)
     run_window_s: float = _k(120.0, "float", 10, 3600, unit="s")
+    run_cue_repeats: bool = _k(False, "bool")
     hiking_grade_bin_pct: float = _k(3.0, "float", 0.5, 20, unit="%")
     hiking_min_steps: int = _k(20, "int", 1, 10000, unit="steps")
 
@@ -705,7 +706,8 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
     repeated cues existed: it replays with ``repeat_backoff = 1`` (a repeat every ``repeat_s``),
     as that device cued. Likewise a snapshot without ``coach.settle_s`` was written when
     ``settle_steps`` on-target steps alone ended an off-target stretch: it replays with
-    ``settle_s = 0``.
+    ``settle_s = 0``. A snapshot without ``coach.run_cue_repeats`` was written when ``run`` after a
+    hike repeated and escalated like every cue: it replays with ``run_cue_repeats = true``.
 
     Parameters
     ----------
@@ -748,6 +750,9 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
     if isinstance(coach, Mapping) and "settle_s" not in coach:
         # written before settle_s existed: settle_steps on-target steps alone ended a stretch
         overrides["coach.settle_s"] = 0.0
+    if isinstance(coach, Mapping) and "run_cue_repeats" not in coach:
+        # written before the one-shot run cue: "run" after a hike repeated and escalated
+        overrides["coach.run_cue_repeats"] = True
     try:
         cfg = load_config(overrides=overrides)
     except ConfigError as e:

@@ -260,6 +260,107 @@ def test_no_hike_run_ping_pong_when_hiking_has_slowed():
     assert "hike" not in kinds[kinds.index("run") :]
 
 
+# ------------------------------------------------------------------------ "run" after a hike
+def _hike(coach, t, duration_s=180.0):
+    """Hike a 20 % climb at 100 spm × 1.2 m (1.0 m/s)."""
+    return run(coach, t, duration_s, 100.0, 1.2, gait="walk", grade="climb", grade_pct=20.0)
+
+
+@pytest.mark.parametrize(
+    ("grade", "grade_pct", "terrain"),
+    [("flat", 0.0, "smooth"), ("descent", -25.0, "technical")],
+    ids=["aid-station", "steep-technical-descent"],
+)
+def test_run_is_said_once_at_the_top_however_long_the_runner_keeps_walking(grade, grade_pct, terrain):
+    # A runner hikes a climb, then walks around the aid station at the top for 3 min (or walks
+    # down a steep rocky descent): "run" says the climb is over, once, at level 1 after the
+    # usual 8 s of evidence; the runner who keeps walking has a reason and is not told again.
+    s = CoachSettings()
+    coach = Coach(s, Baseline(170.0, 2.2))
+    _, t = _hike(coach, 0.0)
+    top = t
+    cues, _ = run(coach, t, 180.0, 90.0, 1.0, gait="walk", grade=grade, grade_pct=grade_pct, terrain=terrain)
+    runs = [c for c in cues if c.kind == "run"]
+    assert [c.level for c in runs] == [1]
+    # (on the technical descent the terrain change, confirmed after 4 steps, restarts the count)
+    confirm_s = s.terrain_confirm_steps * 60.0 / 90.0 if terrain == "technical" else 0.0
+    assert s.min_off_target_s <= runs[0].t_s - top < s.min_off_target_s + confirm_s + 1.0
+
+
+def test_with_run_cue_repeats_run_repeats_and_escalates_as_before():
+    # the rule before the one-shot: within run_window_s (120 s) of the hike, the cue at 8 s,
+    # then every repeat_s (20 s) up to max_level 3, then backed off ×2 (40 s): 8, 28, 48, 88 s
+    coach = Coach(CoachSettings(run_cue_repeats=True), Baseline(170.0, 2.2))
+    _, t = _hike(coach, 0.0)
+    cues, _ = run(coach, t, 180.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=0.0)
+    runs = [c for c in cues if c.kind == "run"]
+    assert [c.level for c in runs] == [1, 2, 3, 3]
+    gaps = [b.t_s - a.t_s for a, b in itertools.pairwise(runs)]
+    assert gaps == pytest.approx([20.0, 20.0, 40.0], abs=60.0 / 90.0)
+
+
+def test_an_older_device_log_replays_the_repeated_run_cue():
+    # a log whose configuration snapshot predates run_cue_repeats replays with the rule its
+    # device had: the aid station's "run" four times
+    from firmware_py.config import coach_settings, config_from_snapshot
+
+    snapshot = {"coach": {"repeat_backoff": 2.0, "settle_s": 8.0}}
+    old = coach_settings(config_from_snapshot(snapshot, "old.cclog"))
+    coach = Coach(old, Baseline(170.0, 2.2))
+    _, t = _hike(coach, 0.0)
+    cues, _ = run(coach, t, 180.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=0.0)
+    assert [c.level for c in cues if c.kind == "run"] == [1, 2, 3, 3]
+
+
+def test_a_second_climb_hiked_and_eased_gets_its_own_run():
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    _, t = _hike(coach, 0.0)
+    first, t = run(coach, t, 90.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=0.0)
+    _, t = _hike(coach, t)  # the next climb, hiked
+    second, _ = run(coach, t, 90.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=2.0)
+    assert [c.level for c in first if c.kind == "run"] == [1]
+    assert [c.level for c in second if c.kind == "run"] == [1]
+
+
+def test_run_on_the_climb_itself_is_said_once_while_the_runner_keeps_hiking():
+    # own running (160 × 1.6 m = 2.13 m/s) beats hiking at 1.0 m/s by more than ×1.2: "run" once;
+    # the runner keeps hiking the same climb for 3 min and is not told again, nor at the top
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 40.0, 160.0, 1.6, grade="climb", grade_pct=18.0)
+    cues, t = run(coach, t, 180.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=18.0)
+    top, _ = run(coach, t, 90.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=0.0)
+    runs = [c for c in cues + top if c.kind == "run"]
+    assert [c.level for c in runs] == [1]
+    assert runs[0].reason.startswith("own running 2.13 m/s on a 18 % climb beats hiking 1.00 m/s")
+
+
+def test_a_climb_whose_grade_wavers_under_the_hike_grade_is_one_hike():
+    # "run" said on the climb (own running beats hiking); the climb then reads 12 % for a while
+    # (under hike_min_grade_pct 15 %, above run_max_grade_pct 10 %: the hysteresis gap) and 18 %
+    # again: still the one hike, so the top does not bring a second "run"
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    _, t = run(coach, 0.0, 40.0, 160.0, 1.6, grade="climb", grade_pct=18.0)
+    cues, t = run(coach, t, 60.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=18.0)
+    c, t = run(coach, t, 30.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=12.0)
+    cues += c
+    c, t = run(coach, t, 60.0, 100.0, 1.2, gait="walk", grade="climb", grade_pct=18.0)
+    cues += c
+    top, _ = run(coach, t, 60.0, 90.0, 1.0, gait="walk", grade="flat", grade_pct=0.0)
+    assert [c.kind for c in cues].count("run") == 1
+    assert [c.kind for c in top].count("run") == 0
+
+
+def test_a_hike_cue_still_repeats_with_the_back_off():
+    # running a 20 % climb at 120 × 0.6 m = 0.6 m/s, slower than hiking it (Tobler 0.69 m/s),
+    # wastes energy with every step: "hike" at 8 s, every 20 s up to level 3, then ×2 (40, 80 s)
+    coach = Coach(CoachSettings(), Baseline(170.0, 2.2))
+    cues, _ = run(coach, 0.0, 200.0, 120.0, 0.6, grade="climb", grade_pct=20.0)
+    hikes = [c for c in cues if c.kind == "hike"]
+    assert [c.level for c in hikes] == [1, 2, 3, 3, 3]
+    gaps = [b.t_s - a.t_s for a, b in itertools.pairwise(hikes)]
+    assert gaps == pytest.approx([20.0, 20.0, 40.0, 80.0], abs=0.5)
+
+
 # ----------------------------------------------------------------------------- terrain spacing
 def _coaching_gaps_ok(cues, gap_s):
     kinds = ("quicken_steps", "shorten_stride", "hike", "run", "terrain_changed")

@@ -193,6 +193,19 @@ def test_a_log_from_before_settle_s_replays_as_its_device_cued():
     assert config_from_snapshot({"coach": {"settle_s": 3.0}}, "new.cclog").coach.settle_s == 3.0
 
 
+def test_the_run_cue_is_a_one_shot_by_default_and_older_logs_replay_it_repeated():
+    # run_cue_repeats = false is today's rule; a snapshot without the key was written when "run"
+    # after a hike repeated and escalated, and replays so; one that has it keeps its own
+    assert coach_settings(load_config()).run_cue_repeats is False
+    assert coach_settings(load_config(overrides={"coach.run_cue_repeats": True})).run_cue_repeats is True
+    old = config_from_snapshot({"coach": {"settle_s": 8.0, "repeat_backoff": 2.0}}, "old.cclog")
+    assert coach_settings(old).run_cue_repeats is True
+    assert (old.coach.settle_s, old.coach.repeat_backoff) == (8.0, 2.0)
+    assert config_from_snapshot(Config().to_dict(), "new.cclog").coach.run_cue_repeats is False
+    mine = config_from_snapshot({"coach": {"run_cue_repeats": False}}, "new.cclog")
+    assert mine.coach.run_cue_repeats is False
+
+
 def test_builtin_dir_of_an_installed_wheel(tmp_path):
     pkg = tmp_path / "site-packages" / "firmware_py"
     shutil.copytree(REPO / "config", pkg / "data" / "config")
@@ -304,6 +317,13 @@ ERRORS = [
         "0.5",
         "out of range",
         "a number from 1 to 10",
+    ),
+    (
+        '[coach]\nrun_cue_repeats = "no"\n',
+        "coach.run_cue_repeats",
+        '"no"',
+        "wrong type (string)",
+        "true or false",
     ),
     (
         "[coach]\nsettle_s = -1\n",
