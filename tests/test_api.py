@@ -25,6 +25,7 @@ from dsp import Pipeline, StepDetector, ValidationError, detect_steps, estimate_
 from dsp.grade import GradeEstimator
 from dsp.stride import make_stride_estimator
 from dsp.terrain import TerrainClassifier, classify_terrain
+from tests.ast_imports import imported_modules
 
 DSP_DIR = Path(dsp.__file__).parent
 PUBLIC_MODULES = [
@@ -56,15 +57,8 @@ FORBIDDEN = ("smbus2", "gpiozero", "firmware_py", "serial", "RPi", "lgpio", "pig
 
 def test_dsp_sources_import_no_hardware_library_nor_firmware():
     for path in sorted(DSP_DIR.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
+        for name in imported_modules(ast.parse(path.read_text(encoding="utf-8"))):
+            assert name.split(".")[0] not in FORBIDDEN, f"{path.name} imports {name}"
 
 
 def test_importing_every_dsp_module_loads_no_hardware_library_nor_firmware():

@@ -8,6 +8,7 @@ import inspect
 import numpy as np
 
 from benchmarks import peers
+from tests.ast_imports import imported_modules
 
 
 def test_sample_times_read_the_recordings_timestamps_across_a_gap():
@@ -29,15 +30,8 @@ def test_worker_half_imports_nothing_of_cadence_coach():
     worker_half += (peers.worker,)
     banned = ("dsp", "firmware_py", "benchmarks", "tests")
     for fn in worker_half:
-        for node in ast.walk(ast.parse(inspect.getsource(fn).lstrip())):
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            else:
-                continue
-            for name in names:
-                assert name.split(".")[0] not in banned, (fn.__name__, name)
+        for name in imported_modules(ast.parse(inspect.getsource(fn).lstrip())):
+            assert name.split(".")[0] not in banned, (fn.__name__, name)
     top = ast.parse(inspect.getsource(peers))
     for node in top.body:
         if isinstance(node, ast.ImportFrom):
