@@ -299,6 +299,23 @@ def _specs(cls: type) -> dict[str, _Spec]:
     return {f.name: f.metadata["spec"] for f in fields(cls) if "spec" in f.metadata}
 
 
+#: ``[coach]`` keys added since device logs first recorded their configuration, each with the
+#: settings that give the rule in force before it: a log whose snapshot lacks the key replays with
+#: them, as its device cued (:func:`config_from_snapshot`).
+_COACH_KEYS_ADDED: dict[str, dict[str, Any]] = {
+    # the back-off of repeated cues: a repeat every repeat_s for as long as the stretch lasted
+    # (and that device's repeat_s may exceed today's default max_repeat_s)
+    "repeat_backoff": {
+        "coach.repeat_backoff": 1.0,
+        "coach.max_repeat_s": _specs(CoachConfig)["max_repeat_s"].hi,
+    },
+    # settle_steps on-target steps alone ended a stretch
+    "settle_s": {"coach.settle_s": 0.0},
+    # "run" after a hike repeated and escalated as every cue
+    "run_cue_repeats": {"coach.run_cue_repeats": True},
+}
+
+
 def _all_keys() -> list[str]:
     keys = [f"{s}.{k}" for s, cls in _SECTIONS.items() for k in _specs(cls)]
     keys += [f"{s}.{k}" for s, cls in _SUBTABLES.items() for k in _specs(cls)]
@@ -742,17 +759,11 @@ def config_from_snapshot(snapshot: Mapping[str, Any], source: str) -> Config:
         if isinstance(table, Mapping):
             walk(section, table)
     coach = snapshot.get("coach")
-    if isinstance(coach, Mapping) and "repeat_backoff" not in coach:
-        # written before the back-off existed: that device repeated a cue every repeat_s for as
-        # long as the stretch lasted, and its repeat_s may exceed today's default max_repeat_s
-        overrides["coach.repeat_backoff"] = 1.0
-        overrides.setdefault("coach.max_repeat_s", _specs(CoachConfig)["max_repeat_s"].hi)
-    if isinstance(coach, Mapping) and "settle_s" not in coach:
-        # written before settle_s existed: settle_steps on-target steps alone ended a stretch
-        overrides["coach.settle_s"] = 0.0
-    if isinstance(coach, Mapping) and "run_cue_repeats" not in coach:
-        # written before the one-shot run cue: "run" after a hike repeated and escalated
-        overrides["coach.run_cue_repeats"] = True
+    if isinstance(coach, Mapping):
+        for key, before in _COACH_KEYS_ADDED.items():
+            if key not in coach:
+                for dotted, value in before.items():
+                    overrides.setdefault(dotted, value)
     try:
         cfg = load_config(overrides=overrides)
     except ConfigError as e:
