@@ -42,7 +42,7 @@ from dsp._config import kernel
 
 # ---- parameter slots (params vector, built by dsp.steps.StepDetector) ----------------------
 P_FS = 0
-P_MODE = 1  # 0: trunk (lower back, or any placement without gyro); 1: foot/shank with gyro
+P_MODE = 1  # 0: trunk (lower back, or a shank without gyro); 1: foot/shank with gyro; 2: foot without gyro
 P_LOOK_S = 2
 P_BACK_FRAC = 3
 P_REFINE_S = 4
@@ -82,7 +82,22 @@ P_STILL_S = 36  # trunk: stillness this long is standing
 P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 P_CADENCE_N = 55  # intervals of this bout the cadence field uses (steps, or a foot sensor's strides)
-N_PARAMS = 56
+# slots 56..63: limb detector (a foot or shank sensor without a gyroscope, mode 2)
+P_LIMB_POST_S = 56  # limb: an impact is decided this long after it (its look-ahead and after-window), s
+P_LIMB_BEFORE_S = 57  # limb: the activity before an impact is the mean over this long before it, s
+P_LIMB_GUARD_S = 58  # limb: samples this close to the impact are left out of both activity windows, s
+P_LIMB_PEAK_S = 59  # limb: an impact is the largest |a| over this long before it, s
+P_LIMB_FLOOR = 60  # limb: smallest impact, |a| above g, m/s²
+P_LIMB_DROP = 61  # limb: smallest drop of activity across the impact, m/s²
+P_LIMB_REL = 62  # limb: smallest drop relative to the running drop
+P_LIMB_REL_RHYTHM = 63  # limb: the same where the stride rhythm expects a contact
+P_LIMB_LAG_S = 64  # limb: the activity is the change of the acceleration vector over this lag, s
+P_LIMB_ACT = 65  # EXPERIMENT
+P_LIMB_GUARD_AFTER_S = 66
+P_LIMB_W_AFTER = 67
+P_LIMB_IMP_REL = 68
+P_LIMB_REFR = 69
+N_PARAMS = 70
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -140,7 +155,9 @@ S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
-N_STATE = 89  # S_SORTED + N_INTERVALS
+S_LIMB_AMP = 89  # limb: running drop of activity at the contacts, m/s²
+S_LIMB_IMP = 90  # limb: running impact at the contacts, |a| above g, m/s²
+N_STATE = 91
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -149,6 +166,9 @@ FROZEN_S = 0.05
 DEAD_GAP_S = 0.25
 
 N_INTERVALS = 8
+
+#: Standard gravity, m/s²: the limb detector measures activity as the distance of |a| from it.
+G_MPS2 = 9.80665
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
@@ -375,6 +395,98 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
+def _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out):
+    """Decide whether the sample ``P_LIMB_POST_S`` before sample ``k`` was a limb contact (mode 2).
+
+    A foot (or shank) without a gyroscope: ``ring[:, 1]`` holds |a|.  The contact is the impact
+    that ends the swing: a peak of |a| (at least ``P_LIMB_FLOOR`` above g, the largest over
+    ``P_LIMB_PEAK_S`` before it and larger than every sample of the look-ahead) across which the
+    limb's activity, the mean distance of |a| from g, drops: high in the swing before it (over
+    ``P_LIMB_BEFORE_S``), low in the loading of the stance after it (over the look-ahead), each
+    window leaving out ``P_LIMB_GUARD_S`` around the impact.  The push-off's burst is the reverse
+    (a resting foot before it, the swing after it), and a peak within the swing has swing on both
+    sides.  The drop must reach ``P_LIMB_DROP`` and a fraction of the running drop (smaller where
+    the stride rhythm expects a contact); one contact per stride.  Orientation-free: |a| only.
+    ``slot`` is the ring row of sample ``k``.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    fs = params[P_FS]
+    m = ring.shape[0]
+    post = int(params[P_LIMB_POST_S] * fs + 0.5)
+    if post < 1:
+        post = 1
+    c = k - post
+    if c < valid_from + 1:
+        return n_out
+    cs = slot - post
+    if cs < 0:
+        cs += m
+    vc = ring[cs, 1]
+    tc = ring[cs, 0]
+    if vc - G_MPS2 < params[P_LIMB_FLOOR] or vc - G_MPS2 < params[P_LIMB_IMP_REL] * state[S_LIMB_IMP]:
+        return n_out
+    period = state[S_PERIOD]
+    since = tc - state[S_LAST_STEP_T]
+    if since < max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR] * period):
+        return n_out
+    guard = params[P_LIMB_GUARD_S]
+    # larger than every later sample of the look-ahead; the mean activity after it (loading)
+    after = 0.0
+    n_after = 0
+    r = cs
+    for _q in range(c + 1, k + 1):
+        r += 1
+        if r == m:
+            r = 0
+        if ring[r, 1] > vc:
+            return n_out
+        if ring[r, 0] - tc >= params[P_LIMB_GUARD_AFTER_S]:
+            after += ring[r, 2]
+            n_after += 1
+    # not lower than any earlier sample over the peak window; the mean activity before it (swing)
+    peak_s = max(params[P_LIMB_PEAK_S], params[P_BACK_FRAC] * period)
+    back = int(max(peak_s, params[P_LIMB_BEFORE_S]) * fs + 0.5)
+    if back > m - post - 2:
+        back = m - post - 2
+    lo = c - back
+    if lo < valid_from:
+        lo = valid_from
+    before = 0.0
+    n_before = 0
+    r = cs
+    for _q in range(c - 1, lo - 1, -1):
+        r -= 1
+        if r < 0:
+            r = m - 1
+        dtq = tc - ring[r, 0]
+        if dtq <= peak_s and ring[r, 1] >= vc:
+            return n_out
+        if guard <= dtq <= params[P_LIMB_BEFORE_S]:
+            before += ring[r, 2]
+            n_before += 1
+    if n_after == 0 or n_before == 0:
+        return n_out
+    drop = before / n_before - params[P_LIMB_W_AFTER] * after / n_after
+    if _in_rhythm(since, period, state[S_N_INT], params[P_RHYTHM_LO], params[P_RHYTHM_HI]):
+        rel = params[P_LIMB_REL_RHYTHM]
+    else:
+        rel = params[P_LIMB_REL]
+    if drop < params[P_LIMB_DROP] or drop < rel * state[S_LIMB_AMP]:
+        return n_out
+    n_out = _record_step(tc, ti, vc, params, state, intervals, out, n_out)
+    i_old = state[S_LIMB_IMP]
+    imp = vc - G_MPS2
+    state[S_LIMB_IMP] = imp if i_old == 0.0 else 0.85 * i_old + 0.15 * min(imp, 3.0 * i_old)
+    a_old = state[S_LIMB_AMP]
+    state[S_LIMB_AMP] = drop if a_old == 0.0 else 0.85 * a_old + 0.15 * min(drop, 3.0 * a_old)
+    return n_out
+
+
+@kernel
 def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
     """Run the step detector over one block of samples.
 
@@ -410,6 +522,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     m = ring.shape[0]
     fs = params[P_FS]
     foot = params[P_MODE] == 1.0 and has_gyro
+    limb = params[P_MODE] == 2.0
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
@@ -662,6 +775,32 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             state[S_PEND_CONSEC] = consec
             if ti >= t_x + params[P_IMPACT_S]:
                 n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
+            continue
+        if limb:
+            # ---- limb mode (foot without gyro): the impact across which the activity drops
+            an = np.sqrt(ax * ax + ay * ay + az * az)
+            ring[slot, 1] = an
+            ring[slot, 3] = ax
+            ring[slot, 4] = ay
+            ring[slot, 5] = az
+            lag = int(params[P_LIMB_LAG_S] * fs + 0.5)
+            if lag < 1:
+                lag = 1
+            act = 0.0
+            if k - lag >= valid_from:
+                rl = slot - lag
+                if rl < 0:
+                    rl += m
+                dx = ax - ring[rl, 3]
+                dy = ay - ring[rl, 4]
+                dz = az - ring[rl, 5]
+                act = np.sqrt(dx * dx + dy * dy + dz * dz)
+            if params[P_LIMB_ACT] == 0.0:
+                act = abs(an - G_MPS2)
+            elif params[P_LIMB_ACT] == 2.0:
+                act += abs(an - G_MPS2)
+            ring[slot, 2] = act
+            n_out = _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s, sz1, sz2 = _biquad(av, cs, sz1, sz2)

@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +26,10 @@ from dsp.exc import ValidationError
 
 #: The gyroscope block the kernel gets without a gyroscope (zero-length: nothing reads or writes it).
 _NO_GYRO = np.zeros((0, 3))
+
+#: Placements whose sensor without a gyroscope runs the limb detector (its own foot's contacts,
+#: one per stride); the others without a gyroscope run the trunk detector (both feet).
+_LIMB_ACC_PLACEMENTS = frozenset(os.environ.get("CC_LIMB", "foot").split(","))
 
 #: Placement names understood by the detector, with their aliases.
 PLACEMENTS: dict[str, str] = {
@@ -158,6 +163,26 @@ class StepSettings:
     initiation_s : float
         Trunk: the first hump of a bout whose contact comes within this time of the end of standing
         is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
+    limb_post_s : float
+        Foot without a gyroscope: an impact (a peak of |a|) is decided this long after it, from the
+        samples in between (its look-ahead, and the loading of the stance after it), s.
+    limb_before_s : float
+        Foot without a gyroscope: the swing's activity before an impact is the mean of
+        ``||a| - g|`` over this long before it, s.
+    limb_guard_s : float
+        Foot without a gyroscope: samples this close to the impact (its own ringing) are left out
+        of both activity windows, s.
+    limb_peak_s : float
+        Foot without a gyroscope: an impact is the largest |a| over this long before it, s.
+    limb_floor_mps2 : float
+        Foot without a gyroscope: smallest impact, |a| above g, m/s².
+    limb_drop_mps2 : float
+        Foot without a gyroscope: smallest drop of activity from the swing before an impact to
+        the stance after it, m/s².
+    limb_relative : float
+        Foot without a gyroscope: smallest drop as a fraction of the running drop at contacts, 1.
+    limb_rhythm_relative : float
+        ``limb_relative`` where the stride rhythm expects the next contact (see ``rhythm_window``), 1.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -198,6 +223,16 @@ class StepSettings:
     still_mps2: float = 0.3
     still_s: float = 1.0
     initiation_s: float = 0.5
+    limb_post_s: float = float(os.environ.get('CC_limb_post_s', 0.1))
+    limb_before_s: float = float(os.environ.get('CC_limb_before_s', 0.15))
+    limb_guard_s: float = float(os.environ.get('CC_limb_guard_s', 0.02))
+    limb_peak_s: float = float(os.environ.get('CC_limb_peak_s', 0.1))
+    limb_floor_mps2: float = float(os.environ.get('CC_limb_floor_mps2', 5.0))
+    limb_drop_mps2: float = float(os.environ.get('CC_limb_drop_mps2', 1.0))
+    limb_relative: float = float(os.environ.get('CC_limb_relative', 0.3))
+    limb_rhythm_relative: float = float(os.environ.get('CC_limb_rhythm_relative', 0.1))
+    limb_lag_s: float = float(os.environ.get('CC_limb_lag_s', 0.03))
+    limb_act: float = float(os.environ.get('CC_limb_act', 0))
 
 
 @dataclass
@@ -356,13 +391,15 @@ class StepDetector:
                 f"cadence_strides={s.cadence_strides} is outside 1-{K.N_INTERVALS}; choose one in that range"
             )
         foot_mode = self.placement in ("foot", "shank") and self.has_gyro
-        # With a gyroscope a foot (or shank) sensor reports the contacts of its own foot, one per
-        # stride. Without one it falls back to the trunk detector, which reports both feet.
-        one_leg = foot_mode
+        # Without a gyroscope a foot sensor finds its own foot's impacts from |a| (limb mode)
+        limb_mode = self.placement in _LIMB_ACC_PLACEMENTS and not self.has_gyro
+        # A foot (or shank) sensor reports the contacts of its own foot, one per stride; a shank
+        # without a gyroscope falls back to the trunk detector, which reports both feet.
+        one_leg = foot_mode or limb_mode
         self.steps_feet = "one" if one_leg else "both"
         p = np.zeros(K.N_PARAMS)
         p[K.P_FS] = fs
-        p[K.P_MODE] = 1.0 if foot_mode else 0.0
+        p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else 0.0)
         p[K.P_LOOK_S] = s.lookahead_s
         p[K.P_BACK_FRAC] = s.back_fraction
         p[K.P_REFINE_S] = s.refine_s
@@ -401,6 +438,20 @@ class StepDetector:
         p[K.P_STILL_S] = s.still_s
         p[K.P_INITIATION_S] = s.initiation_s
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
+        p[K.P_LIMB_POST_S] = s.limb_post_s
+        p[K.P_LIMB_BEFORE_S] = s.limb_before_s
+        p[K.P_LIMB_GUARD_S] = s.limb_guard_s
+        p[K.P_LIMB_PEAK_S] = s.limb_peak_s
+        p[K.P_LIMB_FLOOR] = s.limb_floor_mps2
+        p[K.P_LIMB_DROP] = s.limb_drop_mps2
+        p[K.P_LIMB_REL] = s.limb_relative
+        p[K.P_LIMB_REL_RHYTHM] = s.limb_rhythm_relative
+        p[K.P_LIMB_LAG_S] = s.limb_lag_s
+        p[K.P_LIMB_ACT] = s.limb_act
+        p[K.P_LIMB_GUARD_AFTER_S] = float(os.environ.get('CC_ga', 0.02))
+        p[K.P_LIMB_W_AFTER] = float(os.environ.get('CC_wa', 1.0))
+        p[K.P_LIMB_IMP_REL] = float(os.environ.get('CC_ir', 0.5))
+        p[K.P_LIMB_REFR] = float(os.environ.get('CC_rf', 0.7))
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
         p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
@@ -416,7 +467,10 @@ class StepDetector:
         ring_s = max(
             s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
         )
-        self._ring = np.zeros((int(ring_s * fs) + 8, 2))
+        if limb_mode:  # limb: an impact's look-ahead and the longer of its two look-backs
+            peak_s = max(s.limb_peak_s, s.back_fraction * 2.0 * s.max_period_s)
+            ring_s = max(ring_s, s.limb_post_s + max(s.limb_before_s, peak_s))
+        self._ring = np.zeros((int(ring_s * fs) + 8, 6 if limb_mode else 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
 
