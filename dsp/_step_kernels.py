@@ -23,6 +23,12 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   with the push-off of the first swing leg, a hump without a contact: a bout's first hump whose
   contact comes within ``initiation_s`` of the end of standing is not a step (the first heel
   strike needs the push-off and a whole swing first);
+* limb mode (a foot without gyroscope): |a| and the acceleration vector only.  The foot rests
+  (the acceleration vector stays within ``P_LIMB_REST_MPS2`` of itself over ``P_LIMB_REST_LAG_S``
+  and |a| within as much of g) for a while in every walking stance, and briefly in a running one.
+  The contact is the heel strike's impact: a peak of |a| that is the largest over the look-ahead
+  and over a fraction of the stride before it, unless the foot left a rest less than a swing
+  (``P_LIMB_SWING_S``) before it: that is the push-off's burst, not a landing.  One per stride;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -82,22 +88,15 @@ P_STILL_S = 36  # trunk: stillness this long is standing
 P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 P_CADENCE_N = 55  # intervals of this bout the cadence field uses (steps, or a foot sensor's strides)
-# slots 56..63: limb detector (a foot or shank sensor without a gyroscope, mode 2)
-P_LIMB_POST_S = 56  # limb: an impact is decided this long after it (its look-ahead and after-window), s
-P_LIMB_BEFORE_S = 57  # limb: the activity before an impact is the mean over this long before it, s
-P_LIMB_GUARD_S = 58  # limb: samples this close to the impact are left out of both activity windows, s
-P_LIMB_PEAK_S = 59  # limb: an impact is the largest |a| over this long before it, s
-P_LIMB_FLOOR = 60  # limb: smallest impact, |a| above g, m/s²
-P_LIMB_DROP = 61  # limb: smallest drop of activity across the impact, m/s²
-P_LIMB_REL = 62  # limb: smallest drop relative to the running drop
-P_LIMB_REL_RHYTHM = 63  # limb: the same where the stride rhythm expects a contact
-P_LIMB_LAG_S = 64  # limb: the activity is the change of the acceleration vector over this lag, s
-P_LIMB_ACT = 65  # EXPERIMENT
-P_LIMB_GUARD_AFTER_S = 66
-P_LIMB_W_AFTER = 67
-P_LIMB_IMP_REL = 68
-P_LIMB_REFR = 69
-N_PARAMS = 70
+# slots 56..62: limb detector (mode 2: a foot without gyroscope)
+P_LIMB_LOOK_S = 56  # limb: an impact must be the largest |a| over this look-ahead, s (bounds the latency)
+P_LIMB_PEAK_FRAC = 57  # limb: ... and over this fraction of the stride period before it
+P_LIMB_FLOOR = 58  # limb: smallest impact, |a| above g, m/s²
+P_LIMB_REST_MPS2 = 59  # limb: at rest, |a| is within this of g and a moved less than this over the lag, m/s²
+P_LIMB_REST_LAG_S = 60  # limb: the lag over which a resting foot's acceleration vector barely moves, s
+P_LIMB_REST_S = 61  # limb: quiet this long is a rest (the foot flat in stance), s
+P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot left its last rest, s
+N_PARAMS = 63
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -155,9 +154,11 @@ S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
-S_LIMB_AMP = 89  # limb: running drop of activity at the contacts, m/s²
-S_LIMB_IMP = 90  # limb: running impact at the contacts, |a| above g, m/s²
-N_STATE = 91
+# slots 89..91: limb detector
+S_LIMB_QUIET_N = 89  # limb: consecutive quiet samples
+S_LIMB_REST_END = 90  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
+S_LIMB_REST_END2 = 91  # limb: when the rest before it ended, s
+N_STATE = 92
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -167,7 +168,7 @@ DEAD_GAP_S = 0.25
 
 N_INTERVALS = 8
 
-#: Standard gravity, m/s²: the limb detector measures activity as the distance of |a| from it.
+#: Standard gravity, m/s²: a resting foot's |a| (the limb detector's rest test and impact floor).
 G_MPS2 = 9.80665
 
 # ---- output columns ------------------------------------------------------------------------
@@ -395,18 +396,16 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
-def _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out):
-    """Decide whether the sample ``P_LIMB_POST_S`` before sample ``k`` was a limb contact (mode 2).
+def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out):
+    """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
 
-    A foot (or shank) without a gyroscope: ``ring[:, 1]`` holds |a|.  The contact is the impact
-    that ends the swing: a peak of |a| (at least ``P_LIMB_FLOOR`` above g, the largest over
-    ``P_LIMB_PEAK_S`` before it and larger than every sample of the look-ahead) across which the
-    limb's activity, the mean distance of |a| from g, drops: high in the swing before it (over
-    ``P_LIMB_BEFORE_S``), low in the loading of the stance after it (over the look-ahead), each
-    window leaving out ``P_LIMB_GUARD_S`` around the impact.  The push-off's burst is the reverse
-    (a resting foot before it, the swing after it), and a peak within the swing has swing on both
-    sides.  The drop must reach ``P_LIMB_DROP`` and a fraction of the running drop (smaller where
-    the stride rhythm expects a contact); one contact per stride.  Orientation-free: |a| only.
+    Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
+    and decides whether the sample ``P_LIMB_LOOK_S`` before this one was a contact: a peak of |a|
+    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
+    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least a refractory
+    time after the last contact, and not within ``P_LIMB_SWING_S`` of the end of the foot's last
+    rest (that burst is the push-off: a swing of the leg takes longer than that before the foot
+    lands again).  Orientation-free: |a| and distances between acceleration vectors only.
     ``slot`` is the ring row of sample ``k``.
 
     Returns
@@ -416,27 +415,63 @@ def _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n
     """
     fs = params[P_FS]
     m = ring.shape[0]
-    post = int(params[P_LIMB_POST_S] * fs + 0.5)
-    if post < 1:
-        post = 1
-    c = k - post
+    an = np.sqrt(ax * ax + ay * ay + az * az)
+    ring[slot, 1] = an
+    ring[slot, 2] = ax
+    ring[slot, 3] = ay
+    ring[slot, 4] = az
+    if k == valid_from:  # a restart forgets the rests
+        state[S_LIMB_QUIET_N] = 0.0
+        state[S_LIMB_REST_END] = -1e9
+        state[S_LIMB_REST_END2] = -1e9
+    # at rest: |a| near g, and the vector has barely moved over the lag (a swinging foot turns)
+    lag = int(params[P_LIMB_REST_LAG_S] * fs + 0.5)
+    if lag < 1:
+        lag = 1
+    quiet = False
+    q_mps2 = params[P_LIMB_REST_MPS2]
+    if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
+        rl = slot - lag
+        if rl < 0:
+            rl += m
+        dx = ax - ring[rl, 2]
+        dy = ay - ring[rl, 3]
+        dz = az - ring[rl, 4]
+        quiet = dx * dx + dy * dy + dz * dz < q_mps2 * q_mps2
+    if quiet:
+        state[S_LIMB_QUIET_N] += 1.0
+    else:
+        n_rest = int(params[P_LIMB_REST_S] * fs + 0.5)
+        if n_rest < 1:
+            n_rest = 1
+        if state[S_LIMB_QUIET_N] >= n_rest:  # a rest ended here
+            state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
+            state[S_LIMB_REST_END] = ti
+        state[S_LIMB_QUIET_N] = 0.0
+    # the candidate: the sample `look` before this one
+    look = int(params[P_LIMB_LOOK_S] * fs + 0.5)
+    if look < 1:
+        look = 1
+    c = k - look
     if c < valid_from + 1:
         return n_out
-    cs = slot - post
+    cs = slot - look
     if cs < 0:
         cs += m
     vc = ring[cs, 1]
     tc = ring[cs, 0]
-    if vc - G_MPS2 < params[P_LIMB_FLOOR] or vc - G_MPS2 < params[P_LIMB_IMP_REL] * state[S_LIMB_IMP]:
+    if vc - G_MPS2 < params[P_LIMB_FLOOR]:
         return n_out
     period = state[S_PERIOD]
-    since = tc - state[S_LAST_STEP_T]
-    if since < max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR] * period):
+    if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
         return n_out
-    guard = params[P_LIMB_GUARD_S]
-    # larger than every later sample of the look-ahead; the mean activity after it (loading)
-    after = 0.0
-    n_after = 0
+    # the push-off: the foot left its last rest (the last one that ended by the candidate) too recently
+    rest_end = state[S_LIMB_REST_END]
+    if rest_end > tc:
+        rest_end = state[S_LIMB_REST_END2]
+    if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
+        return n_out
+    # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
     r = cs
     for _q in range(c + 1, k + 1):
         r += 1
@@ -444,46 +479,20 @@ def _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n
             r = 0
         if ring[r, 1] > vc:
             return n_out
-        if ring[r, 0] - tc >= params[P_LIMB_GUARD_AFTER_S]:
-            after += ring[r, 2]
-            n_after += 1
-    # not lower than any earlier sample over the peak window; the mean activity before it (swing)
-    peak_s = max(params[P_LIMB_PEAK_S], params[P_BACK_FRAC] * period)
-    back = int(max(peak_s, params[P_LIMB_BEFORE_S]) * fs + 0.5)
-    if back > m - post - 2:
-        back = m - post - 2
+    back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
+    if back > m - look - 2:
+        back = m - look - 2
     lo = c - back
     if lo < valid_from:
         lo = valid_from
-    before = 0.0
-    n_before = 0
     r = cs
     for _q in range(c - 1, lo - 1, -1):
         r -= 1
         if r < 0:
             r = m - 1
-        dtq = tc - ring[r, 0]
-        if dtq <= peak_s and ring[r, 1] >= vc:
+        if ring[r, 1] >= vc:
             return n_out
-        if guard <= dtq <= params[P_LIMB_BEFORE_S]:
-            before += ring[r, 2]
-            n_before += 1
-    if n_after == 0 or n_before == 0:
-        return n_out
-    drop = before / n_before - params[P_LIMB_W_AFTER] * after / n_after
-    if _in_rhythm(since, period, state[S_N_INT], params[P_RHYTHM_LO], params[P_RHYTHM_HI]):
-        rel = params[P_LIMB_REL_RHYTHM]
-    else:
-        rel = params[P_LIMB_REL]
-    if drop < params[P_LIMB_DROP] or drop < rel * state[S_LIMB_AMP]:
-        return n_out
-    n_out = _record_step(tc, ti, vc, params, state, intervals, out, n_out)
-    i_old = state[S_LIMB_IMP]
-    imp = vc - G_MPS2
-    state[S_LIMB_IMP] = imp if i_old == 0.0 else 0.85 * i_old + 0.15 * min(imp, 3.0 * i_old)
-    a_old = state[S_LIMB_AMP]
-    state[S_LIMB_AMP] = drop if a_old == 0.0 else 0.85 * a_old + 0.15 * min(drop, 3.0 * a_old)
-    return n_out
+    return _record_step(tc, ti, vc - G_MPS2, params, state, intervals, out, n_out)
 
 
 @kernel
@@ -507,7 +516,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     state : numpy.ndarray
         Detector state (slots ``S_*``), updated in place.
     ring : numpy.ndarray
-        Ring buffer (trunk mode), shape ``(m, 2)``: time, step signal.
+        Ring buffer, shape ``(m, 2)``: time, then the step signal (trunk) or |a| (foot); limb
+        mode ``(m, 5)``: time, |a|, the acceleration vector.
     intervals : numpy.ndarray
         Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
     out : numpy.ndarray
@@ -777,30 +787,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
             continue
         if limb:
-            # ---- limb mode (foot without gyro): the impact across which the activity drops
-            an = np.sqrt(ax * ax + ay * ay + az * az)
-            ring[slot, 1] = an
-            ring[slot, 3] = ax
-            ring[slot, 4] = ay
-            ring[slot, 5] = az
-            lag = int(params[P_LIMB_LAG_S] * fs + 0.5)
-            if lag < 1:
-                lag = 1
-            act = 0.0
-            if k - lag >= valid_from:
-                rl = slot - lag
-                if rl < 0:
-                    rl += m
-                dx = ax - ring[rl, 3]
-                dy = ay - ring[rl, 4]
-                dz = az - ring[rl, 5]
-                act = np.sqrt(dx * dx + dy * dy + dz * dz)
-            if params[P_LIMB_ACT] == 0.0:
-                act = abs(an - G_MPS2)
-            elif params[P_LIMB_ACT] == 2.0:
-                act += abs(an - G_MPS2)
-            ring[slot, 2] = act
-            n_out = _limb_impact(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
+            # ---- limb mode (a foot without gyroscope): the impact of a landing, not of a push-off
+            n_out = _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out)
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s, sz1, sz2 = _biquad(av, cs, sz1, sz2)
