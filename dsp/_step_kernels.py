@@ -788,7 +788,9 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             continue
         if limb:
             # ---- limb mode (a foot without gyroscope): the impact of a landing, not of a push-off
-            n_out = _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out)
+            n_out = _limb_sample(
+                ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out
+            )
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s, sz1, sz2 = _biquad(av, cs, sz1, sz2)
