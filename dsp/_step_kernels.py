@@ -23,6 +23,12 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   with the push-off of the first swing leg, a hump without a contact: a bout's first hump whose
   contact comes within ``initiation_s`` of the end of standing is not a step (the first heel
   strike needs the push-off and a whole swing first);
+* limb mode (a foot without gyroscope): |a| and the acceleration vector only.  The foot rests
+  (the acceleration vector stays within ``P_LIMB_REST_MPS2`` of itself over ``P_LIMB_REST_LAG_S``
+  and |a| within as much of g) for a while in every walking stance, and briefly in a running one.
+  The contact is the heel strike's impact: a peak of |a| that is the largest over the look-ahead
+  and over a fraction of the stride before it, unless the foot left a rest less than a swing
+  (``P_LIMB_SWING_S``) before it: that is the push-off's burst, not a landing.  One per stride;
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -42,7 +48,7 @@ from dsp._config import kernel
 
 # ---- parameter slots (params vector, built by dsp.steps.StepDetector) ----------------------
 P_FS = 0
-P_MODE = 1  # 0: trunk (lower back, or any placement without gyro); 1: foot/shank with gyro
+P_MODE = 1  # 0: trunk (lower back, or a shank without gyro); 1: foot/shank with gyro; 2: foot without gyro
 P_LOOK_S = 2
 P_BACK_FRAC = 3
 P_REFINE_S = 4
@@ -82,7 +88,15 @@ P_STILL_S = 36  # trunk: stillness this long is standing
 P_INITIATION_S = 37  # trunk: a bout's first hump this soon after standing is the push-off of gait start, s
 P_IMPACT_S = 45  # foot: the impact after a lobe's end is the largest |a| within this time of it, s
 P_CADENCE_N = 55  # intervals of this bout the cadence field uses (steps, or a foot sensor's strides)
-N_PARAMS = 56
+# slots 56..62: limb detector (mode 2: a foot without gyroscope)
+P_LIMB_LOOK_S = 56  # limb: an impact must be the largest |a| over this look-ahead, s (bounds the latency)
+P_LIMB_PEAK_FRAC = 57  # limb: ... and over this fraction of the stride period before it
+P_LIMB_FLOOR = 58  # limb: smallest impact, |a| above g, m/s²
+P_LIMB_REST_MPS2 = 59  # limb: at rest, |a| is within this of g and a moved less than this over the lag, m/s²
+P_LIMB_REST_LAG_S = 60  # limb: the lag over which a resting foot's acceleration vector barely moves, s
+P_LIMB_REST_S = 61  # limb: quiet this long is a rest (the foot flat in stance), s
+P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot left its last rest, s
+N_PARAMS = 63
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -140,7 +154,11 @@ S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
-N_STATE = 89  # S_SORTED + N_INTERVALS
+# slots 89..91: limb detector
+S_LIMB_QUIET_N = 89  # limb: consecutive quiet samples
+S_LIMB_REST_END = 90  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
+S_LIMB_REST_END2 = 91  # limb: when the rest before it ended, s
+N_STATE = 92
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -149,6 +167,9 @@ FROZEN_S = 0.05
 DEAD_GAP_S = 0.25
 
 N_INTERVALS = 8
+
+#: Standard gravity, m/s²: a resting foot's |a| (the limb detector's rest test and impact floor).
+G_MPS2 = 9.80665
 
 # ---- output columns ------------------------------------------------------------------------
 O_T = 0  # contact time, s
@@ -375,6 +396,106 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
+def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out):
+    """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
+
+    Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
+    and decides whether the sample ``P_LIMB_LOOK_S`` before this one was a contact: a peak of |a|
+    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
+    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least a refractory
+    time after the last contact, and not within ``P_LIMB_SWING_S`` of the end of the foot's last
+    rest (that burst is the push-off: a swing of the leg takes longer than that before the foot
+    lands again).  Orientation-free: |a| and distances between acceleration vectors only.
+    ``slot`` is the ring row of sample ``k``.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    fs = params[P_FS]
+    m = ring.shape[0]
+    an = np.sqrt(ax * ax + ay * ay + az * az)
+    ring[slot, 1] = an
+    ring[slot, 2] = ax
+    ring[slot, 3] = ay
+    ring[slot, 4] = az
+    if k == valid_from:  # a restart forgets the rests
+        state[S_LIMB_QUIET_N] = 0.0
+        state[S_LIMB_REST_END] = -1e9
+        state[S_LIMB_REST_END2] = -1e9
+    # at rest: |a| near g, and the vector has barely moved over the lag (a swinging foot turns)
+    lag = int(params[P_LIMB_REST_LAG_S] * fs + 0.5)
+    if lag < 1:
+        lag = 1
+    quiet = False
+    q_mps2 = params[P_LIMB_REST_MPS2]
+    if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
+        rl = slot - lag
+        if rl < 0:
+            rl += m
+        dx = ax - ring[rl, 2]
+        dy = ay - ring[rl, 3]
+        dz = az - ring[rl, 4]
+        quiet = dx * dx + dy * dy + dz * dz < q_mps2 * q_mps2
+    if quiet:
+        state[S_LIMB_QUIET_N] += 1.0
+    else:
+        n_rest = int(params[P_LIMB_REST_S] * fs + 0.5)
+        if n_rest < 1:
+            n_rest = 1
+        if state[S_LIMB_QUIET_N] >= n_rest:  # a rest ended here
+            state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
+            state[S_LIMB_REST_END] = ti
+        state[S_LIMB_QUIET_N] = 0.0
+    # the candidate: the sample `look` before this one
+    look = int(params[P_LIMB_LOOK_S] * fs + 0.5)
+    if look < 1:
+        look = 1
+    c = k - look
+    if c < valid_from + 1:
+        return n_out
+    cs = slot - look
+    if cs < 0:
+        cs += m
+    vc = ring[cs, 1]
+    tc = ring[cs, 0]
+    if vc - G_MPS2 < params[P_LIMB_FLOOR]:
+        return n_out
+    period = state[S_PERIOD]
+    if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
+        return n_out
+    # the push-off: the foot left its last rest (the last one that ended by the candidate) too recently
+    rest_end = state[S_LIMB_REST_END]
+    if rest_end > tc:
+        rest_end = state[S_LIMB_REST_END2]
+    if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
+        return n_out
+    # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
+    r = cs
+    for _q in range(c + 1, k + 1):
+        r += 1
+        if r == m:
+            r = 0
+        if ring[r, 1] > vc:
+            return n_out
+    back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
+    if back > m - look - 2:
+        back = m - look - 2
+    lo = c - back
+    if lo < valid_from:
+        lo = valid_from
+    r = cs
+    for _q in range(c - 1, lo - 1, -1):
+        r -= 1
+        if r < 0:
+            r = m - 1
+        if ring[r, 1] >= vc:
+            return n_out
+    return _record_step(tc, ti, vc - G_MPS2, params, state, intervals, out, n_out)
+
+
+@kernel
 def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
     """Run the step detector over one block of samples.
 
@@ -395,7 +516,8 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     state : numpy.ndarray
         Detector state (slots ``S_*``), updated in place.
     ring : numpy.ndarray
-        Ring buffer (trunk mode), shape ``(m, 2)``: time, step signal.
+        Ring buffer, shape ``(m, 2)``: time, then the step signal (trunk) or |a| (foot); limb
+        mode ``(m, 5)``: time, |a|, the acceleration vector.
     intervals : numpy.ndarray
         Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
     out : numpy.ndarray
@@ -410,6 +532,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     m = ring.shape[0]
     fs = params[P_FS]
     foot = params[P_MODE] == 1.0 and has_gyro
+    limb = params[P_MODE] == 2.0
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
@@ -662,6 +785,12 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             state[S_PEND_CONSEC] = consec
             if ti >= t_x + params[P_IMPACT_S]:
                 n_out = _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n_out)
+            continue
+        if limb:
+            # ---- limb mode (a foot without gyroscope): the impact of a landing, not of a push-off
+            n_out = _limb_sample(
+                ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out
+            )
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
         s, sz1, sz2 = _biquad(av, cs, sz1, sz2)

@@ -281,8 +281,8 @@ class Pipeline:
     Warns
     -----
     dsp.exc.PlacementWarning
-        For a foot sensor without a gyroscope (contacts of both feet from the accelerometer,
-        no stride).
+        For a foot sensor without a gyroscope (its contacts from the accelerometer alone, less
+        accurate; no stride).
 
     Notes
     -----
@@ -310,10 +310,10 @@ class Pipeline:
         self.placement = canonical_placement(placement)
         if self.placement == "foot" and not has_gyro:
             warnings.warn(
-                "foot sensor without a gyroscope: the foot's rotation cannot be tracked, so the "
-                "contacts of both feet are detected from the accelerometer alone (the lower-back "
-                "method, less accurate on a foot) and no stride length, speed or distance is "
-                "given; a foot sensor needs a gyroscope",
+                "foot sensor without a gyroscope: the foot's rotation cannot be tracked, so its "
+                "contacts are found from the accelerometer alone (heel-strike impacts, less "
+                "accurate than with a gyroscope, mostly on walks with turns and short steps) and "
+                "no stride length, speed or distance is given; fit a gyroscope for those",
                 PlacementWarning,
                 stacklevel=2,
             )

@@ -26,6 +26,11 @@ from dsp.exc import ValidationError
 #: The gyroscope block the kernel gets without a gyroscope (zero-length: nothing reads or writes it).
 _NO_GYRO = np.zeros((0, 3))
 
+#: Placements whose sensor without a gyroscope runs the limb detector (the contacts of its own
+#: foot, one per stride, from |a|). A shank without one keeps the trunk detector (both feet): on
+#: bach_shank_walkrun the limb detector scored lower (walk 0.770, run 0.649 against 0.792, 0.980).
+_LIMB_ACC_PLACEMENTS = ("foot",)
+
 #: Placement names understood by the detector, with their aliases.
 PLACEMENTS: dict[str, str] = {
     "lower_back": "lower_back",
@@ -158,6 +163,24 @@ class StepSettings:
     initiation_s : float
         Trunk: the first hump of a bout whose contact comes within this time of the end of standing
         is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
+    limb_lookahead_s : float
+        Foot without a gyroscope: an impact must be the largest |a| over this time after it; a
+        contact is decided this long after it, s.
+    limb_peak_fraction : float
+        Foot without a gyroscope: an impact must also be the largest |a| over this fraction of
+        the stride period before it, 1.
+    limb_floor_mps2 : float
+        Foot without a gyroscope: smallest impact, |a| above g, m/s².
+    limb_rest_mps2 : float
+        Foot without a gyroscope: the foot is at rest while |a| stays within this of g and its
+        acceleration vector moves less than this over ``limb_rest_lag_s``, m/s².
+    limb_rest_lag_s : float
+        Foot without a gyroscope: the lag of that test (a swinging foot turns: the vector moves), s.
+    limb_rest_min_s : float
+        Foot without a gyroscope: rest at least this long is the foot flat in stance, s.
+    limb_swing_s : float
+        Foot without a gyroscope: an impact within this time after the foot left its last rest is
+        the push-off, not a landing (a swing of the leg lasts longer), s.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -198,6 +221,13 @@ class StepSettings:
     still_mps2: float = 0.3
     still_s: float = 1.0
     initiation_s: float = 0.5
+    limb_lookahead_s: float = 0.14
+    limb_peak_fraction: float = 0.3
+    limb_floor_mps2: float = 5.0
+    limb_rest_mps2: float = 3.0
+    limb_rest_lag_s: float = 0.1
+    limb_rest_min_s: float = 0.05
+    limb_swing_s: float = 0.3
 
 
 @dataclass
@@ -322,12 +352,13 @@ class StepDetector:
 
     Notes
     -----
-    Foot and shank sensors with a gyroscope report one contact per stride (the contacts
-    of the instrumented foot) and a cadence that counts both feet.  Without a gyroscope,
-    and at the lower back, every contact of either foot is reported.  A trunk contact is
-    decided at most ``lookahead_s + refine_s`` after it happened; a foot contact once the
-    pitch rate has crossed zero by ``lobe_hysteresis_rads`` (or faded out for ``lobe_settle_s``)
-    and ``impact_window_s`` has passed.  The first call compiles
+    Foot and shank sensors with a gyroscope, and foot sensors without one, report one contact
+    per stride (the contacts of the instrumented foot) and a cadence that counts both feet.
+    A shank sensor without a gyroscope, and the lower back, report every contact of either
+    foot.  A trunk contact is decided at most ``lookahead_s + refine_s`` after it happened; a
+    foot contact once the pitch rate has crossed zero by ``lobe_hysteresis_rads`` (or faded out
+    for ``lobe_settle_s``) and ``impact_window_s`` has passed; a foot contact without a
+    gyroscope ``limb_lookahead_s`` after its impact.  The first call compiles
     the kernel (or loads it from the numba cache).
     """
 
@@ -356,13 +387,15 @@ class StepDetector:
                 f"cadence_strides={s.cadence_strides} is outside 1-{K.N_INTERVALS}; choose one in that range"
             )
         foot_mode = self.placement in ("foot", "shank") and self.has_gyro
-        # With a gyroscope a foot (or shank) sensor reports the contacts of its own foot, one per
-        # stride. Without one it falls back to the trunk detector, which reports both feet.
-        one_leg = foot_mode
+        limb_mode = self.placement in _LIMB_ACC_PLACEMENTS and not self.has_gyro
+        # A foot (or shank) sensor with a gyroscope, and a foot sensor without one (limb mode),
+        # report the contacts of their own foot, one per stride. A shank without one falls back to
+        # the trunk detector, which reports both feet.
+        one_leg = foot_mode or limb_mode
         self.steps_feet = "one" if one_leg else "both"
         p = np.zeros(K.N_PARAMS)
         p[K.P_FS] = fs
-        p[K.P_MODE] = 1.0 if foot_mode else 0.0
+        p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else 0.0)
         p[K.P_LOOK_S] = s.lookahead_s
         p[K.P_BACK_FRAC] = s.back_fraction
         p[K.P_REFINE_S] = s.refine_s
@@ -401,6 +434,13 @@ class StepDetector:
         p[K.P_STILL_S] = s.still_s
         p[K.P_INITIATION_S] = s.initiation_s
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
+        p[K.P_LIMB_LOOK_S] = s.limb_lookahead_s
+        p[K.P_LIMB_PEAK_FRAC] = s.limb_peak_fraction
+        p[K.P_LIMB_FLOOR] = s.limb_floor_mps2
+        p[K.P_LIMB_REST_MPS2] = s.limb_rest_mps2
+        p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
+        p[K.P_LIMB_REST_S] = s.limb_rest_min_s
+        p[K.P_LIMB_SWING_S] = s.limb_swing_s
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
         p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
@@ -416,7 +456,13 @@ class StepDetector:
         ring_s = max(
             s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
         )
-        self._ring = np.zeros((int(ring_s * fs) + 8, 2))
+        if limb_mode:  # limb: an impact's look-ahead and look-back, and the rest test's lag
+            ring_s = max(
+                ring_s,
+                s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s,
+                s.limb_rest_lag_s,
+            )
+        self._ring = np.zeros((int(ring_s * fs) + 8, 5 if limb_mode else 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
 
@@ -428,6 +474,7 @@ class StepDetector:
         self._state[K.S_PERIOD] = self._params[K.P_DEFAULT_PERIOD_S]
         for slot in (K.S_QUIET_T, K.S_STILL_END, K.S_PUSH_T):  # as _step_kernels._reset_standing
             self._state[slot] = -1e9
+        self._state[K.S_LIMB_REST_END] = self._state[K.S_LIMB_REST_END2] = -1e9
         self._ring[:] = 0.0
         self._intervals = np.zeros(K.N_INTERVALS)
 
@@ -575,12 +622,13 @@ def cadence_of_contacts(
     Parameters
     ----------
     t_s : numpy.ndarray
-        Contact times in increasing order, s: both feet at the lower back (or any sensor without
-        a gyroscope), the instrumented foot only for a foot or shank sensor with one.
+        Contact times in increasing order, s: both feet at the lower back (or a shank sensor
+        without a gyroscope), the instrumented foot only for a foot sensor or a shank sensor
+        with one.
     placement : str
         ``lower_back``, ``foot`` or ``shank`` (or an alias).
     has_gyro : bool
-        Whether the sensor has a gyroscope (a foot or shank sensor without one reports both feet).
+        Whether the sensor has a gyroscope (a shank sensor without one reports both feet).
     settings : StepSettings, optional
         Detector constants (``cadence_steps``, ``cadence_strides``, ``max_period_s``).
 

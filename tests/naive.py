@@ -87,13 +87,21 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     s = settings or StepSettings()
     fs = float(sampling_rate_hz)
     foot = placement in ("foot", "shank") and gyro is not None
-    feet = 2.0 if foot else 1.0
-    min_interval = s.min_stride_interval_s if foot else s.min_step_interval_s
-    default_period = 2.0 * s.default_step_period_s if foot else s.default_step_period_s
-    max_period = 2.0 * s.max_period_s if foot else s.max_period_s
-    gap = max(s.gap_s, 2.0 * s.max_period_s) if foot else s.gap_s
+    limb = placement == "foot" and gyro is None  # a foot without gyroscope: its own contacts from |a|
+    one_leg = foot or limb
+    feet = 2.0 if one_leg else 1.0
+    min_interval = s.min_stride_interval_s if one_leg else s.min_step_interval_s
+    default_period = 2.0 * s.default_step_period_s if one_leg else s.default_step_period_s
+    max_period = 2.0 * s.max_period_s if one_leg else s.max_period_s
+    gap = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
     look = max(1, int(s.lookahead_s * fs + 0.5))
-    ring_s = s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s
+    ring_s = max(
+        s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
+    )
+    if limb:
+        ring_s = max(
+            ring_s, s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s, s.limb_rest_lag_s
+        )
     ring_len = int(ring_s * fs) + 8
 
     grav = [Biquad(lowpass_coefficients(s.gravity_cutoff_hz, fs)) for _ in range(3)]
@@ -123,8 +131,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     prev_raw = [0.0] * 6
     dead_run = 0
 
-    n_use = s.cadence_steps // 2 if foot else s.cadence_steps  # same number of steps either way
-    n_cad = s.cadence_strides if foot else s.cadence_steps  # the cadence field's intervals
+    n_use = s.cadence_steps // 2 if one_leg else s.cadence_steps  # same number of steps either way
+    n_cad = s.cadence_strides if one_leg else s.cadence_steps  # the cadence field's intervals
     bout_intervals: list[float] = []  # this bout's intervals, for the cadence field
 
     def record(t_ic, t_emit):
@@ -137,15 +145,18 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             bout_intervals.clear()
         # the bout's last n_cad intervals; steps of both feet in whole strides (an even count)
         take = min(n_cad, len(bout_intervals))
-        if not foot and take >= 2 and take % 2 == 1:
+        if not one_leg and take >= 2 and take % 2 == 1:
             take -= 1
         bout = bout_intervals[len(bout_intervals) - take :] if take else []
         cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
-        run = (cad == cad and cad >= s.run_cadence_spm) or (not foot and last_min_s < -s.flight_mps2)
+        run = (cad == cad and cad >= s.run_cadence_spm) or (not one_leg and last_min_s < -s.flight_mps2)
         steps.append((t_ic, t_emit, cad, bool(run)))
         last_step = t_ic
 
-    hist_an: list[float] = []  # foot: |a| of every sample
+    hist_an: list[float] = []  # foot (with or without gyroscope): |a| of every sample
+    hist_acc: list[list[float]] = []  # limb: the acceleration vector of every sample
+    quiet_n = 0  # limb: consecutive quiet samples
+    rest_ends: list[float] = []  # limb: when each rest of this segment ended (its first moving sample)
     pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
     lobe_consec = False
     prev_imp, prev_rot = 0.0, 0.0
@@ -195,6 +206,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             pending = None
             seg_start = k
             push_t = -1e9
+            quiet_n = 0
+            rest_ends = []
         last_t = ti
         if not started:
             for axis in range(3):
@@ -206,6 +219,46 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         gn = max(math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), 1e-9)
         av = (a[0] * g[0] + a[1] * g[1] + a[2] * g[2]) / gn - gn
         hist_t.append(ti)
+        if limb:
+            # at rest: |a| within limb_rest_mps2 of g, and the acceleration vector moved less than
+            # that over limb_rest_lag_s (a swinging foot turns); a rest of limb_rest_min_s or more
+            # ends at the first sample that is not quiet
+            an = math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+            hist_an.append(an)
+            hist_acc.append(list(a))
+            lag = max(1, int(s.limb_rest_lag_s * fs + 0.5))
+            quiet = False
+            if k - lag >= seg_start and abs(an - 9.80665) < s.limb_rest_mps2:
+                moved = [a[axis] - hist_acc[k - lag][axis] for axis in range(3)]
+                quiet = moved[0] ** 2 + moved[1] ** 2 + moved[2] ** 2 < s.limb_rest_mps2**2
+            if quiet:
+                quiet_n += 1
+            else:
+                if quiet_n >= max(1, int(s.limb_rest_min_s * fs + 0.5)):
+                    rest_ends.append(ti)
+                quiet_n = 0
+            # the candidate: limb_lookahead_s ago, an impact at least limb_floor_mps2 above g
+            c = k - max(1, int(s.limb_lookahead_s * fs + 0.5))
+            if c < seg_start + 1:
+                continue
+            vc, tc = hist_an[c], hist_t[c]
+            if vc - 9.80665 < s.limb_floor_mps2:
+                continue
+            period = robust_median_interval(intervals, default_period)
+            if tc - last_step < max(min_interval, s.refractory_fraction * period):
+                continue
+            # the push-off: the foot left its last rest (of the last two that ended by the
+            # candidate, else none known) less than a swing before it
+            ended = [e for e in rest_ends[-2:] if e <= tc]
+            if ended and tc - ended[-1] < s.limb_swing_s:
+                continue
+            # the largest |a| over the look-ahead, and over limb_peak_fraction of the stride before
+            back = min(int(s.limb_peak_fraction * period * fs + 0.5), ring_len - (k - c) - 2)
+            lo = max(c - back, seg_start)
+            if any(v > vc for v in hist_an[c + 1 : k + 1]) or any(v >= vc for v in hist_an[lo:c]):
+                continue
+            record(tc, ti)
+            continue
         if foot:
             hist_an.append(math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]))
             # pitch axis: the dominant eigenvector of the running second moment of the gyro's

@@ -1,0 +1,213 @@
+"""A foot sensor without gyroscope (limb mode): its own foot's contacts from the accelerometer alone."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from benchmarks.scoring import Truth, parse_prediction, score_recording
+from dsp import Pipeline, PlacementWarning, StepDetector, detect_steps
+from tests.conftest import FIXTURES, load_fixture
+from tests.naive import naive_detect_steps
+
+
+def _no_gyro(rec, seconds=None):
+    n = rec.n_samples if seconds is None else int(seconds * rec.sampling_rate_hz)
+    return rec.t_s[:n], rec.acc_mps2[:n]
+
+
+def _rotation(rng):
+    q = rng.normal(size=4)
+    q /= np.linalg.norm(q)
+    w, x, y, z = q
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "pyshoe_vicon/2017-11-27-11-24-07.csv",  # running
+        "pyshoe_vicon/2017-11-22-11-30-14.csv",  # walking in a small room
+        "gaitmap_example/sample_left_foot.csv",
+        "gdind_footprints/exp35.csv",
+    ],
+)
+def test_limb_kernel_matches_naive_reference(rel):
+    rec = load_fixture(rel)
+    t, acc = _no_gyro(rec, 40.0)
+    fast = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+    assert fast.n_steps == len(slow) > 10
+    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
+    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+    np.testing.assert_allclose(fast.cadence_spm, [s[2] for s in slow], rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_array_equal(fast.is_run, [s[3] for s in slow])
+
+
+def test_limb_kernel_matches_reference_on_damaged_data_and_gaps(foot_walk):
+    t, acc = _no_gyro(foot_walk, 40.0)
+    t = t.copy()
+    acc = acc.copy()
+    fs = foot_walk.sampling_rate_hz
+    acc[int(5 * fs) : int(5 * fs) + 3] = np.nan  # repaired samples
+    acc[int(9 * fs) : int(9.4 * fs)] = acc[int(9 * fs)]  # a frozen sensor: a restart
+    t[int(20 * fs) :] += 3.0  # a gap in time: a restart
+    fast = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    assert fast.n_steps == len(slow) > 10
+    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
+    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_limb_any_chunking_gives_the_batch_result(data, foot_run, foot_walk):
+    rec = data.draw(st.sampled_from([foot_run, foot_walk]))
+    t, acc = _no_gyro(rec, 30.0)
+    batch = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+    det = StepDetector(sampling_rate_hz=rec.sampling_rate_hz, placement="foot", has_gyro=False)
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=40))))
+    parts = [det.update(t[a:b], acc[a:b]) for a, b in zip([0, *cuts], [*cuts, len(t)], strict=True)]
+    assert batch.n_steps > 10
+    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
+    np.testing.assert_array_equal(np.concatenate([p.emitted_at_s for p in parts]), batch.emitted_at_s)
+    np.testing.assert_array_equal(np.concatenate([p.cadence_spm for p in parts]), batch.cadence_spm)
+
+
+def test_limb_one_sample_blocks_give_the_batch_result(foot_run):
+    t, acc = _no_gyro(foot_run, 12.0)
+    batch = detect_steps(t, acc, None, sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot")
+    det = StepDetector(sampling_rate_hz=foot_run.sampling_rate_hz, placement="foot", has_gyro=False)
+    got = np.concatenate([det.update(t[i : i + 1], acc[i : i + 1]).t_s for i in range(len(t))])
+    assert batch.n_steps > 5
+    np.testing.assert_array_equal(got, batch.t_s)
+
+
+@pytest.mark.parametrize("name", ["foot_run", "foot_walk"])
+def test_limb_any_mounting_orientation_gives_the_same_steps(name, request, rng):
+    rec = request.getfixturevalue(name)
+    t, acc = _no_gyro(rec)
+    ref = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+    flips = [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])]
+    for rot in [*flips, *(_rotation(rng) for _ in range(3))]:
+        got = detect_steps(t, acc @ rot.T, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+        # |a| and distances between vectors are invariant; only rounding at the last bit differs
+        assert abs(got.n_steps - ref.n_steps) <= max(1, ref.n_steps // 100)
+        near = [np.min(np.abs(got.t_s - x)) <= 1.5 / rec.sampling_rate_hz for x in ref.t_s]
+        assert np.mean(near) >= 0.98
+
+
+def test_limb_contacts_are_decided_within_150_ms(foot_run, foot_walk):
+    for rec in (foot_run, foot_walk):
+        t, acc = _no_gyro(rec)
+        steps = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+        latency = steps.emitted_at_s - steps.t_s
+        assert steps.n_steps > 10
+        assert latency.min() >= 0.0
+        assert latency.max() <= 0.150 + 1.0 / rec.sampling_rate_hz
+
+
+def _synthetic_foot(fs, n_strides, push_off_mps2, heel_mps2, rng):
+    """Acceleration of a walking foot: rest (g), a push-off burst, a swing, a heel strike.
+
+    Per 1.1 s stride (60 % stance): the foot at rest, then the push-off burst (a 30 ms spike, one
+    sample at least, of ``push_off_mps2`` above g) as it leaves the rest, a 0.44 s swing (smooth
+    humps of 6-8 m/s², the vector turning), and the heel strike (a 20 ms spike, or a sample, of
+    ``heel_mps2`` above g) that ends it; then the foot rests again.  Returns the times, the
+    acceleration and the true contact times.
+    """
+    stride = 1.1
+    t = np.arange(int((n_strides * stride + 1.0) * fs)) / fs
+    acc = np.zeros((t.size, 3))
+    acc[:, 2] = 9.80665
+    contacts = []
+    for i in range(n_strides):
+        t0 = 0.5 + i * stride
+        leave = t0 + 0.62  # the end of the rest: the heel rises, the foot pushes off
+        land = leave + 0.44  # the swing
+        push = (t >= leave) & (t < leave + max(0.03, 1.0 / fs))
+        acc[push, 2] += push_off_mps2
+        swing = (t >= leave + 0.05) & (t < land)
+        phase = (t[swing] - leave - 0.05) / (land - leave - 0.05)
+        acc[swing, 0] += 8.0 * np.sin(np.pi * phase)  # the swing's forward acceleration, turning
+        acc[swing, 1] += 6.0 * np.sin(2 * np.pi * phase)
+        heel = (t >= land) & (t < land + max(0.02, 1.0 / fs))
+        acc[heel, 2] += heel_mps2
+        contacts.append(t[heel][0])
+    acc += rng.normal(0.0, 0.05, acc.shape)
+    return t, acc, np.array(contacts)
+
+
+@pytest.mark.parametrize("fs", [40.0, 100.0, 200.0, 1000.0])
+def test_the_push_off_burst_after_a_rest_is_not_a_contact(fs, rng):
+    # the push-off's burst is twice the heel strike's: a largest-|a| picker would take it, 0.44 s
+    # before the heel strike (which the refractory time then hides); the rest before it names it
+    t, acc, contacts = _synthetic_foot(fs, 10, push_off_mps2=30.0, heel_mps2=15.0, rng=rng)
+    steps = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
+    assert steps.n_steps == contacts.size
+    np.testing.assert_allclose(steps.t_s, contacts, atol=0.025)
+    # one foot's contacts, a cadence of both feet: 2 × 60 / 1.1 s
+    np.testing.assert_allclose(steps.cadence_spm[1:], 120.0 / 1.1, rtol=0.02)
+
+
+def test_without_the_rest_test_the_push_off_would_be_taken(rng):
+    # the same walk with the push-off veto disabled (a swing of 0 s): the detector fails, so the
+    # test above measures the veto and not a lucky threshold
+    from dsp import StepSettings
+
+    t, acc, contacts = _synthetic_foot(100.0, 10, push_off_mps2=30.0, heel_mps2=15.0, rng=rng)
+    steps = detect_steps(
+        t, acc, None, sampling_rate_hz=100.0, placement="foot", settings=StepSettings(limb_swing_s=0.0)
+    )
+    near = [np.min(np.abs(steps.t_s - c)) <= 0.05 for c in contacts] if steps.n_steps else [False]
+    assert np.mean(near) <= 0.3  # the push-offs are taken, and hide the heel strikes
+
+
+def test_a_foot_without_gyro_reports_its_own_foot_and_a_shank_both_feet():
+    assert StepDetector(sampling_rate_hz=100.0, placement="foot", has_gyro=False).steps_feet == "one"
+    assert StepDetector(sampling_rate_hz=100.0, placement="shank", has_gyro=False).steps_feet == "both"
+    with pytest.warns(PlacementWarning, match="no stride length"):
+        pipe = Pipeline(sampling_rate_hz=100.0, placement="foot", has_gyro=False, placement_side="right")
+    assert pipe.steps_feet == "one"
+    assert pipe.side == "R"
+    assert pipe.stride is None
+
+
+def _pooled_f1(rels):
+    tp = fp = fn = 0
+    for rel in rels:
+        rec = load_fixture(rel)
+        t, acc = _no_gyro(rec)
+        steps = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+        meta = json.loads((FIXTURES / rel).with_suffix(".json").read_text())
+        truth = Truth(dataset=rel.split("/")[0], recording_id=rel.split("/")[1][:-4], meta=meta)
+        pred = parse_prediction({"steps_feet": "one", "steps": [{"t": float(x)} for x in steps.t_s]})
+        sc = score_recording(truth, pred)
+        tp, fp, fn = tp + sc.tp, fp + sc.fp, fn + sc.fn
+    return 2 * tp / (2 * tp + fp + fn)
+
+
+@pytest.mark.parametrize(
+    ("rels", "naive_f1"),
+    [
+        # the naive |a| peak picker of ../shared/datasets/PEERS.md (no gyroscope, offline) on these groups
+        (["gaitmap_example/sample_left_foot.csv", "gaitmap_example/sample_right_foot.csv"], 0.974),
+        (["gdind_footprints/exp31.csv", "gdind_footprints/exp35.csv"], 0.963),
+        (["pyshoe_vicon/2017-11-27-11-24-07.csv", "pyshoe_vicon/2017-11-27-11-18-11.csv"], 0.876),  # running
+        (["pyshoe_vicon/2017-11-22-11-30-14.csv", "pyshoe_vicon/2018-02-09-11-32-01.csv"], 0.290),  # walking
+    ],
+)
+def test_limb_fixtures_beat_the_naive_peak_picker_without_gyro(rels, naive_f1):
+    assert _pooled_f1(rels) >= naive_f1
