@@ -501,6 +501,19 @@ def format_report(report: dict[str, Any]) -> str:
             f"the feet: scored {p['scored_m']:.2f} m, out {p['scored_out_m']:.2f} m, "
             f"turn {p['scored_turn_m']:.2f} m.",
         ]
+        feet_legs: dict[str, list[float]] = {}
+        for r in rows:
+            feet_legs.setdefault(r["subject"], []).append(r["scaled_a1_m"] + r["scaled_a2_m"])
+        lb_m = {r["subject"]: r["scored_m"] for r in report["lower_back"].values()}
+        both = sorted(feet_legs.keys() & lb_m.keys())
+        if len(both) >= 3:
+            x = np.array([np.mean(feet_legs[k]) for k in both])
+            y = np.array([lb_m[k] for k in both])
+            lines.append(
+                f"Per subject, the lower back's scored distance against the feet's gain-corrected A1 + A2 "
+                f"(mean of the feet): r = {np.corrcoef(x, y)[0, 1]:+.2f} ({len(both)} subjects; the feet "
+                f"range over {x.min():.2f}–{x.max():.2f} m)."
+            )
     if report["pairs"]:
         lines += [
             "",
