@@ -8,21 +8,30 @@ when it latched the count, somewhere inside the count transaction ``[t_lo, t_hi]
 
 :class:`SampleClock` uses that twice:
 
-1. The rate. On average the read time is ``theta + (N - 1/2) T``, so a straight-line fit of read
-   time against ``N`` gives the real period ``T`` (its slope). The fit is exponentially weighted
-   least squares (old reads fade out with ``time_constant_s``, so a slowly drifting oscillator is
-   followed) with a weak prior on the nominal period for the first reads.
-2. The phase. The fit's phase is only as good as the average of the reads' quantisation errors
-   (each uniform over one period). The inequalities above, taken with the fitted period over the
-   recent reads (those few enough samples back that the period's uncertainty does not matter, and
-   at most ``bounds_window_s`` old), bound ``theta`` more tightly (to about one period divided by
-   the number of reads); the fitted phase is clipped into those bounds. Contradicting bounds (a
-   drifting oscillator) leave the fitted phase alone.
+1. The grids every read allows. Two reads bound the period from both sides (``(N_i - 1 - N_j) T
+   < t_hi_i - t_lo_j`` and ``(N_i - N_j + 1) T > t_lo_i - t_hi_j``); over the reads of a window
+   (at most ``bounds_window_s`` old) the tightest pairs pin ``T`` to about a period over (reads x
+   samples spanned). Given ``T``'s bounds, the time of the newest sample ranges from its lower
+   side at the shortest period to its upper side at the longest (both grow with ``T``): the grid
+   taken is the middle of that range, with the middle of the periods that allow it, so its
+   timestamps are off by at most half the range, however unluckily the reads fell (a run of reads
+   all just after a sample leaves a straight-line fit far off). The period's bounds from earlier
+   grids (the chip's clock is one crystal: a FIFO restart moves the grid's phase, not its rate)
+   carry over while their reads are inside the window.
+2. The rate's fit. On average the read time is ``theta + (N - 1/2) T``, so a straight-line fit of
+   read time against ``N`` gives the real period ``T`` (its slope). The fit is exponentially
+   weighted least squares (old reads fade out with ``time_constant_s``) with a weak prior on the
+   nominal period for the first reads (or the previous grid's period, with all its weight, after
+   a restart). It takes the period while the pairs' bounds are wider than its standard error (the
+   first reads), and the whole grid when no grid fits every read of the window (a drifting
+   oscillator): then the fitted phase is clipped into the bounds of the recent reads (those few
+   enough samples back that the period's uncertainty does not matter), as long as they agree.
 
 The FIFO start is the first read ("0 samples written"), so the first batch is already within a
-couple of milliseconds. With reads every 20-300 ms at 200 Hz the timestamps stay within 1 ms of
-the truth (typically 0.1-0.3 ms) after about 5 s, however long the run, for a constant clock
-error. A drifting oscillator (temperature) is followed with a lag set by ``time_constant_s``.
+couple of milliseconds. With reads every 20-100 ms at 200 Hz on the fakes the timestamps are
+within 0.5 ms of the truth after 5 s (the worst of a 20 s run with I2C faults and FIFO restarts:
+0.15 ms typically), however long the run, for a constant clock error. A drifting oscillator
+(temperature) is followed with a lag set by ``time_constant_s`` (about 1 ms at 1 ppm a second).
 """
 
 from __future__ import annotations
@@ -255,15 +264,10 @@ class SampleClock:
         reads). Both sides grow with ``T``, so ``phi`` ranges from the lower side at ``period_lo``
         to the upper side at ``period_hi``: its middle is off by at most half that range, whatever
         the reads (the fit's phase is only likely to be near). The period is the middle of those
-        that allow it. None when no grid fits them all (a drifting oscillator, a read off).
+        that allow it, or the fit's (``period_fit``, standard error ``period_se``) clipped into
+        them while they span more than its standard error (the first reads, where the fit's prior
+        knows more). None when no grid fits them all (a drifting oscillator, a read off).
         """
-        # The prior (the nominal rate, or the rate before a restart: the same oscillator) narrows
-        # the period's bounds to its 3 standard errors while it agrees with them.
-        prior_s = 3.0 * self._prior_period_s / math.sqrt(12.0 * self._prior_weight)
-        lower = max(period_lo, self._prior_period_s - prior_s)
-        upper = min(period_hi, self._prior_period_s + prior_s)
-        if lower <= upper:
-            period_lo, period_hi = lower, upper
         d = n - n_now
         if not period_lo <= period_hi or not n.size or np.any(d > 0):
             return None
@@ -280,7 +284,7 @@ class SampleClock:
             shortest, longest = period_lo, period_hi
         if 0.5 * (longest - shortest) < period_se:
             period = 0.5 * (shortest + longest)
-        else:  # the fit (and its prior: the nominal rate, or the rate before a restart) knows more
+        else:
             period = min(max(period_fit, shortest), longest)
         return phi - n_now * period, period
 
