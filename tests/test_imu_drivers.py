@@ -542,10 +542,10 @@ def test_an_early_bus_error_restart_starts_a_new_grid(name, seed):
     assert_intact_through_bus_errors(rig, batches, t0)
 
 
-#: Fault seed whose run's first read failed: the restart started a new grid 0.2 s into the run,
-#: and 5 s into it the least-squares fit, an unlucky run of reads all just after a sample behind
-#: it, put the timestamps 1.007 ms off (the feasible grids then spanned 0.86 ms: their middle is
-#: 0.46 ms off at most, whatever the reads).
+#: Fault seed whose run's first read failed: the restart started a new grid 0.2 s into the run.
+#: 5 s into it the least-squares fit, 240 ppm off, with the last reads bounding the phase from one
+#: side only, put the timestamps 1.007 ms off; the grids every read allowed then spanned 0.86 ms,
+#: and their middle is off by at most half that (docs/reliability.md, "The sample grid").
 def test_a_grid_restarted_at_the_first_read_is_within_1ms_after_5s():
     rig, batches, _, t0 = read_through_bus_errors("mpu6050", 57, 157)
     first = next(b for b in batches if b.gap is not None or b.n_samples)
