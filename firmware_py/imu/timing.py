@@ -115,8 +115,10 @@ class SampleClock:
         Parameters
         ----------
         keep_rate : bool
-            Keep the current period estimate, with the confidence the fit had, as the prior for
-            the new grid (the oscillator is the same chip).
+            Keep the current period estimate, with the confidence the fit had (the prior's weight
+            and the reads'), as the prior for the new grid, and the period's bounds from the pairs
+            of reads while those reads are within ``bounds_window_s`` (the oscillator is the same
+            chip: a restart moves the grid's phase, not its rate).
         """
         if keep_rate:
             if self._w > 0:
