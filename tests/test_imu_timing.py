@@ -110,3 +110,61 @@ def test_span_counts_from_the_first_read_since_the_last_restart():
     sc.observe(0, 11.0)
     sc.observe(20, 11.1)
     assert sc.span_s == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_grid_satisfies_every_read(seed):
+    # Each read says sample N was not yet written at its start and sample N - 1 was by its end: the
+    # estimated grid must agree with all of them (a straight-line fit alone need not).
+    rng = np.random.default_rng(seed)
+    sc, _, reads = simulate(1.02, 1.0, 5.0, rng)
+    for n, t in reads:
+        assert sc.times(n, 1)[0] > t
+        assert sc.times(n - 1, 1)[0] <= t
+
+
+def test_reads_clustered_after_a_sample_still_pin_the_phase():
+    # Reads that all fall just after a sample bound the phase from one side only; the grid is put
+    # in the middle of what the reads allow, not where a fit's scatter happens to put it.
+    period_s, theta_s = 1.0 / 204.0, 0.0
+    sc = SampleClock(200.0)
+    rng = np.random.default_rng(4)
+    sc.observe(0, theta_s - 0.5 * period_s)
+    t = theta_s
+    while t < 5.0:
+        t += rng.uniform(0.02, 0.1)
+        n = math.floor((t - theta_s) / period_s) + 1
+        if t > 4.0:  # the last second: every read within 0.1 period after a sample
+            t = theta_s + (n - 1 + rng.uniform(0.0, 0.1)) * period_s
+        sc.observe(n, t)
+    truth = theta_s + np.arange(n - 200, n) * period_s
+    assert np.abs(sc.times(n - 200, 200) - truth).max() < 0.1 * period_s
+
+
+def drifting_reads(drift_per_s, duration_s, rng, *, nominal_hz=200.0, clock_error=1.02):
+    """Reads of a chip whose period grows by ``drift_per_s`` (relative) a second; truth tau(k)."""
+    period0_s = 1.0 / (nominal_hz * clock_error)
+
+    def tau(k):
+        return np.expm1(np.asarray(k) * period0_s * drift_per_s) / drift_per_s
+
+    def written(t):
+        return math.floor(math.log1p(drift_per_s * t) / (period0_s * drift_per_s)) + 1
+
+    sc = SampleClock(nominal_hz)
+    t = -rng.uniform(0, period0_s)
+    sc.observe(0, t)
+    worst_s = 0.0
+    while t < duration_s:
+        t += rng.uniform(0.02, 0.1)
+        n = written(t)
+        sc.observe(n, t)
+        if t > 5.0:
+            worst_s = max(worst_s, float(np.abs(sc.times(n - 20, 20) - tau(np.arange(n - 20, n))).max()))
+    return worst_s
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_slowly_drifting_oscillator_is_followed(seed):
+    # 0.1 ppm a second (a warming chip): 12 ppm over the two minutes, reads no longer on one line.
+    assert drifting_reads(1e-7, 120.0, np.random.default_rng(seed)) < 1e-3

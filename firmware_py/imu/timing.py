@@ -8,21 +8,30 @@ when it latched the count, somewhere inside the count transaction ``[t_lo, t_hi]
 
 :class:`SampleClock` uses that twice:
 
-1. The rate. On average the read time is ``theta + (N - 1/2) T``, so a straight-line fit of read
-   time against ``N`` gives the real period ``T`` (its slope). The fit is exponentially weighted
-   least squares (old reads fade out with ``time_constant_s``, so a slowly drifting oscillator is
-   followed) with a weak prior on the nominal period for the first reads.
-2. The phase. The fit's phase is only as good as the average of the reads' quantisation errors
-   (each uniform over one period). The inequalities above, taken with the fitted period over the
-   recent reads (those few enough samples back that the period's uncertainty does not matter, and
-   at most ``bounds_window_s`` old), bound ``theta`` more tightly (to about one period divided by
-   the number of reads); the fitted phase is clipped into those bounds. Contradicting bounds (a
-   drifting oscillator) leave the fitted phase alone.
+1. The grids every read allows. Two reads bound the period from both sides (``(N_i - 1 - N_j) T
+   < t_hi_i - t_lo_j`` and ``(N_i - N_j + 1) T > t_lo_i - t_hi_j``); over the reads of a window
+   (at most ``bounds_window_s`` old) the tightest pairs pin ``T`` to about a period over (reads x
+   samples spanned). Given ``T``'s bounds, the time of the newest sample ranges from its lower
+   side at the shortest period to its upper side at the longest (both grow with ``T``): the grid
+   taken is the middle of that range, with the middle of the periods that allow it, so its
+   timestamps are off by at most half the range, however unluckily the reads fell (a run of reads
+   all just after a sample leaves a straight-line fit far off). The period's bounds from earlier
+   grids (the chip's clock is one crystal: a FIFO restart moves the grid's phase, not its rate)
+   carry over while their reads are inside the window.
+2. The rate's fit. On average the read time is ``theta + (N - 1/2) T``, so a straight-line fit of
+   read time against ``N`` gives the real period ``T`` (its slope). The fit is exponentially
+   weighted least squares (old reads fade out with ``time_constant_s``) with a weak prior on the
+   nominal period for the first reads (or the previous grid's period, with all its weight, after
+   a restart). It takes the period while the pairs' bounds are wider than its standard error (the
+   first reads), and the whole grid when no grid fits every read of the window (a drifting
+   oscillator): then the fitted phase is clipped into the bounds of the recent reads (those few
+   enough samples back that the period's uncertainty does not matter), as long as they agree.
 
 The FIFO start is the first read ("0 samples written"), so the first batch is already within a
-couple of milliseconds. With reads every 20-300 ms at 200 Hz the timestamps stay within 1 ms of
-the truth (typically 0.1-0.3 ms) after about 5 s, however long the run, for a constant clock
-error. A drifting oscillator (temperature) is followed with a lag set by ``time_constant_s``.
+couple of milliseconds. With reads every 20-100 ms at 200 Hz on the fakes the timestamps are
+within 0.5 ms of the truth after 5 s (the worst of a 20 s run with I2C faults and FIFO restarts:
+0.15 ms typically), however long the run, for a constant clock error. A drifting oscillator
+(temperature) is followed with a lag set by ``time_constant_s`` (about 1 ms at 1 ppm a second).
 """
 
 from __future__ import annotations
@@ -81,6 +90,9 @@ class SampleClock:
         self.max_rate_error = float(max_rate_error)
         self._prior_period_s = 1.0 / self.nominal_rate_hz
         self._prior_weight = _PRIOR_WEIGHT
+        # Bounds on the period from the reads of earlier grids (the same oscillator), and the time
+        # of the oldest read they rest on: (lower, upper, t_oldest).
+        self._carried = (-math.inf, math.inf, math.inf)
         self._reset_fit()
 
     def _reset_fit(self) -> None:
@@ -91,7 +103,7 @@ class SampleClock:
         self._cxy = 0.0
         self._t_last_s: float | None = None
         self._t_first_s: float | None = None
-        self._ring = np.full((3, _RING), np.nan)
+        self._ring = np.full((5, _RING), np.nan)  # count, t_lo, t_hi, period bounds
         self._ring_i = 0
         self._theta_s = math.nan  # time of sample 0
         self._period_s = self._prior_period_s
@@ -103,16 +115,22 @@ class SampleClock:
         Parameters
         ----------
         keep_rate : bool
-            Keep the current period estimate, with the confidence the fit had, as the prior for
-            the new grid (the oscillator is the same chip).
+            Keep the current period estimate, with the confidence the fit had (the prior's weight
+            and the reads'), as the prior for the new grid, and the period's bounds from the pairs
+            of reads while those reads are within ``bounds_window_s`` (the oscillator is the same
+            chip: a restart moves the grid's phase, not its rate).
         """
         if keep_rate:
             if self._w > 0:
+                # The estimate's weight is the prior's and the reads' together.
                 self._prior_period_s = self.period_s
-                self._prior_weight = max(self._prior_weight, self._cxx)
+                self._prior_weight = self._prior_weight + self._cxx
+                if self._t_last_s is not None:
+                    self._carried = self._window_period_bounds(self._t_last_s)
         else:
             self._prior_period_s = 1.0 / self.nominal_rate_hz
             self._prior_weight = _PRIOR_WEIGHT
+            self._carried = (-math.inf, math.inf, math.inf)
         self._reset_fit()
 
     @property
@@ -154,25 +172,54 @@ class SampleClock:
         self._cxy += dx * (t_s - self._my)
         self._w = w
         self.n_observations += 1
-        self._ring[:, self._ring_i % _RING] = (x, t_lo_s, t_hi_s)
+        period_lo, period_hi = self._period_bounds(x, t_s, t_lo_s, t_hi_s)
+        self._ring[:, self._ring_i % _RING] = (x, t_lo_s, t_hi_s, period_lo, period_hi)
         self._ring_i += 1
         self._update_grid(x, t_s)
+
+    def _period_bounds(self, x: float, t_s: float, t_lo_s: float, t_hi_s: float) -> tuple[float, float]:
+        """Bound the period from this read and each earlier read of the window, seconds.
+
+        Both reads' inequalities hold for one grid: ``tau_{x-1} <= t_hi`` here and
+        ``tau_{n_j} > t_lo_j`` there give ``(x - 1 - n_j) T < t_hi - t_lo_j``; ``tau_x > t_lo``
+        here and ``tau_{n_j-1} <= t_hi_j`` there give ``(x - n_j + 1) T > t_lo - t_hi_j``.
+        """
+        n, lo, hi = self._ring[:3]
+        with np.errstate(invalid="ignore"):
+            use = hi >= t_s - self.bounds_window_s
+        n, lo, hi = n[use], lo[use], hi[use]
+        dk_up = x - 1.0 - n
+        ahead = dk_up > 0
+        upper = float(np.min((t_hi_s - lo[ahead]) / dk_up[ahead])) if ahead.any() else math.inf
+        lower = float(np.max((t_lo_s - hi) / (x - n + 1.0))) if n.size else -math.inf
+        return lower, upper
 
     def _update_grid(self, n_now: float, t_now: float) -> None:
         weight = self._cxx + self._prior_weight
         period = (self._cxy + self._prior_weight * self._prior_period_s) / weight
         nominal = 1.0 / self.nominal_rate_hz
-        period = min(
-            max(period, nominal / (1.0 + self.max_rate_error)), nominal / (1.0 - self.max_rate_error)
-        )
-        theta = self._my + (0.5 - self._mx) * period  # the fit's phase
-        # Bounds on the phase from the reads recent enough that the period's error does not matter
-        # (one read's error is uniform over a period: standard deviation period / sqrt(12)).
-        period_se = period / math.sqrt(12.0 * weight)
-        dk_max = _BOUNDS_SLACK * period / period_se
-        n, t_lo, t_hi = self._ring
+        period_min = nominal / (1.0 + self.max_rate_error)
+        period_max = nominal / (1.0 - self.max_rate_error)
+        period = min(max(period, period_min), period_max)
+        lower, upper, _ = self._window_period_bounds(t_now)
+        n, t_lo, t_hi = self._ring[:3]
         with np.errstate(invalid="ignore"):
-            use = (n >= n_now - dk_max) & (t_hi >= t_now - self.bounds_window_s)
+            window = t_hi >= t_now - self.bounds_window_s
+        n, t_lo, t_hi = n[window], t_lo[window], t_hi[window]
+        # One read's error is uniform over a period: standard deviation period / sqrt(12).
+        period_se = period / math.sqrt(12.0 * weight)
+        grid = self._feasible_grid(
+            n_now, n, t_lo, t_hi, max(lower, period_min), min(upper, period_max), period, period_se
+        )
+        if grid is not None:
+            self._theta_s, self._period_s = grid
+            return
+        # Contradicting reads (a drifting oscillator, a read off): the fit, its phase clipped into
+        # the bounds of the reads recent enough that the period's error does not matter.
+        theta = self._my + (0.5 - self._mx) * period  # the fit's phase
+        dk_max = _BOUNDS_SLACK * period / period_se
+        with np.errstate(invalid="ignore"):
+            use = n >= n_now - dk_max
         n, t_lo, t_hi = n[use], t_lo[use], t_hi[use]
         lower = float(np.max(t_lo - n * period))  # tau_N > t_lo
         upper = float(np.min(t_hi - (n - 1.0) * period))  # tau_{N-1} <= t_hi
@@ -180,6 +227,68 @@ class SampleClock:
             theta = min(max(theta, lower), upper)
         self._period_s = period
         self._theta_s = theta
+
+    def _window_period_bounds(self, t_now: float) -> tuple[float, float, float]:
+        """Return the period's bounds from the pairs of reads of the window and of earlier grids.
+
+        Returns ``(lower, upper, t_oldest)``: the bounds in seconds and the time of the oldest read
+        they rest on. Earlier grids' bounds count while their reads are within ``bounds_window_s``
+        and agree with this grid's.
+        """
+        _, _, t_hi, period_lo, period_hi = self._ring
+        with np.errstate(invalid="ignore"):
+            window = t_hi >= t_now - self.bounds_window_s
+        if not window.any():
+            return -math.inf, math.inf, math.inf
+        lower, upper = float(np.max(period_lo[window])), float(np.min(period_hi[window]))
+        t_oldest = float(np.min(t_hi[window]))
+        carried_lo, carried_hi, carried_t = self._carried
+        if t_now - carried_t <= self.bounds_window_s and max(lower, carried_lo) <= min(upper, carried_hi):
+            lower, upper, t_oldest = max(lower, carried_lo), min(upper, carried_hi), min(t_oldest, carried_t)
+        return lower, upper, t_oldest
+
+    def _feasible_grid(
+        self,
+        n_now: float,
+        n: np.ndarray,
+        t_lo: np.ndarray,
+        t_hi: np.ndarray,
+        period_lo: float,
+        period_hi: float,
+        period_fit: float,
+        period_se: float,
+    ) -> tuple[float, float] | None:
+        """Return the middle ``(theta, T)`` of the grids every read of the window allows.
+
+        The grids are the points ``(phi, T)`` (``phi`` the time of sample ``n_now``) with
+        ``phi + d T > t_lo`` and ``phi + (d - 1) T <= t_hi`` for every read (``d = N - n_now``,
+        at most 0), with ``T`` within ``[period_lo, period_hi]`` (the exact bounds of the pairs of
+        reads). Both sides grow with ``T``, so ``phi`` ranges from the lower side at ``period_lo``
+        to the upper side at ``period_hi``: its middle is off by at most half that range, whatever
+        the reads (the fit's phase is only likely to be near). The period is the middle of those
+        that allow it, or the fit's (``period_fit``, standard error ``period_se``) clipped into
+        them while they span more than its standard error (the first reads, where the fit's prior
+        knows more). None when no grid fits them all (a drifting oscillator, a read off).
+        """
+        d = n - n_now
+        if not period_lo <= period_hi or not n.size or np.any(d > 0):
+            return None
+        phi_lo = float(np.max(t_lo - d * period_lo))
+        phi_hi = float(np.min(t_hi - (d - 1.0) * period_hi))
+        if not phi_lo <= phi_hi:
+            return None
+        phi = 0.5 * (phi_lo + phi_hi)
+        back = d < 0
+        longest = float(np.min((phi - t_lo[back]) / -d[back])) if back.any() else math.inf
+        shortest = float(np.max((phi - t_hi) / (1.0 - d)))
+        longest, shortest = min(longest, period_hi), max(shortest, period_lo)
+        if not shortest <= longest:  # rounding
+            shortest, longest = period_lo, period_hi
+        if 0.5 * (longest - shortest) < period_se:
+            period = 0.5 * (shortest + longest)
+        else:
+            period = min(max(period_fit, shortest), longest)
+        return phi - n_now * period, period
 
     @property
     def span_s(self) -> float:
