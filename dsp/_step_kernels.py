@@ -737,8 +737,16 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if lo < valid_from:
             lo = valid_from
         # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
-        # of the look-back; nearest neighbours first (on a flank the first comparison decides)
+        # of the look-back; nearest neighbours first (on a flank the first comparison decides:
+        # the sample before, then the one after, so that a falling flank does not run through the
+        # whole look-ahead first)
         # (the ring slot of sample q steps with q and wraps: no integer division per sample)
+        if lo < c:
+            r = cs_slot - 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
+                continue
         is_peak = True
         r = cs_slot
         for _q in range(c + 1, k + 1):
