@@ -372,7 +372,8 @@ class StepDetector:
         # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
         clip_a = _clip_level(acc_range_mps2, "acc_range_mps2")
         clip_g = _clip_level(gyro_range_rads, "gyro_range_rads")
-        key = (s, fs, self.placement, self.has_gyro, clip_a, clip_g)
+        # (the default settings by identity: hashing a 38-field dataclass costs more than the lookup)
+        key = (None if s is _DEFAULT_SETTINGS else s, fs, self.placement, self.has_gyro, clip_a, clip_g)
         try:
             setup = _SETUPS.get(key)
         except TypeError:  # settings holding a list (rhythm_window=[...]) are no key: design afresh
