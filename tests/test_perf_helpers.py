@@ -234,6 +234,42 @@ def test_make_pipeline_reuses_coach_settings_only_for_the_same_configuration():
     assert settings_of(cfg) == first
 
 
+def test_make_pipeline_reuses_stride_settings_only_for_the_same_configuration():
+    import dataclasses
+
+    from dsp.grade import GradeEstimator, GradeSettings
+    from dsp.stride import StrideSettings
+    from dsp.terrain import TerrainClassifier, TerrainSettings
+    from firmware_py.config import load_config, make_pipeline
+
+    cfg = load_config()
+
+    def stride_settings_of(c):
+        return make_pipeline(
+            c, sampling_rate_hz=100.0, placement="lower_back", has_gyro=False
+        ).stride.settings
+
+    first = stride_settings_of(cfg)
+    want = StrideSettings(
+        scale_walk=cfg.stride.scale_walk,
+        scale_run=cfg.stride.scale_run,
+        sensor_height_m=cfg.stride.foot_sensor_height_m,
+    )
+    assert first == want
+    assert stride_settings_of(cfg) is first
+    changed = dataclasses.replace(cfg, stride=dataclasses.replace(cfg.stride, scale_run=1.25))
+    assert stride_settings_of(changed) == dataclasses.replace(want, scale_run=1.25)
+    assert stride_settings_of(cfg) == first
+    # the shared default settings are the class defaults (and frozen)
+    assert (
+        TerrainClassifier(sampling_rate_hz=100.0, placement="foot", has_gyro=True).settings
+        == TerrainSettings()
+    )
+    assert GradeEstimator().settings == GradeSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        GradeEstimator().settings.max_grade_age_s = 1.0  # type: ignore[misc]
+
+
 # -- the grade's and the coach's per-step shortcuts (issue 6, perf8) -----------------------------------
 def _naive_foot(strides, t, s):
     """The foot grade of ``GradeEstimator._foot`` written out plainly over (t, distance, height) rows."""
