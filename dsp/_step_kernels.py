@@ -758,31 +758,30 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 break
         if not is_peak:
             continue
+        # the look-back also finds the trough before the hump (over the same samples) for the
+        # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
+        # peak's look-back holds only values below the hump, so the hump itself is never the trough
+        # unless the look-back is empty)
         r = cs_slot
-        for _q in range(c - 1, lo - 1, -1):
+        q_tr = c
+        r_tr = cs_slot
+        v_tr = vc
+        for q in range(c - 1, lo - 1, -1):
             r -= 1
             if r < 0:
                 r = m - 1
-            if ring[r, 1] >= vc:
+            v = ring[r, 1]
+            if v >= vc:
                 is_peak = False
                 break
+            if v <= v_tr:
+                v_tr = v
+                q_tr = q
+                r_tr = r
         if not is_peak:
             continue
         # contact time: where the step signal, climbing from its trough before the hump (over the
         # same look-back), first passes halfway up to the hump; at most refine_s before the hump
-        # (r is now the ring slot of sample lo: the look-back above ran down to it)
-        q_tr = c
-        r_tr = cs_slot
-        v_tr = vc
-        for q in range(lo, c + 1):
-            v = ring[r, 1]
-            if v < v_tr:
-                v_tr = v
-                q_tr = q
-                r_tr = r
-            r += 1
-            if r == m:
-                r = 0
         frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
         half = v_tr + frac * (vc - v_tr)
         best_q = c
