@@ -139,7 +139,7 @@ S_PEND_ROT = 76  # foot: its rotation, rad
 S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
-S_SORTED = 81  # unused since _record_step sorts in locals (N_INTERVALS slots; was its scratch)
+S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
 N_STATE = 89  # S_SORTED + N_INTERVALS
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
@@ -225,7 +225,8 @@ def _sorted8(x0, x1, x2, x3, x4, x5, x6, x7):
 def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     """Store one detected contact and update the period and cadence estimates.
 
-    Called once per contact; it allocates nothing (the intervals in use are sorted in locals).
+    Called once per contact; it allocates nothing (the intervals in use are sorted in locals: the
+    state's scratch slots ``S_SORTED``, which an insertion sort used before, are no longer written).
 
     Returns
     -------

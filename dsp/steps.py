@@ -369,7 +369,7 @@ class StepDetector:
         self.settings = _DEFAULT_SETTINGS if settings is None else settings
         s = self.settings
         fs = self.sampling_rate_hz
-        # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
+        # the clip levels name the configuration (the design below sets them in the parameters)
         clip_a = _clip_level(acc_range_mps2, "acc_range_mps2")
         clip_g = _clip_level(gyro_range_rads, "gyro_range_rads")
         # (the default settings by identity: hashing a 38-field dataclass costs more than the lookup)
@@ -441,8 +441,9 @@ class StepDetector:
         p[K.P_STILL_S] = s.still_s
         p[K.P_INITIATION_S] = s.initiation_s
         p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
-        p[K.P_ACC_CLIP] = clip_a
-        p[K.P_GYRO_CLIP] = clip_g
+        # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
+        p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
+        p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
         self._params = p
         self._coefs = np.vstack(
             [
