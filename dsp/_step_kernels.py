@@ -206,11 +206,48 @@ def _biquad(x, c, z1, z2):
 
 
 @kernel
+def _ordered(a, b):
+    """Return ``(a, b)`` in ascending order (one compare-exchange of a sorting network; scalars only)."""
+    return (a, b) if a <= b else (b, a)
+
+
+@kernel
+def _sorted8(x0, x1, x2, x3, x4, x5, x6, x7):
+    """Return eight floats in ascending order (no NaN): Batcher's network of 19 compare-exchanges.
+
+    Scalars in, a tuple out: no memory, no allocation, and no branch that depends on the data (LLVM
+    makes each compare-exchange a pair of selects), where an insertion sort mispredicts about
+    every other comparison. ``tests/test_steps.py`` checks it on every 0/1 input (which proves a
+    comparator network) and on random floats.
+    """
+    x0, x1 = _ordered(x0, x1)
+    x2, x3 = _ordered(x2, x3)
+    x4, x5 = _ordered(x4, x5)
+    x6, x7 = _ordered(x6, x7)
+    x0, x2 = _ordered(x0, x2)
+    x1, x3 = _ordered(x1, x3)
+    x4, x6 = _ordered(x4, x6)
+    x5, x7 = _ordered(x5, x7)
+    x1, x2 = _ordered(x1, x2)
+    x5, x6 = _ordered(x5, x6)
+    x0, x4 = _ordered(x0, x4)
+    x3, x7 = _ordered(x3, x7)
+    x1, x5 = _ordered(x1, x5)
+    x2, x6 = _ordered(x2, x6)
+    x1, x4 = _ordered(x1, x4)
+    x3, x6 = _ordered(x3, x6)
+    x2, x4 = _ordered(x2, x4)
+    x3, x5 = _ordered(x3, x5)
+    x3, x4 = _ordered(x3, x4)
+    return x0, x1, x2, x3, x4, x5, x6, x7
+
+
+@kernel
 def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     """Store one detected contact and update the period and cadence estimates.
 
-    Called once per contact; it allocates nothing (the sort of the intervals in use is done in
-    the state's scratch slots ``S_SORTED``).
+    Called once per contact; it allocates nothing (the intervals in use are sorted in locals: the
+    state's scratch slots ``S_SORTED``, which an insertion sort used before, are no longer written).
 
     Returns
     -------
@@ -240,37 +277,40 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     # the mean of those within 0.6-1.6 × their median. The band leaves out pauses, missed steps
     # (about 2 ×) and extra steps (about 0.5 ×), and the mean averages out the quantisation of
     # intervals to whole samples that a plain median keeps (±2 steps/min at 100 Hz and 160
-    # steps/min). They are sorted by insertion into the state's scratch slots (`S_SORTED`, no
-    # allocation per step), and summed in ascending order.
+    # steps/min). They are sorted by a fixed network of compare-exchanges on scalars (no memory,
+    # no allocation, no data-dependent branch), the slots not in use held at +inf, and summed in
+    # ascending order; intervals are finite and positive, so any sort gives the same values.
     pos = int(state[S_INT_POS])
-    size = intervals.shape[0]
     default = params[P_DEFAULT_PERIOD_S]
     cadence = np.nan
+    robust = default
     for which in range(2):
         n_take = n_use if which == 0 else n_cad
         if which == 1 and n_take < 1:
             break
+        if which == 1 and n_take == n_use:  # the period's intervals (trunk, mid-bout): the same mean
+            cadence = 60.0 * params[P_FEET_FACTOR] / robust
+            break
         robust = default
         if n_take > 0:
-            j = pos
-            for q in range(n_take):  # newest first
-                j -= 1
-                if j < 0:
-                    j = size - 1
-                x = intervals[j]
-                r = q
-                while r > 0 and state[S_SORTED + r - 1] > x:
-                    state[S_SORTED + r] = state[S_SORTED + r - 1]
-                    r -= 1
-                state[S_SORTED + r] = x
+            # ring slot p holds the interval of age (pos - 1 - p) mod N_INTERVALS (0: the newest)
+            x0 = intervals[0] if (pos + N_INTERVALS - 1) % N_INTERVALS < n_take else np.inf
+            x1 = intervals[1] if (pos + N_INTERVALS - 2) % N_INTERVALS < n_take else np.inf
+            x2 = intervals[2] if (pos + N_INTERVALS - 3) % N_INTERVALS < n_take else np.inf
+            x3 = intervals[3] if (pos + N_INTERVALS - 4) % N_INTERVALS < n_take else np.inf
+            x4 = intervals[4] if (pos + N_INTERVALS - 5) % N_INTERVALS < n_take else np.inf
+            x5 = intervals[5] if (pos + N_INTERVALS - 6) % N_INTERVALS < n_take else np.inf
+            x6 = intervals[6] if (pos + N_INTERVALS - 7) % N_INTERVALS < n_take else np.inf
+            x7 = intervals[7] if (pos + N_INTERVALS - 8) % N_INTERVALS < n_take else np.inf
+            srt = _sorted8(x0, x1, x2, x3, x4, x5, x6, x7)
             if n_take % 2 == 1:
-                med = state[S_SORTED + (n_take - 1) // 2]
+                med = srt[(n_take - 1) // 2]
             else:
-                med = 0.5 * (state[S_SORTED + n_take // 2 - 1] + state[S_SORTED + n_take // 2])
+                med = 0.5 * (srt[n_take // 2 - 1] + srt[n_take // 2])
             total = 0.0
             cnt = 0
             for q in range(n_take):
-                v = state[S_SORTED + q]
+                v = srt[q]
                 if 0.6 * med <= v <= 1.6 * med:
                     total += v
                     cnt += 1
@@ -827,8 +867,16 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if lo < valid_from:
             lo = valid_from
         # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
-        # of the look-back; nearest neighbours first (on a flank the first comparison decides)
+        # of the look-back; nearest neighbours first (on a flank the first comparison decides:
+        # the sample before, then the one after, so that a falling flank does not run through the
+        # whole look-ahead first)
         # (the ring slot of sample q steps with q and wraps: no integer division per sample)
+        if lo < c:
+            r = cs_slot - 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
+                continue
         is_peak = True
         r = cs_slot
         for _q in range(c + 1, k + 1):
@@ -840,31 +888,30 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 break
         if not is_peak:
             continue
+        # the look-back also finds the trough before the hump (over the same samples) for the
+        # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
+        # peak's look-back holds only values below the hump, so the hump itself is never the trough
+        # unless the look-back is empty)
         r = cs_slot
-        for _q in range(c - 1, lo - 1, -1):
+        q_tr = c
+        r_tr = cs_slot
+        v_tr = vc
+        for q in range(c - 1, lo - 1, -1):
             r -= 1
             if r < 0:
                 r = m - 1
-            if ring[r, 1] >= vc:
+            v = ring[r, 1]
+            if v >= vc:
                 is_peak = False
                 break
+            if v <= v_tr:
+                v_tr = v
+                q_tr = q
+                r_tr = r
         if not is_peak:
             continue
         # contact time: where the step signal, climbing from its trough before the hump (over the
         # same look-back), first passes halfway up to the hump; at most refine_s before the hump
-        # (r is now the ring slot of sample lo: the look-back above ran down to it)
-        q_tr = c
-        r_tr = cs_slot
-        v_tr = vc
-        for q in range(lo, c + 1):
-            v = ring[r, 1]
-            if v < v_tr:
-                v_tr = v
-                q_tr = q
-                r_tr = r
-            r += 1
-            if r == m:
-                r = 0
         frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
         half = v_tr + frac * (vc - v_tr)
         best_q = c

@@ -243,6 +243,11 @@ def _as_1d(name: str, x: object) -> np.ndarray:
     return a
 
 
+#: The estimator's settings when none are given (frozen: one instance serves every estimator; building it, and
+#: running its checks, was a sizeable part of setting up a pipeline for a short recording).
+_DEFAULT_SETTINGS = GradeSettings()
+
+
 class GradeEstimator:
     """Streaming grade estimator: feed pressure readings and strides as they come.
 
@@ -258,7 +263,7 @@ class GradeEstimator:
     """
 
     def __init__(self, settings: GradeSettings | None = None) -> None:
-        self.settings = settings or GradeSettings()
+        self.settings = _DEFAULT_SETTINGS if settings is None else settings
         self.reset()
 
     def reset(self) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -333,6 +334,27 @@ def _clip_level(range_value: float | None, name: str) -> float:
     return 0.995 * r
 
 
+class _Setup(NamedTuple):
+    """What a new detector of one configuration starts from (copied, never handed out)."""
+
+    steps_feet: str
+    params: np.ndarray
+    coefs: np.ndarray
+    state0: np.ndarray
+    ring_shape: tuple[int, int]
+    min_gap_samples: int
+
+
+#: The detector's constants when none are given (frozen: one instance serves every detector).
+_DEFAULT_SETTINGS = StepSettings()
+#: Set-ups by (settings, rate, placement, has_gyro, clip levels), made by the first detector of each:
+#: on a recording of a few seconds, designing the same filters and parameter vector again was a
+#: sizeable part of the detection time.
+_SETUPS: dict[tuple, _Setup] = {}
+#: Forget every set-up beyond this many (a caller that tries many settings must not grow it forever).
+_MAX_SETUPS = 64
+
+
 class StepDetector:
     """Streaming foot-contact detector: feed blocks of any size, get new contacts back.
 
@@ -375,9 +397,27 @@ class StepDetector:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
         self.has_gyro = validate_flag("has_gyro", has_gyro)
-        self.settings = settings or StepSettings()
+        self.settings = _DEFAULT_SETTINGS if settings is None else settings
         s = self.settings
         fs = self.sampling_rate_hz
+        # the clip levels name the configuration (the design below sets them in the parameters)
+        clip_a = _clip_level(acc_range_mps2, "acc_range_mps2")
+        clip_g = _clip_level(gyro_range_rads, "gyro_range_rads")
+        # (the default settings by identity: hashing a 38-field dataclass costs more than the lookup)
+        key = (None if s is _DEFAULT_SETTINGS else s, fs, self.placement, self.has_gyro, clip_a, clip_g)
+        try:
+            setup = _SETUPS.get(key)
+        except TypeError:  # settings holding a list (rhythm_window=[...]) are no key: design afresh
+            key = setup = None
+        if setup is not None:  # designed by an earlier detector: copy its arrays
+            self.steps_feet = setup.steps_feet
+            self._params = setup.params.copy()
+            self._coefs = setup.coefs.copy()
+            self._ring = np.zeros(setup.ring_shape)
+            self._min_gap_samples = setup.min_gap_samples
+            self._state = setup.state0.copy()
+            self._intervals = np.zeros(K.N_INTERVALS)
+            return
         if not 2 <= s.cadence_steps <= K.N_INTERVALS:
             raise ValidationError(
                 f"cadence_steps={s.cadence_steps} is outside 2-{K.N_INTERVALS}; choose a value in that range"
@@ -465,6 +505,17 @@ class StepDetector:
         self._ring = np.zeros((int(ring_s * fs) + 8, 5 if limb_mode else 2))
         self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
         self.reset()
+        if key is not None:
+            if len(_SETUPS) >= _MAX_SETUPS:
+                _SETUPS.clear()
+            _SETUPS[key] = _Setup(
+                self.steps_feet,
+                p.copy(),
+                self._coefs.copy(),
+                self._state.copy(),
+                self._ring.shape,
+                self._min_gap_samples,
+            )
 
     def reset(self) -> None:
         """Forget everything seen so far (filters, step timing, counters)."""

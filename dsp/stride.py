@@ -419,6 +419,11 @@ class _StreamingBase:
         return StrideResults._from_rows(self._flush_rows())
 
 
+#: The estimators' settings when none are given (frozen: one instance serves every estimator; building it, and
+#: running its checks, was a sizeable part of setting up a pipeline for a short recording).
+_DEFAULT_SETTINGS = StrideSettings()
+
+
 class FootStrideEstimator(_StreamingBase):
     """Streaming stride estimator for a shoe-mounted IMU (accelerometer and gyroscope).
 
@@ -447,7 +452,7 @@ class FootStrideEstimator(_StreamingBase):
 
     def __init__(self, *, sampling_rate_hz: float, settings: StrideSettings | None = None) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
-        self.settings = settings or StrideSettings()
+        self.settings = _DEFAULT_SETTINGS if settings is None else settings
         s = self.settings
         fs = self.sampling_rate_hz
         p = np.zeros(K.N_FOOT_PARAMS)
@@ -598,7 +603,7 @@ class TrunkStrideEstimator(_StreamingBase):
         settings: StrideSettings | None = None,
     ) -> None:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
-        self.settings = settings or StrideSettings()
+        self.settings = _DEFAULT_SETTINGS if settings is None else settings
         self.has_gyro = validate_flag("has_gyro", has_gyro)
         s = self.settings
         fs = self.sampling_rate_hz

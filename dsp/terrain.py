@@ -399,6 +399,12 @@ def _shipped_arrays(switch_p: float) -> tuple[TerrainModel, tuple[np.ndarray, ..
     return hit
 
 
+#: The classifier's settings when none are given (frozen: one instance serves every classifier;
+#: building it, and running its checks, was a sizeable part of setting up a pipeline for a short
+#: recording).
+_DEFAULT_SETTINGS = TerrainSettings()
+
+
 class TerrainClassifier:
     """Streaming terrain classifier: feed blocks of samples with the contacts decided in them.
 
@@ -438,7 +444,7 @@ class TerrainClassifier:
         self.sampling_rate_hz = validate_rate(sampling_rate_hz)
         self.placement = canonical_placement(placement)
         self.has_gyro = validate_flag("has_gyro", has_gyro)
-        self.settings = settings or TerrainSettings()
+        self.settings = _DEFAULT_SETTINGS if settings is None else settings
         s = self.settings
         fs = self.sampling_rate_hz
         placement_ok = self.placement in M.PLACEMENTS or s.allow_untested_placement

@@ -29,6 +29,7 @@ from firmware_py.exc import ConfigError, ConfigNotFoundError
 
 if TYPE_CHECKING:
     from dsp.pipeline import Pipeline
+    from dsp.stride import StrideSettings
 
 __all__ = [
     "CHIPS",
@@ -936,6 +937,27 @@ def runner_baseline(cfg: Config) -> Baseline | None:
 _last_coach_settings: tuple[Config, CoachSettings] | None = None
 
 
+#: The same for the stride settings of :func:`make_pipeline` (a frozen dataclass with checks).
+_last_stride_settings: tuple[Config, StrideSettings] | None = None
+
+
+def _stride_settings_of(cfg: Config) -> StrideSettings:
+    """Return the stride settings of ``cfg``'s ``[stride]``, reused while the same configuration returns."""
+    global _last_stride_settings
+    last = _last_stride_settings
+    if last is not None and last[0] is cfg:
+        return last[1]
+    from dsp.stride import StrideSettings
+
+    settings = StrideSettings(
+        scale_walk=cfg.stride.scale_walk,
+        scale_run=cfg.stride.scale_run,
+        sensor_height_m=cfg.stride.foot_sensor_height_m,
+    )
+    _last_stride_settings = (cfg, settings)
+    return settings
+
+
 def _coach_settings_of(cfg: Config) -> CoachSettings:
     """:func:`coach_settings` of ``cfg``, reused while the same configuration object comes back."""
     global _last_coach_settings
@@ -986,7 +1008,6 @@ def make_pipeline(
     """
     from dsp.coach import Coach
     from dsp.pipeline import Pipeline
-    from dsp.stride import StrideSettings
     from firmware_py.imu.base import STANDARD_GRAVITY_MPS2
 
     coach = Coach(_coach_settings_of(cfg), runner_baseline(cfg)) if cfg.coach.enabled else None
@@ -995,11 +1016,7 @@ def make_pipeline(
         placement=placement,
         has_gyro=has_gyro,
         placement_side=placement_side,
-        stride_settings=StrideSettings(
-            scale_walk=cfg.stride.scale_walk,
-            scale_run=cfg.stride.scale_run,
-            sensor_height_m=cfg.stride.foot_sensor_height_m,
-        ),
+        stride_settings=_stride_settings_of(cfg),
         runner_height_m=runner_height_m if runner_height_m is not None else cfg.runner.height_m,
         coach=coach,
         acc_range_mps2=None if accel_range_g is None else float(accel_range_g) * STANDARD_GRAVITY_MPS2,

@@ -234,6 +234,42 @@ def test_make_pipeline_reuses_coach_settings_only_for_the_same_configuration():
     assert settings_of(cfg) == first
 
 
+def test_make_pipeline_reuses_stride_settings_only_for_the_same_configuration():
+    import dataclasses
+
+    from dsp.grade import GradeEstimator, GradeSettings
+    from dsp.stride import StrideSettings
+    from dsp.terrain import TerrainClassifier, TerrainSettings
+    from firmware_py.config import load_config, make_pipeline
+
+    cfg = load_config()
+
+    def stride_settings_of(c):
+        return make_pipeline(
+            c, sampling_rate_hz=100.0, placement="lower_back", has_gyro=False
+        ).stride.settings
+
+    first = stride_settings_of(cfg)
+    want = StrideSettings(
+        scale_walk=cfg.stride.scale_walk,
+        scale_run=cfg.stride.scale_run,
+        sensor_height_m=cfg.stride.foot_sensor_height_m,
+    )
+    assert first == want
+    assert stride_settings_of(cfg) is first
+    changed = dataclasses.replace(cfg, stride=dataclasses.replace(cfg.stride, scale_run=1.25))
+    assert stride_settings_of(changed) == dataclasses.replace(want, scale_run=1.25)
+    assert stride_settings_of(cfg) == first
+    # the shared default settings are the class defaults (and frozen)
+    assert (
+        TerrainClassifier(sampling_rate_hz=100.0, placement="foot", has_gyro=True).settings
+        == TerrainSettings()
+    )
+    assert GradeEstimator().settings == GradeSettings()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        GradeEstimator().settings.max_grade_age_s = 1.0  # type: ignore[misc]
+
+
 # -- the grade's and the coach's per-step shortcuts (issue 6, perf8) -----------------------------------
 def _naive_foot(strides, t, s):
     """The foot grade of ``GradeEstimator._foot`` written out plainly over (t, distance, height) rows."""
@@ -375,3 +411,74 @@ def test_coach_reasons_formatted_late_are_the_f_strings(c, ts, tol):
         == f"stride {c:.2f} m above target {ts:.2f}±{tol:.2f} m"
     )
     assert _Want("run", "grade {eased} to 5 %").what == "grade {eased} to 5 %"  # no args: as given
+
+
+def _detector_arrays(det):
+    return [det._params, det._coefs, det._state, det._ring, det._intervals]
+
+
+def test_step_detector_setups_are_keyed_on_every_input_and_owned_per_detector():
+    """A detector built from the set-up cache is the one designed afresh, for any change of config."""
+    import dataclasses
+
+    from dsp import steps as S
+
+    configs = [
+        {"sampling_rate_hz": 100.0, "placement": "lower_back", "has_gyro": False},
+        {"sampling_rate_hz": 100.0, "placement": "lower_back", "has_gyro": True},
+        {"sampling_rate_hz": 200.0, "placement": "lower_back", "has_gyro": True},
+        {"sampling_rate_hz": 200.0, "placement": "foot", "has_gyro": True},
+        {"sampling_rate_hz": 200.0, "placement": "foot", "has_gyro": False},
+        {"sampling_rate_hz": 200.0, "placement": "shank", "has_gyro": True},
+        {"sampling_rate_hz": 200.0, "placement": "foot", "has_gyro": True, "acc_range_mps2": 78.4},
+        {"sampling_rate_hz": 200.0, "placement": "foot", "has_gyro": True, "gyro_range_rads": 8.73},
+        {"sampling_rate_hz": 200.0, "placement": "foot", "has_gyro": True, "settings": S.StepSettings()},
+        {
+            "sampling_rate_hz": 200.0,
+            "placement": "foot",
+            "has_gyro": True,
+            "settings": dataclasses.replace(S.StepSettings(), step_cutoff_hz=4.0, cadence_strides=4),
+        },
+    ]
+    fresh = []
+    for cfg in configs:  # each designed with nothing cached
+        S._SETUPS.clear()
+        fresh.append(_detector_arrays(S.StepDetector(**cfg)))
+    S._SETUPS.clear()
+    for _ in range(
+        2
+    ):  # first pass fills the cache (a key that missed an input would collide), second reads it
+        for cfg, ref in zip(configs, fresh, strict=True):
+            got = _detector_arrays(S.StepDetector(**cfg))
+            for g, r in zip(got, ref, strict=True):
+                assert g.shape == r.shape
+                assert g.tobytes() == r.tobytes()
+    # detectors of one configuration own their arrays: running one leaves the other and the cache fresh
+    a = S.StepDetector(**configs[1])
+    b = S.StepDetector(**configs[1])
+    t = np.arange(1000) / 100.0
+    acc = np.zeros((1000, 3))
+    acc[:, 2] = 9.81 + 3.0 * np.sin(2.0 * np.pi * 1.4 * t)
+    assert a.update(t, acc, np.zeros((1000, 3))).n_steps > 0
+    for g, r in zip(_detector_arrays(b), fresh[1], strict=True):
+        assert g.tobytes() == r.tobytes()
+    for g, r in zip(_detector_arrays(S.StepDetector(**configs[1])), fresh[1], strict=True):
+        assert g.tobytes() == r.tobytes()
+    a.reset()
+    assert a._state.tobytes() == fresh[1][2].tobytes()
+    assert a._ring.tobytes() == fresh[1][3].tobytes()
+
+
+def test_step_detector_setup_cache_is_bounded_and_takes_unhashable_settings():
+    import dataclasses
+
+    from dsp import steps as S
+
+    for i in range(S._MAX_SETUPS + 5):
+        S.StepDetector(sampling_rate_hz=40.0 + i, placement="lower_back", has_gyro=False)
+        assert len(S._SETUPS) <= S._MAX_SETUPS
+    listed = dataclasses.replace(S.StepSettings(), rhythm_window=[0.75, 1.5])  # a list: not hashable
+    det = S.StepDetector(sampling_rate_hz=100.0, placement="lower_back", has_gyro=False, settings=listed)
+    ref = S.StepDetector(sampling_rate_hz=100.0, placement="lower_back", has_gyro=False)
+    for g, r in zip(_detector_arrays(det), _detector_arrays(ref), strict=True):
+        assert g.tobytes() == r.tobytes()

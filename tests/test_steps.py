@@ -611,3 +611,55 @@ def test_a_small_swing_out_of_rhythm_counts_when_its_heel_strike_confirms_it(rng
     assert np.min(np.abs(missed.t_s - contacts[12])) > 0.03
     slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=100.0, placement="foot")
     np.testing.assert_array_equal(steps.t_s, [x[0] for x in slow])
+
+
+def test_the_sorting_network_of_the_intervals_sorts_every_input():
+    """``_sorted8`` (the period's and cadence's sort) on every 0/1 input, which proves a comparator
+    network sorts anything, and on random and tied floats."""
+    from dsp import _step_kernels as K
+
+    for bits in itertools.product([0.0, 1.0], repeat=8):
+        assert K._sorted8(*bits) == tuple(sorted(bits))
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        x = rng.choice([0.3, 0.35, 0.5, np.inf, *rng.uniform(0.2, 1.2, 4)], size=8).tolist()
+        assert K._sorted8(*x) == tuple(sorted(x))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(0.25, 1.05), st.sampled_from([0.4, 0.5, 2.0, 3.5])), min_size=1, max_size=40
+    ),
+    st.sampled_from([("lower_back", True), ("foot", True), ("foot", False)]),
+    st.integers(2, 8),
+    st.integers(1, 8),
+)
+def test_cadence_of_contacts_is_the_banded_mean_of_the_newest_intervals(gaps, where, n_steps, n_strides):
+    """The kernel's cadence at each contact, exactly the naive reference's over the bout's newest
+    intervals (pauses, odd counts at a bout's start, the foot's strides, every count of intervals)."""
+    from dsp.steps import cadence_of_contacts
+    from tests.naive import robust_median_interval
+
+    placement, has_gyro = where
+    s = StepSettings(cadence_steps=n_steps, cadence_strides=n_strides)
+    # a sensor that reports its own foot's contacts (one per stride) counts strides, x 2
+    foot = StepDetector(sampling_rate_hz=100.0, placement=placement, has_gyro=has_gyro).steps_feet == "one"
+    t = np.concatenate([[0.0], np.cumsum(gaps)])
+    got = cadence_of_contacts(t, placement=placement, has_gyro=has_gyro, settings=s)
+    max_period = 2.0 * s.max_period_s if foot else s.max_period_s
+    n_cad = n_strides if foot else n_steps
+    bout: list[float] = []
+    want = []
+    for prev, now in itertools.pairwise([None, *t.tolist()]):
+        if prev is not None:
+            if now - prev <= max_period:
+                bout.append(now - prev)
+            else:
+                bout.clear()
+        take = min(n_cad, len(bout))
+        if not foot and take >= 2 and take % 2 == 1:
+            take -= 1
+        newest = bout[len(bout) - take :] if take else []
+        want.append(60.0 * (2.0 if foot else 1.0) / robust_median_interval(newest, 1.0) if newest else np.nan)
+    assert got.tobytes() == np.array(want).tobytes()
