@@ -153,12 +153,11 @@ S_PEND_ROT = 76  # foot: its rotation, rad
 S_PEND_CONSEC = 77  # foot: its S_LOBE_CONSEC
 S_PREV_IMP = 78  # foot: impact after the end of the lobe decided last, m/s²
 S_PREV_ROT = 79  # foot: rotation of that lobe, rad
-S_SORTED = 81  # scratch of _record_step: the intervals in use, sorted (N_INTERVALS slots, no memory)
-# slots 89..91: limb detector
-S_LIMB_QUIET_N = 89  # limb: consecutive quiet samples
-S_LIMB_REST_END = 90  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
-S_LIMB_REST_END2 = 91  # limb: when the rest before it ended, s
-N_STATE = 92
+# slots 81..83: limb detector
+S_LIMB_QUIET_N = 81  # limb: consecutive quiet samples
+S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
+S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
+N_STATE = 84
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -246,8 +245,8 @@ def _sorted8(x0, x1, x2, x3, x4, x5, x6, x7):
 def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
     """Store one detected contact and update the period and cadence estimates.
 
-    Called once per contact; it allocates nothing (the intervals in use are sorted in locals: the
-    state's scratch slots ``S_SORTED``, which an insertion sort used before, are no longer written).
+    Called once per contact; it allocates nothing (the intervals in use are sorted in locals by a
+    sorting network).
 
     Returns
     -------
