@@ -151,6 +151,20 @@ def test_a_dead_gyroscope_at_the_lower_back_keeps_its_steps(tmp_path, capsys):
     assert again["cues"] == live["cues"]
 
 
+def test_a_dead_gyroscope_at_the_shank_falls_back_to_the_trunk_detector(tmp_path, capsys):
+    # a shank sensor without a gyroscope counts both feet's contacts from the accelerometer
+    bus = f"fake:{_foot_without_gyro(tmp_path)}"
+    log_path, live = _run(tmp_path, bus, "--placement", "shank", "--duration", "30")
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if "gyro_constant" in x]
+    assert "lost: the terrain classifier" in line
+    assert live["has_gyro"] is False
+    assert live["steps_feet"] == "both"
+    assert len(live["steps"]) > 20
+    again = _replay_json(tmp_path, log_path)
+    assert again["steps"] == live["steps"]
+    assert again["cues"] == live["cues"]
+
+
 def test_a_live_gyroscope_is_kept(tmp_path, capsys):
     src = tmp_path / "run.csv"
     shutil.copy(DATA / "demo_foot_run.csv", src)
