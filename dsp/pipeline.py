@@ -317,33 +317,20 @@ class Pipeline:
                 PlacementWarning,
                 stacklevel=2,
             )
-        self.steps = StepDetector(
-            sampling_rate_hz=sampling_rate_hz,
-            placement=self.placement,
-            has_gyro=has_gyro,
-            settings=step_settings,
-            acc_range_mps2=acc_range_mps2,
-            gyro_range_rads=gyro_range_rads,
-        )
-        side = _SIDES.get(str(placement_side).strip().lower()) if placement_side else None
-        # Only a sensor on one foot knows the side of its contacts.
-        self.side = side if self.steps.steps_feet == "one" else None
-        self.stride = None
-        if self.placement == "lower_back" or (self.placement == "foot" and has_gyro):
-            self.stride = make_stride_estimator(
-                sampling_rate_hz=sampling_rate_hz,
-                placement=self.placement,
-                has_gyro=has_gyro,
-                runner_height_m=runner_height_m,
-                settings=stride_settings,
-            )
+        # what the detector, the stride estimator and the terrain classifier are built from (again
+        # by drop_gyro, for a gyroscope found dead before the first block)
+        self._parts_args = {
+            "sampling_rate_hz": sampling_rate_hz,
+            "placement_side": placement_side,
+            "step_settings": step_settings,
+            "stride_settings": stride_settings,
+            "runner_height_m": runner_height_m,
+            "terrain_settings": terrain_settings,
+            "acc_range_mps2": acc_range_mps2,
+            "gyro_range_rads": gyro_range_rads,
+        }
+        self._build_parts(has_gyro)
         self.coach = coach
-        self.terrain = TerrainClassifier(
-            sampling_rate_hz=sampling_rate_hz,
-            placement=self.placement,
-            has_gyro=has_gyro,
-            settings=terrain_settings,
-        )
         self.grade = GradeEstimator(grade_settings)
         self.terrain_mode = "auto"  # "auto", or a manual "smooth"/"technical" from the button
         self._finished = False  # finish() ends the input: a later block would be mis-joined
@@ -353,6 +340,58 @@ class Pipeline:
         self._for_grade: list[tuple[float, int, StrideUpdate]] = []
         self._pressure: list[tuple[float, float]] = []
         self._n_queued = 0
+
+    def _build_parts(self, has_gyro: bool) -> None:
+        """Build the step detector, the stride estimator and the terrain classifier afresh."""
+        a = self._parts_args
+        self.steps = StepDetector(
+            sampling_rate_hz=a["sampling_rate_hz"],
+            placement=self.placement,
+            has_gyro=has_gyro,
+            settings=a["step_settings"],
+            acc_range_mps2=a["acc_range_mps2"],
+            gyro_range_rads=a["gyro_range_rads"],
+        )
+        side = _SIDES.get(str(a["placement_side"]).strip().lower()) if a["placement_side"] else None
+        # Only a sensor on one foot knows the side of its contacts.
+        self.side = side if self.steps.steps_feet == "one" else None
+        self.stride = None
+        if self.placement == "lower_back" or (self.placement == "foot" and has_gyro):
+            self.stride = make_stride_estimator(
+                sampling_rate_hz=a["sampling_rate_hz"],
+                placement=self.placement,
+                has_gyro=has_gyro,
+                runner_height_m=a["runner_height_m"],
+                settings=a["stride_settings"],
+            )
+        self.terrain = TerrainClassifier(
+            sampling_rate_hz=a["sampling_rate_hz"],
+            placement=self.placement,
+            has_gyro=has_gyro,
+            settings=a["terrain_settings"],
+        )
+
+    def drop_gyro(self) -> None:
+        """Go on without the gyroscope: what a pipeline built with ``has_gyro=False`` does.
+
+        For a gyroscope found dead (off or broken) before any sample was fed: a foot sensor then
+        finds its contacts from the accelerometer alone (limb mode) and gives no stride; a shank
+        sensor falls back to the trunk detector (both feet); the lower back keeps its detector and
+        estimates its strides without the turn rate. The coach, the grade and the terrain mode
+        stay as they are. Unlike the constructor, it does not warn: the caller says why.
+
+        Raises
+        ------
+        ValidationError
+            When a block was fed already (the parts' state cannot change mode mid-stream).
+        """
+        if self.steps.flags.samples or self._finished:
+            raise ValidationError(
+                "drop_gyro() after samples were fed: decide before the first block (or build the "
+                "pipeline with has_gyro=False)"
+            )
+        if self.steps.has_gyro:
+            self._build_parts(False)
 
     @property
     def steps_feet(self) -> str:

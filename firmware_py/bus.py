@@ -153,7 +153,8 @@ def open_bus(
           the recording at ``PATH`` (any format ``firmware_py.logs.read_log`` reads) and a fake
           BMP280. Options may follow a ``?``: ``chip`` (``mpu6050``, ``lsm6ds3``, ``lsm6dsl``,
           ``lsm6dso``, ``lsm6dsox``, ``icm42688``; default ``mpu6050``), ``address`` (e.g. ``0x69``),
-          ``clock_error`` (e.g. ``1.02``: the fake chip's oscillator runs 2 % fast), ``seed``.
+          ``clock_error`` (e.g. ``1.02``: the fake chip's oscillator runs 2 % fast),
+          ``accel_gain`` (e.g. ``1.04``: its accelerometer reads 4 % high), ``seed``.
           Example: ``"fake:runs/hill.csv?chip=lsm6dso&clock_error=1.01"``.
         - ``"fake"``: the same with a synthetic recording (standing still, gravity on +z); options
           as above, e.g. ``"fake?chip=icm42688"``.
@@ -252,11 +253,11 @@ def _open_fake(
         raise ConfigError(
             f"I2C bus spec {spec!r}: options after '?' must be key=value pairs joined by '&'"
         ) from None
-    unknown = set(options) - {"chip", "address", "clock_error", "seed"}
+    unknown = set(options) - {"chip", "address", "clock_error", "accel_gain", "seed"}
     if unknown:
         raise ConfigError(
             f"I2C bus spec {spec!r}: unknown option(s) {sorted(unknown)}; "
-            "allowed: address, chip, clock_error, seed"
+            "allowed: accel_gain, address, chip, clock_error, seed"
         )
     chip = options.get("chip", "mpu6050").lower()
     if chip not in fake.FAKE_IMUS:
@@ -266,6 +267,7 @@ def _open_fake(
     try:
         address = int(options["address"], 0) if "address" in options else None
         clock_error = float(options.get("clock_error", "1.0"))
+        accel_gain = float(options.get("accel_gain", "1.0"))
         seed = int(options.get("seed", "0"))
     except ValueError as e:
         raise ConfigError(f"I2C bus spec {spec!r}: {e}") from None
@@ -276,8 +278,16 @@ def _open_fake(
         source = fake.SourceRecording(t_s, acc_mps2, gyro_rads, rate_hz)
     else:
         source = fake.SourceRecording.still()
+    if not accel_gain > 0:
+        raise ConfigError(f"I2C bus spec {spec!r}: accel_gain must be > 0; got {accel_gain!r}")
     imu = fake.FAKE_IMUS[chip](
-        address, source=source, clock=clock, clock_error=clock_error, seed=seed, keep_produced=keep_history
+        address,
+        source=source,
+        clock=clock,
+        clock_error=clock_error,
+        accel_gain=accel_gain,
+        seed=seed,
+        keep_produced=keep_history,
     )
     baro = fake.FakeBmp280(clock=clock)
     if keep_history:

@@ -92,3 +92,7 @@ class ConfigWarning(CadenceWarning):
 
 class TimestampRepairWarning(CadenceWarning):
     """Repeated timestamps (a rounded sensor clock) were re-spaced; every sample was kept."""
+
+
+class SensorWarning(CadenceWarning):
+    """What a recording says about its sensor: a gyroscope the device ran without, |a| at rest off gravity."""

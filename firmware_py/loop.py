@@ -26,11 +26,18 @@ from dsp.coach import DEVICE_EVENT_KINDS, CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent
 from firmware_py.clock import Clock
 from firmware_py.exc import CadenceError, ImuFaultError
-from firmware_py.imu.base import FifoBatch, ImuDriver
+from firmware_py.imu.base import STANDARD_GRAVITY_MPS2, FifoBatch, ImuDriver
 from firmware_py.recorder import Recorder
 
 #: Failed battery readings in a row after which the loop says that the battery is not being read.
 BATTERY_MISSES_SAID = 4
+
+#: Largest relative difference between |a| at rest and standard gravity that is not announced (2 %).
+#: Local gravity varies by only 0.5 % over the Earth (9.78 m/s² at the equator to 9.83 m/s² at the
+#: poles, a little less on a summit), so a reading beyond 2 % is the accelerometer's gain (or
+#: offset), and strapdown navigation (foot) and the trunk's pendulum model (lower back) scale
+#: stride and distance by about as much: 2 % is the distance budget of issue #4.
+REST_GRAVITY_TOLERANCE = 0.02
 
 
 class DeviceEvents(Protocol):
@@ -47,7 +54,9 @@ class DeviceEvents(Protocol):
 
         Kinds: ``ready``, ``sensor_lost``, ``sensor_back``, ``recording_stopped``, ``battery_low``,
         ``battery_ok``, ``battery_critical``, ``gyro_constant`` (the gyroscope's counts did not
-        move during the start-up window: off or broken), ``barometer_lost`` (it failed 20
+        move during the start-up window: off or broken; the run goes on without it),
+        ``rest_gravity_off`` (|a| standing still in the start-up window is more than
+        :data:`REST_GRAVITY_TOLERANCE` away from 9.81 m/s²), ``barometer_lost`` (it failed 20
         readings in a row and is no longer read), ``battery_unread`` and ``battery_read`` (the
         battery failed :data:`BATTERY_MISSES_SAID` readings in a row; it answers again).
         """
@@ -127,6 +136,11 @@ class LoopReport:
         Times the chip was set up again.
     gyro_bias_rads : numpy.ndarray
         Gyroscope bias removed from every sample, rad/s (zeros when the runner did not stand still).
+    gyro_dropped : bool
+        The gyroscope was found dead at start-up (``gyro_constant``) and the pipeline ran
+        without it.
+    rest_gravity_mps2 : float or None
+        Mean |a| over the start-up window when the runner stood still, m/s² (None otherwise).
     first_t_s, last_t_s : float
         Times of the first and last samples, s.
     stopped_reason : str or None
@@ -148,6 +162,8 @@ class LoopReport:
     faults: int = 0
     restarts: int = 0
     gyro_bias_rads: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    gyro_dropped: bool = False
+    rest_gravity_mps2: float | None = None
     first_t_s: float = float("nan")
     last_t_s: float = float("nan")
     stopped_reason: str | None = None
@@ -178,6 +194,60 @@ def gyro_bias_if_still(
     moving = np.abs(gyro_rads - bias).max() > settings.still_gyro_rads
     shaking = np.linalg.norm(acc_mps2, axis=1).std() > settings.still_acc_std_mps2
     return None if (moving or shaking) else bias
+
+
+def rest_gravity_if_still(
+    acc_mps2: np.ndarray, gyro_rads: np.ndarray, settings: LoopSettings
+) -> float | None:
+    """Mean |a| when the samples show a sensor at rest (the test of :func:`gyro_bias_if_still`), else None.
+
+    The mean of the magnitudes, not the magnitude of the mean: a slow turn of the sensor (still
+    by the gyroscope's test) does not shorten it. The noise of a real accelerometer (a few
+    hundredths of a m/s²) raises it by its variance over 2 g: less than 0.01 %.
+
+    Parameters
+    ----------
+    acc_mps2, gyro_rads : numpy.ndarray
+        Samples, shape ``(n, 3)``, m/s² and rad/s.
+    settings : LoopSettings
+        Stillness thresholds.
+
+    Returns
+    -------
+    float or None
+        |a| at rest, m/s².
+    """
+    if gyro_bias_if_still(acc_mps2, gyro_rads, settings) is None:
+        return None
+    return float(np.linalg.norm(acc_mps2, axis=1).mean())
+
+
+def rest_gravity_warning(rest_gravity_mps2: float | None) -> str | None:
+    """Say what a resting |a| more than :data:`REST_GRAVITY_TOLERANCE` from gravity means (else None).
+
+    Parameters
+    ----------
+    rest_gravity_mps2 : float or None
+        |a| measured standing still, m/s².
+
+    Returns
+    -------
+    str or None
+        The reading, what it does to stride and distance, and the fix.
+    """
+    if rest_gravity_mps2 is None or not math.isfinite(rest_gravity_mps2):
+        return None
+    off = rest_gravity_mps2 / STANDARD_GRAVITY_MPS2 - 1.0
+    if abs(off) <= REST_GRAVITY_TOLERANCE:
+        return None
+    return (
+        f"the accelerometer read |a| = {rest_gravity_mps2:.2f} m/s² standing still, "
+        f"{100.0 * abs(off):.1f} % {'above' if off > 0 else 'below'} gravity (9.81 m/s²; it varies by "
+        f"0.5 % over the Earth): its gain or offset is off, and stride length and distance may read "
+        f"about {100.0 * abs(off):.0f} % {'long' if off > 0 else 'short'} (cadence is not affected; "
+        "nothing is corrected); fix: re-calibrate the sensor's accelerometer or use another unit "
+        "(at the lower back, `cadence-coach calibrate` absorbs it into its stride scale)"
+    )
 
 
 def _gyro_constant(batches: list[FifoBatch]) -> bool:
@@ -291,18 +361,27 @@ class LiveLoop:
                 )
         self._notify("on_cues", cues)
 
-    def _device(self, kind: str, t_s: float, reason: str, *, only_if_cued: bool = False) -> None:
+    def _device(
+        self,
+        kind: str,
+        t_s: float,
+        reason: str,
+        *,
+        only_if_cued: bool = False,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         """Log and announce a device event and cue it (the coach rate-limits device cues).
 
         With ``only_if_cued`` (a reminder of a state already announced) nothing is logged or
         announced unless the coach cues it now: the coach alone decides how often it repeats.
+        ``data`` adds fields to the logged event (e.g. the value measured).
         """
         coach = self.device_cues if self.device_cues is not None else self.pipeline.coach
         cues = coach.on_event(kind, t_s, reason) if coach is not None and kind in DEVICE_EVENT_KINDS else []
         if only_if_cued and not cues:
             return
         if self.recorder is not None:
-            self.recorder.event(t_s, {"kind": kind, "reason": reason})
+            self.recorder.event(t_s, {"kind": kind, "reason": reason, **(data or {})})
         self._notify("on_device", kind, t_s, reason)
         self._cues(cues)
 
@@ -327,36 +406,68 @@ class LiveLoop:
             self._bias = np.zeros(3) if bias is None else bias
             self.report.gyro_bias_rads = self._bias
             t0 = float(self._pending[0].t_s[0])
+            rest_g = self.report.rest_gravity_mps2 = rest_gravity_if_still(acc, gyro, self.settings)
             if self.recorder is not None:
+                # |a| at rest with it (null when the runner moved): the replay's summary reports it
                 self.recorder.event(
-                    t0, {"kind": "gyro_bias", "gyro_bias_rads": [float(v) for v in self._bias]}
+                    t0,
+                    {
+                        "kind": "gyro_bias",
+                        "gyro_bias_rads": [float(v) for v in self._bias],
+                        "rest_gravity_mps2": rest_g,
+                    },
                 )
             note = "gyro bias measured while still" if bias is not None else "runner moving: no gyro bias"
             t_ready = float(self._pending[-1].t_s[-1])
             if self.pipeline.steps.has_gyro and _gyro_constant(self._pending):
                 # a real gyroscope always has a few counts of noise: this one is off or broken (on
-                # a fake bus, the recording has none); a foot or shank sensor needs it for steps
-                counts = [int(v) for v in self._pending[0].raw[0, 3:6]]
-                if self.pipeline.placement == "lower_back":  # steps from the accelerometer alone
-                    advice = "the lower-back detector does not need it; replace the sensor for the turn rate"
-                else:
-                    advice = (
-                        "a foot or shank sensor detects no steps without it: replace the sensor, or "
-                        "wear it at the lower back"
-                    )
-                self._device(
-                    "gyro_constant",
-                    t_ready,
-                    f"the gyroscope read the same counts {counts} on all three axes for "
-                    f"{self._pending_s:.1f} s while the accelerometer moved: it is off or broken "
-                    f"(on a fake bus: the recording has no gyroscope); {advice}",
-                )
+                # a fake bus, the recording has none). Go on without it, as a sensor without one:
+                # nothing was fed yet, and the log says so, so that a replay decides the same
+                self._drop_gyro(t0, t_ready)
+            warning = rest_gravity_warning(rest_g)
+            if warning is not None:
+                self._device("rest_gravity_off", t_ready, warning, data={"rest_gravity_mps2": rest_g})
             self._device("ready", t_ready, note)
             pending, self._pending = self._pending, []
             for b in pending:
                 self._feed(b)
             return
         self._feed(batch)
+
+    def _drop_gyro(self, t0: float, t_ready: float) -> None:
+        """Go on without a dead gyroscope: say what still works, what is lost and the fix; log it."""
+        counts = [int(v) for v in self._pending[0].raw[0, 3:6]]
+        self.pipeline.drop_gyro()
+        self.report.gyro_dropped = True
+        if self.recorder is not None:
+            # the decision, for the replay (the raw gyroscope counts stay in the log)
+            self.recorder.event(t0, {"kind": "gyro_dropped", "reason": "gyro_constant"})
+        where = self.pipeline.placement
+        if where == "lower_back":  # steps from the accelerometer alone
+            goes_on = (
+                "the lower-back detector does not need it: steps, cadence, stride and distance go on "
+                "from the accelerometer; lost: the turn correction of the stride (a stride in a turn "
+                "counts its arc); fix: replace the sensor for the turn rate"
+            )
+        elif where == "foot":
+            goes_on = (
+                "the run goes on without it: cadence coaching from the accelerometer alone (heel "
+                "strikes, one contact per stride, less accurate on walks with turns and short steps); "
+                "lost: stride length, speed and distance; fix: replace the sensor"
+            )
+        else:
+            goes_on = (
+                "the run goes on without it: steps from the accelerometer (both feet, as at the "
+                "trunk, less accurate at the shank); lost: the terrain classifier (smooth unless set "
+                "with the button); fix: replace the sensor, or wear it at the lower back"
+            )
+        self._device(
+            "gyro_constant",
+            t_ready,
+            f"the gyroscope read the same counts {counts} on all three axes for "
+            f"{self._pending_s:.1f} s while the accelerometer moved: it is off or broken "
+            f"(on a fake bus: the recording has no gyroscope); {goes_on}",
+        )
 
     def _feed(self, batch: FifoBatch) -> None:
         gyro = batch.gyro_rads - self._bias if self.pipeline.steps.has_gyro else None

@@ -26,10 +26,18 @@ from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
 from firmware_py._jsontext import dumps_indent1
 from firmware_py.config import Config, config_from_snapshot, load_config, make_pipeline
-from firmware_py.exc import ConfigError, ConfigWarning, LogFormatError, LogWriteError, UsageError
+from firmware_py.exc import (
+    ConfigError,
+    ConfigWarning,
+    LogFormatError,
+    LogWriteError,
+    SensorWarning,
+    UsageError,
+)
 from firmware_py.logs import is_recording_file, read_log
 from firmware_py.logs.csvlog import positive_rate, sidecar_path
 from firmware_py.logs.recording import Recording
+from firmware_py.loop import LoopSettings, rest_gravity_if_still, rest_gravity_warning
 
 #: Name and version of the replay JSON contract. Add fields; never change their meaning.
 SCHEMA = "cadence-coach.replay/1"
@@ -78,6 +86,10 @@ class ReplayResult:
         Half-width of the coach's cadence band around its target, steps/min (None without a coach).
     stride_tolerance_pct : float or None
         Half-width of the coach's stride band, % of the stride target (None without a coach).
+    rest_gravity_mps2 : float or None
+        Mean |a| over the start-up window when the sensor stood still there, m/s² (the device's
+        own figure from its log, else measured from the recording's first
+        ``LoopSettings.bias_window_s``); None when it moved.
     """
 
     source: str
@@ -98,6 +110,7 @@ class ReplayResult:
     missed_strides: list[tuple[float, float]] = field(default_factory=list)
     cadence_tolerance_spm: float | None = None
     stride_tolerance_pct: float | None = None
+    rest_gravity_mps2: float | None = None
 
 
 def native_header(rec: Recording) -> dict[str, Any]:
@@ -161,6 +174,37 @@ def recorded_gyro_bias(rec: Recording) -> np.ndarray | None:
     for _, ev in _recorded_events(rec, "gyro_bias"):
         return np.asarray(ev["gyro_bias_rads"], dtype=np.float64)
     return None
+
+
+def recorded_gyro_dropped(rec: Recording) -> bool:
+    """Tell whether the device ran without its gyroscope (a ``gyro_dropped`` event in a native log).
+
+    The device decides it at start-up, when the gyroscope's counts never moved (``gyro_constant``);
+    its raw counts stay in the log. A log written before that decision existed has no such event
+    (even with a ``gyro_constant`` one): the device fed the gyroscope on, and so does the replay.
+    """
+    return bool(_recorded_events(rec, "gyro_dropped"))
+
+
+def rest_gravity_mps2(rec: Recording) -> float | None:
+    """Return |a| at rest over the start-up window, m/s² (None when the sensor moved there).
+
+    A device log holds the figure the device measured (its ``gyro_bias`` event); any other
+    recording is measured as the device does it, over its first ``LoopSettings.bias_window_s``.
+    """
+    for _, ev in _recorded_events(rec, "gyro_bias"):
+        if "rest_gravity_mps2" in ev:
+            g = ev["rest_gravity_mps2"]
+            return float(g) if isinstance(g, (int, float)) else None
+    settings = LoopSettings()
+    if rec.t_s.shape[0] == 0:
+        return None
+    first = rec.t_s < rec.t_s[0] + settings.bias_window_s
+    acc = rec.acc_mps2[first]
+    gyro = rec.gyro_rads[first] if rec.gyro_rads is not None else np.zeros_like(acc)
+    with np.errstate(invalid="ignore"):
+        g = rest_gravity_if_still(acc, gyro, settings)
+    return g if g is not None and math.isfinite(g) else None
 
 
 def join_strides(events: list[StepEvent], strides: list[StrideUpdate]) -> list[StepEvent]:
@@ -266,12 +310,20 @@ def replay_recording(
         )
     t0 = time.perf_counter()
     cfg = config or recorded_config(rec) or load_config()
+    dropped = rec.has_gyro and recorded_gyro_dropped(rec)
+    if dropped:
+        warnings.warn(
+            f"{rec.path}: the device found its gyroscope dead at start-up (gyro_constant) and ran "
+            "without it; replayed without it too (its counts are still in the log)",
+            SensorWarning,
+            stacklevel=2,
+        )
     try:
         pipe = make_pipeline(
             cfg,
             sampling_rate_hz=rec.sampling_rate_hz,
             placement=where,
-            has_gyro=rec.has_gyro,
+            has_gyro=rec.has_gyro and not dropped,
             placement_side=rec.placement_side,
             runner_height_m=subject_height_m(rec),
             accel_range_g=positive_rate(native_header(rec).get("accel_range_g")),
@@ -279,7 +331,7 @@ def replay_recording(
         )
     except ValidationError as exc:  # the recording's own values (its rate): name the file
         raise rate_error(rec, exc) from exc
-    gyro = rec.gyro_rads
+    gyro = rec.gyro_rads if not dropped else None
     bias = recorded_gyro_bias(rec)
     if gyro is not None and bias is not None:
         gyro = gyro - bias  # exactly what the live loop fed the pipeline
@@ -306,6 +358,10 @@ def replay_recording(
         g = gyro[done:] if gyro is not None else None
         updates.append(pipe.process(rec.t_s[done:], rec.acc_mps2[done:], g))
     updates.append(pipe.finish())
+    rest_g = rest_gravity_mps2(rec)
+    said = rest_gravity_warning(rest_g)
+    if said is not None:
+        warnings.warn(f"{rec.path}: {said}", SensorWarning, stacklevel=2)
     return result_from_pipeline(
         pipe,
         updates,
@@ -316,6 +372,7 @@ def replay_recording(
         extra_gaps=len(rec.gaps),
         recording=rec,
         elapsed_s=time.perf_counter() - t0,
+        rest_gravity_mps2=rest_g,
     )
 
 
@@ -330,6 +387,7 @@ def result_from_pipeline(
     extra_gaps: int = 0,
     recording: Recording | None = None,
     elapsed_s: float = 0.0,
+    rest_gravity_mps2: float | None = None,
 ) -> ReplayResult:
     """Gather a pipeline's updates into a :class:`ReplayResult` (replay and live runs alike)."""
     events = [e for u in updates for e in u.steps]
@@ -355,6 +413,7 @@ def result_from_pipeline(
         elapsed_s=elapsed_s,
         cadence_tolerance_spm=None if coach is None else coach.settings.cadence_tolerance_spm,
         stride_tolerance_pct=None if coach is None else coach.settings.stride_tolerance_pct,
+        rest_gravity_mps2=rest_gravity_mps2,
     )
 
 
@@ -378,7 +437,8 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         Counts; cadence statistics (steps/min, both feet); time per gait, per terrain and per
         grade (``climb``, ``flat``, ``descent``, ``unknown``);
         cadence, stride and share of time on target per terrain; distance (m) and mean moving
-        speed (m/s); cue counts by kind; latency.
+        speed (m/s); cue counts by kind; latency; |a| at rest in the start-up window
+        (``rest_gravity_mps2``, m/s², None when the sensor moved there).
     """
     ev = result.events
     cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
@@ -437,6 +497,9 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         "frozen_samples": result.frozen_samples,
         "saturated_samples": result.saturated_samples,
         "gaps": result.gaps,
+        "rest_gravity_mps2": _finite_or_none(result.rest_gravity_mps2, 3)
+        if result.rest_gravity_mps2 is not None
+        else None,
     }
 
 

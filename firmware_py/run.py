@@ -472,6 +472,7 @@ def run_device(args: argparse.Namespace) -> int:
             placement_side=side,
             duration_s=(report.last_t_s - report.first_t_s) if report.samples else 0.0,
             extra_gaps=report.n_gaps,
+            rest_gravity_mps2=report.rest_gravity_mps2,
         )
         write_json(result, Path(args.json))
     if report.battery_critical is not None:

@@ -13,6 +13,7 @@ from scipy.signal import lfilter
 from dsp import StepDetector, StepSettings, ValidationError, detect_steps
 from dsp._filters import butter2_lowpass
 from tests.naive import naive_detect_steps
+from tests.rotations import random_rotation
 
 
 def _batch(rec, **kw):
@@ -78,19 +79,6 @@ def test_one_sample_blocks_give_the_batch_result(waist_run):
     np.testing.assert_array_equal(got, batch.t_s)
 
 
-def _random_rotation(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 def _matched_fraction(a, b, tol_s):
     if len(a) == 0:
         return 0.0
@@ -103,7 +91,7 @@ def test_any_mounting_orientation_gives_the_same_steps(name, request, rng):
     ref = _batch(rec)
     dt = 1.5 / rec.sampling_rate_hz
     flips = [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])]  # upside down, turned round
-    for rot in [*flips, *(_random_rotation(rng) for _ in range(3))]:
+    for rot in [*flips, *(random_rotation(rng) for _ in range(3))]:
         gyro = None if rec.gyro_rads is None else rec.gyro_rads @ rot.T
         got = detect_steps(
             rec.t_s,

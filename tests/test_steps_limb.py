@@ -13,24 +13,12 @@ from benchmarks.scoring import Truth, parse_prediction, score_recording
 from dsp import Pipeline, PlacementWarning, StepDetector, detect_steps
 from tests.conftest import FIXTURES, load_fixture
 from tests.naive import naive_detect_steps
+from tests.rotations import random_rotation
 
 
 def _no_gyro(rec, seconds=None):
     n = rec.n_samples if seconds is None else int(seconds * rec.sampling_rate_hz)
     return rec.t_s[:n], rec.acc_mps2[:n]
-
-
-def _rotation(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +87,7 @@ def test_limb_any_mounting_orientation_gives_the_same_steps(name, request, rng):
     t, acc = _no_gyro(rec)
     ref = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
     flips = [np.diag([1.0, -1.0, -1.0]), np.diag([-1.0, -1.0, 1.0])]
-    for rot in [*flips, *(_rotation(rng) for _ in range(3))]:
+    for rot in [*flips, *(random_rotation(rng) for _ in range(3))]:
         got = detect_steps(t, acc @ rot.T, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
         # |a| and distances between vectors are invariant; only rounding at the last bit differs
         assert abs(got.n_steps - ref.n_steps) <= max(1, ref.n_steps // 100)

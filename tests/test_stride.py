@@ -21,6 +21,7 @@ from dsp.stride import (
 )
 from tests.conftest import FIXTURES, load_fixture
 from tests.naive_stride import naive_foot_strides, naive_trunk_strides
+from tests.rotations import random_rotation
 
 COLUMNS = ("t_contact_s", "stride_length_m", "step_length_m", "height_change_m", "speed_mps", "ready_at_s")
 
@@ -261,19 +262,6 @@ def synthetic_foot(
     return np.concatenate(t_all), np.concatenate(f_all), np.concatenate(w_all), np.array(landings)
 
 
-def _random_rotation(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
 @pytest.mark.parametrize(
     ("gait", "stance_s", "swing_s", "rolling"),
     [("walk", 0.6, 0.45, False), ("run", 0.2, 0.5, True)],
@@ -282,7 +270,7 @@ def test_synthetic_foot_strides_with_bias_and_noise(gait, stance_s, swing_s, rol
     fs = 200.0
     lengths = rng.uniform(1.0, 1.6, 16) if gait == "walk" else rng.uniform(1.6, 2.6, 16)
     turns = rng.uniform(-0.3, 0.3, 16)
-    mount = _random_rotation(rng)  # any mounting orientation
+    mount = random_rotation(rng)  # any mounting orientation
     t, f, w, landings = synthetic_foot(
         list(zip(lengths, turns, strict=True)),
         fs=fs,
@@ -473,7 +461,7 @@ def test_synthetic_rolling_stance_lever_arm(height_m, rng):
         roll_rads=roll_rads,
         stance_s=stance_s,
         swing_s=swing_s,
-        mount=_random_rotation(rng),
+        mount=random_rotation(rng),
     )
     f = f + rng.normal(0.0, 0.02, f.shape)
     w = w + rng.normal(0.0, 0.002, w.shape)
@@ -520,7 +508,7 @@ def test_synthetic_rolling_stance_speeding_up_is_not_a_climb(rise_m, rng):
         roll_accel_rads2=30.0,
         stance_s=0.2,
         swing_s=0.5,
-        mount=_random_rotation(rng),
+        mount=random_rotation(rng),
         rise_m=rise_m,
     )
     f = f + rng.normal(0.0, 0.02, f.shape)
@@ -556,7 +544,7 @@ def test_synthetic_sole_shear_tilts_the_anchor_not_the_height(rise_m, rng):
         roll_rads=1.0,
         stance_s=0.2,
         swing_s=0.5,
-        mount=_random_rotation(rng),
+        mount=random_rotation(rng),
         rise_m=rise_m,
         shear_m=0.001,
     )
@@ -615,7 +603,7 @@ def test_synthetic_trunk_pendulum_steps(use_gyro, rng):
     leg = s.leg_length_ratio * height
     steps_m = rng.uniform(0.55, 0.8, 20)
     t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=0.55, leg_m=leg, scale=s.pendulum_k_walk)
-    tilt = _random_rotation(rng)  # the belt sits any way round
+    tilt = random_rotation(rng)  # the belt sits any way round
     acc = (np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81])) @ tilt
     acc = acc + rng.normal(0.0, 0.02, acc.shape)
     gyro = rng.normal(0.0, 0.002, acc.shape) if use_gyro else None
@@ -775,7 +763,7 @@ def test_synthetic_trunk_turning_strides_are_chords(rng):
     turn_rad = math.radians(30.0)  # heading change per step: a full circle in 12 steps
     t, az, contacts = synthetic_trunk(np.full(n_steps, path_m), fs=fs, step_s=step_s, leg_m=leg, scale=1.25)
     walking = (t >= contacts[0]) & (t < contacts[-1])
-    acc, gyro = _yawing(t, az, np.where(walking, turn_rad / step_s, 0.0), _random_rotation(rng))
+    acc, gyro = _yawing(t, az, np.where(walking, turn_rad / step_s, 0.0), random_rotation(rng))
     res = estimate_strides(
         t, acc, gyro, contacts, sampling_rate_hz=fs, placement="lower_back", runner_height_m=height
     )
@@ -803,7 +791,7 @@ def test_pelvis_yaw_swing_is_not_a_turn(rng):
     step_s = 0.55
     steps_m = rng.uniform(0.6, 0.75, 14)
     t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=step_s, leg_m=leg, scale=1.25)
-    tilt = _random_rotation(rng)
+    tilt = random_rotation(rng)
     swing_rad = 0.2  # pelvic yaw ±11°, one cycle per stride, extreme at each contact: 23° per step
     u = (t - contacts[0]) / (2 * step_s)
     rate = np.where(t >= contacts[0], -swing_rad * 2 * np.pi / (2 * step_s) * np.sin(2 * np.pi * u), 0.0)

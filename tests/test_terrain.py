@@ -29,6 +29,7 @@ from dsp.terrain import (
 )
 from tests.conftest import SHARED_DATASETS
 from tests.naive_terrain import naive_classify_terrain
+from tests.rotations import random_rotation
 
 NCSU = SHARED_DATASETS / "ncsu_shin_terrain"
 needs_ncsu = pytest.mark.skipif(not NCSU.is_dir(), reason="../shared/datasets/ncsu_shin_terrain is absent")
@@ -82,19 +83,6 @@ def stride_model(center_s=1.1, gain=4.0, baseline_prior=None, stairs_bias=-50.0,
 
 #: A baseline prior of a walker whose strides last 1.05 s (the other features do not matter here).
 PRIOR = (1.05,) + (1.0,) * (len(FEATURE_NAMES) - 1)
-
-
-def _rotation(rng):
-    q = rng.normal(size=4)
-    q /= np.linalg.norm(q)
-    w, x, y, z = q
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-        ]
-    )
 
 
 def _read_ncsu(name, seconds=None):
@@ -251,7 +239,7 @@ def test_any_mounting_orientation_gives_the_same_result(foot_run, rng):
     contacts = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot").t_s
     s = TerrainSettings(allow_untested_placement=True)
     base = classify_terrain(t, acc, gyro, contacts, sampling_rate_hz=fs, placement="foot", settings=s)
-    r = _rotation(rng)
+    r = random_rotation(rng)
     turned = classify_terrain(
         t, acc @ r.T, gyro @ r.T, contacts, sampling_rate_hz=fs, placement="foot", settings=s
     )

@@ -574,6 +574,9 @@ class FakeImu(FakeDevice):
         Time base.
     clock_error : float
         Real rate / configured rate of the chip's oscillator (1.02: 2 % fast).
+    accel_gain : float
+        What the accelerometer reads / what it feels (1.04: 4 % high, |a| = 10.2 m/s² at rest, as
+        a unit with a gain error reads); the gyroscope is exact.
     fifo_capacity_bytes : int, optional
         FIFO size; the datasheet's by default.
     keep_produced : bool
@@ -597,14 +600,18 @@ class FakeImu(FakeDevice):
         source: SourceRecording | None = None,
         clock: Clock | None = None,
         clock_error: float = 1.0,
+        accel_gain: float = 1.0,
         fifo_capacity_bytes: int | None = None,
         keep_produced: bool = True,
         **kwargs: Any,
     ) -> None:
         if not clock_error > 0:
             raise ValueError(f"clock_error must be > 0; got {clock_error!r}")
+        if not accel_gain > 0:
+            raise ValueError(f"accel_gain must be > 0; got {accel_gain!r}")
         self.source = source if source is not None else SourceRecording.still()
         self.clock_error = float(clock_error)
+        self.accel_gain = float(accel_gain)
         self._capacity_override = fifo_capacity_bytes
         self._fifo = bytearray()
         self._chunks_t: list[np.ndarray] = []
@@ -704,7 +711,8 @@ class FakeImu(FakeDevice):
         if not accepting:
             return
         t = self._anchor_s + (k + 1.0) * period
-        raw = self.source.quantised(lsb_g, lsb_dps)[self.source.index(t - self.t_origin_s)]
+        # a gain error scales the counts per g: the same as a range that reads gain times too much
+        raw = self.source.quantised(lsb_g * self.accel_gain, lsb_dps)[self.source.index(t - self.t_origin_s)]
         self._push(t, raw, k.astype(np.int64))
 
     def _push(self, t: np.ndarray, raw: np.ndarray, k: np.ndarray) -> None:
