@@ -203,20 +203,25 @@ def naive_period_bounds(reads, bounds_window_s):
 def test_the_kept_reads_stay_in_order_across_a_wrap(bounds_window_s, out_of_order):
     # 2600 reads: the clock keeps the newest 1024 in an array it compacts every 1025 reads (twice
     # here); the period's bounds must come from exactly the reads of the window at every read,
-    # oldest first or not (a read whose host time goes back makes the window a mask, not a slice).
+    # oldest first or not (while a read whose host time went back is kept, the window is a mask,
+    # not a slice).
     rng = np.random.default_rng(7)
     period_s = 1.0 / (200.0 * 1.013)
     sc = SampleClock(200.0, bounds_window_s=bounds_window_s)
-    reads, got, t = [], [], 0.0
+    reads, got, ordered, t = [], [], [], 0.0
     for i in range(2600):
         t += rng.uniform(0.02, 0.03)
         t_lo, t_hi = t, t + rng.uniform(0.0, 1e-3)
-        if out_of_order and i == 1500:
-            t_lo, t_hi = t - 0.5, t - 0.5 + 1e-4  # a host time from before the previous read
         n = math.floor((rng.uniform(t_lo, t_hi) - 0.3) / period_s) + 1
+        if out_of_order and i in (1500, 2560):
+            t_lo, t_hi = t - 0.5, t - 0.5 + 1e-4  # a host time from before the previous read
         sc.observe(n, 0.5 * (t_lo + t_hi), t_lo, t_hi)
         reads.append((n, t_lo, t_hi))
         got.append(sc._window_period_bounds(0.5 * (t_lo + t_hi))[:2])
+        ordered.append(sc._ordered)
     # Elementwise the same float operations, and min / max are exact: equal to the last bit.
     assert got == naive_period_bounds(reads, bounds_window_s)
-    assert sc._ordered is not out_of_order
+    # Read 1500 is kept until read 2524 (1024 reads later, across the compaction at read 2048);
+    # read 2560 to the end.
+    i = np.arange(2600)
+    assert ordered == list(~(out_of_order & (((i >= 1500) & (i < 2524)) | (i >= 2560))))

@@ -110,8 +110,10 @@ class SampleClock:
         # ``[max(end - _RING, 0), end)``.
         self._reads = np.empty((5, _CAPACITY))
         self._end = 0
-        # Counts and t_hi never decreased (the usual case): the reads of a window are a slice, and
-        # those fewer or more than a given count samples back a prefix or a suffix of it.
+        # The newest read whose count or t_hi is below the one before it (by index in _reads).
+        self._disorder_at = -1
+        # No such read among the kept ones (the usual case): the reads of a window are a slice,
+        # and those fewer or more than a given count samples back a prefix or a suffix of it.
         self._ordered = True
         self._theta_s = math.nan  # time of sample 0
         self._period_s = self._prior_period_s
@@ -194,16 +196,18 @@ class SampleClock:
         if self._end == _CAPACITY:  # room: the newest reads to the start
             reads[:, : _RING - 1] = reads[:, _CAPACITY - _RING + 1 :]
             self._end = _RING - 1
+            self._disorder_at -= _CAPACITY - _RING + 1
         end = self._end
         # ``not >=``: a NaN breaks the order too.
         if end and not (x >= reads[0, end - 1] and t_hi_s >= reads[2, end - 1]):
-            self._ordered = False
+            self._disorder_at = end
         reads[:3, end] = (x, t_lo_s, t_hi_s)
         self._end = end + 1
         cutoff = t_s - self.bounds_window_s
         # The reads kept before this one, and this one: ``pre`` and ``post`` select the window
         # before and after this read (the oldest drops out once ``_RING`` reads are kept).
         oldest = max(end - _RING, 0)
+        self._ordered = self._disorder_at <= oldest
         if self._ordered:
             first = oldest + int(reads[2, oldest:end].searchsorted(cutoff))
             span = reads[:, first : end + 1]
