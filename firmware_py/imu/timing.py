@@ -338,7 +338,8 @@ class SampleClock:
         that allow it, or the fit's (``period_fit``, standard error ``period_se``) clipped into
         them while they span more than its standard error (the first reads, where the fit's prior
         knows more). None when no grid fits them all (a drifting oscillator, a read off).
-        ``e = -d`` and ``e1 = 1 - d`` come computed (exactly: negation and the sum's order are).
+        ``e`` and ``e1``: ``-d`` and ``1 - d``, computed once per read as ``x - n`` and
+        ``x - n + 1`` (the same floats: a difference's negation is exact).
         """
         if not period_lo <= period_hi or not n.size:
             return None
