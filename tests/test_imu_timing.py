@@ -168,3 +168,60 @@ def drifting_reads(drift_per_s, duration_s, rng, *, nominal_hz=200.0, clock_erro
 def test_a_slowly_drifting_oscillator_is_followed(seed):
     # 0.1 ppm a second (a warming chip): 12 ppm over the two minutes, reads no longer on one line.
     assert drifting_reads(1e-7, 120.0, np.random.default_rng(seed)) < 1e-3
+
+
+def naive_period_bounds(reads, bounds_window_s):
+    """The period's bounds from the pairs of reads after each read, pair by pair: slow and obvious.
+
+    ``reads``: (count, t_lo, t_hi) of every read, oldest first. Each read is paired with the up to
+    1024 reads before it whose ``t_hi`` is within the window of its time; after it, the bounds are
+    the tightest of the newest 1024 reads (it included) within the window of its time.
+    """
+    kept = 1024
+    pairs, after = [], []
+    for i, (n_i, lo_i, hi_i) in enumerate(reads):
+        cutoff = 0.5 * (lo_i + hi_i) - bounds_window_s
+        lower, upper = -math.inf, math.inf
+        for n_j, lo_j, hi_j in reads[max(0, i - kept) : i]:
+            if hi_j >= cutoff:
+                lower = max(lower, (lo_i - hi_j) / (n_i - n_j + 1.0))
+                if n_i - 1.0 - n_j > 0:
+                    upper = min(upper, (hi_i - lo_j) / (n_i - 1.0 - n_j))
+        pairs.append((lower, upper))
+        window = range(max(0, i + 1 - kept), i + 1)
+        after.append(
+            (
+                max(pairs[j][0] for j in window if reads[j][2] >= cutoff),
+                min(pairs[j][1] for j in window if reads[j][2] >= cutoff),
+            )
+        )
+    return after
+
+
+@pytest.mark.parametrize("bounds_window_s", [60.0, 10.0])
+@pytest.mark.parametrize("out_of_order", [False, True])
+def test_the_kept_reads_stay_in_order_across_a_wrap(bounds_window_s, out_of_order):
+    # 2600 reads: the clock keeps the newest 1024 in an array it compacts every 1025 reads (twice
+    # here); the period's bounds must come from exactly the reads of the window at every read,
+    # oldest first or not (while a read whose host time went back is kept, the window is a mask,
+    # not a slice).
+    rng = np.random.default_rng(7)
+    period_s = 1.0 / (200.0 * 1.013)
+    sc = SampleClock(200.0, bounds_window_s=bounds_window_s)
+    reads, got, ordered, t = [], [], [], 0.0
+    for i in range(2600):
+        t += rng.uniform(0.02, 0.03)
+        t_lo, t_hi = t, t + rng.uniform(0.0, 1e-3)
+        n = math.floor((rng.uniform(t_lo, t_hi) - 0.3) / period_s) + 1
+        if out_of_order and i in (1500, 2560):
+            t_lo, t_hi = t - 0.5, t - 0.5 + 1e-4  # a host time from before the previous read
+        sc.observe(n, 0.5 * (t_lo + t_hi), t_lo, t_hi)
+        reads.append((n, t_lo, t_hi))
+        got.append(sc._window_period_bounds(0.5 * (t_lo + t_hi))[:2])
+        ordered.append(sc._ordered)
+    # Elementwise the same float operations, and min / max are exact: equal to the last bit.
+    assert got == naive_period_bounds(reads, bounds_window_s)
+    # Read 1500 is kept until read 2524 (1024 reads later, across the compaction at read 2048);
+    # read 2560 to the end.
+    i = np.arange(2600)
+    assert ordered == list(~(out_of_order & (((i >= 1500) & (i < 2524)) | (i >= 2560))))

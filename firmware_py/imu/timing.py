@@ -45,8 +45,11 @@ __all__ = ["SampleClock"]
 #: Weight of the prior on the period, in counts² (like two reads 10 samples apart): it only
 #: matters until two reads are on record.
 _PRIOR_WEIGHT = 1.0e2
-#: Reads kept for the phase bounds (a ring; the oldest are overwritten).
+#: Reads kept for the phase bounds (the newest; older ones drop out).
 _RING = 1024
+#: Room for the reads, in chronological order: when it is full the newest ``_RING - 1`` are moved
+#: to its start (once every ``_CAPACITY - _RING + 1`` reads), so the kept reads are always a slice.
+_CAPACITY = 2 * _RING
 #: Bounds from a read ``dk`` samples back are used while ``dk`` times the period's standard error
 #: stays below this fraction of a period.
 _BOUNDS_SLACK = 0.03
@@ -103,8 +106,15 @@ class SampleClock:
         self._cxy = 0.0
         self._t_last_s: float | None = None
         self._t_first_s: float | None = None
-        self._ring = np.full((5, _RING), np.nan)  # count, t_lo, t_hi, period bounds
-        self._ring_i = 0
+        # The reads, oldest first: count, t_lo, t_hi, the period's bounds; the kept ones are
+        # ``[max(end - _RING, 0), end)``.
+        self._reads = np.empty((5, _CAPACITY))
+        self._end = 0
+        # The newest read whose count or t_hi is below the one before it (by index in _reads).
+        self._disorder_at = -1
+        # No such read among the kept ones (the usual case): the reads of a window are a slice,
+        # and those fewer or more than a given count samples back a prefix or a suffix of it.
+        self._ordered = True
         self._theta_s = math.nan  # time of sample 0
         self._period_s = self._prior_period_s
         self.n_observations = 0
@@ -172,44 +182,89 @@ class SampleClock:
         self._cxy += dx * (t_s - self._my)
         self._w = w
         self.n_observations += 1
-        period_lo, period_hi = self._period_bounds(x, t_s, t_lo_s, t_hi_s)
-        self._ring[:, self._ring_i % _RING] = (x, t_lo_s, t_hi_s, period_lo, period_hi)
-        self._ring_i += 1
-        self._update_grid(x, t_s)
+        self._add_read(x, t_s, t_lo_s, t_hi_s)
 
-    def _period_bounds(self, x: float, t_s: float, t_lo_s: float, t_hi_s: float) -> tuple[float, float]:
+    def _add_read(self, x: float, t_s: float, t_lo_s: float, t_hi_s: float) -> None:
+        """Keep the read with the period's bounds it gives, and update the grid.
+
+        The reads are kept oldest first, so the window (the kept reads with ``t_hi`` at most
+        ``bounds_window_s`` old) is a slice while they are ordered; the counts back from this
+        read, ``e = x - n``, are computed once for both the period's bounds (the window before
+        this read) and the grid (the window with it).
+        """
+        reads = self._reads
+        if self._end == _CAPACITY:  # room: the newest reads to the start
+            reads[:, : _RING - 1] = reads[:, _CAPACITY - _RING + 1 :]
+            self._end = _RING - 1
+            self._disorder_at -= _CAPACITY - _RING + 1
+        end = self._end
+        # ``not >=``: a NaN breaks the order too.
+        if end and not (x >= reads[0, end - 1] and t_hi_s >= reads[2, end - 1]):
+            self._disorder_at = end
+        reads[:3, end] = (x, t_lo_s, t_hi_s)
+        self._end = end + 1
+        cutoff = t_s - self.bounds_window_s
+        # The reads kept before this one, and this one: ``pre`` and ``post`` select the window
+        # before and after this read (the oldest drops out once ``_RING`` reads are kept).
+        oldest = max(end - _RING, 0)
+        self._ordered = self._disorder_at <= oldest
+        if self._ordered:
+            first = oldest + int(reads[2, oldest:end].searchsorted(cutoff))
+            span = reads[:, first : end + 1]
+            pre = slice(0, -1)
+            post = slice(max(end + 1 - _RING - first, 0) if t_hi_s >= cutoff else span.shape[1], None)
+        else:
+            span = reads[:, oldest : end + 1]
+            with np.errstate(invalid="ignore"):
+                post = span[2] >= cutoff
+            pre = post.copy()
+            pre[-1] = False
+            if end >= _RING:
+                post[0] = False
+        e = x - span[0]
+        e1 = e + 1.0
+        lower, upper = self._period_bounds(x, t_lo_s, t_hi_s, span[:3, pre], e1[pre])
+        reads[3:, end] = (lower, upper)
+        self._update_grid(x, t_s, span[:, post], e[post], e1[post])
+
+    def _period_bounds(
+        self, x: float, t_lo_s: float, t_hi_s: float, window: np.ndarray, e1: np.ndarray
+    ) -> tuple[float, float]:
         """Bound the period from this read and each earlier read of the window, seconds.
 
         Both reads' inequalities hold for one grid: ``tau_{x-1} <= t_hi`` here and
         ``tau_{n_j} > t_lo_j`` there give ``(x - 1 - n_j) T < t_hi - t_lo_j``; ``tau_x > t_lo``
         here and ``tau_{n_j-1} <= t_hi_j`` there give ``(x - n_j + 1) T > t_lo - t_hi_j``.
+        ``window``: the earlier reads' counts, ``t_lo``, ``t_hi``; ``e1``: ``x - n_j + 1``.
         """
-        n, lo, hi = self._ring[:3]
-        with np.errstate(invalid="ignore"):
-            use = hi >= t_s - self.bounds_window_s
-        n, lo, hi = n[use], lo[use], hi[use]
-        dk_up = x - 1.0 - n
-        ahead = dk_up > 0
-        upper = float(np.min((t_hi_s - lo[ahead]) / dk_up[ahead])) if ahead.any() else math.inf
-        lower = float(np.max((t_lo_s - hi) / (x - n + 1.0))) if n.size else -math.inf
+        n, lo, hi = window
+        if not n.size:
+            return -math.inf, math.inf
+        # The reads at least two samples back (``x - 1 - n_j > 0``): a prefix if ordered.
+        ahead = slice(0, int(n.searchsorted(x - 1.0))) if self._ordered else n < x - 1.0
+        n_ahead = n[ahead]
+        if n_ahead.size:
+            upper = float(np.minimum.reduce((t_hi_s - lo[ahead]) / (x - 1.0 - n_ahead)))
+        else:
+            upper = math.inf
+        lower = float(np.maximum.reduce((t_lo_s - hi) / e1))
         return lower, upper
 
-    def _update_grid(self, n_now: float, t_now: float) -> None:
+    def _update_grid(
+        self, n_now: float, t_now: float, window: np.ndarray, e: np.ndarray, e1: np.ndarray
+    ) -> None:
         weight = self._cxx + self._prior_weight
         period = (self._cxy + self._prior_weight * self._prior_period_s) / weight
         nominal = 1.0 / self.nominal_rate_hz
         period_min = nominal / (1.0 + self.max_rate_error)
         period_max = nominal / (1.0 - self.max_rate_error)
         period = min(max(period, period_min), period_max)
-        lower, upper, _ = self._window_period_bounds(t_now)
-        n, t_lo, t_hi = self._ring[:3]
-        with np.errstate(invalid="ignore"):
-            window = t_hi >= t_now - self.bounds_window_s
-        n, t_lo, t_hi = n[window], t_lo[window], t_hi[window]
+        lower, upper, _ = self._window_period_bounds(t_now, window)
+        n, t_lo, t_hi = window[:3]
         # One read's error is uniform over a period: standard deviation period / sqrt(12).
         period_se = period / math.sqrt(12.0 * weight)
         grid = self._feasible_grid(
-            n_now, n, t_lo, t_hi, max(lower, period_min), min(upper, period_max), period, period_se
+            n_now, n, t_lo, t_hi, e, e1, max(lower, period_min), min(upper, period_max), period, period_se
         )
         if grid is not None:
             self._theta_s, self._period_s = grid
@@ -218,30 +273,42 @@ class SampleClock:
         # the bounds of the reads recent enough that the period's error does not matter.
         theta = self._my + (0.5 - self._mx) * period  # the fit's phase
         dk_max = _BOUNDS_SLACK * period / period_se
-        with np.errstate(invalid="ignore"):
-            use = n >= n_now - dk_max
+        if self._ordered:
+            use = slice(int(n.searchsorted(n_now - dk_max)), None)
+        else:
+            with np.errstate(invalid="ignore"):
+                use = n >= n_now - dk_max
         n, t_lo, t_hi = n[use], t_lo[use], t_hi[use]
-        lower = float(np.max(t_lo - n * period))  # tau_N > t_lo
-        upper = float(np.min(t_hi - (n - 1.0) * period))  # tau_{N-1} <= t_hi
+        lower = float(np.maximum.reduce(t_lo - n * period))  # tau_N > t_lo
+        upper = float(np.minimum.reduce(t_hi - (n - 1.0) * period))  # tau_{N-1} <= t_hi
         if lower <= upper:
             theta = min(max(theta, lower), upper)
         self._period_s = period
         self._theta_s = theta
 
-    def _window_period_bounds(self, t_now: float) -> tuple[float, float, float]:
+    def _window(self, t_now: float) -> np.ndarray:
+        """Return the kept reads with ``t_hi >= t_now - bounds_window_s`` (rows as ``_reads``)."""
+        kept = self._reads[:, max(self._end - _RING, 0) : self._end]
+        cutoff = t_now - self.bounds_window_s
+        if self._ordered:
+            return kept[:, int(kept[2].searchsorted(cutoff)) :]
+        with np.errstate(invalid="ignore"):
+            return kept[:, kept[2] >= cutoff]
+
+    def _window_period_bounds(
+        self, t_now: float, window: np.ndarray | None = None
+    ) -> tuple[float, float, float]:
         """Return the period's bounds from the pairs of reads of the window and of earlier grids.
 
         Returns ``(lower, upper, t_oldest)``: the bounds in seconds and the time of the oldest read
         they rest on. Earlier grids' bounds count while their reads are within ``bounds_window_s``
-        and agree with this grid's.
+        and agree with this grid's. ``window``: ``self._window(t_now)`` if already at hand.
         """
-        _, _, t_hi, period_lo, period_hi = self._ring
-        with np.errstate(invalid="ignore"):
-            window = t_hi >= t_now - self.bounds_window_s
-        if not window.any():
+        _, _, t_hi, period_lo, period_hi = self._window(t_now) if window is None else window
+        if not t_hi.size:
             return -math.inf, math.inf, math.inf
-        lower, upper = float(np.max(period_lo[window])), float(np.min(period_hi[window]))
-        t_oldest = float(np.min(t_hi[window]))
+        lower, upper = float(np.maximum.reduce(period_lo)), float(np.minimum.reduce(period_hi))
+        t_oldest = float(t_hi[0] if self._ordered else np.minimum.reduce(t_hi))
         carried_lo, carried_hi, carried_t = self._carried
         if t_now - carried_t <= self.bounds_window_s and max(lower, carried_lo) <= min(upper, carried_hi):
             lower, upper, t_oldest = max(lower, carried_lo), min(upper, carried_hi), min(t_oldest, carried_t)
@@ -253,6 +320,8 @@ class SampleClock:
         n: np.ndarray,
         t_lo: np.ndarray,
         t_hi: np.ndarray,
+        e: np.ndarray,
+        e1: np.ndarray,
         period_lo: float,
         period_hi: float,
         period_fit: float,
@@ -269,18 +338,24 @@ class SampleClock:
         that allow it, or the fit's (``period_fit``, standard error ``period_se``) clipped into
         them while they span more than its standard error (the first reads, where the fit's prior
         knows more). None when no grid fits them all (a drifting oscillator, a read off).
+        ``e`` and ``e1``: ``-d`` and ``1 - d``, computed once per read as ``x - n`` and
+        ``x - n + 1`` (the same floats: a difference's negation is exact).
         """
-        d = n - n_now
-        if not period_lo <= period_hi or not n.size or np.any(d > 0):
+        if not period_lo <= period_hi or not n.size:
             return None
-        phi_lo = float(np.max(t_lo - d * period_lo))
-        phi_hi = float(np.min(t_hi - (d - 1.0) * period_hi))
+        # Some read later than this one (d > 0)? The last if ordered.
+        if (e[-1] < 0) if self._ordered else np.any(e < 0):
+            return None
+        phi_lo = float(np.maximum.reduce(t_lo + e * period_lo))
+        phi_hi = float(np.minimum.reduce(t_hi + e1 * period_hi))
         if not phi_lo <= phi_hi:
             return None
         phi = 0.5 * (phi_lo + phi_hi)
-        back = d < 0
-        longest = float(np.min((phi - t_lo[back]) / -d[back])) if back.any() else math.inf
-        shortest = float(np.max((phi - t_hi) / (1.0 - d)))
+        # The reads of earlier samples (d < 0): a prefix if ordered.
+        back = slice(0, int(n.searchsorted(n_now))) if self._ordered else e > 0
+        e_back = e[back]
+        longest = float(np.minimum.reduce((phi - t_lo[back]) / e_back)) if e_back.size else math.inf
+        shortest = float(np.maximum.reduce((phi - t_hi) / e1))
         longest, shortest = min(longest, period_hi), max(shortest, period_lo)
         if not shortest <= longest:  # rounding
             shortest, longest = period_lo, period_hi
