@@ -19,7 +19,7 @@ import json
 import math
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -931,42 +931,46 @@ def runner_baseline(cfg: Config) -> Baseline | None:
     return Baseline(r.baseline_cadence_spm, r.baseline_stride_length_m, "runner", 0)
 
 
-#: The configuration of the last :func:`make_pipeline` and its coach settings: a replay builds one
-#: pipeline per recording, nearly always from the same (frozen) configuration, and checking the
-#: settings again each time was a quarter of building a pipeline.
-_last_coach_settings: tuple[Config, CoachSettings] | None = None
+class _PerConfig:
+    """``build(cfg)``, reused while the same configuration object comes back.
+
+    A replay builds one pipeline per recording, nearly always from the same (frozen) configuration,
+    and checking its settings again each time was a quarter of building a pipeline. One entry,
+    keyed by identity: hashing a configuration costs about as much as building its settings.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(cfg) -> settings``.
+    """
+
+    def __init__(self, build: Callable[[Config], Any]) -> None:
+        self._build = build
+        self._last: tuple[Config, Any] | None = None
+
+    def __call__(self, cfg: Config) -> Any:
+        last = self._last
+        if last is not None and last[0] is cfg:
+            return last[1]
+        value = self._build(cfg)
+        self._last = (cfg, value)
+        return value
 
 
-#: The same for the stride settings of :func:`make_pipeline` (a frozen dataclass with checks).
-_last_stride_settings: tuple[Config, StrideSettings] | None = None
-
-
-def _stride_settings_of(cfg: Config) -> StrideSettings:
-    """Return the stride settings of ``cfg``'s ``[stride]``, reused while the same configuration returns."""
-    global _last_stride_settings
-    last = _last_stride_settings
-    if last is not None and last[0] is cfg:
-        return last[1]
+def _stride_settings(cfg: Config) -> StrideSettings:
+    """Return the stride settings of ``cfg``'s ``[stride]``."""
     from dsp.stride import StrideSettings
 
-    settings = StrideSettings(
+    return StrideSettings(
         scale_walk=cfg.stride.scale_walk,
         scale_run=cfg.stride.scale_run,
         sensor_height_m=cfg.stride.foot_sensor_height_m,
     )
-    _last_stride_settings = (cfg, settings)
-    return settings
 
 
-def _coach_settings_of(cfg: Config) -> CoachSettings:
-    """:func:`coach_settings` of ``cfg``, reused while the same configuration object comes back."""
-    global _last_coach_settings
-    last = _last_coach_settings
-    if last is not None and last[0] is cfg:
-        return last[1]
-    settings = coach_settings(cfg)
-    _last_coach_settings = (cfg, settings)
-    return settings
+#: The coach and stride settings of :func:`make_pipeline`, reused while its configuration returns.
+_coach_settings_of = _PerConfig(coach_settings)
+_stride_settings_of = _PerConfig(_stride_settings)
 
 
 def make_pipeline(
