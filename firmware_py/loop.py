@@ -219,6 +219,11 @@ def rest_gravity_if_still(
     """
     if gyro_bias_if_still(acc_mps2, gyro_rads, settings) is None:
         return None
+    return _mean_magnitude(acc_mps2)
+
+
+def _mean_magnitude(acc_mps2: np.ndarray) -> float:
+    """Mean |a| of the samples, m/s² (the figure of :func:`rest_gravity_if_still`)."""
     return float(np.linalg.norm(acc_mps2, axis=1).mean())
 
 
@@ -406,7 +411,8 @@ class LiveLoop:
             self._bias = np.zeros(3) if bias is None else bias
             self.report.gyro_bias_rads = self._bias
             t0 = float(self._pending[0].t_s[0])
-            rest_g = self.report.rest_gravity_mps2 = rest_gravity_if_still(acc, gyro, self.settings)
+            # |a| at rest: the same stillness test as the bias, so the bias's answer (not tested again)
+            rest_g = self.report.rest_gravity_mps2 = None if bias is None else _mean_magnitude(acc)
             if self.recorder is not None:
                 # |a| at rest with it (null when the runner moved): the replay's summary reports it
                 self.recorder.event(
