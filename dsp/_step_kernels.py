@@ -435,7 +435,9 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
-def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out):
+def _limb_sample(
+    ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
+):
     """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
 
     Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
@@ -445,7 +447,9 @@ def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, inter
     time after the last contact, and not within ``P_LIMB_SWING_S`` of the end of the foot's last
     rest (that burst is the push-off: a swing of the leg takes longer than that before the foot
     lands again).  Orientation-free: |a| and distances between acceleration vectors only.
-    ``slot`` is the ring row of sample ``k``.
+    ``slot`` is the ring row of sample ``k``; ``lag``, ``n_rest`` and ``look`` are
+    ``P_LIMB_REST_LAG_S``, ``P_LIMB_REST_S`` and ``P_LIMB_LOOK_S`` in samples (at least 1), set
+    once per block by :func:`_detect_block`.
 
     Returns
     -------
@@ -464,9 +468,6 @@ def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, inter
         state[S_LIMB_REST_END] = -1e9
         state[S_LIMB_REST_END2] = -1e9
     # at rest: |a| near g, and the vector has barely moved over the lag (a swinging foot turns)
-    lag = int(params[P_LIMB_REST_LAG_S] * fs + 0.5)
-    if lag < 1:
-        lag = 1
     quiet = False
     q_mps2 = params[P_LIMB_REST_MPS2]
     if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
@@ -480,17 +481,11 @@ def _limb_sample(ti, k, slot, valid_from, ax, ay, az, params, state, ring, inter
     if quiet:
         state[S_LIMB_QUIET_N] += 1.0
     else:
-        n_rest = int(params[P_LIMB_REST_S] * fs + 0.5)
-        if n_rest < 1:
-            n_rest = 1
         if state[S_LIMB_QUIET_N] >= n_rest:  # a rest ended here
             state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
             state[S_LIMB_REST_END] = ti
         state[S_LIMB_QUIET_N] = 0.0
     # the candidate: the sample `look` before this one
-    look = int(params[P_LIMB_LOOK_S] * fs + 0.5)
-    if look < 1:
-        look = 1
     c = k - look
     if c < valid_from + 1:
         return n_out
@@ -572,6 +567,10 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     fs = params[P_FS]
     foot = params[P_MODE] == 1.0 and has_gyro
     limb = params[P_MODE] == 2.0
+    # the limb detector's lags in samples (at least 1), once a block rather than once a sample
+    limb_lag = max(1, int(params[P_LIMB_REST_LAG_S] * fs + 0.5))
+    limb_rest_n = max(1, int(params[P_LIMB_REST_S] * fs + 0.5))
+    limb_look = max(1, int(params[P_LIMB_LOOK_S] * fs + 0.5))
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
@@ -828,7 +827,22 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         if limb:
             # ---- limb mode (a foot without gyroscope): the impact of a landing, not of a push-off
             n_out = _limb_sample(
-                ti, k, slot, valid_from, ax, ay, az, params, state, ring, intervals, out, n_out
+                ti,
+                k,
+                slot,
+                valid_from,
+                ax,
+                ay,
+                az,
+                limb_lag,
+                limb_rest_n,
+                limb_look,
+                params,
+                state,
+                ring,
+                intervals,
+                out,
+                n_out,
             )
             continue
         # ---- trunk mode: one hump of the step signal per step, timed on its rising flank
