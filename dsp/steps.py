@@ -355,6 +355,129 @@ _SETUPS: dict[tuple, _Setup] = {}
 _MAX_SETUPS = 64
 
 
+def _design(
+    s: StepSettings, fs: float, placement: str, has_gyro: bool, clip_a: float, clip_g: float
+) -> _Setup:
+    """Design a detector's parameter vector, filters, initial state and buffer sizes.
+
+    Parameters
+    ----------
+    s : StepSettings
+        Detector constants.
+    fs : float
+        Sampling rate, Hz.
+    placement : str
+        Canonical placement.
+    has_gyro : bool
+        Whether the blocks carry gyroscope data.
+    clip_a, clip_g : float
+        Saturation levels of the accelerometer (m/s²) and gyroscope (rad/s); 0 when unknown.
+
+    Returns
+    -------
+    _Setup
+        What every detector of this configuration starts from.
+    """
+    if not 2 <= s.cadence_steps <= K.N_INTERVALS:
+        raise ValidationError(
+            f"cadence_steps={s.cadence_steps} is outside 2-{K.N_INTERVALS}; choose a value in that range"
+        )
+    if not 1 <= s.cadence_strides <= K.N_INTERVALS:
+        raise ValidationError(
+            f"cadence_strides={s.cadence_strides} is outside 1-{K.N_INTERVALS}; choose one in that range"
+        )
+    foot_mode = placement in ("foot", "shank") and has_gyro
+    limb_mode = placement in _LIMB_ACC_PLACEMENTS and not has_gyro
+    # A foot (or shank) sensor with a gyroscope, and a foot sensor without one (limb mode),
+    # report the contacts of their own foot, one per stride. A shank without one falls back to
+    # the trunk detector, which reports both feet.
+    one_leg = foot_mode or limb_mode
+    steps_feet = "one" if one_leg else "both"
+    p = np.zeros(K.N_PARAMS)
+    p[K.P_FS] = fs
+    p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else 0.0)
+    p[K.P_LOOK_S] = s.lookahead_s
+    p[K.P_BACK_FRAC] = s.back_fraction
+    p[K.P_REFINE_S] = s.refine_s
+    p[K.P_FLOOR] = s.floor_mps2
+    p[K.P_REL] = s.relative_threshold
+    p[K.P_REFR_FRAC] = s.refractory_fraction
+    p[K.P_MIN_INTERVAL_S] = s.min_stride_interval_s if one_leg else s.min_step_interval_s
+    p[K.P_DEFAULT_PERIOD_S] = 2.0 * s.default_step_period_s if one_leg else s.default_step_period_s
+    p[K.P_MAX_PERIOD_S] = 2.0 * s.max_period_s if one_leg else s.max_period_s
+    p[K.P_RUN_CADENCE] = s.run_cadence_spm
+    p[K.P_FLIGHT] = s.flight_mps2
+    p[K.P_GAP_S] = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
+    p[K.P_FEET_FACTOR] = 2.0 if one_leg else 1.0
+    # cadence over the same number of steps either way: 8 steps = 4 strides of one foot
+    p[K.P_N_USE] = float(s.cadence_steps // 2 if one_leg else s.cadence_steps)
+    # the cadence field: a foot's precise strides need fewer intervals than the trunk's steps
+    p[K.P_CADENCE_N] = float(s.cadence_strides if one_leg else s.cadence_steps)
+    p[K.P_AXIS_DECAY] = math.exp(-1.0 / (fs * s.axis_memory_s))
+    p[K.P_HYST_RADS] = s.lobe_hysteresis_rads
+    p[K.P_LOBE_DECAY] = s.lobe_memory
+    p[K.P_MIN_SWING_RAD] = s.min_swing_rad
+    p[K.P_SWING_REL] = s.swing_relative
+    p[K.P_STANCE_RADS] = s.stance_rads
+    p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
+    p[K.P_PUSH_RADS] = s.push_off_rads
+    p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
+    p[K.P_IMPACT_S] = s.impact_window_s
+    p[K.P_REL_RHYTHM] = s.rhythm_relative_threshold
+    p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
+    p[K.P_RHYTHM_LO] = s.rhythm_window[0]
+    p[K.P_RHYTHM_HI] = s.rhythm_window[1]
+    p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
+    p[K.P_CLIMB_FRAC] = s.climb_fraction
+    p[K.P_CLIMB_FRAC_FLIGHT] = s.flight_climb_fraction
+    p[K.P_STILL_MPS2] = s.still_mps2
+    p[K.P_STILL_S] = s.still_s
+    p[K.P_INITIATION_S] = s.initiation_s
+    p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
+    p[K.P_LIMB_LOOK_S] = s.limb_lookahead_s
+    p[K.P_LIMB_PEAK_FRAC] = s.limb_peak_fraction
+    p[K.P_LIMB_FLOOR] = s.limb_floor_mps2
+    p[K.P_LIMB_REST_MPS2] = s.limb_rest_mps2
+    p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
+    p[K.P_LIMB_REST_S] = s.limb_rest_min_s
+    p[K.P_LIMB_SWING_S] = s.limb_swing_s
+    # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
+    p[K.P_ACC_CLIP] = clip_a
+    p[K.P_GYRO_CLIP] = clip_g
+    coefs = np.vstack(
+        [
+            butter2_lowpass(s.gravity_cutoff_hz, fs),
+            butter2_lowpass(s.step_cutoff_hz, fs),
+            butter2_lowpass(s.swing_cutoff_hz, fs),
+        ]
+    )
+    # trunk: the look-back of a hump; foot: |a| since a lobe's end (settle, then impact window)
+    ring_s = max(
+        s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
+    )
+    if limb_mode:  # limb: an impact's look-ahead and look-back, and the rest test's lag
+        ring_s = max(
+            ring_s,
+            s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s,
+            s.limb_rest_lag_s,
+        )
+    ring_shape = (int(ring_s * fs) + 8, 5 if limb_mode else 2)
+    min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
+    return _Setup(steps_feet, p, coefs, _initial_state(p), ring_shape, min_gap_samples)
+
+
+def _initial_state(params: np.ndarray) -> np.ndarray:
+    """Return the detector state before the first sample, for the parameter vector ``params``."""
+    state = np.zeros(K.N_STATE)
+    state[K.S_LAST_STEP_T] = -1e9
+    state[K.S_AXIS : K.S_AXIS + 3] = 1.0 / math.sqrt(3.0)
+    state[K.S_PERIOD] = params[K.P_DEFAULT_PERIOD_S]
+    for slot in (K.S_QUIET_T, K.S_STILL_END, K.S_PUSH_T):  # as _step_kernels._reset_standing
+        state[slot] = -1e9
+    state[K.S_LIMB_REST_END] = state[K.S_LIMB_REST_END2] = -1e9
+    return state
+
+
 class StepDetector:
     """Streaming foot-contact detector: feed blocks of any size, get new contacts back.
 
@@ -400,132 +523,32 @@ class StepDetector:
         self.settings = _DEFAULT_SETTINGS if settings is None else settings
         s = self.settings
         fs = self.sampling_rate_hz
-        # the clip levels name the configuration (the design below sets them in the parameters)
         clip_a = _clip_level(acc_range_mps2, "acc_range_mps2")
         clip_g = _clip_level(gyro_range_rads, "gyro_range_rads")
-        # (the default settings by identity: hashing a 38-field dataclass costs more than the lookup)
+        # the first detector of a configuration designs its set-up, later ones copy it (the
+        # default settings by identity: hashing a 38-field dataclass costs more than the lookup)
         key = (None if s is _DEFAULT_SETTINGS else s, fs, self.placement, self.has_gyro, clip_a, clip_g)
         try:
             setup = _SETUPS.get(key)
         except TypeError:  # settings holding a list (rhythm_window=[...]) are no key: design afresh
             key = setup = None
-        if setup is not None:  # designed by an earlier detector: copy its arrays
-            self.steps_feet = setup.steps_feet
-            self._params = setup.params.copy()
-            self._coefs = setup.coefs.copy()
-            self._ring = np.zeros(setup.ring_shape)
-            self._min_gap_samples = setup.min_gap_samples
-            self._state = setup.state0.copy()
-            self._intervals = np.zeros(K.N_INTERVALS)
-            return
-        if not 2 <= s.cadence_steps <= K.N_INTERVALS:
-            raise ValidationError(
-                f"cadence_steps={s.cadence_steps} is outside 2-{K.N_INTERVALS}; choose a value in that range"
-            )
-        if not 1 <= s.cadence_strides <= K.N_INTERVALS:
-            raise ValidationError(
-                f"cadence_strides={s.cadence_strides} is outside 1-{K.N_INTERVALS}; choose one in that range"
-            )
-        foot_mode = self.placement in ("foot", "shank") and self.has_gyro
-        limb_mode = self.placement in _LIMB_ACC_PLACEMENTS and not self.has_gyro
-        # A foot (or shank) sensor with a gyroscope, and a foot sensor without one (limb mode),
-        # report the contacts of their own foot, one per stride. A shank without one falls back to
-        # the trunk detector, which reports both feet.
-        one_leg = foot_mode or limb_mode
-        self.steps_feet = "one" if one_leg else "both"
-        p = np.zeros(K.N_PARAMS)
-        p[K.P_FS] = fs
-        p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else 0.0)
-        p[K.P_LOOK_S] = s.lookahead_s
-        p[K.P_BACK_FRAC] = s.back_fraction
-        p[K.P_REFINE_S] = s.refine_s
-        p[K.P_FLOOR] = s.floor_mps2
-        p[K.P_REL] = s.relative_threshold
-        p[K.P_REFR_FRAC] = s.refractory_fraction
-        p[K.P_MIN_INTERVAL_S] = s.min_stride_interval_s if one_leg else s.min_step_interval_s
-        p[K.P_DEFAULT_PERIOD_S] = 2.0 * s.default_step_period_s if one_leg else s.default_step_period_s
-        p[K.P_MAX_PERIOD_S] = 2.0 * s.max_period_s if one_leg else s.max_period_s
-        p[K.P_RUN_CADENCE] = s.run_cadence_spm
-        p[K.P_FLIGHT] = s.flight_mps2
-        p[K.P_GAP_S] = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
-        p[K.P_FEET_FACTOR] = 2.0 if one_leg else 1.0
-        # cadence over the same number of steps either way: 8 steps = 4 strides of one foot
-        p[K.P_N_USE] = float(s.cadence_steps // 2 if one_leg else s.cadence_steps)
-        # the cadence field: a foot's precise strides need fewer intervals than the trunk's steps
-        p[K.P_CADENCE_N] = float(s.cadence_strides if one_leg else s.cadence_steps)
-        p[K.P_AXIS_DECAY] = math.exp(-1.0 / (fs * s.axis_memory_s))
-        p[K.P_HYST_RADS] = s.lobe_hysteresis_rads
-        p[K.P_LOBE_DECAY] = s.lobe_memory
-        p[K.P_MIN_SWING_RAD] = s.min_swing_rad
-        p[K.P_SWING_REL] = s.swing_relative
-        p[K.P_STANCE_RADS] = s.stance_rads
-        p[K.P_STANCE_N] = max(1.0, round(s.stance_min_s * fs))
-        p[K.P_PUSH_RADS] = s.push_off_rads
-        p[K.P_LOBE_SETTLE_S] = s.lobe_settle_s
-        p[K.P_IMPACT_S] = s.impact_window_s
-        p[K.P_REL_RHYTHM] = s.rhythm_relative_threshold
-        p[K.P_FLOOR_RHYTHM] = s.rhythm_floor_mps2
-        p[K.P_RHYTHM_LO] = s.rhythm_window[0]
-        p[K.P_RHYTHM_HI] = s.rhythm_window[1]
-        p[K.P_SWING_REL_RHYTHM] = s.rhythm_swing_relative
-        p[K.P_CLIMB_FRAC] = s.climb_fraction
-        p[K.P_CLIMB_FRAC_FLIGHT] = s.flight_climb_fraction
-        p[K.P_STILL_MPS2] = s.still_mps2
-        p[K.P_STILL_S] = s.still_s
-        p[K.P_INITIATION_S] = s.initiation_s
-        p[K.P_MIN_SWING_RHYTHM] = s.rhythm_min_swing_rad
-        p[K.P_LIMB_LOOK_S] = s.limb_lookahead_s
-        p[K.P_LIMB_PEAK_FRAC] = s.limb_peak_fraction
-        p[K.P_LIMB_FLOOR] = s.limb_floor_mps2
-        p[K.P_LIMB_REST_MPS2] = s.limb_rest_mps2
-        p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
-        p[K.P_LIMB_REST_S] = s.limb_rest_min_s
-        p[K.P_LIMB_SWING_S] = s.limb_swing_s
-        # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
-        p[K.P_ACC_CLIP] = _clip_level(acc_range_mps2, "acc_range_mps2")
-        p[K.P_GYRO_CLIP] = _clip_level(gyro_range_rads, "gyro_range_rads")
-        self._params = p
-        self._coefs = np.vstack(
-            [
-                butter2_lowpass(s.gravity_cutoff_hz, fs),
-                butter2_lowpass(s.step_cutoff_hz, fs),
-                butter2_lowpass(s.swing_cutoff_hz, fs),
-            ]
-        )
-        # trunk: the look-back of a hump; foot: |a| since a lobe's end (settle, then impact window)
-        ring_s = max(
-            s.back_fraction * s.max_period_s + s.lookahead_s + s.refine_s, s.lobe_settle_s + s.impact_window_s
-        )
-        if limb_mode:  # limb: an impact's look-ahead and look-back, and the rest test's lag
-            ring_s = max(
-                ring_s,
-                s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s,
-                s.limb_rest_lag_s,
-            )
-        self._ring = np.zeros((int(ring_s * fs) + 8, 5 if limb_mode else 2))
-        self._min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
-        self.reset()
-        if key is not None:
-            if len(_SETUPS) >= _MAX_SETUPS:
-                _SETUPS.clear()
-            _SETUPS[key] = _Setup(
-                self.steps_feet,
-                p.copy(),
-                self._coefs.copy(),
-                self._state.copy(),
-                self._ring.shape,
-                self._min_gap_samples,
-            )
+        if setup is None:
+            setup = _design(s, fs, self.placement, self.has_gyro, clip_a, clip_g)
+            if key is not None:
+                if len(_SETUPS) >= _MAX_SETUPS:
+                    _SETUPS.clear()
+                _SETUPS[key] = setup
+        self.steps_feet = setup.steps_feet
+        self._params = setup.params.copy()
+        self._coefs = setup.coefs.copy()
+        self._ring = np.zeros(setup.ring_shape)
+        self._min_gap_samples = setup.min_gap_samples
+        self._state = setup.state0.copy()
+        self._intervals = np.zeros(K.N_INTERVALS)
 
     def reset(self) -> None:
         """Forget everything seen so far (filters, step timing, counters)."""
-        self._state = np.zeros(K.N_STATE)
-        self._state[K.S_LAST_STEP_T] = -1e9
-        self._state[K.S_AXIS : K.S_AXIS + 3] = 1.0 / math.sqrt(3.0)
-        self._state[K.S_PERIOD] = self._params[K.P_DEFAULT_PERIOD_S]
-        for slot in (K.S_QUIET_T, K.S_STILL_END, K.S_PUSH_T):  # as _step_kernels._reset_standing
-            self._state[slot] = -1e9
-        self._state[K.S_LIMB_REST_END] = self._state[K.S_LIMB_REST_END2] = -1e9
+        self._state = _initial_state(self._params)
         self._ring[:] = 0.0
         self._intervals = np.zeros(K.N_INTERVALS)
 
