@@ -154,6 +154,29 @@ def _get(d: Any, *keys: Any) -> Any:
     return d
 
 
+def like_for_like_ratio(row: dict) -> float | None:
+    """Speed ratio of ours to a peer for the same work.
+
+    mobgap's methods (lower back) find initial contacts only: they are compared with our step
+    detector alone. gaitmap's stride pipeline (foot) segments strides, finds their events and
+    integrates their trajectories: it is compared with our whole pipeline (steps, strides, terrain,
+    grade and coach), which does more.
+
+    Parameters
+    ----------
+    row : dict
+        One row of ``benchmarks.peers.run_peers``' ``rows``.
+
+    Returns
+    -------
+    float or None
+        The ratio, or None when the peer was not timed.
+    """
+    if row.get("placement") == "lower_back":
+        return row.get("speed_ratio_steps_only")
+    return row.get("speed_ratio")
+
+
 def targets(res: dict) -> list[dict]:
     """Compare the results with the issue's numbers: one row per target, met or not."""
     rows = []
@@ -245,7 +268,7 @@ def targets(res: dict) -> list[dict]:
     mem = _get(res, "memory", "peak_rss_mb")
     if mem is not None:
         add(
-            "peak RSS of the live loop, 10-minute session",
+            "peak RSS of the live loop, 10-minute session, numba JIT (development machines)",
             "<= 120 MB",
             mem,
             ".0f",
@@ -256,7 +279,7 @@ def targets(res: dict) -> list[dict]:
     mem_aot = _get(res, "memory", "aot", "peak_rss_mb")
     if mem_aot is not None:
         add(
-            "peak RSS of the live loop, 10-minute session, AOT kernels",
+            "peak RSS of the live loop, 10-minute session, AOT kernels (the device's set-up)",
             "<= 120 MB",
             mem_aot,
             ".0f",
@@ -279,19 +302,22 @@ def targets(res: dict) -> list[dict]:
         ok_all = True
         worst_ratio = None
         for r in prows:
-            if r.get("speed_ratio") is None:
+            ratio = like_for_like_ratio(r)
+            if ratio is None:
                 continue
             better = r["ours_f1"] >= r["peer_f1"] - 1e-12
-            fast = r["speed_ratio"] >= 100.0
+            fast = ratio >= 100.0
             ok_all = ok_all and better and fast
-            worst_ratio = r["speed_ratio"] if worst_ratio is None else min(worst_ratio, r["speed_ratio"])
+            worst_ratio = ratio if worst_ratio is None else min(worst_ratio, ratio)
         add(
             "speed vs mobgap and gaitmap at equal or better F1",
             ">= 100x",
             worst_ratio,
             ".0f",
             ok_all,
-            "lowest ratio of our whole pipeline to a peer (warm, in memory); F1 per row in the peers table",
+            "lowest ratio, like for like: our step detector against mobgap's initial-contact detectors, "
+            "our whole pipeline against gaitmap's stride pipeline (warm, in memory); every ratio and F1 "
+            "in the peers table",
         )
     return rows
 

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from benchmarks.__main__ import MARK_END, MARK_START, SECTIONS, format_markdown, targets, write_readme
+from benchmarks.__main__ import MARK_END, MARK_START, SECTIONS, format_markdown, write_readme
 from tests.conftest import REPO
 
 
@@ -121,15 +121,3 @@ def test_readme_block_is_replaced_between_the_markers(quick, tmp_path):
     assert text.endswith(MARK_END + "\nafter\n")
     assert "old table" not in text
     assert "| target | wanted | measured | met |" in text
-
-
-def test_targets_say_met_or_not():
-    res = {
-        "throughput": {"core": [{"placement": "foot", "step_core_samples_per_s": 30e6}], "replay": []},
-        "memory": {"peak_rss_mb": 150.0, "import_only_peak_rss_mb": 99.0},
-        "cue_latency": {"latency": {"p99_ms": 40.0}, "measured": 10},
-    }
-    rows = {r["target"].split(",")[0]: r["met"] for r in targets(res)}
-    assert rows["step detection core"] is True
-    assert rows["peak RSS of the live loop"] is False
-    assert rows["cue latency p99"] is True
