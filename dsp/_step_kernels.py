@@ -530,6 +530,136 @@ def _limb_sample(
 
 
 @kernel
+def _trunk_hump(
+    ti,
+    k,
+    c,
+    cs_slot,
+    vc,
+    tc,
+    valid_from,
+    look,
+    rhythm_lo,
+    rhythm_hi,
+    params,
+    state,
+    ring,
+    intervals,
+    out,
+    n_out,
+):
+    """Decide whether the trunk's candidate hump (sample ``c = k - look``) is a contact, and record it.
+
+    Called by the per-sample loop (:func:`_sample_loop`) and by the fast path's hump pass
+    (:func:`_trunk_humps`) for a candidate that passed the looser of the two hump thresholds;
+    ``cs_slot`` is its ring row, ``vc`` and ``tc`` its step signal and time, ``ti`` the time of
+    sample ``k`` (the one that decides it).
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    m = ring.shape[0]
+    fs = params[P_FS]
+    period = state[S_PERIOD]
+    if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
+        return n_out
+    back = int(params[P_BACK_FRAC] * period * fs + 0.5)
+    if back > m - look - 2:
+        back = m - look - 2
+    lo = c - back
+    if lo < valid_from:
+        lo = valid_from
+    # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
+    # of the look-back; nearest neighbours first (on a flank the first comparison decides:
+    # the sample before, then the one after, so that a falling flank does not run through the
+    # whole look-ahead first)
+    # (the ring slot of sample q steps with q and wraps: no integer division per sample)
+    if lo < c:
+        r = cs_slot - 1
+        if r < 0:
+            r = m - 1
+        if ring[r, 1] >= vc:
+            return n_out
+    is_peak = True
+    r = cs_slot
+    for _q in range(c + 1, k + 1):
+        r += 1
+        if r == m:
+            r = 0
+        if ring[r, 1] > vc:
+            is_peak = False
+            break
+    if not is_peak:
+        return n_out
+    # the look-back also finds the trough before the hump (over the same samples) for the
+    # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
+    # peak's look-back holds only values below the hump, so the hump itself is never the trough
+    # unless the look-back is empty)
+    r = cs_slot
+    q_tr = c
+    r_tr = cs_slot
+    v_tr = vc
+    for q in range(c - 1, lo - 1, -1):
+        r -= 1
+        if r < 0:
+            r = m - 1
+        v = ring[r, 1]
+        if v >= vc:
+            is_peak = False
+            break
+        if v <= v_tr:
+            v_tr = v
+            q_tr = q
+            r_tr = r
+    if not is_peak:
+        return n_out
+    # contact time: where the step signal, climbing from its trough before the hump (over the
+    # same look-back), first passes halfway up to the hump; at most refine_s before the hump
+    frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
+    half = v_tr + frac * (vc - v_tr)
+    best_q = c
+    r = r_tr
+    for q in range(q_tr, c + 1):
+        if ring[r, 1] >= half:
+            best_q = q
+            break
+        r += 1
+        if r == m:
+            r = 0
+    q0 = c - int(params[P_REFINE_S] * fs + 0.5)
+    if q0 < valid_from + 1:
+        q0 = valid_from + 1
+    if best_q < q0:
+        best_q = q0
+    t_ic = ring[best_q % m, 0]
+    if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
+        return n_out
+    # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
+    if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, state[S_N_INT], rhythm_lo, rhythm_hi):
+        if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
+            return n_out
+    elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+        return n_out
+    # a walk that starts from standing begins with the push-off of the first swing leg: a hump
+    # without a contact, soon after the stillness ends; the first heel strike follows one swing later
+    if (
+        t_ic - state[S_LAST_STEP_T] > params[P_MAX_PERIOD_S]
+        and t_ic - state[S_PUSH_T] > params[P_MAX_PERIOD_S]
+        and t_ic - state[S_STILL_END] <= params[P_INITIATION_S]
+    ):
+        state[S_PUSH_T] = t_ic
+        return n_out
+    state[S_LAST_MIN_S] = state[S_MIN_S]
+    state[S_MIN_S] = 0.0
+    n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
+    a_old = state[S_AMP]
+    state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
+    return n_out
+
+
+@kernel
 def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
     """Run the step detector over one block of samples.
 
@@ -866,104 +996,28 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             cs_slot += m
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
-        period = state[S_PERIOD]
         # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout):
         # the looser of the two thresholds here, the one that applies once the contact time is known
         if vc < floor_lo or vc < rel_lo * state[S_AMP]:
             continue
-        if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
-            continue
-        back = int(params[P_BACK_FRAC] * period * fs + 0.5)
-        if back > m - look - 2:
-            back = m - look - 2
-        lo = c - back
-        if lo < valid_from:
-            lo = valid_from
-        # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
-        # of the look-back; nearest neighbours first (on a flank the first comparison decides:
-        # the sample before, then the one after, so that a falling flank does not run through the
-        # whole look-ahead first)
-        # (the ring slot of sample q steps with q and wraps: no integer division per sample)
-        if lo < c:
-            r = cs_slot - 1
-            if r < 0:
-                r = m - 1
-            if ring[r, 1] >= vc:
-                continue
-        is_peak = True
-        r = cs_slot
-        for _q in range(c + 1, k + 1):
-            r += 1
-            if r == m:
-                r = 0
-            if ring[r, 1] > vc:
-                is_peak = False
-                break
-        if not is_peak:
-            continue
-        # the look-back also finds the trough before the hump (over the same samples) for the
-        # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
-        # peak's look-back holds only values below the hump, so the hump itself is never the trough
-        # unless the look-back is empty)
-        r = cs_slot
-        q_tr = c
-        r_tr = cs_slot
-        v_tr = vc
-        for q in range(c - 1, lo - 1, -1):
-            r -= 1
-            if r < 0:
-                r = m - 1
-            v = ring[r, 1]
-            if v >= vc:
-                is_peak = False
-                break
-            if v <= v_tr:
-                v_tr = v
-                q_tr = q
-                r_tr = r
-        if not is_peak:
-            continue
-        # contact time: where the step signal, climbing from its trough before the hump (over the
-        # same look-back), first passes halfway up to the hump; at most refine_s before the hump
-        frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
-        half = v_tr + frac * (vc - v_tr)
-        best_q = c
-        r = r_tr
-        for q in range(q_tr, c + 1):
-            if ring[r, 1] >= half:
-                best_q = q
-                break
-            r += 1
-            if r == m:
-                r = 0
-        q0 = c - int(params[P_REFINE_S] * fs + 0.5)
-        if q0 < valid_from + 1:
-            q0 = valid_from + 1
-        if best_q < q0:
-            best_q = q0
-        t_ic = ring[best_q % m, 0]
-        if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
-            continue
-        # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
-        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, state[S_N_INT], rhythm_lo, rhythm_hi):
-            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
-                continue
-        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
-            continue
-        # a walk that starts from standing begins with the push-off of the first swing leg: a hump
-        # without a contact, soon after the stillness ends; the first heel strike follows one swing later
-        if (
-            t_ic - state[S_LAST_STEP_T] > params[P_MAX_PERIOD_S]
-            and t_ic - state[S_PUSH_T] > params[P_MAX_PERIOD_S]
-            and t_ic - state[S_STILL_END] <= params[P_INITIATION_S]
-        ):
-            state[S_PUSH_T] = t_ic
-            continue
-        state[S_LAST_MIN_S] = state[S_MIN_S]
-        state[S_MIN_S] = 0.0
-        n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
-        a_old = state[S_AMP]
-        state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
+        n_out = _trunk_hump(
+            ti,
+            k,
+            c,
+            cs_slot,
+            vc,
+            tc,
+            valid_from,
+            look,
+            rhythm_lo,
+            rhythm_hi,
+            params,
+            state,
+            ring,
+            intervals,
+            out,
+            n_out,
+        )
     state[S_RAW] = rax
     state[S_RAW + 1] = ray
     state[S_RAW + 2] = raz
