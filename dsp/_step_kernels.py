@@ -1276,6 +1276,16 @@ def _trunk_humps(t, i0, i1, params, state, ring, intervals, out, n_out, scratch)
                 r = m - 1
             if ring[r, 1] >= vc:
                 continue
+        # ... or lower than a later sample of the look-ahead
+        r = cs_slot
+        for _q in range(look):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > vc:
+                break
+        if ring[r, 1] > vc:
+            continue
         state[S_MIN_S] = min_s
         state[S_QUIET_T] = quiet_t
         state[S_STILL_END] = still_end
