@@ -530,153 +530,8 @@ def _limb_sample(
 
 
 @kernel
-def _look_back(back_frac, period, fs, m, look):
-    """Return the trunk's look-back before a candidate hump, in samples (it must fit in the ring).
-
-    Scalars only: ``back_frac`` is ``P_BACK_FRAC``, ``period`` the step period (s), ``fs`` the
-    rate (Hz), ``m`` the ring's length and ``look`` the look-ahead (samples).
-    """
-    back = int(back_frac * period * fs + 0.5)
-    if back > m - look - 2:
-        back = m - look - 2
-    return back
-
-
-@kernel
-def _trunk_hump(
-    ti,
-    k,
-    c,
-    cs_slot,
-    vc,
-    tc,
-    valid_from,
-    look,
-    rhythm_lo,
-    rhythm_hi,
-    params,
-    state,
-    ring,
-    intervals,
-    out,
-    n_out,
-):
-    """Decide whether the trunk's candidate hump (sample ``c = k - look``) is a contact, and record it.
-
-    Called by the per-sample loop (:func:`_sample_loop`) and by the fast path's hump pass
-    (:func:`_trunk_humps`) for a candidate that passed the looser of the two hump thresholds;
-    ``cs_slot`` is its ring row, ``vc`` and ``tc`` its step signal and time, ``ti`` the time of
-    sample ``k`` (the one that decides it).
-
-    Returns
-    -------
-    int
-        The new number of rows in ``out``.
-    """
-    m = ring.shape[0]
-    fs = params[P_FS]
-    period = state[S_PERIOD]
-    if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
-        return n_out
-    back = _look_back(params[P_BACK_FRAC], period, fs, m, look)
-    lo = c - back
-    if lo < valid_from:
-        lo = valid_from
-    # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
-    # of the look-back; nearest neighbours first (on a flank the first comparison decides:
-    # the sample before, then the one after, so that a falling flank does not run through the
-    # whole look-ahead first)
-    # (the ring slot of sample q steps with q and wraps: no integer division per sample)
-    if lo < c:
-        r = cs_slot - 1
-        if r < 0:
-            r = m - 1
-        if ring[r, 1] >= vc:
-            return n_out
-    is_peak = True
-    r = cs_slot
-    for _q in range(c + 1, k + 1):
-        r += 1
-        if r == m:
-            r = 0
-        if ring[r, 1] > vc:
-            is_peak = False
-            break
-    if not is_peak:
-        return n_out
-    # the look-back also finds the trough before the hump (over the same samples) for the
-    # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
-    # peak's look-back holds only values below the hump, so the hump itself is never the trough
-    # unless the look-back is empty)
-    r = cs_slot
-    q_tr = c
-    r_tr = cs_slot
-    v_tr = vc
-    for q in range(c - 1, lo - 1, -1):
-        r -= 1
-        if r < 0:
-            r = m - 1
-        v = ring[r, 1]
-        if v >= vc:
-            is_peak = False
-            break
-        if v <= v_tr:
-            v_tr = v
-            q_tr = q
-            r_tr = r
-    if not is_peak:
-        return n_out
-    # contact time: where the step signal, climbing from its trough before the hump (over the
-    # same look-back), first passes halfway up to the hump; at most refine_s before the hump
-    frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
-    half = v_tr + frac * (vc - v_tr)
-    best_q = c
-    r = r_tr
-    for q in range(q_tr, c + 1):
-        if ring[r, 1] >= half:
-            best_q = q
-            break
-        r += 1
-        if r == m:
-            r = 0
-    q0 = c - int(params[P_REFINE_S] * fs + 0.5)
-    if q0 < valid_from + 1:
-        q0 = valid_from + 1
-    if best_q < q0:
-        best_q = q0
-    t_ic = ring[best_q % m, 0]
-    if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
-        return n_out
-    # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
-    if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, state[S_N_INT], rhythm_lo, rhythm_hi):
-        if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
-            return n_out
-    elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
-        return n_out
-    # a walk that starts from standing begins with the push-off of the first swing leg: a hump
-    # without a contact, soon after the stillness ends; the first heel strike follows one swing later
-    if (
-        t_ic - state[S_LAST_STEP_T] > params[P_MAX_PERIOD_S]
-        and t_ic - state[S_PUSH_T] > params[P_MAX_PERIOD_S]
-        and t_ic - state[S_STILL_END] <= params[P_INITIATION_S]
-    ):
-        state[S_PUSH_T] = t_ic
-        return n_out
-    state[S_LAST_MIN_S] = state[S_MIN_S]
-    state[S_MIN_S] = 0.0
-    n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
-    a_old = state[S_AMP]
-    state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
-    return n_out
-
-
-@kernel
-def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, intervals, out, n_out):
-    """Run the step detector sample by sample over samples ``i0`` to ``i1 - 1`` of a block.
-
-    Every mode, and every check of the input (repairs, clipping, a frozen sensor, gaps, the
-    filters' start); :func:`_detect_block` hands it all of a block, or the trunk's samples that
-    its fast path (:func:`_trunk_filters`) does not take.
+def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
+    """Run the step detector over one block of samples.
 
     Parameters
     ----------
@@ -688,8 +543,6 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
         Gyroscope, shape ``(n, 3)``, rad/s (ignored when ``has_gyro`` is False).
     has_gyro : bool
         Whether ``gyro`` carries data.
-    i0, i1 : int
-        The samples to run, ``t[i0:i1]``.
     params : numpy.ndarray
         Parameter vector (slots ``P_*``).
     coefs : numpy.ndarray
@@ -703,14 +556,13 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
         Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
     out : numpy.ndarray
         Output rows (columns ``O_*``); must have room for every step in the block.
-    n_out : int
-        Rows of ``out`` already written.
 
     Returns
     -------
     int
-        The new number of rows written to ``out``.
+        Number of rows written to ``out``.
     """
+    n = t.shape[0]
     m = ring.shape[0]
     fs = params[P_FS]
     foot = params[P_MODE] == 1.0 and has_gyro
@@ -722,6 +574,7 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
+    n_out = 0
     # biquad coefficients (gravity, step signal, pitch rate) in locals during the block, and the
     # delays of the gravity and step-signal filters (stored back at its end); the pitch rate's stay
     # in the state (in locals too, the foot loop measured slower)
@@ -756,7 +609,7 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
     # slot steps and wraps instead of an integer division per sample
     k = int(state[S_N]) - 1
     slot = k % m
-    for i in range(i0, i1):
+    for i in range(n):
         k += 1
         slot += 1
         if slot == m:
@@ -1013,37 +866,104 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
             cs_slot += m
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
+        period = state[S_PERIOD]
         # a hump where the rhythm expects the next step may be weaker (turns, the last step of a bout):
         # the looser of the two thresholds here, the one that applies once the contact time is known
         if vc < floor_lo or vc < rel_lo * state[S_AMP]:
             continue
-        # two more of _trunk_hump's tests here, where they cost no call (most candidates fail one):
-        # too soon after the last contact, or lower than the sample after it (a rising flank)
-        if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * state[S_PERIOD]):
+        if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
             continue
-        r = cs_slot + 1
-        if r == m:
-            r = 0
-        if ring[r, 1] > vc:
+        back = int(params[P_BACK_FRAC] * period * fs + 0.5)
+        if back > m - look - 2:
+            back = m - look - 2
+        lo = c - back
+        if lo < valid_from:
+            lo = valid_from
+        # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
+        # of the look-back; nearest neighbours first (on a flank the first comparison decides:
+        # the sample before, then the one after, so that a falling flank does not run through the
+        # whole look-ahead first)
+        # (the ring slot of sample q steps with q and wraps: no integer division per sample)
+        if lo < c:
+            r = cs_slot - 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
+                continue
+        is_peak = True
+        r = cs_slot
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > vc:
+                is_peak = False
+                break
+        if not is_peak:
             continue
-        n_out = _trunk_hump(
-            ti,
-            k,
-            c,
-            cs_slot,
-            vc,
-            tc,
-            valid_from,
-            look,
-            rhythm_lo,
-            rhythm_hi,
-            params,
-            state,
-            ring,
-            intervals,
-            out,
-            n_out,
-        )
+        # the look-back also finds the trough before the hump (over the same samples) for the
+        # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
+        # peak's look-back holds only values below the hump, so the hump itself is never the trough
+        # unless the look-back is empty)
+        r = cs_slot
+        q_tr = c
+        r_tr = cs_slot
+        v_tr = vc
+        for q in range(c - 1, lo - 1, -1):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            v = ring[r, 1]
+            if v >= vc:
+                is_peak = False
+                break
+            if v <= v_tr:
+                v_tr = v
+                q_tr = q
+                r_tr = r
+        if not is_peak:
+            continue
+        # contact time: where the step signal, climbing from its trough before the hump (over the
+        # same look-back), first passes halfway up to the hump; at most refine_s before the hump
+        frac = params[P_CLIMB_FRAC_FLIGHT] if v_tr < -params[P_FLIGHT] else params[P_CLIMB_FRAC]
+        half = v_tr + frac * (vc - v_tr)
+        best_q = c
+        r = r_tr
+        for q in range(q_tr, c + 1):
+            if ring[r, 1] >= half:
+                best_q = q
+                break
+            r += 1
+            if r == m:
+                r = 0
+        q0 = c - int(params[P_REFINE_S] * fs + 0.5)
+        if q0 < valid_from + 1:
+            q0 = valid_from + 1
+        if best_q < q0:
+            best_q = q0
+        t_ic = ring[best_q % m, 0]
+        if t_ic - state[S_LAST_STEP_T] < params[P_MIN_INTERVAL_S]:
+            continue
+        # the rhythm is one of contacts: the hump's own contact, not its peak, is where the rhythm is tested
+        if _in_rhythm(t_ic - state[S_LAST_STEP_T], period, state[S_N_INT], rhythm_lo, rhythm_hi):
+            if vc < params[P_FLOOR_RHYTHM] or vc < params[P_REL_RHYTHM] * state[S_AMP]:
+                continue
+        elif vc < params[P_FLOOR] or vc < params[P_REL] * state[S_AMP]:
+            continue
+        # a walk that starts from standing begins with the push-off of the first swing leg: a hump
+        # without a contact, soon after the stillness ends; the first heel strike follows one swing later
+        if (
+            t_ic - state[S_LAST_STEP_T] > params[P_MAX_PERIOD_S]
+            and t_ic - state[S_PUSH_T] > params[P_MAX_PERIOD_S]
+            and t_ic - state[S_STILL_END] <= params[P_INITIATION_S]
+        ):
+            state[S_PUSH_T] = t_ic
+            continue
+        state[S_LAST_MIN_S] = state[S_MIN_S]
+        state[S_MIN_S] = 0.0
+        n_out = _record_step(t_ic, ti, vc, params, state, intervals, out, n_out)
+        a_old = state[S_AMP]
+        state[S_AMP] = vc if a_old == 0.0 else 0.85 * a_old + 0.15 * min(vc, 3.0 * a_old)
     state[S_RAW] = rax
     state[S_RAW + 1] = ray
     state[S_RAW + 2] = raz
@@ -1061,327 +981,4 @@ def _sample_loop(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, ring, int
     state[S_SZ1] = sz1
     state[S_SZ2] = sz2
     state[S_N] = k + 1.0
-    return n_out
-
-
-#: Blocks shorter than this run sample by sample (a live block of a few samples gains nothing).
-FAST_MIN_BLOCK = 16
-#: Samples run one by one where the fast path cannot start (filters not started, a bad sample).
-SLOW_RUN = 8
-
-
-@kernel
-def _trunk_filters(t, acc, gyro, has_gyro, i0, i1, params, coefs, state, scratch):
-    """Run the trunk fast path's first pass: the filters over a clean run of samples from ``i0``.
-
-    Takes samples ``i0, i0 + 1, ...`` (at most ``i1 - i0``, at most ``scratch.shape[0]``) while
-    none of them is one the checks of :func:`_sample_loop` would act on: a NaN, infinite or
-    all-zero acceleration, a NaN or infinite rate, an axis at its clip level, a time that jumps
-    forward by more than ``P_GAP_S`` or goes back, a frozen run reaching ``FROZEN_S``, or the end
-    of a dead stretch long enough to restart the detector. The caller makes sure the filters
-    have started (``state[S_INIT]`` 1). For those samples it runs exactly the per-sample loop's
-    arithmetic, in the same order: the gravity low-pass, the projection onto gravity, the step
-    signal's low-pass, written to ``scratch``; and it stores the same state the loop would (the
-    filters' delays, the last raw and good samples, the frozen and dead runs, the last time).
-    The hump tests follow in :func:`_trunk_humps`.
-
-    Returns
-    -------
-    int
-        The first sample not taken (``i0`` when the first one is not clean).
-    """
-    fs = params[P_FS]
-    cg = (coefs[0, 0], coefs[0, 1], coefs[0, 2], coefs[0, 3], coefs[0, 4])
-    cs = (coefs[1, 0], coefs[1, 1], coefs[1, 2], coefs[1, 3], coefs[1, 4])
-    gx1 = state[S_GZ1]
-    gy1 = state[S_GZ1 + 1]
-    gz1 = state[S_GZ1 + 2]
-    gx2 = state[S_GZ2]
-    gy2 = state[S_GZ2 + 1]
-    gz2 = state[S_GZ2 + 2]
-    sz1 = state[S_SZ1]
-    sz2 = state[S_SZ2]
-    rax = state[S_RAW]
-    ray = state[S_RAW + 1]
-    raz = state[S_RAW + 2]
-    rgx = state[S_RAW + 3]
-    rgy = state[S_RAW + 4]
-    rgz = state[S_RAW + 5]
-    same_run = state[S_SAME_RUN]
-    dead_run = state[S_DEAD_RUN]
-    last_t = state[S_LAST_T]
-    n_frozen = max(2.0, float(int(FROZEN_S * fs + 0.5)))
-    n_dead = DEAD_GAP_S * fs
-    gap_s = params[P_GAP_S]
-    clip_a = params[P_ACC_CLIP]
-    clip_g = params[P_GYRO_CLIP]
-    i_end = min(i1, i0 + scratch.shape[0])
-    gx = 0.0
-    gy = 0.0
-    gz = 0.0
-    i = i0
-    while i < i_end:
-        ti = t[i]
-        ax = acc[i, 0]
-        ay = acc[i, 1]
-        az = acc[i, 2]
-        if not (abs(ax) < 1e9 and abs(ay) < 1e9 and abs(az) < 1e9) or abs(ax) + abs(ay) + abs(az) == 0.0:
-            break
-        if has_gyro:
-            gx = gyro[i, 0]
-            gy = gyro[i, 1]
-            gz = gyro[i, 2]
-            if not (abs(gx) < 1e9 and abs(gy) < 1e9 and abs(gz) < 1e9):
-                break
-            if clip_g > 0.0 and max(abs(gx), abs(gy), abs(gz)) >= clip_g:
-                break
-        if clip_a > 0.0 and max(abs(ax), abs(ay), abs(az)) >= clip_a:
-            break
-        if ti - last_t > gap_s or ti < last_t:
-            break
-        if ax == rax and ay == ray and az == raz and gx == rgx and gy == rgy and gz == rgz:
-            if same_run + 1.0 >= n_frozen:  # counted as frozen from here: the per-sample loop's work
-                break
-            same_run += 1.0
-            dead_run += 1.0
-        else:
-            if dead_run >= n_dead:  # the end of a dead stretch restarts the detector
-                break
-            same_run = 0.0
-            dead_run = 0.0
-        rax = ax
-        ray = ay
-        raz = az
-        rgx = gx
-        rgy = gy
-        rgz = gz
-        last_t = ti
-        grx, gx1, gx2 = _biquad(ax, cg, gx1, gx2)
-        gry, gy1, gy2 = _biquad(ay, cg, gy1, gy2)
-        grz, gz1, gz2 = _biquad(az, cg, gz1, gz2)
-        gn = np.sqrt(grx * grx + gry * gry + grz * grz)
-        if gn < 1e-9:
-            gn = 1e-9
-        av = (ax * grx + ay * gry + az * grz) / gn - gn
-        s, sz1, sz2 = _biquad(av, cs, sz1, sz2)
-        scratch[i - i0] = s
-        i += 1
-    if i > i0:
-        state[S_GOOD_A] = rax
-        state[S_GOOD_A + 1] = ray
-        state[S_GOOD_A + 2] = raz
-        if has_gyro:
-            state[S_GOOD_G] = rgx
-            state[S_GOOD_G + 1] = rgy
-            state[S_GOOD_G + 2] = rgz
-        state[S_RAW] = rax
-        state[S_RAW + 1] = ray
-        state[S_RAW + 2] = raz
-        state[S_RAW + 3] = rgx
-        state[S_RAW + 4] = rgy
-        state[S_RAW + 5] = rgz
-        state[S_SAME_RUN] = same_run
-        state[S_DEAD_RUN] = dead_run
-        state[S_LAST_T] = last_t
-        state[S_GZ1] = gx1
-        state[S_GZ1 + 1] = gy1
-        state[S_GZ1 + 2] = gz1
-        state[S_GZ2] = gx2
-        state[S_GZ2 + 1] = gy2
-        state[S_GZ2 + 2] = gz2
-        state[S_SZ1] = sz1
-        state[S_SZ2] = sz2
-    return i
-
-
-@kernel
-def _trunk_humps(t, i0, i1, params, state, ring, intervals, out, n_out, scratch):
-    """Run the trunk fast path's second pass: the hump tests over samples ``i0`` to ``i1 - 1``.
-
-    The step signal of those samples is in ``scratch`` (from :func:`_trunk_filters`); each
-    sample goes into the ring, the standing test and the hump tests run as in
-    :func:`_sample_loop`, in the same order, and the sample count advances.
-
-    Returns
-    -------
-    int
-        The new number of rows in ``out``.
-    """
-    m = ring.shape[0]
-    fs = params[P_FS]
-    look = int(params[P_LOOK_S] * fs + 0.5)
-    if look < 1:
-        look = 1
-    floor_lo = min(params[P_FLOOR], params[P_FLOOR_RHYTHM])
-    rel_lo = min(params[P_REL], params[P_REL_RHYTHM])
-    rhythm_lo = params[P_RHYTHM_LO]
-    rhythm_hi = params[P_RHYTHM_HI]
-    valid_from = int(state[S_VALID_FROM])
-    k = int(state[S_N]) - 1
-    slot = k % m
-    # the state the loop reads on every sample lives in locals (stored back before a candidate's
-    # full test, which reads and writes it, and at the end)
-    still_mps2 = params[P_STILL_MPS2]
-    still_s = params[P_STILL_S]
-    min_interval = params[P_MIN_INTERVAL_S]
-    refr_frac = params[P_REFR_FRAC]
-    min_s = state[S_MIN_S]
-    quiet_t = state[S_QUIET_T]
-    still_end = state[S_STILL_END]
-    amp = state[S_AMP]
-    last_step_t = state[S_LAST_STEP_T]
-    period = state[S_PERIOD]
-    back = _look_back(params[P_BACK_FRAC], period, fs, m, look)
-    for i in range(i0, i1):
-        k += 1
-        slot += 1
-        if slot == m:
-            slot = 0
-        ti = t[i]
-        s = scratch[i - i0]
-        ring[slot, 0] = ti
-        ring[slot, 1] = s
-        if s < min_s:
-            min_s = s
-        if abs(s) < still_mps2:
-            if quiet_t < -1e8:
-                quiet_t = ti
-        else:
-            if quiet_t > -1e8 and ti - quiet_t >= still_s:
-                still_end = ti
-            quiet_t = -1e9
-        c = k - look
-        if c < valid_from + 1:
-            continue
-        cs_slot = slot - look  # c % m (look < m)
-        if cs_slot < 0:
-            cs_slot += m
-        vc = ring[cs_slot, 1]
-        tc = ring[cs_slot, 0]
-        if vc < floor_lo or vc < rel_lo * amp:
-            continue
-        # two more of _trunk_hump's tests here, where they cost no call (most candidates fail one):
-        # too soon after the last contact, or lower than the sample after it (a rising flank)
-        if tc - last_step_t < max(min_interval, refr_frac * period):
-            continue
-        r = cs_slot + 1
-        if r == m:
-            r = 0
-        if ring[r, 1] > vc:
-            continue
-        # ... or not above the sample before it (a falling flank), when the look-back holds it
-        if back > 0:  # (c > valid_from here: the look-back is empty only when `back` is 0)
-            r = cs_slot - 1
-            if r < 0:
-                r = m - 1
-            if ring[r, 1] >= vc:
-                continue
-        # ... or lower than a later sample of the look-ahead
-        r = cs_slot
-        for _q in range(look):
-            r += 1
-            if r == m:
-                r = 0
-            if ring[r, 1] > vc:
-                break
-        if ring[r, 1] > vc:
-            continue
-        state[S_MIN_S] = min_s
-        state[S_QUIET_T] = quiet_t
-        state[S_STILL_END] = still_end
-        n_out = _trunk_hump(
-            ti,
-            k,
-            c,
-            cs_slot,
-            vc,
-            tc,
-            valid_from,
-            look,
-            rhythm_lo,
-            rhythm_hi,
-            params,
-            state,
-            ring,
-            intervals,
-            out,
-            n_out,
-        )
-        min_s = state[S_MIN_S]
-        amp = state[S_AMP]
-        last_step_t = state[S_LAST_STEP_T]
-        period = state[S_PERIOD]
-        back = _look_back(params[P_BACK_FRAC], period, fs, m, look)
-    state[S_MIN_S] = min_s
-    state[S_QUIET_T] = quiet_t
-    state[S_STILL_END] = still_end
-    state[S_N] = k + 1.0
-    return n_out
-
-
-@kernel
-def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out, scratch):
-    """Run the step detector over one block of samples.
-
-    Foot and limb modes, and blocks shorter than ``FAST_MIN_BLOCK``, run sample by sample
-    (:func:`_sample_loop`). The trunk takes a fast path through runs of clean samples: the
-    filters in one tight pass (:func:`_trunk_filters`), then the hump tests over the filtered
-    signal (:func:`_trunk_humps`), the same arithmetic in the same order as the per-sample loop,
-    which takes the samples the fast path cannot (before the filters start, a sample that a
-    check acts on, and ``SLOW_RUN`` samples from there). Outputs and state do not depend on
-    where a run is cut.
-
-    Parameters
-    ----------
-    t : numpy.ndarray
-        Sample times, shape ``(n,)``, s, increasing.
-    acc : numpy.ndarray
-        Accelerometer, shape ``(n, 3)``, m/s², gravity included, any orientation.
-    gyro : numpy.ndarray
-        Gyroscope, shape ``(n, 3)``, rad/s (ignored when ``has_gyro`` is False).
-    has_gyro : bool
-        Whether ``gyro`` carries data.
-    params : numpy.ndarray
-        Parameter vector (slots ``P_*``).
-    coefs : numpy.ndarray
-        Biquad coefficients, shape ``(3, 5)``: gravity, step signal, pitch rate.
-    state : numpy.ndarray
-        Detector state (slots ``S_*``), updated in place.
-    ring : numpy.ndarray
-        Ring buffer, shape ``(m, 2)``: time, then the step signal (trunk) or |a| (foot); limb
-        mode ``(m, 5)``: time, |a|, the acceleration vector.
-    intervals : numpy.ndarray
-        Ring of the last ``N_INTERVALS`` step (or stride) intervals, s.
-    out : numpy.ndarray
-        Output rows (columns ``O_*``); must have room for every step in the block.
-    scratch : numpy.ndarray
-        Work space of the fast path, shape ``(n_scratch,)`` (its runs are at most that long);
-        read only after being written within a call.
-
-    Returns
-    -------
-    int
-        Number of rows written to ``out``.
-    """
-    n = t.shape[0]
-    trunk = not ((params[P_MODE] == 1.0 and has_gyro) or params[P_MODE] == 2.0)
-    if not trunk or n < FAST_MIN_BLOCK:
-        return _sample_loop(t, acc, gyro, has_gyro, 0, n, params, coefs, state, ring, intervals, out, 0)
-    n_out = 0
-    i = 0
-    while i < n:
-        if state[S_INIT] == 1.0:
-            e = min(n, i + scratch.shape[0])
-            j = _trunk_filters(t, acc, gyro, has_gyro, i, e, params, coefs, state, scratch)
-            if j > i:
-                n_out = _trunk_humps(t, i, j, params, state, ring, intervals, out, n_out, scratch)
-                i = j
-                if j == e:
-                    continue
-        if i < n:  # the filters start here, or sample i is one the checks act on: a few one by one
-            e = min(n, i + SLOW_RUN)
-            n_out = _sample_loop(
-                t, acc, gyro, has_gyro, i, e, params, coefs, state, ring, intervals, out, n_out
-            )
-            i = e
     return n_out

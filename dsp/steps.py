@@ -27,10 +27,6 @@ from dsp.exc import ValidationError
 #: The gyroscope block the kernel gets without a gyroscope (zero-length: nothing reads or writes it).
 _NO_GYRO = np.zeros((0, 3))
 
-#: Length of the step core's work space (its trunk fast path runs through at most this many samples
-#: at a time; one per detector, so that the kernel allocates nothing).
-_SCRATCH_N = 512
-
 #: Placements whose sensor without a gyroscope runs the limb detector (the contacts of its own
 #: foot, one per stride, from |a|). A shank without one keeps the trunk detector (both feet): on
 #: bach_shank_walkrun the limb detector scored lower (walk 0.770, run 0.649 against 0.792, 0.980).
@@ -549,7 +545,6 @@ class StepDetector:
         self._min_gap_samples = setup.min_gap_samples
         self._state = setup.state0.copy()
         self._intervals = np.zeros(K.N_INTERVALS)
-        self._scratch = np.empty(_SCRATCH_N)
 
     def reset(self) -> None:
         """Forget everything seen so far (filters, step timing, counters)."""
@@ -636,7 +631,6 @@ class StepDetector:
             self._ring,
             self._intervals,
             out,
-            self._scratch,
         )
         return out[:k]
 
