@@ -96,11 +96,7 @@ P_LIMB_REST_MPS2 = 59  # limb: at rest, |a| is within this of g and a moved less
 P_LIMB_REST_LAG_S = 60  # limb: the lag over which a resting foot's acceleration vector barely moves, s
 P_LIMB_REST_S = 61  # limb: quiet this long is a rest (the foot flat in stance), s
 P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot left its last rest, s
-P_LIMB_RISE_S = 63  # limb: an impact's size is the rise of |a| over this time before it, s
-P_LIMB_RISE_W = 64  # limb: weight of the rise
-P_LIMB_OVERRIDE = 65  # limb: a peak this many times the last contact's score ends its refractory time
-P_LIMB_ONSET_S = 66  # limb: the contact is where |a| climbs halfway to the impact, at most this before it, s
-N_PARAMS = 67
+N_PARAMS = 63
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -161,8 +157,7 @@ S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_LIMB_QUIET_N = 81  # limb: consecutive quiet samples
 S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
 S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
-S_LIMB_LAST_SCORE = 84  # limb: the score of the last contact
-N_STATE = 85
+N_STATE = 84
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -441,7 +436,7 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 @kernel
 def _limb_sample(
-    ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, n_rise, params, state, ring, intervals, out, n_out
+    ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
 ):
     """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
 
@@ -468,17 +463,6 @@ def _limb_sample(
     ring[slot, 2] = ax
     ring[slot, 3] = ay
     ring[slot, 4] = az
-    # the rise: |a| above its lowest over the rise time before it (the impact is sudden, the
-    # swing's and the push-off's humps are smooth)
-    low = an
-    r = slot
-    for _q in range(max(valid_from, k - n_rise), k):
-        r -= 1
-        if r < 0:
-            r = m - 1
-        if ring[r, 1] < low:
-            low = ring[r, 1]
-    ring[slot, 5] = an + params[P_LIMB_RISE_W] * (an - low)
     if k == valid_from:  # a restart forgets the rests
         state[S_LIMB_QUIET_N] = 0.0
         state[S_LIMB_REST_END] = -1e9
@@ -513,10 +497,8 @@ def _limb_sample(
     if vc - G_MPS2 < params[P_LIMB_FLOOR]:
         return n_out
     period = state[S_PERIOD]
-    rc = ring[cs, 5]
     if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
-        if params[P_LIMB_OVERRIDE] <= 0.0 or rc <= params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_SCORE]:
-            return n_out
+        return n_out
     # the push-off: the foot left its last rest (the last one that ended by the candidate) too recently
     rest_end = state[S_LIMB_REST_END]
     if rest_end > tc:
@@ -529,7 +511,7 @@ def _limb_sample(
         r += 1
         if r == m:
             r = 0
-        if ring[r, 5] > rc:
+        if ring[r, 1] > vc:
             return n_out
     back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
     if back > m - look - 2:
@@ -542,31 +524,9 @@ def _limb_sample(
         r -= 1
         if r < 0:
             r = m - 1
-        if ring[r, 5] >= rc:
+        if ring[r, 1] >= vc:
             return n_out
-    state[S_LIMB_LAST_SCORE] = rc
-    # the contact: the impact's onset, where |a| climbs halfway from its lowest over the onset time
-    # before the peak (the earliest such low) to the peak
-    lo = c - int(params[P_LIMB_ONSET_S] * fs + 0.5)
-    if lo < valid_from:
-        lo = valid_from
-    r = cs
-    r_tr = cs
-    v_tr = vc
-    for _q in range(c - 1, lo - 1, -1):
-        r -= 1
-        if r < 0:
-            r = m - 1
-        if ring[r, 1] <= v_tr:
-            v_tr = ring[r, 1]
-            r_tr = r
-    half = v_tr + 0.5 * (vc - v_tr)
-    r = r_tr
-    while ring[r, 1] < half:
-        r += 1
-        if r == m:
-            r = 0
-    return _record_step(ring[r, 0], ti, vc - G_MPS2, params, state, intervals, out, n_out)
+    return _record_step(tc, ti, vc - G_MPS2, params, state, intervals, out, n_out)
 
 
 @kernel
@@ -611,7 +571,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     limb_lag = max(1, int(params[P_LIMB_REST_LAG_S] * fs + 0.5))
     limb_rest_n = max(1, int(params[P_LIMB_REST_S] * fs + 0.5))
     limb_look = max(1, int(params[P_LIMB_LOOK_S] * fs + 0.5))
-    limb_rise = max(1, int(params[P_LIMB_RISE_S] * fs + 0.5))
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
@@ -878,7 +837,6 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 limb_lag,
                 limb_rest_n,
                 limb_look,
-                limb_rise,
                 params,
                 state,
                 ring,

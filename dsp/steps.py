@@ -229,10 +229,6 @@ class StepSettings:
     limb_rest_lag_s: float = 0.1
     limb_rest_min_s: float = 0.05
     limb_swing_s: float = 0.3
-    limb_rise_s: float = 0.03
-    limb_rise_weight: float = 0.5
-    limb_override: float = 1.5
-    limb_onset_s: float = 0.0
 
 
 @dataclass
@@ -445,10 +441,6 @@ def _design(
     p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
     p[K.P_LIMB_REST_S] = s.limb_rest_min_s
     p[K.P_LIMB_SWING_S] = s.limb_swing_s
-    p[K.P_LIMB_RISE_S] = s.limb_rise_s
-    p[K.P_LIMB_RISE_W] = s.limb_rise_weight
-    p[K.P_LIMB_OVERRIDE] = s.limb_override
-    p[K.P_LIMB_ONSET_S] = s.limb_onset_s
     # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
     p[K.P_ACC_CLIP] = clip_a
     p[K.P_GYRO_CLIP] = clip_g
@@ -469,7 +461,7 @@ def _design(
             s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s,
             s.limb_rest_lag_s,
         )
-    ring_shape = (int(ring_s * fs) + 8, 6 if limb_mode else 2)
+    ring_shape = (int(ring_s * fs) + 8, 5 if limb_mode else 2)
     min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
     return _Setup(steps_feet, p, coefs, _initial_state(p), ring_shape, min_gap_samples)
 
