@@ -182,6 +182,16 @@ class StepSettings:
     limb_swing_s : float
         Foot without a gyroscope: an impact within this time after the foot left its last rest is
         the push-off, not a landing (a swing of the leg lasts longer), s.
+    limb_end_fraction : float
+        Foot without a gyroscope: the contact is where the burst of |a| that holds the impact
+        ends, its last sample at least this fraction of the way from g up to the peak (the peak
+        itself for a brief impact; the landing at the end of a broad swing hump), 1.
+    limb_refractory_fraction : float
+        Foot without a gyroscope: no contact within this fraction of the stride period after the
+        last one (one landing per stride) ... , 1.
+    limb_override : float
+        Foot without a gyroscope: ... unless its impact (|a| above g) is more than this many times
+        the last contact's: that one was then a swing's or a push-off's hump, not a landing, 1.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -229,6 +239,9 @@ class StepSettings:
     limb_rest_lag_s: float = 0.1
     limb_rest_min_s: float = 0.05
     limb_swing_s: float = 0.3
+    limb_end_fraction: float = 0.5
+    limb_refractory_fraction: float = 0.6
+    limb_override: float = 2.0
 
 
 @dataclass
@@ -441,6 +454,9 @@ def _design(
     p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
     p[K.P_LIMB_REST_S] = s.limb_rest_min_s
     p[K.P_LIMB_SWING_S] = s.limb_swing_s
+    p[K.P_LIMB_END_FRAC] = s.limb_end_fraction
+    p[K.P_LIMB_REFR_FRAC] = s.limb_refractory_fraction
+    p[K.P_LIMB_OVERRIDE] = s.limb_override
     # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
     p[K.P_ACC_CLIP] = clip_a
     p[K.P_GYRO_CLIP] = clip_g

@@ -157,6 +157,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     hist_acc: list[list[float]] = []  # limb: the acceleration vector of every sample
     quiet_n = 0  # limb: consecutive quiet samples
     rest_ends: list[float] = []  # limb: when each rest of this segment ended (its first moving sample)
+    last_impact = 0.0  # limb: the last contact's impact, |a| above g
     pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
     lobe_consec = False
     prev_imp, prev_rot = 0.0, 0.0
@@ -245,7 +246,9 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             if vc - 9.80665 < s.limb_floor_mps2:
                 continue
             period = robust_median_interval(intervals, default_period)
-            if tc - last_step < max(min_interval, s.refractory_fraction * period):
+            # one contact per stride, unless this impact is over limb_override times the last one's
+            refractory = max(min_interval, s.limb_refractory_fraction * period)
+            if tc - last_step < refractory and vc - 9.80665 <= s.limb_override * last_impact:
                 continue
             # the push-off: the foot left its last rest (of the last two that ended by the
             # candidate, else none known) less than a swing before it
@@ -257,7 +260,14 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             lo = max(c - back, seg_start)
             if any(v > vc for v in hist_an[c + 1 : k + 1]) or any(v >= vc for v in hist_an[lo:c]):
                 continue
-            record(tc, ti)
+            # the contact: the last sample of the burst that holds the peak, before |a| first falls
+            # below g + limb_end_fraction of the peak's height above g (within the look-ahead)
+            end_level = 9.80665 + s.limb_end_fraction * (vc - 9.80665)
+            q_end = c
+            while q_end < k and hist_an[q_end + 1] >= end_level:
+                q_end += 1
+            last_impact = vc - 9.80665
+            record(hist_t[q_end], ti)
             continue
         if foot:
             hist_an.append(math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]))
