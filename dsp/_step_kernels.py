@@ -165,7 +165,8 @@ S_LIMB_QUIET_N = 81  # limb: consecutive quiet samples
 S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
 S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
 S_LIMB_LAST_IMP = 84  # limb: impact of the last contact, |a| above g, m/s²
-N_STATE = 85
+S_LIMB_NEXT = 85  # limb: index of the next sample to decide (a candidate contact)
+N_STATE = 86
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -443,25 +444,10 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
-def _limb_sample(
-    ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
-):
-    """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
+def _limb_decide(ti, k, c, cs, valid_from, params, state, ring, intervals, out, n_out):
+    """Decide whether sample ``c`` (ring row ``cs``) was a contact, at sample ``k`` (time ``ti``).
 
-    Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
-    and decides whether the sample ``P_LIMB_LOOK_S`` before this one was a contact: a peak of |a|
-    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
-    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least
-    ``P_LIMB_REFR_FRAC`` of the stride period after the last contact (or sooner, with an impact
-    over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing), and not within
-    ``P_LIMB_SWING_S`` of the end of the foot's last rest (that burst is the push-off: a swing
-    of the leg takes longer than that before the foot lands again).  The contact is timed at the
-    last sample of the burst that holds the peak, before |a| first falls below g plus
-    ``P_LIMB_END_FRAC`` of the peak's height (never before the peak, so it is decided at most the
-    look-ahead after it).  Orientation-free: |a| and distances between acceleration vectors only.
-    ``slot`` is the ring row of sample ``k``; ``lag``, ``n_rest`` and ``look`` are
-    ``P_LIMB_REST_LAG_S``, ``P_LIMB_REST_S`` and ``P_LIMB_LOOK_S`` in samples (at least 1), set
-    once per block by :func:`_detect_block`.
+    The look-ahead is the samples after ``c`` up to ``k``; see :func:`_limb_sample`.
 
     Returns
     -------
@@ -470,40 +456,6 @@ def _limb_sample(
     """
     fs = params[P_FS]
     m = ring.shape[0]
-    an = np.sqrt(ax * ax + ay * ay + az * az)
-    ring[slot, 1] = an
-    ring[slot, 2] = ax
-    ring[slot, 3] = ay
-    ring[slot, 4] = az
-    if k == valid_from:  # a restart forgets the rests
-        state[S_LIMB_QUIET_N] = 0.0
-        state[S_LIMB_REST_END] = -1e9
-        state[S_LIMB_REST_END2] = -1e9
-    # at rest: |a| near g, and the vector has barely moved over the lag (a swinging foot turns)
-    quiet = False
-    q_mps2 = params[P_LIMB_REST_MPS2]
-    if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
-        rl = slot - lag
-        if rl < 0:
-            rl += m
-        dx = ax - ring[rl, 2]
-        dy = ay - ring[rl, 3]
-        dz = az - ring[rl, 4]
-        quiet = dx * dx + dy * dy + dz * dz < q_mps2 * q_mps2
-    if quiet:
-        state[S_LIMB_QUIET_N] += 1.0
-    else:
-        if state[S_LIMB_QUIET_N] >= n_rest:  # a rest ended here
-            state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
-            state[S_LIMB_REST_END] = ti
-        state[S_LIMB_QUIET_N] = 0.0
-    # the candidate: the sample `look` before this one
-    c = k - look
-    if c < valid_from + 1:
-        return n_out
-    cs = slot - look
-    if cs < 0:
-        cs += m
     vc = ring[cs, 1]
     tc = ring[cs, 0]
     if vc - G_MPS2 < params[P_LIMB_FLOOR]:
@@ -531,8 +483,8 @@ def _limb_sample(
         if ring[r, 1] > vc:
             return n_out
     back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
-    if back > m - look - 2:
-        back = m - look - 2
+    if back > m - (k - c) - 2:
+        back = m - (k - c) - 2
     lo = c - back
     if lo < valid_from:
         lo = valid_from
@@ -561,6 +513,80 @@ def _limb_sample(
         r_end = r
     state[S_LIMB_LAST_IMP] = vc - G_MPS2
     return _record_step(ring[r_end, 0], ti, vc - G_MPS2, params, state, intervals, out, n_out)
+
+
+@kernel
+def _limb_sample(
+    ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
+):
+    """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
+
+    Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
+    and decides the samples whose look-ahead has passed (``look`` samples or ``P_LIMB_LOOK_S``,
+    whichever comes first) by :func:`_limb_decide`: a contact is a peak of |a|
+    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
+    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least
+    ``P_LIMB_REFR_FRAC`` of the stride period after the last contact (or sooner, with an impact
+    over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing), and not within
+    ``P_LIMB_SWING_S`` of the end of the foot's last rest (that burst is the push-off: a swing
+    of the leg takes longer than that before the foot lands again).  The contact is timed at the
+    last sample of the burst that holds the peak, before |a| first falls below g plus
+    ``P_LIMB_END_FRAC`` of the peak's height (never before the peak, so it is decided at most the
+    look-ahead after it).  Orientation-free: |a| and distances between acceleration vectors only.
+    ``slot`` is the ring row of sample ``k``; ``lag``, ``n_rest`` and ``look`` are
+    ``P_LIMB_REST_LAG_S``, ``P_LIMB_REST_S`` and ``P_LIMB_LOOK_S`` in samples (at least 1), set
+    once per block by :func:`_detect_block`.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    m = ring.shape[0]
+    an = np.sqrt(ax * ax + ay * ay + az * az)
+    ring[slot, 1] = an
+    ring[slot, 2] = ax
+    ring[slot, 3] = ay
+    ring[slot, 4] = az
+    if k == valid_from:  # a restart forgets the rests
+        state[S_LIMB_QUIET_N] = 0.0
+        state[S_LIMB_REST_END] = -1e9
+        state[S_LIMB_REST_END2] = -1e9
+    # at rest: |a| near g, and the vector has barely moved over the lag (a swinging foot turns)
+    quiet = False
+    q_mps2 = params[P_LIMB_REST_MPS2]
+    if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
+        rl = slot - lag
+        if rl < 0:
+            rl += m
+        dx = ax - ring[rl, 2]
+        dy = ay - ring[rl, 3]
+        dz = az - ring[rl, 4]
+        quiet = dx * dx + dy * dy + dz * dz < q_mps2 * q_mps2
+    if quiet:
+        state[S_LIMB_QUIET_N] += 1.0
+    else:
+        if state[S_LIMB_QUIET_N] >= n_rest:  # a rest ended here
+            state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
+            state[S_LIMB_REST_END] = ti
+        state[S_LIMB_QUIET_N] = 0.0
+    # the candidates: each sample is decided once the look-ahead after it has passed, counted in
+    # samples (`look`) or in time (P_LIMB_LOOK_S), whichever comes first: with honest time stamps
+    # the count comes first or with the time, and where the recording dropped samples the decision
+    # waits no longer than the look-ahead's time (bar the gap itself)
+    nxt = int(state[S_LIMB_NEXT])
+    if nxt < valid_from + 1:
+        nxt = valid_from + 1
+    while nxt < k:
+        cs = slot - (k - nxt)
+        if cs < 0:
+            cs += m
+        if k - nxt < look and ti - ring[cs, 0] < params[P_LIMB_LOOK_S]:
+            break
+        n_out = _limb_decide(ti, k, nxt, cs, valid_from, params, state, ring, intervals, out, n_out)
+        nxt += 1
+    state[S_LIMB_NEXT] = float(nxt)
+    return n_out
 
 
 @kernel
