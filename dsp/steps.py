@@ -165,8 +165,9 @@ class StepSettings:
         Trunk: the first hump of a bout whose contact comes within this time of the end of standing
         is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
     limb_lookahead_s : float
-        Foot without a gyroscope: an impact must be the largest |a| over this time after it; a
-        contact is decided this long after it, s.
+        Foot without a gyroscope: an impact must be the largest |a| over this time after it; it
+        is decided once this time's worth of samples or this time has passed, whichever comes
+        first (where samples were dropped, the time), s.
     limb_peak_fraction : float
         Foot without a gyroscope: an impact must also be the largest |a| over this fraction of
         the stride period before it, 1.
@@ -188,10 +189,13 @@ class StepSettings:
         itself for a brief impact; the landing at the end of a broad swing hump), 1.
     limb_refractory_fraction : float
         Foot without a gyroscope: no contact within this fraction of the stride period after the
-        last one (one landing per stride) ... , 1.
+        last one (one landing per stride; a stride does not shorten that much from one to the
+        next), unless ``limb_override`` says otherwise, 1.
     limb_override : float
-        Foot without a gyroscope: ... unless its impact (|a| above g) is more than this many times
-        the last contact's: that one was then a swing's or a push-off's hump, not a landing, 1.
+        Foot without a gyroscope: a contact within the refractory time is taken all the same when
+        its impact (|a| above g) is over this many times the last contact's: that one was then a
+        swing's or a push-off's hump, not a landing (without this, it would hide every heel
+        strike after it, half a stride later), 1.
     """
 
     gravity_cutoff_hz: float = 0.5
