@@ -444,78 +444,6 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
-def _limb_decide(ti, k, c, cs, valid_from, params, state, ring, intervals, out, n_out):
-    """Decide whether sample ``c`` (ring row ``cs``) was a contact, at sample ``k`` (time ``ti``).
-
-    The look-ahead is the samples after ``c`` up to ``k``; see :func:`_limb_sample`.
-
-    Returns
-    -------
-    int
-        The new number of rows in ``out``.
-    """
-    fs = params[P_FS]
-    m = ring.shape[0]
-    vc = ring[cs, 1]
-    tc = ring[cs, 0]
-    if vc - G_MPS2 < params[P_LIMB_FLOOR]:
-        return n_out
-    period = state[S_PERIOD]
-    # one contact per stride: none within the refractory time of the last, unless this impact dwarfs
-    # the last contact's (then that was no landing but a swing's or a push-off's hump: without
-    # this, such a contact would hide the next heel strike, and the next, locked half a stride off)
-    refractory = max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR_FRAC] * period)
-    dwarfs = vc - G_MPS2 > params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_IMP]
-    if tc - state[S_LAST_STEP_T] < refractory and not dwarfs:
-        return n_out
-    # the push-off: the foot left its last rest (the last one that ended by the candidate) too recently
-    rest_end = state[S_LIMB_REST_END]
-    if rest_end > tc:
-        rest_end = state[S_LIMB_REST_END2]
-    if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
-        return n_out
-    # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
-    r = cs
-    for _q in range(c + 1, k + 1):
-        r += 1
-        if r == m:
-            r = 0
-        if ring[r, 1] > vc:
-            return n_out
-    back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
-    if back > m - (k - c) - 2:
-        back = m - (k - c) - 2
-    lo = c - back
-    if lo < valid_from:
-        lo = valid_from
-    r = cs
-    for _q in range(c - 1, lo - 1, -1):
-        r -= 1
-        if r < 0:
-            r = m - 1
-        if ring[r, 1] >= vc:
-            return n_out
-    # the contact: where the burst that holds the peak ends (its last sample at least
-    # P_LIMB_END_FRAC of the way from g up to the peak, before |a| first falls below that). An
-    # impact is brief: that is the peak itself, or a sample or two later. A broad hump is the
-    # swing's deceleration, which ends as the foot lands: below ~100 Hz the anti-aliasing filter
-    # flattens a running heel strike under that hump, whose end still times the landing.
-    # (Never before the peak: the contact is decided at most the look-ahead after it.)
-    end = G_MPS2 + params[P_LIMB_END_FRAC] * (vc - G_MPS2)
-    r = cs
-    r_end = cs
-    for _q in range(c + 1, k + 1):
-        r += 1
-        if r == m:
-            r = 0
-        if ring[r, 1] < end:
-            break
-        r_end = r
-    state[S_LIMB_LAST_IMP] = vc - G_MPS2
-    return _record_step(ring[r_end, 0], ti, vc - G_MPS2, params, state, intervals, out, n_out)
-
-
-@kernel
 def _limb_sample(
     ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
 ):
@@ -523,9 +451,9 @@ def _limb_sample(
 
     Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
     and decides the samples whose look-ahead has passed (``look`` samples or ``P_LIMB_LOOK_S``,
-    whichever comes first) by :func:`_limb_decide`: a contact is a peak of |a|
-    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
-    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least
+    whichever comes first): a contact is a peak of |a| at least ``P_LIMB_FLOOR`` above g, larger
+    than every sample of the look-ahead and not lower than any over ``P_LIMB_PEAK_FRAC`` of the
+    stride period before it, at least
     ``P_LIMB_REFR_FRAC`` of the stride period after the last contact (or sooner, with an impact
     over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing), and not within
     ``P_LIMB_SWING_S`` of the end of the foot's last rest (that burst is the push-off: a swing
@@ -577,14 +505,81 @@ def _limb_sample(
     nxt = int(state[S_LIMB_NEXT])
     if nxt < valid_from + 1:
         nxt = valid_from + 1
+    fs = params[P_FS]
     while nxt < k:
-        cs = slot - (k - nxt)
+        c = nxt
+        cs = slot - (k - c)
         if cs < 0:
             cs += m
-        if k - nxt < look and ti - ring[cs, 0] < params[P_LIMB_LOOK_S]:
+        if k - c < look and ti - ring[cs, 0] < params[P_LIMB_LOOK_S]:
             break
-        n_out = _limb_decide(ti, k, nxt, cs, valid_from, params, state, ring, intervals, out, n_out)
         nxt += 1
+        vc = ring[cs, 1]
+        if vc - G_MPS2 < params[P_LIMB_FLOOR]:
+            continue
+        tc = ring[cs, 0]
+        period = state[S_PERIOD]
+        # one contact per stride: none within the refractory time of the last, unless this impact
+        # dwarfs the last contact's (then that was no landing but a swing's or a push-off's hump:
+        # without this, such a contact would hide the next heel strike, and the next, locked half a
+        # stride off)
+        refractory = max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR_FRAC] * period)
+        dwarfs = vc - G_MPS2 > params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_IMP]
+        if tc - state[S_LAST_STEP_T] < refractory and not dwarfs:
+            continue
+        # the push-off: the foot left its last rest (the last one that ended by the candidate) too
+        # recently
+        rest_end = state[S_LIMB_REST_END]
+        if rest_end > tc:
+            rest_end = state[S_LIMB_REST_END2]
+        if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
+            continue
+        # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
+        is_peak = True
+        r = cs
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
+        if back > m - (k - c) - 2:
+            back = m - (k - c) - 2
+        lo = c - back
+        if lo < valid_from:
+            lo = valid_from
+        r = cs
+        for _q in range(c - 1, lo - 1, -1):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        # the contact: where the burst that holds the peak ends (its last sample at least
+        # P_LIMB_END_FRAC of the way from g up to the peak, before |a| first falls below that). An
+        # impact is brief: that is the peak itself, or a sample or two later. A broad hump is the
+        # swing's deceleration, which ends as the foot lands: below ~100 Hz the anti-aliasing
+        # filter flattens a running heel strike under that hump, whose end still times the
+        # landing. (Never before the peak: the contact is decided at most the look-ahead after it.)
+        end = G_MPS2 + params[P_LIMB_END_FRAC] * (vc - G_MPS2)
+        r = cs
+        r_end = cs
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] < end:
+                break
+            r_end = r
+        state[S_LIMB_LAST_IMP] = vc - G_MPS2
+        n_out = _record_step(ring[r_end, 0], ti, vc - G_MPS2, params, state, intervals, out, n_out)
     state[S_LIMB_NEXT] = float(nxt)
     return n_out
 
