@@ -68,6 +68,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     args.placement = _check_placement(args.placement)
     # without --config or --profile, each device log is coached as its header recorded
     cfg = load_config(args.config, profile=args.profile) if args.config or args.profile else None
+    if not os.path.lexists(path):
+        # before the extension check: `replay runs/` with a typo must not read "no extension is not
+        # a log format"
+        raise UsageError(
+            f"{path}: no such file or folder; fix: give a .csv or .cclog recording or a folder of them"
+        )
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")

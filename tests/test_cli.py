@@ -161,6 +161,14 @@ def test_missing_file_wrong_extension_and_bad_placement(tmp_path, capsys):
     assert "wrist" in _one_line_error(capsys, ["replay", str(WAIST), "--placement", "wrist"])
 
 
+@pytest.mark.parametrize("name", ["runs", "runs/", "run.txt"])
+def test_a_path_that_does_not_exist_is_named_missing_not_a_wrong_format(tmp_path, capsys, name):
+    # `replay runs/` with a typo in the folder name used to say "no extension is not a log format"
+    err = _one_line_error(capsys, ["replay", str(tmp_path / name)])
+    assert "no such file or folder" in err
+    assert "not a log format" not in err
+
+
 def test_truncated_native_log_replays_what_was_recorded(tmp_path, capsys):
     log = tmp_path / "run.cclog"
     assert main(["convert", str(WAIST), str(log)]) == 0
