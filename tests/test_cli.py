@@ -284,6 +284,15 @@ def test_run_rejects_out_of_range_options(capsys, option):
     assert "<lambda>" not in err
 
 
+def test_run_without_a_pi_names_the_missing_bus_and_the_fake_one(capsys):
+    # a laptop has no /dev/i2c-N: the one line says how to enable I2C on a Pi and how to simulate
+    # the sensor elsewhere, without the "[Errno 2]" of the OSError underneath
+    err = _one_line_error(capsys, ["run", "--bus", "smbus:987", "--no-record", "--pins", "none"])
+    assert "/dev/i2c-987 does not exist" in err
+    assert "--bus fake:RECORDING.csv" in err
+    assert "Errno" not in err
+
+
 def test_run_chip_names_are_the_config_chips():
     from firmware_py.cli import CHIP_NAMES
     from firmware_py.config import CHIPS
