@@ -85,6 +85,18 @@ def test_accel_range_follows_placement_unless_set(tmp_path):
     assert (cfg.device.accel_range_g, cfg.device.address) == (4, 0x6B)
 
 
+@pytest.mark.parametrize(
+    ("alias", "placement"), [("shoe", "foot"), ("shin", "shank"), ("belt", "lower_back")]
+)
+def test_config_accepts_the_placement_names_of_the_command_line(tmp_path, alias, placement):
+    # `--placement shoe` worked while `placement = "shoe"` in the config was "not allowed"
+    from firmware_py.logs.recording import PLACEMENT_ALIASES
+
+    assert PLACEMENT_ALIASES[alias] == placement
+    cfg = load_config(write(tmp_path, f'[device]\nplacement = "{alias}"\n'))
+    assert cfg.device.placement == placement
+
+
 def test_none_disables_an_output(tmp_path):
     cfg = load_config(write(tmp_path, '[pins]\nvibration = "none"\nbuzzer = "None"\nled_kind = "rgb"\n'))
     assert cfg.pins.vibration is None
