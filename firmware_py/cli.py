@@ -303,6 +303,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         truth = _demo_truth_line(src.with_suffix(".json"), s, result)
         if truth:
             details.append(truth + "\n")
+        details.append(
+            f"Per step (every contact, its cadence, stride, speed, distance, terrain and target): "
+            f"`{stem}.json` (the replay JSON, with the cues and the summary) and `{stem}.csv`.\n"
+        )
         details.append(f"Cues (hear them: `{stem}-cues.wav`):\n")
         for c in result.cues or []:
             details.append(f"- {c.t_s:7.2f} s **{c.kind}** (level {c.level}): {c.reason}")
@@ -390,7 +394,9 @@ def _demo_truth_line(sidecar: Path, s: dict, result) -> str:
         )
     if not parts:
         return ""
-    return "Ground truth of the recording (its sidecar, `" + sidecar.name + "`): " + "; ".join(parts) + "."
+    # named with its folder: the report folder holds a replay JSON of the same name
+    where = f"{sidecar.parent.parent.name}/{sidecar.parent.name}/{sidecar.name}"
+    return f"Ground truth of the recording (its sidecar, `{where}`): " + "; ".join(parts) + "."
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:

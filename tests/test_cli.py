@@ -205,6 +205,11 @@ def test_demo_writes_a_report(tmp_path, capsys):
     for stem in ("demo_waist_run", "demo_foot_run"):
         doc = json.loads((tmp_path / "rep" / f"{stem}.json").read_text())
         assert doc["summary"]["n_steps"] > 20
+        # the report names every file it wrote, and the truth's sidecar by its own path, not by
+        # the name of the replay JSON beside the report
+        for written in (f"`{stem}.json`", f"`{stem}.csv`", f"`{stem}-cues.wav`", f"({stem}.png)"):
+            assert written in report
+        assert f"its sidecar, `firmware_py/data/{stem}.json`" in report
 
 
 def test_precompile(capsys):
