@@ -212,6 +212,16 @@ def test_demo_writes_a_report(tmp_path, capsys):
         assert f"its sidecar, `firmware_py/data/{stem}.json`" in report
 
 
+def test_every_subcommand_help_says_what_it_does():
+    # `cadence-coach run --help` used to show the options only, without a word on what run does
+    from firmware_py.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sub.choices
+    for name, parser in sub.choices.items():
+        assert len(parser.description or "") > 60, name
+
+
 def test_precompile(capsys):
     assert main(["precompile"]) == 0
     assert "kernel" in capsys.readouterr().out
