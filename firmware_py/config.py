@@ -559,6 +559,9 @@ def _read_toml(path: Path, *, key: str | None = None, value: Any = None) -> dict
         ) from None
     except OSError as e:
         allowed = "a readable TOML file"
+        if isinstance(e, PermissionError):
+            # the device's /etc/cadence-coach/config.toml is root:cadence 0640 (hardware/setup-pi.sh)
+            allowed += " (fix: run with sudo, or give a copy you can read)"
         raise _raise_kind(
             f"{file}: cannot read the config file ({e.strerror}); allowed: {allowed}",
             file,

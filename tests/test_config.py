@@ -399,6 +399,26 @@ def test_missing_file(tmp_path):
     assert isinstance(info.value, ValueError)
 
 
+def test_an_unreadable_config_says_to_use_sudo(tmp_path, monkeypatch, capsys):
+    # the device's config is root:cadence 0640: `cadence-coach detect --config` as the login user
+    # cannot read it (tested through a patched read: the suite may run as root, who reads anything)
+    p = write(tmp_path, "[device]\n")
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self == p:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: cannot read the config file (Permission denied)")
+    assert "sudo" in msg
+    assert "\n" not in msg
+
+
 @pytest.mark.parametrize(
     ("text", "where"),
     [
