@@ -215,3 +215,17 @@ def test_every_documented_benchmark_command_parses(where: str, line: str, monkey
     except SystemExit as exc:  # pragma: no cover - the failure message is the point
         pytest.fail(f"{where}: `{line}` is refused by {words[2]}'s parser (status {exc.code})")
     pytest.fail(f"{where}: `{line}` ran without parsing its arguments")  # pragma: no cover
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_anchor_within_a_document_names_one_of_its_headings(doc: Path) -> None:
+    text = doc.read_text()
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", prose, re.M)}
+    broken = [a for a in re.findall(r"\]\(#([^)\s]+)\)", prose) if a not in anchors]
+    assert broken == [], f"{doc.relative_to(REPO)}: anchors without a heading: {broken}"
