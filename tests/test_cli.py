@@ -224,7 +224,13 @@ def test_every_subcommand_help_says_what_it_does():
 
 def test_precompile(capsys):
     assert main(["precompile"]) == 0
-    assert "kernel" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kernel" in out
+    # the shank pipeline's line is the terrain kernel's, the only kernel that mode adds (it read
+    # "_detect_block ... (memory)" while the seconds were the terrain kernel's compilation)
+    shank = [line.split() for line in out.splitlines() if "pipeline: shank" in line]
+    assert len(shank) == 1
+    assert shank[0][1] == "_terrain_block"
 
 
 @pytest.mark.parametrize(
