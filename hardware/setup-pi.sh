@@ -491,7 +491,7 @@ print_next_steps() {
   Check the wiring (stop the service first so nothing else uses the bus):
     sudo systemctl stop cadence-coach
     i2cdetect -y 1          # IMU at 68/69 (MPU, ICM) or 6a/6b (LSM6DS); barometer 76/77
-    cadence-coach detect --config /etc/cadence-coach/config.toml    # which chip answers, and where
+    sudo cadence-coach detect --config /etc/cadence-coach/config.toml    # which chip answers, and where (sudo: the config is root:cadence 0640)
     sudo systemctl start cadence-coach
 
   Watch it run:
