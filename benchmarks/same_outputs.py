@@ -262,8 +262,8 @@ def dump_outputs(folders: list[tuple[str, Path]], out: Path, jobs: int = 1) -> d
         ``recordings``: ``"<label>/<recording path>"`` -> output -> sha256 (None when missing);
         ``folders``: label -> sha256 of replay's stderr lines that name no recording (and its exit
         status); ``stream_differs``: the recordings fed whole, in 50 ms blocks and in random
-        chunks that did not give the same items; ``modules``: where ``dsp`` and ``firmware_py``
-        were imported from.
+        chunks that did not give the same items; ``replay_exit``: label -> the exit statuses of
+        the two replays; ``modules``: where ``dsp`` and ``firmware_py`` were imported from.
     """
     import dsp
     import firmware_py
@@ -271,6 +271,7 @@ def dump_outputs(folders: list[tuple[str, Path]], out: Path, jobs: int = 1) -> d
 
     recordings: dict[str, dict[str, str | None]] = {}
     folder_digests: dict[str, str] = {}
+    exits: dict[str, list[int]] = {}
     stream_work: list[tuple[str, str]] = []
     for label, folder in folders:
         found = find_recordings(folder)
@@ -281,6 +282,7 @@ def dump_outputs(folders: list[tuple[str, Path]], out: Path, jobs: int = 1) -> d
         rc_g, stderr_g = _run_cli([*base, "--profile", "gentle", "--json", str(dirs["json_gentle"])])
         per, rest = split_warnings(stderr, list(rels))
         _, rest_g = split_warnings(stderr_g, list(rels))
+        exits[label] = [rc, rc_g]
         rest = f"exit {rc}\n{rest}--profile gentle: exit {rc_g}\n{rest_g}"
         folder_digests[label] = _write(out / "stderr" / f"{label}.txt", rest.encode())
         for src, rel in rels.items():
@@ -314,6 +316,7 @@ def dump_outputs(folders: list[tuple[str, Path]], out: Path, jobs: int = 1) -> d
         "recordings": recordings,
         "folders": folder_digests,
         "stream_differs": differs,
+        "replay_exit": exits,
     }
 
 
@@ -359,16 +362,24 @@ def labelled(folders: list[Path]) -> list[tuple[str, Path]]:
     return out
 
 
-def run_tree(root: Path, folders: list[tuple[str, Path]], out: Path, jobs: int) -> dict[str, Any]:
-    """Run :func:`dump_outputs` in a child Python that imports the project from ``root``."""
+def run_tree(
+    root: Path, folders: list[tuple[str, Path]], out: Path, jobs: int, numba_cache: Path | None = None
+) -> dict[str, Any]:
+    """Run :func:`dump_outputs` in a child Python that imports the project from ``root``.
+
+    ``numba_cache``: a ``NUMBA_CACHE_DIR`` for the child (a temporary tree's kernels compile
+    there rather than into a cache folder the user set, where they would stay).
+    """
     from benchmarks.perf import child_env
+
+    extra = {} if numba_cache is None else {"NUMBA_CACHE_DIR": str(numba_cache)}
 
     digest_file = out / "digests.json"
     spec = json.dumps({"folders": [[label, str(p)] for label, p in folders], "out": str(out), "jobs": jobs})
     proc = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", spec, str(digest_file)],
         cwd=root,
-        env=child_env(root=root),
+        env=child_env(root=root, **extra),
         capture_output=True,
         text=True,
     )
@@ -385,11 +396,14 @@ def run_tree(root: Path, folders: list[tuple[str, Path]], out: Path, jobs: int) 
 
 def resolve_revision(repo: Path, rev: str) -> str:
     """Return the commit ``rev`` names in ``repo`` (Refused when it names none)."""
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
-        capture_output=True,
-        text=True,
-    )
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError as exc:
+        raise Refused(f"--against {rev}: git is not installed (it builds the revision)") from exc
     if proc.returncode != 0:
         raise Refused(f"--against {rev}: not a revision of {repo}; fix: a commit, branch or tag (git log)")
     return proc.stdout.strip()
@@ -441,7 +455,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help=f"digest file (default {DEFAULT_JSON})",
     )
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    ap.add_argument(
+        "--jobs", type=int, default=None, metavar="N", help="worker processes (default: all cores)"
+    )
     ap.add_argument("--quick", action="store_true", help="tests/fixtures only")
     return ap
 
@@ -480,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             other = None
             if commit is not None:
                 with revision_tree(REPO, commit) as tree:
-                    other = run_tree(tree, folders, work / "against", jobs)
+                    other = run_tree(tree, folders, work / "against", jobs, tree.parent / "numba-cache")
                 result["against"] = {"revision": args.against, "commit": commit, **other}
         finally:
             if keep is None:
@@ -497,6 +513,10 @@ def main(argv: list[str] | None = None) -> int:
     if other is not None:
         bad += compare(this, other)
     n, m = len(this["recordings"]), n_outputs(this)
+    for side, d in (("this tree", this), (f"{args.against}", other)):
+        for label, codes in (d or {}).get("replay_exit", {}).items():
+            if any(codes):
+                print(f"note: {side}: replay of {label} exited {codes[0]} (--profile gentle: {codes[1]})")
     for line in bad:
         print(line)
     where = f"; outputs in {keep}" if keep else ""
