@@ -487,6 +487,10 @@ def main(argv: list[str] | None = None) -> int:
         folders = labelled(given)
         commit = resolve_revision(REPO, args.against) if args.against else None
         keep = args.keep
+        if keep is not None and keep.exists() and not keep.is_dir():
+            raise Refused(
+                f"--keep {keep}: is a file; fix: give a folder (its this/ and against/ are replaced)"
+            )
         work = Path(tempfile.mkdtemp(prefix="cc-same-outputs-out-")) if keep is None else keep
         try:
             for sub in ("this", "against"):
