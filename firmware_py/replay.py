@@ -8,7 +8,9 @@ The replay driver reads a ``.csv`` or ``.cclog`` log, feeds its samples to the s
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import operator
 import os
 import sys
 import time
@@ -24,7 +26,7 @@ from dsp import ValidationError
 from dsp.coach import CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
-from firmware_py._jsontext import dumps_indent1
+from firmware_py._jsontext import Raw, dumps_indent1, encode_column, objects_text, rounded_column
 from firmware_py.config import Config, config_from_snapshot, load_config, make_pipeline
 from firmware_py.exc import (
     ConfigError,
@@ -589,6 +591,126 @@ def _steps_json(result: ReplayResult) -> list[dict[str, Any]]:
     return out
 
 
+#: The keys of a ``steps`` object, in order (:func:`_steps_json`).
+_STEP_KEYS = (
+    "t",
+    "side",
+    "cadence_spm",
+    "gait",
+    "stride_length_m",
+    "step_length_m",
+    "speed_mps",
+    "height_change_m",
+    "distance_m",
+    "terrain",
+    "grade",
+    "target_cadence_spm",
+    "target_stride_length_m",
+    "on_target",
+    "emitted_at",
+)
+
+
+_FLOAT_OR_NONE = frozenset((float, type(None)))
+
+
+def _rounded_texts(values: list[Any], ndigits: int, level: int) -> list[str]:
+    """Return the JSON text of ``None if x is None or not isfinite(x) else round(float(x), ndigits)``.
+
+    For a column of floats and None (the usual one) the rounded floats' texts come from
+    :func:`firmware_py._jsontext.rounded_column` and None or a non-finite value is ``null``; any
+    other column is built value by value with that expression.
+    """
+    if not values:
+        return []
+    if not set(map(type, values)) <= _FLOAT_OR_NONE:
+        fin = math.isfinite
+        return encode_column(
+            [None if x is None or not fin(x) else round(float(x), ndigits) for x in values], level
+        )
+    arr = np.array(values, dtype=np.float64)  # None -> NaN
+    good = np.isfinite(arr)
+    if good.all():
+        return rounded_column(arr, ndigits)
+    out = ["null"] * len(values)
+    idx = np.flatnonzero(good).tolist()
+    for i, text in zip(idx, rounded_column(arr[good], ndigits), strict=True):
+        out[i] = text
+    return out
+
+
+def _times_texts(values: list[Any], level: int) -> list[str]:
+    """Return the JSON text of ``round(t, 6)`` for each time (:func:`_rounded_texts` for floats)."""
+    if set(map(type, values)) <= {float}:
+        return rounded_column(np.array(values, dtype=np.float64), 6)
+    return encode_column(list(map(round, values, itertools.repeat(6))), level)
+
+
+def _steps_text(result: ReplayResult, level: int) -> str:
+    """Return the JSON text of :func:`_steps_json` as :func:`dumps_indent1` writes it at ``level``.
+
+    Built column by column (:func:`firmware_py._jsontext.objects_text`): each field of every step
+    read at once, and each column's texts made in a few calls (:func:`_rounded_texts`,
+    :func:`firmware_py._jsontext.encode_column`), the same text as :func:`_steps_json`'s values
+    encoded one step at a time. A replay has thousands of steps: building one dict per step and
+    encoding it was most of the time spent writing the report.
+    """
+    ev = result.events
+    if not ev:
+        return "[]"
+
+    def field(name: str) -> list[Any]:
+        return list(map(operator.attrgetter(name), ev))
+
+    lv = level + 2  # the level of the values inside each step's object
+    texts = [
+        _times_texts(field("t_s"), lv),
+        encode_column(field("side"), lv),
+        _rounded_texts(field("cadence_spm"), 3, lv),
+        encode_column(field("gait"), lv),
+        _rounded_texts(field("stride_length_m"), 4, lv),
+        _rounded_texts(field("step_length_m"), 4, lv),
+        _rounded_texts(field("speed_mps"), 3, lv),
+        _rounded_texts(field("height_change_m"), 4, lv),
+        _rounded_texts(cumulative_distance_m(result), 2, lv),
+        encode_column(field("terrain"), lv),
+        encode_column(field("grade"), lv),
+        _rounded_texts(field("target_cadence_spm"), 1, lv),
+        _rounded_texts(field("target_stride_length_m"), 3, lv),
+        encode_column(field("on_target"), lv),
+        _times_texts(field("emitted_at_s"), lv),
+    ]
+    return objects_text(list(_STEP_KEYS), texts, level)
+
+
+def _contract(result: ReplayResult, steps: Any) -> dict[str, Any]:
+    """Return the replay contract of :func:`to_json` with ``steps`` as its ``steps`` value."""
+    return {
+        "schema": SCHEMA,
+        "software_version": __version__,
+        "source": result.source,
+        "placement": result.placement,
+        "placement_side": result.placement_side,
+        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
+        "has_gyro": result.has_gyro,
+        "steps_feet": result.steps_feet,
+        "steps": steps,
+        "cues": [
+            {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
+        ],
+        "summary": summarize(result),
+    }
+
+
+def json_text(result: ReplayResult) -> str:
+    """Return the text :func:`write_json` writes: ``json.dumps(to_json(result), indent=1)`` and a newline.
+
+    The same bytes, faster: :func:`firmware_py._jsontext.dumps_indent1`, with the ``steps`` array
+    written column by column (:func:`_steps_text`).
+    """
+    return dumps_indent1(_contract(result, Raw(_steps_text(result, 1), 1))) + "\n"
+
+
 def to_json(result: ReplayResult) -> dict[str, Any]:
     """Build the replay contract ``cadence-coach.replay/1`` for one recording.
 
@@ -602,21 +724,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
     dict
         JSON-serialisable object (described in the README).
     """
-    return {
-        "schema": SCHEMA,
-        "software_version": __version__,
-        "source": result.source,
-        "placement": result.placement,
-        "placement_side": result.placement_side,
-        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
-        "has_gyro": result.has_gyro,
-        "steps_feet": result.steps_feet,
-        "steps": _steps_json(result),
-        "cues": [
-            {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
-        ],
-        "summary": summarize(result),
-    }
+    return _contract(result, _steps_json(result))
 
 
 class _WritingOutput:
@@ -656,7 +764,7 @@ def write_json(result: ReplayResult, path: Path) -> None:
     """
     path = Path(path)
     with _WritingOutput(path, "replay JSON (--json)"):
-        text = dumps_indent1(to_json(result)) + "\n"  # = json.dumps(..., indent=1), faster
+        text = json_text(result)  # = json.dumps(to_json(result), indent=1) + "\n", faster
         if path.exists() and not path.is_file():
             with path.open("w") as fh:
                 fh.write(text)
