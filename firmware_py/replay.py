@@ -202,8 +202,13 @@ def rest_gravity_mps2(rec: Recording) -> float | None:
     if rec.t_s.shape[0] == 0:
         return None
     first = rec.t_s < rec.t_s[0] + settings.bias_window_s
-    acc = rec.acc_mps2[first]
-    gyro = rec.gyro_rads[first] if rec.gyro_rads is not None else np.zeros_like(acc)
+    n = int(np.argmin(first)) if not first.all() else first.shape[0]
+    if first[n:].any():  # times that do not increase: the window is not a prefix
+        acc = rec.acc_mps2[first]
+        gyro = rec.gyro_rads[first] if rec.gyro_rads is not None else np.zeros_like(acc)
+    else:  # the usual recording: the window is its first n samples (the same array, no mask)
+        acc = np.ascontiguousarray(rec.acc_mps2[:n])
+        gyro = np.ascontiguousarray(rec.gyro_rads[:n]) if rec.gyro_rads is not None else np.zeros_like(acc)
     with np.errstate(invalid="ignore"):
         g = rest_gravity_if_still(acc, gyro, settings)
     return g if g is not None and math.isfinite(g) else None
