@@ -20,7 +20,6 @@ second: plain Python and numpy, no kernel.
 
 from __future__ import annotations
 
-import bisect
 import itertools
 import math
 from collections import deque
@@ -279,10 +278,6 @@ class GradeEstimator:
         # (t, distance or NaN, height change or NaN, distance or 0, height finite, both finite)
         self._strides: deque[tuple[float, float, float, float, bool, bool]] = deque()
         self._foot_d = 0.0  # summed finite distances of those strides, m
-        # times, distances and height changes of those strides with both finite, oldest first
-        self._both_t: deque[float] = deque()
-        self._both_d: deque[float] = deque()
-        self._both_h: deque[float] = deque()
         self._n_heights = 0  # strides among those with a finite height change
         self._grade = UNKNOWN
         self._t_change = -math.inf
@@ -422,20 +417,15 @@ class GradeEstimator:
         isfinite = math.isfinite
         d_ok = isfinite(di)
         h_ok = isfinite(hi)
-        both = d_ok and h_ok
-        strides.append((ti, di, hi, di if d_ok else 0.0, h_ok, both))
+        strides.append((ti, di, hi, di if d_ok else 0.0, h_ok, d_ok and h_ok))
         if d_ok:
             self._foot_d += di
         if h_ok:
             self._n_heights += 1
-        if both:
-            self._both_t.append(ti)
-            self._both_d.append(di)
-            self._both_h.append(hi)
         # keep the strides that cover the last grade_distance_m (and at least foot_strides), none
         # older than max_grade_age_s
         while strides:
-            t0, _d0, _h0, d0, h0_ok, both0 = strides[0]
+            t0, _d0, _h0, d0, h0_ok, _both = strides[0]
             old = ti - t0 > s.max_grade_age_s
             covered = len(strides) > s.foot_strides and self._foot_d - d0 >= s.grade_distance_m
             if not (old or covered):
@@ -444,10 +434,6 @@ class GradeEstimator:
             self._foot_d -= d0
             if h0_ok:
                 self._n_heights -= 1
-            if both0:  # the oldest of them is the oldest with both
-                self._both_t.popleft()
-                self._both_d.popleft()
-                self._both_h.popleft()
         if d_ok:
             self._cum_d += di
             if self._x is not None:  # else no altitude (what _altitude_at says)
@@ -515,25 +501,18 @@ class GradeEstimator:
                 later = rows[1:]
                 vspeed = sum([r[2] for r in later]) / span
                 vspeed_se = noise * math.sqrt(len(later)) / span
-        # grade: the height over the last grade_distance_m, newest stride first: the strides with
-        # both a distance and a height, none older than max_grade_age_s (stride times do not
-        # decrease, so the old ones are the oldest), summed newest first until the distance
-        # reaches grade_distance_m. The running sums come from itertools.accumulate, in the same
-        # order from 0.0 (the same floats as a loop adding one stride at a time), and the stride
-        # where the distance first reaches grade_distance_m from bisect (distances are >= 0, so
-        # the running distance never decreases).
-        both_t = self._both_t
-        max_age_s = s.max_grade_age_s
-        old = 0
-        while old < len(both_t) and t - both_t[old] > max_age_s:
-            old += 1
-        k = len(both_t) - old
+        # grade: the height over the last grade_distance_m, newest stride first
         rise, total, n = 0.0, 0.0, 0
-        if k:
-            totals = list(itertools.accumulate(itertools.islice(reversed(self._both_d), k), initial=0.0))
-            n = min(bisect.bisect_left(totals, s.grade_distance_m, 1), k)
-            total = totals[n]
-            *_, rise = itertools.accumulate(itertools.islice(reversed(self._both_h), n), initial=0.0)
+        max_age_s = s.max_grade_age_s
+        for ti, di, hi, _d, _h_ok, both in reversed(strides):
+            if t - ti > max_age_s:
+                break
+            if both:
+                rise += hi
+                total += di
+                n += 1
+                if total >= s.grade_distance_m:
+                    break
         grade, grade_se = math.nan, math.nan
         if n >= 2 and total > 0.0:
             run = math.sqrt(max(total**2 - rise**2, 1e-9))
