@@ -298,6 +298,163 @@ def test_json_text_is_json_dumps_of_to_json(rows, steps_feet):
         assert json_text(result) == json.dumps(to_json(result), indent=1) + "\n"
 
 
+# -- summarize: the totals added by column ------------------------------------------------------------
+
+
+def _summarize_reference(result):
+    """``summarize`` as a loop over the events (before hour12), the reference."""
+    from firmware_py.replay import _finite_or_none, total_distance_m
+
+    ev = result.events
+    cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
+    t = np.array([e.t_s for e in ev])
+    gait_s = {"walk": 0.0, "run": 0.0}
+    grade_s: dict = {}
+    per_terrain: dict = {}
+    period_limit = 2.2 if result.steps_feet == "one" else 1.1
+    for i in range(1, len(ev)):
+        dt = float(t[i] - t[i - 1])
+        if dt > period_limit:
+            continue
+        gait_s[ev[i].gait] += dt
+        grade_s[ev[i].grade] = grade_s.get(ev[i].grade, 0.0) + dt
+        row = per_terrain.setdefault(ev[i].terrain, {"time_s": 0.0, "on_target_s": 0.0, "judged_s": 0.0})
+        row["time_s"] += dt
+        if ev[i].on_target is not None:
+            row["judged_s"] += dt
+            row["on_target_s"] += dt if ev[i].on_target else 0.0
+    terrain_summary = {}
+    for name, row in sorted(per_terrain.items()):
+        cads = [e.cadence_spm for e in ev if e.terrain == name and e.cadence_spm is not None]
+        strides = [e.stride_length_m for e in ev if e.terrain == name and e.stride_length_m is not None]
+        terrain_summary[name] = {
+            "time_s": round(row["time_s"], 3),
+            "cadence_spm_median": _finite_or_none(float(np.median(cads))) if cads else None,
+            "stride_length_m_median": _finite_or_none(float(np.median(strides))) if strides else None,
+            "on_target_share": round(row["on_target_s"] / row["judged_s"], 4)
+            if row["judged_s"] > 0
+            else None,
+        }
+    distance = total_distance_m(result)
+    moving = gait_s["walk"] + gait_s["run"]
+    latency = np.array([e.emitted_at_s - e.t_s for e in ev])
+    contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
+    cue_counts: dict = {}
+    for c in result.cues:
+        cue_counts[c.kind] = cue_counts.get(c.kind, 0) + 1
+    return {
+        "n_steps": len(ev),
+        "n_contacts_both_feet": contacts,
+        "duration_s": round(result.duration_s, 3),
+        "moving_time_s": round(moving, 3),
+        "time_walking_s": round(gait_s["walk"], 3),
+        "time_running_s": round(gait_s["run"], 3),
+        "cadence_spm_median": _finite_or_none(float(np.median(cad))) if cad.size else None,
+        "cadence_spm_p10": _finite_or_none(float(np.percentile(cad, 10))) if cad.size else None,
+        "cadence_spm_p90": _finite_or_none(float(np.percentile(cad, 90))) if cad.size else None,
+        "distance_m": _finite_or_none(distance, 2) if distance is not None else None,
+        "mean_speed_mps": _finite_or_none(distance / moving, 3) if distance and moving > 0 else None,
+        "terrain": terrain_summary,
+        "grade": {name: {"time_s": round(sec, 3)} for name, sec in sorted(grade_s.items())},
+        "cues": dict(sorted(cue_counts.items())),
+        "latency_s_max": _finite_or_none(float(latency.max())) if latency.size else None,
+        "repaired_samples": result.repaired_samples,
+        "frozen_samples": result.frozen_samples,
+        "saturated_samples": result.saturated_samples,
+        "gaps": result.gaps,
+        "rest_gravity_mps2": _finite_or_none(result.rest_gravity_mps2, 3)
+        if result.rest_gravity_mps2 is not None
+        else None,
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.floats(0.0, 3.0), st.sampled_from([0.0, 0.5, 1.1, 2.2, 5.0])),
+            step_fields,
+            strides,
+        ),
+        max_size=25,
+    ),
+    st.sampled_from(["one", "both"]),
+)
+def test_summarize_is_the_loop_over_events(rows, steps_feet):
+    from dsp.pipeline import _step_event, _stride_update
+    from firmware_py.replay import ReplayResult, summarize
+
+    events, t = [], 0.0
+    for dt, fields, (sl, sp, v, h) in rows:
+        t += dt
+        ev = _step_event(t, t + fields[1] % 1.0, *fields[2:])
+        events.append(ev.with_stride(_stride_update(t, sl, sp, v, h, 0.0)))
+    result = ReplayResult(
+        source="x.csv",
+        sampling_rate_hz=100.0,
+        has_gyro=True,
+        placement_side=None,
+        duration_s=t,
+        placement="foot",
+        steps_feet=steps_feet,
+        events=events,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got, want = summarize(result), _summarize_reference(result)
+    assert json.dumps(got) == json.dumps(want)
+    assert list(got) == list(want)
+
+
+def _cumulative_reference(result):
+    """``cumulative_distance_m`` as it was: one loop over the events (the reference)."""
+    attr = "stride_length_m" if result.steps_feet == "one" else "step_length_m"
+    lengths = [getattr(e, attr) for e in result.events]
+    if all(x is None for x in lengths):
+        return [None] * len(lengths)
+    missed = sorted(result.missed_strides)
+    j = 0
+    total = 0.0
+    out = []
+    for e, x in zip(result.events, lengths, strict=True):
+        while j < len(missed) and missed[j][0] <= e.t_s:
+            total += missed[j][1]
+            j += 1
+        if x is not None:
+            total += x
+        out.append(total)
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.0, 3.0), opt_float, opt_float), max_size=25),
+    st.sampled_from(["one", "both"]),
+    st.lists(st.tuples(st.floats(0.0, 30.0), st.floats(0.0, 3.0)), max_size=3),
+)
+def test_cumulative_distance_is_the_loop(rows, steps_feet, missed):
+    from dsp.pipeline import _step_event, _stride_update
+    from firmware_py.replay import ReplayResult, cumulative_distance_m
+
+    events, t = [], 0.0
+    for dt, sl, sp in rows:
+        t += dt
+        ev = _step_event(t, t, None, None, "run", "smooth", "flat", None, None, None)
+        events.append(ev.with_stride(_stride_update(t, sl, sp, None, None, 0.0)))
+    result = ReplayResult(
+        source="x.csv",
+        sampling_rate_hz=100.0,
+        has_gyro=True,
+        placement_side=None,
+        duration_s=t,
+        placement="foot",
+        steps_feet=steps_feet,
+        events=events,
+        missed_strides=missed,
+    )
+    assert json.dumps(cumulative_distance_m(result)) == json.dumps(_cumulative_reference(result))
+
+
 # -- rest_gravity_mps2: the start-up window as a slice -------------------------------------------------
 
 
