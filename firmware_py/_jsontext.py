@@ -146,7 +146,7 @@ def rounded_column(x: np.ndarray, ndigits: int) -> list[str]:
     repr of ``round(v, n)`` is that decimal, trailing zeros dropped (one kept after the point).
     ``repr`` writes it positionally when it is 0 or between 1e-4 and 1e16. So each float with
     ``|v| < 10**(15 - n)`` (and ``|v| >= 1e-4`` when ``n > 4``: a smaller one may round to a
-    decimal that ``repr`` writes with an exponent) is formatted once with ``f".{n}f"`` and its
+    decimal that ``repr`` writes with an exponent) is formatted once with ``"%.nf"`` and its
     trailing zeros dropped in ``n - 1`` passes of ``str.replace`` over the whole column, in C; any
     other value (NaN, infinities, large or tiny values) goes through ``round`` and ``repr``.
 
@@ -170,9 +170,8 @@ def rounded_column(x: np.ndarray, ndigits: int) -> list[str]:
         ok = mag < 10.0 ** (15 - ndigits)  # False for NaN and infinities
         if ndigits > 4:
             ok &= mag >= 1e-4
-    fmt = f"{{:.{ndigits}f}}".format
     fast = values if ok.all() else [v for v, good in zip(values, ok.tolist(), strict=True) if good]
-    text = "\n".join(map(fmt, fast)) + "\n"
+    text = (f"%.{ndigits}f\n" * len(fast)) % tuple(fast)  # one format call for the column
     for _ in range(ndigits - 1):
         text = text.replace("0\n", "\n")
     out = text[:-1].split("\n") if fast else []
