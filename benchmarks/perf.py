@@ -105,14 +105,14 @@ def pct(x: np.ndarray, q: float) -> float:
     return float(np.percentile(x, q)) if x.size else float("nan")
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    """Environment for a child Python that imports the project from this checkout.
+def child_env(root: Path = REPO, **extra: str) -> dict[str, str]:
+    """Environment for a child Python that imports the project from ``root`` (default this checkout).
 
     The numba JIT unless ``extra`` says otherwise: ``CADENCE_AOT=0`` keeps an AOT kernel module
     that may sit in the default cache folder out of the JIT measurements (see :func:`aot_env`).
     """
     env = {**os.environ, "CADENCE_AOT": "0", **extra}
-    env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 

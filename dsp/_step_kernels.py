@@ -28,7 +28,11 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   and |a| within as much of g) for a while in every walking stance, and briefly in a running one.
   The contact is the heel strike's impact: a peak of |a| that is the largest over the look-ahead
   and over a fraction of the stride before it, unless the foot left a rest less than a swing
-  (``P_LIMB_SWING_S``) before it: that is the push-off's burst, not a landing.  One per stride;
+  (``P_LIMB_SWING_S``) before it: that is the push-off's burst, not a landing.  One per stride
+  (``P_LIMB_REFR_FRAC`` of the period), unless the impact dwarfs the last contact's
+  (``P_LIMB_OVERRIDE``: that one was a swing's or push-off's hump).  It is timed where the burst
+  holding the peak falls below ``P_LIMB_END_FRAC`` of its height: the peak of a brief impact, the
+  end of a broad swing hump that swallowed a band-limited heel strike (the foot has landed);
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -96,7 +100,10 @@ P_LIMB_REST_MPS2 = 59  # limb: at rest, |a| is within this of g and a moved less
 P_LIMB_REST_LAG_S = 60  # limb: the lag over which a resting foot's acceleration vector barely moves, s
 P_LIMB_REST_S = 61  # limb: quiet this long is a rest (the foot flat in stance), s
 P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot left its last rest, s
-N_PARAMS = 63
+P_LIMB_END_FRAC = 63  # limb: the contact ends the burst of |a| above g + this fraction of the peak's height
+P_LIMB_REFR_FRAC = 64  # limb: no contact within this fraction of the stride period after the last ...
+P_LIMB_OVERRIDE = 65  # limb: ... unless its impact is over this many times the last contact's
+N_PARAMS = 66
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -157,7 +164,9 @@ S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_LIMB_QUIET_N = 81  # limb: consecutive quiet samples
 S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
 S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
-N_STATE = 84
+S_LIMB_LAST_IMP = 84  # limb: impact of the last contact, |a| above g, m/s²
+S_LIMB_NEXT = 85  # limb: index of the next sample to decide (a candidate contact)
+N_STATE = 86
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -441,12 +450,17 @@ def _limb_sample(
     """One sample of the limb detector (mode 2: a foot sensor without gyroscope).
 
     Stores the sample in the ring (time, |a|, the acceleration vector), follows the foot's rests
-    and decides whether the sample ``P_LIMB_LOOK_S`` before this one was a contact: a peak of |a|
-    at least ``P_LIMB_FLOOR`` above g, larger than every sample of the look-ahead and not lower
-    than any over ``P_LIMB_PEAK_FRAC`` of the stride period before it, at least a refractory
-    time after the last contact, and not within ``P_LIMB_SWING_S`` of the end of the foot's last
-    rest (that burst is the push-off: a swing of the leg takes longer than that before the foot
-    lands again).  Orientation-free: |a| and distances between acceleration vectors only.
+    and decides the samples whose look-ahead has passed (``look`` samples or ``P_LIMB_LOOK_S``,
+    whichever comes first): a contact is a peak of |a| at least ``P_LIMB_FLOOR`` above g, larger
+    than every sample of the look-ahead and not lower than any over ``P_LIMB_PEAK_FRAC`` of the
+    stride period before it, at least
+    ``P_LIMB_REFR_FRAC`` of the stride period after the last contact (or sooner, with an impact
+    over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing), and not within
+    ``P_LIMB_SWING_S`` of the end of the foot's last rest (that burst is the push-off: a swing
+    of the leg takes longer than that before the foot lands again).  The contact is timed at the
+    last sample of the burst that holds the peak, before |a| first falls below g plus
+    ``P_LIMB_END_FRAC`` of the peak's height (never before the peak, so it is decided at most the
+    look-ahead after it).  Orientation-free: |a| and distances between acceleration vectors only.
     ``slot`` is the ring row of sample ``k``; ``lag``, ``n_rest`` and ``look`` are
     ``P_LIMB_REST_LAG_S``, ``P_LIMB_REST_S`` and ``P_LIMB_LOOK_S`` in samples (at least 1), set
     once per block by :func:`_detect_block`.
@@ -456,7 +470,6 @@ def _limb_sample(
     int
         The new number of rows in ``out``.
     """
-    fs = params[P_FS]
     m = ring.shape[0]
     an = np.sqrt(ax * ax + ay * ay + az * az)
     ring[slot, 1] = an
@@ -485,48 +498,90 @@ def _limb_sample(
             state[S_LIMB_REST_END2] = state[S_LIMB_REST_END]
             state[S_LIMB_REST_END] = ti
         state[S_LIMB_QUIET_N] = 0.0
-    # the candidate: the sample `look` before this one
-    c = k - look
-    if c < valid_from + 1:
-        return n_out
-    cs = slot - look
-    if cs < 0:
-        cs += m
-    vc = ring[cs, 1]
-    tc = ring[cs, 0]
-    if vc - G_MPS2 < params[P_LIMB_FLOOR]:
-        return n_out
-    period = state[S_PERIOD]
-    if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
-        return n_out
-    # the push-off: the foot left its last rest (the last one that ended by the candidate) too recently
-    rest_end = state[S_LIMB_REST_END]
-    if rest_end > tc:
-        rest_end = state[S_LIMB_REST_END2]
-    if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
-        return n_out
-    # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
-    r = cs
-    for _q in range(c + 1, k + 1):
-        r += 1
-        if r == m:
-            r = 0
-        if ring[r, 1] > vc:
-            return n_out
-    back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
-    if back > m - look - 2:
-        back = m - look - 2
-    lo = c - back
-    if lo < valid_from:
-        lo = valid_from
-    r = cs
-    for _q in range(c - 1, lo - 1, -1):
-        r -= 1
-        if r < 0:
-            r = m - 1
-        if ring[r, 1] >= vc:
-            return n_out
-    return _record_step(tc, ti, vc - G_MPS2, params, state, intervals, out, n_out)
+    # the candidates: each sample is decided once the look-ahead after it has passed, counted in
+    # samples (`look`) or in time (P_LIMB_LOOK_S), whichever comes first: with honest time stamps
+    # the count comes first or with the time, and where the recording dropped samples the decision
+    # waits no longer than the look-ahead's time (bar the gap itself)
+    nxt = int(state[S_LIMB_NEXT])
+    if nxt < valid_from + 1:
+        nxt = valid_from + 1
+    fs = params[P_FS]
+    while nxt < k:
+        c = nxt
+        cs = slot - (k - c)
+        if cs < 0:
+            cs += m
+        if k - c < look and ti - ring[cs, 0] < params[P_LIMB_LOOK_S]:
+            break
+        nxt += 1
+        vc = ring[cs, 1]
+        if vc - G_MPS2 < params[P_LIMB_FLOOR]:
+            continue
+        tc = ring[cs, 0]
+        period = state[S_PERIOD]
+        # one contact per stride: none within the refractory time of the last, unless this impact
+        # dwarfs the last contact's (then that was no landing but a swing's or a push-off's hump:
+        # without this, such a contact would hide the next heel strike, and the next, locked half a
+        # stride off)
+        refractory = max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR_FRAC] * period)
+        dwarfs = vc - G_MPS2 > params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_IMP]
+        if tc - state[S_LAST_STEP_T] < refractory and not dwarfs:
+            continue
+        # the push-off: the foot left its last rest (the last one that ended by the candidate) too
+        # recently
+        rest_end = state[S_LIMB_REST_END]
+        if rest_end > tc:
+            rest_end = state[S_LIMB_REST_END2]
+        if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
+            continue
+        # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
+        is_peak = True
+        r = cs
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
+        if back > m - (k - c) - 2:
+            back = m - (k - c) - 2
+        lo = c - back
+        if lo < valid_from:
+            lo = valid_from
+        r = cs
+        for _q in range(c - 1, lo - 1, -1):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] >= vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        # the contact: where the burst that holds the peak ends (its last sample at least
+        # P_LIMB_END_FRAC of the way from g up to the peak, before |a| first falls below that). An
+        # impact is brief: that is the peak itself, or a sample or two later. A broad hump is the
+        # swing's deceleration, which ends as the foot lands: below ~100 Hz the anti-aliasing
+        # filter flattens a running heel strike under that hump, whose end still times the
+        # landing. (Never before the peak: the contact is decided at most the look-ahead after it.)
+        end = G_MPS2 + params[P_LIMB_END_FRAC] * (vc - G_MPS2)
+        r = cs
+        r_end = cs
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] < end:
+                break
+            r_end = r
+        state[S_LIMB_LAST_IMP] = vc - G_MPS2
+        n_out = _record_step(ring[r_end, 0], ti, vc - G_MPS2, params, state, intervals, out, n_out)
+    state[S_LIMB_NEXT] = float(nxt)
+    return n_out
 
 
 @kernel

@@ -165,8 +165,9 @@ class StepSettings:
         Trunk: the first hump of a bout whose contact comes within this time of the end of standing
         is the push-off of gait initiation (the first swing leg leaving the ground), not a contact, s.
     limb_lookahead_s : float
-        Foot without a gyroscope: an impact must be the largest |a| over this time after it; a
-        contact is decided this long after it, s.
+        Foot without a gyroscope: an impact must be the largest |a| over this time after it; it
+        is decided once this time's worth of samples or this time has passed, whichever comes
+        first (where samples were dropped, the time), s.
     limb_peak_fraction : float
         Foot without a gyroscope: an impact must also be the largest |a| over this fraction of
         the stride period before it, 1.
@@ -182,6 +183,19 @@ class StepSettings:
     limb_swing_s : float
         Foot without a gyroscope: an impact within this time after the foot left its last rest is
         the push-off, not a landing (a swing of the leg lasts longer), s.
+    limb_end_fraction : float
+        Foot without a gyroscope: the contact is where the burst of |a| that holds the impact
+        ends, its last sample at least this fraction of the way from g up to the peak (the peak
+        itself for a brief impact; the landing at the end of a broad swing hump), 1.
+    limb_refractory_fraction : float
+        Foot without a gyroscope: no contact within this fraction of the stride period after the
+        last one (one landing per stride; a stride does not shorten that much from one to the
+        next), unless ``limb_override`` says otherwise, 1.
+    limb_override : float
+        Foot without a gyroscope: a contact within the refractory time is taken all the same when
+        its impact (|a| above g) is over this many times the last contact's: that one was then a
+        swing's or a push-off's hump, not a landing (without this, it would hide every heel
+        strike after it, half a stride later), 1.
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -229,6 +243,9 @@ class StepSettings:
     limb_rest_lag_s: float = 0.1
     limb_rest_min_s: float = 0.05
     limb_swing_s: float = 0.3
+    limb_end_fraction: float = 0.5
+    limb_refractory_fraction: float = 0.6
+    limb_override: float = 2.0
 
 
 @dataclass
@@ -441,6 +458,9 @@ def _design(
     p[K.P_LIMB_REST_LAG_S] = s.limb_rest_lag_s
     p[K.P_LIMB_REST_S] = s.limb_rest_min_s
     p[K.P_LIMB_SWING_S] = s.limb_swing_s
+    p[K.P_LIMB_END_FRAC] = s.limb_end_fraction
+    p[K.P_LIMB_REFR_FRAC] = s.limb_refractory_fraction
+    p[K.P_LIMB_OVERRIDE] = s.limb_override
     # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
     p[K.P_ACC_CLIP] = clip_a
     p[K.P_GYRO_CLIP] = clip_g

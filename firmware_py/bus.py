@@ -211,7 +211,11 @@ def _open_smbus(spec: str, rest: str) -> I2CBus:
         raise ConfigError(f"I2C bus spec {spec!r}: bus number must be an integer, as in 'smbus:1'") from None
     device = f"/dev/i2c-{number}"
     if not os.path.exists(device):
-        raise I2CBusError(errno.ENOENT, f"{device} does not exist: {_ENABLE_I2C_FIX}")
+        raise I2CBusError(
+            errno.ENOENT,
+            f"{device} does not exist: {_ENABLE_I2C_FIX}; not on a Pi? simulate the sensor with "
+            "--bus fake:RECORDING.csv",
+        )
     try:
         import smbus2
     except ImportError as e:

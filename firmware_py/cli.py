@@ -68,6 +68,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     args.placement = _check_placement(args.placement)
     # without --config or --profile, each device log is coached as its header recorded
     cfg = load_config(args.config, profile=args.profile) if args.config or args.profile else None
+    if not os.path.lexists(path):
+        # before the extension check: `replay runs/` with a typo must not read "no extension is not
+        # a log format"
+        raise UsageError(
+            f"{path}: no such file or folder; fix: give a .csv or .cclog recording or a folder of them"
+        )
     if path.is_dir():
         if args.cues_wav:
             raise UsageError("--cues-wav takes one recording, not a folder")
@@ -297,6 +303,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         truth = _demo_truth_line(src.with_suffix(".json"), s, result)
         if truth:
             details.append(truth + "\n")
+        details.append(
+            f"Per step (every contact, its cadence, stride, speed, distance, terrain and target): "
+            f"`{stem}.json` (the replay JSON, with the cues and the summary) and `{stem}.csv`.\n"
+        )
         details.append(f"Cues (hear them: `{stem}-cues.wav`):\n")
         for c in result.cues or []:
             details.append(f"- {c.t_s:7.2f} s **{c.kind}** (level {c.level}): {c.reason}")
@@ -384,7 +394,9 @@ def _demo_truth_line(sidecar: Path, s: dict, result) -> str:
         )
     if not parts:
         return ""
-    return "Ground truth of the recording (its sidecar, `" + sidecar.name + "`): " + "; ".join(parts) + "."
+    # named with its folder: the report folder holds a replay JSON of the same name
+    where = f"{sidecar.parent.parent.name}/{sidecar.parent.name}/{sidecar.name}"
+    return f"Ground truth of the recording (its sidecar, `{where}`): " + "; ".join(parts) + "."
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
@@ -517,7 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"cadence-coach {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("replay", help="replay a recorded log (or a folder of logs) through the pipeline")
+    r = sub.add_parser(
+        "replay",
+        help="replay a recorded log (or a folder of logs) through the pipeline",
+        description="Replay a recording (a .csv with its JSON sidecar, or a device .cclog) through the "
+        "pipeline the device runs live: steps, cadence, stride, speed, distance, terrain, grade and "
+        "cues. A folder is replayed with everything below it, on all cores.",
+    )
     r.add_argument("path", help="a .csv or .cclog recording, or a folder of them")
     r.add_argument(
         "--placement", help="lower_back (waist, belt), foot (shoe) or shank (shin); overrides the log's own"
@@ -549,7 +567,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.set_defaults(func=_cmd_replay)
 
-    cal = sub.add_parser("calibrate", help="fit your stride scale on a run of known length (lower back)")
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit your stride scale on a run of known length (lower back)",
+        description="Lower back: replay a run over a course of known length and write the stride scales "
+        "(walk, run) that make its distance right into the [stride] section of a runner profile; then "
+        "replay or run with --config PROFILE. A foot sensor measures its strides: nothing to calibrate.",
+    )
     cal.add_argument(
         "recording", help="a .csv or .cclog of a course of known length (a 400 m lap, a measured segment)"
     )
@@ -571,15 +595,28 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("output", help="the file to write: .csv or .cclog (not the input itself)")
     c.set_defaults(func=_cmd_convert)
 
-    d = sub.add_parser("demo", help="replay the bundled real recordings and write a report (no Pi needed)")
+    d = sub.add_parser(
+        "demo",
+        help="replay the bundled real recordings and write a report (no Pi needed)",
+        description="Replay the bundled real recordings (a waist-worn treadmill jog, a shoe-worn run) "
+        "with the example runner profile and write OUT/report.md, with a plot, the per-step JSON and CSV "
+        "and a WAV of the cues for each. This is what ./run.sh runs.",
+    )
     d.add_argument("--out", default="report", help="report folder (default: ./report)")
     d.set_defaults(func=_cmd_demo)
 
-    live = sub.add_parser("run", help="run the coach live: read the IMU, record, detect steps, cue")
+    live = sub.add_parser(
+        "run",
+        help="run the coach live: read the IMU, record, detect steps, cue",
+        description="The live loop: drain the IMU's FIFO, record every sample to a .cclog, detect steps, "
+        "coach and cue. Off a Pi, --bus fake:RECORDING.csv simulates the sensor from a recording. Exit "
+        "status: 0 a clean stop, 2 an error to fix (one line), 3 out of memory, 4 battery critical.",
+    )
     live.add_argument(
         "--bus",
         default=None,
-        help="smbus:N on a Pi, or fake:RECORDING.csv to simulate one (default: [device] bus, smbus:1)",
+        help="smbus:N on a Pi, or fake:RECORDING.csv (or .cclog) to simulate one from a recording, or "
+        "fake for a sensor at rest that runs until --duration or Ctrl-C (default: [device] bus, smbus:1)",
     )
     live.add_argument(
         "--chip",
@@ -632,7 +669,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     live.set_defaults(func=_cmd_run)
 
-    det = sub.add_parser("detect", help="scan the I2C bus and name the sensors found")
+    det = sub.add_parser(
+        "detect",
+        help="scan the I2C bus and name the sensors found",
+        description="Scan the I2C bus and name the IMU (and barometer) that answer, or say how to fix "
+        "the bus or the wiring. On the device, stop the service first (sudo systemctl stop cadence-coach).",
+    )
     det.add_argument(
         "--bus",
         default=None,
@@ -645,7 +687,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     det.set_defaults(func=_cmd_detect)
 
-    p = sub.add_parser("precompile", help="compile every numba kernel the device uses into the cache")
+    p = sub.add_parser(
+        "precompile",
+        help="compile every numba kernel the device uses into the cache",
+        description="Compile (or load from the cache) every numba kernel the device uses, so that the "
+        "live loop starts without compiling (the service runs it before each start); with --aot, "
+        "build them into a native module instead.",
+    )
     p.add_argument(
         "--aot",
         action="store_true",

@@ -53,13 +53,16 @@ __all__ = [
 #: IMU chip names accepted in ``device.chip`` (besides ``auto``); kept equal to
 #: ``firmware_py.imu.detect.IMU_DRIVERS`` by a test.
 CHIPS = ("mpu6050", "mpu6500", "mpu9250", "lsm6ds3", "lsm6dsl", "lsm6dso", "lsm6dsox", "icm42688")
-#: Placement aliases accepted in ``device.placement``.
+#: Placement aliases accepted in ``device.placement``: those of the command line's ``--placement``
+#: and of the sidecars (``firmware_py.logs.recording.PLACEMENT_ALIASES``, kept equal by a test).
 _PLACEMENTS = {
     "lower_back": "lower_back",
     "waist": "lower_back",
     "belt": "lower_back",
     "foot": "foot",
+    "shoe": "foot",
     "shank": "shank",
+    "shin": "shank",
 }
 #: BCM GPIOs that must never be used for cue hardware: the I2C bus (hardware/wiring.md).
 _I2C_GPIOS = (2, 3)
@@ -556,6 +559,9 @@ def _read_toml(path: Path, *, key: str | None = None, value: Any = None) -> dict
         ) from None
     except OSError as e:
         allowed = "a readable TOML file"
+        if isinstance(e, PermissionError):
+            # the device's /etc/cadence-coach/config.toml is root:cadence 0640 (hardware/setup-pi.sh)
+            allowed += " (fix: run with sudo, or give a copy you can read)"
         raise _raise_kind(
             f"{file}: cannot read the config file ({e.strerror}); allowed: {allowed}",
             file,

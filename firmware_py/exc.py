@@ -57,6 +57,10 @@ class ImuFaultError(CadenceError, OSError):
 class I2CBusError(CadenceError, OSError):
     """The I2C bus itself cannot be opened (I2C not enabled, no permission, smbus2 missing)."""
 
+    def __str__(self) -> str:
+        # the message alone: the user reads it on one line, and "[Errno 2]" tells them nothing
+        return self.strerror if self.strerror else super().__str__()
+
 
 class DeviceClosedError(CadenceError, RuntimeError):
     """A sensor driver was used after ``close()``."""

@@ -5,17 +5,21 @@
 # Pi 4 or Pi 5. 32-bit (armhf) works too, with the numba JIT off (slower).
 #
 # Usage:
-#   sudo hardware/setup-pi.sh [--dry-run] [--no-start] [SOURCE_DIR]
+#   sudo hardware/setup-pi.sh [--dry-run] [--no-start] [--i2c-hz N] [SOURCE_DIR]
 #
 #   SOURCE_DIR  the cadence-coach source tree to install (default: the
 #               checkout this script lives in, i.e. the parent of hardware/)
 #   --dry-run   print every command instead of running it; needs no root and
 #               changes nothing (the checks it makes only read)
 #   --no-start  install and enable the service but do not (re)start it now
+#   --i2c-hz N  run the I2C bus at N Hz (10000-1000000, e.g. 100000 for a long
+#               cable); without it, the speed config.txt already sets is kept,
+#               and 400000 is set only when it sets none
 #
 # What it does, each step safe to repeat:
 #    1. checks it runs as root, on arm64 (armhf: warns, turns the JIT off)
-#    2. enables I2C (raspi-config nonint do_i2c 0) at 400 kHz (config.txt)
+#    2. enables I2C (raspi-config nonint do_i2c 0); the bus speed in config.txt:
+#       --i2c-hz N, else the one already there, else 400 kHz
 #    3. apt installs python3-venv python3-lgpio i2c-tools (and, on arm64, gcc
 #       g++ python3-dev: the compilers and headers the AOT kernel module needs)
 #    4. creates the system user `cadence` (groups i2c and gpio only)
@@ -46,7 +50,7 @@ readonly STATE_DIR=/var/lib/cadence-coach
 readonly VENV=/opt/cadence-coach/venv
 readonly ETC_DIR=/etc/cadence-coach
 readonly UNIT_NAME=cadence-coach.service
-readonly I2C_BAUD=400000
+readonly DEFAULT_I2C_HZ=400000
 # Packages that come from apt instead of pip on 32-bit (armhf): PyPI has no
 # armv7 numba/llvmlite wheels.
 readonly ARMHF_APT_PYPKGS=(python3-numpy python3-scipy)
@@ -54,6 +58,8 @@ readonly ARMHF_FROM_APT_NAMES=(numpy scipy numba llvmlite)
 
 DRY_RUN=0
 NO_START=0
+I2C_HZ=""       # --i2c-hz N (empty: keep config.txt's speed, $DEFAULT_I2C_HZ when it has none)
+I2C_BUS_HZ=""   # the speed config.txt sets once setup_i2c has run
 R=""            # file-system prefix (CADENCE_SETUP_ROOT, dry-run only)
 ARCH=""         # arm64 or armhf
 REBOOT_NEEDED=0
@@ -104,17 +110,18 @@ write_file() {
     rm -f "$tmp"
 }
 
-# i2c_config_filter FILE: print FILE (a config.txt) with I2C switched on and
-# the ARM I2C bus at $I2C_BAUD. Idempotent: filtering the output again changes
-# nothing. The baud rate goes on its own line, dtparam=i2c_arm_baudrate=...,
+# i2c_config_filter FILE [HZ]: print FILE (a config.txt) with I2C switched on
+# and the ARM I2C bus at HZ; without HZ, a speed FILE already sets is kept (a
+# bus slowed for a long cable stays slow) and $DEFAULT_I2C_HZ is added only
+# when it sets none. Idempotent: filtering the output again changes nothing. The baud rate goes on its own line, dtparam=i2c_arm_baudrate=...,
 # which is the same as the combined dtparam=i2c_arm=on,i2c_arm_baudrate=...
 # but survives `raspi-config nonint do_i2c`, which rewrites whole
 # "dtparam=i2c_arm=..." lines to plain "dtparam=i2c_arm=on". A combined line
 # that is already there gets its value fixed in place. New lines are appended
 # under an [all] section so that no [pi4]/[cm4]... filter above applies to them.
 i2c_config_filter() {
-    local file=$1
-    awk -v baud="$I2C_BAUD" '
+    local file=$1 hz=${2:-}
+    awk -v force="$hz" -v baud_default="$DEFAULT_I2C_HZ" '
         # pass 1: what is already there (active, i.e. uncommented, lines only)
         NR == FNR {
             if ($0 ~ /^[ \t]*dtparam=([^#]*,)?i2c_arm=on/)        has_on = 1
@@ -125,7 +132,7 @@ i2c_config_filter() {
         /^[ \t]*\[[^]]*\]/ { section = $0; sub(/^[ \t]*/, "", section); sub(/[ \t]*$/, "", section) }
         /^[ \t]*dtparam=/ {
             if ($0 ~ /(=|,)i2c_arm=off/) { sub(/i2c_arm=off/, "i2c_arm=on"); has_on = 1 }
-            gsub(/i2c_arm_baudrate=[0-9]*/, "i2c_arm_baudrate=" baud)
+            if (force != "") gsub(/i2c_arm_baudrate=[0-9]*/, "i2c_arm_baudrate=" force)
         }
         !has_on && /^[ \t]*#[ \t]*dtparam=i2c_arm=on[ \t]*$/ {
             print "dtparam=i2c_arm=on"; has_on = 1; next
@@ -135,9 +142,20 @@ i2c_config_filter() {
             if (has_on && has_baud) exit
             if (section != "" && section != "[all]") { print ""; print "[all]" }
             if (!has_on)   print "dtparam=i2c_arm=on"
-            if (!has_baud) print "dtparam=i2c_arm_baudrate=" baud
+            if (!has_baud) print "dtparam=i2c_arm_baudrate=" (force != "" ? force : baud_default)
         }
     ' "$file" "$file"
+}
+
+# i2c_config_hz: print the I2C bus speed the config.txt on stdin sets (its last
+# active i2c_arm_baudrate; nothing when it sets none).
+i2c_config_hz() {
+    awk '
+        match($0, /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=[0-9]+/) {
+            v = substr($0, RSTART, RLENGTH); sub(/.*=/, "", v); hz = v
+        }
+        END { if (hz != "") print hz }
+    '
 }
 
 parse_args() {
@@ -146,6 +164,19 @@ parse_args() {
         case $1 in
             --dry-run) DRY_RUN=1 ;;
             --no-start) NO_START=1 ;;
+            --i2c-hz | --i2c-hz=*)
+                if [[ $1 == --i2c-hz ]]; then
+                    (($# >= 2)) || die "--i2c-hz needs a speed in Hz, e.g. --i2c-hz 100000"
+                    shift
+                    I2C_HZ=$1
+                else
+                    I2C_HZ=${1#--i2c-hz=}
+                fi
+                if ! [[ $I2C_HZ =~ ^[0-9]{1,7}$ ]] || ((10#$I2C_HZ < 10000 || 10#$I2C_HZ > 1000000)); then
+                    die "--i2c-hz $I2C_HZ: give the bus speed in Hz, 10000 to 1000000 (100000 or 400000)"
+                fi
+                I2C_HZ=$((10#$I2C_HZ))
+                ;;
             -h | --help) usage; exit 0 ;;
             --) shift; break ;;
             -*) die "unknown option: $1 (see --help)" ;;
@@ -229,7 +260,23 @@ boot_config_path() {
 }
 
 setup_i2c() {
-    log "Enabling I2C at ${I2C_BAUD} Hz"
+    local cfg old_hz="" why
+    cfg=$(boot_config_path)
+    # read before raspi-config, which rewrites a dtparam=i2c_arm=on,i2c_arm_baudrate=N line
+    # to plain dtparam=i2c_arm=on (the speed would be lost)
+    [[ -z $cfg ]] || old_hz=$(i2c_config_hz <"$cfg")
+    if [[ -n $I2C_HZ ]]; then
+        I2C_BUS_HZ=$I2C_HZ
+        why="--i2c-hz"
+        [[ -z $old_hz || $old_hz == "$I2C_HZ" ]] || why+="; config.txt had $old_hz Hz"
+    elif [[ -n $old_hz ]]; then
+        I2C_BUS_HZ=$old_hz
+        why="kept from config.txt; --i2c-hz N changes it"
+    else
+        I2C_BUS_HZ=$DEFAULT_I2C_HZ
+        why="the default; --i2c-hz N for another speed"
+    fi
+    log "Enabling I2C at ${I2C_BUS_HZ} Hz (${why})"
     if command -v raspi-config >/dev/null 2>&1; then
         run raspi-config nonint do_i2c 0
     elif ((DRY_RUN)); then
@@ -243,21 +290,19 @@ setup_i2c() {
         run modprobe i2c-dev || warn "could not load i2c-dev now; it loads at the next boot"
     fi
 
-    local cfg
-    cfg=$(boot_config_path)
     if [[ -z $cfg ]]; then
         if ((DRY_RUN)); then
             note "(no config.txt found under '${R:-/}'; on a Pi it is /boot/firmware/config.txt)"
             printf '+ edit %s: dtparam=i2c_arm=on, dtparam=i2c_arm_baudrate=%s\n' \
-                "$R/boot/firmware/config.txt" "$I2C_BAUD"
+                "$R/boot/firmware/config.txt" "$I2C_BUS_HZ"
             return 0
         fi
         die "neither /boot/firmware/config.txt nor /boot/config.txt exists: is this Raspberry Pi OS?"
     fi
     local new
-    new=$(i2c_config_filter "$cfg")
+    new=$(i2c_config_filter "$cfg" "$I2C_BUS_HZ")
     if [[ $new == "$(cat -- "$cfg")" ]]; then
-        note "$cfg already has I2C on at ${I2C_BAUD} Hz"
+        note "$cfg already has I2C on at ${I2C_BUS_HZ} Hz"
         check_live_i2c
         return 0
     fi
@@ -289,8 +334,8 @@ check_live_i2c() {
     if [[ -r $f ]]; then
         hz=$(od -An -tu4 --endian=big "$f" 2>/dev/null | tr -d ' \n') || hz=""
     fi
-    if [[ -n $hz && $hz != "$I2C_BAUD" ]]; then
-        note "the I2C bus runs at $hz Hz now; $I2C_BAUD Hz after a reboot"
+    if [[ -n $hz && $hz != "$I2C_BUS_HZ" ]]; then
+        note "the I2C bus runs at $hz Hz now; $I2C_BUS_HZ Hz after a reboot"
         REBOOT_NEEDED=1
     fi
     return 0
@@ -491,7 +536,7 @@ print_next_steps() {
   Check the wiring (stop the service first so nothing else uses the bus):
     sudo systemctl stop cadence-coach
     i2cdetect -y 1          # IMU at 68/69 (MPU, ICM) or 6a/6b (LSM6DS); barometer 76/77
-    cadence-coach detect --config /etc/cadence-coach/config.toml    # which chip answers, and where
+    sudo cadence-coach detect --config /etc/cadence-coach/config.toml    # which chip answers, and where (sudo: the config is root:cadence 0640)
     sudo systemctl start cadence-coach
 
   Watch it run:

@@ -153,10 +153,42 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         steps.append((t_ic, t_emit, cad, bool(run)))
         last_step = t_ic
 
+    def limb_decide(c, k, ti):
+        # a foot without gyroscope: is sample c a contact, decided at sample k (time ti)?
+        nonlocal last_impact
+        vc, tc = hist_an[c], hist_t[c]
+        if vc - 9.80665 < s.limb_floor_mps2:  # an impact at least limb_floor_mps2 above g
+            return
+        period = robust_median_interval(intervals, default_period)
+        # one contact per stride, unless this impact is over limb_override times the last one's
+        refractory = max(min_interval, s.limb_refractory_fraction * period)
+        if tc - last_step < refractory and vc - 9.80665 <= s.limb_override * last_impact:
+            return
+        # the push-off: the foot left its last rest (of the last two that ended by the
+        # candidate, else none known) less than a swing before it
+        ended = [e for e in rest_ends[-2:] if e <= tc]
+        if ended and tc - ended[-1] < s.limb_swing_s:
+            return
+        # the largest |a| over the look-ahead, and over limb_peak_fraction of the stride before
+        back = min(int(s.limb_peak_fraction * period * fs + 0.5), ring_len - (k - c) - 2)
+        lo = max(c - back, seg_start)
+        if any(v > vc for v in hist_an[c + 1 : k + 1]) or any(v >= vc for v in hist_an[lo:c]):
+            return
+        # the contact: the last sample of the burst that holds the peak, before |a| first falls
+        # below g + limb_end_fraction of the peak's height above g (within the look-ahead)
+        end_level = 9.80665 + s.limb_end_fraction * (vc - 9.80665)
+        q_end = c
+        while q_end < k and hist_an[q_end + 1] >= end_level:
+            q_end += 1
+        last_impact = vc - 9.80665
+        record(hist_t[q_end], ti)
+
     hist_an: list[float] = []  # foot (with or without gyroscope): |a| of every sample
     hist_acc: list[list[float]] = []  # limb: the acceleration vector of every sample
     quiet_n = 0  # limb: consecutive quiet samples
     rest_ends: list[float] = []  # limb: when each rest of this segment ended (its first moving sample)
+    last_impact = 0.0  # limb: the last contact's impact, |a| above g
+    next_c = 0  # limb: the next sample to decide (a candidate contact)
     pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
     lobe_consec = False
     prev_imp, prev_rot = 0.0, 0.0
@@ -237,27 +269,13 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
                 if quiet_n >= max(1, int(s.limb_rest_min_s * fs + 0.5)):
                     rest_ends.append(ti)
                 quiet_n = 0
-            # the candidate: limb_lookahead_s ago, an impact at least limb_floor_mps2 above g
-            c = k - max(1, int(s.limb_lookahead_s * fs + 0.5))
-            if c < seg_start + 1:
-                continue
-            vc, tc = hist_an[c], hist_t[c]
-            if vc - 9.80665 < s.limb_floor_mps2:
-                continue
-            period = robust_median_interval(intervals, default_period)
-            if tc - last_step < max(min_interval, s.refractory_fraction * period):
-                continue
-            # the push-off: the foot left its last rest (of the last two that ended by the
-            # candidate, else none known) less than a swing before it
-            ended = [e for e in rest_ends[-2:] if e <= tc]
-            if ended and tc - ended[-1] < s.limb_swing_s:
-                continue
-            # the largest |a| over the look-ahead, and over limb_peak_fraction of the stride before
-            back = min(int(s.limb_peak_fraction * period * fs + 0.5), ring_len - (k - c) - 2)
-            lo = max(c - back, seg_start)
-            if any(v > vc for v in hist_an[c + 1 : k + 1]) or any(v >= vc for v in hist_an[lo:c]):
-                continue
-            record(tc, ti)
+            # the candidates: each sample once limb_lookahead_s has passed after it, counted in
+            # samples or in time, whichever comes first
+            look = max(1, int(s.limb_lookahead_s * fs + 0.5))
+            next_c = max(next_c, seg_start + 1)
+            while next_c < k and (k - next_c >= look or ti - hist_t[next_c] >= s.limb_lookahead_s):
+                limb_decide(next_c, k, ti)
+                next_c += 1
             continue
         if foot:
             hist_an.append(math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2]))

@@ -161,6 +161,14 @@ def test_missing_file_wrong_extension_and_bad_placement(tmp_path, capsys):
     assert "wrist" in _one_line_error(capsys, ["replay", str(WAIST), "--placement", "wrist"])
 
 
+@pytest.mark.parametrize("name", ["runs", "runs/", "run.txt"])
+def test_a_path_that_does_not_exist_is_named_missing_not_a_wrong_format(tmp_path, capsys, name):
+    # `replay runs/` with a typo in the folder name used to say "no extension is not a log format"
+    err = _one_line_error(capsys, ["replay", str(tmp_path / name)])
+    assert "no such file or folder" in err
+    assert "not a log format" not in err
+
+
 def test_truncated_native_log_replays_what_was_recorded(tmp_path, capsys):
     log = tmp_path / "run.cclog"
     assert main(["convert", str(WAIST), str(log)]) == 0
@@ -197,11 +205,32 @@ def test_demo_writes_a_report(tmp_path, capsys):
     for stem in ("demo_waist_run", "demo_foot_run"):
         doc = json.loads((tmp_path / "rep" / f"{stem}.json").read_text())
         assert doc["summary"]["n_steps"] > 20
+        # the report names every file it wrote, and the truth's sidecar by its own path, not by
+        # the name of the replay JSON beside the report
+        for written in (f"`{stem}.json`", f"`{stem}.csv`", f"`{stem}-cues.wav`", f"({stem}.png)"):
+            assert written in report
+        assert f"its sidecar, `firmware_py/data/{stem}.json`" in report
+
+
+def test_every_subcommand_help_says_what_it_does():
+    # `cadence-coach run --help` used to show the options only, without a word on what run does
+    from firmware_py.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert sub.choices
+    for name, parser in sub.choices.items():
+        assert len(parser.description or "") > 60, name
 
 
 def test_precompile(capsys):
     assert main(["precompile"]) == 0
-    assert "kernel" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "kernel" in out
+    # the shank pipeline's line is the terrain kernel's, the only kernel that mode adds (it read
+    # "_detect_block ... (memory)" while the seconds were the terrain kernel's compilation)
+    shank = [line.split() for line in out.splitlines() if "pipeline: shank" in line]
+    assert len(shank) == 1
+    assert shank[0][1] == "_terrain_block"
 
 
 @pytest.mark.parametrize(
@@ -274,6 +303,15 @@ def test_run_rejects_out_of_range_options(capsys, option):
     assert option[0] in err
     assert "Traceback" not in err
     assert "<lambda>" not in err
+
+
+def test_run_without_a_pi_names_the_missing_bus_and_the_fake_one(capsys):
+    # a laptop has no /dev/i2c-N: the one line says how to enable I2C on a Pi and how to simulate
+    # the sensor elsewhere, without the "[Errno 2]" of the OSError underneath
+    err = _one_line_error(capsys, ["run", "--bus", "smbus:987", "--no-record", "--pins", "none"])
+    assert "/dev/i2c-987 does not exist" in err
+    assert "--bus fake:RECORDING.csv" in err
+    assert "Errno" not in err
 
 
 def test_run_chip_names_are_the_config_chips():

@@ -85,6 +85,18 @@ def test_accel_range_follows_placement_unless_set(tmp_path):
     assert (cfg.device.accel_range_g, cfg.device.address) == (4, 0x6B)
 
 
+@pytest.mark.parametrize(
+    ("alias", "placement"), [("shoe", "foot"), ("shin", "shank"), ("belt", "lower_back")]
+)
+def test_config_accepts_the_placement_names_of_the_command_line(tmp_path, alias, placement):
+    # `--placement shoe` worked while `placement = "shoe"` in the config was "not allowed"
+    from firmware_py.logs.recording import PLACEMENT_ALIASES
+
+    assert PLACEMENT_ALIASES[alias] == placement
+    cfg = load_config(write(tmp_path, f'[device]\nplacement = "{alias}"\n'))
+    assert cfg.device.placement == placement
+
+
 def test_none_disables_an_output(tmp_path):
     cfg = load_config(write(tmp_path, '[pins]\nvibration = "none"\nbuzzer = "None"\nled_kind = "rgb"\n'))
     assert cfg.pins.vibration is None
@@ -385,6 +397,26 @@ def test_missing_file(tmp_path):
     assert msg.startswith(f"{p}: config file not found; allowed: the path of an existing TOML file")
     assert isinstance(info.value, FileNotFoundError)
     assert isinstance(info.value, ValueError)
+
+
+def test_an_unreadable_config_says_to_use_sudo(tmp_path, monkeypatch, capsys):
+    # the device's config is root:cadence 0640: `cadence-coach detect --config` as the login user
+    # cannot read it (tested through a patched read: the suite may run as root, who reads anything)
+    p = write(tmp_path, "[device]\n")
+    real = Path.read_bytes
+
+    def refuse(self):
+        if self == p:
+            raise PermissionError(13, "Permission denied")
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    msg = str(info.value)
+    assert msg.startswith(f"{p}: cannot read the config file (Permission denied)")
+    assert "sudo" in msg
+    assert "\n" not in msg
 
 
 @pytest.mark.parametrize(

@@ -180,3 +180,52 @@ def test_readme_cue_table_is_the_patterns_played_on_the_pins():
         else:
             assert vibration.startswith("none"), (kind, vibration)
         assert (led != "–") == ("led" in pattern), (kind, led)
+
+
+class _Parsed(Exception):
+    """Raised by the spied ``parse_args`` once a command line has been accepted."""
+
+
+def _benchmark_command_lines() -> list[tuple[str, str]]:
+    # usage-style lines ("[FOLDER] [--json FILE]") are checked with their optional parts given
+    lines = [(w, line.replace("[", "").replace("]", "")) for w, line in _command_lines("python -m")]
+    return [(w, line) for w, line in lines if line.split()[2].split(".")[0] == "benchmarks"]
+
+
+@pytest.mark.parametrize(("where", "line"), _benchmark_command_lines())
+def test_every_documented_benchmark_command_parses(where: str, line: str, monkeypatch) -> None:
+    # a benchmark option renamed or dropped must not linger in the docs; the module's own parser
+    # reads the line and nothing runs (parse_args is stopped right after it accepts the line)
+    import argparse
+    import importlib
+    import shlex
+
+    parse = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(self, args=None, namespace=None):
+        raise _Parsed(parse(self, args, namespace))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    words = shlex.split(line)
+    module = importlib.import_module(words[2] if words[2] != "benchmarks" else "benchmarks.__main__")
+    try:
+        module.main(words[3:])
+    except _Parsed:
+        return
+    except SystemExit as exc:  # pragma: no cover - the failure message is the point
+        pytest.fail(f"{where}: `{line}` is refused by {words[2]}'s parser (status {exc.code})")
+    pytest.fail(f"{where}: `{line}` ran without parsing its arguments")  # pragma: no cover
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_anchor_within_a_document_names_one_of_its_headings(doc: Path) -> None:
+    text = doc.read_text()
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", prose, re.M)}
+    broken = [a for a in re.findall(r"\]\(#([^)\s]+)\)", prose) if a not in anchors]
+    assert broken == [], f"{doc.relative_to(REPO)}: anchors without a heading: {broken}"

@@ -152,7 +152,8 @@ def test_dry_run_arm64_prints_every_step_and_changes_nothing(tmp_path):
 
     assert tree(tmp_path) == before, "a dry run must not write anything"
 
-    # I2C on, at 400 kHz, in the firmware config.txt.
+    # I2C on, at 400 kHz (config.txt set no speed), in the firmware config.txt.
+    assert "==> Enabling I2C at 400000 Hz (the default; --i2c-hz N for another speed)" in out
     assert "raspi-config nonint do_i2c 0" in cmds
     assert f"edit {root}/boot/firmware/config.txt:" in out
     assert "+dtparam=i2c_arm_baudrate=400000" in out
@@ -284,12 +285,15 @@ def test_dry_run_rejects_unknown_options(tmp_path):
     assert "unknown option" in proc.stderr
 
 
-def filter_config(tmp_path: Path, text: str) -> str:
-    """Run the script's own config.txt filter (sourced, nothing else runs) on ``text``."""
+def filter_config(tmp_path: Path, text: str, hz: str = "") -> str:
+    """Run the script's own config.txt filter (sourced, nothing else runs) on ``text``.
+
+    ``hz``: the speed to force (``--i2c-hz``); empty keeps the one ``text`` sets.
+    """
     cfg = tmp_path / "config.txt"
     cfg.write_text(text)
     proc = subprocess.run(
-        [BASH, "-c", 'source "$1" && i2c_config_filter "$2"', "_", str(SETUP), str(cfg)],
+        [BASH, "-c", 'source "$1" && i2c_config_filter "$2" "$3"', "_", str(SETUP), str(cfg), hz],
         capture_output=True,
         text=True,
         timeout=60,
@@ -314,11 +318,13 @@ def active(text: str) -> list[str]:
         ),
         ("dtparam=i2c_arm=on\n", ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000"]),
         ("dtparam=i2c_arm=off\n", ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000"]),
-        ("dtparam=i2c_arm=on,i2c_arm_baudrate=100000\n", ["dtparam=i2c_arm=on,i2c_arm_baudrate=400000"]),
+        # a bus slowed for a long cable stays slow
+        ("dtparam=i2c_arm=on,i2c_arm_baudrate=100000\n", ["dtparam=i2c_arm=on,i2c_arm_baudrate=100000"]),
         (
-            "dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=50000\n",
-            ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000"],
+            "dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=100000\n",
+            ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=100000"],
         ),
+        ("dtparam=i2c_arm=off,i2c_arm_baudrate=50000\n", ["dtparam=i2c_arm=on,i2c_arm_baudrate=50000"]),
         (
             "dtparam=audio=on\n[pi4]\narm_boost=1\n",
             [
@@ -340,6 +346,83 @@ def test_config_txt_filter(tmp_path, given, expect_lines):
     once = filter_config(tmp_path, given)
     assert active(once) == expect_lines
     assert filter_config(tmp_path, once) == once, "editing config.txt twice must change nothing"
+
+
+@needs_bash
+@pytest.mark.parametrize(
+    ("given", "hz", "expect_lines"),
+    [
+        ("", "100000", ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=100000"]),
+        (
+            "dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=100000\n",
+            "400000",
+            ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000"],
+        ),
+        (
+            "dtparam=i2c_arm=on,i2c_arm_baudrate=400000\n",
+            "100000",
+            ["dtparam=i2c_arm=on,i2c_arm_baudrate=100000"],
+        ),
+        (
+            "dtparam=i2c_arm=on,i2c_arm_baudrate=400000\n[pi4]\ndtparam=i2c_arm_baudrate=50000\n",
+            "100000",
+            ["dtparam=i2c_arm=on,i2c_arm_baudrate=100000", "[pi4]", "dtparam=i2c_arm_baudrate=100000"],
+        ),
+    ],
+)
+def test_config_txt_filter_forced_speed(tmp_path, given, hz, expect_lines):
+    once = filter_config(tmp_path, given, hz)
+    assert active(once) == expect_lines
+    assert filter_config(tmp_path, once, hz) == once, "forcing the same speed twice must change nothing"
+    # and a later run without --i2c-hz keeps it
+    assert filter_config(tmp_path, once) == once
+
+
+def config_hz(text: str) -> str:
+    proc = subprocess.run(
+        [BASH, "-c", 'source "$1" && i2c_config_hz', "_", str(SETUP)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout.strip()
+
+
+@needs_bash
+def test_config_txt_speed_reader():
+    assert config_hz("") == ""
+    assert config_hz("#dtparam=i2c_arm_baudrate=100000\ndtparam=audio=on\n") == ""
+    assert config_hz("dtparam=i2c_arm=on,i2c_arm_baudrate=100000\n") == "100000"
+    assert (
+        config_hz("dtparam=i2c_arm_baudrate=100000\n[all]\n  dtparam=i2c_arm_baudrate=50000 # slow\n")
+        == "50000"
+    )
+
+
+@needs_bash
+def test_dry_run_keeps_a_slowed_bus_unless_told(tmp_path):
+    root = fake_pi_root(tmp_path, "dtparam=i2c_arm=on,i2c_arm_baudrate=100000\n")
+    out = dry_run(tmp_path, root=root).stdout
+    assert "==> Enabling I2C at 100000 Hz (kept from config.txt; --i2c-hz N changes it)" in out
+    assert "already has I2C on at 100000 Hz" in out
+    assert "+dtparam" not in out, "nothing to edit"
+    out = dry_run(tmp_path, "--i2c-hz", "400000", root=root).stdout
+    assert "==> Enabling I2C at 400000 Hz (--i2c-hz; config.txt had 100000 Hz)" in out
+    assert "+dtparam=i2c_arm=on,i2c_arm_baudrate=400000" in out
+    assert "-dtparam=i2c_arm=on,i2c_arm_baudrate=100000" in out
+    out = dry_run(tmp_path, "--i2c-hz=100000", root=fake_pi_root(tmp_path / "b")).stdout
+    assert "==> Enabling I2C at 100000 Hz (--i2c-hz)" in out
+    assert "+dtparam=i2c_arm_baudrate=100000" in out
+
+
+@needs_bash
+@pytest.mark.parametrize("bad", ["fast", "400", "4000000", "1e5", ""])
+def test_dry_run_refuses_a_bad_bus_speed(tmp_path, bad):
+    proc = dry_run(tmp_path, "--i2c-hz", bad, root=fake_pi_root(tmp_path), check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().startswith(f"ERROR: --i2c-hz {bad}: give the bus speed in Hz")
 
 
 # --------------------------------------------------------------------------------------------

@@ -292,6 +292,13 @@ BAD_CASES = {
         "missing column(s) ax, az; found: 't', 'x', 'ay'",
     ),
     "partial_gyro_columns": ("t,ax,ay,az,gx\n0,1,2,3,4\n", 1, "missing column(s) gy, gz"),
+    # a spreadsheet's export: one column named "t;ax;..." (the message used to show it, not say why)
+    "semicolons": (
+        "t;ax;ay;az;gx;gy;gz\n0;1;2;3;;;\n",
+        1,
+        "(separated by ';': the separator must be a comma)",
+    ),
+    "tabs": ("t\tax\tay\taz\n0\t1\t2\t3\n", 1, "(separated by '\\t': the separator must be a comma)"),
     "duplicate_column": ("t,ax,ay,az,ax\n0,1,2,3,4\n", 1, "column 'ax' appears 2 times"),
     "non_numeric": (
         HEAD + "0,1,2,3,,,\n0.1,1,abc,3,,,\n",

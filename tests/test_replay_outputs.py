@@ -327,7 +327,8 @@ def test_demo_report_gives_time_per_terrain_and_grade_and_the_ground_truth(tmp_p
         for grade, secs in per_grade.items():
             assert shown[grade] == pytest.approx(secs, abs=0.051)
         truth = json.loads((data / f"{stem}.json").read_text())["ground_truth"]
-        line = next(x for x in report.splitlines() if x.startswith("Ground truth") and f"`{stem}.json`" in x)
+        sidecar = f"`firmware_py/data/{stem}.json`"  # by its path: a replay JSON of that name is beside
+        line = next(x for x in report.splitlines() if x.startswith("Ground truth") and sidecar in x)
         assert f"{len(truth['steps_t'])} contacts" in line
         assert f"cadence median {truth['cadence_steps_per_min_median']:.1f} spm" in line
     foot_truth = json.loads((data / "demo_foot_run.json").read_text())["ground_truth"]

@@ -440,8 +440,11 @@ def _column_indices(path: str, names: list[str]) -> tuple[list[int], list[int] |
         missing += [g for g in _GYRO if g not in names]
     if missing:
         found = ", ".join(_short(n, 24) for n in names[:12]) + (", ..." if len(names) > 12 else "")
+        # a spreadsheet's export with ';' or tabs reads as one column named "t;ax;ay;..."
+        other = next((sep for sep in (";", "\t") if len(names) == 1 and sep in names[0]), None)
+        sep = f" (separated by {other!r}: the separator must be a comma)" if other else ""
         raise LogFormatError(
-            f"{path}:1: missing column(s) {', '.join(missing)}; found: {found}; fix: {_HEADER_HINT}"
+            f"{path}:1: missing column(s) {', '.join(missing)}; found: {found}{sep}; fix: {_HEADER_HINT}"
         )
     acc_idx = [names.index(c) for c in _REQUIRED]
     gyro_idx = [names.index(g) for g in _GYRO] if gyro_found else None
