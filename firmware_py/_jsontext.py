@@ -5,6 +5,11 @@ yields one small string per token; for a 1-hour replay (half a million tokens) t
 the time spent writing the report. This writer produces the same text with one call per value:
 scalars are encoded exactly as :mod:`json` encodes them (``float.__repr__``, ``NaN``/``Infinity``,
 ``encode_basestring_ascii``), containers with the same separators and indentation.
+
+A long array of flat objects (the replay's ``steps``) can be written column by column instead:
+:func:`encode_column` encodes a column of values with one call of the C encoder, and
+:func:`objects_text` lays the columns out as the array's text, which goes into the document as a
+:class:`Raw` value.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import json
 from json.encoder import c_make_encoder, encode_basestring_ascii
 from typing import Any
 
-__all__ = ["dumps_indent1"]
+import numpy as np
+
+__all__ = ["Raw", "dumps_indent1", "encode_column", "objects_text", "rounded_column"]
 
 _INF = float("inf")
 
@@ -65,6 +72,159 @@ def _flat_encoder(level: int) -> Any:
     return enc
 
 
+class Raw:
+    """A value already encoded, as :func:`dumps_indent1` writes it at indentation ``level``.
+
+    Parameters
+    ----------
+    text : str
+        The value's text (for a container, its inner lines indented for ``level``).
+    level : int
+        The indentation level the text was made for: where :func:`dumps_indent1` meets it, the
+        level must be the same (else ``ValueError``).
+    """
+
+    __slots__ = ("level", "text")
+
+    def __init__(self, text: str, level: int) -> None:
+        self.text = text
+        self.level = level
+
+
+#: Exact types whose text the C encoder writes without a newline (str escapes its own).
+_LINE_TYPES = frozenset(_SCALARS)
+_LINES: list[Any] = []
+
+
+def encode_column(values: list[Any], level: int) -> list[str]:
+    """Return the text of each value as :func:`dumps_indent1` writes it at indentation ``level``.
+
+    A column of scalars (exact ``str``, ``int``, ``float``, ``bool``, ``None``) is encoded by one
+    call of the C encoder with a newline between items (a scalar's text holds none: strings
+    escape theirs), then split; any other column value by value, as :func:`dumps_indent1` does.
+
+    Parameters
+    ----------
+    values : list
+        The values (anything :func:`dumps_indent1` accepts).
+    level : int
+        The indentation level of the values (the level of the object that holds them, plus one).
+
+    Returns
+    -------
+    list of str
+        One text per value.
+    """
+    if not values:
+        return []
+    if set(map(type, values)) <= _LINE_TYPES:
+        if not _LINES:
+            if c_make_encoder is not None:
+                c_enc = c_make_encoder(
+                    None, None, encode_basestring_ascii, None, ": ", "\n", False, False, True
+                )
+                _LINES.append(lambda o, c_enc=c_enc: "".join(c_enc(o, 0)))
+            else:  # pragma: no cover - CPython always has _json
+                _LINES.append(json.JSONEncoder(separators=("\n", ": ")).encode)
+        return _LINES[0](values)[1:-1].split("\n")
+    out = []
+    for v in values:
+        parts: list[str] = []
+        _general(v, level, parts)
+        out.append("".join(parts))
+    return out
+
+
+def rounded_column(x: np.ndarray, ndigits: int) -> list[str]:
+    """Return the JSON text of ``round(v, ndigits)`` for each float ``v`` of ``x``.
+
+    The text is :mod:`json`'s, ``_float(round(v, ndigits))``.
+
+    ``round(v, n)`` is the double nearest to ``v`` correctly rounded to ``n`` decimals, the decimal
+    that ``format(v, f".{n}f")`` writes; and when that decimal has at most 15 significant digits,
+    it is the only decimal of 15 digits or fewer that reads back as that double, so the shortest
+    repr of ``round(v, n)`` is that decimal, trailing zeros dropped (one kept after the point).
+    ``repr`` writes it positionally when it is 0 or between 1e-4 and 1e16. So each float with
+    ``|v| < 10**(15 - n)`` (and ``|v| >= 1e-4`` when ``n > 4``: a smaller one may round to a
+    decimal that ``repr`` writes with an exponent) is formatted once with ``"%.nf"`` and its
+    trailing zeros dropped in ``n - 1`` passes of ``str.replace`` over the whole column, in C; any
+    other value (NaN, infinities, large or tiny values) goes through ``round`` and ``repr``.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Float64 values, 1-D.
+    ndigits : int
+        Decimals kept (1 to 14 take the fast path; any other count is handled value by value).
+
+    Returns
+    -------
+    list of str
+        One text per value.
+    """
+    values = x.tolist()
+    if not 1 <= ndigits <= 14 or not values:
+        return [_float(round(v, ndigits)) for v in values]
+    with np.errstate(invalid="ignore"):
+        mag = np.abs(x)
+        ok = mag < 10.0 ** (15 - ndigits)  # False for NaN and infinities
+        if ndigits > 4:
+            ok &= mag >= 1e-4
+    fast = values if ok.all() else [v for v, good in zip(values, ok.tolist(), strict=True) if good]
+    text = (f"%.{ndigits}f\n" * len(fast)) % tuple(fast)  # one format call for the column
+    for _ in range(ndigits - 1):
+        text = text.replace("0\n", "\n")
+    out = text[:-1].split("\n") if fast else []
+    if len(fast) == len(values):
+        return out
+    done = iter(out)
+    return [
+        next(done) if good else _float(round(v, ndigits)) for v, good in zip(values, ok.tolist(), strict=True)
+    ]
+
+
+def objects_text(keys: list[str], columns: list[list[str]], level: int) -> str:
+    """Return the text of an array of flat objects, as :func:`dumps_indent1` writes it at ``level``.
+
+    Object ``i`` is ``{keys[0]: columns[0][i], keys[1]: columns[1][i], ...}``; each column holds
+    the values' texts (:func:`encode_column` at ``level + 2``). The text is laid out with one
+    slice assignment per key: no Python loop over the objects.
+
+    Parameters
+    ----------
+    keys : list of str
+        The objects' keys, in order (at least one).
+    columns : list of list of str
+        One column of value texts per key, all of the same length (the number of objects).
+    level : int
+        The indentation level of the array.
+
+    Returns
+    -------
+    str
+        ``dumps_indent1`` of the list of objects at that level (``[]`` without objects).
+    """
+    if not keys or len(columns) != len(keys):
+        raise ValueError("objects_text needs one column per key and at least one key")
+    n = len(columns[0])
+    if any(len(c) != n for c in columns):
+        raise ValueError("objects_text needs columns of the same length")
+    if n == 0:
+        return "[]"
+    item = "\n" + " " * (level + 1)
+    inner = "\n" + " " * (level + 2)
+    names = [encode_basestring_ascii(k) + ": " for k in keys]
+    m = len(keys)
+    parts: list[str] = [""] * (2 * m * n)
+    parts[0 :: 2 * m] = [item + "}," + item + "{" + inner + names[0]] * n
+    for k in range(1, m):
+        parts[2 * k :: 2 * m] = ["," + inner + names[k]] * n
+    for k in range(m):
+        parts[2 * k + 1 :: 2 * m] = columns[k]
+    parts[0] = "[" + item + "{" + inner + names[0]
+    return "".join(parts) + item + "}\n" + " " * level + "]"
+
+
 def _key(k: Any) -> str:
     if isinstance(k, str):
         return encode_basestring_ascii(k)
@@ -95,6 +255,10 @@ def _general(o: Any, level: int, out: list[str]) -> None:
         _array(o, level, out)
     elif isinstance(o, dict):
         _object(o, level, out)
+    elif type(o) is Raw:
+        if o.level != level:
+            raise ValueError(f"a Raw value made for level {o.level} met at level {level}")
+        out.append(o.text)
     else:
         raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 

@@ -128,13 +128,13 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     result = replay_recording(rec, placement=args.placement, config=cfg)
     if args.cues_wav:
         _render_cues_wav(result, args.cues_wav, cfg)
+    s = summarize(result)  # once: the JSON holds it too
     if args.json:
-        write_json(result, Path(args.json))
+        write_json(result, Path(args.json), summary=s)
     if args.csv:
         write_csv(result, Path(args.csv))
     if args.plot:
         write_plot(result, Path(args.plot))
-    s = summarize(result)
     cad = s["cadence_spm_median"]
     dist = s["distance_m"]
     print(

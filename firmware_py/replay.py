@@ -8,7 +8,9 @@ The replay driver reads a ``.csv`` or ``.cclog`` log, feeds its samples to the s
 from __future__ import annotations
 
 import csv
+import itertools
 import math
+import operator
 import os
 import sys
 import time
@@ -24,7 +26,7 @@ from dsp import ValidationError
 from dsp.coach import CueEvent
 from dsp.pipeline import Pipeline, PipelineUpdate, StepEvent, StrideUpdate
 from firmware_py import __version__
-from firmware_py._jsontext import dumps_indent1
+from firmware_py._jsontext import Raw, dumps_indent1, encode_column, objects_text, rounded_column
 from firmware_py.config import Config, config_from_snapshot, load_config, make_pipeline
 from firmware_py.exc import (
     ConfigError,
@@ -200,8 +202,13 @@ def rest_gravity_mps2(rec: Recording) -> float | None:
     if rec.t_s.shape[0] == 0:
         return None
     first = rec.t_s < rec.t_s[0] + settings.bias_window_s
-    acc = rec.acc_mps2[first]
-    gyro = rec.gyro_rads[first] if rec.gyro_rads is not None else np.zeros_like(acc)
+    n = int(np.argmin(first)) if not first.all() else first.shape[0]
+    if first[n:].any():  # times that do not increase: the window is not a prefix
+        acc = rec.acc_mps2[first]
+        gyro = rec.gyro_rads[first] if rec.gyro_rads is not None else np.zeros_like(acc)
+    else:  # the usual recording: the window is its first n samples (the same array, no mask)
+        acc = np.ascontiguousarray(rec.acc_mps2[:n])
+        gyro = np.ascontiguousarray(rec.gyro_rads[:n]) if rec.gyro_rads is not None else np.zeros_like(acc)
     with np.errstate(invalid="ignore"):
         g = rest_gravity_if_still(acc, gyro, settings)
     return g if g is not None and math.isfinite(g) else None
@@ -423,6 +430,21 @@ def _finite_or_none(x: float | None, ndigits: int = 4) -> float | None:
     return round(float(x), ndigits)
 
 
+_T_S = operator.attrgetter("t_s")
+_CADENCE = operator.attrgetter("cadence_spm")
+_GAIT = operator.attrgetter("gait")
+_GRADE = operator.attrgetter("grade")
+_TERRAIN = operator.attrgetter("terrain")
+_ON_TARGET = operator.attrgetter("on_target")
+_EMITTED_AT = operator.attrgetter("emitted_at_s")
+
+
+def _running_total(values: Any) -> float:
+    """Return ``0.0 + v0 + v1 + ...`` added left to right (a loop's ``total += v``)."""
+    *_, last = itertools.accumulate(values, initial=0.0)
+    return last
+
+
 def summarize(result: ReplayResult) -> dict[str, Any]:
     """Summary block of the replay JSON.
 
@@ -441,26 +463,48 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         (``rest_gravity_mps2``, m/s², None when the sensor moved there).
     """
     ev = result.events
-    cad = np.array([e.cadence_spm for e in ev if e.cadence_spm is not None], dtype=float)
-    t = np.array([e.t_s for e in ev])
+    # Each field read once for all events; each total is the same sequence of float additions
+    # as a loop adding one interval at a time (itertools.accumulate from 0.0, in event order).
+    t = np.array(list(map(_T_S, ev)))
+    cad_all = list(map(_CADENCE, ev))
+    cad = np.array([c for c in cad_all if c is not None], dtype=float)
+    terrains = list(map(_TERRAIN, ev))
+    period_limit = 2.2 if result.steps_feet == "one" else 1.1
+    # the interval before each event from the second on; a pause longer than a period counts nowhere
+    dt = np.diff(t)
+    dts = dt.tolist()
+    kept = ~(dt > period_limit)
+
+    def column(get: Any) -> np.ndarray:  # a field of the events from the second on
+        return np.array(list(map(get, ev[1:])), dtype=object)
+
+    def total(select: np.ndarray) -> float:
+        return _running_total(itertools.compress(dts, select.tolist()))
+
     gait_s = {"walk": 0.0, "run": 0.0}
     grade_s: dict[str, float] = {}
     per_terrain: dict[str, dict[str, Any]] = {}
-    period_limit = 2.2 if result.steps_feet == "one" else 1.1
-    for i in range(1, len(ev)):
-        dt = float(t[i] - t[i - 1])
-        if dt > period_limit:
-            continue
-        gait_s[ev[i].gait] += dt
-        grade_s[ev[i].grade] = grade_s.get(ev[i].grade, 0.0) + dt
-        row = per_terrain.setdefault(ev[i].terrain, {"time_s": 0.0, "on_target_s": 0.0, "judged_s": 0.0})
-        row["time_s"] += dt
-        if ev[i].on_target is not None:
-            row["judged_s"] += dt
-            row["on_target_s"] += dt if ev[i].on_target else 0.0
+    if dts:
+        gaits, grades, ground = column(_GAIT), column(_GRADE), column(_TERRAIN)
+        on_target = column(_ON_TARGET)
+        judged = kept & (on_target != None)  # noqa: E711 - elementwise
+        hit = judged & on_target.astype(bool)  # the truth of each verdict
+        for name in set(gaits[kept].tolist()):
+            if name not in gait_s:
+                raise KeyError(name)  # as the loop's gait_s[name] += dt
+            gait_s[name] = total(kept & (gaits == name))
+        for name in set(grades[kept].tolist()):
+            grade_s[name] = total(kept & (grades == name))
+        for name in set(ground[kept].tolist()):
+            here = ground == name
+            per_terrain[name] = {
+                "time_s": total(kept & here),
+                "on_target_s": total(hit & here),
+                "judged_s": total(judged & here),
+            }
     terrain_summary = {}
     for name, row in sorted(per_terrain.items()):
-        cads = [e.cadence_spm for e in ev if e.terrain == name and e.cadence_spm is not None]
+        cads = [c for c, g in zip(cad_all, terrains, strict=True) if g == name and c is not None]
         strides = [e.stride_length_m for e in ev if e.terrain == name and e.stride_length_m is not None]
         terrain_summary[name] = {
             "time_s": round(row["time_s"], 3),
@@ -472,7 +516,7 @@ def summarize(result: ReplayResult) -> dict[str, Any]:
         }
     distance = total_distance_m(result)
     moving = gait_s["walk"] + gait_s["run"]
-    latency = np.array([e.emitted_at_s - e.t_s for e in ev])
+    latency = np.array(list(map(_EMITTED_AT, ev))) - t if ev else np.zeros(0)
     contacts = len(ev) * (2 if result.steps_feet == "one" else 1)
     cue_counts: dict[str, int] = {}
     for c in result.cues:
@@ -525,9 +569,13 @@ def cumulative_distance_m(result: ReplayResult) -> list[float | None]:
         One entry per contact of ``result.events``.
     """
     attr = "stride_length_m" if result.steps_feet == "one" else "step_length_m"
-    lengths = [getattr(e, attr) for e in result.events]
+    lengths = list(map(operator.attrgetter(attr), result.events))
     if all(x is None for x in lengths):
         return [None] * len(lengths)
+    if not result.missed_strides:
+        # the loop below without missed strides: a running total of the known lengths from 0.0
+        # (an unknown one adds 0.0, which leaves a total that starts at 0.0 as it is)
+        return list(itertools.accumulate([0.0 if x is None else x for x in lengths], initial=0.0))[1:]
     missed = sorted(result.missed_strides)
     j = 0
     total = 0.0
@@ -589,6 +637,127 @@ def _steps_json(result: ReplayResult) -> list[dict[str, Any]]:
     return out
 
 
+#: The keys of a ``steps`` object, in order (:func:`_steps_json`).
+_STEP_KEYS = (
+    "t",
+    "side",
+    "cadence_spm",
+    "gait",
+    "stride_length_m",
+    "step_length_m",
+    "speed_mps",
+    "height_change_m",
+    "distance_m",
+    "terrain",
+    "grade",
+    "target_cadence_spm",
+    "target_stride_length_m",
+    "on_target",
+    "emitted_at",
+)
+
+
+_FLOAT_OR_NONE = frozenset((float, type(None)))
+
+
+def _rounded_texts(values: list[Any], ndigits: int, level: int) -> list[str]:
+    """Return the JSON text of ``None if x is None or not isfinite(x) else round(float(x), ndigits)``.
+
+    For a column of floats and None (the usual one) the rounded floats' texts come from
+    :func:`firmware_py._jsontext.rounded_column` and None or a non-finite value is ``null``; any
+    other column is built value by value with that expression.
+    """
+    if not values:
+        return []
+    if not set(map(type, values)) <= _FLOAT_OR_NONE:
+        fin = math.isfinite
+        return encode_column(
+            [None if x is None or not fin(x) else round(float(x), ndigits) for x in values], level
+        )
+    arr = np.array(values, dtype=np.float64)  # None -> NaN
+    good = np.isfinite(arr)
+    if good.all():
+        return rounded_column(arr, ndigits)
+    out = ["null"] * len(values)
+    idx = np.flatnonzero(good).tolist()
+    for i, text in zip(idx, rounded_column(arr[good], ndigits), strict=True):
+        out[i] = text
+    return out
+
+
+def _times_texts(values: list[Any], level: int) -> list[str]:
+    """Return the JSON text of ``round(t, 6)`` for each time (:func:`_rounded_texts` for floats)."""
+    if set(map(type, values)) <= {float}:
+        return rounded_column(np.array(values, dtype=np.float64), 6)
+    return encode_column(list(map(round, values, itertools.repeat(6))), level)
+
+
+def _steps_text(result: ReplayResult, level: int) -> str:
+    """Return the JSON text of :func:`_steps_json` as :func:`dumps_indent1` writes it at ``level``.
+
+    Built column by column (:func:`firmware_py._jsontext.objects_text`): each field of every step
+    read at once, and each column's texts made in a few calls (:func:`_rounded_texts`,
+    :func:`firmware_py._jsontext.encode_column`), the same text as :func:`_steps_json`'s values
+    encoded one step at a time. A replay has thousands of steps: building one dict per step and
+    encoding it was most of the time spent writing the report.
+    """
+    ev = result.events
+    if not ev:
+        return "[]"
+
+    def field(name: str) -> list[Any]:
+        return list(map(operator.attrgetter(name), ev))
+
+    lv = level + 2  # the level of the values inside each step's object
+    texts = [
+        _times_texts(field("t_s"), lv),
+        encode_column(field("side"), lv),
+        _rounded_texts(field("cadence_spm"), 3, lv),
+        encode_column(field("gait"), lv),
+        _rounded_texts(field("stride_length_m"), 4, lv),
+        _rounded_texts(field("step_length_m"), 4, lv),
+        _rounded_texts(field("speed_mps"), 3, lv),
+        _rounded_texts(field("height_change_m"), 4, lv),
+        _rounded_texts(cumulative_distance_m(result), 2, lv),
+        encode_column(field("terrain"), lv),
+        encode_column(field("grade"), lv),
+        _rounded_texts(field("target_cadence_spm"), 1, lv),
+        _rounded_texts(field("target_stride_length_m"), 3, lv),
+        encode_column(field("on_target"), lv),
+        _times_texts(field("emitted_at_s"), lv),
+    ]
+    return objects_text(list(_STEP_KEYS), texts, level)
+
+
+def _contract(result: ReplayResult, steps: Any, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the replay contract of :func:`to_json` with ``steps`` as its ``steps`` value."""
+    return {
+        "schema": SCHEMA,
+        "software_version": __version__,
+        "source": result.source,
+        "placement": result.placement,
+        "placement_side": result.placement_side,
+        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
+        "has_gyro": result.has_gyro,
+        "steps_feet": result.steps_feet,
+        "steps": steps,
+        "cues": [
+            {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
+        ],
+        "summary": summarize(result) if summary is None else summary,
+    }
+
+
+def json_text(result: ReplayResult, summary: dict[str, Any] | None = None) -> str:
+    """Return the text :func:`write_json` writes: ``json.dumps(to_json(result), indent=1)`` and a newline.
+
+    The same bytes, faster: :func:`firmware_py._jsontext.dumps_indent1`, with the ``steps`` array
+    written column by column (:func:`_steps_text`). ``summary``: ``summarize(result)`` when the
+    caller has it already.
+    """
+    return dumps_indent1(_contract(result, Raw(_steps_text(result, 1), 1), summary)) + "\n"
+
+
 def to_json(result: ReplayResult) -> dict[str, Any]:
     """Build the replay contract ``cadence-coach.replay/1`` for one recording.
 
@@ -602,21 +771,7 @@ def to_json(result: ReplayResult) -> dict[str, Any]:
     dict
         JSON-serialisable object (described in the README).
     """
-    return {
-        "schema": SCHEMA,
-        "software_version": __version__,
-        "source": result.source,
-        "placement": result.placement,
-        "placement_side": result.placement_side,
-        "sample_rate_hz": round(float(result.sampling_rate_hz), 4),  # 200.0, not 199.99999999999983
-        "has_gyro": result.has_gyro,
-        "steps_feet": result.steps_feet,
-        "steps": _steps_json(result),
-        "cues": [
-            {"t": round(c.t_s, 6), "kind": c.kind, "level": c.level, "reason": c.reason} for c in result.cues
-        ],
-        "summary": summarize(result),
-    }
+    return _contract(result, _steps_json(result))
 
 
 class _WritingOutput:
@@ -643,11 +798,12 @@ class _WritingOutput:
         return False
 
 
-def write_json(result: ReplayResult, path: Path) -> None:
+def write_json(result: ReplayResult, path: Path, *, summary: dict[str, Any] | None = None) -> None:
     """Write the JSON contract to ``path`` (parents created).
 
     A regular file is replaced atomically; an existing special file (``/dev/stdout``, a pipe) is
-    written to as it is, never replaced.
+    written to as it is, never replaced. ``summary``: ``summarize(result)``, when the caller has
+    it already (it is not computed again).
 
     Raises
     ------
@@ -656,7 +812,7 @@ def write_json(result: ReplayResult, path: Path) -> None:
     """
     path = Path(path)
     with _WritingOutput(path, "replay JSON (--json)"):
-        text = dumps_indent1(to_json(result)) + "\n"  # = json.dumps(..., indent=1), faster
+        text = json_text(result, summary)  # = json.dumps(to_json(result), indent=1) + "\n", faster
         if path.exists() and not path.is_file():
             with path.open("w") as fh:
                 fh.write(text)
