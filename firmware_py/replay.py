@@ -657,6 +657,10 @@ _STEP_KEYS = (
 )
 
 
+#: The CSV's columns: the ``steps`` keys, the two times with their unit in the name.
+_CSV_COLUMNS = tuple({"t": "t_s", "emitted_at": "emitted_at_s"}.get(k, k) for k in _STEP_KEYS)
+
+
 _FLOAT_OR_NONE = frozenset((float, type(None)))
 
 
@@ -840,25 +844,7 @@ def _write_csv_rows(result: ReplayResult, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(
-            [
-                "t_s",
-                "side",
-                "cadence_spm",
-                "gait",
-                "stride_length_m",
-                "step_length_m",
-                "speed_mps",
-                "height_change_m",
-                "distance_m",
-                "terrain",
-                "grade",
-                "target_cadence_spm",
-                "target_stride_length_m",
-                "on_target",
-                "emitted_at_s",
-            ]
-        )
+        w.writerow(_CSV_COLUMNS)
 
         def num(x: float | None, fmt: str) -> str:
             return "" if x is None else format(x, fmt)

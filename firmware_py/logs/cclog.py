@@ -886,6 +886,28 @@ def _scan(buf: Any, start: int, header: dict[str, Any], copy: bool = True) -> It
         pos = found.offset + found.size
 
 
+def _sample_arrays(header: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Allocate the time, accelerometer and (when the log has one) gyroscope arrays of ``n`` samples."""
+    gyro = np.empty((n, 3)) if header["has_gyro"] else None
+    return np.empty(n), np.empty((n, 3)), gyro
+
+
+def _values_into(header: dict[str, Any], v: np.ndarray, acc: np.ndarray, gyro: np.ndarray | None) -> None:
+    """Write records' values ``v`` (last axis: ax, ay, az[, gx, gy, gz]) into ``acc``, ``gyro`` in SI units.
+
+    ``i2`` logs store counts: each becomes the float64 count times its LSB; ``f4`` logs store SI
+    values, copied as they are.
+    """
+    if header["encoding"] == "i2":
+        np.multiply(v[..., :3], float(header["acc_lsb_mps2"]), out=acc, dtype=np.float64)
+        if gyro is not None:
+            np.multiply(v[..., 3:6], float(header["gyro_lsb_rads"]), out=gyro, dtype=np.float64)
+    else:
+        acc[...] = v[..., :3]
+        if gyro is not None:
+            gyro[...] = v[..., 3:6]
+
+
 def _read_intact(
     buf: Any, start: int, header: dict[str, Any]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[CclogBlock]] | None:
@@ -945,13 +967,7 @@ def _read_intact(
             pos = end
     finally:
         view.release()
-    n_total = sum(per * count for _, per, count in runs)
-    t_s = np.empty(n_total)
-    acc = np.empty((n_total, 3))
-    gyro = np.empty((n_total, 3)) if has_gyro else None
-    i2 = header["encoding"] == "i2"
-    acc_lsb = float(header["acc_lsb_mps2"]) if i2 else 1.0
-    gyro_lsb = float(header["gyro_lsb_rads"]) if i2 and has_gyro else 1.0
+    t_s, acc, gyro = _sample_arrays(header, sum(per * count for _, per, count in runs))
     i = 0
     for first, per, count in runs:
         j = i + per * count
@@ -964,16 +980,13 @@ def _read_intact(
             strides=(BLOCK_HEADER_BYTES + per * itemsize, itemsize),
         )
         t_s[i:j].reshape(count, per)[...] = rec["t"]
-        v = rec["v"]
-        if i2:  # counts to SI units: float64 count times its LSB
-            np.multiply(v[:, :, :3], acc_lsb, out=acc[i:j].reshape(count, per, 3), dtype=np.float64)
-            if gyro is not None:
-                np.multiply(v[:, :, 3:6], gyro_lsb, out=gyro[i:j].reshape(count, per, 3), dtype=np.float64)
-        else:
-            acc[i:j].reshape(count, per, 3)[...] = v[:, :, :3]
-            if gyro is not None:
-                gyro[i:j].reshape(count, per, 3)[...] = v[:, :, 3:6]
-        del rec, v  # views of the file's buffer: the caller closes it
+        _values_into(
+            header,
+            rec["v"],
+            acc[i:j].reshape(count, per, 3),
+            None if gyro is None else gyro[i:j].reshape(count, per, 3),
+        )
+        del rec  # a view of the file's buffer: the caller closes it
         i = j
     with np.errstate(all="ignore"):
         if not (np.isfinite(t_s).all() and (np.diff(t_s) > 0).all()):
@@ -1144,30 +1157,17 @@ def read_cclog(path: str | os.PathLike[str]) -> Recording:
     finally:
         closer()
 
-    has_gyro: bool = header["has_gyro"]
-    # each block's views of its payload are copied once, straight into the output arrays
-    n_total = sum(x.shape[0] for x in ts)
-    t_s = np.empty(n_total)
-    acc = np.empty((n_total, 3))
-    gyro = np.empty((n_total, 3)) if has_gyro else None
-    i2 = header["encoding"] == "i2"
-    acc_lsb = float(header["acc_lsb_mps2"]) if i2 else 1.0
-    gyro_lsb = float(header["gyro_lsb_rads"]) if i2 and has_gyro else 1.0
-    i = 0
     if intact is not None:  # every block intact: the arrays are built already
         t_s, acc, gyro = intact[:3]
-    for t, v in zip(ts, vs, strict=True):
-        j = i + t.shape[0]
-        t_s[i:j] = t
-        if i2:  # counts to SI units: float64 count times its LSB
-            np.multiply(v[:, :3], acc_lsb, out=acc[i:j], dtype=np.float64)
-            if gyro is not None:
-                np.multiply(v[:, 3:6], gyro_lsb, out=gyro[i:j], dtype=np.float64)
-        else:
-            acc[i:j] = v[:, :3]
-            if gyro is not None:
-                gyro[i:j] = v[:, 3:6]
-        i = j
+    else:
+        # each block's views of its payload are copied once, straight into the output arrays
+        t_s, acc, gyro = _sample_arrays(header, sum(x.shape[0] for x in ts))
+        i = 0
+        for t, v in zip(ts, vs, strict=True):
+            j = i + t.shape[0]
+            t_s[i:j] = t
+            _values_into(header, v, acc[i:j], None if gyro is None else gyro[i:j])
+            i = j
 
     bad = bad_sample_rows(acc, gyro)
     if bad.size:
