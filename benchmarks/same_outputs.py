@@ -414,12 +414,12 @@ def revision_tree(repo: Path, commit: str):
     """Check ``commit`` out in a temporary ``git worktree``; remove it on the way out."""
     parent = Path(tempfile.mkdtemp(prefix="cc-same-outputs-"))
     tree = parent / "tree"
-    proc = subprocess.run(
-        ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(tree), commit],
-        capture_output=True,
-        text=True,
-    )
-    try:
+    try:  # from before the add: an interrupt during or just after it removes the tree all the same
+        proc = subprocess.run(
+            ["git", "-C", str(repo), "worktree", "add", "--detach", "--quiet", str(tree), commit],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise Refused(f"git worktree add {commit[:12]} failed: {proc.stderr.strip()}")
         yield tree

@@ -477,3 +477,41 @@ def test_rest_gravity_slice_is_the_mask(order):
     want = rest_gravity_if_still(acc[first], gyro[first], LoopSettings())
     assert want is not None
     assert rest_gravity_mps2(rec) == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(floats_any, st.sampled_from([-0.0, 1e-300, -1e-300, 5e-7, -5e-7, 1e-5])),
+            st.one_of(floats_any, st.sampled_from([-0.0, 1e-300, 123456.0000005])),
+            st.one_of(opt_float, st.sampled_from([-0.0, 1e-300, -1e-300, 0.0005, -0.0005])),
+        ),
+        max_size=12,
+    ),
+    st.text(max_size=6),
+)
+def test_json_text_is_json_dumps_for_odd_times_values_and_sources(rows, name):
+    # the times through the column path too (any float: NaN, infinities, -0.0, tiny, negative),
+    # a source that is not ASCII, and no steps at all
+    from dsp.pipeline import _step_event, _stride_update
+    from firmware_py.replay import ReplayResult, json_text, to_json
+
+    events = []
+    for t, emitted, cad in rows:
+        ev = _step_event(t, emitted, "L", cad, "run", "smooth", "flat", cad, cad, None)
+        events.append(ev.with_stride(_stride_update(t, cad, cad, cad, cad, 0.0)))
+    result = ReplayResult(
+        source=f"läufe/{name}ü—🏃.csv",
+        sampling_rate_hz=100.0,
+        has_gyro=False,
+        placement_side=None,
+        duration_s=10.0,
+        placement="foot",
+        steps_feet="one",
+        events=events,
+        missed_strides=[],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert json_text(result) == json.dumps(to_json(result), indent=1) + "\n"

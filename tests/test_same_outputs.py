@@ -135,3 +135,34 @@ def test_against_head_is_identical_and_removes_its_worktree(tiny: Path, tmp_path
         ["git", "-C", str(REPO), "worktree", "list"], capture_output=True, text=True
     ).stdout
     assert "cc-same-outputs-" not in trees
+
+
+def test_an_interrupt_right_after_the_worktree_is_added_removes_it(tmp_path: Path, monkeypatch) -> None:
+    # Ctrl-C (or any error) between `git worktree add` and the `with` body must not leave the
+    # temporary worktree registered in the repository nor its folder in /tmp
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "--quiet"], check=True)
+    (repo / "f.txt").write_text("x\n")
+    subprocess.run([*git, "add", "f.txt"], check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "c"], check=True)
+    commit = so.resolve_revision(repo, "HEAD")
+    real_run = subprocess.run
+    added: list[Path] = []
+
+    def run(argv, *args, **kwargs):
+        proc = real_run(argv, *args, **kwargs)
+        if "add" in argv and "worktree" in argv:
+            added.append(Path(argv[-2]))
+            raise KeyboardInterrupt
+        return proc
+
+    monkeypatch.setattr(so.subprocess, "run", run)
+    with pytest.raises(KeyboardInterrupt), so.revision_tree(repo, commit):
+        pass
+    monkeypatch.setattr(so.subprocess, "run", real_run)
+    trees = real_run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True).stdout
+    assert len(added) == 1
+    assert str(added[0]) not in trees
+    assert not added[0].parent.exists()
