@@ -520,17 +520,6 @@ class GradeEstimator:
         return grade, vspeed, grade_se, vspeed_se
 
     def _decide(self, t: float) -> None:
-        if self._x is None and not self._n_heights:
-            # no barometer yet and no stride with a height (a lower-back sensor, the usual case):
-            # no source, so the grade is unknown; what the general path below decides, without it
-            t = self._t_last = max(self._t_last, t)
-            if self._grade != UNKNOWN:
-                self._grade = UNKNOWN
-                self._t_change = t
-            self._last_fields = (t, UNKNOWN, math.nan, math.nan, math.nan, "none")
-            self._last = None
-            self._grade_pct = math.nan
-            return
         s = self.settings
         self._t_last = max(self._t_last, t)
         t = self._t_last

@@ -191,10 +191,9 @@ def gyro_bias_if_still(
     if len(acc_mps2) < 10:
         return None
     bias = gyro_rads.mean(axis=0)
-    if np.abs(gyro_rads - bias).max() > settings.still_gyro_rads:
-        return None  # moving (the accelerometer's test would not change the answer)
+    moving = np.abs(gyro_rads - bias).max() > settings.still_gyro_rads
     shaking = np.linalg.norm(acc_mps2, axis=1).std() > settings.still_acc_std_mps2
-    return None if shaking else bias
+    return None if (moving or shaking) else bias
 
 
 def rest_gravity_if_still(
