@@ -455,8 +455,7 @@ def _limb_sample(
     than every sample of the look-ahead and not lower than any over ``P_LIMB_PEAK_FRAC`` of the
     stride period before it, at least
     ``P_LIMB_REFR_FRAC`` of the stride period after the last contact (or sooner, with an impact
-    over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing, though never within
-    ``P_LIMB_SWING_S`` of it), and not within
+    over ``P_LIMB_OVERRIDE`` times the last contact's: that one was no landing), and not within
     ``P_LIMB_SWING_S`` of the end of the foot's last rest (that burst is the push-off: a swing
     of the leg takes longer than that before the foot lands again).  The contact is timed at the
     last sample of the burst that holds the peak, before |a| first falls below g plus
@@ -523,12 +522,10 @@ def _limb_sample(
         # one contact per stride: none within the refractory time of the last, unless this impact
         # dwarfs the last contact's (then that was no landing but a swing's or a push-off's hump:
         # without this, such a contact would hide the next heel strike, and the next, locked half a
-        # stride off). Never within P_LIMB_SWING_S of the last contact, though: one foot cannot
-        # land twice within its own push-off window
-        since = tc - state[S_LAST_STEP_T]
+        # stride off)
         refractory = max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR_FRAC] * period)
         dwarfs = vc - G_MPS2 > params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_IMP]
-        if since < refractory and (not dwarfs or since < params[P_LIMB_SWING_S]):
+        if tc - state[S_LAST_STEP_T] < refractory and not dwarfs:
             continue
         # the push-off: the foot left its last rest (the last one that ended by the candidate) too
         # recently

@@ -195,8 +195,7 @@ class StepSettings:
         Foot without a gyroscope: a contact within the refractory time is taken all the same when
         its impact (|a| above g) is over this many times the last contact's: that one was then a
         swing's or a push-off's hump, not a landing (without this, it would hide every heel
-        strike after it, half a stride later); never within ``limb_swing_s`` of the last
-        contact (one foot cannot land twice within its own push-off window), 1.
+        strike after it, half a stride later), 1.
     """
 
     gravity_cutoff_hz: float = 0.5

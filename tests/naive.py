@@ -161,11 +161,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             return
         period = robust_median_interval(intervals, default_period)
         # one contact per stride, unless this impact is over limb_override times the last one's
-        # and a push-off window (limb_swing_s) has passed since it (one foot cannot land twice
-        # within it)
         refractory = max(min_interval, s.limb_refractory_fraction * period)
-        dwarfs = vc - 9.80665 > s.limb_override * last_impact and tc - last_step >= s.limb_swing_s
-        if tc - last_step < refractory and not dwarfs:
+        if tc - last_step < refractory and vc - 9.80665 <= s.limb_override * last_impact:
             return
         # the push-off: the foot left its last rest (of the last two that ended by the
         # candidate, else none known) less than a swing before it
