@@ -382,28 +382,36 @@ def _summarize_reference(result):
 )
 def test_summarize_is_the_loop_over_events(rows, steps_feet):
     from dsp.pipeline import _step_event, _stride_update
-    from firmware_py.replay import ReplayResult, summarize
+    from firmware_py.replay import summarize
 
     events, t = [], 0.0
     for dt, fields, (sl, sp, v, h) in rows:
         t += dt
         ev = _step_event(t, t + fields[1] % 1.0, *fields[2:])
         events.append(ev.with_stride(_stride_update(t, sl, sp, v, h, 0.0)))
-    result = ReplayResult(
-        source="x.csv",
-        sampling_rate_hz=100.0,
-        has_gyro=True,
-        placement_side=None,
-        duration_s=t,
-        placement="foot",
-        steps_feet=steps_feet,
-        events=events,
-    )
+    result = _foot_result(events, t, steps_feet)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         got, want = summarize(result), _summarize_reference(result)
     assert json.dumps(got) == json.dumps(want)
     assert list(got) == list(want)
+
+
+def _foot_result(events, duration_s, steps_feet, missed_strides=()):
+    """A foot replay of ``events`` at 100 Hz with a gyroscope (the summaries' input)."""
+    from firmware_py.replay import ReplayResult
+
+    return ReplayResult(
+        source="x.csv",
+        sampling_rate_hz=100.0,
+        has_gyro=True,
+        placement_side=None,
+        duration_s=duration_s,
+        placement="foot",
+        steps_feet=steps_feet,
+        events=events,
+        missed_strides=list(missed_strides),
+    )
 
 
 def _cumulative_reference(result):
@@ -434,24 +442,14 @@ def _cumulative_reference(result):
 )
 def test_cumulative_distance_is_the_loop(rows, steps_feet, missed):
     from dsp.pipeline import _step_event, _stride_update
-    from firmware_py.replay import ReplayResult, cumulative_distance_m
+    from firmware_py.replay import cumulative_distance_m
 
     events, t = [], 0.0
     for dt, sl, sp in rows:
         t += dt
         ev = _step_event(t, t, None, None, "run", "smooth", "flat", None, None, None)
         events.append(ev.with_stride(_stride_update(t, sl, sp, None, None, 0.0)))
-    result = ReplayResult(
-        source="x.csv",
-        sampling_rate_hz=100.0,
-        has_gyro=True,
-        placement_side=None,
-        duration_s=t,
-        placement="foot",
-        steps_feet=steps_feet,
-        events=events,
-        missed_strides=missed,
-    )
+    result = _foot_result(events, t, steps_feet, missed)
     assert json.dumps(cumulative_distance_m(result)) == json.dumps(_cumulative_reference(result))
 
 
