@@ -13,13 +13,16 @@
 #               changes nothing (the checks it makes only read)
 #   --no-start  install and enable the service but do not (re)start it now
 #   --i2c-hz N  run the I2C bus at N Hz (10000-1000000, e.g. 100000 for a long
-#               cable); without it, the speed config.txt already sets is kept,
-#               and 400000 is set only when it sets none
+#               cable); without it, the speed config.txt already sets for
+#               every board (before any [pi4]-like section, or under [all]) is
+#               kept, and 400000 is set only when it sets none. A speed set
+#               only in a conditional section ([pi4], [pi02]...) is left to win
+#               on the boards it names; --i2c-hz N rewrites those lines too
 #
 # What it does, each step safe to repeat:
 #    1. checks it runs as root, on arm64 (armhf: warns, turns the JIT off)
 #    2. enables I2C (raspi-config nonint do_i2c 0); the bus speed in config.txt:
-#       --i2c-hz N, else the one already there, else 400 kHz
+#       --i2c-hz N, else the one already there for every board, else 400 kHz
 #    3. apt installs python3-venv python3-lgpio i2c-tools (and, on arm64, gcc
 #       g++ python3-dev: the compilers and headers the AOT kernel module needs)
 #    4. creates the system user `cadence` (groups i2c and gpio only)
@@ -59,7 +62,8 @@ readonly ARMHF_FROM_APT_NAMES=(numpy scipy numba llvmlite)
 DRY_RUN=0
 NO_START=0
 I2C_HZ=""       # --i2c-hz N (empty: keep config.txt's speed, $DEFAULT_I2C_HZ when it has none)
-I2C_BUS_HZ=""   # the speed config.txt sets once setup_i2c has run
+I2C_BUS_HZ=""   # the speed config.txt sets for every board once setup_i2c has run
+I2C_COND_HZ=""  # speeds config.txt keeps in conditional sections ([pi4]...), space-separated
 R=""            # file-system prefix (CADENCE_SETUP_ROOT, dry-run only)
 ARCH=""         # arm64 or armhf
 REBOOT_NEEDED=0
@@ -110,51 +114,96 @@ write_file() {
     rm -f "$tmp"
 }
 
+# config.txt's conditional sections ("Conditional filters" in the Raspberry Pi
+# documentation): a line "[pi4]", "[pi02]", "[cm4]", "[gpio4=1]"... starts a
+# section whose lines apply only where that filter matches, until the next
+# section line; "[all]" resets to lines every board reads; "[none]" lines are
+# read by no board. Later lines win. The I2C functions below count as "set" only
+# what applies on every board: lines before the first section, or under [all].
+
+# CONFIG_TXT_SCOPE_AWK: awk code that keeps `global` (1 on lines every board
+# reads), `never` (1 under [none]), `section` (the last section line, "" before
+# any) and `is_section` (1 on a section line) up to date, per input file.
+# shellcheck disable=SC2016  # awk code: its $0 is awk's, not the shell's
+readonly CONFIG_TXT_SCOPE_AWK='
+    FNR == 1 { global = 1; never = 0; section = "" }
+    { is_section = 0 }
+    /^[ \t]*\[[^]]*\]/ {
+        section = $0; sub(/^[ \t]*/, "", section); sub(/\].*/, "]", section)
+        global = (tolower(section) == "[all]"); never = (tolower(section) == "[none]")
+        is_section = 1
+    }
+'
+
 # i2c_config_filter FILE [HZ]: print FILE (a config.txt) with I2C switched on
-# and the ARM I2C bus at HZ; without HZ, a speed FILE already sets is kept (a
-# bus slowed for a long cable stays slow) and $DEFAULT_I2C_HZ is added only
-# when it sets none. Idempotent: filtering the output again changes nothing. The baud rate goes on its own line, dtparam=i2c_arm_baudrate=...,
+# and the ARM I2C bus at HZ; without HZ, a speed FILE already sets for every
+# board is kept (a bus slowed for a long cable stays slow) and $DEFAULT_I2C_HZ
+# is added only when it sets none. Idempotent: filtering the output again
+# changes nothing. The baud rate goes on its own line, dtparam=i2c_arm_baudrate=...,
 # which is the same as the combined dtparam=i2c_arm=on,i2c_arm_baudrate=...
 # but survives `raspi-config nonint do_i2c`, which rewrites whole
 # "dtparam=i2c_arm=..." lines to plain "dtparam=i2c_arm=on". A combined line
-# that is already there gets its value fixed in place. New lines are appended
-# under an [all] section so that no [pi4]/[cm4]... filter above applies to them.
+# that is already there gets its value fixed in place.
+# Conditional sections: only lines every board reads count as "already set".
+# Missing lines go where every board reads them and they override no section:
+# just before the first conditional section (at the end when there is none),
+# so a speed the user sets under [pi4] still wins on a Pi 4. With HZ, the
+# i2c_arm_baudrate lines of conditional sections are set to HZ too (HZ is the
+# speed asked for on this board); i2c_arm=off becomes on in any section (the
+# coach needs the bus). Lines under [none] are left as they are.
 i2c_config_filter() {
     local file=$1 hz=${2:-}
-    awk -v force="$hz" -v baud_default="$DEFAULT_I2C_HZ" '
-        # pass 1: what is already there (active, i.e. uncommented, lines only)
+    awk -v force="$hz" -v baud_default="$DEFAULT_I2C_HZ" "$CONFIG_TXT_SCOPE_AWK"'
+        # pass 1: what every board already reads (active, i.e. uncommented, lines only)
         NR == FNR {
-            if ($0 ~ /^[ \t]*dtparam=([^#]*,)?i2c_arm=on/)        has_on = 1
-            if ($0 ~ /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=/) has_baud = 1
+            if (is_section && !global && !first_cond) first_cond = FNR
+            # an "i2c_arm=off" every board reads is switched on in place below
+            if (global && $0 ~ /^[ \t]*dtparam=([^#]*,)?i2c_arm=o(n|ff)/)   has_on = 1
+            if (global && $0 ~ /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=/) has_baud = 1
+            if (global && !on_here && $0 ~ /^[ \t]*#[ \t]*dtparam=i2c_arm=on[ \t]*$/) on_here = FNR
             next
         }
         # pass 2: rewrite
-        /^[ \t]*\[[^]]*\]/ { section = $0; sub(/^[ \t]*/, "", section); sub(/[ \t]*$/, "", section) }
-        /^[ \t]*dtparam=/ {
-            if ($0 ~ /(=|,)i2c_arm=off/) { sub(/i2c_arm=off/, "i2c_arm=on"); has_on = 1 }
+        FNR == 1 && has_on { on_here = 0 }  # else a commented "#dtparam=i2c_arm=on" is switched on in place
+        FNR == first_cond && (!has_on && !on_here || !has_baud) {
+            if (!has_on && !on_here) print "dtparam=i2c_arm=on"
+            if (!has_baud) print "dtparam=i2c_arm_baudrate=" (force != "" ? force : baud_default)
+            print ""
+            has_on = 1; has_baud = 1
+        }
+        !never && /^[ \t]*dtparam=/ {
+            if ($0 ~ /(=|,)i2c_arm=off/) sub(/i2c_arm=off/, "i2c_arm=on")
             if (force != "") gsub(/i2c_arm_baudrate=[0-9]*/, "i2c_arm_baudrate=" force)
         }
-        !has_on && /^[ \t]*#[ \t]*dtparam=i2c_arm=on[ \t]*$/ {
-            print "dtparam=i2c_arm=on"; has_on = 1; next
-        }
+        FNR == on_here { print "dtparam=i2c_arm=on"; next }
         { print }
         END {
-            if (has_on && has_baud) exit
-            if (section != "" && section != "[all]") { print ""; print "[all]" }
-            if (!has_on)   print "dtparam=i2c_arm=on"
+            if (!has_on && !on_here) print "dtparam=i2c_arm=on"
             if (!has_baud) print "dtparam=i2c_arm_baudrate=" (force != "" ? force : baud_default)
         }
     ' "$file" "$file"
 }
 
-# i2c_config_hz: print the I2C bus speed the config.txt on stdin sets (its last
-# active i2c_arm_baudrate; nothing when it sets none).
+# i2c_config_hz: print the I2C bus speed the config.txt on stdin sets for every
+# board (its last active i2c_arm_baudrate before any conditional section or
+# under [all]; nothing when it sets none).
 i2c_config_hz() {
-    awk '
-        match($0, /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=[0-9]+/) {
+    awk "$CONFIG_TXT_SCOPE_AWK"'
+        global && match($0, /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=[0-9]+/) {
             v = substr($0, RSTART, RLENGTH); sub(/.*=/, "", v); hz = v
         }
         END { if (hz != "") print hz }
+    '
+}
+
+# i2c_config_cond_hz: print "SECTION HZ", one a line, for each active
+# i2c_arm_baudrate in a conditional section of the config.txt on stdin (those
+# apply only on the boards the section names; [none] is left out).
+i2c_config_cond_hz() {
+    awk "$CONFIG_TXT_SCOPE_AWK"'
+        !global && !never && match($0, /^[ \t]*dtparam=([^#]*,)?i2c_arm_baudrate=[0-9]+/) {
+            v = substr($0, RSTART, RLENGTH); sub(/.*=/, "", v); print section, v
+        }
     '
 }
 
@@ -260,11 +309,14 @@ boot_config_path() {
 }
 
 setup_i2c() {
-    local cfg old_hz="" why
+    local cfg old_hz="" cond="" why
     cfg=$(boot_config_path)
     # read before raspi-config, which rewrites a dtparam=i2c_arm=on,i2c_arm_baudrate=N line
     # to plain dtparam=i2c_arm=on (the speed would be lost)
-    [[ -z $cfg ]] || old_hz=$(i2c_config_hz <"$cfg")
+    if [[ -n $cfg ]]; then
+        old_hz=$(i2c_config_hz <"$cfg")
+        cond=$(i2c_config_cond_hz <"$cfg")
+    fi
     if [[ -n $I2C_HZ ]]; then
         I2C_BUS_HZ=$I2C_HZ
         why="--i2c-hz"
@@ -277,6 +329,18 @@ setup_i2c() {
         why="the default; --i2c-hz N for another speed"
     fi
     log "Enabling I2C at ${I2C_BUS_HZ} Hz (${why})"
+    if [[ -n $cond ]]; then
+        local section hz
+        while read -r section hz; do
+            if [[ -n $I2C_HZ ]]; then
+                note "config.txt's $section section set ${hz} Hz: set to ${I2C_HZ} Hz too (--i2c-hz)"
+            else
+                I2C_COND_HZ+="${I2C_COND_HZ:+ }$hz"
+                note "config.txt's $section section sets ${hz} Hz: kept, and on the boards $section names"
+                note " the bus runs at that speed, not ${I2C_BUS_HZ} Hz (--i2c-hz N sets one speed everywhere)"
+            fi
+        done <<<"$cond"
+    fi
     if command -v raspi-config >/dev/null 2>&1; then
         run raspi-config nonint do_i2c 0
     elif ((DRY_RUN)); then
@@ -300,7 +364,8 @@ setup_i2c() {
         die "neither /boot/firmware/config.txt nor /boot/config.txt exists: is this Raspberry Pi OS?"
     fi
     local new
-    new=$(i2c_config_filter "$cfg" "$I2C_BUS_HZ")
+    # $I2C_HZ, not $I2C_BUS_HZ: without --i2c-hz, conditional sections keep their speeds
+    new=$(i2c_config_filter "$cfg" "$I2C_HZ")
     if [[ $new == "$(cat -- "$cfg")" ]]; then
         note "$cfg already has I2C on at ${I2C_BUS_HZ} Hz"
         check_live_i2c
@@ -322,7 +387,8 @@ setup_i2c() {
 
 # check_live_i2c: ask for a reboot if the running system does not have the bus
 # yet, or runs it at another speed (config.txt was edited by an earlier run
-# that was not followed by a reboot).
+# that was not followed by a reboot). A speed config.txt sets in a conditional
+# section counts as right: this script does not work out which board it runs on.
 check_live_i2c() {
     ((DRY_RUN)) && return 0
     if [[ ! -e /dev/i2c-1 ]]; then
@@ -334,7 +400,8 @@ check_live_i2c() {
     if [[ -r $f ]]; then
         hz=$(od -An -tu4 --endian=big "$f" 2>/dev/null | tr -d ' \n') || hz=""
     fi
-    if [[ -n $hz && $hz != "$I2C_BUS_HZ" ]]; then
+    # A speed from a conditional section ([pi4]...) is right on the boards it names.
+    if [[ -n $hz && $hz != "$I2C_BUS_HZ" && " $I2C_COND_HZ " != *" $hz "* ]]; then
         note "the I2C bus runs at $hz Hz now; $I2C_BUS_HZ Hz after a reboot"
         REBOOT_NEEDED=1
     fi

@@ -325,16 +325,70 @@ def active(text: str) -> list[str]:
             ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=100000"],
         ),
         ("dtparam=i2c_arm=off,i2c_arm_baudrate=50000\n", ["dtparam=i2c_arm=on,i2c_arm_baudrate=50000"]),
+        # new lines go before the first conditional section: every board reads them there
         (
             "dtparam=audio=on\n[pi4]\narm_boost=1\n",
             [
                 "dtparam=audio=on",
-                "[pi4]",
-                "arm_boost=1",
-                "[all]",
                 "dtparam=i2c_arm=on",
                 "dtparam=i2c_arm_baudrate=400000",
+                "[pi4]",
+                "arm_boost=1",
             ],
+        ),
+        # a speed set only under [pi4] is not set for a Pi Zero 2 W: 400 kHz for every board,
+        # placed before [pi4] so that the [pi4] line still wins on a Pi 4
+        (
+            "dtparam=i2c_arm=on\n[pi4]\ndtparam=i2c_arm_baudrate=100000\n[all]\ndtparam=audio=on\n",
+            [
+                "dtparam=i2c_arm=on",
+                "dtparam=i2c_arm_baudrate=400000",
+                "[pi4]",
+                "dtparam=i2c_arm_baudrate=100000",
+                "[all]",
+                "dtparam=audio=on",
+            ],
+        ),
+        # I2C switched on only under [pi02] is off on other boards
+        (
+            "[pi02]\ndtparam=i2c_arm=on\n",
+            ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=400000", "[pi02]", "dtparam=i2c_arm=on"],
+        ),
+        # a [pi4] speed plus an [all] speed: the [all] one is the speed for every board, kept
+        (
+            "dtparam=i2c_arm=on\n[pi4]\ndtparam=i2c_arm_baudrate=50000\n[all]\ndtparam=i2c_arm_baudrate=100000\n",
+            [
+                "dtparam=i2c_arm=on",
+                "[pi4]",
+                "dtparam=i2c_arm_baudrate=50000",
+                "[all]",
+                "dtparam=i2c_arm_baudrate=100000",
+            ],
+        ),
+        # a commented speed is no speed; a commented "on" outside every section is switched on
+        # in place, one inside a section is not
+        (
+            "#dtparam=i2c_arm=on\n#dtparam=i2c_arm_baudrate=100000\n[cm4]\n#dtparam=i2c_arm=on\n",
+            [
+                "dtparam=i2c_arm=on",
+                "dtparam=i2c_arm_baudrate=400000",
+                "[cm4]",
+            ],
+        ),
+        # no board reads [none]: its lines count for nothing and stay as they are
+        (
+            "[none]\ndtparam=i2c_arm=off,i2c_arm_baudrate=100000\n",
+            [
+                "dtparam=i2c_arm=on",
+                "dtparam=i2c_arm_baudrate=400000",
+                "[none]",
+                "dtparam=i2c_arm=off,i2c_arm_baudrate=100000",
+            ],
+        ),
+        # a [pi4] line switching the bus off would win on a Pi 4: switched on
+        (
+            "dtparam=i2c_arm=on\ndtparam=i2c_arm_baudrate=100000\n[pi4]\ndtparam=i2c_arm=off\n",
+            ["dtparam=i2c_arm=on", "dtparam=i2c_arm_baudrate=100000", "[pi4]", "dtparam=i2c_arm=on"],
         ),
         (
             "[all]\ndtparam=audio=on\n",
@@ -368,6 +422,19 @@ def test_config_txt_filter(tmp_path, given, expect_lines):
             "100000",
             ["dtparam=i2c_arm=on,i2c_arm_baudrate=100000", "[pi4]", "dtparam=i2c_arm_baudrate=100000"],
         ),
+        # forcing with the speed only under [pi4]: one speed on every board, [none] untouched
+        (
+            "dtparam=i2c_arm=on\n[pi4]\ndtparam=i2c_arm_baudrate=50000\n[none]\ndtparam=i2c_arm_baudrate=1000\n",
+            "100000",
+            [
+                "dtparam=i2c_arm=on",
+                "dtparam=i2c_arm_baudrate=100000",
+                "[pi4]",
+                "dtparam=i2c_arm_baudrate=100000",
+                "[none]",
+                "dtparam=i2c_arm_baudrate=1000",
+            ],
+        ),
     ],
 )
 def test_config_txt_filter_forced_speed(tmp_path, given, hz, expect_lines):
@@ -399,6 +466,37 @@ def test_config_txt_speed_reader():
         config_hz("dtparam=i2c_arm_baudrate=100000\n[all]\n  dtparam=i2c_arm_baudrate=50000 # slow\n")
         == "50000"
     )
+    # only lines every board reads: before any section, or under [all]
+    assert config_hz("[pi4]\ndtparam=i2c_arm_baudrate=100000\n") == ""
+    assert config_hz("[none]\ndtparam=i2c_arm_baudrate=100000\n") == ""
+    assert config_hz("dtparam=i2c_arm_baudrate=100000\n[pi02]\ndtparam=i2c_arm_baudrate=50000\n") == "100000"
+    assert (
+        config_hz("[pi4]\ndtparam=i2c_arm_baudrate=50000\n[all]\ndtparam=i2c_arm_baudrate=100000\n[cm4]\n")
+        == "100000"
+    )
+    assert config_hz("[pi4]\n[gpio4=1]\ndtparam=i2c_arm_baudrate=50000\n[ALL]\n") == ""
+
+
+def config_cond_hz(text: str) -> list[str]:
+    proc = subprocess.run(
+        [BASH, "-c", 'source "$1" && i2c_config_cond_hz', "_", str(SETUP)],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout.splitlines()
+
+
+@needs_bash
+def test_config_txt_conditional_speed_reader():
+    assert config_cond_hz("dtparam=i2c_arm_baudrate=100000\n[all]\ndtparam=i2c_arm_baudrate=5000\n") == []
+    text = (
+        "[pi4]\ndtparam=i2c_arm_baudrate=50000\n#dtparam=i2c_arm_baudrate=20000\n"
+        "[none]\ndtparam=i2c_arm_baudrate=1000\n[pi02]\ndtparam=i2c_arm=on,i2c_arm_baudrate=100000\n"
+    )
+    assert config_cond_hz(text) == ["[pi4] 50000", "[pi02] 100000"]
 
 
 @needs_bash
@@ -415,6 +513,20 @@ def test_dry_run_keeps_a_slowed_bus_unless_told(tmp_path):
     out = dry_run(tmp_path, "--i2c-hz=100000", root=fake_pi_root(tmp_path / "b")).stdout
     assert "==> Enabling I2C at 100000 Hz (--i2c-hz)" in out
     assert "+dtparam=i2c_arm_baudrate=100000" in out
+
+
+@needs_bash
+def test_dry_run_does_not_read_a_pi4_only_speed_as_kept(tmp_path):
+    root = fake_pi_root(tmp_path, "dtparam=i2c_arm=on\n[pi4]\ndtparam=i2c_arm_baudrate=100000\n")
+    out = dry_run(tmp_path, root=root).stdout
+    assert "==> Enabling I2C at 400000 Hz (the default; --i2c-hz N for another speed)" in out
+    assert "config.txt's [pi4] section sets 100000 Hz: kept" in out
+    assert "+dtparam=i2c_arm_baudrate=400000" in out
+    assert "-dtparam=i2c_arm_baudrate=100000" not in out
+    out = dry_run(tmp_path, "--i2c-hz", "50000", root=root).stdout
+    assert "==> Enabling I2C at 50000 Hz (--i2c-hz)" in out
+    assert "config.txt's [pi4] section set 100000 Hz: set to 50000 Hz too (--i2c-hz)" in out
+    assert "-dtparam=i2c_arm_baudrate=100000" in out
 
 
 @needs_bash
