@@ -445,16 +445,21 @@ def test_config_txt_filter_forced_speed(tmp_path, given, hz, expect_lines):
     assert filter_config(tmp_path, once) == once
 
 
-def config_hz(text: str) -> str:
+def setup_function_output(name: str, text: str) -> str:
+    """Run the script's own function ``name`` (sourced, nothing else runs) with ``text`` on stdin."""
     proc = subprocess.run(
-        [BASH, "-c", 'source "$1" && i2c_config_hz', "_", str(SETUP)],
+        [BASH, "-c", f'source "$1" && {name}', "_", str(SETUP)],
         input=text,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return proc.stdout.strip()
+    return proc.stdout
+
+
+def config_hz(text: str) -> str:
+    return setup_function_output("i2c_config_hz", text).strip()
 
 
 @needs_bash
@@ -478,15 +483,7 @@ def test_config_txt_speed_reader():
 
 
 def config_cond_hz(text: str) -> list[str]:
-    proc = subprocess.run(
-        [BASH, "-c", 'source "$1" && i2c_config_cond_hz', "_", str(SETUP)],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return proc.stdout.splitlines()
+    return setup_function_output("i2c_config_cond_hz", text).splitlines()
 
 
 @needs_bash
