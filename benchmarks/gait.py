@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m benchmarks.gait [FOLDER] [--json FILE] [--signals]
+    python -m benchmarks.gait [FOLDER] [--json FILE] [--signals] [--no-gyro]
 
 ``FOLDER`` is a truth folder ``<dataset>/<recording>.{csv,json}`` (default: ``../shared/datasets``
 beside the checkout, else ``tests/fixtures``). Every recording with step truth is replayed through
@@ -26,8 +26,9 @@ alignment is the set's worst, 64 % of strides within 20 ms).
 Printed: per dataset x placement x activity x stretch, the recordings, the contacts, and the share
 flagged ``run``; with ``--signals`` also the percentiles of the trunk evidence per group: the
 lowest 5 Hz vertical step signal since the previous contact (the detector's flight test) and the
-lowest raw vertical acceleration, m/s². The numbers are for reading, not for tuning: part of the
-data is held out.
+lowest raw vertical acceleration, m/s². ``--no-gyro`` replays the foot recordings without their
+gyroscope (the limb detector). The numbers are for reading, not for tuning: part of the data is
+held out.
 """
 
 from __future__ import annotations
@@ -172,8 +173,10 @@ def trunk_step_minima(
     return smin, amin
 
 
-def evaluate(folder: Path, signals: bool = False) -> dict[str, Any]:
+def evaluate(folder: Path, signals: bool = False, no_gyro: bool = False) -> dict[str, Any]:
     """Replay every recording with step truth in ``folder`` and count its gait flags per stretch.
+
+    With ``no_gyro`` the foot recordings are replayed without their gyroscope.
 
     Returns
     -------
@@ -194,9 +197,8 @@ def evaluate(folder: Path, signals: bool = False) -> dict[str, Any]:
             warnings.simplefilter("ignore")  # gaps and repaired timestamps are reported by replay
             log = read_log(csv)
         fs = float(log.sampling_rate_hz)
-        steps = detect_steps(
-            log.t_s, log.acc_mps2, log.gyro_rads, sampling_rate_hz=fs, placement=truth.placement
-        )
+        gyro = None if no_gyro and truth.placement == "foot" else log.gyro_rads
+        steps = detect_steps(log.t_s, log.acc_mps2, gyro, sampling_rate_hz=fs, placement=truth.placement)
         stretches = labelled_stretches(truth, float(log.t_s[-1]))
         gaits = {name: gait for _a, _b, name, gait in stretches}
         head = f"{truth.dataset}/{truth.placement}/{truth.meta.get('activity')}"
@@ -285,8 +287,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also the trunk evidence per group (step signal and raw vertical minima)",
     )
+    ap.add_argument(
+        "--no-gyro", action="store_true", help="replay the foot recordings without their gyroscope"
+    )
     args = ap.parse_args(argv)
-    return run_folder_study(args, lambda folder: evaluate(folder, signals=args.signals), format_report)
+    return run_folder_study(
+        args, lambda folder: evaluate(folder, signals=args.signals, no_gyro=args.no_gyro), format_report
+    )
 
 
 if __name__ == "__main__":

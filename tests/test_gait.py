@@ -238,3 +238,16 @@ def test_the_benchmark_runs_on_the_fixtures(tmp_path, capsys):
     assert sig["harlab_treadmill_jog/lower_back/run/run bouts"]["step_min"][3] < -8.0
     assert sig["harlab_treadmill_jog/lower_back/run/before the run"]["step_min"][0] > -8.0
     assert report == json.loads(json.dumps(evaluate(FIXTURES, signals=True), default=float))
+
+
+def test_the_benchmark_replays_the_feet_without_their_gyroscope_when_asked():
+    with_gyro = evaluate(FIXTURES)["groups"]
+    limb = evaluate(FIXTURES, no_gyro=True)["groups"]
+    key = "pyshoe_vicon/foot/run/whole recording"
+    # the limb detector finds its own contacts (another count), and flags the runs by cadence too
+    assert limb[key]["steps"] != with_gyro[key]["steps"]
+    assert limb[key]["run"] / limb[key]["steps"] > 0.7
+    assert limb["pyshoe_vicon/foot/walk/whole recording"]["run"] == 0
+    # the lower back has no gyroscope to drop: the same counts
+    jog = "harlab_treadmill_jog/lower_back/run/run bouts"
+    assert limb[jog] == with_gyro[jog]
