@@ -62,8 +62,8 @@ P_REFR_FRAC = 7
 P_MIN_INTERVAL_S = 8
 P_DEFAULT_PERIOD_S = 9
 P_MAX_PERIOD_S = 10
-P_RUN_CADENCE = 11
-P_FLIGHT = 12
+P_RUN_CADENCE = 11  # foot sensors: a stride at or above this cadence says run, steps/min
+P_FLIGHT = 12  # trunk: a trough below -this before a hump is a flight phase (the contact's timing), m/s²
 P_GAP_S = 13
 P_FEET_FACTOR = 14
 P_AXIS_DECAY = 15  # foot: per-sample decay of the gyro second moment
@@ -103,7 +103,10 @@ P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot l
 P_LIMB_END_FRAC = 63  # limb: the contact ends the burst of |a| above g + this fraction of the peak's height
 P_LIMB_REFR_FRAC = 64  # limb: no contact within this fraction of the stride period after the last ...
 P_LIMB_OVERRIDE = 65  # limb: ... unless its impact is over this many times the last contact's
-N_PARAMS = 66
+# (slots 66-71 are another mode's)
+P_RUN_FLIGHT = 72  # trunk: a step whose step signal fell below -this since the last contact says run, m/s²
+P_GAIT_SWITCH_N = 73  # the gait changes after this many contacts in a row say the other gait
+N_PARAMS = 74
 
 # ---- state slots ---------------------------------------------------------------------------
 S_N = 0  # samples seen
@@ -166,7 +169,10 @@ S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample)
 S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
 S_LIMB_LAST_IMP = 84  # limb: impact of the last contact, |a| above g, m/s²
 S_LIMB_NEXT = 85  # limb: index of the next sample to decide (a candidate contact)
-N_STATE = 86
+# (slots 86-91 are another mode's)
+S_GAIT = 92  # the gait reported: 1.0 run, 0.0 walk
+S_GAIT_N = 93  # contacts in a row whose evidence says the other gait
+N_STATE = 94
 
 #: A sensor repeating exactly the same reading on every axis for this long is frozen, s
 #: (a live MEMS sensor always shows a few LSB of noise; held-value upsampling repeats once or twice).
@@ -328,11 +334,23 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
             state[S_PERIOD] = robust
         else:
             cadence = 60.0 * params[P_FEET_FACTOR] / robust
-    run = 0.0
-    if cadence == cadence and cadence >= params[P_RUN_CADENCE]:
-        run = 1.0
-    if params[P_MODE] == 0.0 and state[S_LAST_MIN_S] < -params[P_FLIGHT]:
-        run = 1.0
+    # the gait: each contact's evidence (the trunk: a flight phase, the step signal near free fall
+    # since the last contact; a foot sensor: the cadence, NaN at a bout's first contact: none),
+    # and the gait changes only after P_GAIT_SWITCH_N contacts in a row say the other one
+    evidence = -1.0
+    if params[P_MODE] == 0.0:
+        evidence = 1.0 if state[S_LAST_MIN_S] < -params[P_RUN_FLIGHT] else 0.0
+    elif cadence == cadence:
+        evidence = 1.0 if cadence >= params[P_RUN_CADENCE] else 0.0
+    if evidence >= 0.0:
+        if evidence != state[S_GAIT]:
+            state[S_GAIT_N] += 1.0
+            if state[S_GAIT_N] >= params[P_GAIT_SWITCH_N]:
+                state[S_GAIT] = evidence
+                state[S_GAIT_N] = 0.0
+        else:
+            state[S_GAIT_N] = 0.0
+    run = state[S_GAIT]
     out[n_out, O_T] = t_ic
     out[n_out, O_T_EMIT] = t_emit
     out[n_out, O_CADENCE] = cadence

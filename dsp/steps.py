@@ -114,7 +114,9 @@ class StepSettings:
     max_period_s : float
         Longest step period the trunk detector looks back over, s.
     run_cadence_spm : float
-        At or above this cadence the gait is ``run``, steps/min.
+        Foot sensors (with or without a gyroscope): a stride at or above this cadence says
+        ``run``, steps/min (fast walking reaches 125-135 steps/min, a slow uphill jog 140-150;
+        see ``docs/gait.md``).
     cadence_steps : int
         The detector's period comes from this many recent steps (2-8; a foot sensor uses half as
         many strides), and so does the cadence of a sensor that reports both feet (in whole
@@ -126,7 +128,15 @@ class StepSettings:
         stride to stride, against about 6-12 % for the trunk's steps), so it needs fewer
         intervals than the trunk for the same noise, and follows a change of pace sooner.
     flight_mps2 : float
-        A trunk step signal below ``-flight_mps2`` during a step means a flight phase (running), m/s².
+        Trunk: a trough of the step signal below ``-flight_mps2`` before a hump is a flight phase,
+        and the contact is timed with ``flight_climb_fraction``, m/s².
+    run_flight_mps2 : float
+        Trunk: a step whose step signal fell below ``-run_flight_mps2`` since the last contact had
+        a flight phase (the trunk near free fall, -9.8 m/s²) and says ``run``; walking, whose legs
+        always hold the trunk up, stays above about -6 m/s² (``docs/gait.md``), m/s².
+    gait_switch_steps : int
+        The reported gait changes only after this many contacts in a row say the other gait
+        (one odd step does not flip it; a foot sensor's contacts are strides), 1.
     gap_s : float
         A gap in time longer than this restarts the detector, s.
     axis_memory_s : float
@@ -216,10 +226,12 @@ class StepSettings:
     min_stride_interval_s: float = 0.45
     default_step_period_s: float = 0.5
     max_period_s: float = 1.1
-    run_cadence_spm: float = 150.0
+    run_cadence_spm: float = 140.0
     cadence_steps: int = 8
     cadence_strides: int = 3
     flight_mps2: float = 4.0
+    run_flight_mps2: float = 8.0
+    gait_switch_steps: int = 2
     gap_s: float = 0.5
     axis_memory_s: float = 3.0
     lobe_hysteresis_rads: float = 0.3
@@ -399,6 +411,8 @@ def _design(
         raise ValidationError(
             f"cadence_steps={s.cadence_steps} is outside 2-{K.N_INTERVALS}; choose a value in that range"
         )
+    if s.gait_switch_steps < 1:
+        raise ValidationError(f"gait_switch_steps={s.gait_switch_steps} must be at least 1")
     if not 1 <= s.cadence_strides <= K.N_INTERVALS:
         raise ValidationError(
             f"cadence_strides={s.cadence_strides} is outside 1-{K.N_INTERVALS}; choose one in that range"
@@ -424,6 +438,8 @@ def _design(
     p[K.P_MAX_PERIOD_S] = 2.0 * s.max_period_s if one_leg else s.max_period_s
     p[K.P_RUN_CADENCE] = s.run_cadence_spm
     p[K.P_FLIGHT] = s.flight_mps2
+    p[K.P_RUN_FLIGHT] = s.run_flight_mps2
+    p[K.P_GAIT_SWITCH_N] = float(s.gait_switch_steps)
     p[K.P_GAP_S] = max(s.gap_s, 2.0 * s.max_period_s) if one_leg else s.gap_s
     p[K.P_FEET_FACTOR] = 2.0 if one_leg else 1.0
     # cadence over the same number of steps either way: 8 steps = 4 strides of one foot

@@ -134,6 +134,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     n_use = s.cadence_steps // 2 if one_leg else s.cadence_steps  # same number of steps either way
     n_cad = s.cadence_strides if one_leg else s.cadence_steps  # the cadence field's intervals
     bout_intervals: list[float] = []  # this bout's intervals, for the cadence field
+    gait = {"run": False, "contrary": 0}  # the gait reported, and contacts in a row that say the other
 
     def record(t_ic, t_emit):
         nonlocal last_step
@@ -149,8 +150,20 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             take -= 1
         bout = bout_intervals[len(bout_intervals) - take :] if take else []
         cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
-        run = (cad == cad and cad >= s.run_cadence_spm) or (not one_leg and last_min_s < -s.flight_mps2)
-        steps.append((t_ic, t_emit, cad, bool(run)))
+        # the gait: this contact's evidence (trunk: the step signal near free fall since the last
+        # contact; a foot: its cadence, none while unknown), adopted after gait_switch_steps in a row
+        if not one_leg:
+            evidence = last_min_s < -s.run_flight_mps2
+        else:
+            evidence = None if cad != cad else cad >= s.run_cadence_spm
+        if evidence is not None:
+            if evidence != gait["run"]:
+                gait["contrary"] += 1
+                if gait["contrary"] >= s.gait_switch_steps:
+                    gait["run"], gait["contrary"] = evidence, 0
+            else:
+                gait["contrary"] = 0
+        steps.append((t_ic, t_emit, cad, gait["run"]))
         last_step = t_ic
 
     def limb_decide(c, k, ti):
