@@ -399,6 +399,9 @@ def _reset_timing(state, params, k):
     state[S_LOBE_SIGN] = 0.0
     state[S_VALID_FROM] = float(k)
     state[S_N_GAPS] += 1.0
+    # the trunk's flight evidence is "since the last contact": a trough from before the gap is not
+    # the next contact's (the gait itself, S_GAIT, carries over: a runner is still running)
+    state[S_MIN_S] = 0.0
     _reset_standing(state)
 
 

@@ -717,11 +717,9 @@ TP_MIN_STEP_S = 4  # shortest step that gets a length, s
 TP_LEG_M = 5  # pendulum length (sensor height), m
 TP_K_WALK = 6  # walking scale, 1
 TP_K_RUN = 7  # running scale, 1
-TP_RUN_CADENCE = 8  # at or above this cadence the step is a run (when the flag is unknown), steps/min
-TP_FLIGHT_MPS2 = 9  # vertical acceleration below -this within a step means a flight phase, m/s²
-TP_GAP_S = 10  # a gap in time longer than this restarts the estimator, s
-TP_MAX_STRIDE_S = 11  # longest stride time that gives a speed, s
-N_TRUNK_PARAMS = 12
+TP_GAP_S = 8  # a gap in time longer than this restarts the estimator, s
+TP_MAX_STRIDE_S = 9  # longest stride time that gives a speed, s
+N_TRUNK_PARAMS = 10
 
 # ---- state slots ----------------------------------------------------------------------------
 TS_N = 0  # samples received
@@ -771,9 +769,8 @@ def _vertical_excursion(ring, n_ring, c0, c1):
 
     Returns
     -------
-    tuple of float
-        Excursion (m; NaN when the ring does not cover the step) and the lowest vertical
-        acceleration within the step (m/s²).
+    float
+        Excursion, m; NaN when the ring does not cover the step.
     """
     m = ring.shape[0]
     first = n_ring - m
@@ -800,11 +797,10 @@ def _vertical_excursion(ring, n_ring, c0, c1):
         if r < 0:
             r = m - 1
     if i0 < 0 or i1 < 0 or i1 - i0 < 4 or ring[first % m, TR_T] > c0:
-        return np.nan, np.nan
+        return np.nan
     t0 = ring[r0, TR_T]
     span = ring[r1, TR_T] - t0
     mean = 0.0
-    a_min = ring[r0, TR_AV]
     rp = r0  # row of the sample before
     for _q in range(i0 + 1, i1 + 1):
         r = rp + 1
@@ -812,8 +808,6 @@ def _vertical_excursion(ring, n_ring, c0, c1):
             r = 0
         dt = ring[r, TR_T] - ring[rp, TR_T]
         mean += 0.5 * (ring[r, TR_AV] + ring[rp, TR_AV]) * dt
-        if ring[r, TR_AV] < a_min:
-            a_min = ring[r, TR_AV]
         rp = r
     mean /= span
     # double integration of the zero-mean acceleration; p at the end gives the trend
@@ -849,7 +843,7 @@ def _vertical_excursion(ring, n_ring, c0, c1):
         if d > hi:
             hi = d
         rp = r
-    return hi - lo, a_min
+    return hi - lo
 
 
 @kernel
@@ -938,19 +932,17 @@ def _trunk_resolve(contacts, n_contacts, head, ring, params, state, out, n_out, 
             break
         prev = state[TS_PREV_C]
         step_s = c - prev
-        run_flag = contacts[head, C_RUN]
+        run = contacts[head, C_RUN]
         step = np.nan
-        run = run_flag
         if (
             params[TP_MIN_STEP_S] <= step_s <= params[TP_MAX_STEP_S]
             and prev >= state[TS_SEG_T0]
             and state[TS_T_NOW] >= c
         ):
-            h, a_min = _vertical_excursion(ring, n_ring, prev, c)
+            h = _vertical_excursion(ring, n_ring, prev, c)
             if h == h:
-                if run < 0.0:
-                    fast = 60.0 / step_s >= params[TP_RUN_CADENCE]
-                    run = 1.0 if (fast or a_min < -params[TP_FLIGHT_MPS2]) else 0.0
+                # the gait is the step detector's (unknown, -1, only where both factors are equal:
+                # the wrapper refuses contacts without it otherwise)
                 step = _trunk_step_length(h, run == 1.0, params)
         # turning: the pendulum gives the path of the step; on an arc its chord is shorter, and
         # the stride is the resultant of two step chords that differ in heading by the turn per step

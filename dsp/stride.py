@@ -111,10 +111,6 @@ class StrideSettings:
         Lower back: shortest step that gets a length, s.
     max_step_s : float
         Lower back: longest step that gets a length (longer is a pause), s.
-    run_cadence_spm : float
-        Lower back: when the caller does not say, a step at this cadence or faster is running, steps/min.
-    flight_mps2 : float
-        Lower back: ... and so is a step whose vertical acceleration falls below ``-flight_mps2``, m/s².
     contact_latency_s : float
         Contacts reach the estimator at most this long after they happen, s (the step detector
         decides within 0.15 s); a stride no contact claimed is reported on its own after it.
@@ -158,8 +154,6 @@ class StrideSettings:
     gravity_cutoff_hz: float = 0.5
     min_step_s: float = 0.2
     max_step_s: float = 1.2
-    run_cadence_spm: float = 150.0
-    flight_mps2: float = 4.0
     contact_latency_s: float = 0.2
     min_stride_without_contact_m: float = 0.3
     landing_lag_s: float = 0.15
@@ -629,8 +623,6 @@ class TrunkStrideEstimator(_StreamingBase):
         p[K.TP_LEG_M] = leg
         p[K.TP_K_WALK] = s.pendulum_k_walk * s.scale_walk
         p[K.TP_K_RUN] = s.pendulum_k_run * s.scale_run
-        p[K.TP_RUN_CADENCE] = s.run_cadence_spm
-        p[K.TP_FLIGHT_MPS2] = s.flight_mps2
         p[K.TP_GAP_S] = s.gap_s
         p[K.TP_MAX_STRIDE_S] = s.max_stride_time_s
         self._params = p
@@ -765,8 +757,10 @@ class TrunkStrideEstimator(_StreamingBase):
         contacts_t_s : numpy.ndarray
             Contact times (both feet) the step detector produced for this same block, s.
         contacts_is_run : numpy.ndarray, optional
-            The detector's gait flag per contact; without it the estimator tells running from
-            walking itself (cadence or flight phase).
+            The step detector's gait flag per contact (``is_run`` of its steps).  The estimator
+            does not tell the gait itself (one rule, the detector's: ``docs/gait.md``): without
+            the flag ``is_run`` is NaN, which is allowed only while the walking and running
+            factors are equal (``pendulum_k_* × scale_*``; true of the defaults).
 
         Returns
         -------
@@ -776,8 +770,19 @@ class TrunkStrideEstimator(_StreamingBase):
         Raises
         ------
         ValidationError
-            On wrong shapes, a missing gyroscope, or contacts out of order.
+            On wrong shapes, a missing gyroscope, contacts out of order, or contacts without
+            ``contacts_is_run`` when the walking and running factors differ.
         """
+        if (
+            contacts_is_run is None
+            and self._params[K.TP_K_WALK] != self._params[K.TP_K_RUN]
+            and np.size(contacts_t_s) > 0
+        ):
+            raise ValidationError(
+                "contacts_is_run is required when the walking and running stride factors differ "
+                f"(scale_walk={self.settings.scale_walk:g}, scale_run={self.settings.scale_run:g}); "
+                "pass the step detector's is_run"
+            )
         return self._update(t_s, acc_mps2, gyro_rads, contacts_t_s, contacts_is_run, need_gyro=self.has_gyro)
 
 
@@ -814,7 +819,8 @@ def estimate_strides(
     settings : StrideSettings, optional
         Constants.
     contacts_is_run : numpy.ndarray, optional
-        The detector's gait flag per contact.
+        The step detector's gait flag per contact (see ``TrunkStrideEstimator.update``: needed
+        at the lower back when the walking and running factors differ).
 
     Returns
     -------

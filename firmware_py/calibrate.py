@@ -23,7 +23,7 @@ import numpy as np
 
 from dsp import ValidationError, detect_steps
 from dsp.stride import StrideSettings, estimate_strides
-from firmware_py.config import load_config
+from firmware_py.config import load_config, step_settings
 from firmware_py.exc import ConfigError, UsageError
 from firmware_py.logs import read_log
 from firmware_py.logs.recording import normalise_placement
@@ -310,7 +310,12 @@ def calibrate(
     )
     try:
         steps = detect_steps(
-            rec.t_s, rec.acc_mps2, rec.gyro_rads, sampling_rate_hz=rec.sampling_rate_hz, placement=where
+            rec.t_s,
+            rec.acc_mps2,
+            rec.gyro_rads,
+            sampling_rate_hz=rec.sampling_rate_hz,
+            placement=where,
+            settings=step_settings(cfg),  # the gait replay and run will see: it picks the scale
         )
     except ValidationError as exc:  # the recording's rate: name the file
         from firmware_py.replay import rate_error

@@ -29,6 +29,7 @@ from firmware_py.exc import ConfigError, ConfigNotFoundError
 
 if TYPE_CHECKING:
     from dsp.pipeline import Pipeline
+    from dsp.steps import StepSettings
     from dsp.stride import StrideSettings
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "list_profiles",
     "load_config",
     "runner_baseline",
+    "step_settings",
 ]
 
 #: IMU chip names accepted in ``device.chip`` (besides ``auto``); kept equal to
@@ -206,6 +208,9 @@ class RunnerConfig:
     baseline_cadence_spm: float | None = _k(None, "float", 120, 240, unit="steps/min", nullable=True)
     baseline_stride_length_m: float | None = _k(None, "float", 0.5, 4.0, unit="m", nullable=True)
     hiking_speed_flat_mps: float | None = _k(None, "float", 0.5, 3.0, unit="m/s", nullable=True)
+    # foot sensors: the cadence that tells running (``dsp.steps.StepSettings``; unset: its
+    # default, docs/gait.md); fast walking reaches 125-135 steps/min, a slow jog 140-150
+    run_cadence_spm: float | None = _k(None, "float", 120, 180, unit="steps/min", nullable=True)
 
 
 @dataclass(frozen=True)
@@ -974,9 +979,29 @@ def _stride_settings(cfg: Config) -> StrideSettings:
     )
 
 
-#: The coach and stride settings of :func:`make_pipeline`, reused while its configuration returns.
+def step_settings(cfg: Config) -> StepSettings:
+    """Return the step detector's settings of ``cfg``: ``[runner] run_cadence_spm``, if set.
+
+    Parameters
+    ----------
+    cfg : Config
+        A configuration from :func:`load_config`.
+
+    Returns
+    -------
+    dsp.StepSettings
+        The defaults, with the foot's running cadence from ``[runner]`` when given.
+    """
+    from dsp.steps import StepSettings
+
+    c = cfg.runner.run_cadence_spm
+    return StepSettings() if c is None else StepSettings(run_cadence_spm=c)
+
+
+#: The coach, stride and step settings of :func:`make_pipeline`, reused while its configuration returns.
 _coach_settings_of = _PerConfig(coach_settings)
 _stride_settings_of = _PerConfig(_stride_settings)
+_step_settings_of = _PerConfig(step_settings)
 
 
 def make_pipeline(
@@ -1026,6 +1051,7 @@ def make_pipeline(
         placement=placement,
         has_gyro=has_gyro,
         placement_side=placement_side,
+        step_settings=_step_settings_of(cfg),
         stride_settings=_stride_settings_of(cfg),
         runner_height_m=runner_height_m if runner_height_m is not None else cfg.runner.height_m,
         coach=coach,

@@ -251,6 +251,7 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
             pending = None
             seg_start = k
             push_t = -1e9
+            min_s = 0.0  # the flight evidence starts again; the gait (gait["run"]) carries over
             quiet_n = 0
             rest_ends = []
         last_t = ti

@@ -376,7 +376,7 @@ def naive_excursion(t, av, c0, c1):
     """Range of the twice-integrated, zero-mean, de-trended vertical acceleration over [c0, c1]."""
     idx = [q for q in range(len(t)) if c0 <= t[q] <= c1]
     if len(idx) < 5:
-        return math.nan, math.nan
+        return math.nan
     tt = np.array([t[q] for q in idx])
     a = np.array([av[q] for q in idx])
     dt = np.diff(tt)
@@ -385,7 +385,7 @@ def naive_excursion(t, av, c0, c1):
     v = np.concatenate([[0.0], np.cumsum(0.5 * (a[1:] + a[:-1]) * dt)])
     p = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * dt)])
     p = p - p[-1] * (tt - tt[0]) / span
-    return float(p.max() - p.min()), float(min(av[q] for q in idx))
+    return float(p.max() - p.min())
 
 
 def naive_trunk_strides(
@@ -408,10 +408,8 @@ def naive_trunk_strides(
         after = [q for q in range(len(t)) if t[q] >= c]
         seg_t0 = t[seg_start[after[0]]] if after else t[seg_start[-1]]
         if after and s.min_step_s <= c - prev <= s.max_step_s and prev >= seg_t0:
-            h, a_min = naive_excursion(t, av, prev, c)
-            if h == h:
-                if run < 0.0:
-                    run = 1.0 if (60.0 / (c - prev) >= s.run_cadence_spm or a_min < -s.flight_mps2) else 0.0
+            h = naive_excursion(t, av, prev, c)
+            if h == h:  # the gait is the caller's (the step detector's); unknown: both factors are equal
                 hh = min(h, leg)
                 k = s.pendulum_k_run * s.scale_run if run == 1.0 else s.pendulum_k_walk * s.scale_walk
                 step = k * 2.0 * math.sqrt(2.0 * leg * hh - hh * hh)

@@ -20,6 +20,7 @@ from firmware_py.config import (
     list_profiles,
     load_config,
     runner_baseline,
+    step_settings,
 )
 from firmware_py.exc import ConfigNotFoundError
 
@@ -238,6 +239,13 @@ ERRORS = [
         "a number from 1 to 3600 (s)",
     ),
     ("[coach]\nrepeat_s = -3\n", "coach.repeat_s", "-3", "out of range", "a number from 1 to 3600 (s)"),
+    (
+        "[runner]\nrun_cadence_spm = 200\n",
+        "runner.run_cadence_spm",
+        "200",
+        "out of range",
+        "a number from 120 to 180 (steps/min)",
+    ),
     ("[coach]\nmax_level = 2.5\n", "coach.max_level", "2.5", "wrong type (float)", "an integer from 1 to 3"),
     ("[coach]\nenabled = 1\n", "coach.enabled", "1", "wrong type (integer)", "true or false"),
     (
@@ -481,3 +489,23 @@ def test_foot_sensor_height_out_of_range_names_the_key(tmp_path, value):
     path = write(tmp_path, f"[stride]\nfoot_sensor_height_m = {value}\n")
     with pytest.raises(ConfigError, match=r"foot_sensor_height_m"):
         load_config(path)
+
+
+def test_the_runners_running_cadence_reaches_the_foot_detector():
+    """``[runner] run_cadence_spm`` (a foot's gait threshold) reaches the pipeline that replay and
+    run build."""
+    import dataclasses
+
+    from dsp import StepSettings
+    from firmware_py.replay import replay_recording
+    from tests.conftest import load_fixture
+
+    assert step_settings(load_config()) == StepSettings()
+    cfg = load_config(overrides={"runner.run_cadence_spm": 170})
+    assert step_settings(cfg) == dataclasses.replace(StepSettings(), run_cadence_spm=170.0)
+    rec = load_fixture("pyshoe_vicon/2017-11-27-11-24-07.csv")  # a run at about 150-175 steps/min
+    runs = []
+    for c in (load_config(), cfg):
+        events = replay_recording(rec, config=c).events
+        runs.append(sum(e.gait == "run" for e in events))
+    assert runs[1] < runs[0] // 2, runs

@@ -153,6 +153,37 @@ def test_any_chunking_gives_the_batch_gait(data, waist_run, foot_run):
     assert not batch.is_run.all()
 
 
+def test_a_data_gap_mid_run_keeps_the_gait_and_a_long_stop_hands_it_to_the_next_steps(waist_run, rng):
+    """A gap in the data (FIFO overflow, replug: 3 s) restarts the step timing but not the gait: the
+    runner ran before it and runs after it, and the first steps after it are running at once. The
+    gait is not reset after a long stop either: what follows is the next contacts' evidence, which
+    turns it within two contacts (one step reported late, either way; docs/gait.md)."""
+    t, acc, fs = waist_run.t_s, waist_run.acc_mps2, waist_run.sampling_rate_hz
+    jog = (t >= 20.0) & (t < 60.0)
+    walk = t < 9.0
+    tj, aj = t[jog] - 20.0, acc[jog]
+    half = tj.size // 2
+    gap_t = np.concatenate([tj[:half], tj[half:] + 3.0])
+    after_walk = np.concatenate([tj, tj[-1] + 600.0 + t[walk]])
+    both = np.concatenate([aj, acc[walk]])
+    for tt, aa, t_resume in ((gap_t, aj, tj[half] + 3.0), (after_walk, both, tj[-1] + 600.0)):
+        steps = detect_steps(tt, aa, sampling_rate_hz=fs, placement="lower_back")
+        slow = naive_detect_steps(tt, aa, None, sampling_rate_hz=fs, placement="lower_back")
+        np.testing.assert_array_equal(steps.is_run, [s[3] for s in slow])
+        det = StepDetector(sampling_rate_hz=fs, placement="lower_back", has_gyro=False)
+        cuts = np.sort(rng.choice(np.arange(1, tt.size), 30, replace=False))
+        parts = [det.update(tt[a:b], aa[a:b]) for a, b in zip([0, *cuts], [*cuts, tt.size], strict=True)]
+        np.testing.assert_array_equal(np.concatenate([p.is_run for p in parts]), steps.is_run)
+        before, resumed = steps.is_run[steps.t_s < t_resume], steps.is_run[steps.t_s >= t_resume]
+        assert before[-5:].all()
+        if t_resume < 100.0:  # after the data gap: running from the first contact
+            assert resumed.all()
+        else:  # after the stop, walking: the first contact still says run, the rest walk
+            assert resumed.size >= 8
+            assert not resumed[2:].any()
+            assert resumed[:2].sum() <= 1
+
+
 def test_a_switch_vote_below_one_is_refused():
     with pytest.raises(ValidationError, match="gait_switch_steps"):
         StepDetector(

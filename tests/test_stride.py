@@ -813,16 +813,33 @@ def test_pelvis_yaw_swing_is_not_a_turn(rng):
     np.testing.assert_allclose(swinging.step_length_m[2:], straight.step_length_m[2:], rtol=1e-3)
 
 
-def test_trunk_running_scale_and_own_gait_decision(rng):
+def test_trunk_running_scale_and_the_gait_only_from_the_step_detector(rng):
     fs = 100.0
     s = StrideSettings(scale_run=1.2)  # a calibrated runner: K_run = 1.25 × 1.2 = 1.5
     leg = s.leg_length_ratio * 1.75
     steps_m = np.full(12, 1.0)
     t, az, contacts = synthetic_trunk(steps_m, fs=fs, step_s=0.36, leg_m=leg, scale=1.5)  # 167 steps/min
     acc = np.column_stack([np.zeros_like(az), np.zeros_like(az), az + 9.81])
-    res = estimate_strides(t, acc, None, contacts, sampling_rate_hz=fs, placement="lower_back", settings=s)
-    assert (res.is_run[1:] == 1.0).all()  # cadence above run_cadence_spm
+    kw = {"sampling_rate_hz": fs, "placement": "lower_back"}
+    run = np.ones(len(contacts), bool)
+    res = estimate_strides(t, acc, None, contacts, settings=s, contacts_is_run=run, **kw)
+    assert (res.is_run == 1.0).all()
     np.testing.assert_allclose(res.step_length_m[1:], 1.0, rtol=0.03)
+    # the estimator has no gait rule of its own (it once called 150 steps/min or a -4 m/s² dip
+    # running, where the step detector's rule says otherwise): with two factors it needs the flag
+    with pytest.raises(ValidationError, match=r"contacts_is_run is required .*scale_run=1\.2.*is_run"):
+        estimate_strides(t, acc, None, contacts, settings=s, **kw)
+    est = make_stride_estimator(has_gyro=False, settings=s, **kw)
+    est.update(t[:50], acc[:50], None, np.zeros(0))  # a block without contacts needs no flags
+    # with equal factors (the defaults) the gait does not change a step: unknown, NaN, and the
+    # same steps as with any flags
+    plain = estimate_strides(t, acc, None, contacts, **kw)
+    assert np.isnan(plain.is_run).all()
+    walk = estimate_strides(t, acc, None, contacts, contacts_is_run=~run, **kw)
+    assert (walk.is_run == 0.0).all()
+    np.testing.assert_array_equal(plain.step_length_m, walk.step_length_m)
+    slow = np.array(naive_trunk_strides(t, acc, None, contacts, sampling_rate_hz=fs))
+    np.testing.assert_allclose(plain.step_length_m, slow[:, 2], rtol=1e-9, equal_nan=True)
 
 
 # ---- recorded fixtures (thresholds: measured, plus a margin) -------------------------------
