@@ -33,6 +33,13 @@ Signals (all rotation-invariant, so the sensor may be mounted any way round):
   (``P_LIMB_OVERRIDE``: that one was a swing's or push-off's hump).  It is timed where the burst
   holding the peak falls below ``P_LIMB_END_FRAC`` of its height: the peak of a brief impact, the
   end of a broad swing hump that swallowed a band-limited heel strike (the foot has landed);
+* shank mode (a shank without gyroscope): |a| and the acceleration vector only. The shank does
+  not rest in stance (it rotates over the ankle), so the push-off is told from the heel strike by
+  what comes before it: a landing ends a fall (|a| below g at the end of single support or of
+  the flight) with a jolt (the vector changes abruptly), a push-off rises out of a loaded stance.
+  The landing score (the jolt over ``P_SHANK_LAG_S``, weighted by the fall) must be the largest
+  over the look-ahead and over ``P_SHANK_PEAK_FRAC`` of the stride before it; one per stride,
+  with the limb detector's refractory time and override (see :func:`_shank_sample`);
 * foot mode: pitch rate ``p``: the gyroscope projected on its dominant axis (the foot's
   pitch axis, found by power iteration on the running second moment of the rate's horizontal
   part, i.e. without its component along gravity, the yaw of turns) and low-passed at
@@ -52,7 +59,7 @@ from dsp._config import kernel
 
 # ---- parameter slots (params vector, built by dsp.steps.StepDetector) ----------------------
 P_FS = 0
-P_MODE = 1  # 0: trunk (lower back, or a shank without gyro); 1: foot/shank with gyro; 2: foot without gyro
+P_MODE = 1  # 0: trunk (lower back); 1: foot/shank with gyro; 2: foot without gyro; 3: shank without gyro
 P_LOOK_S = 2
 P_BACK_FRAC = 3
 P_REFINE_S = 4
@@ -103,7 +110,14 @@ P_LIMB_SWING_S = 62  # limb: a contact comes at least this long after the foot l
 P_LIMB_END_FRAC = 63  # limb: the contact ends the burst of |a| above g + this fraction of the peak's height
 P_LIMB_REFR_FRAC = 64  # limb: no contact within this fraction of the stride period after the last ...
 P_LIMB_OVERRIDE = 65  # limb: ... unless its impact is over this many times the last contact's
-# (slots 66-71 are another mode's)
+# slots 66..70: shank detector (mode 3: a shank without gyroscope; it also reads P_LIMB_LOOK_S,
+# P_LIMB_REFR_FRAC and P_LIMB_OVERRIDE)
+P_SHANK_LAG_S = 66  # shank: the jolt is the change of the acceleration vector over this lag, s
+P_SHANK_FALL_S = 67  # shank: the fall before a jolt: the lowest |a| over this time before the lag, s
+P_SHANK_FLOOR = 68  # shank: smallest jolt of a landing, m/s²
+P_SHANK_PEAK_FRAC = 69  # shank: a landing scores highest over this fraction of the stride period before it
+P_SHANK_RUN = 70  # shank: a stride whose mean ||a| - g| reaches this says run, m/s²
+# (slot 71 is free)
 P_RUN_FLIGHT = 72  # trunk: a step whose step signal fell below -this since the last contact says run, m/s²
 P_GAIT_SWITCH_N = 73  # the gait changes after this many contacts in a row say the other gait
 N_PARAMS = 74
@@ -167,9 +181,12 @@ S_PREV_ROT = 79  # foot: rotation of that lobe, rad
 S_LIMB_QUIET_N = 81  # limb: consecutive quiet samples
 S_LIMB_REST_END = 82  # limb: when the last rest ended (its first moving sample), s (-1e9: none)
 S_LIMB_REST_END2 = 83  # limb: when the rest before it ended, s
-S_LIMB_LAST_IMP = 84  # limb: impact of the last contact, |a| above g, m/s²
-S_LIMB_NEXT = 85  # limb: index of the next sample to decide (a candidate contact)
-# (slots 86-91 are another mode's)
+S_LIMB_LAST_IMP = 84  # limb: impact of the last contact, |a| above g (shank: its landing score), m/s²
+S_LIMB_NEXT = 85  # limb and shank: index of the next sample to decide (a candidate contact)
+# slots 86..88: shank detector (89-91 free)
+S_SHANK_ACT = 86  # shank: sum of ||a| - g| since the last contact, m/s²
+S_SHANK_ACT_N = 87  # shank: samples in that sum
+S_SHANK_RUN = 88  # shank: 1 when the stride that ended at the contact being recorded says run
 S_GAIT = 92  # the gait reported: 1.0 run, 0.0 walk
 S_GAIT_N = 93  # contacts in a row whose evidence says the other gait
 N_STATE = 94
@@ -335,11 +352,14 @@ def _record_step(t_ic, t_emit, amp, params, state, intervals, out, n_out):
         else:
             cadence = 60.0 * params[P_FEET_FACTOR] / robust
     # the gait: each contact's evidence (the trunk: a flight phase, the step signal near free fall
-    # since the last contact; a foot sensor: the cadence, NaN at a bout's first contact: none),
-    # and the gait changes only after P_GAIT_SWITCH_N contacts in a row say the other one
+    # since the last contact; a shank without gyroscope: its stride's mean ||a| - g|; a foot
+    # sensor: the cadence, NaN at a bout's first contact: none), and the gait changes only after
+    # P_GAIT_SWITCH_N contacts in a row say the other one
     evidence = -1.0
     if params[P_MODE] == 0.0:
         evidence = 1.0 if state[S_LAST_MIN_S] < -params[P_RUN_FLIGHT] else 0.0
+    elif params[P_MODE] == 3.0:
+        evidence = state[S_SHANK_RUN]
     elif cadence == cadence:
         evidence = 1.0 if cadence >= params[P_RUN_CADENCE] else 0.0
     if evidence >= 0.0:
@@ -606,6 +626,175 @@ def _limb_sample(
 
 
 @kernel
+def _shank_sample(
+    ti, k, slot, valid_from, ax, ay, az, lag, n_fall, look, params, state, ring, intervals, out, n_out
+):
+    """One sample of the shank detector (mode 3: a shank sensor without gyroscope).
+
+    A heel strike ends a fall and jolts the shank: the centre of mass falls at the end of single
+    support (walking) or in the flight (running), so |a| drops below g just before the contact,
+    and the impact then changes the acceleration vector abruptly. Each sample gets a landing
+    score: the jolt ``|a(k) - a(k - lag)|`` (the change of the vector over ``P_SHANK_LAG_S``: a
+    swing changes it smoothly, an impact abruptly) times ``1 + (g - m) / g`` (at least 0), ``m``
+    the lowest |a| over ``P_SHANK_FALL_S`` before the lag: doubled after a free fall, unchanged
+    after |a| = g, lowered where |a| stayed above g (the push-off rises out of a loaded stance).
+
+    A contact is a sample whose jolt is at least ``P_SHANK_FLOOR`` and whose score is larger than
+    every later one over the look-ahead and not lower than any over ``P_SHANK_PEAK_FRAC`` of the
+    stride period before it (the push-off, the swing and the last contact's ringing lie in that
+    span; the last contact does not). Not within ``P_LIMB_REFR_FRAC`` of the stride period after
+    the last contact unless it scores over ``P_LIMB_OVERRIDE`` times the last one (which was no
+    landing: its interval is not kept), and in the same bout never under ``1 / P_LIMB_OVERRIDE``
+    of it (the push-off and the terminal swing score far less than a landing; landings score
+    alike). A bout's first contact ends a fall (a score above its jolt) unless its whole
+    look-back lies in the segment; until the bout has an interval, the look-back reaches no
+    further than the last contact (the period is not known yet). The contact is timed at the
+    largest |a| over the lag that ends at the candidate (the impact's peak).
+
+    The gait of the stride that a contact ends is running when its mean ``||a| - g|`` (from the
+    last contact to this decision) reaches ``P_SHANK_RUN``: a short stance, a hard landing and a
+    fast swing, where a walk spends most of its stride near g. Orientation-free: |a| and
+    distances between acceleration vectors only. ``slot`` is the ring row of sample ``k``;
+    ``lag``, ``n_fall`` and ``look`` are ``P_SHANK_LAG_S``, ``P_SHANK_FALL_S`` and the look-ahead
+    ``P_LIMB_LOOK_S - P_SHANK_LAG_S`` (a contact is decided at most ``P_LIMB_LOOK_S`` after it)
+    in samples (at least 1), set once per block by :func:`_detect_block`.
+
+    Returns
+    -------
+    int
+        The new number of rows in ``out``.
+    """
+    m = ring.shape[0]
+    an = np.sqrt(ax * ax + ay * ay + az * az)
+    ring[slot, 1] = an
+    ring[slot, 2] = ax
+    ring[slot, 3] = ay
+    ring[slot, 4] = az
+    if k == valid_from:  # a restart forgets the stride's activity
+        state[S_SHANK_ACT] = 0.0
+        state[S_SHANK_ACT_N] = 0.0
+    state[S_SHANK_ACT] += abs(an - G_MPS2)
+    state[S_SHANK_ACT_N] += 1.0
+    # the landing score of sample k (0 until the lag and the fall window lie in this segment)
+    jolt = 0.0
+    score = 0.0
+    first = valid_from + lag + n_fall  # the first sample with a score
+    if k >= first:
+        rl = slot - lag
+        if rl < 0:
+            rl += m
+        dx = ax - ring[rl, 2]
+        dy = ay - ring[rl, 3]
+        dz = az - ring[rl, 4]
+        jolt = np.sqrt(dx * dx + dy * dy + dz * dz)
+        low = ring[rl, 1]
+        r = rl
+        for _q in range(n_fall):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 1] < low:
+                low = ring[r, 1]
+        weight = 2.0 - low / G_MPS2
+        if weight < 0.0:
+            weight = 0.0
+        score = jolt * weight
+    ring[slot, 5] = score
+    ring[slot, 6] = jolt
+    # the candidates: each sample is decided once the look-ahead after it has passed, counted in
+    # samples or in time, whichever comes first (as the limb detector)
+    nxt = int(state[S_LIMB_NEXT])
+    if nxt < first:
+        nxt = first
+    fs = params[P_FS]
+    look_s = params[P_LIMB_LOOK_S] - params[P_SHANK_LAG_S]
+    while nxt < k:
+        c = nxt
+        cs = slot - (k - c)
+        if cs < 0:
+            cs += m
+        if k - c < look and ti - ring[cs, 0] < look_s:
+            break
+        nxt += 1
+        if ring[cs, 6] < params[P_SHANK_FLOOR]:
+            continue
+        vc = ring[cs, 5]
+        # larger than every later score of the look-ahead
+        is_peak = True
+        r = cs
+        for _q in range(c + 1, k + 1):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 5] > vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        tc = ring[cs, 0]
+        last = state[S_LAST_STEP_T]
+        since = tc - last
+        period = state[S_PERIOD]
+        # one contact per stride, unless this one dwarfs the last (then that was no landing)
+        overriding = since < max(params[P_MIN_INTERVAL_S], params[P_LIMB_REFR_FRAC] * period)
+        if overriding and not vc > params[P_LIMB_OVERRIDE] * state[S_LIMB_LAST_IMP]:
+            continue
+        if last > -1e8 and since <= params[P_MAX_PERIOD_S]:
+            # nor a contact that scores under 1 / P_LIMB_OVERRIDE of the last one, in the same bout
+            # (a push-off or the terminal swing scores far less than a landing, landings alike)
+            if vc * params[P_LIMB_OVERRIDE] < state[S_LIMB_LAST_IMP]:
+                continue
+        elif vc <= ring[cs, 6] and c - int(params[P_SHANK_PEAK_FRAC] * period * fs + 0.5) < valid_from:
+            # a bout's first contact ends a fall (|a| below g before it: a score above its jolt),
+            # unless its whole look-back lies in this segment: at the start of a recording (or
+            # after a gap) the push-off seen first would be the largest score so far
+            continue
+        # before the bout's first interval the period is not known: the look-back reaches no
+        # further than the last contact
+        span = period
+        if state[S_N_BOUT] < 1.0 and since < span:
+            span = since
+        back = int(params[P_SHANK_PEAK_FRAC] * span * fs + 0.5)
+        if back > m - (k - c) - 2:
+            back = m - (k - c) - 2
+        lo = c - back
+        if lo < valid_from:
+            lo = valid_from
+        r = cs
+        for _q in range(c - 1, lo - 1, -1):
+            r -= 1
+            if r < 0:
+                r = m - 1
+            if ring[r, 5] >= vc:
+                is_peak = False
+                break
+        if not is_peak:
+            continue
+        # the contact: the impact's peak, the largest |a| over the lag that ends at the candidate
+        r = cs - lag
+        if r < 0:
+            r += m
+        r_best = r
+        for _q in range(lag):
+            r += 1
+            if r == m:
+                r = 0
+            if ring[r, 1] > ring[r_best, 1]:
+                r_best = r
+        n_act = state[S_SHANK_ACT_N]
+        act = state[S_SHANK_ACT] / n_act if n_act > 0.0 else 0.0
+        state[S_SHANK_RUN] = 1.0 if act >= params[P_SHANK_RUN] else 0.0
+        state[S_SHANK_ACT] = 0.0
+        state[S_SHANK_ACT_N] = 0.0
+        if overriding:  # the last contact was no landing: its interval is not kept
+            state[S_LAST_STEP_T] = -1e9
+        state[S_LIMB_LAST_IMP] = vc
+        n_out = _record_step(ring[r_best, 0], ti, vc, params, state, intervals, out, n_out)
+    state[S_LIMB_NEXT] = float(nxt)
+    return n_out
+
+
+@kernel
 def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals, out):
     """Run the step detector over one block of samples.
 
@@ -643,10 +832,15 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
     fs = params[P_FS]
     foot = params[P_MODE] == 1.0 and has_gyro
     limb = params[P_MODE] == 2.0
+    shank = params[P_MODE] == 3.0
     # the limb detector's lags in samples (at least 1), once a block rather than once a sample
     limb_lag = max(1, int(params[P_LIMB_REST_LAG_S] * fs + 0.5))
     limb_rest_n = max(1, int(params[P_LIMB_REST_S] * fs + 0.5))
     limb_look = max(1, int(params[P_LIMB_LOOK_S] * fs + 0.5))
+    # the shank detector's jolt lag, fall window and look-ahead in samples (at least 1)
+    shank_lag = max(1, int(params[P_SHANK_LAG_S] * fs + 0.5))
+    shank_fall = max(1, int(params[P_SHANK_FALL_S] * fs + 0.5))
+    shank_look = max(1, int((params[P_LIMB_LOOK_S] - params[P_SHANK_LAG_S]) * fs + 0.5))
     look = int(params[P_LOOK_S] * fs + 0.5)
     if look < 1:
         look = 1
@@ -913,6 +1107,27 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 limb_lag,
                 limb_rest_n,
                 limb_look,
+                params,
+                state,
+                ring,
+                intervals,
+                out,
+                n_out,
+            )
+            continue
+        if shank:
+            # ---- shank mode (a shank without gyroscope): the jolt of a landing that ends a fall
+            n_out = _shank_sample(
+                ti,
+                k,
+                slot,
+                valid_from,
+                ax,
+                ay,
+                az,
+                shank_lag,
+                shank_fall,
+                shank_look,
                 params,
                 state,
                 ring,

@@ -375,8 +375,8 @@ class Pipeline:
         """Go on without the gyroscope: what a pipeline built with ``has_gyro=False`` does.
 
         For a gyroscope found dead (off or broken) before any sample was fed: a foot sensor then
-        finds its contacts from the accelerometer alone (limb mode) and gives no stride; a shank
-        sensor falls back to the trunk detector (both feet); the lower back keeps its detector and
+        finds its contacts from the accelerometer alone (limb mode) and gives no stride; so does a
+        shank sensor (shank mode, one contact per stride); the lower back keeps its detector and
         estimates its strides without the turn rate. The coach, the grade and the terrain mode
         stay as they are. Unlike the constructor, it does not warn: the caller says why.
 

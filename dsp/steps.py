@@ -28,8 +28,11 @@ from dsp.exc import ValidationError
 _NO_GYRO = np.zeros((0, 3))
 
 #: Placements whose sensor without a gyroscope runs the limb detector (the contacts of its own
-#: foot, one per stride, from |a|). A shank without one keeps the trunk detector (both feet): on
-#: bach_shank_walkrun the limb detector scored lower (walk 0.770, run 0.649 against 0.792, 0.980).
+#: foot, one per stride, from |a|: the foot rests flat in stance, then pushes off). A shank
+#: without one runs its own detector (mode 3, also one contact per stride: the shank does not rest
+#: in stance, it rotates over the ankle; its heel strike is the jolt that ends a fall): on
+#: bach_shank_walkrun the limb detector scored walk 0.770, run 0.649, and the trunk detector, which
+#: it replaced (both feet, "steps_feet" both), 0.792, 0.980 (docs/robustness.md, fix 6).
 _LIMB_ACC_PLACEMENTS = ("foot",)
 
 #: Placement names understood by the detector, with their aliases.
@@ -205,7 +208,27 @@ class StepSettings:
         Foot without a gyroscope: a contact within the refractory time is taken all the same when
         its impact (|a| above g) is over this many times the last contact's: that one was then a
         swing's or a push-off's hump, not a landing (without this, it would hide every heel
-        strike after it, half a stride later), 1.
+        strike after it, half a stride later), 1. The shank detector applies it to its landing
+        score (and drops the overridden contact's interval), and takes no contact that scores
+        under ``1 / limb_override`` of the last one in the same bout (a push-off or the terminal
+        swing scores far less than a landing; landings score alike).
+    shank_jolt_lag_s : float
+        Shank without a gyroscope (which also uses ``limb_lookahead_s`` as its latency bound,
+        ``limb_refractory_fraction`` and ``limb_override``): the jolt of a landing is the change of
+        the acceleration vector over this lag (a swing changes it smoothly, an impact abruptly), s.
+    shank_fall_s : float
+        Shank without a gyroscope: the fall that a landing ends is the lowest |a| over this time
+        before the jolt's lag (below g at the end of single support or of the flight); the jolt is
+        weighted by ``1 + (g - lowest) / g``, s.
+    shank_jolt_floor_mps2 : float
+        Shank without a gyroscope: smallest jolt of a landing, m/s².
+    shank_peak_fraction : float
+        Shank without a gyroscope: a landing scores highest over this fraction of the stride period
+        before it (which holds the push-off and the swing, not the last landing), 1.
+    shank_run_mps2 : float
+        Shank without a gyroscope: a stride whose mean ||a| - g| reaches this says ``run`` (a short
+        stance, a hard landing and a fast swing; a walk spends most of its stride near g; the
+        gait changes after ``gait_switch_steps`` such strides in a row), m/s².
     """
 
     gravity_cutoff_hz: float = 0.5
@@ -258,6 +281,11 @@ class StepSettings:
     limb_end_fraction: float = 0.5
     limb_refractory_fraction: float = 0.6
     limb_override: float = 2.0
+    shank_jolt_lag_s: float = 0.02
+    shank_fall_s: float = 0.06
+    shank_jolt_floor_mps2: float = 8.0
+    shank_peak_fraction: float = 0.7
+    shank_run_mps2: float = 6.0
 
 
 @dataclass
@@ -419,14 +447,14 @@ def _design(
         )
     foot_mode = placement in ("foot", "shank") and has_gyro
     limb_mode = placement in _LIMB_ACC_PLACEMENTS and not has_gyro
-    # A foot (or shank) sensor with a gyroscope, and a foot sensor without one (limb mode),
-    # report the contacts of their own foot, one per stride. A shank without one falls back to
-    # the trunk detector, which reports both feet.
-    one_leg = foot_mode or limb_mode
+    shank_mode = placement == "shank" and not has_gyro
+    # Foot and shank sensors, with a gyroscope or without, report the contacts of their own foot,
+    # one per stride; the lower back reports both feet.
+    one_leg = foot_mode or limb_mode or shank_mode
     steps_feet = "one" if one_leg else "both"
     p = np.zeros(K.N_PARAMS)
     p[K.P_FS] = fs
-    p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else 0.0)
+    p[K.P_MODE] = 1.0 if foot_mode else (2.0 if limb_mode else (3.0 if shank_mode else 0.0))
     p[K.P_LOOK_S] = s.lookahead_s
     p[K.P_BACK_FRAC] = s.back_fraction
     p[K.P_REFINE_S] = s.refine_s
@@ -477,6 +505,11 @@ def _design(
     p[K.P_LIMB_END_FRAC] = s.limb_end_fraction
     p[K.P_LIMB_REFR_FRAC] = s.limb_refractory_fraction
     p[K.P_LIMB_OVERRIDE] = s.limb_override
+    p[K.P_SHANK_LAG_S] = s.shank_jolt_lag_s
+    p[K.P_SHANK_FALL_S] = s.shank_fall_s
+    p[K.P_SHANK_FLOOR] = s.shank_jolt_floor_mps2
+    p[K.P_SHANK_PEAK_FRAC] = s.shank_peak_fraction
+    p[K.P_SHANK_RUN] = s.shank_run_mps2
     # a sample reading at least 99.5 % of the range is clipped (the top code is 32767/32768 of it)
     p[K.P_ACC_CLIP] = clip_a
     p[K.P_GYRO_CLIP] = clip_g
@@ -497,7 +530,17 @@ def _design(
             s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s,
             s.limb_rest_lag_s,
         )
-    ring_shape = (int(ring_s * fs) + 8, 5 if limb_mode else 2)
+    if shank_mode:  # shank: a landing's look-ahead, its look-back, the jolt's lag and the fall window
+        ring_s = max(
+            ring_s,
+            s.limb_lookahead_s
+            + s.shank_peak_fraction * 2.0 * s.max_period_s
+            + s.shank_jolt_lag_s
+            + s.shank_fall_s,
+        )
+    # columns: time, then the step signal (trunk) or |a| (foot); limb: |a| and the vector; shank:
+    # |a|, the vector, the landing score and the jolt
+    ring_shape = (int(ring_s * fs) + 8, 5 if limb_mode else (7 if shank_mode else 2))
     min_gap_samples = max(1, int(min(s.min_step_interval_s, s.min_stride_interval_s) * fs))
     return _Setup(steps_feet, p, coefs, _initial_state(p), ring_shape, min_gap_samples)
 
@@ -533,13 +576,13 @@ class StepDetector:
 
     Notes
     -----
-    Foot and shank sensors with a gyroscope, and foot sensors without one, report one contact
-    per stride (the contacts of the instrumented foot) and a cadence that counts both feet.
-    A shank sensor without a gyroscope, and the lower back, report every contact of either
-    foot.  A trunk contact is decided at most ``lookahead_s + refine_s`` after it happened; a
-    foot contact once the pitch rate has crossed zero by ``lobe_hysteresis_rads`` (or faded out
-    for ``lobe_settle_s``) and ``impact_window_s`` has passed; a foot contact without a
-    gyroscope ``limb_lookahead_s`` after its impact.  The first call compiles
+    Foot and shank sensors, with a gyroscope or without, report one contact per stride (the
+    contacts of the instrumented foot) and a cadence that counts both feet; the lower back
+    reports every contact of either foot.  A trunk contact is decided at most
+    ``lookahead_s + refine_s`` after it happened; a foot contact once the pitch rate has crossed
+    zero by ``lobe_hysteresis_rads`` (or faded out for ``lobe_settle_s``) and ``impact_window_s``
+    has passed; a foot or shank contact without a gyroscope at most ``limb_lookahead_s`` after
+    its impact.  The first call compiles
     the kernel (or loads it from the numba cache).
     """
 
@@ -732,13 +775,12 @@ def cadence_of_contacts(
     Parameters
     ----------
     t_s : numpy.ndarray
-        Contact times in increasing order, s: both feet at the lower back (or a shank sensor
-        without a gyroscope), the instrumented foot only for a foot sensor or a shank sensor
-        with one.
+        Contact times in increasing order, s: both feet at the lower back, the instrumented foot
+        only for a foot or shank sensor.
     placement : str
         ``lower_back``, ``foot`` or ``shank`` (or an alias).
     has_gyro : bool
-        Whether the sensor has a gyroscope (a shank sensor without one reports both feet).
+        Whether the sensor has a gyroscope (either way a foot or shank sensor reports one foot).
     settings : StepSettings, optional
         Detector constants (``cadence_steps``, ``cadence_strides``, ``max_period_s``).
 

@@ -463,9 +463,9 @@ class LiveLoop:
             )
         else:
             goes_on = (
-                "the run goes on without it: steps from the accelerometer (both feet, as at the "
-                "trunk, less accurate at the shank); lost: the terrain classifier (smooth unless set "
-                "with the button); fix: replace the sensor, or wear it at the lower back"
+                "the run goes on without it: cadence coaching from the accelerometer alone (the "
+                "heel strikes of this leg, one contact per stride); lost: the terrain classifier "
+                "(smooth unless set with the button); fix: replace the sensor"
             )
         self._device(
             "gyro_constant",

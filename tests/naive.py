@@ -88,7 +88,8 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     fs = float(sampling_rate_hz)
     foot = placement in ("foot", "shank") and gyro is not None
     limb = placement == "foot" and gyro is None  # a foot without gyroscope: its own contacts from |a|
-    one_leg = foot or limb
+    shank = placement == "shank" and gyro is None  # a shank without gyroscope: landings that end a fall
+    one_leg = foot or limb or shank
     feet = 2.0 if one_leg else 1.0
     min_interval = s.min_stride_interval_s if one_leg else s.min_step_interval_s
     default_period = 2.0 * s.default_step_period_s if one_leg else s.default_step_period_s
@@ -101,6 +102,14 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
     if limb:
         ring_s = max(
             ring_s, s.limb_lookahead_s + s.limb_peak_fraction * 2.0 * s.max_period_s, s.limb_rest_lag_s
+        )
+    if shank:
+        ring_s = max(
+            ring_s,
+            s.limb_lookahead_s
+            + s.shank_peak_fraction * 2.0 * s.max_period_s
+            + s.shank_jolt_lag_s
+            + s.shank_fall_s,
         )
     ring_len = int(ring_s * fs) + 8
 
@@ -151,9 +160,12 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         bout = bout_intervals[len(bout_intervals) - take :] if take else []
         cad = 60.0 * feet / robust_median_interval(bout, 1.0) if bout else float("nan")
         # the gait: this contact's evidence (trunk: the step signal near free fall since the last
-        # contact; a foot: its cadence, none while unknown), adopted after gait_switch_steps in a row
+        # contact; a shank without gyroscope: its stride's mean ||a| - g|; a foot: its cadence, none
+        # while unknown), adopted after gait_switch_steps in a row
         if not one_leg:
             evidence = last_min_s < -s.run_flight_mps2
+        elif shank:
+            evidence = shank_run
         else:
             evidence = None if cad != cad else cad >= s.run_cadence_spm
         if evidence is not None:
@@ -196,12 +208,59 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         last_impact = vc - 9.80665
         record(hist_t[q_end], ti)
 
+    def shank_decide(c, k, ti):
+        # a shank without gyroscope: is sample c a landing, decided at sample k (time ti)?
+        nonlocal last_score, shank_act, shank_act_n, shank_run, last_step
+        if hist_jolt[c] < s.shank_jolt_floor_mps2:  # a jolt at least shank_jolt_floor_mps2
+            return
+        vc, tc = hist_score[c], hist_t[c]
+        if any(v > vc for v in hist_score[c + 1 : k + 1]):  # the largest score over the look-ahead
+            return
+        period = robust_median_interval(intervals, default_period)
+        since = tc - last_step
+        # one contact per stride, unless this one scores over limb_override times the last one
+        overriding = since < max(min_interval, s.limb_refractory_fraction * period)
+        if overriding and not vc > s.limb_override * last_score:
+            return
+        if last_step > -1e8 and since <= max_period:
+            # nor one that scores under 1 / limb_override of the last contact, in the same bout
+            if vc * s.limb_override < last_score:
+                return
+        elif vc <= hist_jolt[c] and c - int(s.shank_peak_fraction * period * fs + 0.5) < seg_start:
+            # a bout's first contact ends a fall (its score above its jolt), unless the whole
+            # look-back lies in this segment
+            return
+        # before the bout's first interval: the look-back reaches no further than the last contact
+        span = min(period, since) if not bout_intervals else period
+        back = min(int(s.shank_peak_fraction * span * fs + 0.5), ring_len - (k - c) - 2)
+        lo = max(c - back, seg_start)
+        if any(v >= vc for v in hist_score[lo:c]):
+            return
+        # the contact: the first largest |a| over the jolt's lag that ends at the candidate
+        window = hist_an[c - shank_lag : c + 1]
+        q = c - shank_lag + window.index(max(window))
+        # the stride's gait: its mean ||a| - g| since the last contact (up to this decision)
+        act = shank_act / shank_act_n if shank_act_n > 0 else 0.0
+        shank_run = act >= s.shank_run_mps2
+        shank_act, shank_act_n = 0.0, 0
+        if overriding:  # the last contact was no landing: its interval is not kept
+            last_step = -1e9
+        last_score = vc
+        record(hist_t[q], ti)
+
     hist_an: list[float] = []  # foot (with or without gyroscope): |a| of every sample
     hist_acc: list[list[float]] = []  # limb: the acceleration vector of every sample
     quiet_n = 0  # limb: consecutive quiet samples
     rest_ends: list[float] = []  # limb: when each rest of this segment ended (its first moving sample)
     last_impact = 0.0  # limb: the last contact's impact, |a| above g
-    next_c = 0  # limb: the next sample to decide (a candidate contact)
+    next_c = 0  # limb and shank: the next sample to decide (a candidate contact)
+    hist_score: list[float] = []  # shank: the landing score of every sample
+    hist_jolt: list[float] = []  # shank: the jolt of every sample
+    shank_lag = max(1, int(s.shank_jolt_lag_s * fs + 0.5))
+    shank_fall = max(1, int(s.shank_fall_s * fs + 0.5))
+    shank_act, shank_act_n = 0.0, 0  # shank: sum of ||a| - g| since the last contact, and its samples
+    shank_run = False  # shank: the gait of the stride that the contact being recorded ends
+    last_score = 0.0  # shank: the last contact's landing score
     pending = None  # foot: (sign, end time, rotation, "yes"/"no"/"impact", began at a crossing)
     lobe_consec = False
     prev_imp, prev_rot = 0.0, 0.0
@@ -265,6 +324,35 @@ def naive_detect_steps(t, acc, gyro, *, sampling_rate_hz, placement, settings=No
         gn = max(math.sqrt(g[0] * g[0] + g[1] * g[1] + g[2] * g[2]), 1e-9)
         av = (a[0] * g[0] + a[1] * g[1] + a[2] * g[2]) / gn - gn
         hist_t.append(ti)
+        if shank:
+            # |a|, the jolt (the change of the acceleration vector over the lag) and the landing
+            # score: the jolt times 1 + (g - m) / g (at least 0), m the lowest |a| over the fall
+            # window before the lag
+            an = math.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+            hist_an.append(an)
+            hist_acc.append(list(a))
+            if k == seg_start:
+                shank_act, shank_act_n = 0.0, 0
+            shank_act += abs(an - 9.80665)
+            shank_act_n += 1
+            first = seg_start + shank_lag + shank_fall
+            jolt = score = 0.0
+            if k >= first:
+                d = [a[axis] - hist_acc[k - shank_lag][axis] for axis in range(3)]
+                jolt = math.sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2])
+                low = min(hist_an[k - shank_lag - shank_fall : k - shank_lag + 1])
+                score = jolt * max(0.0, 2.0 - low / 9.80665)
+            hist_score.append(score)
+            hist_jolt.append(jolt)
+            # the candidates: each sample once the look-ahead (limb_lookahead_s less the lag) has
+            # passed after it, counted in samples or in time, whichever comes first
+            look_s = s.limb_lookahead_s - s.shank_jolt_lag_s
+            look = max(1, int(look_s * fs + 0.5))
+            next_c = max(next_c, first)
+            while next_c < k and (k - next_c >= look or ti - hist_t[next_c] >= look_s):
+                shank_decide(next_c, k, ti)
+                next_c += 1
+            continue
         if limb:
             # at rest: |a| within limb_rest_mps2 of g, and the acceleration vector moved less than
             # that over limb_rest_lag_s (a swinging foot turns); a rest of limb_rest_min_s or more

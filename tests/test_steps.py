@@ -619,7 +619,7 @@ def test_the_sorting_network_of_the_intervals_sorts_every_input():
     st.lists(
         st.one_of(st.floats(0.25, 1.05), st.sampled_from([0.4, 0.5, 2.0, 3.5])), min_size=1, max_size=40
     ),
-    st.sampled_from([("lower_back", True), ("foot", True), ("foot", False)]),
+    st.sampled_from([("lower_back", True), ("foot", True), ("foot", False), ("shank", False)]),
     st.integers(2, 8),
     st.integers(1, 8),
 )

@@ -163,9 +163,8 @@ def test_without_the_rest_test_the_push_off_would_be_taken(rng):
     assert np.mean(near) <= 0.3  # the push-offs are taken, and hide the heel strikes
 
 
-def test_a_foot_without_gyro_reports_its_own_foot_and_a_shank_both_feet():
+def test_a_foot_without_gyro_reports_its_own_foot():
     assert StepDetector(sampling_rate_hz=100.0, placement="foot", has_gyro=False).steps_feet == "one"
-    assert StepDetector(sampling_rate_hz=100.0, placement="shank", has_gyro=False).steps_feet == "both"
     with pytest.warns(PlacementWarning, match="no stride length"):
         pipe = Pipeline(sampling_rate_hz=100.0, placement="foot", has_gyro=False, placement_side="right")
     assert pipe.steps_feet == "one"
