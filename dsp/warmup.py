@@ -2,11 +2,11 @@
 
 ``cadence-coach precompile`` (run by ``hardware/setup-pi.sh`` and before every start of the
 service) calls :func:`warm_up`. It drives the public streaming objects exactly as the device and
-replay do, in every mode (step detector at the lower back, on a foot with and without gyroscope,
-on a shank; stride estimators for a foot and for the lower back with and without gyroscope; the
-whole :class:`dsp.Pipeline`), so every ``@kernel`` entry point is compiled for the argument types
-it meets in service, and with it every helper kernel it calls. It then checks that no ``@kernel``
-function anywhere in ``dsp`` was left uncompiled.
+replay do, in every mode (step detector at the lower back, on a foot and on a shank with and
+without gyroscope; stride estimators for a foot and for the lower back with and without
+gyroscope; the whole :class:`dsp.Pipeline`), so every ``@kernel`` entry point is compiled for
+the argument types it meets in service, and with it every helper kernel it calls. It then checks
+that no ``@kernel`` function anywhere in ``dsp`` was left uncompiled.
 
 ``cadence-coach precompile --aot`` calls :func:`build_aot` instead: the entry kernels compiled ahead
 of time into a native module (``dsp/_aot.py``), which lets the device run without numba.
@@ -223,6 +223,7 @@ def warm_up_report(sampling_rate_hz: float = 200.0) -> list[KernelTiming]:
         ("foot", True, "steps: foot + gyro"),
         ("foot", False, "steps: foot, no gyro"),
         ("shank", True, "steps: shank + gyro"),
+        ("shank", False, "steps: shank, no gyro"),
     ):
         det = StepDetector(sampling_rate_hz=fs, placement=placement, has_gyro=has_gyro)
         timed(SK._detect_block, label, lambda det=det, g=has_gyro: det.update(t, acc, gyro if g else None))
