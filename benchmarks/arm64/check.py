@@ -4,7 +4,8 @@ Subcommands (run as a script, ``python3 benchmarks/arm64/check.py CMD``; only th
 library, numpy, numba and the project are needed):
 
 * ``replay --out DIR``: replay every bundled recording (``firmware_py/data/*.csv`` and
-  ``tests/fixtures``) and write, per recording, the replay JSON's ``steps`` and the float64 bits
+  ``tests/fixtures``; each foot recording also without its gyroscope, as a foot and as a
+  shank) and write, per recording, the replay JSON's ``steps`` and the float64 bits
   (``float.hex``) of every contact time, decision time, cadence and stride length.
 * ``inside --out DIR [--skip-tests]``: in the chroot: the kernels' tests, the replay above, and
   EMULATED timings (numba compile time with an empty cache, cache-load time, steady throughput).
@@ -25,11 +26,20 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 #: The tests that hold every kernel against its slow reference (tests/naive.py, naive_stride.py).
-KERNEL_TESTS = ("tests/test_steps.py", "tests/test_stride.py")
+KERNEL_TESTS = (
+    "tests/test_steps.py",
+    "tests/test_steps_limb.py",
+    "tests/test_steps_shank.py",
+    "tests/test_stride.py",
+)
+#: Replays of every foot recording with its gyroscope left out, as a foot (the limb mode of the
+#: step kernel) and as a shank (its shank mode): the modes no bundled recording reaches by itself.
+NO_GYRO_VARIANTS = ("foot", "shank")
 
 
 def recordings() -> list[Path]:
@@ -55,11 +65,18 @@ def cmd_replay(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     index = {}
     t0 = time.perf_counter()
+    runs = []
     for path in recordings():
         rel = path.relative_to(REPO).as_posix()
+        rec = read_log(path)
+        runs.append((rel, rec, None))
+        if rec.placement == "foot" and rec.has_gyro:
+            for where in NO_GYRO_VARIANTS:
+                runs.append((f"{rel}#{where}-no-gyro", replace(rec, gyro_rads=None), where))
+    for rel, rec, where in runs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            result = replay_recording(read_log(path))
+            result = replay_recording(rec, placement=where)
         doc = to_json(result)
         bits = [
             [
