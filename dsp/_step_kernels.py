@@ -485,6 +485,85 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
+def _look_back_start(c, k, m, valid_from, span_s, fs):
+    """Return the first sample of a candidate's look-back (trunk, limb and shank modes).
+
+    ``span_s`` in samples, rounded, but never reaching past the ring (whose rows back to ``k - m``
+    are still held; two spare) nor before the segment (``valid_from``).
+
+    Parameters
+    ----------
+    c, k : int
+        The candidate's sample index and the newest sample's.
+    m : int
+        Rows of the ring.
+    valid_from : int
+        First sample of the segment (after the last reset).
+    span_s : float
+        The look-back, s.
+    fs : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    int
+        The index of the look-back's first sample (``c`` itself: an empty look-back).
+    """
+    back = int(span_s * fs + 0.5)
+    if back > m - (k - c) - 2:
+        back = m - (k - c) - 2
+    lo = c - back
+    if lo < valid_from:
+        lo = valid_from
+    return lo
+
+
+@kernel
+def _tops_ahead(ring, col, cs, n, v):
+    """Whether none of the ``n`` samples after ring row ``cs`` exceeds ``v`` in column ``col``.
+
+    The look-ahead of a candidate peak (trunk, limb and shank modes). The ring row steps with the
+    sample and wraps: no integer division per sample.
+
+    Returns
+    -------
+    bool
+        True when every later sample is at most ``v``.
+    """
+    m = ring.shape[0]
+    r = cs
+    for _q in range(n):
+        r += 1
+        if r == m:
+            r = 0
+        if ring[r, col] > v:
+            return False
+    return True
+
+
+@kernel
+def _tops_back(ring, col, cs, n, v):
+    """Whether none of the ``n`` samples before ring row ``cs`` reaches ``v`` in column ``col``.
+
+    The look-back of a candidate peak (limb and shank modes; the trunk's also finds the trough).
+
+    Returns
+    -------
+    bool
+        True when every earlier sample is below ``v``.
+    """
+    m = ring.shape[0]
+    r = cs
+    for _q in range(n):
+        r -= 1
+        if r < 0:
+            r = m - 1
+        if ring[r, col] >= v:
+            return False
+    return True
+
+
+@kernel
 def _limb_sample(
     ti, k, slot, valid_from, ax, ay, az, lag, n_rest, look, params, state, ring, intervals, out, n_out
 ):
@@ -576,32 +655,10 @@ def _limb_sample(
         if -1e8 < rest_end <= tc and tc - rest_end < params[P_LIMB_SWING_S]:
             continue
         # a peak: larger than every sample of the look-ahead, not lower than any over the look-back
-        is_peak = True
-        r = cs
-        for _q in range(c + 1, k + 1):
-            r += 1
-            if r == m:
-                r = 0
-            if ring[r, 1] > vc:
-                is_peak = False
-                break
-        if not is_peak:
+        if not _tops_ahead(ring, 1, cs, k - c, vc):
             continue
-        back = int(params[P_LIMB_PEAK_FRAC] * period * fs + 0.5)
-        if back > m - (k - c) - 2:
-            back = m - (k - c) - 2
-        lo = c - back
-        if lo < valid_from:
-            lo = valid_from
-        r = cs
-        for _q in range(c - 1, lo - 1, -1):
-            r -= 1
-            if r < 0:
-                r = m - 1
-            if ring[r, 1] >= vc:
-                is_peak = False
-                break
-        if not is_peak:
+        lo = _look_back_start(c, k, m, valid_from, params[P_LIMB_PEAK_FRAC] * period, fs)
+        if not _tops_back(ring, 1, cs, c - lo, vc):
             continue
         # the contact: where the burst that holds the peak ends (its last sample at least
         # P_LIMB_END_FRAC of the way from g up to the peak, before |a| first falls below that). An
@@ -720,16 +777,7 @@ def _shank_sample(
             continue
         vc = ring[cs, 5]
         # larger than every later score of the look-ahead
-        is_peak = True
-        r = cs
-        for _q in range(c + 1, k + 1):
-            r += 1
-            if r == m:
-                r = 0
-            if ring[r, 5] > vc:
-                is_peak = False
-                break
-        if not is_peak:
+        if not _tops_ahead(ring, 5, cs, k - c, vc):
             continue
         tc = ring[cs, 0]
         last = state[S_LAST_STEP_T]
@@ -754,21 +802,8 @@ def _shank_sample(
         span = period
         if state[S_N_BOUT] < 1.0 and since < span:
             span = since
-        back = int(params[P_SHANK_PEAK_FRAC] * span * fs + 0.5)
-        if back > m - (k - c) - 2:
-            back = m - (k - c) - 2
-        lo = c - back
-        if lo < valid_from:
-            lo = valid_from
-        r = cs
-        for _q in range(c - 1, lo - 1, -1):
-            r -= 1
-            if r < 0:
-                r = m - 1
-            if ring[r, 5] >= vc:
-                is_peak = False
-                break
-        if not is_peak:
+        lo = _look_back_start(c, k, m, valid_from, params[P_SHANK_PEAK_FRAC] * span, fs)
+        if not _tops_back(ring, 5, cs, c - lo, vc):
             continue
         # the contact: the impact's peak, the largest |a| over the lag that ends at the candidate
         r = cs - lag
@@ -1164,12 +1199,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
             continue
         if tc - state[S_LAST_STEP_T] < max(params[P_MIN_INTERVAL_S], params[P_REFR_FRAC] * period):
             continue
-        back = int(params[P_BACK_FRAC] * period * fs + 0.5)
-        if back > m - look - 2:
-            back = m - look - 2
-        lo = c - back
-        if lo < valid_from:
-            lo = valid_from
+        lo = _look_back_start(c, k, m, valid_from, params[P_BACK_FRAC] * period, fs)
         # a peak: higher than every later sample of the look-ahead, not lower than any earlier one
         # of the look-back; nearest neighbours first (on a flank the first comparison decides:
         # the sample before, then the one after, so that a falling flank does not run through the
@@ -1181,21 +1211,13 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
                 r = m - 1
             if ring[r, 1] >= vc:
                 continue
-        is_peak = True
-        r = cs_slot
-        for _q in range(c + 1, k + 1):
-            r += 1
-            if r == m:
-                r = 0
-            if ring[r, 1] > vc:
-                is_peak = False
-                break
-        if not is_peak:
+        if not _tops_ahead(ring, 1, cs_slot, look, vc):
             continue
         # the look-back also finds the trough before the hump (over the same samples) for the
         # contact time below: its earliest lowest sample (`<=`, as the scan runs back in time; a
         # peak's look-back holds only values below the hump, so the hump itself is never the trough
-        # unless the look-back is empty)
+        # unless the look-back is empty); one pass for both, so not _tops_back's test alone
+        is_peak = True
         r = cs_slot
         q_tr = c
         r_tr = cs_slot
