@@ -485,6 +485,42 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
 
 
 @kernel
+def _ring_row(slot, n, m):
+    """Return the ring row of the sample ``n`` samples before the one in row ``slot`` (``n < m``).
+
+    A subtraction that wraps: no integer division per sample.
+    """
+    r = slot - n
+    if r < 0:
+        r += m
+    return r
+
+
+@kernel
+def _store_acc(ring, slot, ax, ay, az):
+    """Store a sample's |a| and acceleration vector in ring row ``slot`` (columns 1-4); return |a|.
+
+    The limb and shank modes' ring (the vector for the distances over a lag, |a| for the rest test,
+    the fall and the impact).
+    """
+    an = np.sqrt(ax * ax + ay * ay + az * az)
+    ring[slot, 1] = an
+    ring[slot, 2] = ax
+    ring[slot, 3] = ay
+    ring[slot, 4] = az
+    return an
+
+
+@kernel
+def _moved_sq(ring, r, ax, ay, az):
+    """Return the squared distance from the acceleration vector stored in ring row ``r`` to ``a``, (m/s²)²."""
+    dx = ax - ring[r, 2]
+    dy = ay - ring[r, 3]
+    dz = az - ring[r, 4]
+    return dx * dx + dy * dy + dz * dz
+
+
+@kernel
 def _look_back_start(c, k, m, valid_from, span_s, fs):
     """Return the first sample of a candidate's look-back (trunk, limb and shank modes).
 
@@ -591,11 +627,7 @@ def _limb_sample(
         The new number of rows in ``out``.
     """
     m = ring.shape[0]
-    an = np.sqrt(ax * ax + ay * ay + az * az)
-    ring[slot, 1] = an
-    ring[slot, 2] = ax
-    ring[slot, 3] = ay
-    ring[slot, 4] = az
+    an = _store_acc(ring, slot, ax, ay, az)
     if k == valid_from:  # a restart forgets the rests
         state[S_LIMB_QUIET_N] = 0.0
         state[S_LIMB_REST_END] = -1e9
@@ -604,13 +636,7 @@ def _limb_sample(
     quiet = False
     q_mps2 = params[P_LIMB_REST_MPS2]
     if k - lag >= valid_from and abs(an - G_MPS2) < q_mps2:
-        rl = slot - lag
-        if rl < 0:
-            rl += m
-        dx = ax - ring[rl, 2]
-        dy = ay - ring[rl, 3]
-        dz = az - ring[rl, 4]
-        quiet = dx * dx + dy * dy + dz * dz < q_mps2 * q_mps2
+        quiet = _moved_sq(ring, _ring_row(slot, lag, m), ax, ay, az) < q_mps2 * q_mps2
     if quiet:
         state[S_LIMB_QUIET_N] += 1.0
     else:
@@ -628,9 +654,7 @@ def _limb_sample(
     fs = params[P_FS]
     while nxt < k:
         c = nxt
-        cs = slot - (k - c)
-        if cs < 0:
-            cs += m
+        cs = _ring_row(slot, k - c, m)
         if k - c < look and ti - ring[cs, 0] < params[P_LIMB_LOOK_S]:
             break
         nxt += 1
@@ -722,11 +746,7 @@ def _shank_sample(
         The new number of rows in ``out``.
     """
     m = ring.shape[0]
-    an = np.sqrt(ax * ax + ay * ay + az * az)
-    ring[slot, 1] = an
-    ring[slot, 2] = ax
-    ring[slot, 3] = ay
-    ring[slot, 4] = az
+    an = _store_acc(ring, slot, ax, ay, az)
     if k == valid_from:  # a restart forgets the stride's activity
         state[S_SHANK_ACT] = 0.0
         state[S_SHANK_ACT_N] = 0.0
@@ -737,13 +757,8 @@ def _shank_sample(
     score = 0.0
     first = valid_from + lag + n_fall  # the first sample with a score
     if k >= first:
-        rl = slot - lag
-        if rl < 0:
-            rl += m
-        dx = ax - ring[rl, 2]
-        dy = ay - ring[rl, 3]
-        dz = az - ring[rl, 4]
-        jolt = np.sqrt(dx * dx + dy * dy + dz * dz)
+        rl = _ring_row(slot, lag, m)
+        jolt = np.sqrt(_moved_sq(ring, rl, ax, ay, az))
         low = ring[rl, 1]
         r = rl
         for _q in range(n_fall):
@@ -767,9 +782,7 @@ def _shank_sample(
     look_s = params[P_LIMB_LOOK_S] - params[P_SHANK_LAG_S]
     while nxt < k:
         c = nxt
-        cs = slot - (k - c)
-        if cs < 0:
-            cs += m
+        cs = _ring_row(slot, k - c, m)
         if k - c < look and ti - ring[cs, 0] < look_s:
             break
         nxt += 1
@@ -806,9 +819,7 @@ def _shank_sample(
         if not _tops_back(ring, 5, cs, c - lo, vc):
             continue
         # the contact: the impact's peak, the largest |a| over the lag that ends at the candidate
-        r = cs - lag
-        if r < 0:
-            r += m
+        r = _ring_row(cs, lag, m)
         r_best = r
         for _q in range(lag):
             r += 1
@@ -1187,9 +1198,7 @@ def _detect_block(t, acc, gyro, has_gyro, params, coefs, state, ring, intervals,
         c = k - look
         if c < valid_from + 1:
             continue
-        cs_slot = slot - look  # c % m (look < m)
-        if cs_slot < 0:
-            cs_slot += m
+        cs_slot = _ring_row(slot, look, m)  # c % m (look < m)
         vc = ring[cs_slot, 1]
         tc = ring[cs_slot, 0]
         period = state[S_PERIOD]
