@@ -41,23 +41,34 @@ def same_as_naive(
     return fast
 
 
-def assert_streams_as_batch(
-    det: StepDetector,
+def streams_as_batch(
     t: np.ndarray,
     acc: np.ndarray,
     gyro: np.ndarray | None,
     cuts: list[int],
-    batch: Steps,
-) -> None:
-    """Feed ``det`` the blocks between ``cuts`` and assert that its contacts are ``batch``'s.
+    *,
+    sampling_rate_hz: float,
+    placement: str,
+    settings: StepSettings | None = None,
+) -> Steps:
+    """Assert that a detector fed the blocks between ``cuts`` finds the batch's contacts; return those.
 
     ``cuts`` are increasing sample indices inside the recording (a block from each to the next).
     """
+    kw = {"sampling_rate_hz": sampling_rate_hz, "placement": placement, "settings": settings}
+    batch = detect_steps(t, acc, gyro, **kw)
+    det = StepDetector(has_gyro=gyro is not None, **kw)
     bounds = zip([0, *cuts], [*cuts, len(t)], strict=True)
     parts = [det.update(t[a:b], acc[a:b], None if gyro is None else gyro[a:b]) for a, b in bounds]
     for name in COLUMNS:
         got = np.concatenate([getattr(p, name) for p in parts])
         np.testing.assert_array_equal(got, getattr(batch, name), err_msg=name)
+    return batch
+
+
+def drawn_cuts(data, n: int, max_size: int = 40) -> list[int]:
+    """Draw block boundaries for a recording of ``n`` samples (``data``: hypothesis' ``st.data()``)."""
+    return sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=max_size))))
 
 
 def damaged(draw, t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

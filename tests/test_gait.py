@@ -13,7 +13,7 @@ from benchmarks.gait import count_gait, evaluate, format_report, labelled_stretc
 from benchmarks.scoring import Truth
 from dsp import StepDetector, StepSettings, ValidationError, detect_steps
 from tests.conftest import FIXTURES
-from tests.step_checks import assert_streams_as_batch, same_as_naive
+from tests.step_checks import drawn_cuts, same_as_naive, streams_as_batch
 
 G = 9.80665
 
@@ -132,12 +132,8 @@ def test_any_chunking_gives_the_batch_gait(data, waist_run, foot_run):
     n = int(30.0 * rec.sampling_rate_hz)
     t, acc = rec.t_s[:n], rec.acc_mps2[:n]
     gyro = None if rec.gyro_rads is None else rec.gyro_rads[:n]
-    batch = detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
-    det = StepDetector(
-        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=gyro is not None
-    )
-    cuts = sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=40))))
-    assert_streams_as_batch(det, t, acc, gyro, cuts, batch)
+    fs = rec.sampling_rate_hz
+    batch = streams_as_batch(t, acc, gyro, drawn_cuts(data, n), sampling_rate_hz=fs, placement=rec.placement)
     assert batch.is_run.any()
     assert not batch.is_run.all()
 
@@ -157,9 +153,8 @@ def test_a_data_gap_mid_run_keeps_the_gait_and_a_long_stop_hands_it_to_the_next_
     both = np.concatenate([aj, acc[walk]])
     for tt, aa, t_resume in ((gap_t, aj, tj[half] + 3.0), (after_walk, both, tj[-1] + 600.0)):
         steps = same_as_naive(tt, aa, None, sampling_rate_hz=fs, placement="lower_back")
-        det = StepDetector(sampling_rate_hz=fs, placement="lower_back", has_gyro=False)
         cuts = np.sort(rng.choice(np.arange(1, tt.size), 30, replace=False))
-        assert_streams_as_batch(det, tt, aa, None, list(cuts), steps)
+        streams_as_batch(tt, aa, None, list(cuts), sampling_rate_hz=fs, placement="lower_back")
         before, resumed = steps.is_run[steps.t_s < t_resume], steps.is_run[steps.t_s >= t_resume]
         assert before[-5:].all()
         if t_resume < 100.0:  # after the data gap: running from the first contact

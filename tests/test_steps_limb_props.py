@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp import StepDetector, detect_steps
-from tests.step_checks import assert_streams_as_batch, damaged, same_as_naive
+from dsp import detect_steps
+from tests.step_checks import damaged, drawn_cuts, same_as_naive, streams_as_batch
 
 G = 9.80665
 
@@ -54,13 +54,10 @@ def _recordings(draw):
 @given(rec=_recordings(), data=st.data())
 def test_limb_kernel_equals_naive_and_any_chunking_on_random_strides(rec, data):
     t, a, fs = rec
-    batch = same_as_naive(t, a, None, sampling_rate_hz=fs, placement="foot")
-    det = StepDetector(sampling_rate_hz=fs, placement="foot", has_gyro=False)
-    if data.draw(st.booleans()):
-        cuts = list(range(1, t.size))  # one sample per call
-    else:
-        cuts = sorted(set(data.draw(st.lists(st.integers(1, t.size - 1), max_size=60))))
-    assert_streams_as_batch(det, t, a, None, cuts, batch)
+    same_as_naive(t, a, None, sampling_rate_hz=fs, placement="foot")
+    one_sample_blocks = data.draw(st.booleans())
+    cuts = list(range(1, t.size)) if one_sample_blocks else drawn_cuts(data, t.size, 60)
+    streams_as_batch(t, a, None, cuts, sampling_rate_hz=fs, placement="foot")
 
 
 def test_the_synthetic_strides_give_contacts():

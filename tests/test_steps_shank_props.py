@@ -11,9 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp import StepDetector
 from tests.shank_strides import shank_strides
-from tests.step_checks import assert_streams_as_batch, damaged, same_as_naive
+from tests.step_checks import damaged, drawn_cuts, same_as_naive, streams_as_batch
 
 
 @st.composite
@@ -36,10 +35,7 @@ def _recordings(draw):
 @given(rec=_recordings(), data=st.data())
 def test_shank_kernel_equals_naive_and_any_chunking_on_random_strides(rec, data):
     t, a, fs = rec
-    batch = same_as_naive(t, a, None, sampling_rate_hz=fs, placement="shank")
-    det = StepDetector(sampling_rate_hz=fs, placement="shank", has_gyro=False)
-    if data.draw(st.booleans()):
-        cuts = list(range(1, t.size))  # one sample per call
-    else:
-        cuts = sorted(set(data.draw(st.lists(st.integers(1, t.size - 1), max_size=60))))
-    assert_streams_as_batch(det, t, a, None, cuts, batch)
+    same_as_naive(t, a, None, sampling_rate_hz=fs, placement="shank")
+    one_sample_blocks = data.draw(st.booleans())
+    cuts = list(range(1, t.size)) if one_sample_blocks else drawn_cuts(data, t.size, 60)
+    streams_as_batch(t, a, None, cuts, sampling_rate_hz=fs, placement="shank")
