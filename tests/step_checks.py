@@ -71,6 +71,16 @@ def drawn_cuts(data, n: int, max_size: int = 40) -> list[int]:
     return sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=max_size))))
 
 
+def naive_and_any_chunking(data, t: np.ndarray, a: np.ndarray, fs: float, placement: str) -> None:
+    """The property tests' check of a recording without gyroscope: the kernel equals the naive
+    reference, and a detector fed one sample per call, or blocks that ``data`` draws, equals the batch.
+    """
+    same_as_naive(t, a, None, sampling_rate_hz=fs, placement=placement)
+    one_sample_blocks = data.draw(st.booleans())
+    cuts = list(range(1, t.size)) if one_sample_blocks else drawn_cuts(data, t.size, 60)
+    streams_as_batch(t, a, None, cuts, sampling_rate_hz=fs, placement=placement)
+
+
 def damaged(draw, t: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Damage a recording as hypothesis draws it (inside a ``@st.composite`` strategy).
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dsp import detect_steps
-from tests.step_checks import damaged, drawn_cuts, same_as_naive, streams_as_batch
+from tests.step_checks import damaged, naive_and_any_chunking
 
 G = 9.80665
 
@@ -53,11 +53,7 @@ def _recordings(draw):
 @settings(max_examples=40, deadline=None)
 @given(rec=_recordings(), data=st.data())
 def test_limb_kernel_equals_naive_and_any_chunking_on_random_strides(rec, data):
-    t, a, fs = rec
-    same_as_naive(t, a, None, sampling_rate_hz=fs, placement="foot")
-    one_sample_blocks = data.draw(st.booleans())
-    cuts = list(range(1, t.size)) if one_sample_blocks else drawn_cuts(data, t.size, 60)
-    streams_as_batch(t, a, None, cuts, sampling_rate_hz=fs, placement="foot")
+    naive_and_any_chunking(data, *rec, "foot")
 
 
 def test_the_synthetic_strides_give_contacts():
