@@ -14,6 +14,7 @@ from benchmarks.scoring import Truth
 from dsp import StepDetector, StepSettings, ValidationError, detect_steps
 from tests.conftest import FIXTURES
 from tests.step_checks import drawn_cuts, same_as_naive, streams_as_batch
+from tests.trunk_steps import spring_mass_av
 
 G = 9.80665
 
@@ -21,24 +22,18 @@ G = 9.80665
 def _trunk(contacts, fs, seconds, rng, flight, no_flight_after=()):
     """Vertical trunk acceleration of steps at given contact times.
 
-    ``flight``: running (each stance a half-sine of 0.4 period sized so that the mean force is body
-    weight, free fall in between); else walking (a loading hump, no flight). A running step whose
-    contact is in ``no_flight_after`` is followed by a flight held at -2 m/s² (no free fall).
+    ``flight``: running (``tests.trunk_steps.spring_mass_av``: each stance a half-sine of 0.4 period
+    sized so that the mean force is body weight, free fall in between); else walking (a loading
+    hump, no flight). A running step whose contact is in ``no_flight_after`` is followed by a
+    flight held at -2 m/s² (no free fall).
     """
     t = np.arange(int(seconds * fs)) / fs
     period = float(np.median(np.diff(contacts)))
     if flight:
-        tc = 0.4 * period
-        amp = np.pi * G * period / (2.0 * tc)
-        av = np.full_like(t, -G)
-        for c in contacts:
-            x = t - c
-            inside = (x >= 0) & (x < tc)
-            av[inside] += amp * np.sin(np.pi * x[inside] / tc)
+        av = spring_mass_av(t, contacts, period)
         for c in no_flight_after:
             x = t - c
-            av[(x >= tc) & (x < period)] = -2.0
-        av[t < contacts[0]] = 0.0
+            av[(x >= 0.4 * period) & (x < period)] = -2.0
     else:
         av = np.zeros_like(t)
         for c in contacts:
