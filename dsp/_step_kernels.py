@@ -774,7 +774,9 @@ def _shank_sample(
     ring[slot, 5] = score
     ring[slot, 6] = jolt
     # the candidates: each sample is decided once the look-ahead after it has passed, counted in
-    # samples or in time, whichever comes first (as the limb detector)
+    # samples or in time, whichever comes first (the limb detector's loop, from the first sample
+    # with a score; the tests on a candidate are this mode's own but for the shared _tops_ahead,
+    # _look_back_start and _tops_back)
     nxt = int(state[S_LIMB_NEXT])
     if nxt < first:
         nxt = first
