@@ -484,6 +484,9 @@ def _decide_lobe(ti, k, slot, valid_from, params, state, ring, intervals, out, n
     return n_out
 
 
+# Helpers of the ring shared by the trunk, limb and shank modes. Called per sample or per candidate,
+# they cost nothing measurable (session 10, 60 min at 100 and 200 Hz, 7-9 runs alternating with the
+# copies they replaced, in one process: every mode within 2 %, inside the run-to-run spread).
 @kernel
 def _ring_row(slot, n, m):
     """Return the ring row of the sample ``n`` samples before the one in row ``slot`` (``n < m``).
