@@ -35,7 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,8 @@ from benchmarks.scoring import (
     score_folder,
 )
 from firmware_py.cli import positive_int
+from firmware_py.logs import read_log
+from firmware_py.logs.recording import Recording
 
 #: The repository root (the folder holding ``benchmarks/``).
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -146,6 +149,36 @@ def run_folder_study(
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def labelled_logs(folder: Path, keep: Callable[[Truth], bool]) -> Iterator[tuple[Truth, Recording]]:
+    """Yield the recordings of a truth folder that have step truth and that ``keep`` accepts.
+
+    The shared loop of the single-folder studies: a truth whose ``.csv`` is absent is passed over,
+    and the reader's warnings (gaps, repaired timestamps) are silenced: replay reports them.
+
+    Parameters
+    ----------
+    folder : Path
+        Truth folder ``<dataset>/<recording>.{csv,json}``.
+    keep : callable
+        Takes a :class:`~benchmarks.scoring.Truth` (with step truth), returns whether to read it.
+
+    Yields
+    ------
+    tuple of (Truth, Recording)
+        Each kept truth and its recording, in :func:`~benchmarks.scoring.load_truth`'s order.
+    """
+    for truth in load_truth(folder):
+        if not truth.has_step_truth or not keep(truth):
+            continue
+        csv = folder / truth.dataset / f"{truth.recording_id}.csv"
+        if not csv.is_file():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # gaps and repaired timestamps are reported by replay
+            log = read_log(csv)
+        yield truth, log
 
 
 def software_version() -> str:

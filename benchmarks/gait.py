@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,10 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter, lfilter_zi
 
-from benchmarks.accuracy import folder_argument, run_folder_study
-from benchmarks.scoring import Truth, load_truth
+from benchmarks.accuracy import folder_argument, labelled_logs, run_folder_study
+from benchmarks.scoring import Truth
 from dsp import StepSettings, detect_steps
 from dsp._filters import butter2_lowpass
-from firmware_py.logs import read_log
 
 #: Datasets whose ``gt_intervals`` are their labelled running bouts (the rest is not labelled).
 RUN_BOUTS = frozenset({"adept_outdoor_run", "harlab_treadmill_jog"})
@@ -187,15 +185,7 @@ def evaluate(folder: Path, signals: bool = False, no_gyro: bool = False) -> dict
     """
     groups: dict[str, dict[str, Any]] = {}
     minima: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for truth in load_truth(folder):
-        if not truth.has_step_truth:
-            continue
-        csv = folder / truth.dataset / f"{truth.recording_id}.csv"
-        if not csv.is_file():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gaps and repaired timestamps are reported by replay
-            log = read_log(csv)
+    for truth, log in labelled_logs(folder, lambda truth: True):
         fs = float(log.sampling_rate_hz)
         gyro = None if no_gyro and truth.placement == "foot" else log.gyro_rads
         steps = detect_steps(log.t_s, log.acc_mps2, gyro, sampling_rate_hz=fs, placement=truth.placement)

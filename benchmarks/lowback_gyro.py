@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,11 +39,10 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter, lfilter_zi
 
-from benchmarks.accuracy import folder_argument, run_folder_study
-from benchmarks.scoring import Prediction, load_truth, score_recording, summarize
+from benchmarks.accuracy import folder_argument, labelled_logs, run_folder_study
+from benchmarks.scoring import Prediction, score_recording, summarize
 from dsp import StepSettings, detect_steps
 from dsp._filters import butter2_lowpass
-from firmware_py.logs import read_log
 
 #: Time constants of the complementary filter's tilt correction, s: about two strides (the stride
 #: estimator's choice), about twice a U-turn (1.2-2.5 s on voisard), and long beside any turn.
@@ -276,15 +274,9 @@ def evaluate(folder: Path) -> dict[str, Any]:
     n_biased: dict[str, list[int]] = {}
     bias_dps: dict[str, list[float]] = {}
     humps: dict[str, dict[str, list[np.ndarray]]] = {}
-    for truth in load_truth(folder):
-        if truth.placement != "lower_back" or not truth.has_step_truth or not truth.meta.get("has_gyro"):
-            continue
-        csv = folder / truth.dataset / f"{truth.recording_id}.csv"
-        if not csv.is_file():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gaps and repaired timestamps are reported by replay
-            log = read_log(csv)
+    for truth, log in labelled_logs(
+        folder, lambda truth: truth.placement == "lower_back" and bool(truth.meta.get("has_gyro"))
+    ):
         if log.gyro_rads is None:
             continue
         fs = float(log.sampling_rate_hz)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -41,11 +40,10 @@ from typing import Any
 import numpy as np
 from scipy.signal import lfilter, lfilter_zi
 
-from benchmarks.accuracy import folder_argument, run_folder_study
-from benchmarks.scoring import Prediction, load_truth, score_recording, summarize
+from benchmarks.accuracy import folder_argument, labelled_logs, run_folder_study
+from benchmarks.scoring import Prediction, score_recording, summarize
 from dsp import StepSettings, detect_steps
 from dsp._filters import butter2_lowpass
-from firmware_py.logs import read_log
 
 #: The repository root (the folder holding ``benchmarks/``).
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -184,15 +182,7 @@ def evaluate(folder: Path) -> dict[str, Any]:
     """
     scores: dict[str, dict[str, list[Any]]] = {}
     offs: dict[str, dict[str, dict[str, list[np.ndarray]]]] = {}
-    for truth in load_truth(folder):
-        if truth.placement != "lower_back" or not truth.has_step_truth:
-            continue
-        csv = folder / truth.dataset / f"{truth.recording_id}.csv"
-        if not csv.is_file():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # gaps and repaired timestamps are reported by replay
-            log = read_log(csv)
+    for truth, log in labelled_logs(folder, lambda truth: truth.placement == "lower_back"):
         timed = contact_timings(log.t_s, log.acc_mps2, float(log.sampling_rate_hz))
         group = "/".join(truth.group_key(("dataset", "placement", "activity")))
         events = np.asarray([x for x in truth.ground_truth["steps_t"] if x is not None], float)

@@ -13,7 +13,8 @@ from benchmarks.gait import count_gait, evaluate, format_report, labelled_stretc
 from benchmarks.scoring import Truth
 from dsp import StepDetector, StepSettings, ValidationError, detect_steps
 from tests.conftest import FIXTURES
-from tests.naive import naive_detect_steps
+from tests.step_checks import drawn_cuts, same_as_naive, streams_as_batch
+from tests.trunk_steps import spring_mass_av
 
 G = 9.80665
 
@@ -21,24 +22,18 @@ G = 9.80665
 def _trunk(contacts, fs, seconds, rng, flight, no_flight_after=()):
     """Vertical trunk acceleration of steps at given contact times.
 
-    ``flight``: running (each stance a half-sine of 0.4 period sized so that the mean force is body
-    weight, free fall in between); else walking (a loading hump, no flight). A running step whose
-    contact is in ``no_flight_after`` is followed by a flight held at -2 m/s² (no free fall).
+    ``flight``: running (``tests.trunk_steps.spring_mass_av``: each stance a half-sine of 0.4 period
+    sized so that the mean force is body weight, free fall in between); else walking (a loading
+    hump, no flight). A running step whose contact is in ``no_flight_after`` is followed by a
+    flight held at -2 m/s² (no free fall).
     """
     t = np.arange(int(seconds * fs)) / fs
     period = float(np.median(np.diff(contacts)))
     if flight:
-        tc = 0.4 * period
-        amp = np.pi * G * period / (2.0 * tc)
-        av = np.full_like(t, -G)
-        for c in contacts:
-            x = t - c
-            inside = (x >= 0) & (x < tc)
-            av[inside] += amp * np.sin(np.pi * x[inside] / tc)
+        av = spring_mass_av(t, contacts, period)
         for c in no_flight_after:
             x = t - c
-            av[(x >= tc) & (x < period)] = -2.0
-        av[t < contacts[0]] = 0.0
+            av[(x >= 0.4 * period) & (x < period)] = -2.0
     else:
         av = np.zeros_like(t)
         for c in contacts:
@@ -51,13 +46,8 @@ def _trunk(contacts, fs, seconds, rng, flight, no_flight_after=()):
 
 
 def _gait(t, acc, fs, **kw):
-    steps = detect_steps(t, acc, sampling_rate_hz=fs, placement="lower_back", settings=StepSettings(**kw))
-    slow = naive_detect_steps(
-        t, acc, None, sampling_rate_hz=fs, placement="lower_back", settings=StepSettings(**kw)
-    )
-    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(steps.is_run, [s[3] for s in slow])
-    return steps
+    settings = StepSettings(**kw)
+    return same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="lower_back", settings=settings)
 
 
 @pytest.mark.parametrize("fs", [50.0, 100.0, 400.0])
@@ -116,9 +106,7 @@ def test_the_gait_switches_once_from_walk_to_run_on_a_real_treadmill_jog(waist_r
 def test_a_foot_sensor_says_run_from_its_cadence_after_two_strides(foot_run):
     t, acc, gyro = foot_run.t_s, foot_run.acc_mps2, foot_run.gyro_rads
     fs = foot_run.sampling_rate_hz
-    steps = detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
-    np.testing.assert_array_equal(steps.is_run, [s[3] for s in slow])
+    steps = same_as_naive(t, acc, gyro, sampling_rate_hz=fs, placement="foot")
     single = detect_steps(
         t, acc, gyro, sampling_rate_hz=fs, placement="foot", settings=StepSettings(gait_switch_steps=1)
     )
@@ -139,16 +127,8 @@ def test_any_chunking_gives_the_batch_gait(data, waist_run, foot_run):
     n = int(30.0 * rec.sampling_rate_hz)
     t, acc = rec.t_s[:n], rec.acc_mps2[:n]
     gyro = None if rec.gyro_rads is None else rec.gyro_rads[:n]
-    batch = detect_steps(t, acc, gyro, sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement)
-    det = StepDetector(
-        sampling_rate_hz=rec.sampling_rate_hz, placement=rec.placement, has_gyro=gyro is not None
-    )
-    cuts = sorted(set(data.draw(st.lists(st.integers(1, n - 1), max_size=40))))
-    parts = [
-        det.update(t[a:b], acc[a:b], None if gyro is None else gyro[a:b])
-        for a, b in zip([0, *cuts], [*cuts, n], strict=True)
-    ]
-    np.testing.assert_array_equal(np.concatenate([p.is_run for p in parts]), batch.is_run)
+    fs = rec.sampling_rate_hz
+    batch = streams_as_batch(t, acc, gyro, drawn_cuts(data, n), sampling_rate_hz=fs, placement=rec.placement)
     assert batch.is_run.any()
     assert not batch.is_run.all()
 
@@ -167,13 +147,9 @@ def test_a_data_gap_mid_run_keeps_the_gait_and_a_long_stop_hands_it_to_the_next_
     after_walk = np.concatenate([tj, tj[-1] + 600.0 + t[walk]])
     both = np.concatenate([aj, acc[walk]])
     for tt, aa, t_resume in ((gap_t, aj, tj[half] + 3.0), (after_walk, both, tj[-1] + 600.0)):
-        steps = detect_steps(tt, aa, sampling_rate_hz=fs, placement="lower_back")
-        slow = naive_detect_steps(tt, aa, None, sampling_rate_hz=fs, placement="lower_back")
-        np.testing.assert_array_equal(steps.is_run, [s[3] for s in slow])
-        det = StepDetector(sampling_rate_hz=fs, placement="lower_back", has_gyro=False)
+        steps = same_as_naive(tt, aa, None, sampling_rate_hz=fs, placement="lower_back")
         cuts = np.sort(rng.choice(np.arange(1, tt.size), 30, replace=False))
-        parts = [det.update(tt[a:b], aa[a:b]) for a, b in zip([0, *cuts], [*cuts, tt.size], strict=True)]
-        np.testing.assert_array_equal(np.concatenate([p.is_run for p in parts]), steps.is_run)
+        streams_as_batch(tt, aa, None, list(cuts), sampling_rate_hz=fs, placement="lower_back")
         before, resumed = steps.is_run[steps.t_s < t_resume], steps.is_run[steps.t_s >= t_resume]
         assert before[-5:].all()
         if t_resume < 100.0:  # after the data gap: running from the first contact

@@ -14,6 +14,7 @@ from dsp import StepDetector, StepSettings, ValidationError, detect_steps
 from dsp._filters import butter2_lowpass
 from tests.naive import naive_detect_steps
 from tests.rotations import random_rotation
+from tests.trunk_steps import spring_mass_av
 
 
 def _batch(rec, **kw):
@@ -116,8 +117,9 @@ def test_every_step_is_decided_within_150_ms(waist_run, foot_run, back_walk):
 def _synthetic_trunk(cadence_spm, fs, seconds, rng, run, walk_gains=None, walk_scale=1.0):
     """Vertical trunk acceleration of steps at a known cadence, from simple physics.
 
-    Running: the spring-mass model: a half-sine ground reaction during contact (40 % of the
-    step) sized so that the mean force equals body weight, free fall (-g) in flight.
+    Running: the spring-mass model (``tests.trunk_steps.spring_mass_av``): a half-sine ground
+    reaction during contact (40 % of the step) sized so that the mean force equals body weight,
+    free fall (-g) in flight.
     Walking: a heel-strike transient followed by a loading peak about 0.1 s later, each step
     scaled by ``walk_scale`` times its entry of ``walk_gains`` (default 1).
     """
@@ -127,14 +129,7 @@ def _synthetic_trunk(cadence_spm, fs, seconds, rng, run, walk_gains=None, walk_s
     contacts = np.arange(1.0, seconds - 0.5, period)
     contacts = contacts + rng.normal(0, 0.01 * period, contacts.size)
     if run:
-        tc = 0.4 * period
-        amp = np.pi * g * period / (2.0 * tc)
-        av = np.full_like(t, -g)
-        for c in contacts:
-            x = t - c
-            inside = (x >= 0) & (x < tc)
-            av[inside] += amp * np.sin(np.pi * x[inside] / tc)
-        av[t < contacts[0]] = 0.0
+        av = spring_mass_av(t, contacts, period)
     else:
         av = np.zeros_like(t)
         gains = np.ones(contacts.size) if walk_gains is None else walk_gains(contacts.size)

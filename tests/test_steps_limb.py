@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from benchmarks.scoring import Truth, parse_prediction, score_recording
 from dsp import Pipeline, PlacementWarning, StepDetector, detect_steps
 from tests.conftest import FIXTURES, load_fixture
-from tests.naive import naive_detect_steps
 from tests.rotations import random_rotation
+from tests.step_checks import drawn_cuts, same_as_naive, streams_as_batch
 
 
 def _no_gyro(rec, seconds=None):
@@ -33,13 +33,8 @@ def _no_gyro(rec, seconds=None):
 def test_limb_kernel_matches_naive_reference(rel):
     rec = load_fixture(rel)
     t, acc = _no_gyro(rec, 40.0)
-    fast = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
-    assert fast.n_steps == len(slow) > 10
-    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
-    np.testing.assert_allclose(fast.cadence_spm, [s[2] for s in slow], rtol=0, atol=1e-9, equal_nan=True)
-    np.testing.assert_array_equal(fast.is_run, [s[3] for s in slow])
+    fast = same_as_naive(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
+    assert fast.n_steps > 10
 
 
 def test_limb_kernel_matches_reference_on_damaged_data_and_gaps(foot_walk):
@@ -50,11 +45,8 @@ def test_limb_kernel_matches_reference_on_damaged_data_and_gaps(foot_walk):
     acc[int(5 * fs) : int(5 * fs) + 3] = np.nan  # repaired samples
     acc[int(9 * fs) : int(9.4 * fs)] = acc[int(9 * fs)]  # a frozen sensor: a restart
     t[int(20 * fs) :] += 3.0  # a gap in time: a restart
-    fast = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    assert fast.n_steps == len(slow) > 10
-    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+    fast = same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    assert fast.n_steps > 10
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -62,14 +54,9 @@ def test_limb_kernel_matches_reference_on_damaged_data_and_gaps(foot_walk):
 def test_limb_any_chunking_gives_the_batch_result(data, foot_run, foot_walk):
     rec = data.draw(st.sampled_from([foot_run, foot_walk]))
     t, acc = _no_gyro(rec, 30.0)
-    batch = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
-    det = StepDetector(sampling_rate_hz=rec.sampling_rate_hz, placement="foot", has_gyro=False)
-    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=40))))
-    parts = [det.update(t[a:b], acc[a:b]) for a, b in zip([0, *cuts], [*cuts, len(t)], strict=True)]
+    cuts = drawn_cuts(data, len(t))
+    batch = streams_as_batch(t, acc, None, cuts, sampling_rate_hz=rec.sampling_rate_hz, placement="foot")
     assert batch.n_steps > 10
-    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
-    np.testing.assert_array_equal(np.concatenate([p.emitted_at_s for p in parts]), batch.emitted_at_s)
-    np.testing.assert_array_equal(np.concatenate([p.cadence_spm for p in parts]), batch.cadence_spm)
 
 
 def test_limb_one_sample_blocks_give_the_batch_result(foot_run):
@@ -141,9 +128,7 @@ def test_the_push_off_burst_after_a_rest_is_not_a_contact(fs, rng):
     # the push-off's burst is twice the heel strike's: a largest-|a| picker would take it, 0.44 s
     # before the heel strike (which the refractory time then hides); the rest before it names it
     t, acc, contacts = _synthetic_foot(fs, 10, push_off_mps2=30.0, heel_mps2=15.0, rng=rng)
-    steps = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
+    steps = same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="foot")
     assert steps.n_steps == contacts.size
     np.testing.assert_allclose(steps.t_s, contacts, atol=0.025)
     # one foot's contacts, a cadence of both feet: 2 × 60 / 1.1 s
@@ -260,11 +245,8 @@ def test_limb_running_at_41_50_hz_beats_the_naive_peak_picker_there(rate_hz):
 def test_limb_kernel_matches_naive_reference_at_41_hz():
     rec = _resampled("pyshoe_vicon/2017-11-27-11-24-07.csv", 41.0)
     t, acc, fs = rec.t_s, rec.acc_mps2, rec.sampling_rate_hz
-    fast = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    assert fast.n_steps == len(slow) > 30
-    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
+    fast = same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    assert fast.n_steps > 30
 
 
 def _synthetic_run(fs, n_strides, rng):
@@ -296,9 +278,7 @@ def test_a_contact_on_a_mid_swing_hump_does_not_lock_the_detector_off_the_heel_s
     # half a stride later is within the refractory time, but over twice its impact: it is taken
     # too, and from then on the humps fall in the refractory time of the heel strikes
     t, acc, strikes, _ = _synthetic_run(fs, 12, rng)
-    steps = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
+    steps = same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="foot")
     on_strike = [np.min(np.abs(strikes - x)) <= 0.03 for x in steps.t_s]
     assert sum(on_strike) == strikes.size
     assert steps.n_steps <= strikes.size + 1
@@ -328,11 +308,8 @@ def test_limb_look_ahead_is_counted_in_time_where_samples_were_dropped(name, req
         keep[start : start + rng.integers(2, 9)] = False
     t, acc = t[keep], acc[keep]
     fs = rec.sampling_rate_hz
-    steps = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="foot")
-    assert steps.n_steps == len(slow) > 10
-    np.testing.assert_array_equal(steps.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(steps.emitted_at_s, [s[1] for s in slow])
+    steps = same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="foot")
+    assert steps.n_steps > 10
     before_emit = t[np.searchsorted(t, steps.emitted_at_s) - 1]
     assert np.all(before_emit - steps.t_s < 0.14)
     assert np.all(steps.emitted_at_s >= steps.t_s)

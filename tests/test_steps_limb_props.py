@@ -11,8 +11,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsp import StepDetector, detect_steps
-from tests.naive import naive_detect_steps
+from dsp import detect_steps
+from tests.step_checks import damaged, naive_and_any_chunking
 
 G = 9.80665
 
@@ -47,40 +47,13 @@ def _recordings(draw):
     fs = draw(st.sampled_from([40.0, 41.0, 52.0, 100.0, 200.0, 1000.0]))
     seconds = 12.0 if fs >= 1000 else 25.0
     t, a = _strides(draw(st.integers(0, 2**31)), fs, seconds)
-    n = t.size
-    keep = np.ones(n, bool)
-    for start in draw(st.lists(st.integers(0, n - 10), max_size=20)):  # dropped runs of samples
-        keep[start : start + draw(st.integers(1, 8))] = False
-    t = t.copy()
-    if draw(st.booleans()):  # a gap in time
-        t[draw(st.integers(1, n - 1)) :] += draw(st.sampled_from([0.3, 1.0, 3.0]))
-    if draw(st.booleans()):  # time going back once
-        t[draw(st.integers(1, n - 1)) :] -= draw(st.sampled_from([0.01, 0.5, 2.0]))
-    if draw(st.booleans()):  # NaN samples (repaired by holding the last good one)
-        i = draw(st.integers(0, n - 5))
-        a[i : i + draw(st.integers(1, 4)), draw(st.integers(0, 2))] = np.nan
-    return t[keep], a[keep], fs
+    return (*damaged(draw, t, a), fs)
 
 
 @settings(max_examples=40, deadline=None)
 @given(rec=_recordings(), data=st.data())
 def test_limb_kernel_equals_naive_and_any_chunking_on_random_strides(rec, data):
-    t, a, fs = rec
-    batch = detect_steps(t, a, None, sampling_rate_hz=fs, placement="foot")
-    slow = naive_detect_steps(t, a, None, sampling_rate_hz=fs, placement="foot")
-    np.testing.assert_array_equal(batch.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(batch.emitted_at_s, [s[1] for s in slow])
-    np.testing.assert_allclose(batch.cadence_spm, [s[2] for s in slow], rtol=0, atol=1e-9, equal_nan=True)
-    np.testing.assert_array_equal(batch.is_run, [s[3] for s in slow])
-    det = StepDetector(sampling_rate_hz=fs, placement="foot", has_gyro=False)
-    if data.draw(st.booleans()):
-        cuts = list(range(1, t.size))  # one sample per call
-    else:
-        cuts = sorted(set(data.draw(st.lists(st.integers(1, t.size - 1), max_size=60))))
-    parts = [det.update(t[i:j], a[i:j]) for i, j in zip([0, *cuts], [*cuts, t.size], strict=True)]
-    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
-    np.testing.assert_array_equal(np.concatenate([p.emitted_at_s for p in parts]), batch.emitted_at_s)
-    np.testing.assert_array_equal(np.concatenate([p.cadence_spm for p in parts]), batch.cadence_spm)
+    naive_and_any_chunking(data, *rec, "foot")
 
 
 def test_the_synthetic_strides_give_contacts():

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from dsp import Pipeline, StepDetector, StepSettings, detect_steps
 from tests.conftest import SHARED_DATASETS, load_fixture
-from tests.naive import naive_detect_steps
 from tests.rotations import random_rotation
 from tests.shank_strides import shank_strides
+from tests.step_checks import drawn_cuts, same_as_naive, streams_as_batch
 
 BACH = SHARED_DATASETS / "bach_shank_walkrun"
 needs_bach = pytest.mark.skipif(not BACH.is_dir(), reason="../shared/datasets/bach_shank_walkrun is absent")
@@ -36,13 +36,7 @@ AS_SHANK = [
 
 
 def _same_as_naive(t, acc, fs):
-    fast = detect_steps(t, acc, None, sampling_rate_hz=fs, placement="shank")
-    slow = naive_detect_steps(t, acc, None, sampling_rate_hz=fs, placement="shank")
-    np.testing.assert_array_equal(fast.t_s, [s[0] for s in slow])
-    np.testing.assert_array_equal(fast.emitted_at_s, [s[1] for s in slow])
-    np.testing.assert_allclose(fast.cadence_spm, [s[2] for s in slow], rtol=0, atol=1e-9, equal_nan=True)
-    np.testing.assert_array_equal(fast.is_run, [s[3] for s in slow])
-    return fast
+    return same_as_naive(t, acc, None, sampling_rate_hz=fs, placement="shank")
 
 
 @pytest.mark.parametrize("rel", AS_SHANK)
@@ -77,25 +71,15 @@ def test_shank_any_chunking_gives_the_batch_result(data, foot_run, foot_walk):
     rec = data.draw(st.sampled_from([foot_run, foot_walk]))
     n = int(30.0 * rec.sampling_rate_hz)
     t, acc = rec.t_s[:n], rec.acc_mps2[:n]
-    batch = detect_steps(t, acc, None, sampling_rate_hz=rec.sampling_rate_hz, placement="shank")
-    det = StepDetector(sampling_rate_hz=rec.sampling_rate_hz, placement="shank", has_gyro=False)
-    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(t) - 1), max_size=40))))
-    parts = [det.update(t[a:b], acc[a:b]) for a, b in zip([0, *cuts], [*cuts, len(t)], strict=True)]
+    cuts = drawn_cuts(data, len(t))
+    batch = streams_as_batch(t, acc, None, cuts, sampling_rate_hz=rec.sampling_rate_hz, placement="shank")
     assert batch.n_steps > 10
-    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
-    np.testing.assert_array_equal(np.concatenate([p.emitted_at_s for p in parts]), batch.emitted_at_s)
-    np.testing.assert_array_equal(np.concatenate([p.cadence_spm for p in parts]), batch.cadence_spm)
-    np.testing.assert_array_equal(np.concatenate([p.is_run for p in parts]), batch.is_run)
 
 
 def test_shank_one_sample_blocks_give_the_batch_result(rng):
     t, acc, _ = shank_strides(100.0, np.full(8, 0.72), rng, run=True)
-    batch = detect_steps(t, acc, None, sampling_rate_hz=100.0, placement="shank")
-    det = StepDetector(sampling_rate_hz=100.0, placement="shank", has_gyro=False)
-    parts = [det.update(t[i : i + 1], acc[i : i + 1]) for i in range(len(t))]
+    batch = streams_as_batch(t, acc, None, list(range(1, len(t))), sampling_rate_hz=100.0, placement="shank")
     assert batch.n_steps >= 8
-    np.testing.assert_array_equal(np.concatenate([p.t_s for p in parts]), batch.t_s)
-    np.testing.assert_array_equal(np.concatenate([p.is_run for p in parts]), batch.is_run)
 
 
 def test_a_shank_without_gyro_reports_its_own_leg_one_contact_per_stride():
