@@ -54,6 +54,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from firmware_py.logs import read_log
     from firmware_py.replay import (
         check_outputs_spare_inputs,
+        counted,
         find_recordings,
         recorded_config,
         replay_recording,
@@ -141,7 +142,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         f"{path}: {s['n_steps']} steps ({'one foot' if result.steps_feet == 'one' else 'both feet'}), "
         f"cadence median {f'{cad:.1f}' if cad is not None else '-'} spm, "
         f"walking {s['time_walking_s']:.0f} s, running {s['time_running_s']:.0f} s, "
-        f"distance {f'{dist:.0f} m' if dist is not None else '-'}, {len(result.cues)} cues"
+        f"distance {f'{dist:.0f} m' if dist is not None else '-'}, {counted(len(result.cues), 'cue')}"
     )
     return 0
 
@@ -219,7 +220,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from firmware_py.config import builtin_config_dir, load_config
     from firmware_py.logs import read_log
-    from firmware_py.replay import replay_recording, summarize, write_csv, write_json, write_plot
+    from firmware_py.replay import counted, replay_recording, summarize, write_csv, write_json, write_plot
 
     out = Path(args.out)
     try:
@@ -321,7 +322,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         )
         print(
             f"{name}: {s['n_steps']} steps, cadence median {num(s['cadence_spm_median'], '.1f')} spm, "
-            f"{len(result.cues)} cues"
+            f"{counted(len(result.cues), 'cue')}"
         )
     lines += [*table2, "", *_DEMO_LEGEND]
     try:

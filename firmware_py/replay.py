@@ -115,6 +115,24 @@ class ReplayResult:
     rest_gravity_mps2: float | None = None
 
 
+def counted(n: int, noun: str) -> str:
+    """Return ``"1 cue"``, ``"2 cues"``: a count and its noun, plural unless it is one.
+
+    Parameters
+    ----------
+    n : int
+        The count.
+    noun : str
+        The noun in the singular (its plural adds an ``s``).
+
+    Returns
+    -------
+    str
+        The count and the noun.
+    """
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def native_header(rec: Recording) -> dict[str, Any]:
     """Return the header of the device's native log that ``rec`` comes from.
 
@@ -959,9 +977,8 @@ def plot_figure(result: ReplayResult):
     ax1.set_ylabel("|a| (m/s²)")
     _legend(ax1, loc="upper right")
     feet = "one foot" if result.steps_feet == "one" else "both feet"
-    ax1.set_title(
-        f"{Path(rec.path).name}: {len(ev)} steps ({result.placement}, {feet}), {len(result.cues)} cues"
-    )
+    cues = counted(len(result.cues), "cue")
+    ax1.set_title(f"{Path(rec.path).name}: {len(ev)} steps ({result.placement}, {feet}), {cues}")
     if st.size:
         ax2.plot(st[~run], cad[~run], ".", color="tab:blue", label="walk")
         ax2.plot(st[run], cad[run], ".", color="tab:orange", label="run")

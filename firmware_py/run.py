@@ -24,7 +24,7 @@ from firmware_py.exc import UsageError
 from firmware_py.imu.detect import open_imu
 from firmware_py.loop import LiveLoop
 from firmware_py.recorder import Recorder
-from firmware_py.replay import result_from_pipeline, write_json
+from firmware_py.replay import counted, result_from_pipeline, write_json
 
 
 def _fake_source(spec: str) -> Path | None:
@@ -449,7 +449,7 @@ def run_device(args: argparse.Namespace) -> int:
     # the coaching cues, as the replay JSON lists them; the device's own (ready, ...) apart
     counts = report.cue_counts
     n_device = sum(n for kind, n in counts.items() if kind in DEVICE_EVENT_KINDS)
-    summary = f"{report.n_steps} steps, {sum(counts.values()) - n_device} cues"
+    summary = f"{report.n_steps} steps, {counted(sum(counts.values()) - n_device, 'cue')}"
     if n_device:
         kinds = ", ".join(kind for kind in counts if kind in DEVICE_EVENT_KINDS)
         summary += f" (and {n_device} device cue{'s' if n_device > 1 else ''}: {kinds})"

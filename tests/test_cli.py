@@ -678,7 +678,8 @@ def test_every_chip_the_config_accepts_runs_on_the_fake_bus(tmp_path, capsys, ch
     assert len(doc["steps"]) > 5
     # the summary counts the cues the JSON lists; the device's own (ready) are named apart
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert line.startswith(f"{len(doc['steps'])} steps, {len(doc['cues'])} cues")
+    n_cues = len(doc["cues"])
+    assert line.startswith(f"{len(doc['steps'])} steps, {n_cues} cue{'' if n_cues == 1 else 's'}")
     assert "device cue: ready" in line
 
 
@@ -847,3 +848,9 @@ def test_folder_replay_names_the_cclog_files_it_skips(tmp_path, capsys):
     assert "index.csv" not in captured.err
     assert main(["replay", str(src), "--json", str(tmp_path / "out"), "--quiet"]) == 0
     assert "skipped" not in capsys.readouterr().err  # --quiet: no warnings for a folder
+
+
+def test_counts_name_their_noun_in_the_singular_for_one():
+    from firmware_py.replay import counted
+
+    assert [counted(n, "cue") for n in (0, 1, 2)] == ["0 cues", "1 cue", "2 cues"]
