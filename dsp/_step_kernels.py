@@ -422,6 +422,9 @@ def _reset_timing(state, params, k):
     # the trunk's flight evidence is "since the last contact": a trough from before the gap is not
     # the next contact's (the gait itself, S_GAIT, carries over: a runner is still running)
     state[S_MIN_S] = 0.0
+    # and so is the shank's stride activity (its mean ||a| - g| since the last contact)
+    state[S_SHANK_ACT] = 0.0
+    state[S_SHANK_ACT_N] = 0.0
     _reset_standing(state)
 
 
@@ -750,9 +753,6 @@ def _shank_sample(
     """
     m = ring.shape[0]
     an = _store_acc(ring, slot, ax, ay, az)
-    if k == valid_from:  # a restart forgets the stride's activity
-        state[S_SHANK_ACT] = 0.0
-        state[S_SHANK_ACT_N] = 0.0
     state[S_SHANK_ACT] += abs(an - G_MPS2)
     state[S_SHANK_ACT_N] += 1.0
     # the landing score of sample k (0 until the lag and the fall window lie in this segment)
